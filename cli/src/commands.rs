@@ -1,0 +1,374 @@
+//! One function per command: call the client core, then print text or JSON.
+
+use std::io::Write;
+
+use gridwarden_client_core::{
+    Client, ClientStatus, Location, NewReport, ReportEdit, ReportView, SyncSummary,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::args::{Command, EditArgs, ReportArgs};
+use crate::render::{excerpt, table};
+use crate::time::{format_utc, now_ms, parse_observed_at};
+use crate::Failure;
+
+/// Where a command writes its result.
+pub struct Output<'a> {
+    pub out: &'a mut dyn Write,
+    pub json: bool,
+}
+
+impl Output<'_> {
+    /// Writes either the JSON document or the text, whichever was asked for.
+    fn emit<T: Serialize>(
+        &mut self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), Failure> {
+        if self.json {
+            serde_json::to_writer_pretty(&mut *self.out, value)
+                .map_err(|e| Failure::Io(e.to_string()))?;
+            writeln!(self.out)?;
+        } else {
+            write!(self.out, "{}", text())?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<(), Failure> {
+    match command {
+        Command::Enroll { code, label } => enroll(client, &code, label, out),
+        Command::Report(args) => report(client, args, out),
+        Command::Categories => categories(client, out),
+        Command::Sync => sync(client, out),
+        Command::List => list(client, out),
+        Command::Show { id } => show(client, &id, out),
+        Command::Edit(args) => edit(client, args, out),
+        Command::Delete { id } => delete(client, &id, out),
+        Command::Cell { lon, lat } => cell(client, lon, lat, out),
+        Command::Status => status(client, out),
+        Command::Rejections => rejections(client, out),
+    }
+}
+
+fn default_label() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(h) => format!("gridwarden cli on {h}"),
+        None => "gridwarden cli".into(),
+    }
+}
+
+fn enroll(
+    client: &Client,
+    code: &str,
+    label: Option<String>,
+    out: &mut Output<'_>,
+) -> Result<(), Failure> {
+    let label = label.unwrap_or_else(default_label);
+    let info = client.enroll(code, &label)?;
+    out.emit(&info, || {
+        let reference = match (info.categories_version, info.grid_version) {
+            (Some(c), Some(g)) => format!("Cached category table v{c} and grid layer v{g}.\n"),
+            (Some(c), None) => {
+                format!("Cached category table v{c}; the server has no grid layer yet.\n")
+            }
+            _ => "Reference data not cached yet; run `gridwarden sync`.\n".into(),
+        };
+        format!(
+            "Enrolled as {} ({}) with {}.\nDevice id: {}\n{reference}",
+            info.user, info.role, info.server, info.device_id
+        )
+    })
+}
+
+fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(), Failure> {
+    let observed_at_ms = match &args.observed_at {
+        Some(text) => parse_observed_at(text).map_err(Failure::Usage)?,
+        None => now_ms(),
+    };
+    let input = NewReport {
+        category: args.category,
+        location: Location {
+            lon: args.lon,
+            lat: args.lat,
+            accuracy_m: args.accuracy,
+        },
+        address: args.address.filter(|a| !a.is_empty()),
+        note: args.note,
+        observed_at_ms,
+        patrol: None,
+    };
+    let id = client.record_report(input)?;
+    let local_cell = client.show_report(id)?.local_cell;
+    out.emit(&json!({ "id": id, "local_cell": local_cell }), || {
+        format!("{id}\n")
+    })
+}
+
+fn categories(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
+    let cached = client.categories()?;
+    let doc = match &cached {
+        Some(t) => serde_json::to_value(t).map_err(|e| Failure::Io(e.to_string()))?,
+        None => json!({ "version": null, "categories": [] }),
+    };
+    out.emit(&doc, || match &cached {
+        None => "No category table cached yet; run `gridwarden sync`.\n".into(),
+        Some(t) => {
+            let mut rows = vec![vec![
+                "CODE".into(),
+                "FAMILY".into(),
+                "CLASS".into(),
+                "NAME".into(),
+                "NAME_EN".into(),
+            ]];
+            rows.extend(t.categories.iter().map(|c| {
+                vec![
+                    c.code.clone(),
+                    c.family.as_str().into(),
+                    c.class_name.clone(),
+                    c.name.clone(),
+                    c.name_en.clone(),
+                ]
+            }));
+            format!(
+                "Category table v{} ({} codes)\n{}",
+                t.version,
+                t.categories.len(),
+                table(&rows)
+            )
+        }
+    })
+}
+
+fn sync(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
+    let summary = client.sync()?;
+    out.emit(&summary, || sync_text(&summary))
+}
+
+fn sync_text(s: &SyncSummary) -> String {
+    let mut text = format!(
+        "Pushed {}, duplicates {}, rejected {}, pulled {}.\n",
+        s.pushed,
+        s.duplicates,
+        s.rejected.len(),
+        s.pulled
+    );
+    for r in &s.rejected {
+        text.push_str(&format!(
+            "Rejected: report {} ({}): {}\n",
+            r.report_id, r.code, r.reason
+        ));
+    }
+    if s.categories_updated || s.grid_updated {
+        text.push_str("Reference data updated.\n");
+    }
+    if s.pending > 0 {
+        text.push_str(&format!(
+            "{} not answered by the server; they will be sent at the next sync.\n",
+            ops(s.pending)
+        ));
+    }
+    text
+}
+
+/// The grid column of a list: the server's cell, else the device's guess.
+fn grid_label(r: &ReportView) -> String {
+    match (&r.grid_cell, &r.local_cell) {
+        (Some(cell), _) => cell.clone(),
+        (None, Some(guess)) => format!("(guess {guess})"),
+        (None, None) => "unassigned".into(),
+    }
+}
+
+fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
+    let reports = client.list_reports()?;
+    out.emit(&reports, || {
+        if reports.is_empty() {
+            return "No reports on this device.\n".into();
+        }
+        let mut rows = vec![vec![
+            "ID".into(),
+            "CATEGORY".into(),
+            "OBSERVED".into(),
+            "GRID CELL".into(),
+            "STATUS".into(),
+            "NOTE".into(),
+        ]];
+        rows.extend(reports.iter().map(|r| {
+            vec![
+                r.id.to_string(),
+                r.category.clone(),
+                format_utc(r.observed_at_ms),
+                grid_label(r),
+                excerpt(&r.status.to_string(), 40),
+                excerpt(&r.note, 40),
+            ]
+        }));
+        table(&rows)
+    })
+}
+
+fn show(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
+    let id = client.resolve_report_id(id)?;
+    let r = client.show_report(id)?;
+    out.emit(&r, || show_text(&r))
+}
+
+fn show_text(r: &ReportView) -> String {
+    let none = || "-".to_string();
+    let category = match &r.category_name {
+        Some(name) => format!("{} {name}", r.category),
+        None => r.category.clone(),
+    };
+    let accuracy = r.accuracy_m.map(|a| format!(" ±{a} m")).unwrap_or_default();
+    let rows = [
+        ("id", r.id.to_string()),
+        ("category", category),
+        ("note", r.note.clone()),
+        ("location", format!("{}, {}{accuracy}", r.lon, r.lat)),
+        ("address", r.address.clone().unwrap_or_else(none)),
+        ("observed", format_utc(r.observed_at_ms)),
+        ("reporter", r.reporter.clone()),
+        ("device", r.device.to_string()),
+        (
+            "grid cell",
+            r.grid_cell.clone().unwrap_or_else(|| "unassigned".into()),
+        ),
+        ("local guess", r.local_cell.clone().unwrap_or_else(none)),
+        (
+            "status",
+            if r.deleted {
+                format!("deleted, {}", r.status)
+            } else {
+                r.status.to_string()
+            },
+        ),
+    ];
+    rows.iter().map(|(k, v)| format!("{k:<12} {v}\n")).collect()
+}
+
+fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Failure> {
+    let id = client.resolve_report_id(&args.id)?;
+    let location = match (args.lon, args.lat) {
+        (Some(lon), Some(lat)) => Some(Location {
+            lon,
+            lat,
+            accuracy_m: args.accuracy,
+        }),
+        _ => None,
+    };
+    let edit = ReportEdit {
+        category: args.category,
+        note: args.note,
+        location,
+        address: args.address.map(|a| Some(a).filter(|a| !a.is_empty())),
+    };
+    if edit.is_empty() {
+        return Err(Failure::Usage(
+            "nothing to change; give --category, --note, --lon and --lat, or --address".into(),
+        ));
+    }
+    client.edit_report(id, edit)?;
+    let r = client.show_report(id)?;
+    out.emit(&r, || {
+        format!("Edited report {id}; it will be sent at the next sync.\n")
+    })
+}
+
+fn delete(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
+    let id = client.resolve_report_id(id)?;
+    client.delete_report(id)?;
+    out.emit(&json!({ "id": id, "deleted": true }), || {
+        format!("Deleted report {id}; the deletion will be sent at the next sync.\n")
+    })
+}
+
+fn cell(client: &Client, lon: f64, lat: f64, out: &mut Output<'_>) -> Result<(), Failure> {
+    let cell = client.grid_cell_at(lon, lat)?;
+    let grid_version = client.status()?.grid_version;
+    let doc = json!({ "lon": lon, "lat": lat, "cell": cell, "grid_version": grid_version });
+    out.emit(&doc, || match (&cell, grid_version) {
+        (Some(code), _) => format!("{code}\n"),
+        (None, None) => "No grid layer cached yet; run `gridwarden sync`.\n".into(),
+        (None, Some(_)) => "This point is in no grid cell of the cached layer.\n".into(),
+    })
+}
+
+fn status(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
+    let s = client.status()?;
+    out.emit(&s, || status_text(&s))
+}
+
+fn ops(n: u64) -> String {
+    if n == 1 {
+        "1 op".into()
+    } else {
+        format!("{n} ops")
+    }
+}
+
+fn status_text(s: &ClientStatus) -> String {
+    let mut text = String::new();
+    if s.enrolled {
+        text.push_str(&format!(
+            "Enrolled as {} ({}) with {}.\nDevice id: {}\n",
+            s.user.as_deref().unwrap_or("?"),
+            s.role.as_deref().unwrap_or("?"),
+            s.server.as_deref().unwrap_or("?"),
+            s.device_id.map(|d| d.to_string()).unwrap_or_default(),
+        ));
+    } else {
+        text.push_str("Not enrolled; run `gridwarden enroll CODE` with the code IT gave you.\n");
+    }
+    let version = |v: Option<u64>| v.map(|v| format!("v{v}")).unwrap_or_else(|| "none".into());
+    text.push_str(&format!("Home: {}\n", s.home));
+    text.push_str(&format!("Reports on this device: {}\n", s.reports));
+    text.push_str(&format!("Waiting to be sent: {}\n", ops(s.outbox)));
+    text.push_str(&format!("Rejected by the server: {}\n", ops(s.rejections)));
+    let last = s
+        .last_sync_ms
+        .map(format_utc)
+        .unwrap_or_else(|| "never".into());
+    text.push_str(&format!("Last sync: {last}\n"));
+    let cursor = if s.pull_cursor.is_empty() {
+        "start"
+    } else {
+        s.pull_cursor.as_str()
+    };
+    text.push_str(&format!("Pull cursor: {cursor}\n"));
+    text.push_str(&format!(
+        "Cached categories: {}, grid layer: {}\n",
+        version(s.categories_version),
+        version(s.grid_version)
+    ));
+    if !s.cells.is_empty() {
+        text.push_str(&format!("Your grid cells: {}\n", s.cells.join(", ")));
+    }
+    text
+}
+
+fn rejections(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
+    let list = client.rejections()?;
+    out.emit(&list, || {
+        if list.is_empty() {
+            return "The server has refused nothing from this device.\n".into();
+        }
+        list.iter()
+            .map(|r| {
+                format!(
+                    "{}  report {} ({}): {}\n",
+                    format_utc(r.at_ms),
+                    r.report_id,
+                    r.code,
+                    r.reason
+                )
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,322 @@
+//! The CLI run in-process: exit codes, text and the documented JSON shapes.
+
+#[path = "../../client-core/tests/support/fake_server.rs"]
+mod fake_server;
+
+use std::path::Path;
+
+use fake_server::{FakeServer, ASSIGNED_CELL, REFUSED_CATEGORY, SECRET};
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.out)
+            .unwrap_or_else(|e| panic!("{e}: {} / {}", self.out, self.err))
+    }
+}
+
+fn gw(home: &Path, args: &[&str]) -> Run {
+    let mut argv = vec![
+        "gridwarden".to_string(),
+        "--home".into(),
+        home.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv.extend(["--connect-timeout".to_string(), "2".into()]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = gridwarden_cli::run_with(argv, &mut out, &mut err);
+    Run {
+        code,
+        out: String::from_utf8(out).unwrap(),
+        err: String::from_utf8(err).unwrap(),
+    }
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    k.sort_unstable();
+    k
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let home = tempfile::tempdir().unwrap();
+    let help = gw(home.path(), &["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.out.contains("enroll"), "{}", help.out);
+    let bogus = gw(home.path(), &["frobnicate"]);
+    assert_eq!(bogus.code, 1, "{}", bogus.err);
+    let missing = gw(home.path(), &["report", "--lon", "1"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.err.contains("--category"), "{}", missing.err);
+}
+
+#[test]
+fn an_unenrolled_device_is_told_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let r = gw(
+        home.path(),
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            "111.6",
+            "--lat",
+            "40.8",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.out.is_empty());
+    assert!(
+        r.err.starts_with("error: ") && r.err.contains("gridwarden enroll CODE"),
+        "{}",
+        r.err
+    );
+
+    let status = gw(home.path(), &["status", "--json"]).json();
+    assert_eq!(status["enrolled"], false);
+    assert_eq!(status["outbox"], 0);
+    let categories = gw(home.path(), &["categories", "--json"]).json();
+    assert_eq!(
+        categories,
+        serde_json::json!({"version": null, "categories": []})
+    );
+    let sync = gw(home.path(), &["sync"]);
+    assert_eq!(sync.code, 1, "not enrolled is not offline");
+}
+
+#[test]
+fn the_whole_field_workflow() {
+    let server = FakeServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+
+    let enrolled = gw(
+        h,
+        &["enroll", &server.code(SECRET), "--label", "ci", "--json"],
+    );
+    assert_eq!(enrolled.code, 0, "{}", enrolled.err);
+    let e = enrolled.json();
+    assert_eq!(
+        keys(&e),
+        [
+            "categories_version",
+            "device_id",
+            "fingerprint",
+            "grid_version",
+            "role",
+            "server",
+            "user"
+        ]
+    );
+    assert_eq!(
+        (e["user"].as_str(), e["role"].as_str()),
+        (Some("ann"), Some("warden"))
+    );
+
+    let categories = gw(h, &["categories"]);
+    assert!(categories.out.contains("上水井盖"), "{}", categories.out);
+    let table = gw(h, &["categories", "--json"]).json();
+    assert_eq!(table["version"], 1);
+    assert_eq!(table["categories"][0]["code"], "0101");
+    assert_eq!(table["categories"][0]["family"], "component");
+
+    let unknown = gw(
+        h,
+        &[
+            "report",
+            "--category",
+            "9999",
+            "--lon",
+            "111.605",
+            "--lat",
+            "40.805",
+        ],
+    );
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.err.contains("unknown category `9999`"),
+        "{}",
+        unknown.err
+    );
+    let off_planet = gw(
+        h,
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            "111.6",
+            "--lat",
+            "91",
+        ],
+    );
+    assert_eq!(off_planet.code, 1);
+    assert!(off_planet.err.contains("latitude 91"), "{}", off_planet.err);
+
+    let plain = gw(
+        h,
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            "111.605",
+            "--lat",
+            "40.805",
+            "--note",
+            "井盖缺失",
+            "--observed-at",
+            "2024-05-01T09:30:00+08:00",
+            "--accuracy",
+            "4",
+        ],
+    );
+    assert_eq!(plain.code, 0, "{}", plain.err);
+    let id = plain.out.trim().to_string();
+    assert_eq!(id.len(), 36, "plain output is just the id: {}", plain.out);
+    let rec = gw(
+        h,
+        &[
+            "report",
+            "--category",
+            REFUSED_CATEGORY,
+            "--lon",
+            "-0.5",
+            "--lat",
+            "-0.5",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(keys(&rec), ["id", "local_cell"]);
+    assert_eq!(rec["local_cell"], Value::Null, "outside the cached layer");
+    let refused_id = rec["id"].as_str().unwrap().to_string();
+
+    let list = gw(h, &["list"]);
+    assert!(
+        list.out.contains(&format!("(guess {ASSIGNED_CELL})")),
+        "{}",
+        list.out
+    );
+    assert!(
+        list.out.contains("unassigned") && list.out.contains("pending"),
+        "{}",
+        list.out
+    );
+    let listed = gw(h, &["list", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let shown = gw(h, &["show", &id[..24], "--json"]).json();
+    assert_eq!(
+        keys(&shown),
+        [
+            "accuracy_m",
+            "address",
+            "category",
+            "category_name",
+            "deleted",
+            "device",
+            "grid_cell",
+            "id",
+            "lat",
+            "local_cell",
+            "lon",
+            "note",
+            "observed_at_ms",
+            "patrol",
+            "reporter",
+            "status",
+        ]
+    );
+    assert_eq!(shown["observed_at_ms"], 1_714_527_000_000i64);
+    assert_eq!(shown["category_name"], "上水井盖");
+    assert_eq!(shown["status"], "pending");
+
+    let cell = gw(h, &["cell", "--lon", "111.605", "--lat", "40.805"]);
+    assert_eq!(cell.out.trim(), ASSIGNED_CELL);
+
+    let sync = gw(h, &["sync", "--json"]);
+    assert_eq!(sync.code, 0, "rejections do not fail a sync: {}", sync.err);
+    let s = sync.json();
+    assert_eq!(
+        (s["pushed"].as_u64(), s["pulled"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(s["rejected"][0]["report_id"], refused_id.as_str());
+    assert_eq!(s["rejected"][0]["code"], "forbidden");
+    assert_eq!(
+        keys(&s["rejected"][0]),
+        ["at_ms", "code", "op_id", "reason", "report_id"]
+    );
+
+    let shown = gw(h, &["show", &id]);
+    assert!(
+        shown.out.contains(ASSIGNED_CELL) && shown.out.contains("synced"),
+        "{}",
+        shown.out
+    );
+    let refused = gw(h, &["show", &refused_id, "--json"]).json();
+    assert_eq!(
+        refused["status"],
+        "rejected: this category is not reported by wardens"
+    );
+
+    let edited = gw(h, &["edit", &id, "--note", "fixed?", "--json"]).json();
+    assert_eq!(
+        (edited["note"].as_str(), edited["status"].as_str()),
+        (Some("fixed?"), Some("pending"))
+    );
+    let nothing = gw(h, &["edit", &id]);
+    assert_eq!(nothing.code, 1);
+    let deleted = gw(h, &["delete", &id, "--json"]).json();
+    assert_eq!(deleted, serde_json::json!({"id": id, "deleted": true}));
+    let twice = gw(h, &["delete", &id]);
+    assert_eq!(twice.code, 1);
+    assert!(twice.err.contains("was deleted"), "{}", twice.err);
+
+    let status = gw(h, &["status", "--json"]).json();
+    assert_eq!(status["outbox"], 2);
+    assert_eq!(status["rejections"], 1);
+    assert_eq!(status["cells"][0], ASSIGNED_CELL);
+    let rejections = gw(h, &["rejections", "--json"]).json();
+    assert_eq!(rejections.as_array().unwrap().len(), 1);
+
+    let again = gw(h, &["sync"]);
+    assert_eq!(again.code, 0, "{}", again.err);
+    assert!(
+        again
+            .out
+            .starts_with("Pushed 2, duplicates 0, rejected 0, pulled 1."),
+        "{}",
+        again.out
+    );
+
+    drop(server);
+    gw(
+        h,
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            "111.605",
+            "--lat",
+            "40.805",
+        ],
+    );
+    let offline = gw(h, &["sync"]);
+    assert_eq!(offline.code, 2, "{}", offline.err);
+    assert!(
+        offline.err.contains("cannot reach the server"),
+        "{}",
+        offline.err
+    );
+    assert_eq!(gw(h, &["status", "--json"]).json()["outbox"], 1);
+}

@@ -1,0 +1,397 @@
+//! The client: one device's store, its caches, and every user action.
+//!
+//! Recording, editing, deleting and browsing touch only the local store and
+//! never wait for the network (brief decision 1); `sync` and `enroll` are the
+//! only calls that talk to the server.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::{
+    hlc, validate, HlcClock, Location, NewReport, Op, OpBody, ReportEdit, ReportOp, ReportState,
+};
+use rusqlite::{Connection, Transaction};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::cache::RefCache;
+use crate::error::{ClientError, Result};
+use crate::store::meta::{self, Enrolment};
+use crate::store::reports::{self, LocalCell};
+use crate::store::{outbox, rejections, Store};
+use crate::time::now_ms;
+use crate::view::ReportView;
+
+/// How long a sync waits for the server's handshake by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client software name sent in Hello, for the server's logs.
+pub(crate) const CLIENT_NAME: &str = concat!("gridwarden-client-core/", env!("CARGO_PKG_VERSION"));
+
+/// One device. Cheap to share (`Sync`): the store sits behind a mutex held
+/// only for the length of one transaction.
+#[derive(Debug)]
+pub struct Client {
+    home: PathBuf,
+    store: Mutex<Store>,
+    cache: Mutex<RefCache>,
+    connect_timeout: Duration,
+}
+
+/// Where this device stands, for `gridwarden status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientStatus {
+    pub home: String,
+    pub enrolled: bool,
+    pub device_id: Option<Uuid>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub server: Option<String>,
+    /// SHA-256 of the pinned server certificate, lower-case hex.
+    pub fingerprint: Option<String>,
+    pub cells: Vec<String>,
+    /// Reports stored on this device, deleted ones included.
+    pub reports: u64,
+    /// Ops waiting to be sent.
+    pub outbox: u64,
+    pub rejections: u64,
+    /// The server-issued pull cursor, lower-case hex; empty before the first pull.
+    pub pull_cursor: String,
+    pub last_sync_ms: Option<i64>,
+    pub categories_version: Option<u64>,
+    pub grid_version: Option<u64>,
+}
+
+/// The result of a successful enrolment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EnrolmentInfo {
+    pub device_id: Uuid,
+    pub user: String,
+    pub role: String,
+    pub server: String,
+    pub fingerprint: String,
+    /// Versions of the reference data cached right after enrolment; `None`
+    /// when the server has none or fetching it failed (the next sync retries).
+    pub categories_version: Option<u64>,
+    pub grid_version: Option<u64>,
+}
+
+impl EnrolmentInfo {
+    pub(crate) fn from_enrolment(e: &Enrolment) -> Self {
+        EnrolmentInfo {
+            device_id: e.device_id,
+            user: e.user.clone(),
+            role: e.role.as_str().to_owned(),
+            server: e.server_addr.clone(),
+            fingerprint: e.fingerprint_hex(),
+            categories_version: None,
+            grid_version: None,
+        }
+    }
+}
+
+impl Client {
+    /// Opens the device in directory `home` (created if missing). Works with
+    /// no server and before enrolment.
+    pub fn open(home: impl AsRef<Path>) -> Result<Client> {
+        let home = home.as_ref().to_path_buf();
+        let store = Store::open(&home)?;
+        Ok(Client {
+            home,
+            store: Mutex::new(store),
+            cache: Mutex::new(RefCache::default()),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        })
+    }
+
+    /// Changes how long `sync` and `enroll` wait for the server to answer the
+    /// handshake before reporting it unreachable.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    pub(crate) fn lock_store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (the transaction rolls back on drop), so a poisoned lock is usable.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_cache(&self) -> MutexGuard<'_, RefCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a new report: one local transaction writing the report and
+    /// its Create op. Returns the report's id (UUIDv7).
+    pub fn record_report(&self, input: NewReport) -> Result<Uuid> {
+        validate::new_report(&input)?;
+        let mut store = self.lock_store();
+        let mut cache = self.lock_cache();
+        let tx = store.transaction()?;
+        let enrolment = require_enrolment(&tx)?;
+        check_category(&mut cache, &tx, &input.category)?;
+        let guess = cache.cell_at(&tx, input.location.lon, input.location.lat)?;
+        let mut state = ReportState::empty(Uuid::now_v7());
+        apply_local(
+            &tx,
+            &enrolment,
+            &mut state,
+            ReportOp::Create(input),
+            LocalCell::Set(guess.as_deref()),
+        )?;
+        tx.commit()?;
+        Ok(state.id)
+    }
+
+    /// Changes fields of a report recorded here or pulled. Refused for a
+    /// report this device does not know or that was deleted.
+    pub fn edit_report(&self, id: Uuid, edit: ReportEdit) -> Result<()> {
+        validate::report_edit(&edit)?;
+        let mut store = self.lock_store();
+        let mut cache = self.lock_cache();
+        let tx = store.transaction()?;
+        let enrolment = require_enrolment(&tx)?;
+        let mut state = live_report(&tx, id, "edited")?;
+        if let Some(category) = &edit.category {
+            check_category(&mut cache, &tx, category)?;
+        }
+        let guess = match edit.location {
+            Some(loc) => Some(cache.cell_at(&tx, loc.lon, loc.lat)?),
+            None => None,
+        };
+        let local = match &guess {
+            Some(cell) => LocalCell::Set(cell.as_deref()),
+            None => LocalCell::Keep,
+        };
+        apply_local(&tx, &enrolment, &mut state, ReportOp::Edit(edit), local)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a report (a tombstone that wins over every edit).
+    pub fn delete_report(&self, id: Uuid) -> Result<()> {
+        let mut store = self.lock_store();
+        let tx = store.transaction()?;
+        let enrolment = require_enrolment(&tx)?;
+        let mut state = live_report(&tx, id, "deleted")?;
+        apply_local(
+            &tx,
+            &enrolment,
+            &mut state,
+            ReportOp::Delete,
+            LocalCell::Keep,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Visible reports (not deleted), newest observation first.
+    pub fn list_reports(&self) -> Result<Vec<ReportView>> {
+        let store = self.lock_store();
+        let categories = self.lock_cache().categories(store.conn())?;
+        let stored = reports::list_visible(store.conn())?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|r| ReportView::from_stored(r, categories.as_deref()))
+            .collect())
+    }
+
+    /// One report, deleted ones included (their `deleted` is true).
+    pub fn show_report(&self, id: Uuid) -> Result<ReportView> {
+        let store = self.lock_store();
+        let categories = self.lock_cache().categories(store.conn())?;
+        reports::get(store.conn(), id)?
+            .and_then(|r| ReportView::from_stored(r, categories.as_deref()))
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))
+    }
+
+    /// Resolves what a user typed as a report id: a full UUID, or a unique
+    /// prefix of its hex digits (dashes optional), as lists print them.
+    pub fn resolve_report_id(&self, text: &str) -> Result<Uuid> {
+        let text = text.trim();
+        if let Ok(id) = Uuid::parse_str(text) {
+            return Ok(id);
+        }
+        let digits: String = text.chars().filter(|c| *c != '-').collect();
+        if digits.len() < 4 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ClientError::InvalidInput(format!(
+                "`{text}` is not a report id; give the id `gridwarden list` prints \
+                 (at least its first 4 hex digits)"
+            )));
+        }
+        let store = self.lock_store();
+        let matches = reports::ids_with_hex_prefix(store.conn(), &digits.to_ascii_uppercase(), 2)?;
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ClientError::NotFound(text.to_owned())),
+            _ => Err(ClientError::InvalidInput(format!(
+                "`{text}` matches more than one report; give more of its id"
+            ))),
+        }
+    }
+
+    /// The cached category table, `None` before the first reference fetch.
+    pub fn categories(&self) -> Result<Option<CategoryTable>> {
+        let store = self.lock_store();
+        let table = self.lock_cache().categories(store.conn())?;
+        Ok(table.map(|t| (*t).clone()))
+    }
+
+    /// The offline guess of the grid cell at a point, from the cached layer.
+    pub fn grid_cell_at(&self, lon: f64, lat: f64) -> Result<Option<String>> {
+        validate::location(&Location {
+            lon,
+            lat,
+            accuracy_m: None,
+        })?;
+        let store = self.lock_store();
+        let cell = self.lock_cache().cell_at(store.conn(), lon, lat)?;
+        Ok(cell)
+    }
+
+    pub fn outbox_len(&self) -> Result<u64> {
+        outbox::len(self.lock_store().conn())
+    }
+
+    /// Ops the server refused, newest first, with its reasons.
+    pub fn rejections(&self) -> Result<Vec<rejections::Rejection>> {
+        rejections::list(self.lock_store().conn())
+    }
+
+    pub fn is_enrolled(&self) -> Result<bool> {
+        Ok(meta::enrolment(self.lock_store().conn())?.is_some())
+    }
+
+    /// The secret token of this device. Only for test suites that speak the
+    /// protocol by hand as an enrolled device; an app never shows it.
+    #[doc(hidden)]
+    pub fn device_token_for_tests(&self) -> Result<Vec<u8>> {
+        let enrolment = require_enrolment(self.lock_store().conn())?;
+        Ok(enrolment.token)
+    }
+
+    pub fn status(&self) -> Result<ClientStatus> {
+        let store = self.lock_store();
+        let conn = store.conn();
+        let enrolment = meta::enrolment(conn)?;
+        Ok(ClientStatus {
+            home: self.home.display().to_string(),
+            enrolled: enrolment.is_some(),
+            device_id: enrolment.as_ref().map(|e| e.device_id),
+            user: enrolment.as_ref().map(|e| e.user.clone()),
+            role: enrolment.as_ref().map(|e| e.role.as_str().to_owned()),
+            server: enrolment.as_ref().map(|e| e.server_addr.clone()),
+            fingerprint: enrolment.as_ref().map(Enrolment::fingerprint_hex),
+            cells: meta::cells(conn)?,
+            reports: reports::count(conn)?,
+            outbox: outbox::len(conn)?,
+            rejections: rejections::list(conn)?.len() as u64,
+            pull_cursor: gridwarden_protocol::enrolment::hex(&meta::pull_cursor(conn)?.0),
+            last_sync_ms: meta::last_sync_ms(conn)?,
+            categories_version: meta::categories_version(conn)?,
+            grid_version: meta::grid_version(conn)?,
+        })
+    }
+}
+
+fn require_enrolment(conn: &Connection) -> Result<Enrolment> {
+    meta::enrolment(conn)?.ok_or(ClientError::NotEnrolled)
+}
+
+/// The state of a report that exists here and is not deleted.
+fn live_report(conn: &Connection, id: Uuid, action: &str) -> Result<ReportState> {
+    let state = reports::state(conn, id)?
+        .filter(|s| s.origin.is_some())
+        .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+    if state.is_deleted() {
+        return Err(ClientError::InvalidInput(format!(
+            "report {id} was deleted; it cannot be {action}"
+        )));
+    }
+    Ok(state)
+}
+
+/// Refuses a category the cached table does not know. A device without a
+/// table yet accepts any well-formed code: the server has the last word.
+fn check_category(cache: &mut RefCache, conn: &Connection, code: &str) -> Result<()> {
+    let Some(table) = cache.categories(conn)? else {
+        return Ok(());
+    };
+    if table.get(code).is_some() {
+        return Ok(());
+    }
+    Err(ClientError::UnknownCategory {
+        code: code.to_owned(),
+        hint: category_hint(&table, code),
+    })
+}
+
+/// Suggests codes sharing the longest prefix with what was typed.
+fn category_hint(table: &CategoryTable, code: &str) -> String {
+    let shared = |c: &str| {
+        c.chars()
+            .zip(code.chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let best = table
+        .categories
+        .iter()
+        .map(|c| shared(&c.code))
+        .max()
+        .unwrap_or(0);
+    let examples: Vec<String> = table
+        .categories
+        .iter()
+        .filter(|c| shared(&c.code) == best)
+        .take(5)
+        .map(|c| format!("{} {}", c.code, c.name))
+        .collect();
+    if examples.is_empty() {
+        return "this device's category table is empty; sync to refresh it".into();
+    }
+    format!(
+        "did you mean one of: {}? Run `gridwarden categories` to see all {} codes",
+        examples.join(", "),
+        table.categories.len()
+    )
+}
+
+/// Stamps a local op with the next clock value, applies it to `state`, and
+/// writes the state and the outbox entry: all inside the caller's transaction.
+fn apply_local(
+    tx: &Transaction,
+    enrolment: &Enrolment,
+    state: &mut ReportState,
+    op: ReportOp,
+    local_cell: LocalCell<'_>,
+) -> Result<Uuid> {
+    let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
+    let stamp = clock.tick(now_ms());
+    meta::set_last_hlc(tx, stamp)?;
+    state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
+    reports::upsert(tx, state, local_cell)?;
+    let op = Op {
+        op_id: Uuid::now_v7(),
+        hlc: stamp,
+        body: OpBody::Report {
+            report_id: state.id,
+            op,
+        },
+    };
+    outbox::append(tx, &op)?;
+    Ok(op.op_id)
+}
+
+#[cfg(test)]
+mod tests;

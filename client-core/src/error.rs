@@ -1,0 +1,94 @@
+//! The one error type of the client core. Each variant is something a caller
+//! (the CLI, a phone UI) can branch on; each message is a sentence a warden can
+//! act on without reading code.
+
+use gridwarden_protocol::{ErrorCode, ProtocolError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("this device is not enrolled yet; run `gridwarden enroll CODE` first with the code IT gave you")]
+    NotEnrolled,
+
+    #[error("this device is already enrolled as {user} with {server}; use another home directory to enrol again")]
+    AlreadyEnrolled { user: String, server: String },
+
+    /// A field value the user typed is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// The category code is not in the cached category table. The message
+    /// lists a few known codes so the user can correct it.
+    #[error("unknown category `{code}`; {hint}")]
+    UnknownCategory { code: String, hint: String },
+
+    #[error("no report with id {0} on this device")]
+    NotFound(String),
+
+    /// The server could not be reached; nothing recorded locally is lost.
+    #[error("{0}")]
+    Offline(String),
+
+    /// The server answered the request with a refusal.
+    #[error("the server refused the request: {message}")]
+    Refused { code: ErrorCode, message: String },
+
+    #[error(
+        "the server at {server} presented a certificate that is not the one this device was \
+         enrolled with (expected SHA-256 {expected}, got {actual}); do not sync, contact IT"
+    )]
+    CertificateMismatch {
+        server: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("local storage failed: {0}")]
+    Storage(#[from] rusqlite::Error),
+
+    #[error("cannot use the client home directory: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The server sent something this client does not understand, or sent
+    /// messages out of order.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<ProtocolError> for ClientError {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            // Validation failures are the user's input, not a wire problem.
+            ProtocolError::Invalid(msg) => ClientError::InvalidInput(msg),
+            other => ClientError::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl ClientError {
+    /// Whether the failure was that the server could not be reached, which a
+    /// caller reports differently (exit code 2 in the CLI).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, ClientError::Offline(_))
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// The stable snake_case name of an error code, as stored locally and printed
+/// in JSON (the wire enum itself carries CamelCase names).
+pub fn code_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::BadFrame => "bad_frame",
+        ErrorCode::FrameTooLarge => "frame_too_large",
+        ErrorCode::UnsupportedVersion => "unsupported_version",
+        ErrorCode::Unauthenticated => "unauthenticated",
+        ErrorCode::EnrolmentRefused => "enrolment_refused",
+        ErrorCode::InvalidInput => "invalid_input",
+        ErrorCode::UnknownCategory => "unknown_category",
+        ErrorCode::Forbidden => "forbidden",
+        ErrorCode::NotFound => "not_found",
+        ErrorCode::Conflict => "conflict",
+        ErrorCode::UnexpectedMessage => "unexpected_message",
+        ErrorCode::Internal => "internal",
+    }
+}

@@ -1,0 +1,195 @@
+//! Key-value facts about this device: its enrolment, where its pull stopped,
+//! its clock, and which reference data versions it holds.
+
+use gridwarden_protocol::enrolment::hex;
+use gridwarden_protocol::{codec, Cursor, Hlc, Role};
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+
+const DEVICE_ID: &str = "device_id";
+const TOKEN: &str = "token";
+const SERVER_ADDR: &str = "server_addr";
+const FINGERPRINT: &str = "fingerprint";
+const USER: &str = "user";
+const ROLE: &str = "role";
+const CELLS: &str = "cells";
+const PULL_CURSOR: &str = "pull_cursor";
+const LAST_HLC: &str = "last_hlc";
+const LAST_SYNC_MS: &str = "last_sync_ms";
+const CATEGORIES_VERSION: &str = "categories_version";
+const GRID_VERSION: &str = "grid_version";
+
+fn get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> Result<Option<T>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+            row.get(0)
+        })
+        .optional()?)
+}
+
+fn set<T: rusqlite::ToSql>(tx: &Transaction, key: &str, value: T) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![key, value],
+    )?;
+    Ok(())
+}
+
+fn corrupt(key: &str) -> ClientError {
+    ClientError::Protocol(format!("the stored `{key}` of this device is unreadable"))
+}
+
+/// Who this device is and whom it trusts; written once at enrolment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolment {
+    pub device_id: Uuid,
+    pub token: Vec<u8>,
+    pub server_addr: String,
+    /// SHA-256 of the server certificate pinned at enrolment.
+    pub fingerprint: [u8; 32],
+    pub user: String,
+    pub role: Role,
+}
+
+impl Enrolment {
+    pub fn fingerprint_hex(&self) -> String {
+        hex(&self.fingerprint)
+    }
+}
+
+pub fn enrolment(conn: &Connection) -> Result<Option<Enrolment>> {
+    let Some(device) = get::<Vec<u8>>(conn, DEVICE_ID)? else {
+        return Ok(None);
+    };
+    let device_id = Uuid::from_slice(&device).map_err(|_| corrupt(DEVICE_ID))?;
+    let token = get::<Vec<u8>>(conn, TOKEN)?.ok_or_else(|| corrupt(TOKEN))?;
+    let server_addr = get::<String>(conn, SERVER_ADDR)?.ok_or_else(|| corrupt(SERVER_ADDR))?;
+    let fingerprint = get::<Vec<u8>>(conn, FINGERPRINT)?
+        .and_then(|f| <[u8; 32]>::try_from(f).ok())
+        .ok_or_else(|| corrupt(FINGERPRINT))?;
+    let user = get::<String>(conn, USER)?.ok_or_else(|| corrupt(USER))?;
+    let role = get::<String>(conn, ROLE)?
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| corrupt(ROLE))?;
+    Ok(Some(Enrolment {
+        device_id,
+        token,
+        server_addr,
+        fingerprint,
+        user,
+        role,
+    }))
+}
+
+pub fn set_enrolment(tx: &Transaction, e: &Enrolment) -> Result<()> {
+    set(tx, DEVICE_ID, e.device_id.as_bytes().as_slice())?;
+    set(tx, TOKEN, e.token.as_slice())?;
+    set(tx, SERVER_ADDR, e.server_addr.as_str())?;
+    set(tx, FINGERPRINT, e.fingerprint.as_slice())?;
+    set_identity(tx, &e.user, e.role)
+}
+
+/// Updates who the device belongs to, as the server's Welcome says.
+pub fn set_identity(tx: &Transaction, user: &str, role: Role) -> Result<()> {
+    set(tx, USER, user)?;
+    set(tx, ROLE, role.as_str())
+}
+
+/// Grid cells the user covers, as of the last Welcome.
+pub fn cells(conn: &Connection) -> Result<Vec<String>> {
+    match get::<Vec<u8>>(conn, CELLS)? {
+        Some(bytes) => codec::decode(&bytes).map_err(|_| corrupt(CELLS)),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub fn set_cells(tx: &Transaction, cells: &[String]) -> Result<()> {
+    set(tx, CELLS, codec::encode(&cells))
+}
+
+/// Where the next pull starts; the start of the feed if never pulled.
+pub fn pull_cursor(conn: &Connection) -> Result<Cursor> {
+    Ok(Cursor(
+        get::<Vec<u8>>(conn, PULL_CURSOR)?.unwrap_or_default(),
+    ))
+}
+
+pub fn set_pull_cursor(tx: &Transaction, cursor: &Cursor) -> Result<()> {
+    set(tx, PULL_CURSOR, cursor.0.as_slice())
+}
+
+/// The last clock value this device issued or observed.
+pub fn last_hlc(conn: &Connection) -> Result<Hlc> {
+    match get::<Vec<u8>>(conn, LAST_HLC)? {
+        Some(bytes) => codec::decode(&bytes).map_err(|_| corrupt(LAST_HLC)),
+        None => Ok(Hlc::ZERO),
+    }
+}
+
+pub fn set_last_hlc(tx: &Transaction, hlc: Hlc) -> Result<()> {
+    set(tx, LAST_HLC, codec::encode(&hlc))
+}
+
+pub fn last_sync_ms(conn: &Connection) -> Result<Option<i64>> {
+    get(conn, LAST_SYNC_MS)
+}
+
+pub fn set_last_sync_ms(tx: &Transaction, ms: i64) -> Result<()> {
+    set(tx, LAST_SYNC_MS, ms)
+}
+
+/// Reference data versions the device considers current. They follow the
+/// cached tables, and also record "the server has none" so an empty answer is
+/// not asked for again at every sync.
+pub fn categories_version(conn: &Connection) -> Result<Option<u64>> {
+    Ok(get::<i64>(conn, CATEGORIES_VERSION)?.map(|v| v as u64))
+}
+
+pub fn set_categories_version(tx: &Transaction, v: u64) -> Result<()> {
+    set(tx, CATEGORIES_VERSION, v as i64)
+}
+
+pub fn grid_version(conn: &Connection) -> Result<Option<u64>> {
+    Ok(get::<i64>(conn, GRID_VERSION)?.map(|v| v as u64))
+}
+
+pub fn set_grid_version(tx: &Transaction, v: u64) -> Result<()> {
+    set(tx, GRID_VERSION, v as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn enrolment_round_trips_and_defaults_are_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(enrolment(store.conn()).unwrap(), None);
+        assert_eq!(last_hlc(store.conn()).unwrap(), Hlc::ZERO);
+        assert_eq!(pull_cursor(store.conn()).unwrap(), Cursor::start());
+        let e = Enrolment {
+            device_id: Uuid::from_u128(42),
+            token: vec![1; 32],
+            server_addr: "127.0.0.1:4433".into(),
+            fingerprint: [9; 32],
+            user: "ann".into(),
+            role: Role::Warden,
+        };
+        let tx = store.transaction().unwrap();
+        set_enrolment(&tx, &e).unwrap();
+        set_last_hlc(&tx, Hlc::new(5, 1, 2)).unwrap();
+        set_cells(&tx, &["150102001001001".to_string()]).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(enrolment(store.conn()).unwrap(), Some(e));
+        assert_eq!(last_hlc(store.conn()).unwrap(), Hlc::new(5, 1, 2));
+        assert_eq!(
+            cells(store.conn()).unwrap(),
+            vec!["150102001001001".to_string()]
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The device's SQLite store: `HOME/client.db`.
+//!
+//! Every user action is one transaction that changes a report and appends to
+//! the outbox together (brief decision 1), so a killed app leaves either both
+//! or neither. Functions that write take a `&Transaction` so callers cannot
+//! forget to group them; functions that read take a `&Connection` (a
+//! transaction derefs to one).
+
+pub mod meta;
+pub mod outbox;
+pub mod reference;
+pub mod rejections;
+pub mod reports;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{ClientError, Result};
+
+/// File name of the database inside the client home directory.
+pub const DB_FILE: &str = "client.db";
+
+/// WAL pages after which SQLite checkpoints on its own (about 40 MB).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many
+/// have run. Append only: a released migration never changes.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// An open client database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `home`, creating the directory
+    /// too, and brings its schema up to date.
+    pub fn open(home: &Path) -> Result<Store> {
+        std::fs::create_dir_all(home)?;
+        let path = home.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let store = Store { conn, path };
+        store.checkpoint();
+        Ok(store)
+    }
+
+    /// Copies the write-ahead log into the database file at a moment when
+    /// nobody waits on it (startup, after a sync). Best effort: PASSIVE never
+    /// blocks other connections, and a failure only leaves the log longer.
+    pub fn checkpoint(&self) {
+        let result = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "checkpoint skipped");
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction. IMMEDIATE takes the write lock up front, so
+    /// two processes on the same home (the CLI run twice) queue on
+    /// `busy_timeout` instead of failing when a read upgrades to a write.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "SQLite refused WAL mode; continuing with it");
+    }
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // NORMAL in WAL mode survives a killed app (the OS holds the written
+    // pages); only a power cut can drop the last commits, which at worst
+    // re-sends an acknowledged op (the server deduplicates) or loses a report
+    // recorded in that instant. FULL would fsync every report, far beyond the
+    // 1 ms recording budget on a cheap phone.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A checkpoint runs inside whichever commit crosses the threshold and
+    // costs that commit milliseconds (it copies pages and syncs the file).
+    // Checkpoints are done at open and after each sync instead; the large
+    // automatic threshold is only a bound for a device that never syncs.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: usize =
+        conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(ClientError::InvalidInput(format!(
+            "the client database has schema version {current}, newer than this program \
+             understands ({}); update gridwarden",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The schema version this build creates.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Converts a UUID to the 16-byte BLOB the store keys on.
+pub(crate) fn uuid_blob(id: &uuid::Uuid) -> &[u8] {
+    id.as_bytes().as_slice()
+}
+
+/// Reads a 16-byte BLOB back as a UUID.
+pub(crate) fn blob_uuid(bytes: &[u8]) -> rusqlite::Result<uuid::Uuid> {
+    uuid::Uuid::from_slice(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_an_empty_database_and_reopens_idempotently() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("nested/home");
+        let store = Store::open(&home).unwrap();
+        let version: i64 = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, schema_version());
+        let mode: String = store
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        for table in ["meta", "reports", "outbox", "rejections", "reference"] {
+            let n: i64 = store
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "table {table}");
+        }
+        drop(store);
+        let again = Store::open(&home).unwrap();
+        assert!(again.path().ends_with(DB_FILE));
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn()
+            .pragma_update(None, "user_version", 999)
+            .unwrap();
+        drop(store);
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Ops waiting for the server. An op leaves only when an ack naming it has
+//! been committed here (brief decision 2), so any failure before that simply
+//! means it is sent again and the server deduplicates it by op id.
+
+use gridwarden_protocol::{codec, Op, OpBody};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use uuid::Uuid;
+
+use super::{blob_uuid, uuid_blob};
+use crate::error::{ClientError, Result};
+
+/// One queued op with its position and encoded size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queued {
+    pub seq: i64,
+    pub op: Op,
+    pub encoded_len: usize,
+}
+
+/// The entity an op is about, kept in its own column to answer "is anything
+/// of this report still pending?" without decoding ops.
+pub fn subject(op: &Op) -> Uuid {
+    match &op.body {
+        OpBody::Report { report_id, .. } => *report_id,
+    }
+}
+
+pub fn append(tx: &Transaction, op: &Op) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)",
+        params![
+            uuid_blob(&op.op_id),
+            uuid_blob(&subject(op)),
+            codec::encode(op)
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn len(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// The next ops after `after_seq`, in order: at most `max_ops`, and no more
+/// than `max_bytes` encoded unless a single op alone is larger (it still has
+/// to go, and the server's frame limit is far above any valid op).
+pub fn batch_after(
+    conn: &Connection,
+    after_seq: i64,
+    max_ops: usize,
+    max_bytes: usize,
+) -> Result<Vec<Queued>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, op FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut rows = stmt.query(params![after_seq, max_ops as i64])?;
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let raw: Vec<u8> = row.get(1)?;
+        if !out.is_empty() && bytes + raw.len() > max_bytes {
+            break;
+        }
+        bytes += raw.len();
+        let op = codec::decode(&raw)
+            .map_err(|e| ClientError::Protocol(format!("queued op {seq} is unreadable: {e}")))?;
+        out.push(Queued {
+            seq,
+            op,
+            encoded_len: raw.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// Removes an acknowledged op; returns the report it was about, or `None` if
+/// it was not (or no longer) queued.
+pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<Option<Uuid>> {
+    let report: Option<Vec<u8>> = tx
+        .query_row(
+            "DELETE FROM outbox WHERE op_id = ?1 RETURNING report_id",
+            [uuid_blob(&op_id)],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(report.map(|r| blob_uuid(&r)).transpose()?)
+}
+
+/// Every queued op id in order (tests and diagnostics).
+pub fn op_ids(conn: &Connection) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare("SELECT op_id FROM outbox ORDER BY seq")?;
+    let rows = stmt.query_map([], |row| blob_uuid(&row.get::<_, Vec<u8>>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,73 @@
+//! Reference data cached for offline work: the category table and the grid
+//! layer, stored as the wire encodes them.
+
+use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::codec;
+use gridwarden_protocol::grid::GridLayerWire;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ClientError, Result};
+
+const CATEGORIES: &str = "categories";
+const GRID: &str = "grid";
+
+fn put(tx: &Transaction, kind: &str, version: u64, data: Vec<u8>) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO reference (kind, version, data) VALUES (?1, ?2, ?3)",
+        params![kind, version as i64, data],
+    )?;
+    Ok(())
+}
+
+fn load<T: DeserializeOwned>(conn: &Connection, kind: &str) -> Result<Option<T>> {
+    let data: Option<Vec<u8>> = conn
+        .query_row("SELECT data FROM reference WHERE kind = ?1", [kind], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    data.map(|d| {
+        codec::decode(&d).map_err(|e| {
+            ClientError::Protocol(format!(
+                "the cached {kind} are unreadable ({e}); sync again"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Version of a cached blob, without decoding it (cheap enough per action).
+fn version(conn: &Connection, kind: &str) -> Result<Option<u64>> {
+    Ok(conn
+        .query_row(
+            "SELECT version FROM reference WHERE kind = ?1",
+            [kind],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .map(|v| v as u64))
+}
+
+pub fn put_categories(tx: &Transaction, table: &CategoryTable) -> Result<()> {
+    put(tx, CATEGORIES, table.version, codec::encode(table))
+}
+
+pub fn categories(conn: &Connection) -> Result<Option<CategoryTable>> {
+    load(conn, CATEGORIES)
+}
+
+pub fn categories_version(conn: &Connection) -> Result<Option<u64>> {
+    version(conn, CATEGORIES)
+}
+
+pub fn put_grid(tx: &Transaction, layer: &GridLayerWire) -> Result<()> {
+    put(tx, GRID, layer.version, codec::encode(layer))
+}
+
+pub fn grid(conn: &Connection) -> Result<Option<GridLayerWire>> {
+    load(conn, GRID)
+}
+
+pub fn grid_version(conn: &Connection) -> Result<Option<u64>> {
+    version(conn, GRID)
+}

@@ -1,0 +1,57 @@
+//! Ops the server refused. They never apply, so the outbox drops them; the
+//! reason is kept here because the user has to see it and fix the report.
+
+use rusqlite::{params, Connection, Transaction};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{blob_uuid, uuid_blob};
+use crate::error::Result;
+
+/// One refused op, as shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub op_id: Uuid,
+    pub report_id: Uuid,
+    /// snake_case error code, e.g. `unknown_category`.
+    pub code: String,
+    /// The server's reason, meant for a person.
+    pub reason: String,
+    /// When this device learnt of it, ms since the epoch.
+    pub at_ms: i64,
+}
+
+pub fn insert(tx: &Transaction, r: &Rejection) -> Result<()> {
+    // REPLACE: the same op can be refused again if an earlier ack was lost
+    // before it was committed; keep one row with the latest reason.
+    tx.execute(
+        "INSERT OR REPLACE INTO rejections (op_id, report_id, code, reason, at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            uuid_blob(&r.op_id),
+            uuid_blob(&r.report_id),
+            r.code,
+            r.reason,
+            r.at_ms
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every rejection, newest first.
+pub fn list(conn: &Connection) -> Result<Vec<Rejection>> {
+    let mut stmt = conn.prepare(
+        "SELECT op_id, report_id, code, reason, at_ms FROM rejections
+         ORDER BY at_ms DESC, rowid DESC",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok(Rejection {
+            op_id: blob_uuid(&row.get::<_, Vec<u8>>(0)?)?,
+            report_id: blob_uuid(&row.get::<_, Vec<u8>>(1)?)?,
+            code: row.get(2)?,
+            reason: row.get(3)?,
+            at_ms: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,159 @@
+//! Reports as this device knows them: the merged state plus columns copied out
+//! of it so lists need no decoding in SQL.
+
+use gridwarden_protocol::{codec, ReportState};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use uuid::Uuid;
+
+use super::{blob_uuid, uuid_blob};
+use crate::error::{ClientError, Result};
+
+/// What to do with the device's own grid guess when writing a state.
+#[derive(Clone, Copy, Debug)]
+pub enum LocalCell<'a> {
+    /// Leave the stored guess alone (pulled merges, edits that keep the place).
+    Keep,
+    Set(Option<&'a str>),
+}
+
+/// A stored report with the device-only facts about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredReport {
+    pub state: ReportState,
+    pub local_cell: Option<String>,
+    /// An op of this report waits in the outbox.
+    pub pending: bool,
+    /// The latest refusal of one of its ops: (code, reason).
+    pub rejection: Option<(String, String)>,
+}
+
+fn decode_state(bytes: &[u8]) -> Result<ReportState> {
+    codec::decode(bytes)
+        .map_err(|e| ClientError::Protocol(format!("a stored report is unreadable: {e}")))
+}
+
+/// Inserts or replaces the state of a report, refreshing the copied columns.
+pub fn upsert(tx: &Transaction, state: &ReportState, local_cell: LocalCell<'_>) -> Result<()> {
+    let origin = state.origin.as_ref();
+    let location = state.location();
+    let (set_local, local) = match local_cell {
+        LocalCell::Keep => (false, None),
+        LocalCell::Set(cell) => (true, cell),
+    };
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO reports (id, state, category, note, lon, lat, observed_at_ms, reporter,
+                              grid_cell, local_cell, deleted, local_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))
+         ON CONFLICT (id) DO UPDATE SET
+            state = excluded.state, category = excluded.category, note = excluded.note,
+            lon = excluded.lon, lat = excluded.lat, observed_at_ms = excluded.observed_at_ms,
+            reporter = excluded.reporter, grid_cell = excluded.grid_cell,
+            local_cell = CASE WHEN ?12 THEN excluded.local_cell ELSE reports.local_cell END,
+            deleted = excluded.deleted, local_seq = excluded.local_seq",
+    )?;
+    stmt.execute(params![
+        uuid_blob(&state.id),
+        codec::encode(state),
+        state.category(),
+        state.note(),
+        location.map(|l| l.lon),
+        location.map(|l| l.lat),
+        origin.map(|o| o.observed_at_ms),
+        origin.map(|o| o.reporter.as_str()),
+        state.grid_cell(),
+        local,
+        state.is_deleted(),
+        set_local,
+    ])?;
+    Ok(())
+}
+
+/// Just the merged state of a report (the hot path of pulls).
+pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
+    let mut stmt = conn.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;
+    let bytes: Option<Vec<u8>> = stmt.query_row([uuid_blob(&id)], |r| r.get(0)).optional()?;
+    bytes.map(|b| decode_state(&b)).transpose()
+}
+
+/// The stored state of one report, deleted or not.
+pub fn get(conn: &Connection, id: Uuid) -> Result<Option<StoredReport>> {
+    let sql = format!("{SELECT_STORED} WHERE r.id = ?1");
+    let row = conn.query_row(&sql, [uuid_blob(&id)], raw_row).optional()?;
+    row.map(into_stored).transpose()
+}
+
+/// Every visible report (create known, not deleted), newest observation first.
+pub fn list_visible(conn: &Connection) -> Result<Vec<StoredReport>> {
+    let sql = format!(
+        "{SELECT_STORED} WHERE r.deleted = 0 AND r.observed_at_ms IS NOT NULL
+         ORDER BY r.observed_at_ms DESC, r.id DESC"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], raw_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(into_stored(row?)?);
+    }
+    Ok(out)
+}
+
+/// Ids of every stored report (tests and diagnostics).
+pub fn ids(conn: &Connection) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare("SELECT id FROM reports ORDER BY local_seq")?;
+    let rows = stmt.query_map([], |row| blob_uuid(&row.get::<_, Vec<u8>>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Up to `limit` ids whose upper-case hex starts with `prefix` (ids typed by
+/// hand). `prefix` must be hex digits only.
+pub fn ids_with_hex_prefix(conn: &Connection, prefix: &str, limit: usize) -> Result<Vec<Uuid>> {
+    let mut stmt =
+        conn.prepare("SELECT id FROM reports WHERE substr(hex(id), 1, length(?1)) = ?1 LIMIT ?2")?;
+    let rows = stmt.query_map(params![prefix, limit as i64], |row| {
+        blob_uuid(&row.get::<_, Vec<u8>>(0)?)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT count(*) FROM reports", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+// Status comes with the row: a pending op in the outbox, else the latest
+// recorded refusal of any of the report's ops.
+const SELECT_STORED: &str = "
+    SELECT r.state, r.local_cell,
+           EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id),
+           (SELECT j.code FROM rejections j WHERE j.report_id = r.id
+             ORDER BY j.at_ms DESC, j.rowid DESC LIMIT 1),
+           (SELECT j.reason FROM rejections j WHERE j.report_id = r.id
+             ORDER BY j.at_ms DESC, j.rowid DESC LIMIT 1)
+    FROM reports r";
+
+type RawRow = (
+    Vec<u8>,
+    Option<String>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
+fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn into_stored((state, local_cell, pending, code, reason): RawRow) -> Result<StoredReport> {
+    Ok(StoredReport {
+        state: decode_state(&state)?,
+        local_cell,
+        pending,
+        rejection: code.zip(reason),
+    })
+}

@@ -1,0 +1,366 @@
+//! The sync conversation as a state machine with no network IO: it is fed the
+//! server's answers and the store, and says what to send next or that it is
+//! done. The transport only carries its messages, so every rule about what is
+//! committed when can be tested without a socket.
+//!
+//! Hello → FetchReference (only when the server announces other versions than
+//! the cached ones) → Push (the outbox in order, batch by batch) → Pull (pages
+//! from the stored cursor while the server says there are more) → Done.
+
+use std::collections::HashMap;
+
+use gridwarden_protocol::{
+    hlc, Ack, ClientMessage, Cursor, FetchReference, Hello, Hlc, HlcClock, Outcome, Pull, PullPage,
+    Push, Record, Reference, ServerMessage, Welcome, PROTOCOL_VERSION,
+};
+use rusqlite::Transaction;
+use uuid::Uuid;
+
+use super::SyncSummary;
+use crate::error::{code_name, ClientError, Result};
+use crate::store::rejections::{self, Rejection};
+use crate::store::reports::{self, LocalCell};
+use crate::store::{meta, outbox, reference, Store};
+use crate::time::now_ms;
+
+/// Most ops in one push.
+pub const MAX_PUSH_OPS: usize = 500;
+/// Most encoded op bytes in one push, well below the frame limit.
+pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
+/// Page size asked of the server.
+pub const PULL_MAX_RECORDS: u32 = 1000;
+pub const PULL_MAX_BYTES: u32 = 1024 * 1024;
+/// How far ahead of this device's wall clock a server clock may be and still
+/// be folded into the device's HLC. Generous, because the server is the
+/// better clock; the bound only stops a wildly wrong one from dragging every
+/// later local edit into the future.
+pub const MAX_SERVER_SKEW_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// What the transport should do next.
+#[derive(Debug)]
+pub enum Step {
+    Send(ClientMessage),
+    Done(SyncSummary),
+}
+
+#[derive(Debug)]
+enum Phase {
+    AwaitWelcome,
+    /// `announced` holds the versions from Welcome; `None` right after
+    /// enrolment, when everything is fetched unconditionally.
+    AwaitReference {
+        announced: Option<(u64, u64)>,
+    },
+    /// The ops of the push in flight, op id → report id.
+    AwaitAck {
+        sent: HashMap<Uuid, Uuid>,
+    },
+    AwaitPage {
+        cursor: Cursor,
+    },
+    Done,
+}
+
+impl Phase {
+    fn expecting(&self) -> &'static str {
+        match self {
+            Phase::AwaitWelcome => "Welcome",
+            Phase::AwaitReference { .. } => "Reference",
+            Phase::AwaitAck { .. } => "Ack",
+            Phase::AwaitPage { .. } => "PullPage",
+            Phase::Done => "nothing",
+        }
+    }
+}
+
+fn message_name(m: &ServerMessage) -> &'static str {
+    match m {
+        ServerMessage::Welcome(_) => "Welcome",
+        ServerMessage::Enrolled(_) => "Enrolled",
+        ServerMessage::Ack(_) => "Ack",
+        ServerMessage::PullPage(_) => "PullPage",
+        ServerMessage::Reference(_) => "Reference",
+        ServerMessage::Error(_) => "Error",
+    }
+}
+
+#[derive(Debug)]
+pub struct SyncEngine {
+    phase: Phase,
+    /// Clock node of this device, for observing server clocks.
+    node: u64,
+    /// Outbox position already sent in this sync. Ops the server left out of
+    /// an ack stay queued for the next sync instead of being re-sent in a loop.
+    last_pushed_seq: i64,
+    /// False for the short conversation right after enrolment.
+    push_and_pull: bool,
+    summary: SyncSummary,
+}
+
+impl SyncEngine {
+    fn new(phase: Phase, node: u64, push_and_pull: bool) -> Self {
+        Self {
+            phase,
+            node,
+            last_pushed_seq: 0,
+            push_and_pull,
+            summary: SyncSummary::default(),
+        }
+    }
+
+    /// Begins a sync of an enrolled device: the engine and its Hello.
+    pub fn start(store: &Store, client_name: &str) -> Result<(Self, ClientMessage)> {
+        let e = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            device_id: e.device_id,
+            token: e.token,
+            client: client_name.to_owned(),
+        };
+        let engine = Self::new(Phase::AwaitWelcome, hlc::node_id(e.device_id), true);
+        Ok((engine, ClientMessage::Hello(hello)))
+    }
+
+    /// Continues a just-enrolled connection: fetches all reference data so
+    /// the device works offline at once, then stops.
+    pub fn after_enrolment(device_id: Uuid) -> (Self, ClientMessage) {
+        let engine = Self::new(
+            Phase::AwaitReference { announced: None },
+            hlc::node_id(device_id),
+            false,
+        );
+        let fetch = FetchReference {
+            categories_version: None,
+            grid_version: None,
+        };
+        (engine, ClientMessage::FetchReference(fetch))
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// Feeds the server's answer to the last message sent.
+    pub fn handle(&mut self, store: &mut Store, message: ServerMessage) -> Result<Step> {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        match (phase, message) {
+            (_, ServerMessage::Error(e)) => Err(ClientError::Refused {
+                code: e.code,
+                message: e.message,
+            }),
+            (Phase::AwaitWelcome, ServerMessage::Welcome(w)) => self.on_welcome(store, w),
+            (Phase::AwaitReference { announced }, ServerMessage::Reference(r)) => {
+                self.on_reference(store, announced, r)
+            }
+            (Phase::AwaitAck { sent }, ServerMessage::Ack(ack)) => self.on_ack(store, sent, ack),
+            (Phase::AwaitPage { cursor }, ServerMessage::PullPage(page)) => {
+                self.on_page(store, cursor, page)
+            }
+            (phase, other) => Err(ClientError::Protocol(format!(
+                "the server answered {} while this device waited for {}",
+                message_name(&other),
+                phase.expecting()
+            ))),
+        }
+    }
+
+    fn on_welcome(&mut self, store: &mut Store, w: Welcome) -> Result<Step> {
+        let tx = store.transaction()?;
+        meta::set_identity(&tx, &w.user, w.role)?;
+        meta::set_cells(&tx, &w.cells)?;
+        let cached_categories = meta::categories_version(&tx)?;
+        let cached_grid = meta::grid_version(&tx)?;
+        tx.commit()?;
+        if cached_categories != Some(w.categories_version) || cached_grid != Some(w.grid_version) {
+            self.phase = Phase::AwaitReference {
+                announced: Some((w.categories_version, w.grid_version)),
+            };
+            let fetch = FetchReference {
+                categories_version: cached_categories,
+                grid_version: cached_grid,
+            };
+            return Ok(Step::Send(ClientMessage::FetchReference(fetch)));
+        }
+        self.next_push(store)
+    }
+
+    fn on_reference(
+        &mut self,
+        store: &mut Store,
+        announced: Option<(u64, u64)>,
+        r: Reference,
+    ) -> Result<Step> {
+        let tx = store.transaction()?;
+        match r.categories {
+            Some(table) => {
+                reference::put_categories(&tx, &table)?;
+                meta::set_categories_version(&tx, table.version)?;
+                self.summary.categories_updated = true;
+            }
+            // No table for a device that has none: the server has none
+            // either. Remember the announced version so we stop asking.
+            None => {
+                if let (None, Some((v, _))) = (meta::categories_version(&tx)?, announced) {
+                    meta::set_categories_version(&tx, v)?;
+                }
+            }
+        }
+        match r.grid {
+            Some(layer) => {
+                reference::put_grid(&tx, &layer)?;
+                meta::set_grid_version(&tx, layer.version)?;
+                self.summary.grid_updated = true;
+            }
+            None => {
+                if let (None, Some((_, v))) = (meta::grid_version(&tx)?, announced) {
+                    meta::set_grid_version(&tx, v)?;
+                }
+            }
+        }
+        tx.commit()?;
+        if self.push_and_pull {
+            self.next_push(store)
+        } else {
+            self.finish(store, false)
+        }
+    }
+
+    fn next_push(&mut self, store: &mut Store) -> Result<Step> {
+        let batch = outbox::batch_after(
+            store.conn(),
+            self.last_pushed_seq,
+            MAX_PUSH_OPS,
+            MAX_PUSH_BYTES,
+        )?;
+        let Some(last) = batch.last() else {
+            return Ok(self.pull(meta::pull_cursor(store.conn())?));
+        };
+        self.last_pushed_seq = last.seq;
+        let sent = batch
+            .iter()
+            .map(|q| (q.op.op_id, outbox::subject(&q.op)))
+            .collect();
+        self.phase = Phase::AwaitAck { sent };
+        let ops = batch.into_iter().map(|q| q.op).collect();
+        Ok(Step::Send(ClientMessage::Push(Push { ops })))
+    }
+
+    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Uuid>, ack: Ack) -> Result<Step> {
+        let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
+        let now = now_ms() as i64;
+        let tx = store.transaction()?;
+        for result in &ack.results {
+            let Some(&report_id) = sent.get(&result.op_id) else {
+                tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
+                continue;
+            };
+            // Gone already means another sync of this home committed it.
+            outbox::remove(&tx, result.op_id)?;
+            match &result.outcome {
+                Outcome::Applied => applied += 1,
+                Outcome::Duplicate => duplicates += 1,
+                Outcome::Rejected { code, reason } => {
+                    let r = Rejection {
+                        op_id: result.op_id,
+                        report_id,
+                        code: code_name(*code).to_owned(),
+                        reason: reason.clone(),
+                        at_ms: now,
+                    };
+                    rejections::insert(&tx, &r)?;
+                    refused.push(r);
+                }
+            }
+        }
+        if ack.results.len() < sent.len() {
+            tracing::warn!(
+                missing = sent.len() - ack.results.len(),
+                "ack left ops out; they stay queued for the next sync"
+            );
+        }
+        self.observe(&tx, ack.server_hlc)?;
+        tx.commit()?;
+        // Counted only once committed: the summary reports what is durable.
+        self.summary.pushed += applied;
+        self.summary.duplicates += duplicates;
+        self.summary.rejected.extend(refused);
+        self.next_push(store)
+    }
+
+    fn pull(&mut self, cursor: Cursor) -> Step {
+        self.phase = Phase::AwaitPage {
+            cursor: cursor.clone(),
+        };
+        Step::Send(ClientMessage::Pull(Pull {
+            cursor,
+            max_records: PULL_MAX_RECORDS,
+            max_bytes: PULL_MAX_BYTES,
+        }))
+    }
+
+    fn on_page(&mut self, store: &mut Store, asked: Cursor, page: PullPage) -> Result<Step> {
+        let tx = store.transaction()?;
+        let mut newest = Hlc::ZERO;
+        let count = page.records.len() as u64;
+        for record in &page.records {
+            match record {
+                Record::Report(incoming) => {
+                    // Merge, never replace: local ops not yet pushed must
+                    // survive, and the merge is a join so order is irrelevant.
+                    let merged = match reports::state(&tx, incoming.id)? {
+                        Some(mut local) => {
+                            local.merge(incoming);
+                            local
+                        }
+                        None => incoming.clone(),
+                    };
+                    reports::upsert(&tx, &merged, LocalCell::Keep)?;
+                    newest = newest.max(incoming.max_hlc());
+                }
+            }
+        }
+        meta::set_pull_cursor(&tx, &page.cursor)?;
+        if newest > Hlc::ZERO {
+            self.observe(&tx, newest)?;
+        }
+        tx.commit()?;
+        self.summary.pulled += count;
+        if !page.more {
+            return self.finish(store, true);
+        }
+        if page.records.is_empty() && page.cursor == asked {
+            return Err(ClientError::Protocol(
+                "the server said more records wait but sent none and did not move the cursor"
+                    .into(),
+            ));
+        }
+        Ok(self.pull(page.cursor))
+    }
+
+    /// Folds a server clock into the device's persisted HLC, so that later
+    /// local edits order after what the device has seen.
+    fn observe(&self, tx: &Transaction, remote: Hlc) -> Result<()> {
+        let mut clock = HlcClock::resume(meta::last_hlc(tx)?, self.node);
+        match clock.observe(remote, now_ms(), MAX_SERVER_SKEW_MS) {
+            Ok(()) => meta::set_last_hlc(tx, clock.last()),
+            Err(skew) => {
+                tracing::warn!(%skew, "server clock ignored");
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self, store: &mut Store, full_sync: bool) -> Result<Step> {
+        if full_sync {
+            let tx = store.transaction()?;
+            meta::set_last_sync_ms(&tx, now_ms() as i64)?;
+            tx.commit()?;
+        }
+        self.summary.pending = outbox::len(store.conn())?;
+        self.phase = Phase::Done;
+        Ok(Step::Done(std::mem::take(&mut self.summary)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! QUIC transport: one quinn connection per sync, one bidirectional stream per
+//! request. All tokio and quinn code of the client lives here; the sync engine
+//! above it sees only messages.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridwarden_protocol::enrolment::hex;
+use gridwarden_protocol::frame::{self, FrameDecoder, DEFAULT_MAX_FRAME, HEADER_LEN};
+use gridwarden_protocol::{ClientMessage, ServerMessage, SERVER_NAME};
+use quinn::crypto::rustls::QuicClientConfig;
+
+use crate::error::{ClientError, Result};
+use crate::tls;
+
+/// A connection that hears nothing for this long is dead. Keep-alives below
+/// it keep a connection open while the server prepares a large answer.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Longest wait for one answer, on top of the idle timeout, so a server that
+/// keeps the connection alive but never answers cannot hang a sync.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the user can do about an unreachable server, appended to every
+/// "offline" message.
+const KEPT_LOCALLY: &str = "your reports are kept on this device and will be sent at the next sync";
+
+/// An open connection to the server, counting the frame bytes it carries.
+pub(crate) struct Session {
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+    server: String,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+fn unreachable(server: &str, why: impl std::fmt::Display) -> ClientError {
+    ClientError::Offline(format!(
+        "cannot reach the server at {server}: {why}; {KEPT_LOCALLY}"
+    ))
+}
+
+async fn resolve(server: &str) -> Result<SocketAddr> {
+    let mut addrs = tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| unreachable(server, format!("the address does not resolve ({e})")))?;
+    addrs
+        .next()
+        .ok_or_else(|| unreachable(server, "the address resolves to nothing"))
+}
+
+/// Connects to `server` (`host:port`), trusting only the certificate whose
+/// SHA-256 is `fingerprint`, within `timeout`.
+pub(crate) async fn connect(
+    server: &str,
+    fingerprint: [u8; 32],
+    timeout: Duration,
+) -> Result<Session> {
+    let (endpoint, conn) = open(server, fingerprint, timeout).await?;
+    Ok(Session {
+        endpoint,
+        conn,
+        server: server.to_owned(),
+        bytes_sent: 0,
+        bytes_received: 0,
+    })
+}
+
+/// Opens a raw pinned QUIC connection to `server` the way the client does
+/// (same TLS, ALPN and server name), for tests and tools that need to speak
+/// the protocol by hand. The endpoint must outlive the connection.
+pub async fn connect_quic(
+    server: &str,
+    fingerprint: [u8; 32],
+) -> Result<(quinn::Endpoint, quinn::Connection)> {
+    open(server, fingerprint, crate::DEFAULT_CONNECT_TIMEOUT).await
+}
+
+async fn open(
+    server: &str,
+    fingerprint: [u8; 32],
+    timeout: Duration,
+) -> Result<(quinn::Endpoint, quinn::Connection)> {
+    let addr = resolve(server).await?;
+    let (tls_config, verifier) = tls::client_config(fingerprint)
+        .map_err(|e| ClientError::Protocol(format!("cannot set up TLS: {e}")))?;
+    let crypto = QuicClientConfig::try_from(tls_config)
+        .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_idle_timeout(Some(
+        IDLE_TIMEOUT
+            .try_into()
+            .expect("idle timeout fits a QUIC varint"),
+    ));
+    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(Arc::new(transport));
+
+    let bind: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let endpoint = quinn::Endpoint::client(bind)
+        .map_err(|e| unreachable(server, format!("no local UDP socket ({e})")))?;
+    let connecting = endpoint
+        .connect_with(config, addr, SERVER_NAME)
+        .map_err(|e| unreachable(server, e))?;
+    let outcome = tokio::time::timeout(timeout, connecting).await;
+    let conn = match outcome {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            if let Some(actual) = verifier.mismatch() {
+                return Err(ClientError::CertificateMismatch {
+                    server: server.to_owned(),
+                    expected: hex(&fingerprint),
+                    actual: hex(&actual),
+                });
+            }
+            return Err(unreachable(server, e));
+        }
+        Err(_) => {
+            return Err(unreachable(
+                server,
+                format!("no answer within {} s", timeout.as_secs_f32()),
+            ))
+        }
+    };
+    tracing::debug!(%server, "connected");
+    Ok((endpoint, conn))
+}
+
+impl Session {
+    fn lost(&self, why: impl std::fmt::Display) -> ClientError {
+        ClientError::Offline(format!(
+            "the connection to the server at {} was lost: {why}; {KEPT_LOCALLY}",
+            self.server
+        ))
+    }
+
+    /// Sends one request on a new stream and reads the server's one answer.
+    pub async fn request(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.lost(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))),
+        }
+    }
+
+    async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        let bytes = frame::encode_frame(message);
+        let (mut send, mut recv) = self.conn.open_bi().await.map_err(|e| self.lost(e))?;
+        send.write_all(&bytes).await.map_err(|e| self.lost(e))?;
+        send.finish().map_err(|e| self.lost(e))?;
+        self.bytes_sent += bytes.len() as u64;
+        let answer = recv
+            .read_to_end(DEFAULT_MAX_FRAME + HEADER_LEN)
+            .await
+            .map_err(|e| match e {
+                quinn::ReadToEndError::TooLong => ClientError::Protocol(format!(
+                    "the server's answer exceeds the {DEFAULT_MAX_FRAME}-byte frame limit"
+                )),
+                quinn::ReadToEndError::Read(quinn::ReadError::ConnectionLost(e)) => self.lost(e),
+                quinn::ReadToEndError::Read(e) => {
+                    ClientError::Protocol(format!("the server abandoned the request: {e}"))
+                }
+            })?;
+        self.bytes_received += answer.len() as u64;
+        decode_answer(&answer)
+    }
+
+    /// Closes the connection politely so the server frees it at once rather
+    /// than at its idle timeout; bounded so a dead server cannot delay us.
+    pub async fn close(self) {
+        self.conn.close(0u32.into(), b"done");
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// Decodes a whole stream as exactly one frame holding one server message.
+pub(crate) fn decode_answer(bytes: &[u8]) -> Result<ServerMessage> {
+    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(bytes)?;
+    let message = decoder.next_message::<ServerMessage>()?.ok_or_else(|| {
+        ClientError::Protocol("the server's answer ended before a whole frame arrived".into())
+    })?;
+    if decoder.buffered() != 0 {
+        return Err(ClientError::Protocol(format!(
+            "the server sent {} bytes after its answer",
+            decoder.buffered()
+        )));
+    }
+    Ok(message)
+}
+
+/// A single-threaded runtime for the blocking entry points (CLI, tests).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwarden_protocol::{ErrorCode, ServerMessage};
+
+    #[test]
+    fn decodes_exactly_one_frame() {
+        let msg = ServerMessage::error(ErrorCode::Internal, "boom");
+        let bytes = frame::encode_frame(&msg);
+        assert_eq!(decode_answer(&bytes).unwrap(), msg);
+        let err = decode_answer(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert!(err.to_string().contains("ended before"), "{err}");
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes);
+        let err = decode_answer(&two).unwrap_err();
+        assert!(err.to_string().contains("after its answer"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_oversized_header() {
+        let err = decode_answer(&u32::MAX.to_be_bytes()).unwrap_err();
+        assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_reported_as_offline() {
+        // Nothing listens on this port: the handshake times out.
+        let rt = runtime().unwrap();
+        let err = rt
+            .block_on(connect("127.0.0.1:9", [0; 32], Duration::from_millis(300)))
+            .err()
+            .expect("no server there");
+        assert!(err.is_offline(), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("cannot reach the server at 127.0.0.1:9"),
+            "{msg}"
+        );
+        assert!(msg.contains("kept on this device"), "{msg}");
+    }
+}

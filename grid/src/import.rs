@@ -1,0 +1,190 @@
+//! GeoJSON import of a grid layer.
+//!
+//! The document is read as plain JSON first, so a syntax error carries its
+//! line and column and every later refusal can name the feature index (and
+//! its code) instead of failing somewhere deep inside a generic decoder. Only
+//! each feature's geometry goes through the `geojson` crate.
+
+use std::collections::HashMap;
+
+use geojson::{Geometry, Value as GeoValue};
+use serde_json::{Map, Value};
+
+use crate::cell::{build_geometry, RawPolygon};
+use crate::{Cell, CodePattern, GridError};
+
+/// Parses a FeatureCollection of Polygon/MultiPolygon features into cells.
+///
+/// Each feature needs a string `properties.code` matching `pattern`;
+/// `properties.name` is optional. Foreign members (such as a layer `name`)
+/// and other properties are ignored. All or nothing: the first problem found
+/// is returned and no cells are.
+pub fn parse_geojson(text: &str, pattern: &CodePattern) -> Result<Vec<Cell>, GridError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| GridError::Json {
+        detail: e.to_string(),
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let features = feature_array(&doc)?;
+    if features.is_empty() {
+        return Err(GridError::Empty);
+    }
+
+    let mut cells: Vec<Cell> = Vec::with_capacity(features.len());
+    let mut first_use: HashMap<String, usize> = HashMap::with_capacity(features.len());
+    for (index, feature) in features.iter().enumerate() {
+        let cell =
+            parse_feature(feature, pattern).map_err(|(code, problem)| GridError::Feature {
+                index,
+                code,
+                problem,
+            })?;
+        // Checked after the feature itself, so a broken duplicate reports
+        // its own problem first.
+        if let Some(&first) = first_use.get(&cell.code) {
+            return Err(GridError::DuplicateCode {
+                index,
+                code: cell.code,
+                first,
+            });
+        }
+        first_use.insert(cell.code.clone(), index);
+        cells.push(cell);
+    }
+    Ok(cells)
+}
+
+/// The `features` array of a FeatureCollection, or why there is none.
+fn feature_array(doc: &Value) -> Result<&Vec<Value>, GridError> {
+    let not_fc = |found: String| GridError::NotFeatureCollection { found };
+    let Value::Object(obj) = doc else {
+        return Err(not_fc(format!("the document is {}", describe(doc))));
+    };
+    match obj.get("type") {
+        Some(Value::String(t)) if t == "FeatureCollection" => {}
+        Some(Value::String(t)) => return Err(not_fc(format!("its \"type\" is {t:?}"))),
+        Some(other) => return Err(not_fc(format!("its \"type\" is {}", describe(other)))),
+        None => return Err(not_fc("the top-level object has no \"type\"".to_owned())),
+    }
+    match obj.get("features") {
+        Some(Value::Array(features)) => Ok(features),
+        Some(other) => Err(not_fc(format!(
+            "its \"features\" is {}, not an array",
+            describe(other)
+        ))),
+        None => Err(not_fc("it has no \"features\" array".to_owned())),
+    }
+}
+
+/// One feature to one cell. The error carries the code when it is known.
+fn parse_feature(feature: &Value, pattern: &CodePattern) -> Result<Cell, (Option<String>, String)> {
+    let no_code = |problem: String| (None, problem);
+    let Value::Object(obj) = feature else {
+        return Err(no_code(format!(
+            "is {}, not a Feature object",
+            describe(feature)
+        )));
+    };
+    match obj.get("type") {
+        Some(Value::String(t)) if t == "Feature" => {}
+        Some(other) => {
+            return Err(no_code(format!(
+                "its \"type\" is {other}, expected \"Feature\""
+            )));
+        }
+        None => return Err(no_code("has no \"type\"; expected \"Feature\"".to_owned())),
+    }
+    let props = match obj.get("properties") {
+        Some(Value::Object(props)) => props,
+        Some(Value::Null) | None => {
+            return Err(no_code(
+                "has no properties; every cell needs a string properties.code".to_owned(),
+            ));
+        }
+        Some(other) => {
+            return Err(no_code(format!(
+                "its properties is {}, not an object",
+                describe(other)
+            )));
+        }
+    };
+    let code = code_of(props).map_err(no_code)?;
+    let with_code = |problem: String| (Some(code.to_owned()), problem);
+    pattern.check(code).map_err(|e| with_code(e.to_string()))?;
+    let name = match props.get("name") {
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => {
+            return Err(with_code(format!(
+                "properties.name is {}; a name must be a string",
+                describe(other)
+            )));
+        }
+    };
+    let polygons = polygons_of(obj.get("geometry")).map_err(with_code)?;
+    let geometry = build_geometry(polygons).map_err(with_code)?;
+    Ok(Cell::new(code, name, geometry))
+}
+
+/// `properties.code`, refusing anything that is not a non-empty string.
+fn code_of(props: &Map<String, Value>) -> Result<&str, String> {
+    match props.get("code") {
+        Some(Value::String(code)) if code.is_empty() => Err("properties.code is empty".to_owned()),
+        Some(Value::String(code)) => Ok(code),
+        Some(Value::Null) | None => {
+            Err("has no properties.code; every cell needs a code".to_owned())
+        }
+        // A number loses leading zeros and, past 2^53, digits: refuse it
+        // rather than guess what the code was.
+        Some(Value::Number(n)) => Err(format!(
+            "properties.code is the number {n}; codes must be JSON strings (write \"{n}\") so leading zeros and long codes survive"
+        )),
+        Some(other) => Err(format!(
+            "properties.code is {}; codes must be JSON strings",
+            describe(other)
+        )),
+    }
+}
+
+/// The polygons of a feature's geometry, as plain rings.
+fn polygons_of(geometry: Option<&Value>) -> Result<Vec<RawPolygon>, String> {
+    let geometry = match geometry {
+        None | Some(Value::Null) => {
+            return Err("has no geometry; every cell needs a Polygon or MultiPolygon".to_owned());
+        }
+        Some(g) => g,
+    };
+    let geometry = Geometry::from_json_value(geometry.clone())
+        .map_err(|e| format!("invalid geometry: {e}"))?;
+    let to_raw = |rings: Vec<Vec<Vec<f64>>>| -> RawPolygon {
+        rings
+            .into_iter()
+            // geojson guarantees at least two numbers per position; a third
+            // (altitude) is not used by the grid.
+            .map(|ring| ring.into_iter().map(|p| [p[0], p[1]]).collect())
+            .collect()
+    };
+    match geometry.value {
+        GeoValue::Polygon(rings) => Ok(vec![to_raw(rings)]),
+        GeoValue::MultiPolygon(polys) => Ok(polys.into_iter().map(to_raw).collect()),
+        other => Err(format!(
+            "the geometry is a {}; only Polygon and MultiPolygon are accepted",
+            other.type_name()
+        )),
+    }
+}
+
+/// A short description of a JSON value for messages ("an array", "the number 3").
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

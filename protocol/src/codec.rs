@@ -1,0 +1,28 @@
+//! The one place that knows the serialisation format (postcard 1.x; see
+//! docs/adr/0002-wire-format-postcard.md). Everything else calls these two
+//! functions, so the format can change in one file.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::ProtocolError;
+
+/// Encodes a value. Encoding our own types into a Vec cannot fail short of
+/// allocation failure, so this returns the bytes directly.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("postcard encoding of protocol types is infallible")
+}
+
+/// Decodes a value that must span the whole input: trailing bytes are an
+/// error, not something to ignore. Allocation is bounded by the input length,
+/// because every collection length is checked against the bytes remaining.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    let (value, rest) =
+        postcard::take_from_bytes(bytes).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(ProtocolError::Malformed(format!(
+            "{} trailing bytes after message",
+            rest.len()
+        )));
+    }
+    Ok(value)
+}

@@ -1,0 +1,221 @@
+//! Every message on the wire. Each QUIC stream carries one request frame from
+//! the client and one response frame from the server. The connection's first
+//! stream carries `Hello` (or `Enroll`); nothing else is served before it.
+//! Variants are only ever appended, never reordered (see docs/protocol.md).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::category::CategoryTable;
+use crate::grid::GridLayerWire;
+use crate::{ErrorCode, Hlc, Op, ReportState};
+
+/// What a user may do; the server decides, the device only displays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// 路长: patrols roads, records issues.
+    Warden,
+    /// 城管联络员: reports and verifies in a community.
+    Liaison,
+    /// 监督员 / command centre: sees everything, runs cases.
+    Supervisor,
+    /// IT: administers users, devices and layers.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Warden => "warden",
+            Role::Liaison => "liaison",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether the role sees every report rather than its own cells'.
+    pub fn sees_everything(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "warden" => Ok(Role::Warden),
+            "liaison" => Ok(Role::Liaison),
+            "supervisor" => Ok(Role::Supervisor),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role `{other}`; expected warden, liaison, supervisor or admin"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// First message of an enrolled device's connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u16,
+    pub device_id: Uuid,
+    /// The 32-byte secret issued at enrolment.
+    pub token: Vec<u8>,
+    /// Client software name and version, for the server's logs.
+    pub client: String,
+}
+
+/// First message of a device that is not enrolled yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Enroll {
+    pub protocol_version: u16,
+    /// The secret part of the one-time enrolment code.
+    pub secret: String,
+    /// A label for the device, shown to IT (e.g. the phone model).
+    pub device_label: String,
+}
+
+/// A batch of outbox ops. Each op lands or is rejected on its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Push {
+    pub ops: Vec<Op>,
+}
+
+/// An opaque position in the server's change feed, issued by the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor(pub Vec<u8>);
+
+impl Cursor {
+    /// The cursor of a device that has pulled nothing yet.
+    pub fn start() -> Self {
+        Cursor(Vec::new())
+    }
+}
+
+/// Asks for the next page of the device's scoped change feed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pull {
+    pub cursor: Cursor,
+    /// Most records the device wants in one page.
+    pub max_records: u32,
+    /// Most encoded bytes the device wants in one page (the server may cap it lower).
+    pub max_bytes: u32,
+}
+
+/// Asks for reference data newer than what the device has cached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchReference {
+    pub categories_version: Option<u64>,
+    pub grid_version: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    Hello(Hello),
+    Enroll(Enroll),
+    Push(Push),
+    Pull(Pull),
+    FetchReference(FetchReference),
+}
+
+/// The server's answer to `Hello`: who the device belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol_version: u16,
+    pub server_time_ms: u64,
+    pub user: String,
+    pub role: Role,
+    /// Grid cells the user covers.
+    pub cells: Vec<String>,
+    pub categories_version: u64,
+    pub grid_version: u64,
+}
+
+/// The server's answer to `Enroll`: the device's identity and its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Enrolled {
+    pub device_id: Uuid,
+    pub token: Vec<u8>,
+    pub user: String,
+    pub role: Role,
+}
+
+/// What happened to one pushed op.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Applied now.
+    Applied,
+    /// Applied by an earlier push; nothing changed this time.
+    Duplicate,
+    /// Refused; will never apply. The reason is for the user.
+    Rejected { code: ErrorCode, reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpResult {
+    pub op_id: Uuid,
+    pub outcome: Outcome,
+}
+
+/// The answer to `Push`: one result per op, in the order sent. Every op in it
+/// is durably stored (or durably refused) when the ack is sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub results: Vec<OpResult>,
+    pub server_hlc: Hlc,
+}
+
+/// A record in the change feed: the full merged state of one entity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    Report(ReportState),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PullPage {
+    pub records: Vec<Record>,
+    /// Where the next pull starts; store it once the page is applied.
+    pub cursor: Cursor,
+    /// Whether more records are waiting beyond this page.
+    pub more: bool,
+}
+
+/// Reference data the device caches; `None` where its cached copy is current.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    pub categories: Option<CategoryTable>,
+    pub grid: Option<GridLayerWire>,
+}
+
+/// A refusal of a whole request, with a message a person can act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    Enrolled(Enrolled),
+    Ack(Ack),
+    PullPage(PullPage),
+    Reference(Reference),
+    Error(ErrorMessage),
+}
+
+impl ServerMessage {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error(ErrorMessage {
+            code,
+            message: message.into(),
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! Field checks shared by the device (refuse at the keyboard) and the server
+//! (refuse at the door). Each failure says what a person can change.
+
+use crate::{Location, NewReport, ProtocolError, ReportEdit};
+
+/// Longest note a report may carry, in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+/// Longest address text, in characters.
+pub const MAX_ADDRESS_CHARS: usize = 300;
+/// Longest category code.
+pub const MAX_CATEGORY_CHARS: usize = 32;
+/// Accuracy worse than this is not a location a warden can act on.
+pub const MAX_ACCURACY_M: f32 = 10_000.0;
+
+fn invalid(msg: String) -> Result<(), ProtocolError> {
+    Err(ProtocolError::Invalid(msg))
+}
+
+pub fn location(loc: &Location) -> Result<(), ProtocolError> {
+    if !loc.lon.is_finite() || !loc.lat.is_finite() {
+        return invalid(format!(
+            "coordinates must be numbers, got lon={} lat={}",
+            loc.lon, loc.lat
+        ));
+    }
+    if !(-180.0..=180.0).contains(&loc.lon) {
+        return invalid(format!("longitude {} is outside -180..180", loc.lon));
+    }
+    if !(-90.0..=90.0).contains(&loc.lat) {
+        return invalid(format!("latitude {} is outside -90..90", loc.lat));
+    }
+    if let Some(acc) = loc.accuracy_m {
+        if !acc.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&acc) {
+            return invalid(format!(
+                "accuracy {acc} m must be between 0 and {MAX_ACCURACY_M} m"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<(), ProtocolError> {
+    let n = value.chars().count();
+    if n > max {
+        return invalid(format!("{field} has {n} characters; the limit is {max}"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return invalid(format!("{field} contains control characters"));
+    }
+    Ok(())
+}
+
+fn category(code: &str) -> Result<(), ProtocolError> {
+    if code.is_empty() {
+        return invalid("category code is empty".into());
+    }
+    text("category code", code, MAX_CATEGORY_CHARS)
+}
+
+/// Checks the shape of a new report. Whether the category exists is for the
+/// holder of the category table to decide.
+pub fn new_report(r: &NewReport) -> Result<(), ProtocolError> {
+    category(&r.category)?;
+    location(&r.location)?;
+    text("note", &r.note, MAX_NOTE_CHARS)?;
+    if let Some(a) = &r.address {
+        text("address", a, MAX_ADDRESS_CHARS)?;
+    }
+    Ok(())
+}
+
+pub fn report_edit(e: &ReportEdit) -> Result<(), ProtocolError> {
+    if e.is_empty() {
+        return invalid("an edit must change at least one field".into());
+    }
+    if let Some(c) = &e.category {
+        category(c)?;
+    }
+    if let Some(l) = &e.location {
+        location(l)?;
+    }
+    if let Some(n) = &e.note {
+        text("note", n, MAX_NOTE_CHARS)?;
+    }
+    if let Some(Some(a)) = &e.address {
+        text("address", a, MAX_ADDRESS_CHARS)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(lon: f64, lat: f64) -> Location {
+        Location {
+            lon,
+            lat,
+            accuracy_m: None,
+        }
+    }
+
+    #[test]
+    fn refuses_nan_and_off_planet_coordinates() {
+        assert!(location(&loc(f64::NAN, 0.0)).is_err());
+        assert!(location(&loc(0.0, f64::INFINITY)).is_err());
+        assert!(location(&loc(181.0, 0.0)).is_err());
+        assert!(location(&loc(0.0, -90.5)).is_err());
+        assert!(location(&loc(180.0, -90.0)).is_ok());
+        let msg = location(&loc(0.0, 91.0)).unwrap_err().to_string();
+        assert!(msg.contains("latitude 91"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_bad_accuracy_and_long_text() {
+        let mut l = loc(1.0, 1.0);
+        l.accuracy_m = Some(-1.0);
+        assert!(location(&l).is_err());
+        assert!(text("note", &"x".repeat(MAX_NOTE_CHARS + 1), MAX_NOTE_CHARS).is_err());
+        assert!(text("note", "a\u{0}b", 10).is_err());
+        assert!(text("note", "多行\n文本", 10).is_ok());
+    }
+}

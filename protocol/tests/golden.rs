@@ -1,0 +1,296 @@
+//! Golden byte vectors: the exact encoding of every message, pinned in
+//! `golden/*.hex`. A change to any of these bytes is a wire-format change and
+//! needs a new protocol version. Regenerate deliberately with
+//! `GRIDWARDEN_BLESS=1 cargo test -p gridwarden-protocol --test golden`.
+
+use gridwarden_protocol::category::{Category, CategoryTable, Family, TimeLimit};
+use gridwarden_protocol::grid::{GridCellWire, GridLayerWire, PolygonWire};
+use gridwarden_protocol::report::{Lww, Origin};
+use gridwarden_protocol::*;
+use uuid::Uuid;
+
+fn hlc() -> Hlc {
+    Hlc::new(1_763_800_000_000, 2, 0x0123_4567_89ab_cdef)
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn new_report() -> NewReport {
+    NewReport {
+        category: "0101".into(),
+        location: Location {
+            lon: 111.7012345,
+            lat: 40.8412345,
+            accuracy_m: Some(4.5),
+        },
+        address: Some("青山路 12号".into()),
+        note: "井盖缺失 manhole cover missing".into(),
+        observed_at_ms: 1_763_799_999_000,
+        patrol: None,
+    }
+}
+
+fn report_state() -> ReportState {
+    let mut s = ReportState::empty(id(1));
+    s.apply(&ReportOp::Create(new_report()), hlc(), "wang.wei", id(9));
+    s.set_grid_cell(
+        Some("990102001001001".into()),
+        Hlc::new(1_763_800_000_500, 0, 0),
+    );
+    s
+}
+
+fn client_messages() -> Vec<(&'static str, ClientMessage)> {
+    vec![
+        (
+            "client_hello",
+            ClientMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                device_id: id(9),
+                token: vec![0xab; 32],
+                client: "gridwarden-cli/0.1.0".into(),
+            }),
+        ),
+        (
+            "client_enroll",
+            ClientMessage::Enroll(Enroll {
+                protocol_version: PROTOCOL_VERSION,
+                secret: "k3j4h5g6f7d8s9a0".into(),
+                device_label: "Redmi 9A".into(),
+            }),
+        ),
+        (
+            "client_push_create",
+            ClientMessage::Push(Push {
+                ops: vec![Op {
+                    op_id: id(2),
+                    hlc: hlc(),
+                    body: OpBody::Report {
+                        report_id: id(1),
+                        op: ReportOp::Create(new_report()),
+                    },
+                }],
+            }),
+        ),
+        (
+            "client_push_edit_delete",
+            ClientMessage::Push(Push {
+                ops: vec![
+                    Op {
+                        op_id: id(3),
+                        hlc: hlc(),
+                        body: OpBody::Report {
+                            report_id: id(1),
+                            op: ReportOp::Edit(ReportEdit {
+                                category: Some("0102".into()),
+                                note: None,
+                                location: None,
+                                address: Some(None),
+                            }),
+                        },
+                    },
+                    Op {
+                        op_id: id(4),
+                        hlc: hlc(),
+                        body: OpBody::Report {
+                            report_id: id(1),
+                            op: ReportOp::Delete,
+                        },
+                    },
+                ],
+            }),
+        ),
+        (
+            "client_pull",
+            ClientMessage::Pull(Pull {
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 42]),
+                max_records: 1000,
+                max_bytes: 1 << 20,
+            }),
+        ),
+        (
+            "client_fetch_reference",
+            ClientMessage::FetchReference(FetchReference {
+                categories_version: Some(1),
+                grid_version: None,
+            }),
+        ),
+    ]
+}
+
+fn server_messages() -> Vec<(&'static str, ServerMessage)> {
+    vec![
+        (
+            "server_welcome",
+            ServerMessage::Welcome(Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                server_time_ms: 1_763_800_000_000,
+                user: "wang.wei".into(),
+                role: Role::Warden,
+                cells: vec!["990102001001001".into(), "990102001001002".into()],
+                categories_version: 1,
+                grid_version: 3,
+            }),
+        ),
+        (
+            "server_enrolled",
+            ServerMessage::Enrolled(Enrolled {
+                device_id: id(9),
+                token: vec![0xcd; 32],
+                user: "wang.wei".into(),
+                role: Role::Liaison,
+            }),
+        ),
+        (
+            "server_ack",
+            ServerMessage::Ack(Ack {
+                results: vec![
+                    OpResult {
+                        op_id: id(2),
+                        outcome: Outcome::Applied,
+                    },
+                    OpResult {
+                        op_id: id(3),
+                        outcome: Outcome::Duplicate,
+                    },
+                    OpResult {
+                        op_id: id(4),
+                        outcome: Outcome::Rejected {
+                            code: ErrorCode::UnknownCategory,
+                            reason: "unknown category 9999".into(),
+                        },
+                    },
+                ],
+                server_hlc: Hlc::new(1_763_800_000_500, 0, 0),
+            }),
+        ),
+        (
+            "server_pull_page",
+            ServerMessage::PullPage(PullPage {
+                records: vec![Record::Report(report_state())],
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 43]),
+                more: false,
+            }),
+        ),
+        (
+            "server_reference",
+            ServerMessage::Reference(Reference {
+                categories: Some(CategoryTable {
+                    version: 1,
+                    categories: vec![Category {
+                        code: "0101".into(),
+                        family: Family::Component,
+                        class_code: "01".into(),
+                        class_name: "公用设施".into(),
+                        name: "上水井盖".into(),
+                        name_en: "water-supply manhole cover".into(),
+                        register_limit: Some(TimeLimit::WorkingHours(1)),
+                        dispose_limit: Some(TimeLimit::WorkingDays(2)),
+                    }],
+                }),
+                grid: Some(GridLayerWire {
+                    version: 3,
+                    name: "sample".into(),
+                    cells: vec![GridCellWire {
+                        code: "990102001001001".into(),
+                        name: None,
+                        polygons: vec![PolygonWire {
+                            exterior: vec![
+                                [111.0, 40.0],
+                                [111.1, 40.0],
+                                [111.1, 40.1],
+                                [111.0, 40.0],
+                            ],
+                            holes: vec![],
+                        }],
+                    }],
+                }),
+            }),
+        ),
+        (
+            "server_error",
+            ServerMessage::error(
+                ErrorCode::Unauthenticated,
+                "this device was revoked; ask IT to enrol it again",
+            ),
+        ),
+    ]
+}
+
+fn check(name: &str, bytes: &[u8]) -> Option<String> {
+    let path = format!("{}/golden/{name}.hex", env!("CARGO_MANIFEST_DIR"));
+    let actual = enrolment::hex(bytes);
+    if std::env::var_os("GRIDWARDEN_BLESS").is_some() {
+        std::fs::write(&path, format!("{actual}\n")).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    (expected.trim() != actual).then(|| {
+        format!(
+            "{name}: encoding changed\n expected {}\n   actual {actual}",
+            expected.trim()
+        )
+    })
+}
+
+#[test]
+fn every_message_matches_its_golden_bytes_and_round_trips() {
+    let mut failures = Vec::new();
+    for (name, msg) in client_messages() {
+        let frame = frame::encode_frame(&msg);
+        failures.extend(check(name, &frame));
+        let mut dec = frame::FrameDecoder::new(frame::DEFAULT_MAX_FRAME);
+        dec.extend(&frame).unwrap();
+        assert_eq!(
+            dec.next_message::<ClientMessage>().unwrap(),
+            Some(msg),
+            "{name}"
+        );
+    }
+    for (name, msg) in server_messages() {
+        let frame = frame::encode_frame(&msg);
+        failures.extend(check(name, &frame));
+        let mut dec = frame::FrameDecoder::new(frame::DEFAULT_MAX_FRAME);
+        dec.extend(&frame).unwrap();
+        assert_eq!(
+            dec.next_message::<ServerMessage>().unwrap(),
+            Some(msg),
+            "{name}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_create_op_for_one_report_stays_small_on_the_wire() {
+    // The brief's budget is 150 bytes per report without photos.
+    let op = Op {
+        op_id: id(2),
+        hlc: hlc(),
+        body: OpBody::Report {
+            report_id: id(1),
+            op: ReportOp::Create(new_report()),
+        },
+    };
+    let len = codec::encode(&op).len();
+    assert!(len <= 150, "a create op takes {len} bytes");
+}
+
+#[test]
+fn truncated_frames_of_every_message_are_errors_not_panics() {
+    let all: Vec<Vec<u8>> = client_messages()
+        .iter()
+        .map(|(_, m)| codec::encode(m))
+        .chain(server_messages().iter().map(|(_, m)| codec::encode(m)))
+        .collect();
+    for bytes in all {
+        for cut in 0..bytes.len() {
+            let _ = codec::decode::<ClientMessage>(&bytes[..cut]);
+            let _ = codec::decode::<ServerMessage>(&bytes[..cut]);
+        }
+    }
+    let _unused: Option<Lww<u8>> = None;
+    let _unused2: Option<Origin> = None;
+}

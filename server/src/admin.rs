@@ -1,0 +1,132 @@
+//! What IT does to a data directory: import layers, add users, enrol devices,
+//! list things. Each function works whether or not the server is running;
+//! the running server sees the effect at its next request.
+
+use anyhow::{bail, Context};
+use gridwarden_grid::CodePattern;
+use gridwarden_protocol::enrolment::{hex, EnrolmentCode};
+use gridwarden_protocol::Role;
+use serde::Serialize;
+
+use crate::datadir::DataDir;
+use crate::service::now_ms;
+use crate::store::{StoreError, User};
+
+#[derive(Debug, Serialize)]
+pub struct ImportSummary {
+    pub version: u64,
+    pub name: String,
+    pub cells: usize,
+    /// Reports that received a cell (or a new one with `reassign`).
+    pub reports_assigned: usize,
+    /// Reports still outside every cell.
+    pub reports_unassigned: usize,
+}
+
+pub fn import_grid(
+    data: &DataDir,
+    geojson: &str,
+    name: &str,
+    pattern: &CodePattern,
+    reassign_all: bool,
+) -> anyhow::Result<ImportSummary> {
+    let cells = gridwarden_grid::parse_geojson(geojson, pattern)?;
+    let wire = gridwarden_grid::to_wire(0, name, &cells);
+    let version = data.store().add_grid_layer(name, &wire.cells, now_ms())?;
+    let reports_assigned = data.service.reassign(reassign_all)?;
+    let reports_unassigned = data.store().reports(true)?.len();
+    Ok(ImportSummary {
+        version,
+        name: name.to_owned(),
+        cells: cells.len(),
+        reports_assigned,
+        reports_unassigned,
+    })
+}
+
+pub fn add_user(
+    data: &DataDir,
+    name: &str,
+    role: Role,
+    cells: Vec<String>,
+) -> anyhow::Result<User> {
+    if name.is_empty()
+        || name.len() > 64
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!("a user name must be 1–64 characters without spaces");
+    }
+    let known = match data.service.grid()? {
+        Some(grid) => cells
+            .iter()
+            .filter(|c| grid.cell(c).is_none())
+            .cloned()
+            .collect::<Vec<_>>(),
+        None => Vec::new(),
+    };
+    if !known.is_empty() {
+        bail!(
+            "no cell with code {} in the current grid layer; see `gridwarden-server grids list`",
+            known.join(", ")
+        );
+    }
+    let user = User {
+        name: name.to_owned(),
+        role,
+        cells,
+        disabled: false,
+    };
+    data.store().add_user(&user, now_ms())?;
+    Ok(user)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Enrolment {
+    pub user: String,
+    pub code: String,
+    pub server_addr: String,
+    pub fingerprint: String,
+    pub expires_ms: i64,
+}
+
+/// Where devices should dial: the explicit address, else what `serve`
+/// recorded (its `--public-addr`, or the address it listens on).
+pub fn advertised_addr(data: &DataDir, explicit: Option<&str>) -> anyhow::Result<String> {
+    if let Some(addr) = explicit {
+        return Ok(addr.to_owned());
+    }
+    let store = data.store();
+    Ok(store
+        .meta(crate::PUBLIC_ADDR_KEY)?
+        .or(store.meta(crate::LISTEN_ADDR_KEY)?)
+        .unwrap_or_else(|| crate::DEFAULT_LISTEN.to_owned()))
+}
+
+pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::Result<Enrolment> {
+    let secret = data
+        .service
+        .new_enrolment_secret(user)
+        .map_err(|e| match e {
+            crate::service::ServiceError::Store(StoreError::NotFound(m)) => anyhow::anyhow!(m),
+            other => anyhow::anyhow!(other),
+        })?;
+    let server_addr = advertised_addr(data, addr)?;
+    let fingerprint = data.identity.fingerprint();
+    let code = EnrolmentCode {
+        secret,
+        fingerprint,
+        server_addr: server_addr.clone(),
+    }
+    .encode();
+    Ok(Enrolment {
+        user: user.to_owned(),
+        code,
+        server_addr,
+        fingerprint: hex(&fingerprint),
+        expires_ms: now_ms() + data.service.limits().enrolment_ttl_ms,
+    })
+}
+
+pub fn read_file(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}

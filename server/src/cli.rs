@@ -1,0 +1,456 @@
+//! `gridwarden-server`: the server and the scripting interface IT uses.
+//! Output with `--json` is documented in docs/cli.md and kept stable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gridwarden_grid::CodePattern;
+use gridwarden_protocol::enrolment::hex;
+use gridwarden_protocol::Role;
+use serde_json::json;
+
+use crate::admin;
+use crate::datadir::DataDir;
+use crate::service::Limits;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gridwarden-server",
+    version,
+    about = "gridwarden sync server and administration"
+)]
+pub struct Cli {
+    /// Data directory (database, certificate).
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDWARDEN_DATA",
+        default_value = "./gridwarden-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the sync server.
+    Serve {
+        /// UDP address to listen on.
+        #[arg(long, default_value = crate::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Address enrolment codes tell phones to dial, when not the listen address.
+        #[arg(long)]
+        public_addr: Option<String>,
+    },
+    /// Grid layers (单元网格).
+    Grids {
+        #[command(subcommand)]
+        command: GridsCommand,
+    },
+    /// The category table.
+    Categories {
+        #[command(subcommand)]
+        command: CategoriesCommand,
+    },
+    /// Users and their grid cells.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Devices: enrolment codes and the enrolled list.
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+    },
+    /// Stored reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GridsCommand {
+    /// Import a GeoJSON FeatureCollection as the new current layer.
+    Import {
+        file: PathBuf,
+        /// Layer name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Cell code pattern: digits:15, digits:12-20 or any.
+        #[arg(long, default_value = "digits:15")]
+        code_pattern: String,
+        /// Reassign every report, not only those without a cell.
+        #[arg(long)]
+        reassign: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the current layer's cells and the layer history.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CategoriesCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UsersCommand {
+    /// Add a user.
+    Add {
+        name: String,
+        /// warden, liaison, supervisor or admin.
+        #[arg(long)]
+        role: Role,
+        /// Grid cell codes the user covers, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        grids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DevicesCommand {
+    /// Print a one-time enrolment code for a user's new device.
+    Enroll {
+        #[arg(long)]
+        user: String,
+        /// Address the device should dial (default: what `serve` records).
+        #[arg(long)]
+        addr: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportsCommand {
+    List {
+        /// Only reports that lie in no grid cell.
+        #[arg(long)]
+        unassigned: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// Prints a line; a reader that went away (`| head`) ends the program
+/// quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+fn print_json(value: serde_json::Value) {
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(&value).expect("json values serialise")
+    );
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = DataDir::open(&cli.data, Limits::default())?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            public_addr,
+        } => serve(data, listen, public_addr),
+        Command::Grids { command } => grids(&data, command),
+        Command::Categories {
+            command: CategoriesCommand::List { json },
+        } => categories(&data, json),
+        Command::Users { command } => users(&data, command),
+        Command::Devices { command } => devices(&data, command),
+        Command::Reports {
+            command: ReportsCommand::List { unassigned, json },
+        } => reports(&data, unassigned, json),
+    }
+}
+
+fn serve(data: DataDir, listen: SocketAddr, public_addr: Option<String>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = crate::net::RunningServer::start(data.service.clone(), &data.identity, listen)
+            .with_context(|| format!("listening on {listen}"))?;
+        let store = data.store();
+        store.set_meta(crate::LISTEN_ADDR_KEY, &server.local_addr.to_string())?;
+        match &public_addr {
+            Some(addr) => store.set_meta(crate::PUBLIC_ADDR_KEY, addr)?,
+            None => store.set_meta(crate::PUBLIC_ADDR_KEY, &server.local_addr.to_string())?,
+        }
+        outln!(
+            "gridwarden-server listening on {} (udp/quic)",
+            server.local_addr
+        );
+        outln!("data directory: {}", data.path.display());
+        outln!(
+            "certificate sha256 fingerprint: {}",
+            hex(&server.fingerprint)
+        );
+        if let Some(addr) = &public_addr {
+            outln!("enrolment codes tell devices to dial {addr}");
+        }
+        std::io::Write::flush(&mut std::io::stdout()).ok();
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn grids(data: &DataDir, command: GridsCommand) -> anyhow::Result<()> {
+    match command {
+        GridsCommand::Import {
+            file,
+            name,
+            code_pattern,
+            reassign,
+            json,
+        } => {
+            let pattern = CodePattern::parse(&code_pattern)?;
+            let text = admin::read_file(&file)?;
+            let name = name.unwrap_or_else(|| {
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            let summary = admin::import_grid(data, &text, &name, &pattern, reassign)
+                .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
+            if json {
+                print_json(serde_json::to_value(&summary)?);
+            } else {
+                outln!(
+                    "imported layer version {} `{}`: {} cells; {} reports assigned, {} outside every cell",
+                    summary.version, summary.name, summary.cells, summary.reports_assigned, summary.reports_unassigned
+                );
+            }
+        }
+        GridsCommand::List { json } => {
+            let layers = data.store().grid_layers()?;
+            let grid = data.service.grid()?;
+            let cells: Vec<_> = grid
+                .as_ref()
+                .map(|g| {
+                    g.cells()
+                        .iter()
+                        .map(|c| json!({"code": c.code, "name": c.name, "area_m2": c.area_m2.round()}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if json {
+                let layers: Vec<_> = layers
+                    .iter()
+                    .map(|l| json!({"version": l.version, "name": l.name, "imported_ms": l.imported_ms, "cells": l.cell_count}))
+                    .collect();
+                print_json(
+                    json!({"current_version": data.store().grid_version()?, "layers": layers, "cells": cells}),
+                );
+            } else {
+                for l in &layers {
+                    outln!("layer v{} `{}`: {} cells", l.version, l.name, l.cell_count);
+                }
+                for c in grid.iter().flat_map(|g| g.cells()) {
+                    outln!(
+                        "{}  {:>10.0} m²  {}",
+                        c.code,
+                        c.area_m2,
+                        c.name.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn categories(data: &DataDir, json: bool) -> anyhow::Result<()> {
+    let table = data.service.categories()?;
+    if json {
+        print_json(serde_json::to_value(&*table)?);
+    } else {
+        outln!("category table version {}", table.version);
+        for c in &table.categories {
+            outln!(
+                "{}  {:<9} {}  {}  ({})",
+                c.code,
+                c.family.as_str(),
+                c.class_name,
+                c.name,
+                c.name_en
+            );
+        }
+    }
+    Ok(())
+}
+
+fn user_json(u: &crate::store::User) -> serde_json::Value {
+    json!({"name": u.name, "role": u.role, "grids": u.cells, "disabled": u.disabled})
+}
+
+fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Add {
+            name,
+            role,
+            grids,
+            json,
+        } => {
+            let user = admin::add_user(data, &name, role, grids)?;
+            if json {
+                print_json(user_json(&user));
+            } else {
+                outln!(
+                    "added {} `{}` covering {} cells",
+                    user.role,
+                    user.name,
+                    user.cells.len()
+                );
+            }
+        }
+        UsersCommand::List { json } => {
+            let users = data.store().users()?;
+            if json {
+                print_json(json!(users.iter().map(user_json).collect::<Vec<_>>()));
+            } else {
+                for u in &users {
+                    outln!("{:<20} {:<10} {}", u.name, u.role, u.cells.join(","));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
+    match command {
+        DevicesCommand::Enroll { user, addr, json } => {
+            let e = admin::enrol_device(data, &user, addr.as_deref())?;
+            if json {
+                print_json(serde_json::to_value(&e)?);
+            } else {
+                outln!("{}", e.code);
+                eprintln!("one-time code for `{}`, dialling {}; valid 24 h; use it once: gridwarden enroll CODE", e.user, e.server_addr);
+            }
+        }
+        DevicesCommand::List { json } => {
+            let devices = data.store().devices()?;
+            let rows: Vec<_> = devices
+                .iter()
+                .map(|d| {
+                    json!({"id": d.id, "user": d.user, "label": d.label, "enrolled_ms": d.enrolled_ms,
+                           "revoked_ms": d.revoked_ms, "last_seen_ms": d.last_seen_ms})
+                })
+                .collect();
+            if json {
+                print_json(json!(rows));
+            } else {
+                for d in &devices {
+                    let state = if d.revoked_ms.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    outln!("{}  {:<16} {:<8} {}", d.id, d.user, state, d.label);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reports(data: &DataDir, unassigned: bool, json: bool) -> anyhow::Result<()> {
+    let reports = data.store().reports(unassigned)?;
+    let rows: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            let loc = r.location();
+            json!({
+                "id": r.id,
+                "category": r.category(),
+                "reporter": r.origin.as_ref().map(|o| o.reporter.clone()),
+                "lon": loc.map(|l| l.lon),
+                "lat": loc.map(|l| l.lat),
+                "grid_cell": r.grid_cell(),
+                "observed_at_ms": r.origin.as_ref().map(|o| o.observed_at_ms),
+                "note": r.note(),
+            })
+        })
+        .collect();
+    if json {
+        print_json(json!(rows));
+    } else {
+        for r in &reports {
+            let loc = r
+                .location()
+                .map(|l| format!("{:.6},{:.6}", l.lon, l.lat))
+                .unwrap_or_default();
+            outln!(
+                "{}  {:<6} {:<15} {:<22} {}",
+                r.id,
+                r.category().unwrap_or("?"),
+                r.grid_cell().unwrap_or("unassigned"),
+                loc,
+                r.origin.as_ref().map(|o| o.reporter.as_str()).unwrap_or("")
+            );
+        }
+        outln!("{} reports", reports.len());
+    }
+    Ok(())
+}

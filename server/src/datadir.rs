@@ -1,0 +1,74 @@
+//! The server's data directory: the database, the certificate, and on first
+//! use the bundled defaults (category table, sample grid layer). The server
+//! and the admin commands open it the same way, so either may come first.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use gridwarden_protocol::category::CategoryTable;
+
+use crate::service::{now_ms, Limits, Service};
+use crate::store::{SqliteStore, Store};
+use crate::tls::{self, Identity};
+
+pub const DB_FILE: &str = "server.db";
+pub const DEFAULT_CATEGORIES: &str = include_str!("../data/categories.json");
+pub const SAMPLE_GRID: &str = include_str!("../data/sample-grid.geojson");
+pub const SAMPLE_GRID_NAME: &str = "Qingshan New District (fictional) sample layer";
+const INITIALISED_KEY: &str = "initialised_ms";
+
+pub struct DataDir {
+    pub path: PathBuf,
+    pub service: Arc<Service>,
+    pub identity: Identity,
+}
+
+impl DataDir {
+    /// Opens `path`, creating the directory, database, certificate and
+    /// defaults if this is the first use.
+    pub fn open(path: &Path, limits: Limits) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("creating data directory {}", path.display()))?;
+        let db = path.join(DB_FILE);
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?,
+        );
+        let identity = tls::load_or_create(path)?;
+        let service = Arc::new(Service::new(store, limits)?);
+        initialise(&service)?;
+        Ok(Self {
+            path: path.to_owned(),
+            service,
+            identity,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.service.store()
+    }
+}
+
+fn initialise(service: &Service) -> anyhow::Result<()> {
+    let store = service.store();
+    if store.meta(INITIALISED_KEY)?.is_some() {
+        return Ok(());
+    }
+    if store.categories_version()? == 0 {
+        let table: CategoryTable =
+            serde_json::from_str(DEFAULT_CATEGORIES).context("bundled category table")?;
+        store.put_categories(&table, now_ms())?;
+    }
+    if store.grid_version()? == 0 {
+        let cells = gridwarden_grid::parse_geojson(
+            SAMPLE_GRID,
+            &gridwarden_grid::CodePattern::default_15(),
+        )
+        .context("bundled sample grid layer")?;
+        let wire = gridwarden_grid::to_wire(0, SAMPLE_GRID_NAME, &cells);
+        store.add_grid_layer(SAMPLE_GRID_NAME, &wire.cells, now_ms())?;
+        tracing::info!(cells = cells.len(), "loaded the bundled sample grid layer");
+    }
+    store.set_meta(INITIALISED_KEY, &now_ms().to_string())?;
+    Ok(())
+}

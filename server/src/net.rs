@@ -1,0 +1,237 @@
+//! The QUIC edge: accepts connections, authenticates the first stream, then
+//! serves one request per bidirectional stream. Nothing read from the network
+//! can panic this code or make it buffer more than one maximum frame.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridwarden_protocol::frame::{encode_frame, FrameDecoder, HEADER_LEN};
+use gridwarden_protocol::{ClientMessage, ErrorCode, ServerMessage};
+use tokio::task::JoinHandle;
+
+use crate::service::{Service, ServiceError, Session};
+use crate::tls;
+
+/// How long a client may take to send its first message or a whole request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub fingerprint: [u8; 32],
+    endpoint: quinn::Endpoint,
+    accept_task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Binds `listen` and serves until [`RunningServer::shutdown`].
+    pub fn start(
+        service: Arc<Service>,
+        identity: &tls::Identity,
+        listen: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let config = tls::quic_server_config(identity)?;
+        let endpoint = quinn::Endpoint::server(config, listen)?;
+        let local_addr = endpoint.local_addr()?;
+        let accept_task = tokio::spawn(accept_loop(endpoint.clone(), service));
+        Ok(Self {
+            local_addr,
+            fingerprint: identity.fingerprint(),
+            endpoint,
+            accept_task,
+        })
+    }
+
+    /// Closes every connection and waits for the endpoint to go idle.
+    pub async fn shutdown(self) {
+        self.endpoint.close(0u32.into(), b"server shutting down");
+        self.accept_task.abort();
+        self.endpoint.wait_idle().await;
+    }
+}
+
+async fn accept_loop(endpoint: quinn::Endpoint, service: Arc<Service>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            match incoming.await {
+                Ok(conn) => serve_connection(conn, service).await,
+                Err(e) => tracing::debug!(%remote, error = %e, "handshake failed"),
+            }
+        });
+    }
+}
+
+async fn serve_connection(conn: quinn::Connection, service: Arc<Service>) {
+    let remote = conn.remote_address();
+    let Some(session) = authenticate(&conn, &service).await else {
+        return;
+    };
+    tracing::info!(%remote, device = %session.device_id, user = %session.user, "device connected");
+    let session = Arc::new(session);
+    loop {
+        match conn.accept_bi().await {
+            Ok((send, recv)) => {
+                let (service, session) = (service.clone(), session.clone());
+                tokio::spawn(async move { serve_stream(send, recv, service, session).await });
+            }
+            Err(e) => {
+                tracing::debug!(%remote, error = %e, "connection ended");
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the first stream's Hello or Enroll; closes the connection if it is
+/// anything else or is refused.
+async fn authenticate(conn: &quinn::Connection, service: &Arc<Service>) -> Option<Session> {
+    let remote = conn.remote_address();
+    let (mut send, recv) = match tokio::time::timeout(REQUEST_TIMEOUT, conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        _ => {
+            conn.close(1u32.into(), b"no hello");
+            return None;
+        }
+    };
+    let max = service.limits().max_frame;
+    let outcome = match read_request(recv, max).await {
+        Err(refusal) => Err(refusal),
+        Ok(message) => {
+            let service = service.clone();
+            run_blocking(move || match message {
+                ClientMessage::Hello(h) => service
+                    .hello(&h)
+                    .map(|(s, w)| (s, ServerMessage::Welcome(w))),
+                ClientMessage::Enroll(e) => service
+                    .enroll(&e)
+                    .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
+                _ => Err(ServiceError::Refused {
+                    code: ErrorCode::UnexpectedMessage,
+                    message: "the first message of a connection must be hello or enroll".into(),
+                }),
+            })
+            .await
+            .map_err(|e| e.to_wire())
+        }
+    };
+    match outcome {
+        Ok((session, reply)) => {
+            write_response(&mut send, &reply).await;
+            Some(session)
+        }
+        Err(refusal) => {
+            tracing::warn!(%remote, code = ?refusal.code, reason = %refusal.message, "connection refused");
+            write_response(&mut send, &ServerMessage::Error(refusal)).await;
+            // Give the refusal a moment to reach the device before closing.
+            let _ = tokio::time::timeout(Duration::from_secs(2), send.stopped()).await;
+            conn.close(2u32.into(), b"refused");
+            None
+        }
+    }
+}
+
+async fn serve_stream(
+    mut send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    service: Arc<Service>,
+    session: Arc<Session>,
+) {
+    let max = service.limits().max_frame;
+    let reply = match read_request(recv, max).await {
+        Ok(message) => {
+            let service = service.clone();
+            let session = session.clone();
+            run_blocking(move || Ok(service.handle(&session, message)))
+                .await
+                .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+        }
+        Err(refusal) => {
+            tracing::warn!(device = %session.device_id, code = ?refusal.code, reason = %refusal.message, "bad request stream dropped");
+            ServerMessage::Error(refusal)
+        }
+    };
+    write_response(&mut send, &reply).await;
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(join) => {
+            tracing::error!(error = %join, "request handler failed");
+            Err(ServiceError::Refused {
+                code: ErrorCode::Internal,
+                message: "the server failed on this request".into(),
+            })
+        }
+    }
+}
+
+/// Reads one whole request frame from a stream the client has finished.
+async fn read_request(
+    mut recv: quinn::RecvStream,
+    max_frame: usize,
+) -> Result<ClientMessage, gridwarden_protocol::ErrorMessage> {
+    use gridwarden_protocol::ErrorMessage;
+    let refuse = |code, message: String| ErrorMessage { code, message };
+    let bytes = match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        recv.read_to_end(max_frame + HEADER_LEN),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(refuse(
+                ErrorCode::BadFrame,
+                "the request did not arrive in time".into(),
+            ))
+        }
+        Ok(Err(quinn::ReadToEndError::TooLong)) => {
+            let _ = recv.stop(1u32.into());
+            return Err(refuse(
+                ErrorCode::FrameTooLarge,
+                format!("the request is larger than the server's limit of {max_frame} bytes; send smaller batches"),
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err(refuse(
+                ErrorCode::BadFrame,
+                format!("the request stream failed: {e}"),
+            ))
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    let mut decoder = FrameDecoder::new(max_frame);
+    let malformed = |e: gridwarden_protocol::ProtocolError| {
+        refuse(e.code(), format!("unreadable request: {e}"))
+    };
+    decoder.extend(&bytes).map_err(malformed)?;
+    let message = decoder
+        .next_message::<ClientMessage>()
+        .map_err(malformed)?
+        .ok_or_else(|| {
+            refuse(
+                ErrorCode::BadFrame,
+                "unreadable request: the frame is incomplete".into(),
+            )
+        })?;
+    if decoder.buffered() != 0 {
+        return Err(refuse(
+            ErrorCode::BadFrame,
+            "unreadable request: bytes after the frame".into(),
+        ));
+    }
+    Ok(message)
+}
+
+async fn write_response(send: &mut quinn::SendStream, message: &ServerMessage) {
+    let frame = encode_frame(message);
+    if let Err(e) = send.write_all(&frame).await {
+        tracing::debug!(error = %e, "could not write a response");
+        return;
+    }
+    let _ = send.finish();
+}

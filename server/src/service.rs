@@ -1,0 +1,569 @@
+//! What the server decides, free of sockets: who a device is, which ops land,
+//! what a pull returns. The QUIC edge (`net.rs`) and the admin commands
+//! (`admin.rs`) both call into [`Service`]. Methods block on the store; the
+//! async edge runs them on the blocking pool.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use gridwarden_grid::GridIndex;
+use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::hlc::node_id;
+use gridwarden_protocol::{
+    validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
+    FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
+    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome, PROTOCOL_VERSION,
+};
+use uuid::Uuid;
+
+use crate::store::{Device, PullQuery, Rejection, Scope, Store, StoreError, User};
+
+/// Limits and timings the service enforces.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest frame accepted or sent.
+    pub max_frame: usize,
+    /// Most ops in one push.
+    pub max_push_ops: usize,
+    /// Most records in one pull page.
+    pub max_page_records: usize,
+    /// How far ahead of the server's clock a device's clock may be before the
+    /// server stops letting it advance its own clock.
+    pub max_clock_skew_ms: u64,
+    /// Lifetime of an enrolment code.
+    pub enrolment_ttl_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame: gridwarden_protocol::frame::DEFAULT_MAX_FRAME,
+            max_push_ops: 5_000,
+            max_page_records: 5_000,
+            max_clock_skew_ms: 10 * 60 * 1000,
+            enrolment_ttl_ms: 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// An authenticated connection: a device and the user it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub device_id: Uuid,
+    pub user: String,
+    pub role: Role,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServiceError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The message a device receives. Internal failures are not detailed
+    /// on the wire; they are logged where IT can read them.
+    pub fn to_wire(&self) -> ErrorMessage {
+        match self {
+            ServiceError::Refused { code, message } => ErrorMessage {
+                code: *code,
+                message: message.clone(),
+            },
+            ServiceError::Store(StoreError::Refused(m)) => ErrorMessage {
+                code: ErrorCode::EnrolmentRefused,
+                message: m.clone(),
+            },
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "store failure while serving a request");
+                ErrorMessage {
+                    code: ErrorCode::Internal,
+                    message: "the server could not complete the request; it is safe to sync again"
+                        .into(),
+                }
+            }
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// A cached, versioned derivative of stored reference data.
+struct Cached<T> {
+    version: u64,
+    value: Arc<T>,
+}
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    grid: RwLock<Option<Cached<GridIndex>>>,
+    categories: RwLock<Option<Cached<CategoryTable>>>,
+    clock: Mutex<HlcClock>,
+}
+
+pub const SERVER_NODE: u64 = 0;
+const SERVER_HLC_KEY: &str = "server_hlc";
+
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since.as_millis() as i64
+}
+
+fn hash32(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> ServiceResult<Self> {
+        let last = store
+            .meta(SERVER_HLC_KEY)?
+            .and_then(|v| parse_hlc(&v))
+            .unwrap_or(Hlc::ZERO);
+        Ok(Self {
+            store,
+            limits,
+            grid: RwLock::new(None),
+            categories: RwLock::new(None),
+            clock: Mutex::new(HlcClock::resume(last, SERVER_NODE)),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The current grid index, rebuilt when an admin imported a new layer
+    /// (possibly from another process) since it was last built.
+    pub fn grid(&self) -> ServiceResult<Option<Arc<GridIndex>>> {
+        let version = self.store.grid_version()?;
+        if let Some(c) = self
+            .grid
+            .read()
+            .expect("grid lock")
+            .as_ref()
+            .filter(|c| c.version == version)
+        {
+            return Ok(Some(c.value.clone()));
+        }
+        let Some(layer) = self.store.current_grid_layer()? else {
+            return Ok(None);
+        };
+        let cells = gridwarden_grid::from_wire(&layer).map_err(|e| {
+            StoreError::Corrupt(format!("stored grid layer {}: {e}", layer.version))
+        })?;
+        let index = Arc::new(GridIndex::new(cells));
+        *self.grid.write().expect("grid lock") = Some(Cached {
+            version: layer.version,
+            value: index.clone(),
+        });
+        Ok(Some(index))
+    }
+
+    pub fn categories(&self) -> ServiceResult<Arc<CategoryTable>> {
+        let version = self.store.categories_version()?;
+        if let Some(c) = self
+            .categories
+            .read()
+            .expect("category lock")
+            .as_ref()
+            .filter(|c| c.version == version)
+        {
+            return Ok(c.value.clone());
+        }
+        let table = Arc::new(self.store.categories()?.unwrap_or(CategoryTable {
+            version: 0,
+            categories: vec![],
+        }));
+        *self.categories.write().expect("category lock") = Some(Cached {
+            version,
+            value: table.clone(),
+        });
+        Ok(table)
+    }
+
+    fn tick(&self) -> Hlc {
+        self.clock.lock().expect("clock lock").tick(now_ms() as u64)
+    }
+
+    fn check_version(version: u16) -> ServiceResult<()> {
+        if version != PROTOCOL_VERSION {
+            return Err(ServiceError::refused(
+                ErrorCode::UnsupportedVersion,
+                format!("this app speaks protocol version {version}, the server speaks {PROTOCOL_VERSION}; update the app"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Authenticates the first message of a connection.
+    pub fn hello(&self, hello: &Hello) -> ServiceResult<(Session, Welcome)> {
+        Self::check_version(hello.protocol_version)?;
+        let not_enrolled = || {
+            ServiceError::refused(
+                ErrorCode::Unauthenticated,
+                "this device is not enrolled with this server or its credentials were not accepted; enrol it again with a new code from IT",
+            )
+        };
+        let device = self
+            .store
+            .device(hello.device_id)?
+            .ok_or_else(not_enrolled)?;
+        // blake3::Hash compares in constant time.
+        if blake3::hash(&hello.token) != blake3::Hash::from(device.token_hash) {
+            return Err(not_enrolled());
+        }
+        if device.revoked_ms.is_some() {
+            return Err(ServiceError::refused(
+                ErrorCode::Unauthenticated,
+                "this device was revoked by IT; ask IT to enrol it again",
+            ));
+        }
+        let user = self.active_user(&device.user)?;
+        let now = now_ms();
+        self.store.touch_device(device.id, now)?;
+        let session = Session {
+            device_id: device.id,
+            user: user.name.clone(),
+            role: user.role,
+        };
+        Ok((session, self.welcome(&user, now)?))
+    }
+
+    fn active_user(&self, name: &str) -> ServiceResult<User> {
+        let user = self.store.user(name)?.ok_or_else(|| {
+            ServiceError::refused(
+                ErrorCode::Unauthenticated,
+                format!("user `{name}` no longer exists; ask IT"),
+            )
+        })?;
+        if user.disabled {
+            return Err(ServiceError::refused(
+                ErrorCode::Unauthenticated,
+                format!("user `{name}` is disabled; ask IT"),
+            ));
+        }
+        Ok(user)
+    }
+
+    fn welcome(&self, user: &User, now: i64) -> ServiceResult<Welcome> {
+        Ok(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            server_time_ms: now as u64,
+            user: user.name.clone(),
+            role: user.role,
+            cells: user.cells.clone(),
+            categories_version: self.store.categories_version()?,
+            grid_version: self.store.grid_version()?,
+        })
+    }
+
+    /// Redeems a one-time enrolment code for a new device identity.
+    pub fn enroll(&self, enroll: &Enroll) -> ServiceResult<(Session, Enrolled)> {
+        Self::check_version(enroll.protocol_version)?;
+        let label: String = enroll
+            .device_label
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
+        let token: [u8; 32] = rand::random();
+        let device = Device {
+            id: Uuid::new_v4(),
+            user: String::new(),
+            label,
+            token_hash: hash32(&token),
+            enrolled_ms: now_ms(),
+            revoked_ms: None,
+            last_seen_ms: None,
+        };
+        let user =
+            self.store
+                .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, now_ms())?;
+        tracing::info!(device = %device.id, user = %user.name, "device enrolled");
+        let session = Session {
+            device_id: device.id,
+            user: user.name.clone(),
+            role: user.role,
+        };
+        Ok((
+            session,
+            Enrolled {
+                device_id: device.id,
+                token: token.to_vec(),
+                user: user.name,
+                role: user.role,
+            },
+        ))
+    }
+
+    /// Creates a one-time enrolment secret for `user`; returns the secret.
+    pub fn new_enrolment_secret(&self, user: &str) -> ServiceResult<String> {
+        let bytes: [u8; 16] = rand::random();
+        let secret = gridwarden_protocol::enrolment::hex(&bytes);
+        let now = now_ms();
+        self.store.create_enrolment(
+            user,
+            hash32(secret.as_bytes()),
+            now,
+            now + self.limits.enrolment_ttl_ms,
+        )?;
+        Ok(secret)
+    }
+
+    /// Serves one request of an authenticated session.
+    pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
+        let result = match message {
+            ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
+            ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
+            ClientMessage::FetchReference(f) => self.reference(f).map(ServerMessage::Reference),
+            ClientMessage::Hello(_) | ClientMessage::Enroll(_) => Err(ServiceError::refused(
+                ErrorCode::UnexpectedMessage,
+                "this connection is already authenticated",
+            )),
+        };
+        result.unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+    }
+
+    pub fn push(&self, session: &Session, push: Push) -> ServiceResult<Ack> {
+        if push.ops.len() > self.limits.max_push_ops {
+            return Err(ServiceError::refused(
+                ErrorCode::InvalidInput,
+                format!(
+                    "a push may carry at most {} ops, this one has {}",
+                    self.limits.max_push_ops,
+                    push.ops.len()
+                ),
+            ));
+        }
+        // The session's user may have changed (disabled) since hello.
+        self.active_user(&session.user)?;
+        let grid = self.grid()?;
+        let categories = self.categories()?;
+        let now = now_ms();
+        {
+            let mut clock = self.clock.lock().expect("clock lock");
+            for op in &push.ops {
+                // A device clock far ahead does not drag the server's along.
+                let _ = clock.observe(op.hlc, now as u64, self.limits.max_clock_skew_ms);
+            }
+        }
+        let decide = |op: &Op, current: Option<&ReportState>| {
+            decide(session, op, current, &categories, grid.as_deref(), || {
+                self.tick()
+            })
+        };
+        let outcomes = self
+            .store
+            .apply_ops(session.device_id, &push.ops, &decide, now)?;
+        let server_hlc = self.tick();
+        self.store
+            .set_meta(SERVER_HLC_KEY, &format_hlc(server_hlc))?;
+        let results = push
+            .ops
+            .iter()
+            .zip(outcomes)
+            .map(|(op, outcome)| OpResult {
+                op_id: op.op_id,
+                outcome,
+            })
+            .collect();
+        Ok(Ack {
+            results,
+            server_hlc,
+        })
+    }
+
+    pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
+        let user = self.active_user(&session.user)?;
+        let after_seq = decode_cursor(&pull.cursor)?;
+        let scope = if user.role.sees_everything() {
+            Scope::All
+        } else {
+            Scope::Cells {
+                user: user.name.clone(),
+                cells: user.cells.clone(),
+            }
+        };
+        // Leave room in the frame for the page's own framing.
+        let byte_cap = self.limits.max_frame.saturating_sub(64 * 1024).max(1);
+        let query = PullQuery {
+            after_seq,
+            scope,
+            max_records: (pull.max_records as usize).clamp(1, self.limits.max_page_records),
+            max_bytes: (pull.max_bytes as usize).clamp(1, byte_cap),
+        };
+        let page = self.store.pull(&query)?;
+        Ok(PullPage {
+            records: page.reports.into_iter().map(Record::Report).collect(),
+            cursor: encode_cursor(page.last_seq),
+            more: page.more,
+        })
+    }
+
+    pub fn reference(&self, fetch: FetchReference) -> ServiceResult<Reference> {
+        let categories = self.categories()?;
+        let categories =
+            (fetch.categories_version != Some(categories.version)).then(|| (*categories).clone());
+        let grid_version = self.store.grid_version()?;
+        let grid = if fetch.grid_version != Some(grid_version) {
+            self.store.current_grid_layer()?
+        } else {
+            None
+        };
+        Ok(Reference { categories, grid })
+    }
+
+    /// Assigns grid cells from the current layer: to unassigned reports, or
+    /// to every report when `all` is set. Returns how many changed.
+    pub fn reassign(&self, all: bool) -> ServiceResult<usize> {
+        let Some(grid) = self.grid()? else {
+            return Ok(0);
+        };
+        let reassign = |state: &ReportState| {
+            let loc = state.location()?;
+            let cell = grid.assign(loc.lon, loc.lat).code().map(str::to_owned);
+            if state.grid_cell.as_ref().is_some_and(|g| g.value == cell) {
+                return None;
+            }
+            let mut next = state.clone();
+            next.set_grid_cell(cell, self.tick());
+            Some(next)
+        };
+        let changed = self.store.reassign(!all, &reassign, now_ms())?;
+        self.store
+            .set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
+        Ok(changed)
+    }
+}
+
+/// The rules for one pushed op: validation, ownership, merge, grid cell.
+fn decide(
+    session: &Session,
+    op: &Op,
+    current: Option<&ReportState>,
+    categories: &CategoryTable,
+    grid: Option<&GridIndex>,
+    tick: impl Fn() -> Hlc,
+) -> Result<ReportState, Rejection> {
+    let OpBody::Report {
+        report_id,
+        op: report_op,
+    } = &op.body;
+    if op.hlc.node != node_id(session.device_id) {
+        return Err(Rejection::new(
+            ErrorCode::InvalidInput,
+            "the op's clock does not belong to this device",
+        ));
+    }
+    let invalid = |e: gridwarden_protocol::ProtocolError| {
+        Rejection::new(ErrorCode::InvalidInput, e.to_string())
+    };
+    let known_category = |code: &str| {
+        if categories.get(code).is_none() {
+            return Err(Rejection::new(
+                ErrorCode::UnknownCategory,
+                format!("category `{code}` is not in the server's table; pick one from `gridwarden categories`"),
+            ));
+        }
+        Ok(())
+    };
+    let mut state = current
+        .cloned()
+        .unwrap_or_else(|| ReportState::empty(*report_id));
+    match report_op {
+        ReportOp::Create(new) => {
+            validate::new_report(new).map_err(invalid)?;
+            known_category(&new.category)?;
+            if let Some(origin) = &state.origin {
+                if origin.device != session.device_id {
+                    return Err(Rejection::new(
+                        ErrorCode::Conflict,
+                        "this report id is already used by another device",
+                    ));
+                }
+            }
+        }
+        ReportOp::Edit(edit) => {
+            validate::report_edit(edit).map_err(invalid)?;
+            if let Some(code) = &edit.category {
+                known_category(code)?;
+            }
+            may_change(session, &state)?;
+        }
+        ReportOp::Delete => may_change(session, &state)?,
+    }
+    let location_before = state.location();
+    state.apply(report_op, op.hlc, &session.user, session.device_id);
+    let location = state.location();
+    if let (Some(grid), Some(loc)) = (grid, location) {
+        if location != location_before || state.grid_cell.is_none() {
+            let cell = grid.assign(loc.lon, loc.lat).code().map(str::to_owned);
+            state.set_grid_cell(cell, tick());
+        }
+    }
+    Ok(state)
+}
+
+/// Edits and deletes: the reporter's own, or anyone's for a supervisor.
+fn may_change(session: &Session, state: &ReportState) -> Result<(), Rejection> {
+    let Some(origin) = &state.origin else {
+        return Err(Rejection::new(
+            ErrorCode::NotFound,
+            "the server has no such report; it may not have synced yet",
+        ));
+    };
+    if origin.reporter != session.user && !session.role.sees_everything() {
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            format!(
+                "only {} (the reporter) or a supervisor may change this report",
+                origin.reporter
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn encode_cursor(seq: u64) -> Cursor {
+    Cursor(seq.to_be_bytes().to_vec())
+}
+
+pub fn decode_cursor(cursor: &Cursor) -> ServiceResult<u64> {
+    match cursor.0.len() {
+        0 => Ok(0),
+        8 => Ok(u64::from_be_bytes(
+            cursor.0[..].try_into().expect("8 bytes"),
+        )),
+        _ => Err(ServiceError::refused(
+            ErrorCode::BadFrame,
+            "the pull cursor was not issued by this server; reset the device's sync position",
+        )),
+    }
+}
+
+fn format_hlc(h: Hlc) -> String {
+    format!("{}.{}", h.wall_ms, h.counter)
+}
+
+fn parse_hlc(s: &str) -> Option<Hlc> {
+    let (wall, counter) = s.split_once('.')?;
+    Some(Hlc::new(
+        wall.parse().ok()?,
+        counter.parse().ok()?,
+        SERVER_NODE,
+    ))
+}

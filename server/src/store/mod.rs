@@ -1,0 +1,186 @@
+//! The storage boundary of the server. Everything the server keeps goes
+//! through [`Store`], so a PostgreSQL-compatible backend can replace the
+//! embedded SQLite one without touching the protocol or the service logic
+//! (docs/adr/0004-store-trait.md). Every backend runs the shared suite in
+//! `suite.rs`.
+//!
+//! The trait is blocking: the async edge calls it from `spawn_blocking`.
+
+pub mod sqlite;
+#[cfg(test)]
+mod suite;
+
+use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::{ErrorCode, Op, Outcome, ReportState, Role};
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the database at {path} was written by a newer gridwarden (schema {found}, this build knows {known}); upgrade the server")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// Grid cell codes the user covers.
+    pub cells: Vec<String>,
+    pub disabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub id: Uuid,
+    pub user: String,
+    pub label: String,
+    /// BLAKE3 of the device token; the token itself is never stored.
+    pub token_hash: [u8; 32],
+    pub enrolled_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    pub version: u64,
+    pub name: String,
+    pub imported_ms: i64,
+    pub cell_count: u64,
+}
+
+/// Which reports a pull may return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Supervisors and admins: everything.
+    All,
+    /// Wardens and liaisons: reports in their cells, and their own reports.
+    Cells { user: String, cells: Vec<String> },
+}
+
+#[derive(Clone, Debug)]
+pub struct PullQuery {
+    /// Return changes after this position of the feed.
+    pub after_seq: u64,
+    pub scope: Scope,
+    pub max_records: usize,
+    /// Stop adding records once their encoded size would pass this.
+    pub max_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    pub reports: Vec<ReportState>,
+    /// Feed position of the last record returned (or `after_seq` if none).
+    pub last_seq: u64,
+    pub more: bool,
+}
+
+/// Why the service refused one op; travels back to the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The service's decision for one op given the stored state of its report:
+/// the new state, or why not. Backends call it inside their write
+/// transaction, so every backend applies exactly the same rules.
+pub type Decide<'a> = dyn Fn(&Op, Option<&ReportState>) -> Result<ReportState, Rejection> + 'a;
+
+/// Recomputes a report's grid cell; `None` leaves the report untouched.
+pub type Reassign<'a> = dyn Fn(&ReportState) -> Option<ReportState> + 'a;
+
+pub trait Store: Send + Sync + 'static {
+    // Users and their scope.
+    fn add_user(&self, user: &User, now_ms: i64) -> StoreResult<()>;
+    fn user(&self, name: &str) -> StoreResult<Option<User>>;
+    fn users(&self) -> StoreResult<Vec<User>>;
+
+    // Enrolment and devices.
+    fn create_enrolment(
+        &self,
+        user: &str,
+        secret_hash: [u8; 32],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()>;
+    /// Consumes an enrolment code and registers the device, atomically: a code
+    /// works once. Refused if unknown, used or expired.
+    fn redeem_enrolment(
+        &self,
+        secret_hash: [u8; 32],
+        device: &Device,
+        now_ms: i64,
+    ) -> StoreResult<User>;
+    fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
+    fn devices(&self) -> StoreResult<Vec<Device>>;
+    fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()>;
+
+    // Reference data.
+    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64>;
+    fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>>;
+    fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>>;
+    /// Version of the current layer, 0 if none. Cheap: polled per request.
+    fn grid_version(&self) -> StoreResult<u64>;
+    /// Stores a new category table, returning its version.
+    fn put_categories(&self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64>;
+    fn categories(&self) -> StoreResult<Option<CategoryTable>>;
+    fn categories_version(&self) -> StoreResult<u64>;
+
+    // Sync.
+    /// Applies ops in order in one transaction. An op id seen before yields
+    /// `Duplicate` and changes nothing; a rejected op changes nothing; every
+    /// applied op is durable when this returns.
+    fn apply_ops(
+        &self,
+        device: Uuid,
+        ops: &[Op],
+        decide: &Decide,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Outcome>>;
+    fn pull(&self, query: &PullQuery) -> StoreResult<Page>;
+    fn report(&self, id: Uuid) -> StoreResult<Option<ReportState>>;
+    /// All reports (deleted ones excluded), or only those with no grid cell.
+    fn reports(&self, unassigned_only: bool) -> StoreResult<Vec<ReportState>>;
+    /// Runs `reassign` over live reports (all, or only unassigned ones) and
+    /// stores the states it returns. Returns how many changed.
+    fn reassign(
+        &self,
+        only_unassigned: bool,
+        reassign: &Reassign,
+        now_ms: i64,
+    ) -> StoreResult<usize>;
+
+    // Small settings (public address, the server clock).
+    fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}

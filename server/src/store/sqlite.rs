@@ -1,0 +1,668 @@
+//! The embedded default backend: one SQLite file in WAL mode, one writer
+//! connection, a small pool of readers. Admin commands open the same file from
+//! another process; the busy timeout lets both wait their turn.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use uuid::Uuid;
+
+use super::*;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const READER_POOL: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer, path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.readers.lock().expect("reader pool lock").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool lock");
+        if pool.len() < READER_POOL {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.writer.lock().expect("writer lock");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn uuid_from(bytes: Vec<u8>) -> StoreResult<Uuid> {
+    Uuid::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("bad uuid: {e}")))
+}
+
+fn hash_from(bytes: Vec<u8>) -> StoreResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("bad token hash".into()))
+}
+
+fn decode_state(bytes: &[u8]) -> StoreResult<ReportState> {
+    codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("report state: {e}")))
+}
+
+fn role_from(s: String) -> StoreResult<Role> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+fn load_user(conn: &Connection, name: &str) -> StoreResult<Option<User>> {
+    let row = conn
+        .query_row(
+            "SELECT name, role, disabled_ms FROM users WHERE name = ?1",
+            [name],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((name, role, disabled)) = row else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT cell FROM user_cells WHERE user = ?1 ORDER BY cell")?;
+    let cells = stmt
+        .query_map([&name], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(Some(User {
+        name,
+        role: role_from(role)?,
+        cells,
+        disabled: disabled.is_some(),
+    }))
+}
+
+type DeviceRow = (
+    Vec<u8>,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn device_from(row: DeviceRow) -> StoreResult<Device> {
+    let (id, user, label, hash, enrolled_ms, revoked_ms, last_seen_ms) = row;
+    Ok(Device {
+        id: uuid_from(id)?,
+        user,
+        label,
+        token_hash: hash_from(hash)?,
+        enrolled_ms,
+        revoked_ms,
+        last_seen_ms,
+    })
+}
+
+const DEVICE_COLUMNS: &str = "id, user, label, token_hash, enrolled_ms, revoked_ms, last_seen_ms";
+
+fn next_seq(tx: &Transaction) -> StoreResult<u64> {
+    let max: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM reports", [], |r| {
+        r.get(0)
+    })?;
+    Ok(max as u64 + 1)
+}
+
+fn load_report(tx: &Connection, id: Uuid) -> StoreResult<Option<ReportState>> {
+    let mut stmt = tx.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;
+    let bytes: Option<Vec<u8>> = stmt
+        .query_row([id.as_bytes().as_slice()], |r| r.get(0))
+        .optional()?;
+    bytes.map(|b| decode_state(&b)).transpose()
+}
+
+/// Writes a report's state with a new feed position.
+fn save_report(
+    tx: &Transaction,
+    state: &ReportState,
+    seq: u64,
+    device: Uuid,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let origin = state.origin.as_ref();
+    let reporter = origin.map(|o| o.reporter.as_str()).unwrap_or("");
+    let origin_device = origin.map(|o| o.device).unwrap_or(device);
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO reports (id, seq, reporter, device, category, grid_cell, assigned, deleted, observed_at_ms, updated_ms, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, reporter = excluded.reporter, device = excluded.device,
+           category = excluded.category, grid_cell = excluded.grid_cell, assigned = excluded.assigned,
+           deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
+           updated_ms = excluded.updated_ms, state = excluded.state",
+    )?;
+    stmt.execute(params![
+        state.id.as_bytes().as_slice(),
+        seq as i64,
+        reporter,
+        origin_device.as_bytes().as_slice(),
+        state.category(),
+        state.grid_cell(),
+        state.grid_cell.is_some(),
+        state.is_deleted(),
+        origin.map(|o| o.observed_at_ms),
+        now_ms,
+        codec::encode(state),
+    ])?;
+    Ok(())
+}
+
+fn op_seen(tx: &Transaction, op_id: Uuid) -> StoreResult<bool> {
+    let mut stmt = tx.prepare_cached("SELECT 1 FROM applied_ops WHERE op_id = ?1")?;
+    Ok(stmt.exists([op_id.as_bytes().as_slice()])?)
+}
+
+fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES (?1, ?2, ?3)",
+    )?;
+    stmt.execute(params![
+        op_id.as_bytes().as_slice(),
+        device.as_bytes().as_slice(),
+        now_ms
+    ])?;
+    Ok(())
+}
+
+fn op_report_id(op: &Op) -> Uuid {
+    match &op.body {
+        OpBody::Report { report_id, .. } => *report_id,
+    }
+}
+
+impl Store for SqliteStore {
+    fn add_user(&self, user: &User, now_ms: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE name = ?1")?
+                .exists([&user.name])?;
+            if exists {
+                return Err(StoreError::Conflict(format!(
+                    "a user named `{}` already exists",
+                    user.name
+                )));
+            }
+            tx.execute(
+                "INSERT INTO users (name, role, created_ms, disabled_ms) VALUES (?1, ?2, ?3, NULL)",
+                params![user.name, user.role.as_str(), now_ms],
+            )?;
+            for cell in &user.cells {
+                tx.execute(
+                    "INSERT OR IGNORE INTO user_cells (user, cell) VALUES (?1, ?2)",
+                    params![user.name, cell],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn user(&self, name: &str) -> StoreResult<Option<User>> {
+        self.read(|c| load_user(c, name))
+    }
+
+    fn users(&self) -> StoreResult<Vec<User>> {
+        self.read(|c| {
+            let names = c
+                .prepare("SELECT name FROM users ORDER BY name")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            names
+                .iter()
+                .filter_map(|n| load_user(c, n).transpose())
+                .collect()
+        })
+    }
+
+    fn create_enrolment(
+        &self,
+        user: &str,
+        secret_hash: [u8; 32],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            if load_user(tx, user)?.is_none() {
+                return Err(StoreError::NotFound(format!("no user named `{user}`; add it with `users add` first")));
+            }
+            tx.execute(
+                "INSERT INTO enrolments (secret_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![secret_hash.as_slice(), user, now_ms, expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn redeem_enrolment(
+        &self,
+        secret_hash: [u8; 32],
+        device: &Device,
+        now_ms: i64,
+    ) -> StoreResult<User> {
+        self.write(|tx| {
+            let row = tx
+                .query_row(
+                    "SELECT user, expires_ms, used_ms FROM enrolments WHERE secret_hash = ?1",
+                    [secret_hash.as_slice()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?)),
+                )
+                .optional()?;
+            let (user_name, expires_ms, used_ms) = row.ok_or_else(|| {
+                StoreError::Refused("this enrolment code is not known to the server; ask IT for a new one".into())
+            })?;
+            if used_ms.is_some() {
+                return Err(StoreError::Refused(
+                    "this enrolment code was already used; each code enrols one device — ask IT for a new one".into(),
+                ));
+            }
+            if now_ms > expires_ms {
+                return Err(StoreError::Refused("this enrolment code has expired; ask IT for a new one".into()));
+            }
+            let user = load_user(tx, &user_name)?
+                .ok_or_else(|| StoreError::Corrupt(format!("enrolment for missing user {user_name}")))?;
+            if user.disabled {
+                return Err(StoreError::Refused(format!("user `{user_name}` is disabled; ask IT")));
+            }
+            tx.execute(
+                "UPDATE enrolments SET used_ms = ?1, device_id = ?2 WHERE secret_hash = ?3",
+                params![now_ms, device.id.as_bytes().as_slice(), secret_hash.as_slice()],
+            )?;
+            tx.execute(
+                "INSERT INTO devices (id, user, label, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device.id.as_bytes().as_slice(), user_name, device.label, device.token_hash.as_slice(), now_ms],
+            )?;
+            Ok(user)
+        })
+    }
+
+    fn device(&self, id: Uuid) -> StoreResult<Option<Device>> {
+        self.read(|c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                    [id.as_bytes().as_slice()],
+                    device_from_row,
+                )
+                .optional()?;
+            row.map(device_from).transpose()
+        })
+    }
+
+    fn devices(&self) -> StoreResult<Vec<Device>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY enrolled_ms"
+            ))?;
+            let rows = stmt
+                .query_map([], device_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(device_from).collect()
+        })
+    }
+
+    fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE devices SET last_seen_ms = ?1 WHERE id = ?2",
+                params![now_ms, id.as_bytes().as_slice()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64> {
+        self.write(|tx| {
+            let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM grid_layers", [], |r| r.get(0))?;
+            let layer = GridLayerWire { version: version as u64, name: name.to_owned(), cells: cells.to_vec() };
+            tx.execute(
+                "INSERT INTO grid_layers (version, name, imported_ms, cell_count, layer) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![version, name, now_ms, cells.len() as i64, codec::encode(&layer)],
+            )?;
+            Ok(version as u64)
+        })
+    }
+
+    fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT version, name, imported_ms, cell_count FROM grid_layers ORDER BY version",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(LayerInfo {
+                    version: r.get::<_, i64>(0)? as u64,
+                    name: r.get(1)?,
+                    imported_ms: r.get(2)?,
+                    cell_count: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>> {
+        self.read(|c| {
+            let bytes: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT layer FROM grid_layers ORDER BY version DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            bytes
+                .map(|b| {
+                    codec::decode(&b).map_err(|e| StoreError::Corrupt(format!("grid layer: {e}")))
+                })
+                .transpose()
+        })
+    }
+
+    fn grid_version(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM grid_layers",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+
+    fn put_categories(&self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64> {
+        self.write(|tx| {
+            let version: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM category_tables",
+                [],
+                |r| r.get(0),
+            )?;
+            let table = CategoryTable {
+                version: version as u64,
+                categories: categories.categories.clone(),
+            };
+            let body =
+                serde_json::to_string(&table).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO category_tables (version, imported_ms, body) VALUES (?1, ?2, ?3)",
+                params![version, now_ms, body],
+            )?;
+            Ok(version as u64)
+        })
+    }
+
+    fn categories(&self) -> StoreResult<Option<CategoryTable>> {
+        self.read(|c| {
+            let body: Option<String> = c
+                .query_row(
+                    "SELECT body FROM category_tables ORDER BY version DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            body.map(|b| {
+                serde_json::from_str(&b)
+                    .map_err(|e| StoreError::Corrupt(format!("category table: {e}")))
+            })
+            .transpose()
+        })
+    }
+
+    fn categories_version(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM category_tables",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+
+    fn apply_ops(
+        &self,
+        device: Uuid,
+        ops: &[Op],
+        decide: &Decide,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Outcome>> {
+        self.write(|tx| {
+            let mut seq = next_seq(tx)?;
+            let mut outcomes = Vec::with_capacity(ops.len());
+            for op in ops {
+                if op_seen(tx, op.op_id)? {
+                    outcomes.push(Outcome::Duplicate);
+                    continue;
+                }
+                let current = load_report(tx, op_report_id(op))?;
+                match decide(op, current.as_ref()) {
+                    Ok(next) => {
+                        if current.as_ref() != Some(&next) {
+                            save_report(tx, &next, seq, device, now_ms)?;
+                            seq += 1;
+                        }
+                        record_op(tx, op.op_id, device, now_ms)?;
+                        outcomes.push(Outcome::Applied);
+                    }
+                    Err(r) => outcomes.push(Outcome::Rejected {
+                        code: r.code,
+                        reason: r.reason,
+                    }),
+                }
+            }
+            Ok(outcomes)
+        })
+    }
+
+    fn pull(&self, q: &PullQuery) -> StoreResult<Page> {
+        self.read(|c| {
+            // Fetch one row beyond the page to learn whether more remain.
+            let limit = q.max_records as i64 + 1;
+            let (sql, cells_json, user) = match &q.scope {
+                Scope::All => (
+                    "SELECT seq, state FROM reports WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    None,
+                    None,
+                ),
+                Scope::Cells { user, cells } => (
+                    "SELECT seq, state FROM reports WHERE seq > ?1
+                       AND (reporter = ?3 OR grid_cell IN (SELECT value FROM json_each(?4)))
+                     ORDER BY seq LIMIT ?2",
+                    Some(serde_json::to_string(cells).expect("strings serialise")),
+                    Some(user.as_str()),
+                ),
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut rows = match (&cells_json, user) {
+                (Some(cells), Some(user)) => {
+                    stmt.query(params![q.after_seq as i64, limit, user, cells])?
+                }
+                _ => stmt.query(params![q.after_seq as i64, limit])?,
+            };
+            let mut page = Page {
+                reports: Vec::new(),
+                last_seq: q.after_seq,
+                more: false,
+            };
+            let mut bytes = 0usize;
+            while let Some(row) = rows.next()? {
+                let blob = row
+                    .get_ref(1)?
+                    .as_blob()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let full = page.reports.len() >= q.max_records
+                    || (!page.reports.is_empty() && bytes + blob.len() > q.max_bytes);
+                if full {
+                    page.more = true;
+                    break;
+                }
+                bytes += blob.len();
+                page.reports.push(decode_state(blob)?);
+                page.last_seq = row.get::<_, i64>(0)? as u64;
+            }
+            Ok(page)
+        })
+    }
+
+    fn report(&self, id: Uuid) -> StoreResult<Option<ReportState>> {
+        self.read(|c| load_report(c, id))
+    }
+
+    fn reports(&self, unassigned_only: bool) -> StoreResult<Vec<ReportState>> {
+        self.read(|c| {
+            let sql = if unassigned_only {
+                "SELECT state FROM reports WHERE deleted = 0 AND grid_cell IS NULL ORDER BY seq"
+            } else {
+                "SELECT state FROM reports WHERE deleted = 0 ORDER BY seq"
+            };
+            let mut stmt = c.prepare(sql)?;
+            let blobs = stmt
+                .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            blobs.iter().map(|b| decode_state(b)).collect()
+        })
+    }
+
+    fn reassign(
+        &self,
+        only_unassigned: bool,
+        reassign: &Reassign,
+        now_ms: i64,
+    ) -> StoreResult<usize> {
+        self.write(|tx| {
+            let sql = if only_unassigned {
+                "SELECT state, device FROM reports WHERE deleted = 0 AND grid_cell IS NULL ORDER BY seq"
+            } else {
+                "SELECT state, device FROM reports WHERE deleted = 0 ORDER BY seq"
+            };
+            let rows = tx
+                .prepare(sql)?
+                .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut seq = next_seq(tx)?;
+            let mut changed = 0;
+            for (blob, device) in rows {
+                let state = decode_state(&blob)?;
+                if let Some(next) = reassign(&state).filter(|n| *n != state) {
+                    save_report(tx, &next, seq, uuid_from(device)?, now_ms)?;
+                    seq += 1;
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_store_passes_the_shared_suite() {
+        super::super::suite::run_all(|dir| {
+            Box::new(super::SqliteStore::open(&dir.join("server.db")).unwrap())
+        });
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        drop(super::SqliteStore::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = super::SqliteStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer gridwarden"), "{err}");
+    }
+}

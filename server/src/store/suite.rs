@@ -1,0 +1,408 @@
+//! The behaviour every [`Store`] backend must show. A backend's test calls
+//! [`run_all`] with a constructor; each case gets a fresh directory.
+
+use std::path::Path;
+
+use gridwarden_protocol::category::{Category, CategoryTable, Family};
+use gridwarden_protocol::grid::GridCellWire;
+use gridwarden_protocol::{
+    ErrorCode, Hlc, Location, NewReport, Op, OpBody, Outcome, ReportOp, ReportState, Role,
+};
+use uuid::Uuid;
+
+use super::*;
+
+type Case = (&'static str, fn(&dyn Store));
+
+pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
+    let cases: &[Case] = &[
+        ("users", users),
+        ("enrolment_works_once", enrolment_works_once),
+        ("enrolment_expires", enrolment_expires),
+        ("apply_is_idempotent", apply_is_idempotent),
+        ("rejected_ops_change_nothing", rejected_ops_change_nothing),
+        ("pull_pages_and_scopes", pull_pages_and_scopes),
+        ("pull_respects_byte_budget", pull_respects_byte_budget),
+        ("reference_data_versions", reference_data_versions),
+        ("reassign_only_unassigned", reassign_only_unassigned),
+        ("meta", meta),
+    ];
+    for (name, case) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let store = make(dir.path());
+        eprintln!("store suite: {name}");
+        case(store.as_ref());
+    }
+}
+
+fn user(name: &str, role: Role, cells: &[&str]) -> User {
+    User {
+        name: name.into(),
+        role,
+        cells: cells.iter().map(|c| c.to_string()).collect(),
+        disabled: false,
+    }
+}
+
+fn device(id: u128, user: &str) -> Device {
+    Device {
+        id: Uuid::from_u128(id),
+        user: user.into(),
+        label: "test phone".into(),
+        token_hash: [id as u8; 32],
+        enrolled_ms: 0,
+        revoked_ms: None,
+        last_seen_ms: None,
+    }
+}
+
+fn create(op: u128, report: u128, lon: f64) -> Op {
+    Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(1000 + op as u64, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(report),
+            op: ReportOp::Create(NewReport {
+                category: "0101".into(),
+                location: Location {
+                    lon,
+                    lat: 40.0,
+                    accuracy_m: None,
+                },
+                address: None,
+                note: String::new(),
+                observed_at_ms: 0,
+                patrol: None,
+            }),
+        },
+    }
+}
+
+/// A decide rule like the service's: apply, and put reports west of 0° in
+/// cell "W", east in "E".
+fn decide_with_cells(op: &Op, current: Option<&ReportState>) -> Result<ReportState, Rejection> {
+    let OpBody::Report { report_id, op: rop } = &op.body;
+    let mut state = current
+        .cloned()
+        .unwrap_or_else(|| ReportState::empty(*report_id));
+    state.apply(rop, op.hlc, "ann", Uuid::from_u128(7));
+    if let Some(loc) = state.location() {
+        let cell = if loc.lon < 0.0 { "W" } else { "E" };
+        state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
+    }
+    Ok(state)
+}
+
+fn users(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &["A", "B"]), 1)
+        .unwrap();
+    s.add_user(&user("sam", Role::Supervisor, &[]), 1).unwrap();
+    assert!(matches!(
+        s.add_user(&user("ann", Role::Liaison, &[]), 2),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.user("ann").unwrap().unwrap(),
+        user("ann", Role::Warden, &["A", "B"])
+    );
+    assert_eq!(s.user("nobody").unwrap(), None);
+    let names: Vec<_> = s.users().unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["ann", "sam"]);
+}
+
+fn enrolment_works_once(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
+    assert!(matches!(
+        s.create_enrolment("zed", [1; 32], 0, 100),
+        Err(StoreError::NotFound(_))
+    ));
+    s.create_enrolment("ann", [1; 32], 0, 100).unwrap();
+    let got = s.redeem_enrolment([1; 32], &device(5, "ann"), 10).unwrap();
+    assert_eq!(got.name, "ann");
+    let again = s
+        .redeem_enrolment([1; 32], &device(6, "ann"), 11)
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("already used"), "{again}");
+    assert!(
+        s.device(Uuid::from_u128(6)).unwrap().is_none(),
+        "a refused enrolment registers nothing"
+    );
+    let unknown = s
+        .redeem_enrolment([9; 32], &device(7, "ann"), 11)
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("not known"), "{unknown}");
+    let d = s.device(Uuid::from_u128(5)).unwrap().unwrap();
+    assert_eq!((d.user.as_str(), d.token_hash), ("ann", [5; 32]));
+    s.touch_device(d.id, 50).unwrap();
+    assert_eq!(s.devices().unwrap()[0].last_seen_ms, Some(50));
+}
+
+fn enrolment_expires(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
+    s.create_enrolment("ann", [2; 32], 0, 100).unwrap();
+    let err = s
+        .redeem_enrolment([2; 32], &device(5, "ann"), 101)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expired"), "{err}");
+    assert!(s.devices().unwrap().is_empty());
+}
+
+fn apply_is_idempotent(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let ops = [create(1, 100, 1.0), create(2, 101, -1.0)];
+    let first = s.apply_ops(dev, &ops, &decide_with_cells, 5).unwrap();
+    assert_eq!(first, [Outcome::Applied, Outcome::Applied]);
+    let stored = s.reports(false).unwrap();
+    let again = s.apply_ops(dev, &ops, &decide_with_cells, 6).unwrap();
+    assert_eq!(again, [Outcome::Duplicate, Outcome::Duplicate]);
+    assert_eq!(
+        s.reports(false).unwrap(),
+        stored,
+        "a replayed push changes nothing"
+    );
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: Scope::All,
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(page.reports.len(), 2, "no new feed entries from a replay");
+    assert_eq!(
+        s.report(Uuid::from_u128(101)).unwrap().unwrap().grid_cell(),
+        Some("W")
+    );
+}
+
+fn rejected_ops_change_nothing(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let refuse_west = |op: &Op, cur: Option<&ReportState>| {
+        let state = decide_with_cells(op, cur)?;
+        if state.grid_cell() == Some("W") {
+            return Err(Rejection::new(ErrorCode::InvalidInput, "west is closed"));
+        }
+        Ok(state)
+    };
+    let out = s
+        .apply_ops(
+            dev,
+            &[create(1, 100, -1.0), create(2, 101, 1.0)],
+            &refuse_west,
+            5,
+        )
+        .unwrap();
+    assert_eq!(
+        out[0],
+        Outcome::Rejected {
+            code: ErrorCode::InvalidInput,
+            reason: "west is closed".into()
+        }
+    );
+    assert_eq!(
+        out[1],
+        Outcome::Applied,
+        "the rest of the batch still lands"
+    );
+    assert!(s.report(Uuid::from_u128(100)).unwrap().is_none());
+    // A rejected op id is not remembered as applied: fixed rules may accept it later.
+    let out = s
+        .apply_ops(dev, &[create(1, 100, -1.0)], &decide_with_cells, 6)
+        .unwrap();
+    assert_eq!(out, [Outcome::Applied]);
+}
+
+fn pull_pages_and_scopes(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let ops: Vec<Op> = (0..25)
+        .map(|i| create(i + 1, 1000 + i, if i % 2 == 0 { -1.0 } else { 1.0 }))
+        .collect();
+    s.apply_ops(dev, &ops, &decide_with_cells, 5).unwrap();
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = s
+            .pull(&PullQuery {
+                after_seq: after,
+                scope: Scope::All,
+                max_records: 10,
+                max_bytes: 1 << 20,
+            })
+            .unwrap();
+        assert!(page.reports.len() <= 10);
+        seen.extend(page.reports.iter().map(|r| r.id));
+        after = page.last_seq;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 25, "every report exactly once");
+    seen.dedup();
+    assert_eq!(seen.len(), 25);
+    let west_only = Scope::Cells {
+        user: "someone-else".into(),
+        cells: vec!["W".into()],
+    };
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: west_only,
+            max_records: 100,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(page.reports.len(), 13);
+    assert!(page.reports.iter().all(|r| r.grid_cell() == Some("W")));
+    let own = Scope::Cells {
+        user: "ann".into(),
+        cells: vec![],
+    };
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: own,
+            max_records: 100,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(
+        page.reports.len(),
+        25,
+        "a reporter always sees their own reports"
+    );
+    let empty = s
+        .pull(&PullQuery {
+            after_seq: after,
+            scope: Scope::All,
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(
+        (empty.reports.len(), empty.last_seq, empty.more),
+        (0, after, false)
+    );
+}
+
+fn pull_respects_byte_budget(s: &dyn Store) {
+    let ops: Vec<Op> = (0..10).map(|i| create(i + 1, 2000 + i, 1.0)).collect();
+    s.apply_ops(Uuid::from_u128(7), &ops, &decide_with_cells, 5)
+        .unwrap();
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: Scope::All,
+            max_records: 100,
+            max_bytes: 250,
+        })
+        .unwrap();
+    assert!(
+        page.more && !page.reports.is_empty() && page.reports.len() < 10,
+        "{}",
+        page.reports.len()
+    );
+    let tiny = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: Scope::All,
+            max_records: 100,
+            max_bytes: 1,
+        })
+        .unwrap();
+    assert_eq!(tiny.reports.len(), 1, "a page always makes progress");
+}
+
+fn reference_data_versions(s: &dyn Store) {
+    assert_eq!(
+        (s.grid_version().unwrap(), s.categories_version().unwrap()),
+        (0, 0)
+    );
+    assert!(s.current_grid_layer().unwrap().is_none());
+    let cell = GridCellWire {
+        code: "990102001001001".into(),
+        name: None,
+        polygons: vec![],
+    };
+    assert_eq!(
+        s.add_grid_layer("one", std::slice::from_ref(&cell), 1)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.add_grid_layer("two", &[cell.clone(), cell], 2).unwrap(),
+        2
+    );
+    assert_eq!(s.grid_version().unwrap(), 2);
+    let layer = s.current_grid_layer().unwrap().unwrap();
+    assert_eq!(
+        (layer.version, layer.name.as_str(), layer.cells.len()),
+        (2, "two", 2)
+    );
+    assert_eq!(s.grid_layers().unwrap().len(), 2);
+    let table = CategoryTable {
+        version: 0,
+        categories: vec![Category {
+            code: "0101".into(),
+            family: Family::Component,
+            class_code: "01".into(),
+            class_name: "公用设施".into(),
+            name: "上水井盖".into(),
+            name_en: "cover".into(),
+            register_limit: None,
+            dispose_limit: None,
+        }],
+    };
+    assert_eq!(s.put_categories(&table, 1).unwrap(), 1);
+    let got = s.categories().unwrap().unwrap();
+    assert_eq!((got.version, got.categories.len()), (1, 1));
+}
+
+fn reassign_only_unassigned(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let no_cell = |op: &Op, cur: Option<&ReportState>| {
+        let OpBody::Report { report_id, op: rop } = &op.body;
+        let mut st = cur
+            .cloned()
+            .unwrap_or_else(|| ReportState::empty(*report_id));
+        st.apply(rop, op.hlc, "ann", dev);
+        Ok(st)
+    };
+    s.apply_ops(dev, &[create(1, 1, 1.0)], &no_cell, 1).unwrap();
+    s.apply_ops(dev, &[create(2, 2, 1.0)], &decide_with_cells, 1)
+        .unwrap();
+    assert_eq!(s.reports(true).unwrap().len(), 1);
+    let to_x = |st: &ReportState| {
+        let mut n = st.clone();
+        n.set_grid_cell(Some("X".into()), Hlc::new(9_999_999, 0, 0));
+        Some(n)
+    };
+    assert_eq!(s.reassign(true, &to_x, 3).unwrap(), 1);
+    assert_eq!(
+        s.report(Uuid::from_u128(2)).unwrap().unwrap().grid_cell(),
+        Some("E"),
+        "assigned reports stay"
+    );
+    assert_eq!(
+        s.report(Uuid::from_u128(1)).unwrap().unwrap().grid_cell(),
+        Some("X")
+    );
+    assert_eq!(
+        s.reassign(false, &to_x, 4).unwrap(),
+        1,
+        "only the changed one counts"
+    );
+    assert!(s.reports(true).unwrap().is_empty());
+}
+
+fn meta(s: &dyn Store) {
+    assert_eq!(s.meta("public_addr").unwrap(), None);
+    s.set_meta("public_addr", "1.2.3.4:4433").unwrap();
+    s.set_meta("public_addr", "5.6.7.8:4433").unwrap();
+    assert_eq!(
+        s.meta("public_addr").unwrap().as_deref(),
+        Some("5.6.7.8:4433")
+    );
+}

@@ -1,0 +1,95 @@
+//! The server's certificate. On first start a self-signed development
+//! certificate is generated and persisted in the data directory, so enrolled
+//! devices keep trusting it across restarts: they pin its SHA-256 fingerprint.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+
+pub const CERT_FILE: &str = "server-cert.der";
+pub const KEY_FILE: &str = "server-key.der";
+
+pub struct Identity {
+    pub cert: CertificateDer<'static>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Identity {
+    /// SHA-256 of the certificate's DER bytes, as `openssl x509 -fingerprint -sha256` shows.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        fingerprint(&self.cert)
+    }
+}
+
+pub fn fingerprint(cert: &[u8]) -> [u8; 32] {
+    Sha256::digest(cert).into()
+}
+
+/// Loads the certificate and key from `dir`, creating them if absent.
+pub fn load_or_create(dir: &Path) -> anyhow::Result<Identity> {
+    let cert_path = dir.join(CERT_FILE);
+    let key_path = dir.join(KEY_FILE);
+    if cert_path.exists() && key_path.exists() {
+        let cert = std::fs::read(&cert_path)
+            .with_context(|| format!("reading {}", cert_path.display()))?;
+        let key =
+            std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+        return Ok(Identity {
+            cert: CertificateDer::from(cert),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        });
+    }
+    let names = vec![
+        gridwarden_protocol::SERVER_NAME.to_string(),
+        "localhost".to_string(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)
+        .context("generating a development certificate")?;
+    let cert = generated.cert.der().to_vec();
+    let key = generated.key_pair.serialize_der();
+    write_private(&key_path, &key)?;
+    std::fs::write(&cert_path, &cert)
+        .with_context(|| format!("writing {}", cert_path.display()))?;
+    Ok(Identity {
+        cert: CertificateDer::from(cert),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+    })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// QUIC server configuration: TLS 1.3 only, our ALPN, bounded streams.
+pub fn quic_server_config(identity: &Identity) -> anyhow::Result<quinn::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())?;
+    tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
+    tls.max_early_data_size = u32::MAX;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let transport = Arc::get_mut(&mut config.transport).expect("fresh transport config");
+    transport.max_concurrent_bidi_streams(64u32.into());
+    transport.max_concurrent_uni_streams(0u32.into());
+    transport.max_idle_timeout(Some(std::time::Duration::from_secs(60).try_into()?));
+    Ok(config)
+}

@@ -1,0 +1,241 @@
+//! Shared harness for the end-to-end suite: a real server on loopback that
+//! can be stopped and restarted on the same port and data directory, admin
+//! actions on that directory, and enrolled client devices.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use geo::InteriorPoint;
+use gridwarden_client_core::{Client, Location, NewReport};
+use gridwarden_protocol::Role;
+use gridwarden_server::{admin, DataDir, Limits, RunningServer};
+
+/// A server whose process-like lifetime the test controls.
+pub struct TestServer {
+    pub data_dir: PathBuf,
+    pub addr: SocketAddr,
+    pub fingerprint: [u8; 32],
+    runtime: Option<tokio::runtime::Runtime>,
+    running: Option<RunningServer>,
+}
+
+impl TestServer {
+    /// Starts a server on a free loopback port.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_on(data_dir, "127.0.0.1:0".parse().unwrap())
+    }
+
+    pub fn start_on(data_dir: &Path, listen: SocketAddr) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let data = DataDir::open(data_dir, Limits::default()).unwrap();
+        let running = runtime
+            .block_on(async { RunningServer::start(data.service.clone(), &data.identity, listen) })
+            .unwrap();
+        Self {
+            data_dir: data_dir.to_owned(),
+            addr: running.local_addr,
+            fingerprint: running.fingerprint,
+            runtime: Some(runtime),
+            running: Some(running),
+        }
+    }
+
+    /// Stops the server: every connection closes, the port is released.
+    pub fn stop(&mut self) {
+        if let (Some(rt), Some(running)) = (self.runtime.take(), self.running.take()) {
+            rt.block_on(running.shutdown());
+            rt.shutdown_background();
+        }
+    }
+
+    /// Starts again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        *self = Self::start_on(&self.data_dir.clone(), self.addr);
+    }
+
+    /// The data directory as an admin command sees it (its own connections,
+    /// like a second process).
+    pub fn admin(&self) -> DataDir {
+        DataDir::open(&self.data_dir, Limits::default()).unwrap()
+    }
+
+    pub fn add_user(&self, name: &str, role: Role, cells: &[&str]) {
+        admin::add_user(
+            &self.admin(),
+            name,
+            role,
+            cells.iter().map(|c| c.to_string()).collect(),
+        )
+        .unwrap();
+    }
+
+    pub fn enrolment_code(&self, user: &str) -> String {
+        admin::enrol_device(&self.admin(), user, Some(&self.addr.to_string()))
+            .unwrap()
+            .code
+    }
+
+    /// A client device in `home`, enrolled for `user` (server must be up).
+    pub fn enrol(&self, home: &Path, user: &str) -> Client {
+        // A stopped server is noticed by timeout (QUIC ignores ICMP); keep it short.
+        let client = Client::open(home)
+            .unwrap()
+            .with_connect_timeout(std::time::Duration::from_secs(2));
+        client
+            .enroll(&self.enrolment_code(user), "e2e test phone")
+            .unwrap();
+        client
+    }
+
+    /// Two cells of the current layer and a point inside each.
+    pub fn two_cells(&self) -> [(String, Location); 2] {
+        let grid = self
+            .admin()
+            .service
+            .grid()
+            .unwrap()
+            .expect("a grid layer is loaded");
+        let mut picked = grid.cells().iter().filter_map(|cell| {
+            let p = cell.geometry.interior_point()?;
+            // Only take points that the rules really put in this cell.
+            (grid.assign(p.x(), p.y()).code() == Some(cell.code.as_str())).then(|| {
+                (
+                    cell.code.clone(),
+                    Location {
+                        lon: p.x(),
+                        lat: p.y(),
+                        accuracy_m: Some(5.0),
+                    },
+                )
+            })
+        });
+        let a = picked.next().unwrap();
+        let b = picked.find(|(code, _)| *code != a.0).unwrap();
+        [a, b]
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn report_at(category: &str, location: Location, note: &str) -> NewReport {
+    NewReport {
+        category: category.into(),
+        location,
+        address: None,
+        note: note.into(),
+        observed_at_ms: 1_763_800_000_000,
+        patrol: None,
+    }
+}
+
+/// A location far from every cell of the sample layer.
+pub fn nowhere() -> Location {
+    Location {
+        lon: 2.35,
+        lat: 48.85,
+        accuracy_m: None,
+    }
+}
+
+/// A hand-driven QUIC connection for sending what no well-behaved client
+/// sends: garbage, oversized frames, forged credentials.
+pub mod raw {
+    use std::net::SocketAddr;
+
+    use gridwarden_protocol::frame::{encode_frame, FrameDecoder, DEFAULT_MAX_FRAME};
+    use gridwarden_protocol::{ClientMessage, ServerMessage};
+
+    pub struct Raw {
+        pub runtime: tokio::runtime::Runtime,
+        pub conn: quinn::Connection,
+        _endpoint: quinn::Endpoint,
+    }
+
+    impl Raw {
+        pub fn connect(addr: SocketAddr, fingerprint: [u8; 32]) -> Self {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let (endpoint, conn) = runtime.block_on(async {
+                gridwarden_client_core::transport::connect_quic(&addr.to_string(), fingerprint)
+                    .await
+                    .unwrap()
+            });
+            Self {
+                runtime,
+                conn,
+                _endpoint: endpoint,
+            }
+        }
+
+        /// Sends `bytes` on a new stream and returns the server's answer.
+        pub fn exchange(&self, bytes: &[u8]) -> Result<ServerMessage, String> {
+            self.runtime.block_on(async {
+                let (mut send, mut recv) = self.conn.open_bi().await.map_err(|e| e.to_string())?;
+                // The server may stop reading an oversized request early.
+                let _ = send.write_all(bytes).await;
+                let _ = send.finish();
+                let answer = recv
+                    .read_to_end(DEFAULT_MAX_FRAME + 4)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut dec = FrameDecoder::new(DEFAULT_MAX_FRAME);
+                dec.extend(&answer).map_err(|e| e.to_string())?;
+                dec.next_message::<ServerMessage>()
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "no answer".to_string())
+            })
+        }
+
+        pub fn request(&self, message: &ClientMessage) -> Result<ServerMessage, String> {
+            self.exchange(&encode_frame(message))
+        }
+    }
+}
+
+/// The workspace's real binaries, built once per test run.
+pub mod bins {
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::sync::OnceLock;
+
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+
+    /// Path to a binary of this workspace (`gridwarden`, `gridwarden-server`),
+    /// building both with the same profile as the tests if needed.
+    pub fn path(name: &str) -> PathBuf {
+        let dir = BUILT.get_or_init(|| {
+            // target/<profile>/deps/e2e-HASH -> target/<profile>
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap().to_owned();
+            let profile = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "gridwarden-server",
+                "-p",
+                "gridwarden-cli",
+            ]);
+            if profile == "release" {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("running cargo build for the binaries");
+            assert!(status.success(), "building the binaries failed");
+            dir
+        });
+        dir.join(name)
+    }
+}

@@ -1,0 +1,6 @@
+//! The end-to-end suite: one binary, so the workspace links it once.
+//! Every test runs a real server and real client cores over QUIC on loopback.
+
+mod bad_input;
+mod cli;
+mod field_loop;
