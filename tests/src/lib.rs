@@ -48,7 +48,9 @@ impl TestServer {
     pub fn stop(&mut self) {
         if let (Some(rt), Some(running)) = (self.runtime.take(), self.running.take()) {
             rt.block_on(running.shutdown());
-            rt.shutdown_background();
+            // Wait until every task, and with it the endpoint's socket, is
+            // dropped: a restart binds the same port next.
+            rt.shutdown_timeout(std::time::Duration::from_secs(10));
         }
     }
 
@@ -221,6 +223,19 @@ pub mod bins {
             let profile = dir.file_name().unwrap().to_string_lossy().into_owned();
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
+            // `cargo test` sets CARGO_PKG_*, CARGO_MANIFEST_DIR and friends for
+            // this process; build scripts that watch them would rebuild the
+            // world, so the nested build gets only what selects the toolchain.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                let keep =
+                    ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS"].contains(&key.as_ref());
+                if (key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "OUT_DIR")
+                    && !keep
+                {
+                    cmd.env_remove(key.as_ref());
+                }
+            }
             cmd.args([
                 "build",
                 "--quiet",
