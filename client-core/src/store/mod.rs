@@ -27,7 +27,10 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many
 /// have run. Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_confirmed_state.sql"),
+];
 
 /// An open client database.
 #[derive(Debug)]

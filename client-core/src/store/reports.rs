@@ -76,6 +76,29 @@ pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     bytes.map(|b| decode_state(&b)).transpose()
 }
 
+/// What the server is known to hold of a report, if anything.
+pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
+    let mut stmt = conn.prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?;
+    let bytes: Option<Option<Vec<u8>>> =
+        stmt.query_row([uuid_blob(&id)], |r| r.get(0)).optional()?;
+    bytes.flatten().map(|b| decode_state(&b)).transpose()
+}
+
+/// Joins `incoming` (a pulled state, or the effect of an acknowledged op)
+/// into the confirmed state of its report. The row must exist.
+pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
+    let merged = match confirmed(tx, incoming.id)? {
+        Some(mut known) => {
+            known.merge(incoming);
+            known
+        }
+        None => incoming.clone(),
+    };
+    tx.prepare_cached("UPDATE reports SET confirmed = ?1 WHERE id = ?2")?
+        .execute(params![codec::encode(&merged), uuid_blob(&incoming.id)])?;
+    Ok(())
+}
+
 /// The stored state of one report, deleted or not.
 pub fn get(conn: &Connection, id: Uuid) -> Result<Option<StoredReport>> {
     let sql = format!("{SELECT_STORED} WHERE r.id = ?1");

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use gridwarden_protocol::{
-    hlc, Ack, ClientMessage, Cursor, FetchReference, Hello, Hlc, HlcClock, Outcome, Pull, PullPage,
-    Push, Record, Reference, ServerMessage, Welcome, PROTOCOL_VERSION,
+    hlc, Ack, ClientMessage, Cursor, FetchReference, Hello, Hlc, HlcClock, Op, OpBody, Outcome,
+    Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage, Welcome, PROTOCOL_VERSION,
 };
 use rusqlite::Transaction;
 use uuid::Uuid;
@@ -51,9 +51,9 @@ enum Phase {
     AwaitReference {
         announced: Option<(u64, u64)>,
     },
-    /// The ops of the push in flight, op id → report id.
+    /// The ops of the push in flight, by op id.
     AwaitAck {
-        sent: HashMap<Uuid, Uuid>,
+        sent: HashMap<Uuid, Op>,
     },
     AwaitPage {
         cursor: Cursor,
@@ -236,30 +236,36 @@ impl SyncEngine {
             return Ok(self.pull(meta::pull_cursor(store.conn())?));
         };
         self.last_pushed_seq = last.seq;
-        let sent = batch
-            .iter()
-            .map(|q| (q.op.op_id, outbox::subject(&q.op)))
-            .collect();
+        let sent = batch.iter().map(|q| (q.op.op_id, q.op.clone())).collect();
         self.phase = Phase::AwaitAck { sent };
         let ops = batch.into_iter().map(|q| q.op).collect();
         Ok(Step::Send(ClientMessage::Push(Push { ops })))
     }
 
-    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Uuid>, ack: Ack) -> Result<Step> {
+    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Op>, ack: Ack) -> Result<Step> {
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
         let now = now_ms() as i64;
         let tx = store.transaction()?;
+        let me = meta::enrolment(&tx)?.ok_or(ClientError::NotEnrolled)?;
         for result in &ack.results {
-            let Some(&report_id) = sent.get(&result.op_id) else {
+            let Some(op) = sent.get(&result.op_id) else {
                 tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
                 continue;
             };
+            let report_id = outbox::subject(op);
             // Gone already means another sync of this home committed it.
             outbox::remove(&tx, result.op_id)?;
             match &result.outcome {
-                Outcome::Applied => applied += 1,
-                Outcome::Duplicate => duplicates += 1,
+                Outcome::Applied | Outcome::Duplicate => {
+                    confirm_own_op(&tx, op, &me)?;
+                    if matches!(result.outcome, Outcome::Applied) {
+                        applied += 1;
+                    } else {
+                        duplicates += 1;
+                    }
+                }
                 Outcome::Rejected { code, reason } => {
+                    roll_back(&tx, op, &me)?;
                     let r = Rejection {
                         op_id: result.op_id,
                         report_id,
@@ -315,6 +321,7 @@ impl SyncEngine {
                         None => incoming.clone(),
                     };
                     reports::upsert(&tx, &merged, LocalCell::Keep)?;
+                    reports::confirm(&tx, incoming)?;
                     newest = newest.max(incoming.max_hlc());
                 }
             }
@@ -364,3 +371,38 @@ impl SyncEngine {
 
 #[cfg(test)]
 mod tests;
+
+/// The effect of one of this device's ops on a report, as a state to join.
+fn effect_of(op: &Op, me: &meta::Enrolment) -> ReportState {
+    let OpBody::Report {
+        report_id,
+        op: report_op,
+    } = &op.body;
+    let mut effect = ReportState::empty(*report_id);
+    effect.apply(report_op, op.hlc, &me.user, me.device_id);
+    effect
+}
+
+/// The server applied `op`: what it holds of the report now includes it.
+fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
+    if reports::state(tx, outbox::subject(op))?.is_some() {
+        reports::confirm(tx, &effect_of(op, me))?;
+    }
+    Ok(())
+}
+
+/// The server refused `op` (already out of the outbox): rebuild the visible
+/// state from what the server holds plus the ops still queued, so the refused
+/// change disappears and replicas converge. A refused create has nothing on
+/// the server to fall back to; it stays on this device, shown as rejected.
+fn roll_back(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
+    let report_id = outbox::subject(op);
+    let Some(confirmed) = reports::confirmed(tx, report_id)? else {
+        return Ok(());
+    };
+    let mut view = confirmed;
+    for pending in outbox::ops_of(tx, report_id)? {
+        view.merge(&effect_of(&pending, me));
+    }
+    reports::upsert(tx, &view, LocalCell::Keep)
+}

@@ -225,3 +225,69 @@ fn an_admin_change_on_the_data_directory_reaches_the_running_server_at_once() {
         Some("750101001001001")
     );
 }
+
+#[test]
+fn a_refused_edit_comes_back_with_its_reason_and_leaves_no_trace() {
+    use gridwarden_client_core::{ReportEdit, ReportStatus};
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    let [(cell_a, in_a), _] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&cell_a]);
+    server.add_user("bo", Role::Warden, &[]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let bo = server.enrol(&tmp.path().join("bo"), "bo");
+    let theirs = bo
+        .record_report(report_at("0101", in_a, "bo saw it"))
+        .unwrap();
+    bo.sync().unwrap();
+    let mine = ann
+        .record_report(report_at("0101", in_a, "ann saw it"))
+        .unwrap();
+    ann.sync().unwrap();
+
+    // Offline, ann edits her own report and tries to edit and delete bo's.
+    let edit = |note: &str| ReportEdit {
+        note: Some(note.into()),
+        ..Default::default()
+    };
+    ann.edit_report(mine, edit("ann: cover replaced")).unwrap();
+    ann.edit_report(theirs, edit("ann: not bo's any more"))
+        .unwrap();
+    ann.delete_report(theirs).unwrap();
+    assert!(
+        ann.show_report(theirs).unwrap().deleted,
+        "locally the change shows at once"
+    );
+
+    let summary = ann.sync().unwrap();
+    assert_eq!(summary.pushed, 1, "her own edit lands");
+    assert_eq!(summary.rejected.len(), 2);
+    for r in &summary.rejected {
+        assert_eq!(r.report_id, theirs);
+        assert!(r.reason.contains("only bo"), "{}", r.reason);
+    }
+    let shown = ann.show_report(theirs).unwrap();
+    assert_eq!(
+        (shown.note.as_str(), shown.deleted),
+        ("bo saw it", false),
+        "rolled back to the server's state"
+    );
+    assert!(
+        matches!(shown.status, ReportStatus::Rejected { .. }),
+        "{:?}",
+        shown.status
+    );
+    assert_eq!(ann.show_report(mine).unwrap().note, "ann: cover replaced");
+
+    // The server and bo never saw the refused changes.
+    let stored = server.admin().store().report(theirs).unwrap().unwrap();
+    assert_eq!(
+        (stored.note(), stored.is_deleted()),
+        (Some("bo saw it"), false)
+    );
+    bo.sync().unwrap();
+    assert_eq!(bo.show_report(theirs).unwrap().note, "bo saw it");
+    // And ann converges with the server on the report she may not change.
+    ann.sync().unwrap();
+    assert_eq!(ann.show_report(theirs).unwrap().note, "bo saw it");
+}
