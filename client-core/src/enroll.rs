@@ -28,23 +28,31 @@ impl Client {
         let code = EnrolmentCode::parse(code)?;
         let mut session =
             transport::connect(&code.server_addr, code.fingerprint, self.connect_timeout()).await?;
-        let result = self.enroll_on(&mut session, &code, device_label).await;
+        let result = self.enroll_over(&mut session, &code, device_label).await;
         session.close().await;
         result
     }
 
-    async fn enroll_on(
+    /// Enrols over any link (see [`sync::Exchange`]); the code's address and
+    /// fingerprint are the caller's business.
+    pub async fn enroll_over<E: sync::Exchange>(
         &self,
-        session: &mut transport::Session,
+        session: &mut E,
         code: &EnrolmentCode,
         device_label: &str,
     ) -> Result<EnrolmentInfo> {
+        if let Some(e) = meta::enrolment(self.lock_store().conn())? {
+            return Err(ClientError::AlreadyEnrolled {
+                user: e.user,
+                server: e.server_addr,
+            });
+        }
         let request = ClientMessage::Enroll(Enroll {
             protocol_version: PROTOCOL_VERSION,
             secret: code.secret.clone(),
             device_label: device_label.to_owned(),
         });
-        let enrolled = match session.request(&request).await? {
+        let enrolled = match session.exchange(&request).await? {
             ServerMessage::Enrolled(e) => e,
             ServerMessage::Error(e) => {
                 return Err(ClientError::Refused {

@@ -27,7 +27,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const KEPT_LOCALLY: &str = "your reports are kept on this device and will be sent at the next sync";
 
 /// An open connection to the server, counting the frame bytes it carries.
-pub(crate) struct Session {
+pub struct Session {
     endpoint: quinn::Endpoint,
     conn: quinn::Connection,
     server: String,
@@ -52,11 +52,7 @@ async fn resolve(server: &str) -> Result<SocketAddr> {
 
 /// Connects to `server` (`host:port`), trusting only the certificate whose
 /// SHA-256 is `fingerprint`, within `timeout`.
-pub(crate) async fn connect(
-    server: &str,
-    fingerprint: [u8; 32],
-    timeout: Duration,
-) -> Result<Session> {
+pub async fn connect(server: &str, fingerprint: [u8; 32], timeout: Duration) -> Result<Session> {
     let (endpoint, conn) = open(server, fingerprint, timeout).await?;
     Ok(Session {
         endpoint,
@@ -132,6 +128,18 @@ async fn open(
 }
 
 impl Session {
+    /// Moves the connection to a new local UDP socket, as a phone does when
+    /// it switches from Wi-Fi to cellular; QUIC connection migration keeps
+    /// the same connection and streams going.
+    pub fn rebind(&self, socket: std::net::UdpSocket) -> std::io::Result<()> {
+        self.endpoint.rebind(socket)
+    }
+
+    /// The local address the connection currently sends from.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
     fn lost(&self, why: impl std::fmt::Display) -> ClientError {
         ClientError::Offline(format!(
             "the connection to the server at {} was lost: {why}; {KEPT_LOCALLY}",
@@ -239,5 +247,15 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("kept on this device"), "{msg}");
+    }
+}
+
+impl crate::sync::Exchange for Session {
+    async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        self.request(message).await
+    }
+
+    fn bytes(&self) -> (u64, u64) {
+        (self.bytes_sent, self.bytes_received)
     }
 }

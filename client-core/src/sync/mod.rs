@@ -8,9 +8,10 @@ use serde::Serialize;
 use crate::error::{ClientError, Result};
 use crate::store::meta;
 use crate::store::rejections::Rejection;
-use crate::transport::{self, Session};
+use crate::transport;
 use crate::Client;
 use engine::{Step, SyncEngine};
+use gridwarden_protocol::{ClientMessage, ServerMessage};
 
 /// What one sync did. Serialised as the `--json` output of `gridwarden sync`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -36,15 +37,31 @@ pub struct SyncSummary {
 /// Runs an engine to its end over an open session, starting with `first`.
 /// The store is locked only while the engine handles an answer, never across
 /// a network wait.
-pub(crate) async fn drive(
+/// Carries one client message to the server and returns its answer: the seam
+/// between the sync engine and a transport. QUIC implements it in
+/// `transport.rs`; tests implement it with in-process links that drop,
+/// duplicate and reorder.
+pub trait Exchange {
+    fn exchange(
+        &mut self,
+        message: &ClientMessage,
+    ) -> impl std::future::Future<Output = Result<ServerMessage>> + Send;
+
+    /// Frame bytes sent and received so far, for the sync summary.
+    fn bytes(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+pub(crate) async fn drive<E: Exchange>(
     client: &Client,
-    session: &mut Session,
+    link: &mut E,
     mut engine: SyncEngine,
-    first: gridwarden_protocol::ClientMessage,
+    first: ClientMessage,
 ) -> Result<SyncSummary> {
     let mut next = first;
     loop {
-        let answer = session.request(&next).await?;
+        let answer = link.exchange(&next).await?;
         let step = {
             let mut store = client.lock_store();
             engine.handle(&mut store, answer)?
@@ -53,8 +70,7 @@ pub(crate) async fn drive(
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
                 client.lock_store().checkpoint();
-                summary.bytes_sent = session.bytes_sent;
-                summary.bytes_received = session.bytes_received;
+                (summary.bytes_sent, summary.bytes_received) = link.bytes();
                 return Ok(summary);
             }
         }
@@ -80,5 +96,11 @@ impl Client {
         let result = drive(self, &mut session, engine, hello).await;
         session.close().await;
         result
+    }
+
+    /// One sync over any link (see [`Exchange`]).
+    pub async fn sync_over<E: Exchange>(&self, link: &mut E) -> Result<SyncSummary> {
+        let (engine, hello) = SyncEngine::start(&self.lock_store(), crate::client::CLIENT_NAME)?;
+        drive(self, link, engine, hello).await
     }
 }
