@@ -49,7 +49,12 @@ pub enum Command {
     /// List the cached category table.
     Categories,
     /// Send waiting reports and fetch what the server has for this device.
-    Sync,
+    Sync {
+        /// Attempts in all while the server cannot be reached, waiting with
+        /// exponential backoff (0.5 s doubling up to 60 s, jittered) between them.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        retry: u32,
+    },
     /// List the reports on this device, newest first.
     List,
     /// Show one report in full.

@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use gridwarden_client_core::{
-    Client, ClientStatus, Location, NewReport, ReportEdit, ReportView, SyncSummary,
+    Client, ClientStatus, Controls, Location, NewReport, ReportEdit, ReportView, RetryPolicy,
+    SyncProgress, SyncSummary,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -42,7 +43,7 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
         Command::Enroll { code, label } => enroll(client, &code, label, out),
         Command::Report(args) => report(client, args, out),
         Command::Categories => categories(client, out),
-        Command::Sync => sync(client, out),
+        Command::Sync { retry } => sync(client, retry, out),
         Command::List => list(client, out),
         Command::Show { id } => show(client, &id, out),
         Command::Edit(args) => edit(client, args, out),
@@ -146,8 +147,29 @@ fn categories(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     })
 }
 
-fn sync(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
-    let summary = client.sync()?;
+fn sync(client: &Client, attempts: u32, out: &mut Output<'_>) -> Result<(), Failure> {
+    let policy = RetryPolicy {
+        max_attempts: Some(attempts),
+        ..RetryPolicy::default()
+    };
+    let progress = |p: SyncProgress| {
+        if let SyncProgress::Waiting {
+            attempt,
+            delay_ms,
+            reason,
+        } = p
+        {
+            eprintln!(
+                "attempt {attempt} failed: {reason}; trying again in {:.1} s",
+                delay_ms as f64 / 1000.0
+            );
+        }
+    };
+    let controls = Controls {
+        cancel: None,
+        progress: Some(&progress),
+    };
+    let summary = client.sync_retrying_blocking(&policy, controls)?;
     out.emit(&summary, || sync_text(&summary))
 }
 

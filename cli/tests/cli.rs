@@ -1,12 +1,17 @@
-//! The CLI run in-process: exit codes, text and the documented JSON shapes.
-
-#[path = "../../client-core/tests/support/fake_server.rs"]
-mod fake_server;
+//! The CLI run in-process against the real server on loopback: exit codes,
+//! text and the documented JSON shapes.
 
 use std::path::Path;
 
-use fake_server::{FakeServer, ASSIGNED_CELL, REFUSED_CATEGORY, SECRET};
+use gridwarden_client_core::Location;
+use gridwarden_e2e::{report_at, TestServer};
+use gridwarden_protocol::Role;
 use serde_json::Value;
+
+/// An ordinary cell of the bundled sample layer, and a point inside it.
+const CELL: &str = "990102001001007";
+const LON: &str = "111.6874";
+const LAT: &str = "40.84945";
 
 struct Run {
     code: i32,
@@ -94,13 +99,22 @@ fn an_unenrolled_device_is_told_what_to_do() {
 
 #[test]
 fn the_whole_field_workflow() {
-    let server = FakeServer::start();
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[CELL]);
+    server.add_user("bo", Role::Warden, &[]);
+    let home = tmp.path().join("ann");
+    let h = home.as_path();
 
     let enrolled = gw(
         h,
-        &["enroll", &server.code(SECRET), "--label", "ci", "--json"],
+        &[
+            "enroll",
+            &server.enrolment_code("ann"),
+            "--label",
+            "ci",
+            "--json",
+        ],
     );
     assert_eq!(enrolled.code, 0, "{}", enrolled.err);
     let e = enrolled.json();
@@ -130,15 +144,7 @@ fn the_whole_field_workflow() {
 
     let unknown = gw(
         h,
-        &[
-            "report",
-            "--category",
-            "9999",
-            "--lon",
-            "111.605",
-            "--lat",
-            "40.805",
-        ],
+        &["report", "--category", "9999", "--lon", LON, "--lat", LAT],
     );
     assert_eq!(unknown.code, 1);
     assert!(
@@ -168,9 +174,9 @@ fn the_whole_field_workflow() {
             "--category",
             "0101",
             "--lon",
-            "111.605",
+            LON,
             "--lat",
-            "40.805",
+            LAT,
             "--note",
             "井盖缺失",
             "--observed-at",
@@ -187,7 +193,7 @@ fn the_whole_field_workflow() {
         &[
             "report",
             "--category",
-            REFUSED_CATEGORY,
+            "0101",
             "--lon",
             "-0.5",
             "--lat",
@@ -198,11 +204,11 @@ fn the_whole_field_workflow() {
     .json();
     assert_eq!(keys(&rec), ["id", "local_cell"]);
     assert_eq!(rec["local_cell"], Value::Null, "outside the cached layer");
-    let refused_id = rec["id"].as_str().unwrap().to_string();
+    let unassigned_id = rec["id"].as_str().unwrap().to_string();
 
     let list = gw(h, &["list"]);
     assert!(
-        list.out.contains(&format!("(guess {ASSIGNED_CELL})")),
+        list.out.contains(&format!("(guess {CELL})")),
         "{}",
         list.out
     );
@@ -239,33 +245,101 @@ fn the_whole_field_workflow() {
     assert_eq!(shown["category_name"], "上水井盖");
     assert_eq!(shown["status"], "pending");
 
-    let cell = gw(h, &["cell", "--lon", "111.605", "--lat", "40.805"]);
-    assert_eq!(cell.out.trim(), ASSIGNED_CELL);
+    let cell = gw(h, &["cell", "--lon", LON, "--lat", LAT]);
+    assert_eq!(cell.out.trim(), CELL);
 
+    // A second warden records inside ann's cell; ann's next sync pulls it.
+    let bo = server.enrol(&tmp.path().join("bo"), "bo");
+    let in_cell = Location {
+        lon: LON.parse().unwrap(),
+        lat: LAT.parse().unwrap(),
+        accuracy_m: None,
+    };
+    let bo_id = bo
+        .record_report(report_at("0101", in_cell, "bo saw it"))
+        .unwrap()
+        .to_string();
+    bo.sync().unwrap();
+
+    let sync = gw(h, &["sync", "--json"]);
+    assert_eq!(sync.code, 0, "{}", sync.err);
+    let s = sync.json();
+    assert_eq!(
+        (
+            s["pushed"].as_u64(),
+            s["duplicates"].as_u64(),
+            s["rejected"].as_array().map(Vec::len),
+            s["pulled"].as_u64(),
+            s["pending"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0), Some(3), Some(0)),
+        "{s}"
+    );
+
+    let shown = gw(h, &["show", &id]);
+    assert!(
+        shown.out.contains(CELL) && shown.out.contains("synced"),
+        "{}",
+        shown.out
+    );
+    let unassigned = gw(h, &["show", &unassigned_id, "--json"]).json();
+    assert_eq!(
+        (&unassigned["grid_cell"], unassigned["status"].as_str()),
+        (&Value::Null, Some("synced")),
+        "the server leaves a point in no cell unassigned"
+    );
+    let theirs = gw(h, &["show", &bo_id, "--json"]).json();
+    assert_eq!(
+        (
+            theirs["reporter"].as_str(),
+            theirs["grid_cell"].as_str(),
+            &theirs["local_cell"],
+            theirs["note"].as_str(),
+            theirs["status"].as_str()
+        ),
+        (
+            Some("bo"),
+            Some(CELL),
+            &Value::Null,
+            Some("bo saw it"),
+            Some("synced")
+        )
+    );
+
+    // ann may not change bo's report: the server refuses, the device rolls back.
+    let meddled = gw(h, &["edit", &bo_id, "--note", "ann was here", "--json"]).json();
+    assert_eq!(
+        (meddled["note"].as_str(), meddled["status"].as_str()),
+        (Some("ann was here"), Some("pending"))
+    );
     let sync = gw(h, &["sync", "--json"]);
     assert_eq!(sync.code, 0, "rejections do not fail a sync: {}", sync.err);
     let s = sync.json();
     assert_eq!(
-        (s["pushed"].as_u64(), s["pulled"].as_u64()),
-        (Some(1), Some(1))
+        (
+            s["pushed"].as_u64(),
+            s["duplicates"].as_u64(),
+            s["rejected"].as_array().map(Vec::len),
+            s["pulled"].as_u64(),
+            s["pending"].as_u64()
+        ),
+        (Some(0), Some(0), Some(1), Some(0), Some(0)),
+        "{s}"
     );
-    assert_eq!(s["rejected"][0]["report_id"], refused_id.as_str());
+    assert_eq!(s["rejected"][0]["report_id"], bo_id.as_str());
     assert_eq!(s["rejected"][0]["code"], "forbidden");
+    let reason = s["rejected"][0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("only bo"), "{reason}");
     assert_eq!(
         keys(&s["rejected"][0]),
         ["at_ms", "code", "op_id", "reason", "report_id"]
     );
 
-    let shown = gw(h, &["show", &id]);
-    assert!(
-        shown.out.contains(ASSIGNED_CELL) && shown.out.contains("synced"),
-        "{}",
-        shown.out
-    );
-    let refused = gw(h, &["show", &refused_id, "--json"]).json();
+    let refused = gw(h, &["show", &bo_id, "--json"]).json();
+    assert_eq!(refused["status"], format!("rejected: {reason}"));
     assert_eq!(
-        refused["status"],
-        "rejected: this category is not reported by wardens"
+        refused["note"], "bo saw it",
+        "rolled back to the server's state"
     );
 
     let edited = gw(h, &["edit", &id, "--note", "fixed?", "--json"]).json();
@@ -284,7 +358,7 @@ fn the_whole_field_workflow() {
     let status = gw(h, &["status", "--json"]).json();
     assert_eq!(status["outbox"], 2);
     assert_eq!(status["rejections"], 1);
-    assert_eq!(status["cells"][0], ASSIGNED_CELL);
+    assert_eq!(status["cells"], serde_json::json!([CELL]));
     let rejections = gw(h, &["rejections", "--json"]).json();
     assert_eq!(rejections.as_array().unwrap().len(), 1);
 
@@ -298,19 +372,12 @@ fn the_whole_field_workflow() {
         again.out
     );
 
-    drop(server);
-    gw(
+    server.stop();
+    let offline_report = gw(
         h,
-        &[
-            "report",
-            "--category",
-            "0101",
-            "--lon",
-            "111.605",
-            "--lat",
-            "40.805",
-        ],
+        &["report", "--category", "0101", "--lon", LON, "--lat", LAT],
     );
+    assert_eq!(offline_report.code, 0, "{}", offline_report.err);
     let offline = gw(h, &["sync"]);
     assert_eq!(offline.code, 2, "{}", offline.err);
     assert!(

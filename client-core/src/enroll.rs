@@ -72,7 +72,7 @@ impl Client {
         // The code is spent and the identity stored: from here a failure only
         // means the reference data arrives at the first sync instead.
         let (engine, first) = SyncEngine::after_enrolment(enrolment.device_id);
-        match sync::drive(self, session, engine, first).await {
+        match sync::drive(self, session, engine, first, sync::Controls::default()).await {
             Ok(_) => {
                 let status = self.status()?;
                 info.categories_version = status.categories_version;

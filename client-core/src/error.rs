@@ -48,6 +48,10 @@ pub enum ClientError {
     #[error("cannot use the client home directory: {0}")]
     Io(#[from] std::io::Error),
 
+    /// The sync was cancelled by the app or the user.
+    #[error("the sync was cancelled; everything acknowledged so far is kept on the server and on this device")]
+    Cancelled,
+
     /// The server sent something this client does not understand, or sent
     /// messages out of order.
     #[error("protocol error: {0}")]
@@ -67,6 +71,16 @@ impl From<ProtocolError> for ClientError {
 impl ClientError {
     /// Whether the failure was that the server could not be reached, which a
     /// caller reports differently (exit code 2 in the CLI).
+    /// Whether the same sync may succeed if tried again later: the server was
+    /// unreachable, or it failed internally.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Offline(_) => true,
+            ClientError::Refused { code, .. } => code.is_retryable(),
+            _ => false,
+        }
+    }
+
     pub fn is_offline(&self) -> bool {
         matches!(self, ClientError::Offline(_))
     }

@@ -25,7 +25,7 @@ mod testutil;
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
 pub use store::rejections::Rejection;
-pub use sync::{Exchange, SyncSummary};
+pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 
 /// Protocol types callers need to build inputs, re-exported so a caller does

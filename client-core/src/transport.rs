@@ -208,6 +208,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+impl crate::sync::Exchange for Session {
+    async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        self.request(message).await
+    }
+
+    fn bytes(&self) -> (u64, u64) {
+        (self.bytes_sent, self.bytes_received)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,15 +257,5 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("kept on this device"), "{msg}");
-    }
-}
-
-impl crate::sync::Exchange for Session {
-    async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        self.request(message).await
-    }
-
-    fn bytes(&self) -> (u64, u64) {
-        (self.bytes_sent, self.bytes_received)
     }
 }

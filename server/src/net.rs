@@ -15,6 +15,8 @@ use crate::tls;
 
 /// How long a client may take to send its first message or a whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for connection closes to be delivered.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 
 pub struct RunningServer {
     pub local_addr: SocketAddr,
@@ -42,11 +44,13 @@ impl RunningServer {
         })
     }
 
-    /// Closes every connection and waits for the endpoint to go idle.
+    /// Closes every connection and waits briefly for the close to reach the
+    /// peers. A peer that vanished mid-handshake would otherwise hold the
+    /// wait until its idle timeout: an operator's Ctrl-C must not hang.
     pub async fn shutdown(self) {
         self.endpoint.close(0u32.into(), b"server shutting down");
         self.accept_task.abort();
-        self.endpoint.wait_idle().await;
+        let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.endpoint.wait_idle()).await;
     }
 }
 

@@ -136,6 +136,11 @@ impl SyncEngine {
         (engine, ClientMessage::FetchReference(fetch))
     }
 
+    /// What this sync has durably done so far.
+    pub fn summary(&self) -> &SyncSummary {
+        &self.summary
+    }
+
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }

@@ -2,6 +2,7 @@
 //! driver here carries its messages over one QUIC connection.
 
 pub mod engine;
+pub mod retry;
 
 use serde::Serialize;
 
@@ -12,6 +13,7 @@ use crate::transport;
 use crate::Client;
 use engine::{Step, SyncEngine};
 use gridwarden_protocol::{ClientMessage, ServerMessage};
+pub use retry::{CancelToken, RetryPolicy, SyncProgress};
 
 /// What one sync did. Serialised as the `--json` output of `gridwarden sync`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -53,19 +55,62 @@ pub trait Exchange {
     }
 }
 
+/// Optional hooks of a sync: a way to stop it and a listener for progress.
+#[derive(Clone, Copy, Default)]
+pub struct Controls<'a> {
+    pub cancel: Option<&'a CancelToken>,
+    pub progress: Option<&'a (dyn Fn(SyncProgress) + Send + Sync)>,
+}
+
+impl Controls<'_> {
+    fn report(&self, progress: SyncProgress) {
+        if let Some(listener) = self.progress {
+            listener(progress);
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.cancel {
+            Some(c) if c.is_cancelled() => Err(ClientError::Cancelled),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub(crate) async fn drive<E: Exchange>(
     client: &Client,
     link: &mut E,
     mut engine: SyncEngine,
     first: ClientMessage,
+    controls: Controls<'_>,
 ) -> Result<SyncSummary> {
     let mut next = first;
     loop {
-        let answer = link.exchange(&next).await?;
+        controls.check()?;
+        let answer = match controls.cancel {
+            // Dropping an exchange mid-flight is safe: an op the server
+            // applied without our seeing the ack comes back as a duplicate.
+            Some(cancel) => tokio::select! {
+                answer = link.exchange(&next) => answer?,
+                _ = cancel.cancelled() => return Err(ClientError::Cancelled),
+            },
+            None => link.exchange(&next).await?,
+        };
         let step = {
             let mut store = client.lock_store();
             engine.handle(&mut store, answer)?
         };
+        let (bytes_sent, bytes_received) = link.bytes();
+        let done = match &step {
+            Step::Done(summary) => summary,
+            Step::Send(_) => engine.summary(),
+        };
+        controls.report(SyncProgress::Transferring {
+            pushed: done.pushed + done.duplicates,
+            pulled: done.pulled,
+            bytes_sent,
+            bytes_received,
+        });
         match step {
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
@@ -86,14 +131,72 @@ impl Client {
     }
 
     pub async fn sync_async(&self) -> Result<SyncSummary> {
+        self.sync_attempt(Controls::default()).await
+    }
+
+    /// Syncs over QUIC, retrying with backoff while the server cannot be
+    /// reached, until `policy` gives up or `controls.cancel` fires. Refusals
+    /// (a revoked device, a bad request) are not retried: trying again would
+    /// get the same answer.
+    pub async fn sync_retrying(
+        &self,
+        policy: &RetryPolicy,
+        controls: Controls<'_>,
+    ) -> Result<SyncSummary> {
+        let mut attempt = 1;
+        loop {
+            controls.check()?;
+            controls.report(SyncProgress::Connecting { attempt });
+            let error = match self.sync_attempt(controls).await {
+                Ok(summary) => return Ok(summary),
+                Err(e) if e.is_retryable() => e,
+                Err(e) => return Err(e),
+            };
+            let Some(delay) = policy.delay_before(attempt + 1, rand::random::<f64>()) else {
+                return Err(error);
+            };
+            controls.report(SyncProgress::Waiting {
+                attempt,
+                delay_ms: delay.as_millis() as u64,
+                reason: error.to_string(),
+            });
+            tracing::info!(attempt, ?delay, %error, "sync failed; retrying");
+            match controls.cancel {
+                Some(cancel) => tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => return Err(ClientError::Cancelled),
+                },
+                None => tokio::time::sleep(delay).await,
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Blocking form of [`Client::sync_retrying`], for the command line.
+    pub fn sync_retrying_blocking(
+        &self,
+        policy: &RetryPolicy,
+        controls: Controls<'_>,
+    ) -> Result<SyncSummary> {
+        transport::runtime()?.block_on(self.sync_retrying(policy, controls))
+    }
+
+    async fn sync_attempt(&self, controls: Controls<'_>) -> Result<SyncSummary> {
         let (engine, hello, server, fingerprint) = {
             let store = self.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
             let (engine, hello) = SyncEngine::start(&store, crate::client::CLIENT_NAME)?;
             (engine, hello, enrolment.server_addr, enrolment.fingerprint)
         };
-        let mut session = transport::connect(&server, fingerprint, self.connect_timeout()).await?;
-        let result = drive(self, &mut session, engine, hello).await;
+        let connect = transport::connect(&server, fingerprint, self.connect_timeout());
+        let mut session = match controls.cancel {
+            Some(cancel) => tokio::select! {
+                s = connect => s?,
+                _ = cancel.cancelled() => return Err(ClientError::Cancelled),
+            },
+            None => connect.await?,
+        };
+        let result = drive(self, &mut session, engine, hello, controls).await;
         session.close().await;
         result
     }
@@ -101,6 +204,6 @@ impl Client {
     /// One sync over any link (see [`Exchange`]).
     pub async fn sync_over<E: Exchange>(&self, link: &mut E) -> Result<SyncSummary> {
         let (engine, hello) = SyncEngine::start(&self.lock_store(), crate::client::CLIENT_NAME)?;
-        drive(self, link, engine, hello).await
+        drive(self, link, engine, hello, Controls::default()).await
     }
 }
