@@ -21,7 +21,7 @@ use crate::error::{ClientError, Result};
 use crate::store::meta::{self, Enrolment};
 use crate::store::reports::{self, LocalCell};
 use crate::store::{outbox, rejections, Store};
-use crate::time::now_ms;
+use crate::time::corrected_now_ms;
 use crate::view::ReportView;
 
 /// How long a sync waits for the server's handshake by default.
@@ -377,7 +377,7 @@ fn apply_local(
     local_cell: LocalCell<'_>,
 ) -> Result<Uuid> {
     let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
-    let stamp = clock.tick(now_ms());
+    let stamp = clock.tick(corrected_now_ms(meta::clock_offset_ms(tx)?));
     meta::set_last_hlc(tx, stamp)?;
     state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
     reports::upsert(tx, state, local_cell)?;

@@ -104,5 +104,6 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::Conflict => "conflict",
         ErrorCode::UnexpectedMessage => "unexpected_message",
         ErrorCode::Internal => "internal",
+        ErrorCode::ClockSkew => "clock_skew",
     }
 }

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     UnexpectedMessage,
     /// The server failed; the request may be retried.
     Internal,
+    /// The op's clock is further ahead of the server's than it allows: the
+    /// device's date and time are wrong.
+    ClockSkew,
 }
 
 impl ErrorCode {

@@ -361,7 +361,11 @@ impl Service {
                 let _ = clock.observe(op.hlc, now as u64, self.limits.max_clock_skew_ms);
             }
         }
+        let skew_limit = now as u64 + self.limits.max_clock_skew_ms;
         let decide = |op: &Op, current: Option<&ReportState>| {
+            if op.hlc.wall_ms > skew_limit {
+                return Err(clock_ahead(op.hlc.wall_ms - now as u64));
+            }
             decide(session, op, current, &categories, grid.as_deref(), || {
                 self.tick()
             })
@@ -518,6 +522,21 @@ fn decide(
     Ok(state)
 }
 
+/// An op stamped far in the future would win every later edit by honest
+/// devices, so it is refused; the device corrects its clock from the
+/// server's time at its next hello.
+fn clock_ahead(ahead_ms: u64) -> Rejection {
+    let minutes = (ahead_ms + 30_000) / 60_000;
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    Rejection::new(
+        ErrorCode::ClockSkew,
+        format!(
+            "this phone's clock is {days} d {hours} h {mins} min ahead of the server's; \
+             set the phone's date and time correctly and record the change again"
+        ),
+    )
+}
+
 /// Edits and deletes: the reporter's own, or anyone's for a supervisor.
 fn may_change(session: &Session, state: &ReportState) -> Result<(), Rejection> {
     let Some(origin) = &state.origin else {
@@ -566,4 +585,84 @@ fn parse_hlc(s: &str) -> Option<Hlc> {
         counter.parse().ok()?,
         SERVER_NODE,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use gridwarden_protocol::{Location, NewReport, Outcome, Push};
+
+    use super::*;
+    use crate::admin;
+    use crate::datadir::DataDir;
+
+    fn enrolled(data: &DataDir, user: &str, role: Role) -> Session {
+        admin::add_user(data, user, role, vec![]).unwrap();
+        let secret = data.service.new_enrolment_secret(user).unwrap();
+        let enroll = Enroll {
+            protocol_version: PROTOCOL_VERSION,
+            secret,
+            device_label: "t".into(),
+        };
+        data.service.enroll(&enroll).unwrap().0
+    }
+
+    fn create(session: &Session, wall_ms: u64, note: &str) -> Op {
+        Op {
+            op_id: Uuid::now_v7(),
+            hlc: Hlc::new(wall_ms, 0, node_id(session.device_id)),
+            body: OpBody::Report {
+                report_id: Uuid::now_v7(),
+                op: ReportOp::Create(NewReport {
+                    category: "0101".into(),
+                    location: Location {
+                        lon: 111.6874,
+                        lat: 40.84945,
+                        accuracy_m: None,
+                    },
+                    address: None,
+                    note: note.into(),
+                    observed_at_ms: 0,
+                    patrol: None,
+                }),
+            },
+        }
+    }
+
+    #[test]
+    fn ops_stamped_beyond_the_allowed_skew_are_refused_and_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path(), Limits::default()).unwrap();
+        let ann = enrolled(&data, "ann", Role::Warden);
+        let now = now_ms() as u64;
+        let year = 365 * 24 * 3600 * 1000;
+        let five_min = 5 * 60 * 1000;
+        let ops = vec![
+            create(&ann, now + year, "from the future"),
+            create(&ann, now + five_min, "a bit fast"),
+        ];
+        let ack = data.service.push(&ann, Push { ops }).unwrap();
+        match &ack.results[0].outcome {
+            Outcome::Rejected {
+                code: ErrorCode::ClockSkew,
+                reason,
+            } => {
+                assert!(
+                    reason.contains("365 d") && reason.contains("date and time"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            ack.results[1].outcome,
+            Outcome::Applied,
+            "within the tolerance"
+        );
+        let stored = data.store().reports(false).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert!(
+            ack.server_hlc.wall_ms < now + year,
+            "a refused clock does not drag the server's along"
+        );
+    }
 }

@@ -20,6 +20,7 @@ const LAST_HLC: &str = "last_hlc";
 const LAST_SYNC_MS: &str = "last_sync_ms";
 const CATEGORIES_VERSION: &str = "categories_version";
 const GRID_VERSION: &str = "grid_version";
+const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
 
 fn get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> Result<Option<T>> {
     Ok(conn
@@ -131,6 +132,16 @@ pub fn last_hlc(conn: &Connection) -> Result<Hlc> {
 
 pub fn set_last_hlc(tx: &Transaction, hlc: Hlc) -> Result<()> {
     set(tx, LAST_HLC, codec::encode(&hlc))
+}
+
+/// How far this device's wall clock runs ahead of the server's (negative:
+/// behind), as measured at the last hello. Ops are stamped with corrected time.
+pub fn clock_offset_ms(conn: &Connection) -> Result<i64> {
+    Ok(get(conn, CLOCK_OFFSET_MS)?.unwrap_or(0))
+}
+
+pub fn set_clock_offset_ms(tx: &Transaction, offset: i64) -> Result<()> {
+    set(tx, CLOCK_OFFSET_MS, offset)
 }
 
 pub fn last_sync_ms(conn: &Connection) -> Result<Option<i64>> {

@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use gridwarden_protocol::{
-    hlc, Ack, ClientMessage, Cursor, FetchReference, Hello, Hlc, HlcClock, Op, OpBody, Outcome,
-    Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage, Welcome, PROTOCOL_VERSION,
+    hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hello, Hlc, HlcClock, Op, OpBody,
+    Outcome, Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage, Welcome,
+    PROTOCOL_VERSION,
 };
 use rusqlite::Transaction;
 use uuid::Uuid;
@@ -173,6 +174,9 @@ impl SyncEngine {
         let tx = store.transaction()?;
         meta::set_identity(&tx, &w.user, w.role)?;
         meta::set_cells(&tx, &w.cells)?;
+        // Half the round trip is the error of this estimate: far below the
+        // server's tolerance, far above nothing for a phone set to last year.
+        meta::set_clock_offset_ms(&tx, now_ms() as i64 - w.server_time_ms as i64)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
         tx.commit()?;
@@ -271,6 +275,13 @@ impl SyncEngine {
                 }
                 Outcome::Rejected { code, reason } => {
                     roll_back(&tx, op, &me)?;
+                    if *code == ErrorCode::ClockSkew {
+                        // Every op stamped with the runaway clock is refused
+                        // and applied nowhere, so the clock may step back to
+                        // corrected time: the user's next changes will land.
+                        let now = crate::time::corrected_now_ms(meta::clock_offset_ms(&tx)?);
+                        meta::set_last_hlc(&tx, Hlc::new(now, 0, self.node))?;
+                    }
                     let r = Rejection {
                         op_id: result.op_id,
                         report_id,

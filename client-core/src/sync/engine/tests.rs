@@ -570,3 +570,79 @@ fn the_server_clock_orders_later_local_edits_after_it() {
     ));
     assert!(edit.op.hlc > ahead, "{} after {}", edit.op.hlc, ahead);
 }
+
+#[test]
+fn ops_are_stamped_with_the_servers_time_once_a_hello_measured_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let mut engine = start(&client);
+    // The server's clock reads one year before this device's.
+    let year_ms = 365 * 24 * 3600 * 1000;
+    let mut w = welcome(1, 1);
+    if let ServerMessage::Welcome(w) = &mut w {
+        w.server_time_ms -= year_ms;
+    }
+    feed(&mut engine, &client, w);
+    client
+        .record_report(new_report("0101", 111.6, 40.8))
+        .unwrap();
+    let op = {
+        let store = client.lock_store();
+        outbox::batch_after(store.conn(), 0, 10, 1 << 20)
+            .unwrap()
+            .remove(0)
+            .op
+    };
+    let server_now = now_ms() - year_ms;
+    assert!(
+        op.hlc.wall_ms.abs_diff(server_now) < 60_000,
+        "stamped {} vs server {server_now}",
+        op.hlc.wall_ms
+    );
+}
+
+#[test]
+fn a_clock_skew_refusal_steps_the_device_clock_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    // A clock that ran years ahead stamped this report.
+    {
+        let mut store = client.lock_store();
+        let tx = store.transaction().unwrap();
+        let node = gridwarden_protocol::hlc::node_id(DEVICE);
+        meta::set_last_hlc(
+            &tx,
+            Hlc::new(now_ms() + 3 * 365 * 24 * 3600 * 1000, 0, node),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let id = client
+        .record_report(new_report("0101", 111.6, 40.8))
+        .unwrap();
+    let mut engine = start(&client);
+    let ops = expect_push(feed(&mut engine, &client, welcome(1, 1)));
+    let refusal = Outcome::Rejected {
+        code: ErrorCode::ClockSkew,
+        reason: "clock ahead".into(),
+    };
+    expect_pull(feed(
+        &mut engine,
+        &client,
+        ack(vec![(ops[0].op_id, refusal)]),
+    ));
+    assert!(matches!(
+        client.show_report(id).unwrap().status,
+        ReportStatus::Rejected { .. }
+    ));
+    // The next change is stamped at the right time again.
+    client
+        .record_report(new_report("0101", 111.6, 40.8))
+        .unwrap();
+    let store = client.lock_store();
+    let next = outbox::batch_after(store.conn(), 0, 10, 1 << 20)
+        .unwrap()
+        .remove(0)
+        .op;
+    assert!(next.hlc.wall_ms.abs_diff(now_ms()) < 60_000, "{}", next.hlc);
+}
