@@ -10,7 +10,12 @@ use gridwarden_e2e::{report_at, TestServer};
 use gridwarden_protocol::Role;
 
 fn quick_policy(max_attempts: Option<u32>) -> RetryPolicy {
-    RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(400), multiplier: 2.0, max_attempts }
+    RetryPolicy {
+        initial: Duration::from_millis(100),
+        max: Duration::from_millis(400),
+        multiplier: 2.0,
+        max_attempts,
+    }
 }
 
 #[test]
@@ -23,7 +28,8 @@ fn a_sync_started_offline_completes_when_the_server_returns() {
         .enrol(&tmp.path().join("ann"), "ann")
         .with_connect_timeout(Duration::from_millis(300));
     for i in 0..50 {
-        ann.record_report(report_at("0101", here, &format!("{i}"))).unwrap();
+        ann.record_report(report_at("0101", here, &format!("{i}")))
+            .unwrap();
     }
     server.stop();
 
@@ -31,7 +37,10 @@ fn a_sync_started_offline_completes_when_the_server_returns() {
     let listener = |p: SyncProgress| events.lock().unwrap().push(p);
     let summary = std::thread::scope(|scope| {
         let sync = scope.spawn(|| {
-            let controls = Controls { cancel: None, progress: Some(&listener) };
+            let controls = Controls {
+                cancel: None,
+                progress: Some(&listener),
+            };
             ann.sync_retrying_blocking(&quick_policy(Some(50)), controls)
         });
         std::thread::sleep(Duration::from_millis(1500));
@@ -41,11 +50,25 @@ fn a_sync_started_offline_completes_when_the_server_returns() {
     .unwrap();
     assert_eq!(summary.pushed, 50);
     let events = events.into_inner().unwrap();
-    let waits = events.iter().filter(|e| matches!(e, SyncProgress::Waiting { .. })).count();
-    assert!(waits >= 2, "it retried while the server was down: {events:?}");
-    assert!(events.iter().any(|e| matches!(e, SyncProgress::Transferring { pushed: 50, .. })), "{events:?}");
+    let waits = events
+        .iter()
+        .filter(|e| matches!(e, SyncProgress::Waiting { .. }))
+        .count();
+    assert!(
+        waits >= 2,
+        "it retried while the server was down: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, SyncProgress::Transferring { pushed: 50, .. })),
+        "{events:?}"
+    );
     for e in &events {
-        if let SyncProgress::Waiting { delay_ms, reason, .. } = e {
+        if let SyncProgress::Waiting {
+            delay_ms, reason, ..
+        } = e
+        {
             assert!(*delay_ms <= 400, "delays stay under the policy's maximum");
             assert!(reason.contains("kept on this device"), "{reason}");
         }
@@ -67,7 +90,10 @@ fn a_sync_can_be_cancelled_while_waiting_and_gives_up_after_its_attempts() {
     let started = Instant::now();
     let result = std::thread::scope(|scope| {
         let sync = scope.spawn(|| {
-            let controls = Controls { cancel: Some(&cancel), progress: None };
+            let controls = Controls {
+                cancel: Some(&cancel),
+                progress: None,
+            };
             ann.sync_retrying_blocking(&quick_policy(None), controls)
         });
         std::thread::sleep(Duration::from_millis(700));
@@ -75,8 +101,14 @@ fn a_sync_can_be_cancelled_while_waiting_and_gives_up_after_its_attempts() {
         sync.join().unwrap()
     });
     assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "cancel takes effect at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cancel takes effect at once"
+    );
 
     let limited = ann.sync_retrying_blocking(&quick_policy(Some(3)), Controls::default());
-    assert!(matches!(limited, Err(ClientError::Offline(_))), "{limited:?}");
+    assert!(
+        matches!(limited, Err(ClientError::Offline(_))),
+        "{limited:?}"
+    );
 }
