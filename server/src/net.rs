@@ -33,7 +33,21 @@ impl RunningServer {
         listen: SocketAddr,
     ) -> anyhow::Result<Self> {
         let config = tls::quic_server_config(identity)?;
-        let endpoint = quinn::Endpoint::server(config, listen)?;
+        let socket = std::net::UdpSocket::bind(listen)?;
+        let mut endpoint_config =
+            quinn::EndpointConfig::new(Arc::new(identity.stateless_reset_key()));
+        // Connection ids a restarted server still recognises as its own, so
+        // it answers a phone's stale connection with a stateless reset.
+        let cid_key = identity.connection_id_key();
+        endpoint_config.cid_generator(move || {
+            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+        });
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config,
+            Some(config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )?;
         let local_addr = endpoint.local_addr()?;
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), service));
         Ok(Self {

@@ -22,6 +22,28 @@ impl Identity {
     pub fn fingerprint(&self) -> [u8; 32] {
         fingerprint(&self.cert)
     }
+
+    /// The key QUIC stateless resets are made with, derived from the
+    /// persisted private key: a restarted server can then tell a phone at
+    /// once that its old connection is gone, instead of leaving it to wait
+    /// for its idle timeout.
+    pub fn stateless_reset_key(&self) -> ring::hmac::Key {
+        let secret = blake3::derive_key(
+            "gridwarden 2026 quic stateless reset key",
+            self.key.secret_der(),
+        );
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret)
+    }
+
+    /// Key of the connection-id generator, stable across restarts for the
+    /// same reason as [`Identity::stateless_reset_key`].
+    pub fn connection_id_key(&self) -> u64 {
+        let secret = blake3::derive_key(
+            "gridwarden 2026 quic connection id key",
+            self.key.secret_der(),
+        );
+        u64::from_le_bytes(secret[..8].try_into().expect("32-byte key"))
+    }
 }
 
 pub fn fingerprint(cert: &[u8]) -> [u8; 32] {

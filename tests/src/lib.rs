@@ -9,6 +9,8 @@ use geo::InteriorPoint;
 use gridwarden_client_core::{Client, Location, NewReport};
 use gridwarden_protocol::Role;
 use gridwarden_server::{admin, DataDir, Limits, RunningServer};
+pub mod relay;
+pub mod sim;
 
 /// A server whose process-like lifetime the test controls.
 pub struct TestServer {
@@ -202,6 +204,42 @@ pub mod raw {
         pub fn request(&self, message: &ClientMessage) -> Result<ServerMessage, String> {
             self.exchange(&encode_frame(message))
         }
+
+        /// A connection that said hello as the enrolled device `device_id`.
+        pub fn hello(
+            addr: SocketAddr,
+            fingerprint: [u8; 32],
+            device_id: uuid::Uuid,
+            token: Vec<u8>,
+        ) -> Self {
+            let raw = Self::connect(addr, fingerprint);
+            let hello = ClientMessage::Hello(gridwarden_protocol::Hello {
+                protocol_version: gridwarden_protocol::PROTOCOL_VERSION,
+                device_id,
+                token,
+                client: "raw".into(),
+            });
+            let answer = raw.request(&hello);
+            assert!(
+                matches!(answer, Ok(ServerMessage::Welcome(_))),
+                "{answer:?}"
+            );
+            raw
+        }
+    }
+
+    /// A connection that said hello as a real device, freshly enrolled for
+    /// `user` in `home`, for pushing ops the client core would never send.
+    pub fn hello_as(
+        server: &crate::TestServer,
+        user: &str,
+        home: &std::path::Path,
+    ) -> (Raw, uuid::Uuid) {
+        let client = server.enrol(home, user);
+        let device_id = client.status().unwrap().device_id.unwrap();
+        let token = client.device_token_for_tests().unwrap();
+        let raw = Raw::hello(server.addr, server.fingerprint, device_id, token);
+        (raw, device_id)
     }
 }
 

@@ -2,7 +2,7 @@
 //! act on, and stored data stays as it was.
 
 use gridwarden_client_core::{ClientError, Location};
-use gridwarden_e2e::raw::Raw;
+use gridwarden_e2e::raw::{hello_as, Raw};
 use gridwarden_e2e::{report_at, TestServer};
 use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
@@ -62,24 +62,6 @@ fn the_device_refuses_bad_coordinates_and_unknown_categories_and_stores_nothing(
         (ann.outbox_len().unwrap(), ann.list_reports().unwrap().len()),
         (0, 0)
     );
-}
-
-/// A connection that said hello as a real enrolled device, for pushing ops
-/// the client core would never send.
-fn hello_as(server: &TestServer, user: &str, home: &std::path::Path) -> (Raw, Uuid) {
-    let client = server.enrol(home, user);
-    let status = client.status().unwrap();
-    let device_id = status.device_id.unwrap();
-    let token = client.device_token_for_tests().unwrap();
-    let raw = Raw::connect(server.addr, server.fingerprint);
-    let hello = ClientMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        device_id,
-        token,
-        client: "raw".into(),
-    });
-    assert!(matches!(raw.request(&hello), Ok(ServerMessage::Welcome(_))));
-    (raw, device_id)
 }
 
 fn create_op(device: Uuid, category: &str, location: Location) -> Op {

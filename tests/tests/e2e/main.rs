@@ -3,5 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod convergence;
+mod faults;
 mod field_loop;
 mod reconnect;

@@ -1,0 +1,434 @@
+//! A UDP relay on loopback between QUIC clients and a server, whose faults can
+//! be switched while traffic flows: random loss, a fixed one-way delay, and a
+//! cut that drops everything. It counts datagrams and bytes in each direction.
+//!
+//! Loss is seeded per flow and direction: the n-th datagram of the k-th
+//! client address (in order of first appearance) going one way is lost or not
+//! depending only on the seed, k and n, whatever other flows do meanwhile.
+//!
+//! Each client address gets its own upstream socket, like a NAT, so several
+//! devices (or one device that migrated to a new port) can share a relay. The
+//! relay runs on its own thread and runtime and stops when dropped (or after
+//! [`MAX_LIFETIME`] at the latest); it only ever sends to loopback.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// A relay forgotten by a test still stops after this long.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(600);
+/// Most distinct client addresses served, so a runaway client cannot make
+/// the relay open sockets without bound.
+const MAX_CLIENTS: usize = 64;
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Which way a datagram travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+}
+
+/// What the relay did with one direction's datagrams so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams and bytes received from the sender.
+    pub seen_datagrams: u64,
+    pub seen_bytes: u64,
+    /// Datagrams and bytes passed on to the receiver.
+    pub forwarded_datagrams: u64,
+    pub forwarded_bytes: u64,
+    /// Datagrams dropped by loss or by the cut.
+    pub dropped_datagrams: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    seen_datagrams: AtomicU64,
+    seen_bytes: AtomicU64,
+    forwarded_datagrams: AtomicU64,
+    forwarded_bytes: AtomicU64,
+    dropped_datagrams: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Stats {
+        Stats {
+            seen_datagrams: self.seen_datagrams.load(Ordering::SeqCst),
+            seen_bytes: self.seen_bytes.load(Ordering::SeqCst),
+            forwarded_datagrams: self.forwarded_datagrams.load(Ordering::SeqCst),
+            forwarded_bytes: self.forwarded_bytes.load(Ordering::SeqCst),
+            dropped_datagrams: self.dropped_datagrams.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Settings and counters, shared between the test and the relay thread.
+struct Shared {
+    /// Loss probability in parts per million.
+    loss_ppm: AtomicU32,
+    delay_us: AtomicU64,
+    cut: AtomicBool,
+    /// Per direction: cut everything once this many bytes were forwarded
+    /// that way (`u64::MAX`: no such trigger).
+    cut_at_bytes: [AtomicU64; 2],
+    counters: [Counters; 2],
+    seed: u64,
+}
+
+/// A tiny deterministic generator (SplitMix64): enough for loss decisions,
+/// and the same on every platform and run.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// The generator of one flow and direction.
+    fn for_flow(seed: u64, flow: u64, dir: Direction) -> Self {
+        let mut mixer =
+            SplitMix64(seed ^ flow.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (dir.index() as u64));
+        SplitMix64(mixer.next())
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `ppm` / 1,000,000.
+    fn chance(&mut self, ppm: u32) -> bool {
+        (self.next() % 1_000_000) < u64::from(ppm)
+    }
+}
+
+impl Shared {
+    /// Decides on arrival whether a datagram is passed on, counting it.
+    /// `rng` is its flow's generator for this direction, drawn once per
+    /// datagram whatever the settings, so losses stay aligned with `n`.
+    fn admit(&self, dir: Direction, len: usize, rng: &mut SplitMix64) -> bool {
+        let c = &self.counters[dir.index()];
+        c.seen_datagrams.fetch_add(1, Ordering::SeqCst);
+        c.seen_bytes.fetch_add(len as u64, Ordering::SeqCst);
+        let ppm = self.loss_ppm.load(Ordering::SeqCst);
+        let lost = rng.chance(ppm);
+        if lost || self.cut.load(Ordering::SeqCst) {
+            c.dropped_datagrams.fetch_add(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Called just before sending: a cut that came while the datagram was
+    /// delayed drops it too.
+    fn still_open(&self, dir: Direction) -> bool {
+        if self.cut.load(Ordering::SeqCst) {
+            self.counters[dir.index()]
+                .dropped_datagrams
+                .fetch_add(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn forwarded(&self, dir: Direction, len: usize) {
+        let c = &self.counters[dir.index()];
+        c.forwarded_datagrams.fetch_add(1, Ordering::SeqCst);
+        let total = c.forwarded_bytes.fetch_add(len as u64, Ordering::SeqCst) + len as u64;
+        let trigger = &self.cut_at_bytes[dir.index()];
+        if total >= trigger.load(Ordering::SeqCst) {
+            trigger.store(u64::MAX, Ordering::SeqCst);
+            self.cut.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn delay(&self) -> Duration {
+        Duration::from_micros(self.delay_us.load(Ordering::SeqCst))
+    }
+}
+
+/// Where a delayed datagram goes.
+enum Target {
+    /// To the server, from the client's own upstream socket (connected).
+    Upstream(Arc<UdpSocket>),
+    /// To a client, from the relay's public socket.
+    Client(Arc<UdpSocket>, SocketAddr),
+}
+
+struct Datagram {
+    due: Instant,
+    bytes: Vec<u8>,
+    target: Target,
+}
+
+/// A running relay; stops when dropped.
+pub struct Relay {
+    addr: SocketAddr,
+    server: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("addr", &self.addr)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Starts a clean relay (no loss, no delay) in front of `server`, which
+    /// must be on loopback. `seed` fixes the loss pattern of every flow.
+    pub fn start(server: SocketAddr, seed: u64) -> Self {
+        assert!(
+            server.ip().is_loopback(),
+            "the relay only forwards to loopback, not {server}"
+        );
+        let shared = Arc::new(Shared {
+            loss_ppm: AtomicU32::new(0),
+            delay_us: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
+            cut_at_bytes: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
+            counters: Default::default(),
+            seed,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let front = runtime
+            .block_on(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
+            .expect("binding the relay socket");
+        let addr = front.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("relay {addr}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        tokio::select! {
+                            _ = run(front, server, shared) => {}
+                            _ = stopped => {}
+                            _ = tokio::time::sleep(MAX_LIFETIME) => {}
+                        }
+                    });
+                    // Dropping the runtime cancels every task and closes
+                    // every socket.
+                    drop(runtime);
+                })
+                .unwrap()
+        };
+        Self {
+            addr,
+            server,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The address clients dial instead of the server's.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Probability (0.0..=1.0) that a datagram is dropped, in each direction.
+    pub fn set_loss(&self, probability: f64) {
+        assert!((0.0..=1.0).contains(&probability), "{probability}");
+        let ppm = (probability * 1_000_000.0).round() as u32;
+        self.shared.loss_ppm.store(ppm, Ordering::SeqCst);
+    }
+
+    /// Fixed delay added to every datagram, each way. Order is kept.
+    pub fn set_delay(&self, one_way: Duration) {
+        let us = u64::try_from(one_way.as_micros()).unwrap_or(u64::MAX);
+        self.shared.delay_us.store(us, Ordering::SeqCst);
+    }
+
+    /// Drops everything (`true`) or nothing more than loss says (`false`).
+    pub fn set_cut(&self, cut: bool) {
+        self.shared.cut.store(cut, Ordering::SeqCst);
+    }
+
+    pub fn is_cut(&self) -> bool {
+        self.shared.cut.load(Ordering::SeqCst)
+    }
+
+    /// Arms a one-shot trigger: the relay cuts itself as soon as `bytes` in
+    /// total have been forwarded in `dir` (counting from the relay's start).
+    /// More exact than watching [`Relay::stats`] from another thread.
+    pub fn cut_when_forwarded(&self, dir: Direction, bytes: u64) {
+        self.shared.cut_at_bytes[dir.index()].store(bytes, Ordering::SeqCst);
+    }
+
+    pub fn stats(&self, dir: Direction) -> Stats {
+        self.shared.counters[dir.index()].snapshot()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves the public socket: datagrams from clients go up through each
+/// client's own upstream socket; answers come back through the public one.
+async fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Shared>) {
+    let front = Arc::new(front);
+    let to_server = spawn_delayer(shared.clone(), Direction::ToServer);
+    let to_client = spawn_delayer(shared.clone(), Direction::ToClient);
+    // Per client address: its upstream socket and its up-going loss draws.
+    let mut flows: HashMap<SocketAddr, (Arc<UdpSocket>, SplitMix64)> = HashMap::new();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Ok((len, client)) = front.recv_from(&mut buf).await else {
+            // ICMP errors surface as failed receives on some platforms; they
+            // are one-off, but never spin on a socket that keeps failing.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
+        if !client.ip().is_loopback() {
+            continue;
+        }
+        if !flows.contains_key(&client) {
+            if flows.len() >= MAX_CLIENTS {
+                continue;
+            }
+            let flow = flows.len() as u64;
+            let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
+                continue;
+            };
+            if socket.connect(server).await.is_err() {
+                continue;
+            }
+            let socket = Arc::new(socket);
+            tokio::spawn(pump_down(
+                socket.clone(),
+                front.clone(),
+                client,
+                shared.clone(),
+                SplitMix64::for_flow(shared.seed, flow, Direction::ToClient),
+                to_client.clone(),
+            ));
+            let up = SplitMix64::for_flow(shared.seed, flow, Direction::ToServer);
+            flows.insert(client, (socket, up));
+        }
+        let (upstream, rng) = flows.get_mut(&client).expect("inserted above");
+        if shared.admit(Direction::ToServer, len, rng) {
+            let _ = to_server.send(Datagram {
+                due: Instant::now() + shared.delay(),
+                bytes: buf[..len].to_vec(),
+                target: Target::Upstream(upstream.clone()),
+            });
+        }
+    }
+}
+
+/// Carries the server's datagrams for one client back down.
+async fn pump_down(
+    upstream: Arc<UdpSocket>,
+    front: Arc<UdpSocket>,
+    client: SocketAddr,
+    shared: Arc<Shared>,
+    mut rng: SplitMix64,
+    to_client: mpsc::UnboundedSender<Datagram>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Ok(len) = upstream.recv(&mut buf).await else {
+            // A connected socket reports the server's ICMP "port unreachable"
+            // (server down) once as an error.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
+        if shared.admit(Direction::ToClient, len, &mut rng) {
+            let sent = to_client.send(Datagram {
+                due: Instant::now() + shared.delay(),
+                bytes: buf[..len].to_vec(),
+                target: Target::Client(front.clone(), client),
+            });
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One queue per direction, sent in arrival order once each datagram's delay
+/// has passed: a fixed delay never reorders.
+fn spawn_delayer(shared: Arc<Shared>, dir: Direction) -> mpsc::UnboundedSender<Datagram> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Datagram>();
+    tokio::spawn(async move {
+        while let Some(d) = rx.recv().await {
+            tokio::time::sleep_until(d.due).await;
+            if !shared.still_open(dir) {
+                continue;
+            }
+            let sent = match &d.target {
+                Target::Upstream(socket) => socket.send(&d.bytes).await,
+                Target::Client(front, client) => front.send_to(&d.bytes, *client).await,
+            };
+            if sent.is_ok() {
+                shared.forwarded(dir, d.bytes.len());
+            }
+        }
+    });
+    tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Direction, SplitMix64};
+
+    #[test]
+    fn loss_is_seeded_and_near_its_probability() {
+        let draw = |seed| {
+            let mut rng = SplitMix64::for_flow(seed, 0, Direction::ToServer);
+            (0..100_000)
+                .map(|_| rng.chance(100_000))
+                .collect::<Vec<_>>()
+        };
+        let a = draw(7);
+        assert_eq!(a, draw(7), "same seed, same losses");
+        assert_ne!(a, draw(8));
+        let other_flow = {
+            let mut rng = SplitMix64::for_flow(7, 1, Direction::ToServer);
+            (0..100_000)
+                .map(|_| rng.chance(100_000))
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(a, other_flow);
+        let lost = a.iter().filter(|l| **l).count();
+        assert!((9_000..11_000).contains(&lost), "{lost}");
+    }
+}

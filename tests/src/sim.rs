@@ -1,0 +1,654 @@
+//! A deterministic in-process network: real client cores (real SQLite stores,
+//! the real sync engine) talk to the real server [`Service`] through
+//! [`SimLink`], an [`Exchange`] with no sockets and no runtime. Every message
+//! goes through the real framing and codec on both sides.
+//!
+//! A link follows a [`FaultPlan`]: per exchange it may deliver the request,
+//! lose it before the server sees it, lose the server's answer after the
+//! server applied the request (the lost ack), deliver it twice, or hold it
+//! back and deliver it later, during another device's connection (a stale
+//! push arriving after newer ones). A lost or held request ends the
+//! connection with [`ClientError::Offline`], as a dropped QUIC connection
+//! does. The same plan gives the same faults on every run.
+//!
+//! One [`SimLink`] is one connection: its first message must be `Hello` or
+//! `Enroll`, and what the server answers to it authenticates the rest.
+//!
+//! Clocks: the client core and the server read the machine's wall clock
+//! (`client-core/src/time.rs`, `service::now_ms`); there is no seam to
+//! replace it. [`next_millisecond`] lets a test separate events by at least
+//! one millisecond, so that "later in the test" means "later clock" for
+//! every replica (the HLC never runs behind the wall clock it was fed).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use geo::InteriorPoint;
+use gridwarden_client_core::{Client, ClientError, Exchange, Location, SyncSummary};
+use gridwarden_protocol::enrolment::EnrolmentCode;
+use gridwarden_protocol::frame::{encode_frame, FrameDecoder};
+use gridwarden_protocol::{
+    ClientMessage, ErrorCode, ErrorMessage, Outcome, ProtocolError, Role, ServerMessage,
+};
+use gridwarden_server::service::Session;
+use gridwarden_server::store::Store;
+use gridwarden_server::{admin, DataDir, Limits, Service};
+
+/// What happens to one request of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The server handles it and the client gets the answer.
+    Deliver,
+    /// Lost on the way: the server never sees it; the connection dies.
+    DropRequest,
+    /// The server handles it (and commits), the answer is lost; the
+    /// connection dies. The classic lost ack.
+    DropAnswer,
+    /// The server handles it twice; the client gets the second answer.
+    Duplicate,
+    /// Held back: the connection dies now, and the server handles the request
+    /// later, while another device talks to it (or at
+    /// [`Sim::deliver_delayed`]). Its answer goes nowhere. The first message
+    /// of a connection cannot be held (there is no session yet); it is lost.
+    Delay,
+}
+
+/// Default chance, in percent, of each of the four faults in a
+/// [`FaultPlan::seeded`] plan.
+pub const SEEDED_FAULT_PERCENT: u64 = 10;
+/// Chance, in percent, that a request held back from another device is
+/// delivered at an exchange of a [`FaultPlan::Seeded`] link.
+pub const SEEDED_RELEASE_PERCENT: u64 = 50;
+
+/// The faults of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultPlan {
+    /// Every request delivered once.
+    Perfect,
+    /// Faults drawn per exchange from a PRNG seeded with `seed`: each of
+    /// `DropRequest`, `DropAnswer`, `Duplicate` and `Delay` with `percent`
+    /// chance (at most 25). At each exchange, every request held back from
+    /// *another* device is first delivered with [`SEEDED_RELEASE_PERCENT`]
+    /// chance.
+    Seeded { seed: u64, percent: u64 },
+    /// The n-th request of the connection gets the n-th fault; requests past
+    /// the end are delivered. Held requests are released only by
+    /// [`Sim::deliver_delayed`].
+    Script(Vec<Fault>),
+}
+
+impl FaultPlan {
+    /// A seeded plan with [`SEEDED_FAULT_PERCENT`] chance of each fault.
+    pub fn seeded(seed: u64) -> Self {
+        FaultPlan::Seeded {
+            seed,
+            percent: SEEDED_FAULT_PERCENT,
+        }
+    }
+}
+
+/// SplitMix64: tiny, seedable, and the same on every platform.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True with `percent` chance.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+#[derive(Debug)]
+enum PlanState {
+    Perfect,
+    Seeded { rng: SplitMix64, percent: u64 },
+    Script(VecDeque<Fault>),
+}
+
+impl PlanState {
+    fn new(plan: FaultPlan) -> Self {
+        match plan {
+            FaultPlan::Perfect => PlanState::Perfect,
+            FaultPlan::Seeded { seed, percent } => PlanState::Seeded {
+                rng: SplitMix64::new(seed),
+                percent: percent.min(25),
+            },
+            FaultPlan::Script(faults) => PlanState::Script(faults.into()),
+        }
+    }
+
+    fn next_fault(&mut self) -> Fault {
+        match self {
+            PlanState::Perfect => Fault::Deliver,
+            PlanState::Script(faults) => faults.pop_front().unwrap_or(Fault::Deliver),
+            PlanState::Seeded { rng, percent } => {
+                let p = *percent;
+                match rng.next_u64() % 100 {
+                    r if r < p => Fault::DropRequest,
+                    r if r < 2 * p => Fault::DropAnswer,
+                    r if r < 3 * p => Fault::Duplicate,
+                    r if r < 4 * p => Fault::Delay,
+                    _ => Fault::Deliver,
+                }
+            }
+        }
+    }
+
+    fn release_one(&mut self) -> bool {
+        match self {
+            PlanState::Seeded { rng, .. } => rng.chance(SEEDED_RELEASE_PERCENT),
+            PlanState::Perfect | PlanState::Script(_) => false,
+        }
+    }
+}
+
+/// Counts of what the links did, over the life of a [`Sim`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Requests the server handled (a duplicate counts twice, a late one once).
+    pub handled: u64,
+    pub dropped_requests: u64,
+    pub dropped_answers: u64,
+    pub duplicated: u64,
+    pub delayed: u64,
+    pub delivered_late: u64,
+}
+
+/// A request held back by [`Fault::Delay`].
+struct Held {
+    device: usize,
+    session: Session,
+    message: ClientMessage,
+    what: String,
+}
+
+#[derive(Default)]
+struct SimState {
+    held: VecDeque<Held>,
+    stats: SimStats,
+    log: Vec<String>,
+}
+
+/// One enrolled device of a [`Sim`].
+pub struct SimDevice {
+    /// Position in enrolment order; names the device in the log.
+    pub index: usize,
+    pub user: String,
+    pub role: Role,
+    pub cells: Vec<String>,
+    pub client: Client,
+}
+
+impl SimDevice {
+    /// Whether the server's pull scope gives this device's user a report of
+    /// `reporter` in server-assigned `cell`.
+    pub fn may_see(&self, reporter: &str, cell: Option<&str>) -> bool {
+        self.role.sees_everything()
+            || reporter == self.user
+            || cell.is_some_and(|c| self.cells.iter().any(|mine| mine == c))
+    }
+}
+
+/// The server, its data directory and the homes of the devices, in one
+/// temporary directory.
+pub struct Sim {
+    pub data: DataDir,
+    root: PathBuf,
+    state: Mutex<SimState>,
+    devices: AtomicUsize,
+    _tmp: tempfile::TempDir,
+}
+
+impl Default for Sim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sim {
+    /// A fresh server (bundled categories and sample grid layer) in a new
+    /// temporary directory.
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// The same with other server limits (small pull pages, say).
+    pub fn with_limits(limits: Limits) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_owned();
+        let data = DataDir::open(&root.join("server"), limits).unwrap();
+        Self {
+            data,
+            root,
+            state: Mutex::new(SimState::default()),
+            devices: AtomicUsize::new(0),
+            _tmp: tmp,
+        }
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.data.service
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.data.store()
+    }
+
+    fn state(&self) -> MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add_user(&self, name: &str, role: Role, cells: &[&str]) {
+        admin::add_user(
+            &self.data,
+            name,
+            role,
+            cells.iter().map(|c| c.to_string()).collect(),
+        )
+        .unwrap();
+    }
+
+    /// Up to `n` cells of the current layer, each with a point that the
+    /// assignment rules really put in it.
+    pub fn cells(&self, n: usize) -> Vec<(String, Location)> {
+        let grid = self.service().grid().unwrap().expect("a grid layer");
+        grid.cells()
+            .iter()
+            .filter_map(|cell| {
+                let p = cell.geometry.interior_point()?;
+                (grid.assign(p.x(), p.y()).code() == Some(cell.code.as_str())).then(|| {
+                    let location = Location {
+                        lon: p.x(),
+                        lat: p.y(),
+                        accuracy_m: Some(5.0),
+                    };
+                    (cell.code.clone(), location)
+                })
+            })
+            .take(n)
+            .collect()
+    }
+
+    /// A new device for `user` (who must exist), enrolled through a perfect
+    /// link: one-time secret → code → `Client::enroll_over`.
+    pub fn enrol(&self, user: &str) -> SimDevice {
+        let index = self.devices.fetch_add(1, Ordering::Relaxed);
+        let home = self.home(index);
+        let client = Client::open(&home).unwrap();
+        let code = EnrolmentCode {
+            secret: self.service().new_enrolment_secret(user).unwrap(),
+            fingerprint: [0; 32],
+            server_addr: "sim".into(),
+        };
+        let mut link = self.link(index, FaultPlan::Perfect);
+        let info = block_on(client.enroll_over(&mut link, &code, "sim")).unwrap();
+        let stored = self.store().user(user).unwrap().expect("enrolled user");
+        assert_eq!(info.user, user);
+        SimDevice {
+            index,
+            user: user.to_owned(),
+            role: stored.role,
+            cells: stored.cells,
+            client,
+        }
+    }
+
+    /// Where device `index` keeps its store.
+    pub fn home(&self, index: usize) -> PathBuf {
+        self.root.join(format!("device-{index}"))
+    }
+
+    /// One connection for device `index`.
+    pub fn link(&self, device: usize, plan: FaultPlan) -> SimLink<'_> {
+        SimLink {
+            sim: self,
+            device,
+            plan: PlanState::new(plan),
+            session: None,
+            requests: 0,
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    /// One `Client::sync_over` of `device` over a new connection.
+    pub fn sync(&self, device: &SimDevice, plan: FaultPlan) -> Result<SyncSummary, ClientError> {
+        let mut link = self.link(device.index, plan);
+        let result = block_on(device.client.sync_over(&mut link));
+        let line = match &result {
+            Ok(s) => format!(
+                "dev{}: sync ok: pushed {} dup {} rejected {} pulled {}",
+                device.index,
+                s.pushed,
+                s.duplicates,
+                s.rejected.len(),
+                s.pulled
+            ),
+            Err(e) => format!("dev{}: sync failed: {e}", device.index),
+        };
+        self.log(line);
+        result
+    }
+
+    /// Delivers every held request now, oldest first. Returns how many.
+    pub fn deliver_delayed(&self) -> usize {
+        let held: Vec<Held> = self.state().held.drain(..).collect();
+        let n = held.len();
+        for h in held {
+            self.deliver_late(h, "at deliver_delayed");
+        }
+        n
+    }
+
+    /// Requests held back and not yet delivered.
+    pub fn delayed_len(&self) -> usize {
+        self.state().held.len()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.state().stats
+    }
+
+    /// What happened, one line per event, oldest first.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.state().log.clone()
+    }
+
+    pub fn log(&self, line: String) {
+        self.state().log.push(line);
+    }
+
+    fn deliver_late(&self, h: Held, when: &str) {
+        let answer = self.service().handle(&h.session, h.message);
+        let mut state = self.state();
+        state.stats.handled += 1;
+        state.stats.delivered_late += 1;
+        state.log.push(format!(
+            "dev{}: held {} delivered late ({when}) → {}",
+            h.device,
+            h.what,
+            describe_answer(&answer)
+        ));
+    }
+}
+
+/// One simulated connection of one device. Create it with [`Sim::link`].
+pub struct SimLink<'a> {
+    sim: &'a Sim,
+    device: usize,
+    plan: PlanState,
+    session: Option<Session>,
+    requests: u64,
+    sent: u64,
+    received: u64,
+}
+
+impl SimLink<'_> {
+    /// The session the server granted this connection, once it did.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    fn lost(&self, what: &str) -> ClientError {
+        ClientError::Offline(format!(
+            "connection lost: {what} (simulated fault on device {})",
+            self.device
+        ))
+    }
+
+    /// What the server does with one request of this connection. `first`:
+    /// the request is the connection's first stream (a duplicate of it is a
+    /// first stream again, as a retried handshake is).
+    fn serve(&mut self, message: ClientMessage, first: bool) -> ServerMessage {
+        self.sim.state().stats.handled += 1;
+        let service = self.sim.service();
+        if let (false, Some(session)) = (first, &self.session) {
+            return service.handle(session, message);
+        }
+        // The first stream: hello or enrol; a refusal leaves the connection
+        // unauthenticated.
+        let first = match message {
+            ClientMessage::Hello(hello) => service
+                .hello(&hello)
+                .map(|(s, w)| (s, ServerMessage::Welcome(w))),
+            ClientMessage::Enroll(enroll) => service
+                .enroll(&enroll)
+                .map(|(s, e)| (s, ServerMessage::Enrolled(e))),
+            _ => {
+                return ServerMessage::Error(ErrorMessage {
+                    code: ErrorCode::UnexpectedMessage,
+                    message: "the first message of a connection must be Hello or Enroll".into(),
+                })
+            }
+        };
+        match first {
+            Ok((session, answer)) => {
+                self.session = Some(session);
+                answer
+            }
+            Err(e) => ServerMessage::Error(e.to_wire()),
+        }
+    }
+
+    /// Delivers held requests of other devices, as the plan decides.
+    fn release_others(&mut self) {
+        let held: Vec<Held> = {
+            let mut state = self.sim.state();
+            let mut keep = VecDeque::new();
+            let mut go = Vec::new();
+            for h in state.held.drain(..) {
+                if h.device != self.device && self.plan.release_one() {
+                    go.push(h);
+                } else {
+                    keep.push_back(h);
+                }
+            }
+            state.held = keep;
+            go
+        };
+        for h in held {
+            let when = format!("during dev{}'s request {}", self.device, self.requests);
+            self.sim.deliver_late(h, &when);
+        }
+    }
+
+    fn exchange_now(&mut self, message: &ClientMessage) -> Result<ServerMessage, ClientError> {
+        self.requests += 1;
+        let max = self.sim.service().limits().max_frame;
+        // Client → wire → server.
+        let frame = encode_frame(message);
+        self.sent += frame.len() as u64;
+        let decoded = decode_frame(&frame, max, |d| d.next_message::<ClientMessage>());
+        self.release_others();
+        let what = format!("#{} {}", self.requests, describe_request(message));
+        let fault = self.plan.next_fault();
+        let opening = self.session.is_none();
+        let answer = match decoded {
+            // The server answers a frame it cannot read with BadFrame.
+            Err(e) => {
+                self.sim.state().stats.handled += 1;
+                ServerMessage::Error(ErrorMessage {
+                    code: ErrorCode::BadFrame,
+                    message: e,
+                })
+            }
+            Ok(request) => match fault {
+                Fault::Deliver | Fault::DropAnswer => self.serve(request, opening),
+                Fault::Duplicate => {
+                    let first = self.serve(request.clone(), opening);
+                    let second = self.serve(request, opening);
+                    self.sim.state().stats.duplicated += 1;
+                    self.sim.log(format!(
+                        "dev{}: {what} handled twice → {} then {}",
+                        self.device,
+                        describe_answer(&first),
+                        describe_answer(&second)
+                    ));
+                    second
+                }
+                Fault::DropRequest => {
+                    self.sim.state().stats.dropped_requests += 1;
+                    self.sim
+                        .log(format!("dev{}: {what} lost before the server", self.device));
+                    return Err(self.lost("the request never reached the server"));
+                }
+                Fault::Delay => {
+                    let mut state = self.sim.state();
+                    let Some(session) = self.session.clone() else {
+                        state.stats.dropped_requests += 1;
+                        state.log.push(format!(
+                            "dev{}: {what} lost before the server (first message, not held)",
+                            self.device
+                        ));
+                        drop(state);
+                        return Err(self.lost("the request never reached the server"));
+                    };
+                    state.stats.delayed += 1;
+                    state
+                        .log
+                        .push(format!("dev{}: {what} held back", self.device));
+                    state.held.push_back(Held {
+                        device: self.device,
+                        session,
+                        message: request,
+                        what: what.clone(),
+                    });
+                    drop(state);
+                    return Err(self.lost("the request is stuck in the network"));
+                }
+            },
+        };
+        if fault == Fault::DropAnswer {
+            self.sim.state().stats.dropped_answers += 1;
+            self.sim.log(format!(
+                "dev{}: {what} handled → {}, answer lost",
+                self.device,
+                describe_answer(&answer)
+            ));
+            return Err(self.lost("the server's answer never arrived"));
+        }
+        if fault == Fault::Deliver {
+            self.sim.log(format!(
+                "dev{}: {what} → {}",
+                self.device,
+                describe_answer(&answer)
+            ));
+        }
+        // Server → wire → client.
+        let frame = encode_frame(&answer);
+        self.received += frame.len() as u64;
+        decode_frame(&frame, max, |d| d.next_message::<ServerMessage>())
+            .map_err(ClientError::Protocol)
+    }
+}
+
+impl Exchange for SimLink<'_> {
+    fn exchange(
+        &mut self,
+        message: &ClientMessage,
+    ) -> impl Future<Output = Result<ServerMessage, ClientError>> + Send {
+        std::future::ready(self.exchange_now(message))
+    }
+
+    fn bytes(&self) -> (u64, u64) {
+        (self.sent, self.received)
+    }
+}
+
+/// Reads one whole frame as the receiving side does.
+fn decode_frame<T>(
+    frame: &[u8],
+    max: usize,
+    take: impl FnOnce(&mut FrameDecoder) -> Result<Option<T>, ProtocolError>,
+) -> Result<T, String> {
+    let mut decoder = FrameDecoder::new(max);
+    decoder.extend(frame).map_err(|e| e.to_string())?;
+    let message = take(&mut decoder)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "an incomplete frame".to_string())?;
+    if decoder.buffered() != 0 {
+        return Err("bytes after the frame".into());
+    }
+    Ok(message)
+}
+
+fn describe_request(m: &ClientMessage) -> String {
+    match m {
+        ClientMessage::Hello(_) => "Hello".into(),
+        ClientMessage::Enroll(_) => "Enroll".into(),
+        ClientMessage::Push(p) => format!("Push[{} ops]", p.ops.len()),
+        ClientMessage::Pull(_) => "Pull".into(),
+        ClientMessage::FetchReference(_) => "FetchReference".into(),
+    }
+}
+
+fn describe_answer(m: &ServerMessage) -> String {
+    match m {
+        ServerMessage::Welcome(_) => "Welcome".into(),
+        ServerMessage::Enrolled(_) => "Enrolled".into(),
+        ServerMessage::Ack(a) => {
+            let outcomes: Vec<&str> = a
+                .results
+                .iter()
+                .map(|r| match r.outcome {
+                    Outcome::Applied => "applied",
+                    Outcome::Duplicate => "duplicate",
+                    Outcome::Rejected { .. } => "rejected",
+                })
+                .collect();
+            format!("Ack[{}]", outcomes.join(","))
+        }
+        ServerMessage::PullPage(p) => format!("PullPage[{} records]", p.records.len()),
+        ServerMessage::Reference(_) => "Reference".into(),
+        ServerMessage::Error(e) => format!("Error({:?}: {})", e.code, e.message),
+    }
+}
+
+/// Runs a future that never waits: everything a [`SimLink`] does is ready at
+/// once, so one poll finishes a sync. Panics if the future waits for
+/// anything, which would make the simulation depend on a scheduler.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("an in-process sync waited for something other than its SimLink"),
+    }
+}
+
+/// Waits until the wall clock has passed `after_ms` (milliseconds since the
+/// epoch) and returns the new time. Events separated by this are ordered the
+/// same by every replica's HLC.
+pub fn next_millisecond(after_ms: u64) -> u64 {
+    loop {
+        let now = wall_ms();
+        if now > after_ms {
+            return now;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The machine's wall clock, as the client core and the server read it.
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
