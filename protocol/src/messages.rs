@@ -172,10 +172,19 @@ pub struct Ack {
     pub server_hlc: Hlc,
 }
 
-/// A record in the change feed: the full merged state of one entity.
+/// A record in the change feed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every record is a full report; boxing it would add an allocation to each for the rare notice"
+)]
 pub enum Record {
+    /// The full merged state of a report the device may see.
     Report(ReportState),
+    /// A report the device held has left its scope (moved to a cell it does
+    /// not cover): drop the local copy. Its new state is not sent, because
+    /// the device may no longer see it.
+    OutOfScope { report_id: uuid::Uuid },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -175,6 +175,14 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             }),
         ),
         (
+            "server_pull_page_out_of_scope",
+            ServerMessage::PullPage(PullPage {
+                records: vec![Record::OutOfScope { report_id: id(1) }],
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 44]),
+                more: true,
+            }),
+        ),
+        (
             "server_reference",
             ServerMessage::Reference(Reference {
                 categories: Some(CategoryTable {

@@ -15,7 +15,7 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
-use crate::store::{Device, PullQuery, Rejection, Scope, Store, StoreError, User};
+use crate::store::{Device, FeedItem, PullQuery, Rejection, Scope, Store, StoreError, User};
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug)]
@@ -412,7 +412,14 @@ impl Service {
         };
         let page = self.store.pull(&query)?;
         Ok(PullPage {
-            records: page.reports.into_iter().map(Record::Report).collect(),
+            records: page
+                .items
+                .into_iter()
+                .map(|item| match item {
+                    FeedItem::Report(state) => Record::Report(state),
+                    FeedItem::OutOfScope(report_id) => Record::OutOfScope { report_id },
+                })
+                .collect(),
             cursor: encode_cursor(page.last_seq),
             more: page.more,
         })

@@ -76,6 +76,17 @@ pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     bytes.map(|b| decode_state(&b)).transpose()
 }
 
+/// Forgets a report this device may no longer see (it moved out of the
+/// user's cells), with its refusals. Queued ops of it, if any, stay queued:
+/// the server decides on them.
+pub fn forget(tx: &Transaction, id: Uuid) -> Result<()> {
+    tx.prepare_cached("DELETE FROM reports WHERE id = ?1")?
+        .execute([uuid_blob(&id)])?;
+    tx.prepare_cached("DELETE FROM rejections WHERE report_id = ?1")?
+        .execute([uuid_blob(&id)])?;
+    Ok(())
+}
+
 /// What the server is known to hold of a report, if anything.
 pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     let mut stmt = conn.prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?;

@@ -340,6 +340,7 @@ impl SyncEngine {
                     reports::confirm(&tx, incoming)?;
                     newest = newest.max(incoming.max_hlc());
                 }
+                Record::OutOfScope { report_id } => reports::forget(&tx, *report_id)?,
             }
         }
         meta::set_pull_cursor(&tx, &page.cursor)?;

@@ -87,9 +87,19 @@ pub struct PullQuery {
     pub max_bytes: usize,
 }
 
+/// One entry of a device's change feed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedItem {
+    /// A report in the device's scope, whole.
+    Report(ReportState),
+    /// A report that moved out of the device's scope (it covered a cell the
+    /// report has left).
+    OutOfScope(Uuid),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page {
-    pub reports: Vec<ReportState>,
+    pub items: Vec<FeedItem>,
     /// Feed position of the last record returned (or `after_seq` if none).
     pub last_seq: u64,
     pub more: bool,

@@ -14,7 +14,10 @@ use uuid::Uuid;
 
 use super::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_left_cells.sql"),
+];
 const READER_POOL: usize = 4;
 
 pub struct SqliteStore {
@@ -206,6 +209,11 @@ fn save_report(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, reporter = excluded.reporter, device = excluded.device,
            category = excluded.category, grid_cell = excluded.grid_cell, assigned = excluded.assigned,
+           left_cells = CASE
+             WHEN reports.grid_cell IS NOT NULL AND reports.grid_cell IS NOT excluded.grid_cell
+              AND NOT EXISTS (SELECT 1 FROM json_each(reports.left_cells) WHERE value = reports.grid_cell)
+             THEN json_insert(reports.left_cells, '$[#]', reports.grid_cell)
+             ELSE reports.left_cells END,
            deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
            updated_ms = excluded.updated_ms, state = excluded.state",
     )?;
@@ -532,13 +540,19 @@ impl Store for SqliteStore {
             let limit = q.max_records as i64 + 1;
             let (sql, cells_json, user) = match &q.scope {
                 Scope::All => (
-                    "SELECT seq, state FROM reports WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    "SELECT seq, id, 1, state FROM reports WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                     None,
                     None,
                 ),
+                // Rows in scope come whole; rows that only left the scope come
+                // as a notice, so the device drops a copy it may no longer see.
                 Scope::Cells { user, cells } => (
-                    "SELECT seq, state FROM reports WHERE seq > ?1
-                       AND (reporter = ?3 OR grid_cell IN (SELECT value FROM json_each(?4)))
+                    "SELECT seq, id, visible, CASE WHEN visible THEN state END FROM (
+                       SELECT seq, id, state, left_cells,
+                              (reporter = ?3 OR grid_cell IN (SELECT value FROM json_each(?4))) AS visible
+                       FROM reports WHERE seq > ?1)
+                     WHERE visible OR EXISTS (SELECT 1 FROM json_each(left_cells) l
+                                              WHERE l.value IN (SELECT value FROM json_each(?4)))
                      ORDER BY seq LIMIT ?2",
                     Some(serde_json::to_string(cells).expect("strings serialise")),
                     Some(user.as_str()),
@@ -551,25 +565,29 @@ impl Store for SqliteStore {
                 }
                 _ => stmt.query(params![q.after_seq as i64, limit])?,
             };
-            let mut page = Page {
-                reports: Vec::new(),
-                last_seq: q.after_seq,
-                more: false,
-            };
+            let mut page = Page { items: Vec::new(), last_seq: q.after_seq, more: false };
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
-                let blob = row
-                    .get_ref(1)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let full = page.reports.len() >= q.max_records
-                    || (!page.reports.is_empty() && bytes + blob.len() > q.max_bytes);
+                let id = uuid_from(row.get(1)?)?;
+                let visible: bool = row.get(2)?;
+                let size = if visible {
+                    row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?.len()
+                } else {
+                    16
+                };
+                let full = page.items.len() >= q.max_records
+                    || (!page.items.is_empty() && bytes + size > q.max_bytes);
                 if full {
                     page.more = true;
                     break;
                 }
-                bytes += blob.len();
-                page.reports.push(decode_state(blob)?);
+                bytes += size;
+                page.items.push(if visible {
+                    let blob = row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    FeedItem::Report(decode_state(blob)?)
+                } else {
+                    FeedItem::OutOfScope(id)
+                });
                 page.last_seq = row.get::<_, i64>(0)? as u64;
             }
             Ok(page)

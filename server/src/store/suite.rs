@@ -25,6 +25,10 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
         ("pull_respects_byte_budget", pull_respects_byte_budget),
         ("reference_data_versions", reference_data_versions),
         ("reassign_only_unassigned", reassign_only_unassigned),
+        (
+            "a_report_leaving_a_scope_is_announced",
+            a_report_leaving_a_scope_is_announced,
+        ),
         ("meta", meta),
     ];
     for (name, case) in cases {
@@ -91,6 +95,16 @@ fn decide_with_cells(op: &Op, current: Option<&ReportState>) -> Result<ReportSta
         state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
     }
     Ok(state)
+}
+
+fn reports(page: &Page) -> Vec<&ReportState> {
+    page.items
+        .iter()
+        .map(|item| match item {
+            FeedItem::Report(r) => r,
+            FeedItem::OutOfScope(id) => panic!("unexpected out-of-scope notice for {id}"),
+        })
+        .collect()
 }
 
 fn users(s: &dyn Store) {
@@ -171,7 +185,7 @@ fn apply_is_idempotent(s: &dyn Store) {
             max_bytes: 1 << 20,
         })
         .unwrap();
-    assert_eq!(page.reports.len(), 2, "no new feed entries from a replay");
+    assert_eq!(page.items.len(), 2, "no new feed entries from a replay");
     assert_eq!(
         s.report(Uuid::from_u128(101)).unwrap().unwrap().grid_cell(),
         Some("W")
@@ -232,8 +246,8 @@ fn pull_pages_and_scopes(s: &dyn Store) {
                 max_bytes: 1 << 20,
             })
             .unwrap();
-        assert!(page.reports.len() <= 10);
-        seen.extend(page.reports.iter().map(|r| r.id));
+        assert!(page.items.len() <= 10);
+        seen.extend(reports(&page).iter().map(|r| r.id));
         after = page.last_seq;
         if !page.more {
             break;
@@ -254,8 +268,8 @@ fn pull_pages_and_scopes(s: &dyn Store) {
             max_bytes: 1 << 20,
         })
         .unwrap();
-    assert_eq!(page.reports.len(), 13);
-    assert!(page.reports.iter().all(|r| r.grid_cell() == Some("W")));
+    assert_eq!(page.items.len(), 13);
+    assert!(reports(&page).iter().all(|r| r.grid_cell() == Some("W")));
     let own = Scope::Cells {
         user: "ann".into(),
         cells: vec![],
@@ -269,7 +283,7 @@ fn pull_pages_and_scopes(s: &dyn Store) {
         })
         .unwrap();
     assert_eq!(
-        page.reports.len(),
+        page.items.len(),
         25,
         "a reporter always sees their own reports"
     );
@@ -282,7 +296,7 @@ fn pull_pages_and_scopes(s: &dyn Store) {
         })
         .unwrap();
     assert_eq!(
-        (empty.reports.len(), empty.last_seq, empty.more),
+        (empty.items.len(), empty.last_seq, empty.more),
         (0, after, false)
     );
 }
@@ -300,9 +314,9 @@ fn pull_respects_byte_budget(s: &dyn Store) {
         })
         .unwrap();
     assert!(
-        page.more && !page.reports.is_empty() && page.reports.len() < 10,
+        page.more && !page.items.is_empty() && page.items.len() < 10,
         "{}",
-        page.reports.len()
+        page.items.len()
     );
     let tiny = s
         .pull(&PullQuery {
@@ -312,7 +326,7 @@ fn pull_respects_byte_budget(s: &dyn Store) {
             max_bytes: 1,
         })
         .unwrap();
-    assert_eq!(tiny.reports.len(), 1, "a page always makes progress");
+    assert_eq!(tiny.items.len(), 1, "a page always makes progress");
 }
 
 fn reference_data_versions(s: &dyn Store) {
@@ -405,4 +419,68 @@ fn meta(s: &dyn Store) {
         s.meta("public_addr").unwrap().as_deref(),
         Some("5.6.7.8:4433")
     );
+}
+
+fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    s.apply_ops(dev, &[create(1, 100, -1.0)], &decide_with_cells, 1)
+        .unwrap();
+    let west = || Scope::Cells {
+        user: "wes".into(),
+        cells: vec!["W".into()],
+    };
+    let pull = |after: u64| {
+        s.pull(&PullQuery {
+            after_seq: after,
+            scope: west(),
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap()
+    };
+    let first = pull(0);
+    assert!(matches!(first.items.as_slice(), [FeedItem::Report(r)] if r.grid_cell() == Some("W")));
+
+    // The report moves east: the western device is told, without the new state.
+    let mut moved = create(2, 100, 1.0);
+    if let OpBody::Report { op, .. } = &mut moved.body {
+        let ReportOp::Create(new) = op.clone() else {
+            unreachable!()
+        };
+        *op = ReportOp::Edit(gridwarden_protocol::ReportEdit {
+            location: Some(new.location),
+            ..Default::default()
+        });
+    }
+    s.apply_ops(dev, &[moved], &decide_with_cells, 2).unwrap();
+    let second = pull(first.last_seq);
+    assert_eq!(second.items, [FeedItem::OutOfScope(Uuid::from_u128(100))]);
+    // Later changes in the east are not the western device's business...
+    let mut note = create(3, 100, 1.0);
+    if let OpBody::Report { op, .. } = &mut note.body {
+        *op = ReportOp::Edit(gridwarden_protocol::ReportEdit {
+            note: Some("x".into()),
+            ..Default::default()
+        });
+    }
+    s.apply_ops(dev, &[note], &decide_with_cells, 3).unwrap();
+    // ...but a device that was offline meanwhile still learns that it left.
+    assert_eq!(
+        pull(first.last_seq).items,
+        [FeedItem::OutOfScope(Uuid::from_u128(100))]
+    );
+    // East devices see it whole; a supervisor sees it whole.
+    let east = Scope::Cells {
+        user: "eve".into(),
+        cells: vec!["E".into()],
+    };
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: east,
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert!(matches!(page.items.as_slice(), [FeedItem::Report(r)] if r.note() == Some("x")));
 }

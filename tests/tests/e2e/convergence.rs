@@ -26,27 +26,6 @@ const FAULT_PERCENT: u64 = 10;
 /// scope. Reports are recorded in all three.
 const CELLS: usize = 3;
 
-/// KNOWN GAP (found by this test, issue 3): a device is never told that a
-/// report left its scope. When a report a warden's device holds moves out of
-/// the warden's cells, the scoped pull stops returning it, and the device
-/// shows its old state for ever (later edits and deletes never reach it).
-/// Minimal case, perfect links: `Record{dev:0, cell:0}, Sync{dev:0, seed:0},
-/// Sync{dev:1, seed:0}, Edit{dev:0, report:0, cell:2}`: after every device
-/// synced, warden ann (device 1) still shows the report in cell 0; the
-/// server has it in cell 2, outside her scope.
-///
-/// So moves go only to the wardens' cells (a report recorded outside them
-/// may still move in: entering a scope works). Set
-/// `GRIDWARDEN_SIM_SCOPE_EXITS=1` to let moves leave the wardens' scope and
-/// reproduce the gap; remove this switch with the fix.
-fn move_targets() -> usize {
-    if std::env::var_os("GRIDWARDEN_SIM_SCOPE_EXITS").is_some_and(|v| v == "1") {
-        CELLS
-    } else {
-        2
-    }
-}
-
 /// Device `i` belongs to `USERS[i]`.
 const USERS: [(&str, Role); 4] = [
     ("sam", Role::Supervisor),
@@ -130,7 +109,7 @@ fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         proptest::sample::select(&NOTES[..]).prop_map(Change::Note),
         proptest::sample::select(&CATEGORIES[..]).prop_map(Change::Category),
-        (0..move_targets()).prop_map(Change::Move),
+        (0..CELLS).prop_map(Change::Move),
     ]
 }
 
