@@ -89,6 +89,10 @@ pub struct PullQuery {
 
 /// One entry of a device's change feed.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "mirrors protocol::Record: nearly every item is a full report"
+)]
 pub enum FeedItem {
     /// A report in the device's scope, whole.
     Report(ReportState),

@@ -442,27 +442,37 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
     assert!(matches!(first.items.as_slice(), [FeedItem::Report(r)] if r.grid_cell() == Some("W")));
 
     // The report moves east: the western device is told, without the new state.
-    let mut moved = create(2, 100, 1.0);
-    if let OpBody::Report { op, .. } = &mut moved.body {
-        let ReportOp::Create(new) = op.clone() else {
-            unreachable!()
-        };
-        *op = ReportOp::Edit(gridwarden_protocol::ReportEdit {
-            location: Some(new.location),
+    let edit = |op: u128, edit: gridwarden_protocol::ReportEdit| Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(1000 + op as u64, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(100),
+            op: ReportOp::Edit(edit),
+        },
+    };
+    let east = Location {
+        lon: 1.0,
+        lat: 40.0,
+        accuracy_m: None,
+    };
+    let moved = edit(
+        2,
+        gridwarden_protocol::ReportEdit {
+            location: Some(east),
             ..Default::default()
-        });
-    }
+        },
+    );
     s.apply_ops(dev, &[moved], &decide_with_cells, 2).unwrap();
     let second = pull(first.last_seq);
     assert_eq!(second.items, [FeedItem::OutOfScope(Uuid::from_u128(100))]);
     // Later changes in the east are not the western device's business...
-    let mut note = create(3, 100, 1.0);
-    if let OpBody::Report { op, .. } = &mut note.body {
-        *op = ReportOp::Edit(gridwarden_protocol::ReportEdit {
+    let note = edit(
+        3,
+        gridwarden_protocol::ReportEdit {
             note: Some("x".into()),
             ..Default::default()
-        });
-    }
+        },
+    );
     s.apply_ops(dev, &[note], &decide_with_cells, 3).unwrap();
     // ...but a device that was offline meanwhile still learns that it left.
     assert_eq!(
