@@ -21,8 +21,9 @@ use crate::error::{ClientError, Result};
 use crate::store::meta::{self, Enrolment};
 use crate::store::reports::{self, LocalCell};
 use crate::store::{outbox, rejections, Store};
-use crate::time::corrected_now_ms;
+use crate::time::corrected;
 use crate::view::ReportView;
+use gridwarden_protocol::clock::SharedClock;
 
 /// How long a sync waits for the server's handshake by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,6 +39,7 @@ pub struct Client {
     store: Mutex<Store>,
     cache: Mutex<RefCache>,
     connect_timeout: Duration,
+    clock: SharedClock,
 }
 
 /// Where this device stands, for `gridwarden status`.
@@ -103,7 +105,18 @@ impl Client {
             store: Mutex::new(store),
             cache: Mutex::new(RefCache::default()),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            clock: gridwarden_protocol::clock::system(),
         })
+    }
+
+    /// Reads time from `clock` instead of the system clock (simulations).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(crate) fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// Changes how long `sync` and `enroll` wait for the server to answer the
@@ -148,6 +161,7 @@ impl Client {
             &mut state,
             ReportOp::Create(input),
             LocalCell::Set(guess.as_deref()),
+            self.clock.now_ms(),
         )?;
         tx.commit()?;
         Ok(state.id)
@@ -173,7 +187,14 @@ impl Client {
             Some(cell) => LocalCell::Set(cell.as_deref()),
             None => LocalCell::Keep,
         };
-        apply_local(&tx, &enrolment, &mut state, ReportOp::Edit(edit), local)?;
+        apply_local(
+            &tx,
+            &enrolment,
+            &mut state,
+            ReportOp::Edit(edit),
+            local,
+            self.clock.now_ms(),
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -190,6 +211,7 @@ impl Client {
             &mut state,
             ReportOp::Delete,
             LocalCell::Keep,
+            self.clock.now_ms(),
         )?;
         tx.commit()?;
         Ok(())
@@ -375,9 +397,10 @@ fn apply_local(
     state: &mut ReportState,
     op: ReportOp,
     local_cell: LocalCell<'_>,
+    now_ms: u64,
 ) -> Result<Uuid> {
     let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
-    let stamp = clock.tick(corrected_now_ms(meta::clock_offset_ms(tx)?));
+    let stamp = clock.tick(corrected(now_ms, meta::clock_offset_ms(tx)?));
     meta::set_last_hlc(tx, stamp)?;
     state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
     reports::upsert(tx, state, local_cell)?;

@@ -71,7 +71,8 @@ impl Client {
 
         // The code is spent and the identity stored: from here a failure only
         // means the reference data arrives at the first sync instead.
-        let (engine, first) = SyncEngine::after_enrolment(enrolment.device_id);
+        let (engine, first) =
+            SyncEngine::after_enrolment(enrolment.device_id, self.clock().clone());
         match sync::drive(self, session, engine, first, sync::Controls::default()).await {
             Ok(_) => {
                 let status = self.status()?;

@@ -6,6 +6,7 @@
 //! merge that runs on a phone is the very code that runs on the server.
 
 pub mod category;
+pub mod clock;
 pub mod codec;
 pub mod enrolment;
 pub mod error;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use gridwarden_grid::GridIndex;
 use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::clock::SharedClock;
 use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
     validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
@@ -106,7 +107,8 @@ pub struct Service {
     limits: Limits,
     grid: RwLock<Option<Cached<GridIndex>>>,
     categories: RwLock<Option<Cached<CategoryTable>>>,
-    clock: Mutex<HlcClock>,
+    hlc: Mutex<HlcClock>,
+    wall: SharedClock,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -125,6 +127,15 @@ fn hash32(bytes: &[u8]) -> [u8; 32] {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> ServiceResult<Self> {
+        Self::with_clock(store, limits, gridwarden_protocol::clock::system())
+    }
+
+    /// A service reading time from `wall` (a manual clock in simulations).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        wall: SharedClock,
+    ) -> ServiceResult<Self> {
         let last = store
             .meta(SERVER_HLC_KEY)?
             .and_then(|v| parse_hlc(&v))
@@ -134,8 +145,14 @@ impl Service {
             limits,
             grid: RwLock::new(None),
             categories: RwLock::new(None),
-            clock: Mutex::new(HlcClock::resume(last, SERVER_NODE)),
+            hlc: Mutex::new(HlcClock::resume(last, SERVER_NODE)),
+            wall,
         })
+    }
+
+    /// Wall-clock milliseconds as this service sees them.
+    pub fn now(&self) -> i64 {
+        self.wall.now_ms() as i64
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -196,7 +213,8 @@ impl Service {
     }
 
     fn tick(&self) -> Hlc {
-        self.clock.lock().expect("clock lock").tick(now_ms() as u64)
+        let now = self.now();
+        self.hlc.lock().expect("clock lock").tick(now as u64)
     }
 
     fn check_version(version: u16) -> ServiceResult<()> {
@@ -233,7 +251,7 @@ impl Service {
             ));
         }
         let user = self.active_user(&device.user)?;
-        let now = now_ms();
+        let now = self.now();
         self.store.touch_device(device.id, now)?;
         let session = Session {
             device_id: device.id,
@@ -286,13 +304,13 @@ impl Service {
             user: String::new(),
             label,
             token_hash: hash32(&token),
-            enrolled_ms: now_ms(),
+            enrolled_ms: self.now(),
             revoked_ms: None,
             last_seen_ms: None,
         };
         let user =
             self.store
-                .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, now_ms())?;
+                .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, self.now())?;
         tracing::info!(device = %device.id, user = %user.name, "device enrolled");
         let session = Session {
             device_id: device.id,
@@ -314,7 +332,7 @@ impl Service {
     pub fn new_enrolment_secret(&self, user: &str) -> ServiceResult<String> {
         let bytes: [u8; 16] = rand::random();
         let secret = gridwarden_protocol::enrolment::hex(&bytes);
-        let now = now_ms();
+        let now = self.now();
         self.store.create_enrolment(
             user,
             hash32(secret.as_bytes()),
@@ -353,9 +371,9 @@ impl Service {
         self.active_user(&session.user)?;
         let grid = self.grid()?;
         let categories = self.categories()?;
-        let now = now_ms();
+        let now = self.now();
         {
-            let mut clock = self.clock.lock().expect("clock lock");
+            let mut clock = self.hlc.lock().expect("clock lock");
             for op in &push.ops {
                 // A device clock far ahead does not drag the server's along.
                 let _ = clock.observe(op.hlc, now as u64, self.limits.max_clock_skew_ms);
@@ -454,7 +472,7 @@ impl Service {
             next.set_grid_cell(cell, self.tick());
             Some(next)
         };
-        let changed = self.store.reassign(!all, &reassign, now_ms())?;
+        let changed = self.store.reassign(!all, &reassign, self.now())?;
         self.store
             .set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
         Ok(changed)

@@ -7,12 +7,12 @@
 //! the cached ones) → Push (the outbox in order, batch by batch) → Pull (pages
 //! from the stored cursor while the server says there are more) → Done.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gridwarden_protocol::{
     hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hello, Hlc, HlcClock, Op, OpBody,
-    Outcome, Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage, Welcome,
-    PROTOCOL_VERSION,
+    OpResult, Outcome, Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage,
+    Welcome, PROTOCOL_VERSION,
 };
 use rusqlite::Transaction;
 use uuid::Uuid;
@@ -22,7 +22,7 @@ use crate::error::{code_name, ClientError, Result};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
 use crate::store::{meta, outbox, reference, Store};
-use crate::time::now_ms;
+use gridwarden_protocol::clock::SharedClock;
 
 /// Most ops in one push.
 pub const MAX_PUSH_OPS: usize = 500;
@@ -95,12 +95,18 @@ pub struct SyncEngine {
     last_pushed_seq: i64,
     /// False for the short conversation right after enrolment.
     push_and_pull: bool,
+    clock: SharedClock,
+    /// Ops re-stamped in this sync after a clock-skew refusal; refused again,
+    /// they are rejections like any other (no loop).
+    restamped: HashSet<Uuid>,
     summary: SyncSummary,
 }
 
 impl SyncEngine {
-    fn new(phase: Phase, node: u64, push_and_pull: bool) -> Self {
+    fn new(phase: Phase, node: u64, push_and_pull: bool, clock: SharedClock) -> Self {
         Self {
+            clock,
+            restamped: Default::default(),
             phase,
             node,
             last_pushed_seq: 0,
@@ -110,7 +116,11 @@ impl SyncEngine {
     }
 
     /// Begins a sync of an enrolled device: the engine and its Hello.
-    pub fn start(store: &Store, client_name: &str) -> Result<(Self, ClientMessage)> {
+    pub fn start(
+        store: &Store,
+        client_name: &str,
+        clock: SharedClock,
+    ) -> Result<(Self, ClientMessage)> {
         let e = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
         let hello = Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -118,17 +128,18 @@ impl SyncEngine {
             token: e.token,
             client: client_name.to_owned(),
         };
-        let engine = Self::new(Phase::AwaitWelcome, hlc::node_id(e.device_id), true);
+        let engine = Self::new(Phase::AwaitWelcome, hlc::node_id(e.device_id), true, clock);
         Ok((engine, ClientMessage::Hello(hello)))
     }
 
     /// Continues a just-enrolled connection: fetches all reference data so
     /// the device works offline at once, then stops.
-    pub fn after_enrolment(device_id: Uuid) -> (Self, ClientMessage) {
+    pub fn after_enrolment(device_id: Uuid, clock: SharedClock) -> (Self, ClientMessage) {
         let engine = Self::new(
             Phase::AwaitReference { announced: None },
             hlc::node_id(device_id),
             false,
+            clock,
         );
         let fetch = FetchReference {
             categories_version: None,
@@ -176,7 +187,7 @@ impl SyncEngine {
         meta::set_cells(&tx, &w.cells)?;
         // Half the round trip is the error of this estimate: far below the
         // server's tolerance, far above nothing for a phone set to last year.
-        meta::set_clock_offset_ms(&tx, now_ms() as i64 - w.server_time_ms as i64)?;
+        meta::set_clock_offset_ms(&tx, self.clock.now_ms() as i64 - w.server_time_ms as i64)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
         tx.commit()?;
@@ -253,9 +264,31 @@ impl SyncEngine {
 
     fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Op>, ack: Ack) -> Result<Step> {
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
-        let now = now_ms() as i64;
+        let now = self.clock.now_ms() as i64;
         let tx = store.transaction()?;
         let me = meta::enrolment(&tx)?.ok_or(ClientError::NotEnrolled)?;
+        let skewed = |r: &OpResult| {
+            matches!(
+                &r.outcome,
+                Outcome::Rejected {
+                    code: ErrorCode::ClockSkew,
+                    ..
+                }
+            ) && !self.restamped.contains(&r.op_id)
+        };
+        let mut restamp_clock = None;
+        if ack.results.iter().any(skewed) {
+            // Every op stamped with the runaway clock is refused and applied
+            // nowhere, so the clock may step back to corrected time, once,
+            // before the refused ops are stamped again in their order.
+            let offset = meta::clock_offset_ms(&tx)?;
+            let corrected = crate::time::corrected(self.clock.now_ms(), offset);
+            restamp_clock = Some((
+                HlcClock::resume(Hlc::new(corrected, 0, self.node), self.node),
+                corrected,
+            ));
+        }
+        let mut restamped = Vec::new();
         for result in &ack.results {
             let Some(op) = sent.get(&result.op_id) else {
                 tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
@@ -273,15 +306,22 @@ impl SyncEngine {
                         duplicates += 1;
                     }
                 }
+                Outcome::Rejected { .. } if skewed(result) => {
+                    // Queue the same change again, stamped with the corrected
+                    // clock under a new op id, and rebuild the local copy.
+                    let (clock, corrected) =
+                        restamp_clock.as_mut().expect("set when any op is skewed");
+                    let again = Op {
+                        op_id: Uuid::now_v7(),
+                        hlc: clock.tick(*corrected),
+                        body: op.body.clone(),
+                    };
+                    outbox::append(&tx, &again)?;
+                    rebuild(&tx, report_id, &me)?;
+                    restamped.push(again.op_id);
+                }
                 Outcome::Rejected { code, reason } => {
                     roll_back(&tx, op, &me)?;
-                    if *code == ErrorCode::ClockSkew {
-                        // Every op stamped with the runaway clock is refused
-                        // and applied nowhere, so the clock may step back to
-                        // corrected time: the user's next changes will land.
-                        let now = crate::time::corrected_now_ms(meta::clock_offset_ms(&tx)?);
-                        meta::set_last_hlc(&tx, Hlc::new(now, 0, self.node))?;
-                    }
                     let r = Rejection {
                         op_id: result.op_id,
                         report_id,
@@ -300,8 +340,12 @@ impl SyncEngine {
                 "ack left ops out; they stay queued for the next sync"
             );
         }
+        if let Some((clock, _)) = restamp_clock {
+            meta::set_last_hlc(&tx, clock.last())?;
+        }
         self.observe(&tx, ack.server_hlc)?;
         tx.commit()?;
+        self.restamped.extend(restamped);
         // Counted only once committed: the summary reports what is durable.
         self.summary.pushed += applied;
         self.summary.duplicates += duplicates;
@@ -365,7 +409,7 @@ impl SyncEngine {
     /// local edits order after what the device has seen.
     fn observe(&self, tx: &Transaction, remote: Hlc) -> Result<()> {
         let mut clock = HlcClock::resume(meta::last_hlc(tx)?, self.node);
-        match clock.observe(remote, now_ms(), MAX_SERVER_SKEW_MS) {
+        match clock.observe(remote, self.clock.now_ms(), MAX_SERVER_SKEW_MS) {
             Ok(()) => meta::set_last_hlc(tx, clock.last()),
             Err(skew) => {
                 tracing::warn!(%skew, "server clock ignored");
@@ -377,7 +421,7 @@ impl SyncEngine {
     fn finish(&mut self, store: &mut Store, full_sync: bool) -> Result<Step> {
         if full_sync {
             let tx = store.transaction()?;
-            meta::set_last_sync_ms(&tx, now_ms() as i64)?;
+            meta::set_last_sync_ms(&tx, self.clock.now_ms() as i64)?;
             tx.commit()?;
         }
         self.summary.pending = outbox::len(store.conn())?;
@@ -414,10 +458,17 @@ fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()>
 /// the server to fall back to; it stays on this device, shown as rejected.
 fn roll_back(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
     let report_id = outbox::subject(op);
-    let Some(confirmed) = reports::confirmed(tx, report_id)? else {
+    if reports::confirmed(tx, report_id)?.is_none() {
         return Ok(());
-    };
-    let mut view = confirmed;
+    }
+    rebuild(tx, report_id, me)
+}
+
+/// The visible state of a report rebuilt as what the server holds joined
+/// with the ops still queued.
+fn rebuild(tx: &Transaction, report_id: Uuid, me: &meta::Enrolment) -> Result<()> {
+    let mut view =
+        reports::confirmed(tx, report_id)?.unwrap_or_else(|| ReportState::empty(report_id));
     for pending in outbox::ops_of(tx, report_id)? {
         view.merge(&effect_of(&pending, me));
     }

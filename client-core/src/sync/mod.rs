@@ -185,7 +185,8 @@ impl Client {
         let (engine, hello, server, fingerprint) = {
             let store = self.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
-            let (engine, hello) = SyncEngine::start(&store, crate::client::CLIENT_NAME)?;
+            let (engine, hello) =
+                SyncEngine::start(&store, crate::client::CLIENT_NAME, self.clock().clone())?;
             (engine, hello, enrolment.server_addr, enrolment.fingerprint)
         };
         let connect = transport::connect(&server, fingerprint, self.connect_timeout());
@@ -203,7 +204,11 @@ impl Client {
 
     /// One sync over any link (see [`Exchange`]).
     pub async fn sync_over<E: Exchange>(&self, link: &mut E) -> Result<SyncSummary> {
-        let (engine, hello) = SyncEngine::start(&self.lock_store(), crate::client::CLIENT_NAME)?;
+        let (engine, hello) = SyncEngine::start(
+            &self.lock_store(),
+            crate::client::CLIENT_NAME,
+            self.clock().clone(),
+        )?;
         drive(self, link, engine, hello, Controls::default()).await
     }
 }

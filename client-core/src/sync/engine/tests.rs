@@ -6,6 +6,7 @@ use gridwarden_protocol::{
 
 use super::*;
 use crate::testutil::*;
+use crate::time::now_ms;
 use crate::view::ReportStatus;
 use crate::Client;
 
@@ -56,7 +57,8 @@ fn client_in(dir: &std::path::Path) -> Client {
 
 fn start(client: &Client) -> SyncEngine {
     let store = client.lock_store();
-    let (engine, hello) = SyncEngine::start(&store, "test").unwrap();
+    let (engine, hello) =
+        SyncEngine::start(&store, "test", gridwarden_protocol::clock::system()).unwrap();
     match hello {
         ClientMessage::Hello(h) => {
             assert_eq!(h.device_id, DEVICE);
@@ -469,7 +471,8 @@ fn a_server_without_reference_data_is_not_asked_again() {
 fn the_first_message_after_enrolment_fetches_everything() {
     let dir = tempfile::tempdir().unwrap();
     let client = enrolled_client(dir.path());
-    let (mut engine, first) = SyncEngine::after_enrolment(DEVICE);
+    let (mut engine, first) =
+        SyncEngine::after_enrolment(DEVICE, gridwarden_protocol::clock::system());
     assert_eq!(
         first,
         ClientMessage::FetchReference(FetchReference {
@@ -602,7 +605,7 @@ fn ops_are_stamped_with_the_servers_time_once_a_hello_measured_the_offset() {
 }
 
 #[test]
-fn a_clock_skew_refusal_steps_the_device_clock_back() {
+fn a_clock_skew_refusal_restamps_the_change_once_and_sends_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let client = client_in(dir.path());
     // A clock that ran years ahead stamped this report.
@@ -610,32 +613,56 @@ fn a_clock_skew_refusal_steps_the_device_clock_back() {
         let mut store = client.lock_store();
         let tx = store.transaction().unwrap();
         let node = gridwarden_protocol::hlc::node_id(DEVICE);
-        meta::set_last_hlc(
-            &tx,
-            Hlc::new(now_ms() + 3 * 365 * 24 * 3600 * 1000, 0, node),
-        )
-        .unwrap();
+        let ahead = now_ms() + 3 * 365 * 24 * 3600 * 1000;
+        meta::set_last_hlc(&tx, Hlc::new(ahead, 0, node)).unwrap();
         tx.commit().unwrap();
     }
     let id = client
         .record_report(new_report("0101", 111.6, 40.8))
         .unwrap();
     let mut engine = start(&client);
-    let ops = expect_push(feed(&mut engine, &client, welcome(1, 1)));
-    let refusal = Outcome::Rejected {
+    let first = expect_push(feed(&mut engine, &client, welcome(1, 1)));
+    let skew = || Outcome::Rejected {
         code: ErrorCode::ClockSkew,
         reason: "clock ahead".into(),
     };
-    expect_pull(feed(
+
+    // Refused for its clock: the same change goes again, stamped right.
+    let again = expect_push(feed(
         &mut engine,
         &client,
-        ack(vec![(ops[0].op_id, refusal)]),
+        ack(vec![(first[0].op_id, skew())]),
     ));
+    assert_eq!(again.len(), 1);
+    assert_ne!(
+        again[0].op_id, first[0].op_id,
+        "a new op id: the refused one was applied nowhere"
+    );
+    assert_eq!(again[0].body, first[0].body);
+    assert!(
+        again[0].hlc.wall_ms.abs_diff(now_ms()) < 60_000,
+        "{}",
+        again[0].hlc
+    );
+    let shown = client.show_report(id).unwrap();
+    assert_eq!(shown.status, ReportStatus::Pending);
+
+    // Refused again: an ordinary rejection, no loop.
+    let summary = expect_done({
+        let step = feed(&mut engine, &client, ack(vec![(again[0].op_id, skew())]));
+        expect_pull(step);
+        feed(
+            &mut engine,
+            &client,
+            page(vec![], &[0, 0, 0, 0, 0, 0, 0, 1], false),
+        )
+    });
+    assert_eq!(summary.rejected.len(), 1);
     assert!(matches!(
         client.show_report(id).unwrap().status,
         ReportStatus::Rejected { .. }
     ));
-    // The next change is stamped at the right time again.
+    // And the device's next changes are stamped at the right time.
     client
         .record_report(new_report("0101", 111.6, 40.8))
         .unwrap();
