@@ -292,3 +292,69 @@ pub mod bins {
         dir.join(name)
     }
 }
+
+/// The real `gridwarden-server serve` as a child process.
+pub mod process {
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+
+    use crate::bins;
+
+    /// A running `gridwarden-server serve`; killed (SIGKILL) when dropped.
+    pub struct ServerProcess {
+        child: Child,
+        /// What `serve` printed before it started serving: the address
+        /// line, the data directory and the certificate fingerprint.
+        pub banner: Vec<String>,
+    }
+
+    impl ServerProcess {
+        /// Starts the binary on `127.0.0.1:port` and waits until it says it
+        /// accepts connections.
+        pub fn start(data: &Path, port: u16) -> Self {
+            let mut child = Command::new(bins::path("gridwarden-server"))
+                .args(["serve", "--data"])
+                .arg(data)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let mut lines = BufReader::new(stdout).lines();
+            let banner: Vec<String> = lines.by_ref().take(3).map(|l| l.unwrap()).collect();
+            let first = banner.first().expect("serve printed nothing");
+            assert!(
+                first.contains(&format!("listening on 127.0.0.1:{port}")),
+                "{banner:?}"
+            );
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            Self { child, banner }
+        }
+
+        /// SIGKILL: no shutdown code runs, nothing is flushed.
+        pub fn kill(&mut self) {
+            self.child.kill().unwrap();
+            self.child.wait().unwrap();
+        }
+    }
+
+    impl Drop for ServerProcess {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// A UDP port free on loopback right now.
+    pub fn free_udp_port() -> u16 {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}

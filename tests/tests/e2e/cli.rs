@@ -1,52 +1,22 @@
 //! The README walkthrough, run as a user would: the real `gridwarden-server`
 //! and `gridwarden` binaries as separate processes.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use gridwarden_e2e::bins;
+use gridwarden_e2e::process::{free_udp_port, ServerProcess};
 use serde_json::Value;
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `gridwarden-server serve` and waits until it accepts connections.
-fn serve(data: &Path, port: u16) -> Serve {
-    let mut child = Command::new(bins::path("gridwarden-server"))
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("serve printed nothing").unwrap();
+/// Starts `gridwarden-server serve` and checks what it prints first.
+fn serve(data: &Path, port: u16) -> ServerProcess {
+    let server = ServerProcess::start(data, port);
     assert!(
-        first.contains(&format!("listening on 127.0.0.1:{port}")),
-        "{first}"
+        server.banner.iter().any(|l| l.contains("fingerprint")),
+        "{:?}",
+        server.banner
     );
-    let rest: Vec<String> = lines.by_ref().take(2).map(|l| l.unwrap()).collect();
-    assert!(rest.iter().any(|l| l.contains("fingerprint")), "{rest:?}");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Serve(child)
+    server
 }
 
 fn run(bin: &str, args: &[&str]) -> (i32, String, String) {

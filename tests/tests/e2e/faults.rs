@@ -9,14 +9,14 @@
 //! timeout. libtest starts tests in name order, so their names sort first.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gridwarden_client_core::transport::{self, Session};
 use gridwarden_client_core::{Client, ClientError, Exchange, Location, SyncSummary};
+use gridwarden_e2e::process::{free_udp_port, ServerProcess};
 use gridwarden_e2e::raw::{hello_as, Raw};
 use gridwarden_e2e::relay::{Direction, Relay};
 use gridwarden_e2e::{bins, report_at, TestServer};
@@ -92,55 +92,6 @@ fn assert_converged(server: &DataDir, expected: &[Uuid], devices: &[&Client]) {
                 view.id
             );
         }
-    }
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The real `gridwarden-server serve` process; killed (SIGKILL) when dropped.
-struct ServerProcess(Child);
-
-impl ServerProcess {
-    /// Starts the binary and waits until it says it is listening.
-    fn start(data: &Path, port: u16) -> Self {
-        let mut child = Command::new(bins::path("gridwarden-server"))
-            .args(["serve", "--data"])
-            .arg(data)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().expect("serve printed nothing").unwrap();
-        assert!(
-            first.contains(&format!("listening on 127.0.0.1:{port}")),
-            "{first}"
-        );
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self(child)
-    }
-
-    /// SIGKILL: no shutdown code runs, nothing is flushed.
-    fn kill(&mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
