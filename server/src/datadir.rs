@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::clock::{self, SharedClock};
 
-use crate::service::{now_ms, Limits, Service};
+use crate::service::{Limits, Service};
 use crate::store::{SqliteStore, Store};
 use crate::tls::{self, Identity};
 
@@ -28,6 +29,16 @@ impl DataDir {
     /// Opens `path`, creating the directory, database, certificate and
     /// defaults if this is the first use.
     pub fn open(path: &Path, limits: Limits) -> anyhow::Result<Self> {
+        Self::open_with_clock(path, limits, clock::system())
+    }
+
+    /// The same with a service reading time from `clock` (a manual clock in
+    /// simulations); first-use defaults are stamped with it too.
+    pub fn open_with_clock(
+        path: &Path,
+        limits: Limits,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("creating data directory {}", path.display()))?;
         let db = path.join(DB_FILE);
@@ -35,7 +46,7 @@ impl DataDir {
             SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?,
         );
         let identity = tls::load_or_create(path)?;
-        let service = Arc::new(Service::new(store, limits)?);
+        let service = Arc::new(Service::with_clock(store, limits, clock)?);
         initialise(&service)?;
         Ok(Self {
             path: path.to_owned(),
@@ -51,13 +62,14 @@ impl DataDir {
 
 fn initialise(service: &Service) -> anyhow::Result<()> {
     let store = service.store();
+    let now = service.now();
     if store.meta(INITIALISED_KEY)?.is_some() {
         return Ok(());
     }
     if store.categories_version()? == 0 {
         let table: CategoryTable =
             serde_json::from_str(DEFAULT_CATEGORIES).context("bundled category table")?;
-        store.put_categories(&table, now_ms())?;
+        store.put_categories(&table, now)?;
     }
     if store.grid_version()? == 0 {
         let cells = gridwarden_grid::parse_geojson(
@@ -66,9 +78,9 @@ fn initialise(service: &Service) -> anyhow::Result<()> {
         )
         .context("bundled sample grid layer")?;
         let wire = gridwarden_grid::to_wire(0, SAMPLE_GRID_NAME, &cells);
-        store.add_grid_layer(SAMPLE_GRID_NAME, &wire.cells, now_ms())?;
+        store.add_grid_layer(SAMPLE_GRID_NAME, &wire.cells, now)?;
         tracing::info!(cells = cells.len(), "loaded the bundled sample grid layer");
     }
-    store.set_meta(INITIALISED_KEY, &now_ms().to_string())?;
+    store.set_meta(INITIALISED_KEY, &now.to_string())?;
     Ok(())
 }

@@ -14,11 +14,16 @@
 //! One [`SimLink`] is one connection: its first message must be `Hello` or
 //! `Enroll`, and what the server answers to it authenticates the rest.
 //!
-//! Clocks: the client core and the server read the machine's wall clock
-//! (`client-core/src/time.rs`, `service::now_ms`); there is no seam to
-//! replace it. [`next_millisecond`] lets a test separate events by at least
-//! one millisecond, so that "later in the test" means "later clock" for
-//! every replica (the HLC never runs behind the wall clock it was fed).
+//! Clocks: no op stamp, skew check or expiry reads the machine's clock. The
+//! server reads a [`ManualClock`] that starts at [`SIM_START_MS`]; every device
+//! reads its own [`ManualClock`], set to the server's time plus an offset the
+//! test chooses at enrolment ([`Sim::enrol_with_offset`]: a phone whose date
+//! is wrong). Time moves only when the test calls [`Sim::advance`], which
+//! moves every clock by the same amount, so the offsets stay what the test
+//! chose and nothing waits for real time. A test that advances time by at
+//! least a millisecond between two local changes makes "later in the test"
+//! mean "later clock" for devices whose clock is right or whose offset a
+//! Welcome has measured (the HLC never runs behind the time it is fed).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,6 +34,7 @@ use std::task::{Context, Poll, Waker};
 
 use geo::InteriorPoint;
 use gridwarden_client_core::{Client, ClientError, Exchange, Location, SyncSummary};
+use gridwarden_protocol::clock::{Clock, ManualClock};
 use gridwarden_protocol::enrolment::EnrolmentCode;
 use gridwarden_protocol::frame::{encode_frame, FrameDecoder};
 use gridwarden_protocol::{
@@ -193,6 +199,11 @@ pub struct SimDevice {
     pub role: Role,
     pub cells: Vec<String>,
     pub client: Client,
+    /// How far this device's clock is ahead of the server's (negative:
+    /// behind). [`Sim::advance`] keeps it so.
+    pub clock_offset_ms: i64,
+    /// The clock the client core reads.
+    pub clock: Arc<ManualClock>,
 }
 
 impl SimDevice {
@@ -205,13 +216,19 @@ impl SimDevice {
     }
 }
 
+/// Where the clocks of a [`Sim`] start: 2026-01-01T00:00:00Z on the server.
+pub const SIM_START_MS: u64 = 1_767_225_600_000;
+
 /// The server, its data directory and the homes of the devices, in one
-/// temporary directory.
+/// temporary directory, and every clock they read.
 pub struct Sim {
     pub data: DataDir,
     root: PathBuf,
     state: Mutex<SimState>,
     devices: AtomicUsize,
+    /// The server's clock, then one per enrolled device in enrolment order;
+    /// moved together, under this lock, by [`Sim::advance`].
+    clocks: Mutex<Vec<Arc<ManualClock>>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -232,13 +249,32 @@ impl Sim {
     pub fn with_limits(limits: Limits) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_owned();
-        let data = DataDir::open(&root.join("server"), limits).unwrap();
+        let server_clock = ManualClock::new(SIM_START_MS);
+        let data =
+            DataDir::open_with_clock(&root.join("server"), limits, server_clock.clone()).unwrap();
         Self {
             data,
             root,
             state: Mutex::new(SimState::default()),
             devices: AtomicUsize::new(0),
+            clocks: Mutex::new(vec![server_clock]),
             _tmp: tmp,
+        }
+    }
+
+    fn clocks(&self) -> MutexGuard<'_, Vec<Arc<ManualClock>>> {
+        self.clocks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The server's time, in milliseconds since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.clocks()[0].now_ms()
+    }
+
+    /// Moves time forward by `ms` on the server and on every device alike.
+    pub fn advance(&self, ms: u64) {
+        for clock in self.clocks().iter() {
+            clock.advance(ms);
         }
     }
 
@@ -285,12 +321,30 @@ impl Sim {
             .collect()
     }
 
-    /// A new device for `user` (who must exist), enrolled through a perfect
-    /// link: one-time secret → code → `Client::enroll_over`.
+    /// A new device for `user` (who must exist) whose clock is right,
+    /// enrolled through a perfect link: one-time secret → code →
+    /// `Client::enroll_over`.
     pub fn enrol(&self, user: &str) -> SimDevice {
+        self.enrol_with_offset(user, 0)
+    }
+
+    /// The same with a device clock `offset_ms` ahead of the server's
+    /// (negative: behind). Enrolment does not measure the offset; the
+    /// device's first Welcome does.
+    pub fn enrol_with_offset(&self, user: &str, offset_ms: i64) -> SimDevice {
         let index = self.devices.fetch_add(1, Ordering::Relaxed);
         let home = self.home(index);
-        let client = Client::open(&home).unwrap();
+        let clock = {
+            let mut clocks = self.clocks();
+            let device_ms = (clocks[0].now_ms() as i64)
+                .checked_add(offset_ms)
+                .filter(|ms| *ms >= 0)
+                .expect("a device clock after 1970");
+            let clock = ManualClock::new(device_ms as u64);
+            clocks.push(clock.clone());
+            clock
+        };
+        let client = Client::open(&home).unwrap().with_clock(clock.clone());
         let code = EnrolmentCode {
             secret: self.service().new_enrolment_secret(user).unwrap(),
             fingerprint: [0; 32],
@@ -306,6 +360,8 @@ impl Sim {
             role: stored.role,
             cells: stored.cells,
             client,
+            clock_offset_ms: offset_ms,
+            clock,
         }
     }
 
@@ -630,25 +686,4 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("an in-process sync waited for something other than its SimLink"),
     }
-}
-
-/// Waits until the wall clock has passed `after_ms` (milliseconds since the
-/// epoch) and returns the new time. Events separated by this are ordered the
-/// same by every replica's HLC.
-pub fn next_millisecond(after_ms: u64) -> u64 {
-    loop {
-        let now = wall_ms();
-        if now > after_ms {
-            return now;
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// The machine's wall clock, as the client core and the server read it.
-pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

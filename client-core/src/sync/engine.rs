@@ -409,7 +409,11 @@ impl SyncEngine {
     /// local edits order after what the device has seen.
     fn observe(&self, tx: &Transaction, remote: Hlc) -> Result<()> {
         let mut clock = HlcClock::resume(meta::last_hlc(tx)?, self.node);
-        match clock.observe(remote, self.clock.now_ms(), MAX_SERVER_SKEW_MS) {
+        // The time local ops are stamped with: the device's clock corrected
+        // by its offset to the server's. The raw clock of a phone set a year
+        // ahead would carry the HLC, and every later local op, a year ahead.
+        let now = crate::time::corrected(self.clock.now_ms(), meta::clock_offset_ms(tx)?);
+        match clock.observe(remote, now, MAX_SERVER_SKEW_MS) {
             Ok(()) => meta::set_last_hlc(tx, clock.last()),
             Err(skew) => {
                 tracing::warn!(%skew, "server clock ignored");

@@ -1,16 +1,17 @@
 //! Convergence under faults, in process (`gridwarden_e2e::sim`): real client
 //! cores and the real server service, with requests lost, answers lost,
-//! requests handled twice and stale pushes delivered late. Whatever happened
-//! on the way, once every device has synced over a good link every replica
-//! shows what the server holds, and the server holds exactly what was
-//! recorded and allowed.
+//! requests handled twice and stale pushes delivered late, on devices whose
+//! clocks may be minutes, hours or a year off. Whatever happened on the way,
+//! once every device has synced over a good link every replica shows what the
+//! server holds, and the server holds exactly what was recorded and allowed,
+//! with the later edit winning even over a device whose date is wrong.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use gridwarden_client_core::{Location, ReportEdit, ReportView};
+use gridwarden_client_core::{Location, ReportEdit, ReportStatus, ReportView};
 use gridwarden_e2e::report_at;
-use gridwarden_e2e::sim::{next_millisecond, wall_ms, Fault, FaultPlan, Sim, SimDevice};
+use gridwarden_e2e::sim::{Fault, FaultPlan, Sim, SimDevice, SIM_START_MS};
 use gridwarden_protocol::{ReportState, Role};
 use gridwarden_server::Limits;
 use proptest::prelude::*;
@@ -25,6 +26,14 @@ const FAULT_PERCENT: u64 = 10;
 /// Cells used: the wardens cover the first two; the third is outside their
 /// scope. Reports are recorded in all three.
 const CELLS: usize = 3;
+
+const MINUTE_MS: i64 = 60 * 1000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const YEAR_MS: i64 = 365 * 24 * HOUR_MS;
+
+/// Clock offsets a device may have: right, a little fast (within the
+/// server's allowed skew), two hours slow, a year ahead (far beyond it).
+const OFFSETS: [i64; 4] = [0, 3 * MINUTE_MS, -2 * HOUR_MS, YEAR_MS];
 
 /// Device `i` belongs to `USERS[i]`.
 const USERS: [(&str, Role); 4] = [
@@ -88,16 +97,22 @@ impl fmt::Debug for Step {
     }
 }
 
-/// A generated scenario: how many devices, and what they do.
+/// A generated scenario: how many devices, how far each one's clock is off
+/// (`offsets[i]` ms ahead of the server's, for device `i`), and what they do.
 #[derive(Clone)]
 struct Program {
     devices: usize,
+    offsets: Vec<i64>,
     steps: Vec<Step>,
 }
 
 impl fmt::Debug for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Program {{ devices: {}, steps: [", self.devices)?;
+        writeln!(
+            f,
+            "Program {{ devices: {}, clock offsets (ms): {:?}, steps: [",
+            self.devices, self.offsets
+        )?;
         for step in &self.steps {
             writeln!(f, "    {step:?},")?;
         }
@@ -124,10 +139,29 @@ fn step(devices: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
+/// A right clock or a year ahead most often: with three or four devices,
+/// about three programs in four have a device a year ahead. Shrinks to a
+/// right clock.
+fn offset() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        2 => Just(OFFSETS[0]),
+        1 => Just(OFFSETS[1]),
+        1 => Just(OFFSETS[2]),
+        2 => Just(OFFSETS[3]),
+    ]
+}
+
 fn program() -> impl Strategy<Value = Program> {
     (3..=4usize).prop_flat_map(|devices| {
-        proptest::collection::vec(step(devices), 1..=40)
-            .prop_map(move |steps| Program { devices, steps })
+        (
+            proptest::collection::vec(offset(), devices),
+            proptest::collection::vec(step(devices), 1..=40),
+        )
+            .prop_map(move |(offsets, steps)| Program {
+                devices,
+                offsets,
+                steps,
+            })
     })
 }
 
@@ -145,6 +179,8 @@ struct Expected {
 struct World {
     sim: Sim,
     devices: Vec<SimDevice>,
+    /// Sim time between two local changes; see [`change_gap_ms`].
+    gap_ms: u64,
     cells: Vec<(String, Location)>,
     /// Every report recorded, in order.
     reports: Vec<Uuid>,
@@ -152,7 +188,7 @@ struct World {
 }
 
 impl World {
-    fn new(devices: usize) -> Self {
+    fn new(offsets: &[i64]) -> Self {
         // Small pull pages: a sync pulls several, and faults hit between them.
         let sim = Sim::with_limits(Limits {
             max_page_records: 2,
@@ -161,21 +197,24 @@ impl World {
         let cells = sim.cells(CELLS);
         assert_eq!(cells.len(), CELLS, "the sample layer has enough cells");
         let covered = [cells[0].0.as_str(), cells[1].0.as_str()];
-        let devices = USERS[..devices]
+        let gap_ms = change_gap_ms(offsets, sim.service().limits().max_clock_skew_ms);
+        let devices = USERS[..offsets.len()]
             .iter()
-            .map(|(name, role)| {
+            .zip(offsets)
+            .map(|((name, role), offset)| {
                 let cells: &[&str] = if role.sees_everything() {
                     &[]
                 } else {
                     &covered
                 };
                 sim.add_user(name, *role, cells);
-                sim.enrol(name)
+                sim.enrol_with_offset(name, *offset)
             })
             .collect();
         Self {
             sim,
             devices,
+            gap_ms,
             cells,
             reports: Vec::new(),
             expected: BTreeMap::new(),
@@ -207,10 +246,11 @@ impl World {
     }
 
     fn run(&mut self, step: &Step) -> Result<(), String> {
-        self.sim.log(format!("step {step:?}"));
+        let at = self.sim.now_ms() - SIM_START_MS;
+        self.sim.log(format!("step {step:?} at +{at} ms"));
         match *step {
             Step::Record { dev, cell } => {
-                fresh_millisecond();
+                self.sim.advance(self.gap_ms);
                 let note = format!("r{}", self.reports.len());
                 let input = report_at(CATEGORIES[0], self.cells[cell].1, &note);
                 let id = self.devices[dev]
@@ -243,7 +283,7 @@ impl World {
                     Change::Category(c) => edit.category = Some(c.to_string()),
                     Change::Move(cell) => edit.location = Some(self.cells[*cell].1),
                 }
-                fresh_millisecond();
+                self.sim.advance(self.gap_ms);
                 self.devices[dev]
                     .client
                     .edit_report(id, edit)
@@ -264,7 +304,7 @@ impl World {
                 let Some(id) = self.pick(dev, report) else {
                     return Ok(());
                 };
-                fresh_millisecond();
+                self.sim.advance(self.gap_ms);
                 self.devices[dev].client.delete_report(id).map_err(|e| {
                     format!("device {dev} could not delete report {id} it shows: {e}")
                 })?;
@@ -344,12 +384,24 @@ impl World {
                 "server's live reports {live_ids:?} are not the recorded, undeleted ones {expected_live:?}"
             ));
         }
+        // No clock the server keeps runs further ahead of its time than the
+        // allowed skew, whatever the devices' clocks say.
+        let limits = self.sim.service().limits();
+        let latest = self.sim.now_ms() + limits.max_clock_skew_ms;
         // The server against the program: every allowed op is reflected.
         for (id, e) in &self.expected {
             let state = store
                 .report(*id)
                 .unwrap()
                 .ok_or_else(|| format!("the server never got report {id}"))?;
+            let newest = state.max_hlc();
+            if newest.wall_ms > latest {
+                return Err(format!(
+                    "server report {id} holds clock {newest}, more than the allowed skew \
+                     ahead of the server's time {}: {state:?}",
+                    self.sim.now_ms()
+                ));
+            }
             let reporter = state.origin.as_ref().map(|o| o.reporter.as_str());
             if reporter != Some(e.reporter.as_str()) || state.is_deleted() != e.deleted {
                 return Err(format!("server report {id}: {state:?}, expected {e:?}"));
@@ -475,11 +527,37 @@ fn describe(v: &ReportView, server: Option<ReportState>) -> String {
     )
 }
 
-/// Separates a local change from everything before it by a millisecond, so
-/// its clock is later than every clock issued before on any replica: program
-/// order is then last-writer order, and [`Expected`] can follow it.
-fn fresh_millisecond() {
-    next_millisecond(wall_ms());
+/// How far apart in sim time the model puts two local changes, so that
+/// program order is last-writer order and [`Expected`] can follow it.
+///
+/// A device whose clock is right, and any device once a Welcome has measured
+/// its offset, stamps a change with the server's time (the HLC never runs
+/// behind the time it is fed), so a millisecond would do. Before its first
+/// Welcome a device stamps with its raw clock (enrolment measures nothing),
+/// but it can then only change its own reports that no one else has yet
+/// (pushing needs a Welcome), and its HLC orders those changes among
+/// themselves. So:
+/// - a year ahead, beyond the allowed skew: the server refuses the stamp; the
+///   device re-stamps the change with the corrected time of that sync, which
+///   no one else's change to the report can precede. Nothing stamped with the
+///   runaway clock is applied anywhere.
+/// - two hours behind: the change is stamped early, which no one else's
+///   change to the report can follow.
+/// - a few minutes ahead, within the allowed skew: the server accepts the
+///   stamp, takes the lead into its own clock and passes it on to every
+///   device that hears from it; until time catches up, their changes to any
+///   report are stamped with the lead too. That is what the skew allowance
+///   allows, so the model only asks changes further apart than the largest
+///   such lead to be ordered by time (with a 1 ms gap, the proptest finds
+///   programs where a device that heard of the lead outvotes a later change).
+fn change_gap_ms(offsets: &[i64], max_skew_ms: u64) -> u64 {
+    let lead = offsets
+        .iter()
+        .filter_map(|o| u64::try_from(*o).ok())
+        .filter(|o| *o <= max_skew_ms)
+        .max()
+        .unwrap_or(0);
+    lead + 1
 }
 
 fn cases() -> u32 {
@@ -500,7 +578,7 @@ proptest! {
 
     #[test]
     fn replicas_converge_whatever_the_network_does(program in program()) {
-        let mut world = World::new(program.devices);
+        let mut world = World::new(&program.offsets);
         let mut outcome = program.steps.iter().try_for_each(|step| world.run(step));
         if outcome.is_ok() {
             outcome = world.check();
@@ -619,7 +697,7 @@ fn a_stale_push_delivered_after_newer_ones_still_converges() {
     sim.sync(&sam, FaultPlan::Perfect).unwrap();
 
     // Ann moves the report and rewrites its note; her push gets stuck.
-    fresh_millisecond();
+    sim.advance(1);
     let older = ReportEdit {
         note: Some("ann, older".into()),
         location: Some(in_b),
@@ -631,7 +709,7 @@ fn a_stale_push_delivered_after_newer_ones_still_converges() {
     assert_eq!(sim.delayed_len(), 1);
 
     // Later, Sam rewrites the note and it reaches the server first.
-    fresh_millisecond();
+    sim.advance(1);
     sam.client.edit_report(id, note("sam, newer")).unwrap();
     sim.sync(&sam, FaultPlan::Perfect).unwrap();
     assert_eq!(
@@ -692,4 +770,122 @@ fn a_stale_push_delivered_after_newer_ones_still_converges() {
         assert_eq!(ids, BTreeSet::from([id, id2]), "device {}", d.user);
         assert_eq!(d.client.outbox_len().unwrap(), 0);
     }
+}
+
+#[test]
+fn a_phone_a_year_ahead_cannot_outvote_later_honest_edits() {
+    let sim = Sim::new();
+    let (cell_a, in_a) = sim.cells(1)[0].clone();
+    sim.add_user("ann", Role::Warden, &[&cell_a]);
+    sim.add_user("sam", Role::Supervisor, &[]);
+    let phone = sim.enrol_with_offset("ann", YEAR_MS);
+    let sam = sim.enrol("sam");
+    let skew = sim.service().limits().max_clock_skew_ms;
+    let within_skew = |what: &str| {
+        let latest = sim.now_ms() + skew;
+        for state in sim.store().reports(false).unwrap() {
+            let newest = state.max_hlc();
+            assert!(
+                newest.wall_ms <= latest,
+                "{what}: the server keeps clock {newest} for report {}, more than the allowed \
+                 skew ahead of its time {}: {state:?}",
+                state.id,
+                sim.now_ms()
+            );
+        }
+    };
+
+    // Right after enrolment nothing has measured the phone's offset: the
+    // report is stamped with its raw clock, a year ahead.
+    sim.advance(1);
+    let recorded_ms = sim.now_ms();
+    let id = phone
+        .client
+        .record_report(report_at("0101", in_a, "from the phone"))
+        .unwrap();
+
+    // Its first sync: the Welcome measures the offset, the server refuses the
+    // stamp, the phone re-stamps the report with corrected time and pushes it
+    // again in the same sync.
+    sim.advance(1);
+    let first = sim.sync(&phone, FaultPlan::Perfect).unwrap();
+    let log = sim.log_lines();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("dev0: #2 Push[1 ops] → Ack[rejected]")),
+        "the raw stamp was refused first:\n{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("dev0: #3 Push[1 ops] → Ack[applied]")),
+        "and the re-stamped op applied:\n{}",
+        log.join("\n")
+    );
+    assert_eq!(
+        (first.pushed, first.rejected.len(), first.pending),
+        (1, 0, 0),
+        "{first:?}"
+    );
+    let on_server = sim.store().reports(false).unwrap();
+    assert_eq!(
+        on_server.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![id],
+        "the server has the report once"
+    );
+    let created = on_server[0].origin.as_ref().unwrap().created;
+    assert!(
+        (recorded_ms..=sim.now_ms()).contains(&created.wall_ms),
+        "re-stamped with the server's time, not the phone's: {created}"
+    );
+    assert_eq!(phone.client.outbox_len().unwrap(), 0);
+    assert!(phone.client.rejections().unwrap().is_empty());
+    assert_eq!(
+        phone.client.show_report(id).unwrap().status,
+        ReportStatus::Synced
+    );
+    within_skew("after the phone's first sync");
+    let measured = sim.log_lines().len();
+
+    // The supervisor gets the report; the phone edits the note, and a minute
+    // later the supervisor, whose clock is right, edits it too.
+    sim.sync(&sam, FaultPlan::Perfect).unwrap();
+    sim.advance(1);
+    phone.client.edit_report(id, note("phone")).unwrap();
+    sim.advance(60 * 1000);
+    sam.client.edit_report(id, note("supervisor")).unwrap();
+
+    // The phone's older edit reaches the server first; the later one wins
+    // all the same, everywhere.
+    sim.advance(1);
+    for d in [&phone, &sam, &phone, &sam] {
+        let s = sim.sync(d, FaultPlan::Perfect).unwrap();
+        assert!(s.rejected.is_empty(), "device {}: {s:?}", d.user);
+    }
+    let state = sim.store().report(id).unwrap().unwrap();
+    assert_eq!(
+        state.note(),
+        Some("supervisor"),
+        "the later honest edit wins on the server: {state:?}"
+    );
+    for d in [&phone, &sam] {
+        let r = d.client.show_report(id).unwrap();
+        assert_eq!(r.note, "supervisor", "device {}", d.user);
+        assert_eq!(d.client.outbox_len().unwrap(), 0, "device {}", d.user);
+        assert!(
+            d.client.rejections().unwrap().is_empty(),
+            "device {}",
+            d.user
+        );
+    }
+    let later = &sim.log_lines()[measured..];
+    assert!(
+        !later
+            .iter()
+            .any(|l| l.contains("Ack[") && l.contains("rejected")),
+        "once its offset is measured the phone stamps with corrected time, and nothing \
+         is refused:\n{}",
+        later.join("\n")
+    );
+    within_skew("after everyone synced");
 }
