@@ -32,6 +32,17 @@ pub fn import_grid(
 ) -> anyhow::Result<ImportSummary> {
     let cells = gridwarden_grid::parse_geojson(geojson, pattern)?;
     let wire = gridwarden_grid::to_wire(0, name, &cells);
+    // Devices receive the layer in one frame; a layer that cannot travel
+    // would stop every device's sync, so it is refused here.
+    let size = gridwarden_protocol::codec::encode(&wire).len();
+    let limit = data.service.limits().max_frame.saturating_sub(64 * 1024);
+    if size > limit {
+        bail!(
+            "the layer is {} KiB once encoded for devices; the limit is {} KiB — simplify the polygons (fewer vertices) or split the district into several layers",
+            size / 1024,
+            limit / 1024
+        );
+    }
     let version = data.store().add_grid_layer(name, &wire.cells, now_ms())?;
     let reports_assigned = data.service.reassign(reassign_all)?;
     let reports_unassigned = data.store().reports(true)?.len();
@@ -129,4 +140,47 @@ pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::R
 
 pub fn read_file(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Limits;
+
+    /// A square cell whose ring has `n` vertices.
+    fn layer_with_vertices(n: usize) -> String {
+        let mut ring: Vec<String> = (0..n)
+            .map(|i| {
+                let t = i as f64 / n as f64 * std::f64::consts::TAU;
+                format!(
+                    "[{:.7},{:.7}]",
+                    111.7 + 0.01 * t.cos(),
+                    40.84 + 0.01 * t.sin()
+                )
+            })
+            .collect();
+        ring.push(ring[0].clone());
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"code":"990102001001001"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}]}}"#,
+            ring.join(",")
+        )
+    }
+
+    #[test]
+    fn a_layer_too_large_to_reach_devices_is_refused_and_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            max_frame: 80 * 1024,
+            ..Limits::default()
+        };
+        let data = DataDir::open(dir.path(), limits).unwrap();
+        let before = data.store().grid_version().unwrap();
+        let pattern = CodePattern::default_15();
+        let err =
+            import_grid(&data, &layer_with_vertices(4_000), "big", &pattern, false).unwrap_err();
+        assert!(err.to_string().contains("simplify the polygons"), "{err}");
+        assert_eq!(data.store().grid_version().unwrap(), before);
+        import_grid(&data, &layer_with_vertices(100), "small", &pattern, false).unwrap();
+        assert_eq!(data.store().grid_version().unwrap(), before + 1);
+    }
 }

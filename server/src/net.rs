@@ -15,6 +15,8 @@ use crate::tls;
 
 /// How long a client may take to send its first message or a whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Concurrent requests an authenticated connection may have open.
+const STREAMS_AFTER_HELLO: u32 = 64;
 /// How long a shutdown waits for connection closes to be delivered.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 
@@ -87,6 +89,7 @@ async fn serve_connection(conn: quinn::Connection, service: Arc<Service>) {
         return;
     };
     tracing::info!(%remote, device = %session.device_id, user = %session.user, "device connected");
+    conn.set_max_concurrent_bi_streams(STREAMS_AFTER_HELLO.into());
     let session = Arc::new(session);
     loop {
         match conn.accept_bi().await {
@@ -247,9 +250,15 @@ async fn read_request(
 
 async fn write_response(send: &mut quinn::SendStream, message: &ServerMessage) {
     let frame = encode_frame(message);
-    if let Err(e) = send.write_all(&frame).await {
-        tracing::debug!(error = %e, "could not write a response");
-        return;
+    // A peer that never reads must not pin this task and its buffer.
+    match tokio::time::timeout(REQUEST_TIMEOUT, send.write_all(&frame)).await {
+        Ok(Ok(())) => {
+            let _ = send.finish();
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "could not write a response"),
+        Err(_) => {
+            tracing::warn!("a response was not read in time; stream reset");
+            let _ = send.reset(0u32.into());
+        }
     }
-    let _ = send.finish();
 }

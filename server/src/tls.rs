@@ -106,11 +106,18 @@ pub fn quic_server_config(identity: &Identity) -> anyhow::Result<quinn::ServerCo
         .with_no_client_auth()
         .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())?;
     tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
-    tls.max_early_data_size = u32::MAX;
+    // No 0-RTT until the protocol makes its first flight replay-safe.
+    tls.max_early_data_size = 0;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let transport = Arc::get_mut(&mut config.transport).expect("fresh transport config");
-    transport.max_concurrent_bidi_streams(64u32.into());
+    // One stream until the peer said hello (net.rs opens more after it), and
+    // a connection-wide receive window of about one frame: an anonymous peer
+    // cannot make the server buffer more than that.
+    transport.max_concurrent_bidi_streams(1u32.into());
+    transport.receive_window(quinn::VarInt::from_u32(
+        (gridwarden_protocol::frame::DEFAULT_MAX_FRAME + 64 * 1024) as u32,
+    ));
     transport.max_concurrent_uni_streams(0u32.into());
     transport.max_idle_timeout(Some(std::time::Duration::from_secs(60).try_into()?));
     Ok(config)

@@ -552,7 +552,7 @@ impl Store for SqliteStore {
                 Scope::Cells { user, cells } => (
                     "SELECT seq, id, visible, CASE WHEN visible THEN state END FROM (
                        SELECT seq, id, state, left_cells,
-                              (reporter = ?3 OR grid_cell IN (SELECT value FROM json_each(?4))) AS visible
+                              (reporter = ?3 OR COALESCE(grid_cell IN (SELECT value FROM json_each(?4)), 0)) AS visible
                        FROM reports WHERE seq > ?1)
                      WHERE visible OR EXISTS (SELECT 1 FROM json_each(left_cells) l
                                               WHERE l.value IN (SELECT value FROM json_each(?4)))

@@ -493,4 +493,41 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
         })
         .unwrap();
     assert!(matches!(page.items.as_slice(), [FeedItem::Report(r)] if r.note() == Some("x")));
+    // Moving to no cell at all (far from every cell) is announced the same
+    // way; the grid cell is NULL then, which must not break the pull.
+    let nowhere = Location {
+        lon: 50.0,
+        lat: 40.0,
+        accuracy_m: None,
+    };
+    let lost = edit(
+        4,
+        gridwarden_protocol::ReportEdit {
+            location: Some(nowhere),
+            ..Default::default()
+        },
+    );
+    let no_cell = |op: &Op, cur: Option<&ReportState>| {
+        let mut st = decide_with_cells(op, cur)?;
+        st.set_grid_cell(None, Hlc::new(op.hlc.wall_ms + 1, 0, 0));
+        Ok(st)
+    };
+    s.apply_ops(dev, &[lost], &no_cell, 4).unwrap();
+    let east_only = || Scope::Cells {
+        user: "eve".into(),
+        cells: vec!["E".into()],
+    };
+    let page = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: east_only(),
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    assert_eq!(page.items, [FeedItem::OutOfScope(Uuid::from_u128(100))]);
+    assert_eq!(
+        pull(first.last_seq).items,
+        [FeedItem::OutOfScope(Uuid::from_u128(100))]
+    );
 }
