@@ -121,20 +121,9 @@ async fn authenticate(conn: &quinn::Connection, service: &Arc<Service>) -> Optio
         Err(refusal) => Err(refusal),
         Ok(message) => {
             let service = service.clone();
-            run_blocking(move || match message {
-                ClientMessage::Hello(h) => service
-                    .hello(&h)
-                    .map(|(s, w)| (s, ServerMessage::Welcome(w))),
-                ClientMessage::Enroll(e) => service
-                    .enroll(&e)
-                    .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
-                _ => Err(ServiceError::Refused {
-                    code: ErrorCode::UnexpectedMessage,
-                    message: "the first message of a connection must be hello or enroll".into(),
-                }),
-            })
-            .await
-            .map_err(|e| e.to_wire())
+            run_blocking(move || service.open_session(message))
+                .await
+                .map_err(|e| e.to_wire())
         }
     };
     match outcome {

@@ -227,6 +227,21 @@ impl Service {
         Ok(())
     }
 
+    /// Serves the first message of a connection, which must be `Hello` or
+    /// `Enroll`: the session it opens and the answer to send.
+    pub fn open_session(&self, message: ClientMessage) -> ServiceResult<(Session, ServerMessage)> {
+        match message {
+            ClientMessage::Hello(h) => self.hello(&h).map(|(s, w)| (s, ServerMessage::Welcome(w))),
+            ClientMessage::Enroll(e) => self
+                .enroll(&e)
+                .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
+            _ => Err(ServiceError::refused(
+                ErrorCode::UnexpectedMessage,
+                "the first message of a connection must be hello or enroll",
+            )),
+        }
+    }
+
     /// Authenticates the first message of a connection.
     pub fn hello(&self, hello: &Hello) -> ServiceResult<(Session, Welcome)> {
         Self::check_version(hello.protocol_version)?;

@@ -479,20 +479,7 @@ impl SimLink<'_> {
         }
         // The first stream: hello or enrol; a refusal leaves the connection
         // unauthenticated.
-        let first = match message {
-            ClientMessage::Hello(hello) => service
-                .hello(&hello)
-                .map(|(s, w)| (s, ServerMessage::Welcome(w))),
-            ClientMessage::Enroll(enroll) => service
-                .enroll(&enroll)
-                .map(|(s, e)| (s, ServerMessage::Enrolled(e))),
-            _ => {
-                return ServerMessage::Error(ErrorMessage {
-                    code: ErrorCode::UnexpectedMessage,
-                    message: "the first message of a connection must be Hello or Enroll".into(),
-                })
-            }
-        };
+        let first = service.open_session(message);
         match first {
             Ok((session, answer)) => {
                 self.session = Some(session);
