@@ -32,6 +32,11 @@ pub enum ErrorCode {
     /// The op's clock is further ahead of the server's than it allows: the
     /// device's date and time are wrong.
     ClockSkew,
+    /// A photo is larger than the server accepts.
+    PhotoTooLarge,
+    /// A photo chunk did not match its hash (damaged on the way): send it
+    /// again.
+    CorruptChunk,
 }
 
 impl ErrorCode {

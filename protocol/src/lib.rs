@@ -14,16 +14,20 @@ pub mod frame;
 pub mod grid;
 pub mod hlc;
 pub mod messages;
+pub mod photo;
 pub mod report;
+pub mod track;
 pub mod validate;
 
 pub use error::{ErrorCode, ProtocolError};
 pub use hlc::{Hlc, HlcClock};
 pub use messages::*;
+pub use photo::{PhotoHash, PhotoRef};
 pub use report::{Location, NewReport, Op, OpBody, ReportEdit, ReportOp, ReportState};
+pub use track::{NewPatrol, PatrolInfo, PatrolOp, PatrolSummary, TrackPoint};
 
 /// Version of the message set. Sent in the first message of every connection.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// ALPN identifier negotiated in the TLS handshake.
 pub const ALPN: &[u8] = b"gridwarden/1";

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use crate::category::CategoryTable;
 use crate::grid::GridLayerWire;
+use crate::photo::{PhotoHash, PhotoRef};
+use crate::track::{PatrolSummary, TrackPoint};
 use crate::{ErrorCode, Hlc, Op, ReportState};
 
 /// What a user may do; the server decides, the device only displays.
@@ -116,6 +118,50 @@ pub struct FetchReference {
     pub grid_version: Option<u64>,
 }
 
+/// Announces a photo the device wants to upload; the server answers with
+/// how much of it it already holds, so an upload resumes where it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoOffer {
+    pub photo: PhotoRef,
+}
+
+/// A piece of a photo's bytes, at `offset`. `chunk_hash` (BLAKE3 of `data`)
+/// lets the server tell a damaged chunk from a good one before storing it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoChunk {
+    pub hash: PhotoHash,
+    pub offset: u64,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    pub chunk_hash: [u8; 32],
+}
+
+/// Asks for up to `max_len` bytes of a stored photo from `offset`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchPhoto {
+    pub hash: PhotoHash,
+    pub offset: u64,
+    pub max_len: u32,
+}
+
+/// Asks for the summaries of patrols, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListPatrols {
+    /// Only this warden's patrols.
+    pub warden: Option<String>,
+    /// Only patrols started at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only patrols started before this time.
+    pub until_ms: Option<i64>,
+    pub max_patrols: u32,
+}
+
+/// Asks for one patrol's summary and its whole track.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchPatrol {
+    pub patrol_id: Uuid,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ClientMessage {
     Hello(Hello),
@@ -123,6 +169,11 @@ pub enum ClientMessage {
     Push(Push),
     Pull(Pull),
     FetchReference(FetchReference),
+    PhotoOffer(PhotoOffer),
+    PhotoChunk(PhotoChunk),
+    FetchPhoto(FetchPhoto),
+    ListPatrols(ListPatrols),
+    FetchPatrol(FetchPatrol),
 }
 
 /// The server's answer to `Hello`: who the device belongs to.
@@ -210,6 +261,34 @@ pub struct ErrorMessage {
     pub message: String,
 }
 
+/// How much of a photo the server holds durably: the answer to an offer and
+/// to each chunk. An upload continues from `received`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoStatus {
+    pub hash: PhotoHash,
+    pub received: u64,
+    /// The whole photo is stored and its hash checked.
+    pub complete: bool,
+}
+
+/// A piece of a stored photo.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoData {
+    pub hash: PhotoHash,
+    /// The photo's whole size.
+    pub size: u64,
+    pub offset: u64,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// One patrol and its track.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatrolTrack {
+    pub summary: PatrolSummary,
+    pub points: Vec<TrackPoint>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ServerMessage {
     Welcome(Welcome),
@@ -218,6 +297,10 @@ pub enum ServerMessage {
     PullPage(PullPage),
     Reference(Reference),
     Error(ErrorMessage),
+    PhotoStatus(PhotoStatus),
+    PhotoData(PhotoData),
+    Patrols(Vec<PatrolSummary>),
+    PatrolTrack(PatrolTrack),
 }
 
 impl ServerMessage {

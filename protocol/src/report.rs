@@ -10,6 +10,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::photo::PhotoRef;
+use crate::track::PatrolOp;
 use crate::Hlc;
 
 /// A position reported by the device (WGS84).
@@ -57,6 +59,9 @@ pub enum ReportOp {
     Create(NewReport),
     Edit(ReportEdit),
     Delete,
+    /// Adds photos (already stored on the device) to the report's grow-only
+    /// set of photos.
+    AttachPhotos(Vec<PhotoRef>),
 }
 
 /// The entity an operation addresses. New entities (patrols, photos, cases)
@@ -64,6 +69,7 @@ pub enum ReportOp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OpBody {
     Report { report_id: Uuid, op: ReportOp },
+    Patrol { patrol_id: Uuid, op: PatrolOp },
 }
 
 /// One operation from a device's outbox. `op_id` makes a push idempotent: the
@@ -135,6 +141,9 @@ pub struct ReportState {
     /// Grid cell code assigned by the server; `Some(None)` means the server
     /// looked and found no cell.
     pub grid_cell: Option<Lww<Option<String>>>,
+    /// Photos attached: a grow-only set, kept sorted so equal sets encode
+    /// equally.
+    pub photos: Vec<PhotoRef>,
 }
 
 impl ReportState {
@@ -148,6 +157,7 @@ impl ReportState {
             address: None,
             deleted: None,
             grid_cell: None,
+            photos: Vec::new(),
         }
     }
 
@@ -187,6 +197,7 @@ impl ReportState {
                 }
             }
             ReportOp::Delete => self.deleted = self.deleted.max(Some(hlc)),
+            ReportOp::AttachPhotos(photos) => self.add_photos(photos),
         }
     }
 
@@ -200,6 +211,15 @@ impl ReportState {
         merge_opt(&mut self.address, other.address.as_ref());
         self.deleted = self.deleted.max(other.deleted);
         merge_opt(&mut self.grid_cell, other.grid_cell.as_ref());
+        self.add_photos(&other.photos);
+    }
+
+    fn add_photos(&mut self, photos: &[PhotoRef]) {
+        for photo in photos {
+            if let Err(at) = self.photos.binary_search(photo) {
+                self.photos.insert(at, photo.clone());
+            }
+        }
     }
 
     /// Records the server's grid cell decision.

@@ -1,6 +1,8 @@
 //! Field checks shared by the device (refuse at the keyboard) and the server
 //! (refuse at the door). Each failure says what a person can change.
 
+use crate::photo::{PhotoRef, MAX_PHOTOS_PER_REPORT};
+use crate::track::{PatrolOp, TrackPoint, MAX_PATROL_NOTE_CHARS, MAX_POINTS_PER_OP};
 use crate::{Location, NewReport, ProtocolError, ReportEdit};
 
 /// Longest note a report may carry, in characters.
@@ -87,6 +89,70 @@ pub fn report_edit(e: &ReportEdit) -> Result<(), ProtocolError> {
     }
     if let Some(Some(a)) = &e.address {
         text("address", a, MAX_ADDRESS_CHARS)?;
+    }
+    Ok(())
+}
+
+/// Checks a track point: a real position and plausible accuracy and speed.
+pub fn track_point(p: &TrackPoint) -> Result<(), ProtocolError> {
+    location(&Location {
+        lon: p.lon,
+        lat: p.lat,
+        accuracy_m: p.accuracy_m,
+    })
+    .map_err(|e| ProtocolError::Invalid(format!("track point {}: {e}", p.seq)))?;
+    if let Some(speed) = p.speed_mps {
+        if !speed.is_finite() || speed < 0.0 {
+            return invalid(format!(
+                "track point {}: speed {speed} m/s is not a speed",
+                p.seq
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn patrol_op(op: &PatrolOp) -> Result<(), ProtocolError> {
+    match op {
+        PatrolOp::Start(start) => text("patrol note", &start.note, MAX_PATROL_NOTE_CHARS),
+        PatrolOp::Points(points) => {
+            if points.is_empty() {
+                return invalid("a batch of track points is empty".into());
+            }
+            if points.len() > MAX_POINTS_PER_OP {
+                return invalid(format!(
+                    "a batch carries {} track points; the limit is {MAX_POINTS_PER_OP}",
+                    points.len()
+                ));
+            }
+            points.iter().try_for_each(track_point)
+        }
+        PatrolOp::Stop { .. } => Ok(()),
+    }
+}
+
+/// Checks photo references: a known image type, a size, not too many.
+pub fn photo_refs(photos: &[PhotoRef]) -> Result<(), ProtocolError> {
+    if photos.is_empty() {
+        return invalid("no photos to attach".into());
+    }
+    if photos.len() > MAX_PHOTOS_PER_REPORT {
+        return invalid(format!(
+            "{} photos at once; a report takes at most {MAX_PHOTOS_PER_REPORT}",
+            photos.len()
+        ));
+    }
+    for p in photos {
+        if p.size == 0 {
+            return invalid(format!("photo {} is empty", p.hash));
+        }
+        if !["image/jpeg", "image/png", "image/heic"].contains(&p.mime.as_str()) {
+            return invalid(format!(
+                "photo {} is `{}`; only JPEG, PNG and HEIC photos are taken",
+                p.hash,
+                p.mime.chars().take(40).collect::<String>()
+            ));
+        }
     }
     Ok(())
 }

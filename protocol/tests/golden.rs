@@ -39,6 +39,12 @@ fn report_state() -> ReportState {
         Some("990102001001001".into()),
         Hlc::new(1_763_800_000_500, 0, 0),
     );
+    s.apply(
+        &ReportOp::AttachPhotos(vec![photo_ref()]),
+        hlc(),
+        "wang.wei",
+        id(9),
+    );
     s
 }
 
@@ -117,7 +123,126 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                 grid_version: None,
             }),
         ),
+        (
+            "client_push_patrol",
+            ClientMessage::Push(Push {
+                ops: vec![
+                    Op {
+                        op_id: id(30),
+                        hlc: hlc(),
+                        body: OpBody::Patrol {
+                            patrol_id: id(31),
+                            op: PatrolOp::Start(NewPatrol {
+                                started_at_ms: 1_763_799_000_000,
+                                note: "青山路 morning round".into(),
+                            }),
+                        },
+                    },
+                    Op {
+                        op_id: id(32),
+                        hlc: hlc(),
+                        body: OpBody::Patrol {
+                            patrol_id: id(31),
+                            op: PatrolOp::Points(vec![track_point(0), track_point(1)]),
+                        },
+                    },
+                    Op {
+                        op_id: id(33),
+                        hlc: hlc(),
+                        body: OpBody::Patrol {
+                            patrol_id: id(31),
+                            op: PatrolOp::Stop {
+                                ended_at_ms: 1_763_802_600_000,
+                            },
+                        },
+                    },
+                    Op {
+                        op_id: id(34),
+                        hlc: hlc(),
+                        body: OpBody::Report {
+                            report_id: id(1),
+                            op: ReportOp::AttachPhotos(vec![photo_ref()]),
+                        },
+                    },
+                ],
+            }),
+        ),
+        (
+            "client_photo_offer",
+            ClientMessage::PhotoOffer(PhotoOffer { photo: photo_ref() }),
+        ),
+        (
+            "client_photo_chunk",
+            ClientMessage::PhotoChunk(PhotoChunk {
+                hash: photo_ref().hash,
+                offset: 524_288,
+                data: b"\xff\xd8 jpeg bytes".to_vec(),
+                chunk_hash: *blake3::hash(b"\xff\xd8 jpeg bytes").as_bytes(),
+            }),
+        ),
+        (
+            "client_fetch_photo",
+            ClientMessage::FetchPhoto(FetchPhoto {
+                hash: photo_ref().hash,
+                offset: 0,
+                max_len: 524_288,
+            }),
+        ),
+        (
+            "client_list_patrols",
+            ClientMessage::ListPatrols(ListPatrols {
+                warden: Some("wang.wei".into()),
+                since_ms: Some(1_763_769_600_000),
+                until_ms: None,
+                max_patrols: 500,
+            }),
+        ),
+        (
+            "client_fetch_patrol",
+            ClientMessage::FetchPatrol(FetchPatrol { patrol_id: id(31) }),
+        ),
     ]
+}
+
+fn track_point(seq: u32) -> TrackPoint {
+    TrackPoint {
+        seq,
+        time_ms: Some(1_763_799_000_000 + i64::from(seq) * 4_000),
+        lon: 111.7012345 + f64::from(seq) * 0.0001,
+        lat: 40.8412345,
+        accuracy_m: Some(6.0),
+        speed_mps: if seq == 0 { None } else { Some(1.4) },
+        segment: 0,
+    }
+}
+
+fn photo_ref() -> PhotoRef {
+    PhotoRef {
+        hash: PhotoHash::of(b"\xff\xd8 jpeg bytes"),
+        size: 20 * 1024 * 1024,
+        mime: "image/jpeg".into(),
+    }
+}
+
+fn patrol_summary() -> PatrolSummary {
+    PatrolSummary {
+        info: PatrolInfo {
+            id: id(31),
+            warden: "wang.wei".into(),
+            device: id(9),
+            started_at_ms: 1_763_799_000_000,
+            ended_at_ms: Some(1_763_802_600_000),
+            note: "青山路 morning round".into(),
+        },
+        points: 2,
+        flagged: 0,
+        distance_m: 8.42,
+        duration_ms: Some(4_000),
+        scope_cells: 2,
+        covered_cells: vec!["990102001001001".into()],
+        visited_cells: vec!["990102001001001".into()],
+        reports: vec![id(1)],
+    }
 }
 
 fn server_messages() -> Vec<(&'static str, ServerMessage)> {
@@ -223,6 +348,34 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 ErrorCode::Unauthenticated,
                 "this device was revoked; ask IT to enrol it again",
             ),
+        ),
+        (
+            "server_photo_status",
+            ServerMessage::PhotoStatus(PhotoStatus {
+                hash: photo_ref().hash,
+                received: 18 * 1024 * 1024,
+                complete: false,
+            }),
+        ),
+        (
+            "server_photo_data",
+            ServerMessage::PhotoData(PhotoData {
+                hash: photo_ref().hash,
+                size: 20 * 1024 * 1024,
+                offset: 0,
+                data: b"\xff\xd8 jpeg bytes".to_vec(),
+            }),
+        ),
+        (
+            "server_patrols",
+            ServerMessage::Patrols(vec![patrol_summary()]),
+        ),
+        (
+            "server_patrol_track",
+            ServerMessage::PatrolTrack(PatrolTrack {
+                summary: patrol_summary(),
+                points: vec![track_point(0), track_point(1)],
+            }),
         ),
     ]
 }
