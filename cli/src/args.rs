@@ -80,6 +80,88 @@ pub enum Command {
     Status,
     /// List ops the server refused, with its reasons.
     Rejections,
+    /// Record a patrol: start, GPS points, stop, or import a GPX track.
+    #[command(subcommand)]
+    Patrol(PatrolCommand),
+    /// Review patrols: distance, duration, cell coverage, reports, flagged
+    /// points. A supervisor (or `--warden`) asks the server; a warden sees
+    /// this device's own patrols, offline.
+    Patrols {
+        /// Only this warden's patrols (asks the server).
+        #[arg(long, value_name = "NAME")]
+        warden: Option<String>,
+        /// Only patrols started on or after this date (YYYY-MM-DD, UTC+8,
+        /// the city's day) or time (RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only patrols started before this date or time.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+    },
+    /// Photos of reports.
+    #[command(subcommand)]
+    Photo(PhotoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatrolCommand {
+    /// Start a patrol; reports recorded until it stops belong to it.
+    Start {
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        note: String,
+    },
+    /// Add a GPS fix to the patrol under way (kept or thinned away).
+    Point {
+        #[arg(long, allow_negative_numbers = true)]
+        lon: f64,
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// When the fix was taken (RFC 3339 or ms since the epoch). Default: now.
+        #[arg(long, value_name = "TIME")]
+        time: Option<String>,
+        #[arg(long, value_name = "M")]
+        accuracy: Option<f32>,
+        #[arg(long, value_name = "M/S")]
+        speed: Option<f32>,
+    },
+    /// Stop the patrol under way.
+    Stop,
+    /// Import a GPX 1.0/1.1 track recorded by another app as a finished patrol.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Show one patrol: summary, or its track as GeoJSON or GPX.
+    Show {
+        /// Patrol id (a unique prefix works for this device's patrols).
+        id: String,
+        /// Print the track as GeoJSON (flagged points marked).
+        #[arg(long, conflicts_with = "gpx")]
+        geojson: bool,
+        /// Print the track as GPX 1.1.
+        #[arg(long)]
+        gpx: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhotoCommand {
+    /// Write a photo to a file, fetching it from the server if it is not on
+    /// this device.
+    Get {
+        /// Photo hash, or a unique prefix of one on a report here.
+        hash: String,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Add photos to a report.
+    Add {
+        /// Report id, or a unique prefix of it.
+        id: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +188,12 @@ pub struct ReportArgs {
     /// the epoch. Default: now.
     #[arg(long, value_name = "TIME")]
     pub observed_at: Option<String>,
+    /// A photo file (JPEG, PNG or HEIC); repeat for several.
+    #[arg(long = "photo", value_name = "FILE")]
+    pub photos: Vec<PathBuf>,
+    /// The patrol the report belongs to. Default: the patrol under way.
+    #[arg(long, value_name = "ID")]
+    pub patrol: Option<String>,
 }
 
 #[derive(Debug, Args)]

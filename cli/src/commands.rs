@@ -22,7 +22,7 @@ pub struct Output<'a> {
 
 impl Output<'_> {
     /// Writes either the JSON document or the text, whichever was asked for.
-    fn emit<T: Serialize>(
+    pub(crate) fn emit<T: Serialize>(
         &mut self,
         value: &T,
         text: impl FnOnce() -> String,
@@ -51,6 +51,13 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
         Command::Cell { lon, lat } => cell(client, lon, lat, out),
         Command::Status => status(client, out),
         Command::Rejections => rejections(client, out),
+        Command::Patrol(command) => crate::patrols::patrol(client, command, out),
+        Command::Patrols {
+            warden,
+            since,
+            until,
+        } => crate::patrols::patrols(client, warden, since, until, out),
+        Command::Photo(command) => crate::patrols::photo(client, command, out),
     }
 }
 
@@ -103,9 +110,12 @@ fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(),
         address: args.address.filter(|a| !a.is_empty()),
         note: args.note,
         observed_at_ms,
-        patrol: None,
+        patrol: match &args.patrol {
+            Some(text) => Some(client.resolve_patrol_id(text)?),
+            None => None,
+        },
     };
-    let id = client.record_report(input)?;
+    let id = client.record_report_with_photos(input, &args.photos)?;
     let local_cell = client.show_report(id)?.local_cell;
     out.emit(&json!({ "id": id, "local_cell": local_cell }), || {
         format!("{id}\n")
@@ -190,6 +200,28 @@ fn sync_text(s: &SyncSummary) -> String {
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
     }
+    if s.photos_uploaded > 0 || s.photo_bytes_sent > 0 {
+        text.push_str(&format!(
+            "Photos uploaded {} ({} bytes sent",
+            s.photos_uploaded, s.photo_bytes_sent
+        ));
+        if s.photo_chunks_resent > 0 {
+            text.push_str(&format!(
+                ", {} damaged chunks sent again",
+                s.photo_chunks_resent
+            ));
+        }
+        text.push_str(").\n");
+    }
+    for reason in &s.photos_refused {
+        text.push_str(&format!("Photo refused: {reason}\n"));
+    }
+    if s.photos_waiting > 0 {
+        text.push_str(&format!(
+            "{} photos wait for the next sync.\n",
+            s.photos_waiting
+        ));
+    }
     if s.pending > 0 {
         text.push_str(&format!(
             "{} not answered by the server; they will be sent at the next sync.\n",
@@ -263,6 +295,35 @@ fn show_text(r: &ReportView) -> String {
             r.grid_cell.clone().unwrap_or_else(|| "unassigned".into()),
         ),
         ("local guess", r.local_cell.clone().unwrap_or_else(none)),
+        (
+            "patrol",
+            r.patrol.map(|p| p.to_string()).unwrap_or_else(none),
+        ),
+        (
+            "photos",
+            if r.photos.is_empty() {
+                none()
+            } else {
+                r.photos
+                    .iter()
+                    .map(|p| {
+                        let reason = p
+                            .reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default();
+                        format!(
+                            "{} {} {} bytes, {}{reason}",
+                            &p.hash[..16],
+                            p.mime,
+                            p.size,
+                            p.state
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n             ")
+            },
+        ),
         (
             "status",
             if r.deleted {

@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod patrols;
 mod render;
 mod time;
 

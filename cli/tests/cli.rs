@@ -383,3 +383,126 @@ fn the_whole_field_workflow() {
     );
     assert_eq!(gw(h, &["status", "--json"]).json()["outbox"], 1);
 }
+
+#[test]
+fn a_patrol_with_a_photo_from_the_command_line_to_the_supervisors_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[CELL]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let (ann, sam) = (tmp.path().join("ann"), tmp.path().join("sam"));
+    for (home, user) in [(&ann, "ann"), (&sam, "sam")] {
+        let code = server.enrolment_code(user);
+        assert_eq!(gw(home, &["enroll", &code]).code, 0);
+        assert_eq!(gw(home, &["sync"]).code, 0);
+    }
+
+    let patrol = gw(&ann, &["patrol", "start", "--note", "lake loop", "--json"]).json()["patrol"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = gw(&ann, &["patrol", "start"]);
+    assert_eq!(again.code, 1);
+    assert!(again.err.contains("under way"), "{}", again.err);
+    for (i, dlon) in [0.0, 0.0002, 0.00021, 0.0006].iter().enumerate() {
+        let lon = format!("{}", 111.6874 + dlon);
+        let time = format!("{}", 1_763_780_000_000i64 + i as i64 * 20_000);
+        let r = gw(
+            &ann,
+            &[
+                "patrol", "point", "--lon", &lon, "--lat", LAT, "--time", &time, "--json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.err);
+    }
+    let photo = tmp.path().join("cover.jpg");
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..50_000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&photo, &bytes).unwrap();
+    let report = gw(
+        &ann,
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            LON,
+            "--lat",
+            LAT,
+            "--photo",
+            photo.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(report.code, 0, "{}", report.err);
+    let report_id = report.json()["id"].as_str().unwrap().to_owned();
+    let not_a_photo = tmp.path().join("notes.txt");
+    std::fs::write(&not_a_photo, "hello").unwrap();
+    let refused = gw(
+        &ann,
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            LON,
+            "--lat",
+            LAT,
+            "--photo",
+            not_a_photo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.err.contains("not a JPEG, PNG or HEIC"),
+        "{}",
+        refused.err
+    );
+    let stopped = gw(&ann, &["patrol", "stop", "--json"]).json();
+    assert_eq!(stopped["reports"].as_array().unwrap().len(), 1, "{stopped}");
+    assert_eq!(
+        stopped["points"], 3,
+        "one fix within 5 m was thinned: {stopped}"
+    );
+
+    let synced = gw(&ann, &["sync", "--json"]).json();
+    assert_eq!(synced["photos_uploaded"], 1, "{synced}");
+
+    let listed = gw(
+        &sam,
+        &[
+            "patrols",
+            "--warden",
+            "ann",
+            "--since",
+            "2025-11-22",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["info"]["id"], patrol.as_str());
+    assert_eq!(
+        listed[0], stopped,
+        "the supervisor sees what the phone computed"
+    );
+    let text = gw(&sam, &["patrols"]).out;
+    assert!(text.contains("ann") && text.contains("lake loop"), "{text}");
+    let geojson: Value =
+        serde_json::from_str(&gw(&sam, &["patrol", "show", &patrol, "--geojson"]).out).unwrap();
+    assert_eq!(geojson["type"], "FeatureCollection");
+    let gpx = gw(&sam, &["patrol", "show", &patrol, "--gpx"]).out;
+    assert!(gpx.contains("<trkpt"), "{gpx}");
+
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    let shown = gw(&sam, &["show", &report_id, "--json"]).json();
+    let hash = shown["photos"][0]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(shown["photos"][0]["state"], "remote");
+    let out = tmp.path().join("fetched.jpg");
+    let got = gw(
+        &sam,
+        &["photo", "get", &hash[..12], "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(got.code, 0, "{}", got.err);
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+}

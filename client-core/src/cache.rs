@@ -54,7 +54,7 @@ impl RefCache {
         Ok(index.assign(lon, lat).code().map(str::to_owned))
     }
 
-    fn grid_index(&mut self, conn: &Connection) -> Result<Option<Arc<GridIndex>>> {
+    pub fn grid_index(&mut self, conn: &Connection) -> Result<Option<Arc<GridIndex>>> {
         let Some(version) = reference::grid_version(conn)? else {
             self.grid = None;
             return Ok(None);

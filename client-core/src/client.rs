@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::{
-    hlc, validate, HlcClock, Location, NewReport, Op, OpBody, ReportEdit, ReportOp, ReportState,
+    hlc, validate, Hlc, HlcClock, Location, NewReport, Op, OpBody, ReportEdit, ReportOp,
+    ReportState,
 };
 use rusqlite::{Connection, Transaction};
 use serde::Serialize;
@@ -20,7 +21,7 @@ use crate::cache::RefCache;
 use crate::error::{ClientError, Result};
 use crate::store::meta::{self, Enrolment};
 use crate::store::reports::{self, LocalCell};
-use crate::store::{outbox, rejections, Store};
+use crate::store::{outbox, patrols, rejections, Store};
 use crate::time::corrected;
 use crate::view::ReportView;
 use gridwarden_protocol::clock::SharedClock;
@@ -140,29 +141,51 @@ impl Client {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, RefCache> {
+    pub(crate) fn lock_cache(&self) -> MutexGuard<'_, RefCache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a new report: one local transaction writing the report and
-    /// its Create op. Returns the report's id (UUIDv7).
+    /// its Create op. Returns the report's id (UUIDv7). A report recorded
+    /// while a patrol is under way belongs to that patrol unless it names
+    /// one.
     pub fn record_report(&self, input: NewReport) -> Result<Uuid> {
         validate::new_report(&input)?;
+        self.record_report_inner(input, |_, _, _, _| Ok(()))
+    }
+
+    /// Records a report and lets `extra` add to the same transaction.
+    pub(crate) fn record_report_inner(
+        &self,
+        mut input: NewReport,
+        extra: impl FnOnce(&Transaction, &Enrolment, &mut ReportState, u64) -> Result<()>,
+    ) -> Result<Uuid> {
         let mut store = self.lock_store();
         let mut cache = self.lock_cache();
         let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
         check_category(&mut cache, &tx, &input.category)?;
+        match input.patrol {
+            Some(patrol) if patrols::get(&tx, patrol)?.is_none() => {
+                return Err(ClientError::InvalidInput(format!(
+                    "no patrol {patrol} on this device; `gridwarden patrols` lists them"
+                )))
+            }
+            Some(_) => {}
+            None => input.patrol = patrols::running(&tx)?.map(|p| p.id),
+        }
         let guess = cache.cell_at(&tx, input.location.lon, input.location.lat)?;
         let mut state = ReportState::empty(Uuid::now_v7());
+        let now = self.clock.now_ms();
         apply_local(
             &tx,
             &enrolment,
             &mut state,
             ReportOp::Create(input),
             LocalCell::Set(guess.as_deref()),
-            self.clock.now_ms(),
+            now,
         )?;
+        extra(&tx, &enrolment, &mut state, now)?;
         tx.commit()?;
         Ok(state.id)
     }
@@ -232,9 +255,17 @@ impl Client {
     pub fn show_report(&self, id: Uuid) -> Result<ReportView> {
         let store = self.lock_store();
         let categories = self.lock_cache().categories(store.conn())?;
-        reports::get(store.conn(), id)?
+        let mut view = reports::get(store.conn(), id)?
             .and_then(|r| ReportView::from_stored(r, categories.as_deref()))
-            .ok_or_else(|| ClientError::NotFound(id.to_string()))
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+        for photo in &mut view.photos {
+            let hash = gridwarden_protocol::PhotoHash::from_hex(&photo.hash)?;
+            if let Some(local) = crate::store::photos::get(store.conn(), hash)? {
+                photo.state = local.state.as_str().to_owned();
+                photo.reason = local.reason;
+            }
+        }
+        Ok(view)
     }
 
     /// Resolves what a user typed as a report id: a full UUID, or a unique
@@ -326,12 +357,12 @@ impl Client {
     }
 }
 
-fn require_enrolment(conn: &Connection) -> Result<Enrolment> {
+pub(crate) fn require_enrolment(conn: &Connection) -> Result<Enrolment> {
     meta::enrolment(conn)?.ok_or(ClientError::NotEnrolled)
 }
 
 /// The state of a report that exists here and is not deleted.
-fn live_report(conn: &Connection, id: Uuid, action: &str) -> Result<ReportState> {
+pub(crate) fn live_report(conn: &Connection, id: Uuid, action: &str) -> Result<ReportState> {
     let state = reports::state(conn, id)?
         .filter(|s| s.origin.is_some())
         .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
@@ -391,7 +422,7 @@ fn category_hint(table: &CategoryTable, code: &str) -> String {
 
 /// Stamps a local op with the next clock value, applies it to `state`, and
 /// writes the state and the outbox entry: all inside the caller's transaction.
-fn apply_local(
+pub(crate) fn apply_local(
     tx: &Transaction,
     enrolment: &Enrolment,
     state: &mut ReportState,
@@ -399,18 +430,34 @@ fn apply_local(
     local_cell: LocalCell<'_>,
     now_ms: u64,
 ) -> Result<Uuid> {
-    let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
-    let stamp = clock.tick(corrected(now_ms, meta::clock_offset_ms(tx)?));
-    meta::set_last_hlc(tx, stamp)?;
+    let stamp = next_stamp(tx, enrolment, now_ms)?;
     state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
     reports::upsert(tx, state, local_cell)?;
-    let op = Op {
-        op_id: Uuid::now_v7(),
-        hlc: stamp,
-        body: OpBody::Report {
+    queue_op(
+        tx,
+        stamp,
+        OpBody::Report {
             report_id: state.id,
             op,
         },
+    )
+}
+
+/// The next clock value for a local op: server-corrected time, after every
+/// clock this device has stamped or seen.
+pub(crate) fn next_stamp(tx: &Transaction, enrolment: &Enrolment, now_ms: u64) -> Result<Hlc> {
+    let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
+    let stamp = clock.tick(corrected(now_ms, meta::clock_offset_ms(tx)?));
+    meta::set_last_hlc(tx, stamp)?;
+    Ok(stamp)
+}
+
+/// Appends an op stamped `stamp` to the outbox; returns its id.
+pub(crate) fn queue_op(tx: &Transaction, stamp: Hlc, body: OpBody) -> Result<Uuid> {
+    let op = Op {
+        op_id: Uuid::now_v7(),
+        hlc: stamp,
+        body,
     };
     outbox::append(tx, &op)?;
     Ok(op.op_id)

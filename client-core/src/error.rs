@@ -105,5 +105,7 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::UnexpectedMessage => "unexpected_message",
         ErrorCode::Internal => "internal",
         ErrorCode::ClockSkew => "clock_skew",
+        ErrorCode::PhotoTooLarge => "photo_too_large",
+        ErrorCode::CorruptChunk => "corrupt_chunk",
     }
 }

@@ -12,6 +12,9 @@ mod cache;
 mod client;
 mod enroll;
 pub mod error;
+pub mod patrol;
+pub mod photo;
+mod remote;
 pub mod store;
 pub mod sync;
 mod time;
@@ -24,13 +27,17 @@ mod testutil;
 
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
+pub use patrol::{ImportedPatrol, PointInput};
+pub use photo::PhotoView;
 pub use store::rejections::Rejection;
 pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 
 /// Protocol types callers need to build inputs, re-exported so a caller does
 /// not have to depend on the protocol crate for them.
-pub use gridwarden_protocol::{Location, NewReport, ReportEdit};
+pub use gridwarden_protocol::{
+    ListPatrols, Location, NewReport, PatrolSummary, PatrolTrack, PhotoRef, ReportEdit, TrackPoint,
+};
 
 #[cfg(test)]
 mod thread_safety {

@@ -59,6 +59,8 @@ pub struct ReportView {
     pub local_cell: Option<String>,
     pub deleted: bool,
     pub status: ReportStatus,
+    /// Photos of the report (never their bytes): where each stands.
+    pub photos: Vec<crate::photo::PhotoView>,
 }
 
 impl ReportView {
@@ -96,6 +98,11 @@ impl ReportView {
             local_cell: r.local_cell,
             deleted: s.is_deleted(),
             status,
+            photos: s
+                .photos
+                .iter()
+                .map(|p| crate::photo::PhotoView::of(p, None))
+                .collect(),
         })
     }
 }

@@ -130,6 +130,8 @@ pub struct PhotoOffer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhotoChunk {
     pub hash: PhotoHash,
+    /// The photo's whole size, as offered.
+    pub total: u64,
     pub offset: u64,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,

@@ -175,6 +175,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "client_photo_chunk",
             ClientMessage::PhotoChunk(PhotoChunk {
                 hash: photo_ref().hash,
+                total: photo_ref().size,
                 offset: 524_288,
                 data: b"\xff\xd8 jpeg bytes".to_vec(),
                 chunk_hash: *blake3::hash(b"\xff\xd8 jpeg bytes").as_bytes(),

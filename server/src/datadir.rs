@@ -9,6 +9,7 @@ use anyhow::Context;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::clock::{self, SharedClock};
 
+use crate::photos::PhotoStore;
 use crate::service::{Limits, Service};
 use crate::store::{SqliteStore, Store};
 use crate::tls::{self, Identity};
@@ -17,6 +18,7 @@ pub const DB_FILE: &str = "server.db";
 pub const DEFAULT_CATEGORIES: &str = include_str!("../data/categories.json");
 pub const SAMPLE_GRID: &str = include_str!("../data/sample-grid.geojson");
 pub const SAMPLE_GRID_NAME: &str = "Qingshan New District (fictional) sample layer";
+pub const PHOTOS_DIR: &str = "photos";
 const INITIALISED_KEY: &str = "initialised_ms";
 
 pub struct DataDir {
@@ -46,7 +48,9 @@ impl DataDir {
             SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?,
         );
         let identity = tls::load_or_create(path)?;
-        let service = Arc::new(Service::with_clock(store, limits, clock)?);
+        let photos = PhotoStore::open(&path.join(PHOTOS_DIR))
+            .with_context(|| format!("opening the photo store in {}", path.display()))?;
+        let service = Arc::new(Service::with_clock(store, limits, clock)?.with_photos(photos));
         initialise(&service)?;
         Ok(Self {
             path: path.to_owned(),

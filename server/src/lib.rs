@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cli;
 pub mod datadir;
 pub mod net;
+pub mod photos;
 pub mod service;
 pub mod store;
 pub mod tls;

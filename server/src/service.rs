@@ -16,7 +16,11 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
-use crate::store::{Device, FeedItem, PullQuery, Rejection, Scope, Store, StoreError, User};
+use crate::photos::PhotoStore;
+use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
+
+mod patrols;
+mod photos;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug)]
@@ -32,6 +36,8 @@ pub struct Limits {
     pub max_clock_skew_ms: u64,
     /// Lifetime of an enrolment code.
     pub enrolment_ttl_ms: i64,
+    /// Largest photo accepted, in bytes.
+    pub max_photo_bytes: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +48,7 @@ impl Default for Limits {
             max_page_records: 5_000,
             max_clock_skew_ms: 10 * 60 * 1000,
             enrolment_ttl_ms: 24 * 3600 * 1000,
+            max_photo_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct Service {
     categories: RwLock<Option<Cached<CategoryTable>>>,
     hlc: Mutex<HlcClock>,
     wall: SharedClock,
+    /// Where photo bytes live; `None` for a service that keeps no photos
+    /// (some simulations), which refuses photo requests.
+    photos: Option<PhotoStore>,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -147,7 +157,14 @@ impl Service {
             categories: RwLock::new(None),
             hlc: Mutex::new(HlcClock::resume(last, SERVER_NODE)),
             wall,
+            photos: None,
         })
+    }
+
+    /// Keeps photo bytes in `photos`.
+    pub fn with_photos(mut self, photos: PhotoStore) -> Self {
+        self.photos = Some(photos);
+        self
     }
 
     /// Wall-clock milliseconds as this service sees them.
@@ -363,6 +380,21 @@ impl Service {
             ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
             ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
             ClientMessage::FetchReference(f) => self.reference(f).map(ServerMessage::Reference),
+            ClientMessage::PhotoOffer(offer) => self
+                .photo_offer(session, &offer)
+                .map(ServerMessage::PhotoStatus),
+            ClientMessage::PhotoChunk(chunk) => self
+                .photo_chunk(session, &chunk)
+                .map(ServerMessage::PhotoStatus),
+            ClientMessage::FetchPhoto(fetch) => self
+                .fetch_photo(session, &fetch)
+                .map(ServerMessage::PhotoData),
+            ClientMessage::ListPatrols(list) => self
+                .list_patrols(session, &list)
+                .map(ServerMessage::Patrols),
+            ClientMessage::FetchPatrol(fetch) => self
+                .fetch_patrol(session, fetch.patrol_id)
+                .map(ServerMessage::PatrolTrack),
             ClientMessage::Hello(_) | ClientMessage::Enroll(_) => Err(ServiceError::refused(
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
@@ -399,13 +431,29 @@ impl Service {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
-            decide(session, op, current, &categories, grid.as_deref(), || {
-                self.tick()
-            })
+            decide(
+                session,
+                op,
+                current,
+                &categories,
+                grid.as_deref(),
+                &self.limits,
+                || self.tick(),
+            )
+        };
+        let decide_patrol = |op: &Op, current: Option<&crate::store::StoredPatrol>| {
+            if op.hlc.wall_ms > skew_limit {
+                return Err(clock_ahead(op.hlc.wall_ms - now as u64));
+            }
+            patrols::decide(session, op, current)
+        };
+        let rules = Rules {
+            report: &decide,
+            patrol: &decide_patrol,
         };
         let outcomes = self
             .store
-            .apply_ops(session.device_id, &push.ops, &decide, now)?;
+            .apply_ops(session.device_id, &push.ops, &rules, now)?;
         let server_hlc = self.tick();
         self.store
             .set_meta(SERVER_HLC_KEY, &format_hlc(server_hlc))?;
@@ -501,18 +549,20 @@ fn decide(
     current: Option<&ReportState>,
     categories: &CategoryTable,
     grid: Option<&GridIndex>,
+    limits: &Limits,
     tick: impl Fn() -> Hlc,
 ) -> Result<ReportState, Rejection> {
     let OpBody::Report {
         report_id,
         op: report_op,
-    } = &op.body;
-    if op.hlc.node != node_id(session.device_id) {
+    } = &op.body
+    else {
         return Err(Rejection::new(
-            ErrorCode::InvalidInput,
-            "the op's clock does not belong to this device",
+            ErrorCode::Internal,
+            "not a report op (a server bug)",
         ));
-    }
+    };
+    own_clock(session, op)?;
     let invalid = |e: gridwarden_protocol::ProtocolError| {
         Rejection::new(ErrorCode::InvalidInput, e.to_string())
     };
@@ -549,6 +599,11 @@ fn decide(
             may_change(session, &state)?;
         }
         ReportOp::Delete => may_change(session, &state)?,
+        ReportOp::AttachPhotos(photos) => {
+            validate::photo_refs(photos).map_err(invalid)?;
+            may_change(session, &state)?;
+            photos::check_attach(&state, photos, limits)?;
+        }
     }
     let location_before = state.location();
     state.apply(report_op, op.hlc, &session.user, session.device_id);
@@ -575,6 +630,18 @@ fn clock_ahead(ahead_ms: u64) -> Rejection {
              set the phone's date and time correctly and record the change again"
         ),
     )
+}
+
+/// Every op carries its device's clock; one stamped with another device's
+/// node id would let a device write history in another's name.
+fn own_clock(session: &Session, op: &Op) -> Result<(), Rejection> {
+    if op.hlc.node != node_id(session.device_id) {
+        return Err(Rejection::new(
+            ErrorCode::InvalidInput,
+            "the op's clock does not belong to this device",
+        ));
+    }
+    Ok(())
 }
 
 /// Edits and deletes: the reporter's own, or anyone's for a supervisor.

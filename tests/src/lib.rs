@@ -28,12 +28,17 @@ impl TestServer {
     }
 
     pub fn start_on(data_dir: &Path, listen: SocketAddr) -> Self {
+        Self::start_with(data_dir, listen, Limits::default())
+    }
+
+    /// Starts with other limits than the defaults (a smaller photo limit).
+    pub fn start_with(data_dir: &Path, listen: SocketAddr, limits: Limits) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let data = DataDir::open(data_dir, Limits::default()).unwrap();
+        let data = DataDir::open(data_dir, limits).unwrap();
         let running = runtime
             .block_on(async { RunningServer::start(data.service.clone(), &data.identity, listen) })
             .unwrap();

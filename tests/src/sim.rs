@@ -638,6 +638,11 @@ fn describe_request(m: &ClientMessage) -> String {
         ClientMessage::Push(p) => format!("Push[{} ops]", p.ops.len()),
         ClientMessage::Pull(_) => "Pull".into(),
         ClientMessage::FetchReference(_) => "FetchReference".into(),
+        ClientMessage::PhotoOffer(_) => "PhotoOffer".into(),
+        ClientMessage::PhotoChunk(c) => format!("PhotoChunk[@{}]", c.offset),
+        ClientMessage::FetchPhoto(_) => "FetchPhoto".into(),
+        ClientMessage::ListPatrols(_) => "ListPatrols".into(),
+        ClientMessage::FetchPatrol(_) => "FetchPatrol".into(),
     }
 }
 
@@ -658,6 +663,10 @@ fn describe_answer(m: &ServerMessage) -> String {
             format!("Ack[{}]", outcomes.join(","))
         }
         ServerMessage::PullPage(p) => format!("PullPage[{} records]", p.records.len()),
+        ServerMessage::PhotoStatus(s) => format!("PhotoStatus[{}]", s.received),
+        ServerMessage::PhotoData(d) => format!("PhotoData[{} bytes]", d.data.len()),
+        ServerMessage::Patrols(p) => format!("Patrols[{}]", p.len()),
+        ServerMessage::PatrolTrack(t) => format!("PatrolTrack[{} points]", t.points.len()),
         ServerMessage::Reference(_) => "Reference".into(),
         ServerMessage::Error(e) => format!("Error({:?}: {})", e.code, e.message),
     }

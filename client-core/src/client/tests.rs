@@ -306,6 +306,7 @@ fn edit_and_delete_write_ops_and_refuse_what_cannot_change() {
                 op: ReportOp::Delete,
                 ..
             } => "delete",
+            _ => "other",
         })
         .collect();
     assert_eq!(kinds, ["create", "edit", "delete"]);

@@ -8,6 +8,8 @@
 
 pub mod meta;
 pub mod outbox;
+pub mod patrols;
+pub mod photos;
 pub mod reference;
 pub mod rejections;
 pub mod reports;
@@ -30,6 +32,7 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_confirmed_state.sql"),
+    include_str!("../../migrations/0003_patrols_photos.sql"),
 ];
 
 /// An open client database.

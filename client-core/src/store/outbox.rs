@@ -22,6 +22,7 @@ pub struct Queued {
 pub fn subject(op: &Op) -> Uuid {
     match &op.body {
         OpBody::Report { report_id, .. } => *report_id,
+        OpBody::Patrol { patrol_id, .. } => *patrol_id,
     }
 }
 

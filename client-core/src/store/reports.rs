@@ -191,3 +191,12 @@ fn into_stored((state, local_cell, pending, code, reason): RawRow) -> Result<Sto
         rejection: code.zip(reason),
     })
 }
+
+/// The states of every live report (photo lookups by hash prefix).
+pub fn all_states(conn: &Connection) -> Result<Vec<ReportState>> {
+    let mut stmt = conn.prepare_cached("SELECT state FROM reports WHERE deleted = 0")?;
+    let blobs = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    blobs.iter().map(|b| decode_state(b)).collect()
+}

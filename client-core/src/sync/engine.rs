@@ -11,14 +11,15 @@ use std::collections::{HashMap, HashSet};
 
 use gridwarden_protocol::{
     hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hello, Hlc, HlcClock, Op, OpBody,
-    OpResult, Outcome, Pull, PullPage, Push, Record, Reference, ReportState, ServerMessage,
-    Welcome, PROTOCOL_VERSION,
+    OpResult, Outcome, Pull, PullPage, Push, Record, Reference, ReportOp, ReportState,
+    ServerMessage, Welcome, PROTOCOL_VERSION,
 };
 use rusqlite::Transaction;
 use uuid::Uuid;
 
 use super::SyncSummary;
 use crate::error::{code_name, ClientError, Result};
+use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
 use crate::store::{meta, outbox, reference, Store};
@@ -74,7 +75,7 @@ impl Phase {
     }
 }
 
-fn message_name(m: &ServerMessage) -> &'static str {
+pub(crate) fn message_name(m: &ServerMessage) -> &'static str {
     match m {
         ServerMessage::Welcome(_) => "Welcome",
         ServerMessage::Enrolled(_) => "Enrolled",
@@ -82,6 +83,10 @@ fn message_name(m: &ServerMessage) -> &'static str {
         ServerMessage::PullPage(_) => "PullPage",
         ServerMessage::Reference(_) => "Reference",
         ServerMessage::Error(_) => "Error",
+        ServerMessage::PhotoStatus(_) => "PhotoStatus",
+        ServerMessage::PhotoData(_) => "PhotoData",
+        ServerMessage::Patrols(_) => "Patrols",
+        ServerMessage::PatrolTrack(_) => "PatrolTrack",
     }
 }
 
@@ -317,11 +322,16 @@ impl SyncEngine {
                         body: op.body.clone(),
                     };
                     outbox::append(&tx, &again)?;
-                    rebuild(&tx, report_id, &me)?;
+                    if matches!(op.body, OpBody::Report { .. }) {
+                        rebuild(&tx, report_id, &me)?;
+                    }
                     restamped.push(again.op_id);
                 }
                 Outcome::Rejected { code, reason } => {
                     roll_back(&tx, op, &me)?;
+                    for photo in attached_photos(op).unwrap_or_default() {
+                        photos::set_state(&tx, photo.hash, PhotoState::Refused, Some(reason))?;
+                    }
                     let r = Rejection {
                         op_id: result.op_id,
                         report_id,
@@ -437,21 +447,42 @@ impl SyncEngine {
 #[cfg(test)]
 mod tests;
 
-/// The effect of one of this device's ops on a report, as a state to join.
-fn effect_of(op: &Op, me: &meta::Enrolment) -> ReportState {
+/// The effect of one of this device's ops on a report, as a state to join;
+/// `None` for ops about other entities.
+fn effect_of(op: &Op, me: &meta::Enrolment) -> Option<ReportState> {
     let OpBody::Report {
         report_id,
         op: report_op,
-    } = &op.body;
+    } = &op.body
+    else {
+        return None;
+    };
     let mut effect = ReportState::empty(*report_id);
     effect.apply(report_op, op.hlc, &me.user, me.device_id);
-    effect
+    Some(effect)
 }
 
-/// The server applied `op`: what it holds of the report now includes it.
+/// The photos an op attaches, if it is an attach.
+fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
+    match &op.body {
+        OpBody::Report {
+            op: ReportOp::AttachPhotos(photos),
+            ..
+        } => Some(photos),
+        _ => None,
+    }
+}
+
+/// The server applied `op`: what it holds of the report now includes it,
+/// and photos it attached may now be uploaded.
 fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
-    if reports::state(tx, outbox::subject(op))?.is_some() {
-        reports::confirm(tx, &effect_of(op, me))?;
+    if let Some(effect) = effect_of(op, me) {
+        if reports::state(tx, effect.id)?.is_some() {
+            reports::confirm(tx, &effect)?;
+        }
+    }
+    if let Some(attached) = attached_photos(op) {
+        photos::mark_ready(tx, attached)?;
     }
     Ok(())
 }
@@ -461,6 +492,10 @@ fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()>
 /// change disappears and replicas converge. A refused create has nothing on
 /// the server to fall back to; it stays on this device, shown as rejected.
 fn roll_back(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
+    if !matches!(op.body, OpBody::Report { .. }) {
+        // A refused patrol op leaves the patrol on this device as recorded.
+        return Ok(());
+    }
     let report_id = outbox::subject(op);
     if reports::confirmed(tx, report_id)?.is_none() {
         return Ok(());
@@ -474,7 +509,9 @@ fn rebuild(tx: &Transaction, report_id: Uuid, me: &meta::Enrolment) -> Result<()
     let mut view =
         reports::confirmed(tx, report_id)?.unwrap_or_else(|| ReportState::empty(report_id));
     for pending in outbox::ops_of(tx, report_id)? {
-        view.merge(&effect_of(&pending, me));
+        if let Some(effect) = effect_of(&pending, me) {
+            view.merge(&effect);
+        }
     }
     reports::upsert(tx, &view, LocalCell::Keep)
 }

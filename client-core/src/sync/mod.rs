@@ -2,6 +2,7 @@
 //! driver here carries its messages over one QUIC connection.
 
 pub mod engine;
+mod photos;
 pub mod retry;
 
 use serde::Serialize;
@@ -34,6 +35,16 @@ pub struct SyncSummary {
     /// Frame bytes written to and read from the server's streams.
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Photos the server now holds whole (sent now, or found there).
+    pub photos_uploaded: u64,
+    /// Photos the server refused, with its reasons (too large).
+    pub photos_refused: Vec<String>,
+    /// Photo bytes sent in chunks (a resumed upload sends only the rest).
+    pub photo_bytes_sent: u64,
+    /// Chunks sent again because the server found them damaged.
+    pub photo_chunks_resent: u64,
+    /// Photos still waiting to be sent afterwards.
+    pub photos_waiting: u64,
 }
 
 /// Runs an engine to its end over an open session, starting with `first`.
@@ -62,6 +73,24 @@ pub struct Controls<'a> {
     pub progress: Option<&'a (dyn Fn(SyncProgress) + Send + Sync)>,
 }
 
+/// One exchange that a cancellation stops at once. Dropping an exchange
+/// mid-flight is safe: an op the server applied without our seeing the ack
+/// comes back as a duplicate, a photo chunk it stored shows in the next offer.
+pub(crate) async fn exchange<E: Exchange>(
+    link: &mut E,
+    message: &ClientMessage,
+    controls: Controls<'_>,
+) -> Result<ServerMessage> {
+    controls.check()?;
+    match controls.cancel {
+        Some(cancel) => tokio::select! {
+            answer = link.exchange(message) => answer,
+            _ = cancel.cancelled() => Err(ClientError::Cancelled),
+        },
+        None => link.exchange(message).await,
+    }
+}
+
 impl Controls<'_> {
     fn report(&self, progress: SyncProgress) {
         if let Some(listener) = self.progress {
@@ -86,16 +115,7 @@ pub(crate) async fn drive<E: Exchange>(
 ) -> Result<SyncSummary> {
     let mut next = first;
     loop {
-        controls.check()?;
-        let answer = match controls.cancel {
-            // Dropping an exchange mid-flight is safe: an op the server
-            // applied without our seeing the ack comes back as a duplicate.
-            Some(cancel) => tokio::select! {
-                answer = link.exchange(&next) => answer?,
-                _ = cancel.cancelled() => return Err(ClientError::Cancelled),
-            },
-            None => link.exchange(&next).await?,
-        };
+        let answer = exchange(link, &next, controls).await?;
         let step = {
             let mut store = client.lock_store();
             engine.handle(&mut store, answer)?
@@ -115,6 +135,8 @@ pub(crate) async fn drive<E: Exchange>(
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
                 client.lock_store().checkpoint();
+                // Records are done and durable on both sides; photos follow.
+                photos::upload_all(client, link, controls, &mut summary).await?;
                 (summary.bytes_sent, summary.bytes_received) = link.bytes();
                 return Ok(summary);
             }
@@ -182,6 +204,7 @@ impl Client {
     }
 
     async fn sync_attempt(&self, controls: Controls<'_>) -> Result<SyncSummary> {
+        self.seal_tracks()?;
         let (engine, hello, server, fingerprint) = {
             let store = self.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
@@ -204,11 +227,21 @@ impl Client {
 
     /// One sync over any link (see [`Exchange`]).
     pub async fn sync_over<E: Exchange>(&self, link: &mut E) -> Result<SyncSummary> {
+        self.sync_over_with(link, Controls::default()).await
+    }
+
+    /// One sync over any link, with cancellation and progress.
+    pub async fn sync_over_with<E: Exchange>(
+        &self,
+        link: &mut E,
+        controls: Controls<'_>,
+    ) -> Result<SyncSummary> {
+        self.seal_tracks()?;
         let (engine, hello) = SyncEngine::start(
             &self.lock_store(),
             crate::client::CLIENT_NAME,
             self.clock().clone(),
         )?;
-        drive(self, link, engine, hello, Controls::default()).await
+        drive(self, link, engine, hello, controls).await
     }
 }

@@ -108,6 +108,8 @@ pub enum SyncProgress {
         bytes_sent: u64,
         bytes_received: u64,
     },
+    /// Bytes of a photo the server holds so far.
+    Photo { hash: String, sent: u64, total: u64 },
     /// Attempt `attempt` failed; the next starts after `delay_ms`.
     Waiting {
         attempt: u32,

@@ -12,7 +12,9 @@ mod suite;
 
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
-use gridwarden_protocol::{ErrorCode, Op, Outcome, ReportState, Role};
+use gridwarden_protocol::{
+    ErrorCode, Op, Outcome, PatrolInfo, PhotoHash, ReportState, Role, TrackPoint,
+};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStore;
@@ -130,6 +132,40 @@ impl Rejection {
 /// transaction, so every backend applies exactly the same rules.
 pub type Decide<'a> = dyn Fn(&Op, Option<&ReportState>) -> Result<ReportState, Rejection> + 'a;
 
+/// A patrol as stored: its facts and how many points its track holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredPatrol {
+    pub info: PatrolInfo,
+    pub point_count: u32,
+}
+
+/// What a patrol op changes: the patrol's facts, and points to add to its
+/// track (points already there are left as they are).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatrolChange {
+    pub info: PatrolInfo,
+    pub points: Vec<TrackPoint>,
+}
+
+/// The service's decision for one patrol op given the stored patrol.
+pub type DecidePatrol<'a> =
+    dyn Fn(&Op, Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> + 'a;
+
+/// The rules a push is applied by, one per kind of entity.
+pub struct Rules<'a> {
+    pub report: &'a Decide<'a>,
+    pub patrol: &'a DecidePatrol<'a>,
+}
+
+/// Which patrols a listing returns, newest start first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PatrolFilter {
+    pub warden: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub limit: usize,
+}
+
 /// Recomputes a report's grid cell; `None` leaves the report untouched.
 pub type Reassign<'a> = dyn Fn(&ReportState) -> Option<ReportState> + 'a;
 
@@ -178,7 +214,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         device: Uuid,
         ops: &[Op],
-        decide: &Decide,
+        rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>>;
     fn pull(&self, query: &PullQuery) -> StoreResult<Page>;
@@ -193,6 +229,16 @@ pub trait Store: Send + Sync + 'static {
         reassign: &Reassign,
         now_ms: i64,
     ) -> StoreResult<usize>;
+
+    // Patrols and photos.
+    fn patrol(&self, id: Uuid) -> StoreResult<Option<StoredPatrol>>;
+    fn patrols(&self, filter: &PatrolFilter) -> StoreResult<Vec<StoredPatrol>>;
+    /// A patrol's track points in sequence order.
+    fn track(&self, patrol: Uuid) -> StoreResult<Vec<TrackPoint>>;
+    /// Live reports recorded on a patrol, by id.
+    fn patrol_reports(&self, patrol: Uuid) -> StoreResult<Vec<Uuid>>;
+    /// Live reports that carry a photo: who may fetch or upload it.
+    fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>>;
 
     // Small settings (public address, the server clock).
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;

@@ -14,9 +14,12 @@ use uuid::Uuid;
 
 use super::*;
 
+mod patrols;
+
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_left_cells.sql"),
+    include_str!("../../migrations/0003_patrols_photos.sql"),
 ];
 const READER_POOL: usize = 4;
 
@@ -233,7 +236,17 @@ fn save_report(
         now_ms,
         codec::encode(state),
     ])?;
-    Ok(())
+    patrols::index_report(tx, state)
+}
+
+/// What an applied op writes.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one lives at a time, inside a push loop; boxing buys nothing"
+)]
+enum Change {
+    Report(ReportState),
+    Patrol(PatrolChange),
 }
 
 fn op_seen(tx: &Transaction, op_id: Uuid) -> StoreResult<bool> {
@@ -251,12 +264,6 @@ fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreR
         now_ms
     ])?;
     Ok(())
-}
-
-fn op_report_id(op: &Op) -> Uuid {
-    match &op.body {
-        OpBody::Report { report_id, .. } => *report_id,
-    }
 }
 
 impl Store for SqliteStore {
@@ -506,7 +513,7 @@ impl Store for SqliteStore {
         &self,
         device: Uuid,
         ops: &[Op],
-        decide: &Decide,
+        rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>> {
         self.write(|tx| {
@@ -517,12 +524,29 @@ impl Store for SqliteStore {
                     outcomes.push(Outcome::Duplicate);
                     continue;
                 }
-                let current = load_report(tx, op_report_id(op))?;
-                match decide(op, current.as_ref()) {
-                    Ok(next) => {
-                        if current.as_ref() != Some(&next) {
-                            save_report(tx, &next, seq, device, now_ms)?;
-                            seq += 1;
+                let decided = match &op.body {
+                    OpBody::Report { report_id, .. } => {
+                        let current = load_report(tx, *report_id)?;
+                        (rules.report)(op, current.as_ref())
+                            .map(|next| (current.as_ref() != Some(&next)).then_some(next))
+                            .map(|next| next.map(Change::Report))
+                    }
+                    OpBody::Patrol { patrol_id, .. } => {
+                        let current = patrols::load_patrol(tx, *patrol_id)?;
+                        (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
+                    }
+                };
+                match decided {
+                    Ok(change) => {
+                        match change {
+                            Some(Change::Report(next)) => {
+                                save_report(tx, &next, seq, device, now_ms)?;
+                                seq += 1;
+                            }
+                            Some(Change::Patrol(change)) => {
+                                patrols::save_patrol(tx, &change, now_ms)?
+                            }
+                            None => {}
                         }
                         record_op(tx, op.op_id, device, now_ms)?;
                         outcomes.push(Outcome::Applied);
@@ -644,6 +668,26 @@ impl Store for SqliteStore {
             }
             Ok(changed)
         })
+    }
+
+    fn patrol(&self, id: Uuid) -> StoreResult<Option<StoredPatrol>> {
+        self.read(|c| patrols::load_patrol(c, id))
+    }
+
+    fn patrols(&self, filter: &PatrolFilter) -> StoreResult<Vec<StoredPatrol>> {
+        self.read(|c| patrols::patrols(c, filter))
+    }
+
+    fn track(&self, patrol: Uuid) -> StoreResult<Vec<TrackPoint>> {
+        self.read(|c| patrols::track(c, patrol))
+    }
+
+    fn patrol_reports(&self, patrol: Uuid) -> StoreResult<Vec<Uuid>> {
+        self.read(|c| patrols::patrol_reports(c, patrol))
+    }
+
+    fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>> {
+        self.read(|c| patrols::photo_reports(c, hash))
     }
 
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {

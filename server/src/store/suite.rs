@@ -6,7 +6,8 @@ use std::path::Path;
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
 use gridwarden_protocol::grid::GridCellWire;
 use gridwarden_protocol::{
-    ErrorCode, Hlc, Location, NewReport, Op, OpBody, Outcome, ReportOp, ReportState, Role,
+    ErrorCode, Hlc, Location, NewPatrol, NewReport, Op, OpBody, Outcome, PatrolInfo, PatrolOp,
+    PhotoHash, PhotoRef, ReportOp, ReportState, Role, TrackPoint,
 };
 use uuid::Uuid;
 
@@ -30,6 +31,14 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             a_report_leaving_a_scope_is_announced,
         ),
         ("meta", meta),
+        (
+            "patrols_keep_a_grow_only_track",
+            patrols_keep_a_grow_only_track,
+        ),
+        (
+            "photos_and_patrols_are_indexed",
+            photos_and_patrols_are_indexed,
+        ),
     ];
     for (name, case) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -85,7 +94,9 @@ fn create(op: u128, report: u128, lon: f64) -> Op {
 /// A decide rule like the service's: apply, and put reports west of 0° in
 /// cell "W", east in "E".
 fn decide_with_cells(op: &Op, current: Option<&ReportState>) -> Result<ReportState, Rejection> {
-    let OpBody::Report { report_id, op: rop } = &op.body;
+    let OpBody::Report { report_id, op: rop } = &op.body else {
+        panic!("a report op")
+    };
     let mut state = current
         .cloned()
         .unwrap_or_else(|| ReportState::empty(*report_id));
@@ -95,6 +106,41 @@ fn decide_with_cells(op: &Op, current: Option<&ReportState>) -> Result<ReportSta
         state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
     }
     Ok(state)
+}
+
+/// A patrol rule like the service's, without the ownership checks.
+fn decide_patrol(op: &Op, current: Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> {
+    let OpBody::Patrol { patrol_id, op: pop } = &op.body else {
+        panic!("a patrol op")
+    };
+    let mut info = match (current, pop) {
+        (Some(c), _) => c.info.clone(),
+        (None, PatrolOp::Start(start)) => PatrolInfo {
+            id: *patrol_id,
+            warden: "ann".into(),
+            device: Uuid::from_u128(7),
+            started_at_ms: start.started_at_ms,
+            ended_at_ms: None,
+            note: start.note.clone(),
+        },
+        (None, _) => return Err(Rejection::new(ErrorCode::NotFound, "no such patrol")),
+    };
+    let points = match pop {
+        PatrolOp::Points(points) => points.clone(),
+        PatrolOp::Stop { ended_at_ms } => {
+            info.stop(*ended_at_ms);
+            vec![]
+        }
+        PatrolOp::Start(_) => vec![],
+    };
+    Ok(PatrolChange { info, points })
+}
+
+fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
+    Rules {
+        report,
+        patrol: &decide_patrol,
+    }
 }
 
 fn reports(page: &Page) -> Vec<&ReportState> {
@@ -167,10 +213,14 @@ fn enrolment_expires(s: &dyn Store) {
 fn apply_is_idempotent(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let ops = [create(1, 100, 1.0), create(2, 101, -1.0)];
-    let first = s.apply_ops(dev, &ops, &decide_with_cells, 5).unwrap();
+    let first = s
+        .apply_ops(dev, &ops, &rules(&decide_with_cells), 5)
+        .unwrap();
     assert_eq!(first, [Outcome::Applied, Outcome::Applied]);
     let stored = s.reports(false).unwrap();
-    let again = s.apply_ops(dev, &ops, &decide_with_cells, 6).unwrap();
+    let again = s
+        .apply_ops(dev, &ops, &rules(&decide_with_cells), 6)
+        .unwrap();
     assert_eq!(again, [Outcome::Duplicate, Outcome::Duplicate]);
     assert_eq!(
         s.reports(false).unwrap(),
@@ -205,7 +255,7 @@ fn rejected_ops_change_nothing(s: &dyn Store) {
         .apply_ops(
             dev,
             &[create(1, 100, -1.0), create(2, 101, 1.0)],
-            &refuse_west,
+            &rules(&refuse_west),
             5,
         )
         .unwrap();
@@ -224,7 +274,7 @@ fn rejected_ops_change_nothing(s: &dyn Store) {
     assert!(s.report(Uuid::from_u128(100)).unwrap().is_none());
     // A rejected op id is not remembered as applied: fixed rules may accept it later.
     let out = s
-        .apply_ops(dev, &[create(1, 100, -1.0)], &decide_with_cells, 6)
+        .apply_ops(dev, &[create(1, 100, -1.0)], &rules(&decide_with_cells), 6)
         .unwrap();
     assert_eq!(out, [Outcome::Applied]);
 }
@@ -234,7 +284,8 @@ fn pull_pages_and_scopes(s: &dyn Store) {
     let ops: Vec<Op> = (0..25)
         .map(|i| create(i + 1, 1000 + i, if i % 2 == 0 { -1.0 } else { 1.0 }))
         .collect();
-    s.apply_ops(dev, &ops, &decide_with_cells, 5).unwrap();
+    s.apply_ops(dev, &ops, &rules(&decide_with_cells), 5)
+        .unwrap();
     let mut seen = Vec::new();
     let mut after = 0;
     loop {
@@ -303,7 +354,7 @@ fn pull_pages_and_scopes(s: &dyn Store) {
 
 fn pull_respects_byte_budget(s: &dyn Store) {
     let ops: Vec<Op> = (0..10).map(|i| create(i + 1, 2000 + i, 1.0)).collect();
-    s.apply_ops(Uuid::from_u128(7), &ops, &decide_with_cells, 5)
+    s.apply_ops(Uuid::from_u128(7), &ops, &rules(&decide_with_cells), 5)
         .unwrap();
     let page = s
         .pull(&PullQuery {
@@ -377,15 +428,18 @@ fn reference_data_versions(s: &dyn Store) {
 fn reassign_only_unassigned(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let no_cell = |op: &Op, cur: Option<&ReportState>| {
-        let OpBody::Report { report_id, op: rop } = &op.body;
+        let OpBody::Report { report_id, op: rop } = &op.body else {
+            panic!("a report op")
+        };
         let mut st = cur
             .cloned()
             .unwrap_or_else(|| ReportState::empty(*report_id));
         st.apply(rop, op.hlc, "ann", dev);
         Ok(st)
     };
-    s.apply_ops(dev, &[create(1, 1, 1.0)], &no_cell, 1).unwrap();
-    s.apply_ops(dev, &[create(2, 2, 1.0)], &decide_with_cells, 1)
+    s.apply_ops(dev, &[create(1, 1, 1.0)], &rules(&no_cell), 1)
+        .unwrap();
+    s.apply_ops(dev, &[create(2, 2, 1.0)], &rules(&decide_with_cells), 1)
         .unwrap();
     assert_eq!(s.reports(true).unwrap().len(), 1);
     let to_x = |st: &ReportState| {
@@ -423,7 +477,7 @@ fn meta(s: &dyn Store) {
 
 fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
-    s.apply_ops(dev, &[create(1, 100, -1.0)], &decide_with_cells, 1)
+    s.apply_ops(dev, &[create(1, 100, -1.0)], &rules(&decide_with_cells), 1)
         .unwrap();
     let west = || Scope::Cells {
         user: "wes".into(),
@@ -462,7 +516,8 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
             ..Default::default()
         },
     );
-    s.apply_ops(dev, &[moved], &decide_with_cells, 2).unwrap();
+    s.apply_ops(dev, &[moved], &rules(&decide_with_cells), 2)
+        .unwrap();
     let second = pull(first.last_seq);
     assert_eq!(second.items, [FeedItem::OutOfScope(Uuid::from_u128(100))]);
     // Later changes in the east are not the western device's business...
@@ -473,7 +528,8 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
             ..Default::default()
         },
     );
-    s.apply_ops(dev, &[note], &decide_with_cells, 3).unwrap();
+    s.apply_ops(dev, &[note], &rules(&decide_with_cells), 3)
+        .unwrap();
     // ...but a device that was offline meanwhile still learns that it left.
     assert_eq!(
         pull(first.last_seq).items,
@@ -512,7 +568,7 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
         st.set_grid_cell(None, Hlc::new(op.hlc.wall_ms + 1, 0, 0));
         Ok(st)
     };
-    s.apply_ops(dev, &[lost], &no_cell, 4).unwrap();
+    s.apply_ops(dev, &[lost], &rules(&no_cell), 4).unwrap();
     let east_only = || Scope::Cells {
         user: "eve".into(),
         cells: vec!["E".into()],
@@ -530,4 +586,164 @@ fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
         pull(first.last_seq).items,
         [FeedItem::OutOfScope(Uuid::from_u128(100))]
     );
+}
+
+fn patrol_op(op: u128, patrol: u128, body: PatrolOp) -> Op {
+    Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(2000 + op as u64, 0, 1),
+        body: OpBody::Patrol {
+            patrol_id: Uuid::from_u128(patrol),
+            op: body,
+        },
+    }
+}
+
+fn point(seq: u32) -> TrackPoint {
+    TrackPoint {
+        seq,
+        time_ms: Some(1_000 * i64::from(seq)),
+        lon: 111.0 + f64::from(seq) * 1e-4,
+        lat: 40.0,
+        accuracy_m: Some(5.0),
+        speed_mps: None,
+        segment: 0,
+    }
+}
+
+fn patrols_keep_a_grow_only_track(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let start = |day: i64, id: u128, op: u128| {
+        patrol_op(
+            op,
+            id,
+            PatrolOp::Start(NewPatrol {
+                started_at_ms: day,
+                note: format!("round {id}"),
+            }),
+        )
+    };
+    let ops = vec![
+        start(10_000, 1, 1),
+        patrol_op(2, 1, PatrolOp::Points((0..3).map(point).collect())),
+        // Overlapping batch: points 1 and 2 again, 3 new.
+        patrol_op(3, 1, PatrolOp::Points((1..4).map(point).collect())),
+        patrol_op(
+            4,
+            1,
+            PatrolOp::Stop {
+                ended_at_ms: 20_000,
+            },
+        ),
+        start(50_000, 2, 5),
+    ];
+    let out = s
+        .apply_ops(dev, &ops, &rules(&decide_with_cells), 5)
+        .unwrap();
+    assert!(out.iter().all(|o| *o == Outcome::Applied), "{out:?}");
+    // The same push again: all duplicates, nothing added.
+    let again = s
+        .apply_ops(dev, &ops, &rules(&decide_with_cells), 6)
+        .unwrap();
+    assert!(again.iter().all(|o| *o == Outcome::Duplicate), "{again:?}");
+    let first = s.patrol(Uuid::from_u128(1)).unwrap().unwrap();
+    assert_eq!(first.point_count, 4);
+    assert_eq!(first.info.ended_at_ms, Some(20_000));
+    assert_eq!(first.info.note, "round 1");
+    let track = s.track(Uuid::from_u128(1)).unwrap();
+    assert_eq!(track, (0..4).map(point).collect::<Vec<_>>());
+    assert!(s.track(Uuid::from_u128(3)).unwrap().is_empty());
+    // A points op for an unknown patrol is refused and stores nothing.
+    let out = s
+        .apply_ops(
+            dev,
+            &[patrol_op(9, 3, PatrolOp::Points(vec![point(0)]))],
+            &rules(&decide_with_cells),
+            7,
+        )
+        .unwrap();
+    assert!(matches!(out[0], Outcome::Rejected { .. }));
+    assert!(s.patrol(Uuid::from_u128(3)).unwrap().is_none());
+
+    let all = PatrolFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    let listed: Vec<u128> = s
+        .patrols(&all)
+        .unwrap()
+        .iter()
+        .map(|p| p.info.id.as_u128())
+        .collect();
+    assert_eq!(listed, [2, 1], "newest start first");
+    let since = PatrolFilter {
+        since_ms: Some(30_000),
+        ..all.clone()
+    };
+    assert_eq!(s.patrols(&since).unwrap().len(), 1);
+    let until = PatrolFilter {
+        until_ms: Some(30_000),
+        ..all.clone()
+    };
+    assert_eq!(s.patrols(&until).unwrap()[0].info.id, Uuid::from_u128(1));
+    let other = PatrolFilter {
+        warden: Some("bob".into()),
+        ..all.clone()
+    };
+    assert!(s.patrols(&other).unwrap().is_empty());
+    let one = PatrolFilter { limit: 1, ..all };
+    assert_eq!(s.patrols(&one).unwrap().len(), 1);
+}
+
+fn photos_and_patrols_are_indexed(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let photo = PhotoRef {
+        hash: PhotoHash::of(b"jpeg"),
+        size: 4,
+        mime: "image/jpeg".into(),
+    };
+    let mut on_patrol = create(1, 100, 1.0);
+    if let OpBody::Report {
+        op: ReportOp::Create(new),
+        ..
+    } = &mut on_patrol.body
+    {
+        new.patrol = Some(Uuid::from_u128(55));
+    }
+    let attach = Op {
+        op_id: Uuid::from_u128(2),
+        hlc: Hlc::new(1_500, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(100),
+            op: ReportOp::AttachPhotos(vec![photo.clone()]),
+        },
+    };
+    s.apply_ops(
+        dev,
+        &[on_patrol, create(3, 101, 1.0), attach],
+        &rules(&decide_with_cells),
+        5,
+    )
+    .unwrap();
+    assert_eq!(
+        s.patrol_reports(Uuid::from_u128(55)).unwrap(),
+        [Uuid::from_u128(100)]
+    );
+    let carrying = s.photo_reports(photo.hash).unwrap();
+    assert_eq!(carrying.len(), 1);
+    assert_eq!(carrying[0].photos, std::slice::from_ref(&photo));
+    assert!(s.photo_reports(PhotoHash::of(b"other")).unwrap().is_empty());
+    // A deleted report no longer counts for its patrol or its photos.
+    let delete = Op {
+        op_id: Uuid::from_u128(4),
+        hlc: Hlc::new(1_600, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(100),
+            op: ReportOp::Delete,
+        },
+    };
+    s.apply_ops(dev, &[delete], &rules(&decide_with_cells), 6)
+        .unwrap();
+    assert!(s.patrol_reports(Uuid::from_u128(55)).unwrap().is_empty());
+    assert!(s.photo_reports(photo.hash).unwrap().is_empty());
 }

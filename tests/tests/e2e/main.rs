@@ -6,4 +6,5 @@ mod cli;
 mod convergence;
 mod faults;
 mod field_loop;
+mod patrols_photos;
 mod reconnect;

@@ -1,0 +1,136 @@
+//! Photo upload, after the records of a sync: each photo the server may take
+//! is offered (the answer says how much it already holds, so an upload cut
+//! at 90% sends only the last 10%), then sent in chunks, each with its own
+//! BLAKE3 so a damaged chunk is caught and sent again. Every request is its
+//! own QUIC stream, so records never queue behind photo bytes.
+
+use gridwarden_protocol::photo::CHUNK_SIZE;
+use gridwarden_protocol::{
+    ClientMessage, ErrorCode, PhotoChunk, PhotoHash, PhotoOffer, ServerMessage,
+};
+
+use super::{exchange, Controls, Exchange, SyncProgress, SyncSummary};
+use crate::error::{ClientError, Result};
+use crate::remote::unexpected;
+use crate::store::photos::{self, LocalPhoto, PhotoState};
+use crate::Client;
+
+/// Damaged chunks in a row after which the upload gives up for this sync.
+const MAX_DAMAGED_IN_A_ROW: u32 = 3;
+
+/// Uploads every photo waiting for the server.
+pub(crate) async fn upload_all<E: Exchange>(
+    client: &Client,
+    link: &mut E,
+    controls: Controls<'_>,
+    summary: &mut SyncSummary,
+) -> Result<()> {
+    let waiting = photos::ready(client.lock_store().conn())?;
+    for photo in waiting {
+        upload_one(client, link, controls, summary, &photo).await?;
+    }
+    summary.photos_waiting = photos::waiting(client.lock_store().conn())?;
+    Ok(())
+}
+
+fn set_state(
+    client: &Client,
+    photo: &LocalPhoto,
+    state: PhotoState,
+    reason: Option<&str>,
+) -> Result<()> {
+    let mut store = client.lock_store();
+    let tx = store.transaction()?;
+    photos::set_state(&tx, photo.photo.hash, state, reason)?;
+    tx.commit()?;
+    Ok(())
+}
+
+async fn upload_one<E: Exchange>(
+    client: &Client,
+    link: &mut E,
+    controls: Controls<'_>,
+    summary: &mut SyncSummary,
+    local: &LocalPhoto,
+) -> Result<()> {
+    let photo = &local.photo;
+    let files = client.photo_files();
+    let offer = ClientMessage::PhotoOffer(PhotoOffer {
+        photo: photo.clone(),
+    });
+    let mut received = match exchange(link, &offer, controls).await? {
+        ServerMessage::PhotoStatus(s) if s.complete => {
+            set_state(client, local, PhotoState::Uploaded, None)?;
+            summary.photos_uploaded += 1;
+            return Ok(());
+        }
+        ServerMessage::PhotoStatus(s) => s.received,
+        ServerMessage::Error(e) if e.code == ErrorCode::PhotoTooLarge => {
+            set_state(client, local, PhotoState::Refused, Some(&e.message))?;
+            summary.photos_refused.push(e.message);
+            return Ok(());
+        }
+        other => return Err(unexpected(other, "a photo offer")),
+    };
+    let mut damaged_in_a_row = 0;
+    while received < photo.size {
+        let data = files
+            .read_at(photo.hash, received, CHUNK_SIZE)
+            .map_err(|e| {
+                ClientError::InvalidInput(format!(
+                    "photo {} cannot be read on this device ({e}); it cannot be sent",
+                    photo.hash
+                ))
+            })?;
+        if data.is_empty() {
+            return Err(ClientError::InvalidInput(format!(
+                "photo {} on this device is shorter than recorded; it cannot be sent",
+                photo.hash
+            )));
+        }
+        let len = data.len() as u64;
+        let chunk = ClientMessage::PhotoChunk(PhotoChunk {
+            hash: photo.hash,
+            total: photo.size,
+            offset: received,
+            chunk_hash: PhotoHash::of(&data).0,
+            data,
+        });
+        summary.photo_bytes_sent += len;
+        match exchange(link, &chunk, controls).await? {
+            ServerMessage::PhotoStatus(s) => {
+                damaged_in_a_row = 0;
+                received = s.received;
+                controls.report(SyncProgress::Photo {
+                    hash: photo.hash.to_hex(),
+                    sent: received,
+                    total: photo.size,
+                });
+                if s.complete {
+                    break;
+                }
+            }
+            ServerMessage::Error(e) if e.code == ErrorCode::CorruptChunk => {
+                damaged_in_a_row += 1;
+                summary.photo_chunks_resent += 1;
+                tracing::warn!(photo = %photo.hash, offset = received, reason = %e.message, "photo chunk damaged; sending it again");
+                if damaged_in_a_row >= MAX_DAMAGED_IN_A_ROW {
+                    return Err(ClientError::Offline(format!(
+                        "photo {} keeps arriving damaged ({}); it will be tried again at the next sync",
+                        photo.hash, e.message
+                    )));
+                }
+                // The server may have dropped a whole damaged photo: ask
+                // again where it stands.
+                match exchange(link, &offer, controls).await? {
+                    ServerMessage::PhotoStatus(s) => received = s.received,
+                    other => return Err(unexpected(other, "a photo offer")),
+                }
+            }
+            other => return Err(unexpected(other, "a photo chunk")),
+        }
+    }
+    set_state(client, local, PhotoState::Uploaded, None)?;
+    summary.photos_uploaded += 1;
+    Ok(())
+}

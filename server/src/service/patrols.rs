@@ -1,0 +1,179 @@
+//! Patrols: the rules for patrol ops, and the summaries supervisors review.
+//!
+//! A patrol belongs to the device that started it: only that device adds
+//! points or stops it. Wardens and liaisons see their own patrols;
+//! supervisors see everyone's.
+
+use gridwarden_protocol::track::{MAX_POINTS_PER_OP, MAX_POINTS_PER_PATROL};
+use gridwarden_protocol::{
+    validate, ErrorCode, ListPatrols, Op, OpBody, PatrolInfo, PatrolOp, PatrolSummary, PatrolTrack,
+};
+use uuid::Uuid;
+
+use super::{own_clock, Service, ServiceError, ServiceResult, Session};
+use crate::store::{PatrolChange, PatrolFilter, Rejection, StoredPatrol};
+
+/// Most patrols one listing returns.
+const MAX_LISTED: u32 = 500;
+
+pub(super) fn decide(
+    session: &Session,
+    op: &Op,
+    current: Option<&StoredPatrol>,
+) -> Result<PatrolChange, Rejection> {
+    let OpBody::Patrol {
+        patrol_id,
+        op: patrol_op,
+    } = &op.body
+    else {
+        return Err(Rejection::new(
+            ErrorCode::Internal,
+            "not a patrol op (a server bug)",
+        ));
+    };
+    own_clock(session, op)?;
+    validate::patrol_op(patrol_op)
+        .map_err(|e| Rejection::new(ErrorCode::InvalidInput, e.to_string()))?;
+    if let PatrolOp::Start(start) = patrol_op {
+        return match current {
+            Some(c) if c.info.device != session.device_id => Err(Rejection::new(
+                ErrorCode::Conflict,
+                "this patrol id is already used by another device",
+            )),
+            Some(c) => Ok(PatrolChange {
+                info: c.info.clone(),
+                points: vec![],
+            }),
+            None => Ok(PatrolChange {
+                info: PatrolInfo {
+                    id: *patrol_id,
+                    warden: session.user.clone(),
+                    device: session.device_id,
+                    started_at_ms: start.started_at_ms,
+                    ended_at_ms: None,
+                    note: start.note.clone(),
+                },
+                points: vec![],
+            }),
+        };
+    }
+    let Some(current) = current else {
+        return Err(Rejection::new(
+            ErrorCode::NotFound,
+            "the server has no such patrol; its start was refused or has not synced",
+        ));
+    };
+    if current.info.device != session.device_id {
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            format!(
+                "only the device that started this patrol ({}) adds to it",
+                current.info.warden
+            ),
+        ));
+    }
+    let mut info = current.info.clone();
+    match patrol_op {
+        PatrolOp::Points(points) => {
+            if current.point_count as usize + points.len() > MAX_POINTS_PER_PATROL as usize {
+                return Err(Rejection::new(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "the patrol already holds {} points and a patrol keeps at most {MAX_POINTS_PER_PATROL}; stop it and start a new one",
+                        current.point_count
+                    ),
+                ));
+            }
+            debug_assert!(points.len() <= MAX_POINTS_PER_OP, "validated above");
+            Ok(PatrolChange {
+                info,
+                points: points.clone(),
+            })
+        }
+        PatrolOp::Stop { ended_at_ms } => {
+            info.stop(*ended_at_ms);
+            Ok(PatrolChange {
+                info,
+                points: vec![],
+            })
+        }
+        PatrolOp::Start(_) => unreachable!("handled above"),
+    }
+}
+
+impl Service {
+    /// Whether `session` may review `warden`'s patrols.
+    fn may_review(&self, session: &Session, warden: &str) -> ServiceResult<()> {
+        if session.role.sees_everything() || session.user == warden {
+            return Ok(());
+        }
+        Err(ServiceError::refused(
+            ErrorCode::Forbidden,
+            format!("only a supervisor may review {warden}'s patrols; you see your own"),
+        ))
+    }
+
+    fn summarise(
+        &self,
+        patrol: &StoredPatrol,
+    ) -> ServiceResult<(PatrolSummary, Vec<gridwarden_protocol::TrackPoint>)> {
+        let points = self.store.track(patrol.info.id)?;
+        let scope = self
+            .store
+            .user(&patrol.info.warden)?
+            .map(|u| u.cells)
+            .unwrap_or_default();
+        let reports = self.store.patrol_reports(patrol.info.id)?;
+        let grid = self.grid()?;
+        let summary = gridwarden_grid::track::summarise(
+            &patrol.info,
+            &points,
+            grid.as_deref(),
+            &scope,
+            reports,
+        );
+        Ok((summary, points))
+    }
+
+    pub fn list_patrols(
+        &self,
+        session: &Session,
+        list: &ListPatrols,
+    ) -> ServiceResult<Vec<PatrolSummary>> {
+        self.active_user(&session.user)?;
+        let warden = match &list.warden {
+            Some(w) => {
+                self.may_review(session, w)?;
+                Some(w.clone())
+            }
+            None if session.role.sees_everything() => None,
+            None => Some(session.user.clone()),
+        };
+        let filter = PatrolFilter {
+            warden,
+            since_ms: list.since_ms,
+            until_ms: list.until_ms,
+            limit: list.max_patrols.clamp(1, MAX_LISTED) as usize,
+        };
+        self.store
+            .patrols(&filter)?
+            .iter()
+            .map(|p| self.summarise(p).map(|(s, _)| s))
+            .collect()
+    }
+
+    pub fn fetch_patrol(&self, session: &Session, id: Uuid) -> ServiceResult<PatrolTrack> {
+        self.active_user(&session.user)?;
+        let not_found = || {
+            ServiceError::refused(
+                ErrorCode::NotFound,
+                format!("no patrol {id} on the server; it may not have synced yet"),
+            )
+        };
+        let patrol = self.store.patrol(id)?.ok_or_else(not_found)?;
+        self.may_review(session, &patrol.info.warden)
+            .map_err(|_| not_found())?;
+        let (summary, points) = self.summarise(&patrol)?;
+        Ok(PatrolTrack { summary, points })
+    }
+}
