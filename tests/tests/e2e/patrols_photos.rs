@@ -49,7 +49,11 @@ fn walk(n: usize, start_ms: i64, spike: usize) -> Vec<PointInput> {
             let row = (along / (width_m + 300.0)) as usize;
             let into = along - row as f64 * (width_m + 300.0);
             let (x, y) = if into < width_m {
-                let x = if row.is_multiple_of(2) { into } else { width_m - into };
+                let x = if row.is_multiple_of(2) {
+                    into
+                } else {
+                    width_m - into
+                };
                 (x, row as f64 * 300.0)
             } else {
                 let x = if row.is_multiple_of(2) { width_m } else { 0.0 };
@@ -84,17 +88,20 @@ fn location(p: &PointInput) -> Location {
 fn a_days_patrol_with_photos_syncs_in_one_run_and_the_supervisor_sees_the_same() {
     let tmp = tempfile::tempdir().unwrap();
     let server = TestServer::start(&tmp.path().join("server"));
-    let layer: Vec<String> = server
-        .admin()
-        .service
-        .grid()
-        .unwrap()
-        .unwrap()
-        .cells()
+    let points = walk(5_000, 1_763_780_000_000, 2_500);
+    // Ann covers a stretch of the cells her walk passes, and some it does not.
+    let grid = server.admin().service.grid().unwrap().unwrap();
+    let mut layer: Vec<String> = points
         .iter()
-        .map(|c| c.code.clone())
+        .step_by(50)
+        .filter_map(|p| grid.assign(p.lon, p.lat).code().map(str::to_owned))
         .collect();
-    let ann_cells: Vec<&str> = layer.iter().take(40).map(String::as_str).collect();
+    layer.dedup();
+    layer.truncate(12);
+    layer.extend(grid.cells().iter().rev().take(8).map(|c| c.code.clone()));
+    layer.sort();
+    layer.dedup();
+    let ann_cells: Vec<&str> = layer.iter().map(String::as_str).collect();
     server.add_user("ann", Role::Warden, &ann_cells);
     server.add_user("sam", Role::Supervisor, &[]);
     let ann = server.enrol(&tmp.path().join("ann"), "ann");
@@ -103,7 +110,6 @@ fn a_days_patrol_with_photos_syncs_in_one_run_and_the_supervisor_sees_the_same()
 
     // Offline from here until the one sync.
     let patrol = ann.patrol_start("morning round 青山路").unwrap();
-    let points = walk(5_000, 1_763_780_000_000, 2_500);
     let mut photos = Vec::new();
     let mut kept = 0;
     for (i, p) in points.iter().enumerate() {
@@ -159,7 +165,20 @@ fn a_days_patrol_with_photos_syncs_in_one_run_and_the_supervisor_sees_the_same()
     let remote = sam.remote_patrol_blocking(patrol).unwrap();
     assert_eq!(remote.points, local.points, "the same thinned track");
     assert_eq!(remote.summary, local.summary);
-    assert!(!remote.summary.covered_cells.is_empty());
+    let covered = remote.summary.covered_cells.len();
+    assert!(
+        covered >= 10 && covered < layer.len(),
+        "covered {covered} of {} cells: {:?}",
+        layer.len(),
+        remote.summary.covered_cells
+    );
+    eprintln!(
+        "patrol: 5000 fixes → {} kept, {:.0} m, {} flagged, {covered}/{} cells",
+        local.points.len(),
+        local.summary.distance_m,
+        local.summary.flagged,
+        layer.len()
+    );
 
     // Photos: listed without their bytes, fetched on demand, byte-identical.
     sam.sync().unwrap();
@@ -370,4 +389,71 @@ fn a_damaged_chunk_is_caught_and_sent_again_and_an_oversized_photo_is_refused() 
     sam.fetch_photo_blocking(&sam.resolve_photo(&hash.to_hex()).unwrap(), &out)
         .unwrap();
     assert!(std::fs::read(&out).unwrap() == photo);
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../grid/tests/fixtures/gpx")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn gpx_tracks_from_other_tools_import_and_reach_the_supervisor_and_bad_ones_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let sam = server.enrol(&tmp.path().join("sam"), "sam");
+
+    let mut imported = Vec::new();
+    for name in [
+        "phone_app_1_1.gpx",
+        "no_timestamps.gpx",
+        "two_tracks_two_segments.gpx",
+        "gpx10_default_ns.gpx",
+    ] {
+        let done = ann.patrol_import_gpx(&fixture(name), None).unwrap();
+        assert!(
+            done.points_kept > 0 && done.points_kept <= done.points_in_file,
+            "{name}: {done:?}"
+        );
+        imported.push(done);
+    }
+    assert!(
+        imported[2].segments >= 4,
+        "two tracks of two segments: {:?}",
+        imported[2]
+    );
+    for bad in [
+        "truncated.gpx",
+        "root_kml.kml",
+        "lat_abc.gpx",
+        "lat_95.gpx",
+        "bad_time.gpx",
+    ] {
+        let err = ann.patrol_import_gpx(&fixture(bad), None).unwrap_err();
+        assert!(
+            matches!(err, ClientError::InvalidInput(ref m) if m.starts_with("cannot import the GPX file")),
+            "{bad}: {err:?}"
+        );
+    }
+    assert_eq!(
+        ann.patrols().unwrap().len(),
+        4,
+        "a refused file leaves nothing behind"
+    );
+
+    let summary = ann.sync().unwrap();
+    assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+    for done in &imported {
+        let local = ann.patrol(done.patrol).unwrap();
+        let remote = sam.remote_patrol_blocking(done.patrol).unwrap();
+        assert_eq!(remote.points, local.points);
+        assert_eq!(remote.summary, local.summary);
+    }
+    let untimed = sam.remote_patrol_blocking(imported[1].patrol).unwrap();
+    assert!(untimed.points.iter().all(|p| p.time_ms.is_none()));
+    assert_eq!(untimed.summary.flagged, 0);
 }
