@@ -1,0 +1,145 @@
+//! One device's sync, timed phase by phase. It is client-core's own sync —
+//! its `SyncEngine`, `Store` and QUIC `transport` — driven by the same loop
+//! as `Client::sync`, with clocks read between the steps: when the last ack
+//! was committed, how long each pulled page took to apply. It can also stop
+//! after the push, and dial another address than the enrolled one (a relay).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use gridwarden_client_core::store::Store;
+use gridwarden_client_core::sync::engine::{Step, SyncEngine};
+use gridwarden_client_core::{transport, Client};
+use gridwarden_protocol::{ClientMessage, ServerMessage};
+
+const CLIENT_NAME: &str = "gridwarden-bench";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Enrols a new device in `home` with `code`, fetching reference data as
+/// every device does.
+pub fn enrol(home: &Path, code: &str) -> anyhow::Result<()> {
+    Client::open(home)?
+        .with_connect_timeout(CONNECT_TIMEOUT)
+        .enroll(code, "benchmark device")
+        .context("enrolling a device")?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// Stop once the whole outbox is acknowledged, before pulling.
+    Pushed,
+    /// The whole sync.
+    Done,
+}
+
+/// What one sync did and when.
+#[derive(Clone, Debug)]
+pub struct SyncTrace {
+    /// From dialling the server to the last ack committed on the device.
+    pub push_time: Duration,
+    /// From dialling the server to the end of the sync (before closing).
+    pub total_time: Duration,
+    /// Per pulled page: its records and how long the device took to apply it.
+    pub pages: Vec<(usize, Duration)>,
+    /// Frame bytes written to and read from streams (no QUIC or UDP headers).
+    pub frame_bytes_sent: u64,
+    pub frame_bytes_received: u64,
+    pub pushed: u64,
+    pub pulled: u64,
+}
+
+pub struct Device {
+    store: Store,
+}
+
+impl Device {
+    /// Opens an enrolled device's store.
+    pub fn open(home: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: Store::open(home)?,
+        })
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// One sync with the server at `server` (the enrolled certificate is
+    /// still the one trusted), on a runtime of its own like `Client::sync`.
+    pub fn sync(
+        &mut self,
+        server: &str,
+        fingerprint: [u8; 32],
+        until: Until,
+    ) -> anyhow::Result<SyncTrace> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(self.sync_async(server, fingerprint, until))
+    }
+
+    async fn sync_async(
+        &mut self,
+        server: &str,
+        fingerprint: [u8; 32],
+        until: Until,
+    ) -> anyhow::Result<SyncTrace> {
+        let started = Instant::now();
+        let clock = gridwarden_protocol::clock::system();
+        let (mut engine, hello) = SyncEngine::start(&self.store, CLIENT_NAME, clock)?;
+        let mut session = transport::connect(server, fingerprint, CONNECT_TIMEOUT).await?;
+        let mut trace = SyncTrace {
+            push_time: Duration::ZERO,
+            total_time: Duration::ZERO,
+            pages: Vec::new(),
+            frame_bytes_sent: 0,
+            frame_bytes_received: 0,
+            pushed: 0,
+            pulled: 0,
+        };
+        let mut next = hello;
+        let mut pushing = true;
+        loop {
+            if pushing && matches!(next, ClientMessage::Pull(_)) {
+                pushing = false;
+                trace.push_time = started.elapsed();
+                if until == Until::Pushed {
+                    let summary = engine.summary();
+                    trace.pushed = summary.pushed + summary.duplicates;
+                    break;
+                }
+            }
+            let answer = session.request(&next).await?;
+            let page_records = match &answer {
+                ServerMessage::PullPage(page) => Some(page.records.len()),
+                _ => None,
+            };
+            let handling = Instant::now();
+            let step = engine.handle(&mut self.store, answer)?;
+            if let Some(records) = page_records {
+                trace.pages.push((records, handling.elapsed()));
+            }
+            match step {
+                Step::Send(message) => next = message,
+                Step::Done(summary) => {
+                    trace.pushed = summary.pushed + summary.duplicates;
+                    trace.pulled = summary.pulled;
+                    break;
+                }
+            }
+        }
+        trace.total_time = started.elapsed();
+        if pushing {
+            // Nothing asked for a pull (a short conversation): all was push.
+            trace.push_time = trace.total_time;
+        }
+        trace.frame_bytes_sent = session.bytes_sent;
+        trace.frame_bytes_received = session.bytes_received;
+        session.close().await;
+        // As `Client::sync` does after a sync, outside the timed part.
+        self.store.checkpoint();
+        Ok(trace)
+    }
+}

@@ -1,0 +1,168 @@
+//! `gridwarden-bench`: runs every figure of the brief's "Numbers to reach"
+//! over real QUIC on loopback with the real server and client core, each
+//! with its baseline measured in the same run, and prints one table.
+//!
+//! ```sh
+//! cargo run --release -p gridwarden-bench              # everything, ~10 min
+//! cargo run --release -p gridwarden-bench -- --quick   # a tenth of the sizes, 3 runs
+//! cargo run --release -p gridwarden-bench -- --only push --only pull
+//! ```
+//!
+//! docs/benchmarks.md has the table as measured and what limits each figure.
+
+mod context;
+mod device;
+mod machine;
+mod peer;
+mod raw_sqlite;
+mod relay;
+mod reports;
+mod scenarios;
+mod server;
+mod server_process;
+mod stats;
+mod synthetic_grid;
+mod table;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::bail;
+use clap::Parser;
+
+use context::{Config, Context};
+use table::Row;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gridwarden-bench",
+    about = "Measures every figure of the brief and prints the table"
+)]
+struct Args {
+    /// A tenth of the sizes and 3 runs, for trying a change (figures are not
+    /// comparable with the brief's targets).
+    #[arg(long)]
+    quick: bool,
+    /// Run only this scenario (repeatable): push, pull, apply, wire, fleet,
+    /// grid, record, photo.
+    #[arg(long, value_name = "SCENARIO")]
+    only: Vec<String>,
+    /// Runs per figure (default 5, or 3 with --quick).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Skip the PouchDB peer (it needs node 20 and npm).
+    #[arg(long)]
+    no_peer: bool,
+    /// Where servers and devices keep their files (default: the system's
+    /// temporary directory). Everything is removed at the end unless --keep.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Keep the working directory, e.g. to inspect the databases.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() {
+    server_process::run_if_child();
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let selected: Vec<&scenarios::Scenario> = if args.only.is_empty() {
+        scenarios::ALL.iter().collect()
+    } else {
+        let mut picked = Vec::new();
+        for name in &args.only {
+            match scenarios::ALL.iter().find(|s| s.name == name) {
+                Some(s) => picked.push(s),
+                None => bail!(
+                    "no scenario `{name}`; choose among {}",
+                    scenarios::ALL
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        picked
+    };
+    let mut config = if args.quick {
+        Config::quick()
+    } else {
+        Config::full()
+    };
+    if let Some(runs) = args.runs {
+        anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+        config.runs = runs;
+    }
+    let base = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base)?;
+    let work = tempfile::Builder::new()
+        .prefix("gridwarden-bench-")
+        .tempdir_in(&base)?;
+    let needs_peer = selected
+        .iter()
+        .any(|s| ["push", "pull", "wire"].contains(&s.name));
+    let peer = if args.no_peer {
+        Err("skipped (--no-peer)".to_owned())
+    } else if !needs_peer {
+        Err("not needed by the selected scenarios".to_owned())
+    } else {
+        peer::Peer::start(work.path())
+    };
+    let machine = machine::describe();
+    eprintln!("{machine}");
+    eprintln!("working in {}", work.path().display());
+    let runs = config.runs;
+    let mut ctx = Context::new(config, work.path().to_owned(), peer);
+
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    for scenario in selected {
+        eprintln!("\n== {}: {}", scenario.name, scenario.what);
+        let began = Instant::now();
+        match (scenario.run)(&mut ctx) {
+            Ok(mut r) => rows.append(&mut r),
+            Err(e) => {
+                eprintln!("  {} failed: {e:#}", scenario.name);
+                rows.push(Row::missing(
+                    format!("{}: {}", scenario.name, scenario.what),
+                    "",
+                    format!("failed: {e:#}"),
+                ));
+            }
+        }
+        eprintln!(
+            "  ({} took {:.0} s)",
+            scenario.name,
+            began.elapsed().as_secs_f64()
+        );
+    }
+    drop(ctx);
+
+    println!("{machine}");
+    println!(
+        "mode: {}, {} runs per figure; harness took {:.0} s; load average after: {}\n",
+        if args.quick {
+            "--quick (a tenth of the sizes; not comparable with the targets)"
+        } else {
+            "full"
+        },
+        runs,
+        started.elapsed().as_secs_f64(),
+        machine::load_average()
+    );
+    println!(
+        "Ratios are the figure's median divided by the baseline's median, in the figure's unit.\n"
+    );
+    println!("{}", table::render(&rows));
+    if args.keep {
+        let kept = work.keep();
+        eprintln!("kept {}", kept.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! One module per figure of the brief. Each runs its measurement the
+//! configured number of times, with its baselines interleaved run by run so
+//! both see the same machine, and returns its rows of the table.
+
+pub mod apply;
+pub mod fleet;
+pub mod grid;
+pub mod photo;
+pub mod pull;
+pub mod push;
+pub mod record;
+pub mod wire;
+
+use crate::context::Context;
+use crate::table::Row;
+
+/// A scenario as `--only` names it.
+pub struct Scenario {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub run: fn(&mut Context) -> anyhow::Result<Vec<Row>>,
+}
+
+/// Every scenario, in the order of the table.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "push",
+        what: "one device pushes its reports (and the PouchDB peer)",
+        run: push::run,
+    },
+    Scenario {
+        name: "pull",
+        what: "a new device pulls every report (and the PouchDB peer)",
+        run: pull::run,
+    },
+    Scenario {
+        name: "apply",
+        what: "a device holding 500,000 reports applies one remote change",
+        run: apply::run,
+    },
+    Scenario {
+        name: "wire",
+        what: "bytes on the wire per report, counted by a UDP relay",
+        run: wire::run,
+    },
+    Scenario {
+        name: "fleet",
+        what: "2,000 devices sync at once against a server process",
+        run: fleet::run,
+    },
+    Scenario {
+        name: "grid",
+        what: "grid assignment against 10,000 cells",
+        run: grid::run,
+    },
+    Scenario {
+        name: "record",
+        what: "record a report on the device",
+        run: record::run,
+    },
+    Scenario {
+        name: "photo",
+        what: "photo upload and resume (issue 4)",
+        run: photo::run,
+    },
+];
+
+/// "N" with thousands separated, for labels.
+pub fn count(n: usize) -> String {
+    crate::table::grouped(n as i64)
+}
+
+/// Prints a progress line (stderr, so the table on stdout stays clean).
+pub fn progress(scenario: &str, text: impl std::fmt::Display) {
+    eprintln!("  {scenario}: {text}");
+}

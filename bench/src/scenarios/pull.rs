@@ -1,0 +1,104 @@
+//! Initial pull: a new device of the warden pulls the N reports the server
+//! holds of their cells; seconds from dialling the server to the last page
+//! committed. Baselines: the pulled rows inserted into a fresh device store
+//! by plain SQLite in one transaction, and PouchDB pulling the same reports.
+
+use super::{count, progress};
+use crate::context::{Context, WARDEN};
+use crate::device::{self, Device, Until};
+use crate::peer::Peer;
+use crate::raw_sqlite;
+use crate::server::LocalServer;
+use crate::table::{Row, Target};
+
+/// The brief's bound: 100,000 reports in 2 s.
+const SECONDS_PER_100K: f64 = 2.0;
+
+pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
+    let n = ctx.config.pull_reports;
+    let prepared = ctx.prepared(n)?;
+    let copy = ctx.copy_of(&prepared, "pull-server")?;
+    let server = LocalServer::start(&copy.server_dir)?;
+    let addr = server.addr_string();
+    Device::open(&copy.device_home)?.sync(&addr, server.fingerprint, Until::Pushed)?;
+    let admin = server.admin()?;
+
+    let mut seconds = Vec::new();
+    let mut raw = Vec::new();
+    for run in 1..=ctx.config.runs {
+        let home = ctx.dir(&format!("pull-device-{run}"))?;
+        device::enrol(&home, &admin.enrolment_code(WARDEN, &addr)?)?;
+        let trace = Device::open(&home)?.sync(&addr, server.fingerprint, Until::Done)?;
+        anyhow::ensure!(
+            trace.pulled == n as u64,
+            "pulled {} of {n} reports",
+            trace.pulled
+        );
+        let took = trace.total_time.as_secs_f64();
+        seconds.push(took);
+        let raw_home = ctx.dir(&format!("pull-raw-{run}"))?;
+        let raw_took = raw_sqlite::device_bulk_insert(&home, &raw_home)?.as_secs_f64();
+        raw.push(raw_took);
+        progress(
+            "pull",
+            format!(
+                "run {run}: {took:.2} s in {} pages; plain SQLite {raw_took:.2} s",
+                trace.pages.len()
+            ),
+        );
+    }
+    drop(admin);
+    drop(server);
+
+    let rates: Vec<f64> = seconds.iter().map(|s| n as f64 / s).collect();
+    let bound = SECONDS_PER_100K * n as f64 / 100_000.0;
+    let time_row = Row::measured(
+        format!("initial pull: a new device pulls {} reports", count(n)),
+        "s",
+        seconds,
+    )
+    .baseline(
+        "plain SQLite: the same rows into the device store, one transaction",
+        raw,
+    )
+    .target(Target::at_most(bound, "≤ 2 s per 100,000 reports"))
+    .note(format!(
+        "from dialling the server to the last page committed on the device, pages of up to {} \
+         reports; the warden's new phone, scoped to their cells",
+        gridwarden_client_core::sync::engine::PULL_MAX_RECORDS
+    ));
+    let rate_row = Row::measured("initial pull rate", "records/s", rates).baseline(
+        format!(
+            "PouchDB peer: a new PouchDB pulls {} docs",
+            count(ctx.config.peer_docs)
+        ),
+        peer_pull(ctx, &prepared.places)?,
+    );
+    Ok(vec![time_row, rate_row])
+}
+
+/// PouchDB pull rates (docs/s), one per run; none without a peer.
+fn peer_pull(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<Vec<f64>> {
+    if ctx.peer.is_none() {
+        progress("pull", format!("no PouchDB peer: {}", ctx.peer_missing));
+        return Ok(Vec::new());
+    }
+    let file = ctx.dir("peer-pull")?.join("reports.jsonl");
+    Peer::write_reports(&file, ctx.config.peer_docs, places)?;
+    let runs = ctx.config.runs;
+    let peer = ctx.peer.as_mut().expect("checked");
+    let (db, _) = peer.push(&file, false)?;
+    let mut rates = Vec::new();
+    for run in 1..=runs {
+        let replication = peer.pull(&db, false)?;
+        progress(
+            "pull",
+            format!(
+                "PouchDB run {run}: {:.0} docs/s",
+                replication.docs_per_second()
+            ),
+        );
+        rates.push(replication.docs_per_second());
+    }
+    Ok(rates)
+}

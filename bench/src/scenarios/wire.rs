@@ -1,0 +1,139 @@
+//! Bytes on the wire per report, no photo, counted at the socket: a UDP relay
+//! on loopback between the device and the server counts every datagram's
+//! payload (QUIC headers, TLS, handshake, acks, the close). A push of N
+//! reports and a new device's pull of them, each divided by N. Baselines: the
+//! frame bytes the client core itself counts (messages and their length
+//! prefix, no QUIC), and PouchDB's HTTP bytes for the same reports.
+
+use std::time::Duration;
+
+use super::{count, progress};
+use crate::context::{Context, WARDEN};
+use crate::device::{self, Device, Until};
+use crate::peer::Peer;
+use crate::relay::CountingRelay;
+use crate::server::LocalServer;
+use crate::table::{Row, Target};
+
+/// Time for the connection close to cross the relay before it is read.
+const SETTLE: Duration = Duration::from_millis(200);
+
+pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
+    let n = ctx.config.wire_reports;
+    let per = |bytes: u64| bytes as f64 / n as f64;
+    let prepared = ctx.prepared(n)?;
+    let (mut up, mut push_total, mut push_frames, mut pull_total) =
+        (vec![], vec![], vec![], vec![]);
+    for run in 1..=ctx.config.runs {
+        let copy = ctx.copy_of(&prepared, &format!("wire-{run}"))?;
+        let server = LocalServer::start(&copy.server_dir)?;
+        let relay = CountingRelay::start(server.addr)?;
+        let relayed = relay.addr.to_string();
+        let trace =
+            Device::open(&copy.device_home)?.sync(&relayed, server.fingerprint, Until::Pushed)?;
+        std::thread::sleep(SETTLE);
+        let pushed = relay.traffic();
+        anyhow::ensure!(trace.pushed == n as u64, "pushed {} of {n}", trace.pushed);
+        drop(relay);
+
+        let home = ctx.dir(&format!("wire-puller-{run}"))?;
+        let code = server
+            .admin()?
+            .enrolment_code(WARDEN, &server.addr_string())?;
+        device::enrol(&home, &code)?;
+        let relay = CountingRelay::start(server.addr)?;
+        let trace_pull =
+            Device::open(&home)?.sync(&relay.addr.to_string(), server.fingerprint, Until::Done)?;
+        std::thread::sleep(SETTLE);
+        let pulled = relay.traffic();
+        anyhow::ensure!(
+            trace_pull.pulled == n as u64,
+            "pulled {} of {n}",
+            trace_pull.pulled
+        );
+
+        up.push(per(pushed.to_server_bytes));
+        push_total.push(per(pushed.to_server_bytes + pushed.to_client_bytes));
+        push_frames.push(per(trace.frame_bytes_sent + trace.frame_bytes_received));
+        pull_total.push(per(pulled.to_server_bytes + pulled.to_client_bytes));
+        progress(
+            "wire",
+            format!(
+                "run {run}: push {:.1} B/report up + {:.1} down ({} + {} datagrams); pull {:.1} B/report",
+                per(pushed.to_server_bytes),
+                per(pushed.to_client_bytes),
+                pushed.to_server_datagrams,
+                pushed.to_client_datagrams,
+                per(pulled.to_server_bytes + pulled.to_client_bytes)
+            ),
+        );
+    }
+    let (peer_push, peer_pull) = peer_bytes(ctx, &prepared.places)?;
+    Ok(vec![
+        Row::measured(
+            format!(
+                "bytes on the wire per report pushed, device → server ({} reports)",
+                count(n)
+            ),
+            "B",
+            up,
+        )
+        .note(
+            "UDP payload counted by a relay on loopback (IP and UDP headers, 28 B a datagram, \
+             not included); the whole connection: handshake, hello, pushes, acks, close",
+        ),
+        Row::measured(
+            "bytes on the wire per report pushed, both directions",
+            "B",
+            push_total,
+        )
+        .baseline(
+            "frame bytes the client core counts (no QUIC, TLS or handshake)",
+            push_frames,
+        )
+        .baseline(
+            format!(
+                "PouchDB peer: HTTP bytes per doc pushed, {} docs",
+                count(ctx.config.peer_docs)
+            ),
+            peer_push,
+        )
+        .target(Target::at_most(150.0, "≤ 150 B")),
+        Row::measured(
+            "bytes on the wire per report pulled, both directions",
+            "B",
+            pull_total,
+        )
+        .baseline(
+            format!(
+                "PouchDB peer: HTTP bytes per doc pulled, {} docs",
+                count(ctx.config.peer_docs)
+            ),
+            peer_pull,
+        ),
+    ])
+}
+
+/// PouchDB bytes per doc for one push and one pull through a counting TCP
+/// relay; empty without a peer.
+fn peer_bytes(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    if ctx.peer.is_none() {
+        progress("wire", format!("no PouchDB peer: {}", ctx.peer_missing));
+        return Ok((vec![], vec![]));
+    }
+    let file = ctx.dir("peer-wire")?.join("reports.jsonl");
+    Peer::write_reports(&file, ctx.config.peer_docs, places)?;
+    let peer = ctx.peer.as_mut().expect("checked");
+    let (db, push) = peer.push(&file, true)?;
+    let pull = peer.pull(&db, true)?;
+    let per = |r: &crate::peer::Replication| (r.bytes_up + r.bytes_down) as f64 / r.docs as f64;
+    progress(
+        "wire",
+        format!(
+            "PouchDB: push {:.0} B/doc, pull {:.0} B/doc",
+            per(&push),
+            per(&pull)
+        ),
+    );
+    Ok((vec![per(&push)], vec![per(&pull)]))
+}

@@ -1,0 +1,103 @@
+//! The real `gridwarden-server serve` in a process of its own, so its memory
+//! can be read apart from the clients': this binary re-executes itself with
+//! [`CHILD_ENV`] set and runs the server's own command line
+//! (`gridwarden_server::cli::main`), nothing else.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+/// Set in the environment of a child that should be the server.
+pub const CHILD_ENV: &str = "GRIDWARDEN_BENCH_RUN_SERVER";
+
+/// If this process was started as the server, runs it and exits.
+pub fn run_if_child() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        std::process::exit(gridwarden_server::cli::main());
+    }
+}
+
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `gridwarden-server --data DIR serve` on a free loopback port
+    /// and waits until it accepts connections. Its log goes to `DIR/server.log`.
+    pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        let log = std::fs::File::create(data_dir.join("server.log"))?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(CHILD_ENV, "1")
+            .arg("--data")
+            .arg(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting the server process")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().context("the server printed nothing")??;
+        // "gridwarden-server listening on 127.0.0.1:PORT (udp/quic)"
+        let Some(addr) = first
+            .split_whitespace()
+            .find_map(|word| word.parse::<SocketAddr>().ok())
+        else {
+            let _ = child.kill();
+            bail!("unexpected first line from the server: {first}");
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts a new peak: the kernel's high-water mark of resident memory
+    /// (VmHWM) is reset to the current resident set.
+    pub fn reset_peak_rss(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
+            .context("resetting the server's peak RSS")
+    }
+
+    /// Peak resident memory since start or the last reset, in bytes.
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmHWM in /proc/PID/status")?;
+        Ok(kib * 1024)
+    }
+
+    /// SIGTERM, as an operator's service manager stops it, then waits.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
