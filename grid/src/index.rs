@@ -156,8 +156,16 @@ impl GridIndex {
         &self.cells[part.cell as usize].geometry.0[part.polygon as usize]
     }
 
-    /// The best-ranked cell containing the point (boundary included).
-    fn containing(&self, lon: f64, lat: f64) -> Option<usize> {
+    /// The box (lower and upper corners, degrees, slightly padded) holding
+    /// every cell; `None` for an empty layer. Track coverage clips segments
+    /// to it so that a long jump across the world costs nothing.
+    pub(crate) fn bounds(&self) -> Option<([f64; 2], [f64; 2])> {
+        self.tree.bounds()
+    }
+
+    /// The best-ranked cell containing the point (boundary included), as an
+    /// index into [`GridIndex::cells`]; no "near" fallback.
+    pub(crate) fn containing(&self, lon: f64, lat: f64) -> Option<usize> {
         let at = Coord { x: lon, y: lat };
         let mut best: Option<usize> = None;
         self.tree.visit(&point_box(lon, lat), |part| {

@@ -1,6 +1,8 @@
 //! Grid cells (单元网格) of gridwarden: GeoJSON import, configurable cell-code
 //! patterns, conversion to and from the wire layer, and fast point-to-cell
-//! assignment.
+//! assignment; and patrol tracks over them ([`track`]: thinning, jump
+//! flagging, the summary a supervisor reads, GeoJSON for a map; [`gpx`]: GPX
+//! import and export).
 //!
 //! Pure: no IO besides parsing the strings it is given, no async runtime.
 //! The server assigns reports with it, and phones run the same code on a
@@ -17,9 +19,12 @@
 mod cell;
 mod code;
 mod error;
+pub mod gpx;
 mod import;
 mod index;
 mod metric;
+mod rfc3339;
+pub mod track;
 mod wire;
 
 #[cfg(test)]
@@ -28,6 +33,8 @@ mod test_support;
 pub use cell::Cell;
 pub use code::{CodePattern, MAX_CODE_LEN};
 pub use error::GridError;
+pub use gpx::{parse_gpx, to_gpx, GpxError, GpxTrack};
 pub use import::parse_geojson;
 pub use index::{Assignment, AssignmentRef, GridIndex, NEAR_LIMIT_M};
+pub use track::{distance_m, flag_jumps, summarise, to_geojson, Thinner};
 pub use wire::{from_wire, to_wire};

@@ -89,6 +89,21 @@ impl PartTree {
     }
 }
 
+impl PartTree {
+    /// Corners of the box around every part, `None` when there are none.
+    pub fn bounds(&self) -> Option<([f64; 2], [f64; 2])> {
+        if self.0.size() == 0 {
+            return None;
+        }
+        let env = self.0.root().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        Some((
+            [f64::from(lo[0]), f64::from(lo[1])],
+            [f64::from(hi[0]), f64::from(hi[1])],
+        ))
+    }
+}
+
 /// A box holding `lo`..`hi` after padding and rounding to `f32`.
 pub(super) fn padded_box(lo: [f64; 2], hi: [f64; 2]) -> Box32 {
     let f = |v: f64| v as f32;
