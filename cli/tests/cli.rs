@@ -253,6 +253,7 @@ fn the_whole_field_workflow() {
             "note",
             "observed_at_ms",
             "patrol",
+            "photos",
             "reporter",
             "status",
         ]
