@@ -159,15 +159,17 @@ pub fn add_point(tx: &Transaction, patrol: Uuid, p: &TrackPoint) -> Result<()> {
     Ok(())
 }
 
-fn point_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrackPoint> {
+/// Reads the seven point columns (seq, time, lon, lat, accuracy, speed,
+/// segment) starting at column `at`.
+fn point_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<TrackPoint> {
     Ok(TrackPoint {
-        seq: r.get(0)?,
-        time_ms: r.get(1)?,
-        lon: r.get(2)?,
-        lat: r.get(3)?,
-        accuracy_m: r.get::<_, Option<f64>>(4)?.map(|v| v as f32),
-        speed_mps: r.get::<_, Option<f64>>(5)?.map(|v| v as f32),
-        segment: r.get(6)?,
+        seq: r.get(at)?,
+        time_ms: r.get(at + 1)?,
+        lon: r.get(at + 2)?,
+        lat: r.get(at + 3)?,
+        accuracy_m: r.get::<_, Option<f64>>(at + 4)?.map(|v| v as f32),
+        speed_mps: r.get::<_, Option<f64>>(at + 5)?.map(|v| v as f32),
+        segment: r.get(at + 6)?,
     })
 }
 
@@ -178,7 +180,7 @@ pub fn track(conn: &Connection, patrol: Uuid) -> Result<Vec<TrackPoint>> {
          WHERE patrol = ?1 ORDER BY seq",
     )?;
     let points = stmt
-        .query_map([uuid_blob(&patrol)], point_from)?
+        .query_map([uuid_blob(&patrol)], |r| point_at(r, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(points)
 }
@@ -194,15 +196,7 @@ pub fn take_unsealed(tx: &Transaction) -> Result<Vec<(Uuid, Vec<TrackPoint>)>> {
     let mut out: Vec<(Uuid, Vec<TrackPoint>)> = Vec::new();
     while let Some(row) = rows.next()? {
         let patrol = blob_uuid(&row.get::<_, Vec<u8>>(0)?)?;
-        let point = TrackPoint {
-            seq: row.get(1)?,
-            time_ms: row.get(2)?,
-            lon: row.get(3)?,
-            lat: row.get(4)?,
-            accuracy_m: row.get::<_, Option<f64>>(5)?.map(|v| v as f32),
-            speed_mps: row.get::<_, Option<f64>>(6)?.map(|v| v as f32),
-            segment: row.get(7)?,
-        };
+        let point = point_at(row, 1)?;
         match out.last_mut() {
             Some((p, points)) if *p == patrol => points.push(point),
             _ => out.push((patrol, vec![point])),
