@@ -107,5 +107,6 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::ClockSkew => "clock_skew",
         ErrorCode::PhotoTooLarge => "photo_too_large",
         ErrorCode::CorruptChunk => "corrupt_chunk",
+        ErrorCode::RateLimited => "rate_limited",
     }
 }

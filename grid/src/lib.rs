@@ -23,7 +23,7 @@ pub mod gpx;
 mod import;
 mod index;
 mod metric;
-mod rfc3339;
+pub mod rfc3339;
 pub mod track;
 mod wire;
 

@@ -11,7 +11,7 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// the time is taken as UTC, which is what GPX prescribes and what the tools
 /// that leave it out mean. Fractions finer than a millisecond are truncated.
 /// Leap second `:60` is read as the first instant of the next minute.
-pub(crate) fn parse(text: &str) -> Option<i64> {
+pub fn parse(text: &str) -> Option<i64> {
     let s = text.trim().as_bytes();
     if s.len() < 19 || s.len() > 64 {
         return None;
@@ -77,7 +77,7 @@ pub(crate) fn parse(text: &str) -> Option<i64> {
 
 /// Formats ms since the epoch as `YYYY-MM-DDTHH:MM:SS.fffZ` (UTC), or
 /// `None` for a time outside the years 0000–9999 that RFC 3339 can write.
-pub(crate) fn format(ms: i64) -> Option<String> {
+pub fn format(ms: i64) -> Option<String> {
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);

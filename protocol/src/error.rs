@@ -37,12 +37,15 @@ pub enum ErrorCode {
     /// A photo chunk did not match its hash (damaged on the way): send it
     /// again.
     CorruptChunk,
+    /// The device sent more requests, ops or connections than the server
+    /// allows in the time: wait and try again.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Whether repeating the same request later can succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::Internal)
+        matches!(self, ErrorCode::Internal | ErrorCode::RateLimited)
     }
 }
 

@@ -12,6 +12,10 @@ use crate::datadir::DataDir;
 use crate::service::now_ms;
 use crate::store::{StoreError, User};
 
+mod access;
+
+pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
+
 #[derive(Debug, Serialize)]
 pub struct ImportSummary {
     pub version: u64,
@@ -46,6 +50,15 @@ pub fn import_grid(
     let version = data.store().add_grid_layer(name, &wire.cells, now_ms())?;
     let reports_assigned = data.service.reassign(reassign_all)?;
     let reports_unassigned = data.store().reports(true)?.len();
+    access::log(
+        data,
+        "grid.import",
+        &format!("layer v{version}"),
+        format!(
+            "{name:?}: {} cells; {reports_assigned} reports assigned",
+            cells.len()
+        ),
+    )?;
     Ok(ImportSummary {
         version,
         name: name.to_owned(),
@@ -88,6 +101,12 @@ pub fn add_user(
         disabled: false,
     };
     data.store().add_user(&user, now_ms())?;
+    access::log(
+        data,
+        "user.add",
+        name,
+        format!("role {role}, cells {}", user.cells.join(",")),
+    )?;
     Ok(user)
 }
 
@@ -122,6 +141,12 @@ pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::R
             other => anyhow::anyhow!(other),
         })?;
     let server_addr = advertised_addr(data, addr)?;
+    access::log(
+        data,
+        "device.enrolment_code",
+        user,
+        format!("dialling {server_addr}"),
+    )?;
     let fingerprint = data.identity.fingerprint();
     let code = EnrolmentCode {
         secret,

@@ -12,8 +12,9 @@ use gridwarden_protocol::Role;
 use serde_json::json;
 
 use crate::admin;
+use crate::config::Config;
 use crate::datadir::DataDir;
-use crate::service::Limits;
+use crate::net::EdgeConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +31,10 @@ pub struct Cli {
         default_value = "./gridwarden-data"
     )]
     data: PathBuf,
+    /// Config file (TOML; default: DATA/server.toml if it exists, else the
+    /// built-in defaults). See docs/security.md.
+    #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,9 +43,9 @@ pub struct Cli {
 enum Command {
     /// Run the sync server.
     Serve {
-        /// UDP address to listen on.
-        #[arg(long, default_value = crate::DEFAULT_LISTEN)]
-        listen: SocketAddr,
+        /// UDP address to listen on (default: the config's, 127.0.0.1:4433).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// Address enrolment codes tell phones to dial, when not the listen address.
         #[arg(long)]
         public_addr: Option<String>,
@@ -70,6 +75,27 @@ enum Command {
         #[command(subcommand)]
         command: ReportsCommand,
     },
+    /// The append-only audit log of admin actions and enrolments.
+    Audit {
+        /// Only entries at or after this time (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the effective configuration (the defaults where the file is silent).
+    Show,
+    /// Check a config file and say what is wrong with it.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +148,10 @@ enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Disable a user: every device of theirs is cut off at once and refused.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +167,13 @@ enum DevicesCommand {
         json: bool,
     },
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device: its open connections are closed at once and it is
+    /// refused from then on. Its synced data stays.
+    Revoke {
+        device_id: String,
         #[arg(long)]
         json: bool,
     },
@@ -192,12 +229,18 @@ fn print_json(value: serde_json::Value) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let data = DataDir::open(&cli.data, Limits::default())?;
+    let config = Config::find(cli.config.as_deref(), &cli.data)?;
+    if let Command::Config { command } = &cli.command {
+        return config_command(&config, command);
+    }
+    let data = DataDir::open(&cli.data, config.service_limits())?;
     match cli.command {
         Command::Serve {
             listen,
             public_addr,
-        } => serve(data, listen, public_addr),
+        } => serve(data, &config, listen, public_addr),
+        Command::Config { .. } => unreachable!("handled before the data directory is opened"),
+        Command::Audit { since, json } => audit(&data, since.as_deref(), json),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
             command: CategoriesCommand::List { json },
@@ -210,11 +253,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(data: DataDir, listen: SocketAddr, public_addr: Option<String>) -> anyhow::Result<()> {
+fn config_command(config: &Config, command: &ConfigCommand) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::Show => outln!("{}", config.to_toml()),
+        ConfigCommand::Check { file } => {
+            Config::load(file)?;
+            outln!("{}: fine", file.display());
+        }
+    }
+    Ok(())
+}
+
+fn serve(
+    data: DataDir,
+    config: &Config,
+    listen: Option<SocketAddr>,
+    public_addr: Option<String>,
+) -> anyhow::Result<()> {
+    let listen = listen.unwrap_or(config.server.listen);
+    let public_addr = public_addr.or_else(|| config.server.public_addr.clone());
+    let edge = EdgeConfig {
+        connections: config.connections.clone(),
+        rate: config.rate.clone(),
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let server = crate::net::RunningServer::start(data.service.clone(), &data.identity, listen)
-            .with_context(|| format!("listening on {listen}"))?;
+        let server = crate::net::RunningServer::start_with(
+            data.service.clone(),
+            &data.identity,
+            listen,
+            edge,
+        )
+        .with_context(|| format!("listening on {listen}"))?;
         let store = data.store();
         store.set_meta(crate::LISTEN_ADDR_KEY, &server.local_addr.to_string())?;
         match &public_addr {
@@ -364,6 +434,17 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        UsersCommand::Disable { name } => {
+            let user = admin::set_user_disabled(data, &name, true)?;
+            outln!(
+                "user `{}` is disabled: their devices are cut off and refused",
+                user.name
+            );
+        }
+        UsersCommand::Enable { name } => {
+            let user = admin::set_user_disabled(data, &name, false)?;
+            outln!("user `{}` is enabled", user.name);
+        }
         UsersCommand::List { json } => {
             let users = data.store().users()?;
             if json {
@@ -411,8 +492,64 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        DevicesCommand::Revoke { device_id, json } => {
+            let d = admin::revoke_device(data, &device_id)?;
+            if json {
+                print_json(
+                    json!({"id": d.id, "user": d.user, "label": d.label, "revoked_ms": d.revoked_ms}),
+                );
+            } else {
+                outln!(
+                    "device {} of `{}` ({}) is revoked: its connections are closed and it is refused",
+                    d.id,
+                    d.user,
+                    d.label
+                );
+            }
+        }
     }
     Ok(())
+}
+
+fn audit(data: &DataDir, since: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let since_ms = since.map(parse_since).transpose()?;
+    let lines = admin::audit(data, since_ms)?;
+    if json {
+        print_json(serde_json::to_value(&lines)?);
+    } else {
+        for l in &lines {
+            let device = l.device.map(|d| format!(" device {d}")).unwrap_or_default();
+            outln!(
+                "{:>6}  {}  {:<24} {:<24} {}{device}  {}",
+                l.seq,
+                format_ms(l.at_ms),
+                l.actor,
+                l.action,
+                l.subject,
+                l.detail
+            );
+        }
+        outln!("{} entries", lines.len());
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or a full RFC 3339 time.
+fn parse_since(text: &str) -> anyhow::Result<i64> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    gridwarden_grid::rfc3339::parse(&full).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--since {text:?} is not a date; write YYYY-MM-DD or 2026-11-22T08:00:00+08:00"
+        )
+    })
+}
+
+fn format_ms(ms: i64) -> String {
+    gridwarden_grid::rfc3339::format(ms).unwrap_or_else(|| ms.to_string())
 }
 
 fn reports(data: &DataDir, unassigned: bool, json: bool) -> anyhow::Result<()> {

@@ -2,7 +2,9 @@
 //! (`service`), storage behind a trait (`store`), and the admin command line.
 
 pub mod admin;
+pub mod authz;
 pub mod cli;
+pub mod config;
 pub mod datadir;
 pub mod net;
 pub mod photos;
@@ -10,8 +12,9 @@ pub mod service;
 pub mod store;
 pub mod tls;
 
+pub use config::Config;
 pub use datadir::DataDir;
-pub use net::RunningServer;
+pub use net::{EdgeConfig, RunningServer};
 pub use service::{Limits, Service};
 
 /// Where `serve` listens unless told otherwise.

@@ -4,37 +4,88 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gridwarden_protocol::frame::{encode_frame, FrameDecoder, HEADER_LEN};
-use gridwarden_protocol::{ClientMessage, ErrorCode, ServerMessage};
+use gridwarden_protocol::{ClientMessage, ErrorCode, ErrorMessage, ServerMessage};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
+use crate::config::{ConnectionsSection, RateSection};
 use crate::service::{Service, ServiceError, Session};
 use crate::tls;
 
-/// How long a client may take to send its first message or a whole request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Concurrent requests an authenticated connection may have open.
-const STREAMS_AFTER_HELLO: u32 = 64;
+mod rate;
+mod registry;
+
+use rate::RateLimiter;
+use registry::Registry;
+
 /// How long a shutdown waits for connection closes to be delivered.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
+
+/// Close codes the server uses; the reason travels as text.
+const CLOSE_NO_HELLO: u32 = 1;
+const CLOSE_REFUSED: u32 = 2;
+const CLOSE_REVOKED: u32 = 3;
+const CLOSE_BUSY: u32 = 4;
+
+/// What the edge lets connections hold and how fast devices may go
+/// (the `[connections]` and `[rate]` sections of the config file).
+#[derive(Clone, Debug, Default)]
+pub struct EdgeConfig {
+    pub connections: ConnectionsSection,
+    pub rate: RateSection,
+}
+
+/// Shared by every task of a running server.
+struct Edge {
+    service: Arc<Service>,
+    connections: ConnectionsSection,
+    limiter: RateLimiter,
+    registry: Arc<Registry>,
+    /// Permits for connections not yet authenticated.
+    unauthenticated: Arc<Semaphore>,
+}
+
+impl Edge {
+    fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.connections.request_timeout_s)
+    }
+}
 
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub fingerprint: [u8; 32],
     endpoint: quinn::Endpoint,
     accept_task: JoinHandle<()>,
+    watch_task: JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Binds `listen` and serves until [`RunningServer::shutdown`].
+    /// Binds `listen` and serves with the default edge limits until
+    /// [`RunningServer::shutdown`].
     pub fn start(
         service: Arc<Service>,
         identity: &tls::Identity,
         listen: SocketAddr,
     ) -> anyhow::Result<Self> {
-        let config = tls::quic_server_config(identity)?;
+        Self::start_with(service, identity, listen, EdgeConfig::default())
+    }
+
+    /// The same with the edge limits of a config file.
+    pub fn start_with(
+        service: Arc<Service>,
+        identity: &tls::Identity,
+        listen: SocketAddr,
+        edge: EdgeConfig,
+    ) -> anyhow::Result<Self> {
+        let config = tls::quic_server_config(
+            identity,
+            service.limits().max_frame,
+            Duration::from_secs(edge.connections.idle_timeout_s),
+        )?;
         let socket = std::net::UdpSocket::bind(listen)?;
         let mut endpoint_config =
             quinn::EndpointConfig::new(Arc::new(identity.stateless_reset_key()));
@@ -51,12 +102,23 @@ impl RunningServer {
             Arc::new(quinn::TokioRuntime),
         )?;
         let local_addr = endpoint.local_addr()?;
-        let accept_task = tokio::spawn(accept_loop(endpoint.clone(), service));
+        let edge = Arc::new(Edge {
+            service,
+            unauthenticated: Arc::new(Semaphore::new(
+                edge.connections.max_unauthenticated as usize,
+            )),
+            connections: edge.connections,
+            limiter: RateLimiter::new(edge.rate),
+            registry: Arc::new(Registry::default()),
+        });
+        let accept_task = tokio::spawn(accept_loop(endpoint.clone(), edge.clone()));
+        let watch_task = tokio::spawn(watch_revocations(edge));
         Ok(Self {
             local_addr,
             fingerprint: identity.fingerprint(),
             endpoint,
             accept_task,
+            watch_task,
         })
     }
 
@@ -66,36 +128,63 @@ impl RunningServer {
     pub async fn shutdown(self) {
         self.endpoint.close(0u32.into(), b"server shutting down");
         self.accept_task.abort();
+        self.watch_task.abort();
         let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.endpoint.wait_idle()).await;
     }
 }
 
-async fn accept_loop(endpoint: quinn::Endpoint, service: Arc<Service>) {
+async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
     while let Some(incoming) = endpoint.accept().await {
-        let service = service.clone();
+        let remote = incoming.remote_address();
+        // Both caps are checked before any cryptography: a flood of
+        // handshakes costs the server a refusal packet each, no more.
+        if endpoint.open_connections() >= edge.connections.max_connections as usize {
+            tracing::warn!(%remote, "connection refused: the server is at its connection limit");
+            incoming.refuse();
+            continue;
+        }
+        let Ok(permit) = edge.unauthenticated.clone().try_acquire_owned() else {
+            tracing::warn!(%remote, "connection refused: too many connections are still authenticating");
+            incoming.refuse();
+            continue;
+        };
+        let edge = edge.clone();
         tokio::spawn(async move {
-            let remote = incoming.remote_address();
-            match incoming.await {
-                Ok(conn) => serve_connection(conn, service).await,
-                Err(e) => tracing::debug!(%remote, error = %e, "handshake failed"),
-            }
+            let conn = match tokio::time::timeout(edge.request_timeout(), incoming).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    tracing::debug!(%remote, error = %e, "handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "handshake timed out");
+                    return;
+                }
+            };
+            let Some((session, registration)) = authenticate(&conn, &edge).await else {
+                return;
+            };
+            drop(permit);
+            serve_connection(conn, session, registration, edge).await;
         });
     }
 }
 
-async fn serve_connection(conn: quinn::Connection, service: Arc<Service>) {
+async fn serve_connection(
+    conn: quinn::Connection,
+    session: Session,
+    _registration: registry::Registration,
+    edge: Arc<Edge>,
+) {
     let remote = conn.remote_address();
-    let Some(session) = authenticate(&conn, &service).await else {
-        return;
-    };
     tracing::info!(%remote, device = %session.device_id, user = %session.user, "device connected");
-    conn.set_max_concurrent_bi_streams(STREAMS_AFTER_HELLO.into());
+    conn.set_max_concurrent_bi_streams(edge.connections.max_streams.into());
     let session = Arc::new(session);
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
-                let (service, session) = (service.clone(), session.clone());
-                tokio::spawn(async move { serve_stream(send, recv, service, session).await });
+                let (edge, session) = (edge.clone(), session.clone());
+                tokio::spawn(async move { serve_stream(send, recv, edge, session).await });
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "connection ended");
@@ -106,37 +195,66 @@ async fn serve_connection(conn: quinn::Connection, service: Arc<Service>) {
 }
 
 /// Reads the first stream's Hello or Enroll; closes the connection if it is
-/// anything else or is refused.
-async fn authenticate(conn: &quinn::Connection, service: &Arc<Service>) -> Option<Session> {
+/// anything else, is refused, or comes from a device over its limits.
+async fn authenticate(
+    conn: &quinn::Connection,
+    edge: &Arc<Edge>,
+) -> Option<(Session, registry::Registration)> {
     let remote = conn.remote_address();
-    let (mut send, recv) = match tokio::time::timeout(REQUEST_TIMEOUT, conn.accept_bi()).await {
+    let hello_timeout = Duration::from_secs(edge.connections.hello_timeout_s);
+    let (mut send, recv) = match tokio::time::timeout(hello_timeout, conn.accept_bi()).await {
         Ok(Ok(streams)) => streams,
         _ => {
-            conn.close(1u32.into(), b"no hello");
+            conn.close(CLOSE_NO_HELLO.into(), b"no hello");
             return None;
         }
     };
-    let max = service.limits().max_frame;
-    let outcome = match read_request(recv, max).await {
+    let max = edge.service.limits().max_frame;
+    let outcome = match read_request(recv, max, hello_timeout).await {
         Err(refusal) => Err(refusal),
         Ok(message) => {
-            let service = service.clone();
+            let service = edge.service.clone();
             run_blocking(move || service.open_session(message))
                 .await
                 .map_err(|e| e.to_wire())
+                .and_then(|(session, reply)| {
+                    let limited = |message| ErrorMessage {
+                        code: ErrorCode::RateLimited,
+                        message,
+                    };
+                    let device = session.device_id;
+                    edge.limiter
+                        .connection(device, Instant::now())
+                        .map_err(|rate::Limited(why)| limited(why))?;
+                    let max = edge.connections.max_per_device as usize;
+                    let registration =
+                        edge.registry
+                            .register(device, conn.clone(), max)
+                            .map_err(|open| {
+                                limited(format!(
+                                "this device already has {open} connections open; close the others or wait"
+                            ))
+                            })?;
+                    Ok((session, registration, reply))
+                })
         }
     };
     match outcome {
-        Ok((session, reply)) => {
-            write_response(&mut send, &reply).await;
-            Some(session)
+        Ok((session, registration, reply)) => {
+            write_response(&mut send, &reply, edge.request_timeout()).await;
+            Some((session, registration))
         }
         Err(refusal) => {
             tracing::warn!(%remote, code = ?refusal.code, reason = %refusal.message, "connection refused");
-            write_response(&mut send, &ServerMessage::Error(refusal)).await;
+            write_response(
+                &mut send,
+                &ServerMessage::Error(refusal),
+                edge.request_timeout(),
+            )
+            .await;
             // Give the refusal a moment to reach the device before closing.
             let _ = tokio::time::timeout(Duration::from_secs(2), send.stopped()).await;
-            conn.close(2u32.into(), b"refused");
+            conn.close(CLOSE_REFUSED.into(), b"refused");
             None
         }
     }
@@ -144,25 +262,81 @@ async fn authenticate(conn: &quinn::Connection, service: &Arc<Service>) -> Optio
 
 async fn serve_stream(
     mut send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    service: Arc<Service>,
+    mut recv: quinn::RecvStream,
+    edge: Arc<Edge>,
     session: Arc<Session>,
 ) {
-    let max = service.limits().max_frame;
-    let reply = match read_request(recv, max).await {
+    let device = session.device_id;
+    let timeout = edge.request_timeout();
+    if let Err(rate::Limited(why)) = edge.limiter.request(device, Instant::now()) {
+        // Not even read: a flooding device costs the server one answer.
+        let _ = recv.stop(CLOSE_BUSY.into());
+        let refusal = ServerMessage::error(ErrorCode::RateLimited, why);
+        write_response(&mut send, &refusal, timeout).await;
+        return;
+    }
+    let max = edge.service.limits().max_frame;
+    let reply = match read_request(recv, max, timeout).await {
         Ok(message) => {
-            let service = service.clone();
-            let session = session.clone();
-            run_blocking(move || Ok(service.handle(&session, message)))
-                .await
-                .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+            let ops = match &message {
+                ClientMessage::Push(push) => push.ops.len(),
+                _ => 0,
+            };
+            match edge.limiter.ops(device, ops, Instant::now()) {
+                Err(rate::Limited(why)) => ServerMessage::error(ErrorCode::RateLimited, why),
+                Ok(()) => {
+                    let service = edge.service.clone();
+                    let session = session.clone();
+                    run_blocking(move || Ok(service.handle(&session, message)))
+                        .await
+                        .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+                }
+            }
         }
         Err(refusal) => {
-            tracing::warn!(device = %session.device_id, code = ?refusal.code, reason = %refusal.message, "bad request stream dropped");
+            tracing::warn!(%device, code = ?refusal.code, reason = %refusal.message, "bad request stream dropped");
             ServerMessage::Error(refusal)
         }
     };
-    write_response(&mut send, &reply).await;
+    write_response(&mut send, &reply, timeout).await;
+}
+
+/// Cuts off the open connections of devices that IT revoked (or whose user
+/// it disabled), by this process or by an admin command in another one: the
+/// store's auth epoch says when to look.
+async fn watch_revocations(edge: Arc<Edge>) {
+    let every = Duration::from_millis(edge.connections.revocation_check_ms);
+    let mut seen_epoch = None;
+    loop {
+        tokio::time::sleep(every).await;
+        edge.limiter.forget_idle(Instant::now());
+        let service = edge.service.clone();
+        let epoch = match run_blocking(move || Ok(service.store().auth_epoch()?)).await {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the revocation epoch");
+                continue;
+            }
+        };
+        if seen_epoch == Some(epoch) {
+            continue;
+        }
+        seen_epoch = Some(epoch);
+        for (device, conns) in edge.registry.snapshot() {
+            let service = edge.service.clone();
+            let verdict = run_blocking(move || Ok(service.device_may_connect(device))).await;
+            if let Ok(Err(refusal)) = verdict {
+                cut_off(device, &conns, &refusal.to_wire().message);
+            }
+        }
+    }
+}
+
+fn cut_off(device: Uuid, conns: &[quinn::Connection], reason: &str) {
+    tracing::warn!(%device, connections = conns.len(), %reason, "open connections closed");
+    for conn in conns {
+        conn.close(CLOSE_REVOKED.into(), reason.as_bytes());
+    }
 }
 
 async fn run_blocking<T: Send + 'static>(
@@ -184,14 +358,10 @@ async fn run_blocking<T: Send + 'static>(
 async fn read_request(
     mut recv: quinn::RecvStream,
     max_frame: usize,
-) -> Result<ClientMessage, gridwarden_protocol::ErrorMessage> {
-    use gridwarden_protocol::ErrorMessage;
+    timeout: Duration,
+) -> Result<ClientMessage, ErrorMessage> {
     let refuse = |code, message: String| ErrorMessage { code, message };
-    let bytes = match tokio::time::timeout(
-        REQUEST_TIMEOUT,
-        recv.read_to_end(max_frame + HEADER_LEN),
-    )
-    .await
+    let bytes = match tokio::time::timeout(timeout, recv.read_to_end(max_frame + HEADER_LEN)).await
     {
         Err(_) => {
             return Err(refuse(
@@ -237,10 +407,10 @@ async fn read_request(
     Ok(message)
 }
 
-async fn write_response(send: &mut quinn::SendStream, message: &ServerMessage) {
+async fn write_response(send: &mut quinn::SendStream, message: &ServerMessage, timeout: Duration) {
     let frame = encode_frame(message);
     // A peer that never reads must not pin this task and its buffer.
-    match tokio::time::timeout(REQUEST_TIMEOUT, send.write_all(&frame)).await {
+    match tokio::time::timeout(timeout, send.write_all(&frame)).await {
         Ok(Ok(())) => {
             let _ = send.finish();
         }

@@ -16,6 +16,7 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
+use crate::authz::{self, Action, Actor, Denied, Target};
 use crate::photos::PhotoStore;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
 
@@ -23,7 +24,7 @@ mod patrols;
 mod photos;
 
 /// Limits and timings the service enforces.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest frame accepted or sent.
     pub max_frame: usize,
@@ -38,6 +39,8 @@ pub struct Limits {
     pub enrolment_ttl_ms: i64,
     /// Largest photo accepted, in bytes.
     pub max_photo_bytes: u64,
+    /// Longest report note accepted, in characters.
+    pub max_note_chars: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_clock_skew_ms: 10 * 60 * 1000,
             enrolment_ttl_ms: 24 * 3600 * 1000,
             max_photo_bytes: 25 * 1024 * 1024,
+            max_note_chars: gridwarden_protocol::validate::MAX_NOTE_CHARS,
         }
     }
 }
@@ -59,6 +63,33 @@ pub struct Session {
     pub device_id: Uuid,
     pub user: String,
     pub role: Role,
+}
+
+impl Session {
+    /// The user as [`authz`] sees them for rules that do not depend on grid
+    /// cells (writes); reads load the user's current cells.
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            user: &self.user,
+            role: self.role,
+            cells: &[],
+        }
+    }
+}
+
+impl From<Denied> for Rejection {
+    fn from(d: Denied) -> Self {
+        Rejection::new(d.code, d.reason)
+    }
+}
+
+impl From<Denied> for ServiceError {
+    fn from(d: Denied) -> Self {
+        ServiceError::Refused {
+            code: d.code,
+            message: d.reason,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,10 +308,7 @@ impl Service {
             return Err(not_enrolled());
         }
         if device.revoked_ms.is_some() {
-            return Err(ServiceError::refused(
-                ErrorCode::Unauthenticated,
-                "this device was revoked by IT; ask IT to enrol it again",
-            ));
+            return Err(revoked());
         }
         let user = self.active_user(&device.user)?;
         let now = self.now();
@@ -291,6 +319,22 @@ impl Service {
             role: user.role,
         };
         Ok((session, self.welcome(&user, now)?))
+    }
+
+    /// Whether an already authenticated device may still be served: it was
+    /// not revoked and its user was not disabled or removed since. Checked on
+    /// every request, and for open connections whenever IT revokes someone.
+    pub fn device_may_connect(&self, device_id: Uuid) -> ServiceResult<()> {
+        let device = self.store.device(device_id)?.ok_or_else(|| {
+            ServiceError::refused(
+                ErrorCode::Unauthenticated,
+                "this device is no longer known to the server; enrol it again with a new code from IT",
+            )
+        })?;
+        if device.revoked_ms.is_some() {
+            return Err(revoked());
+        }
+        self.active_user(&device.user).map(drop)
     }
 
     fn active_user(&self, name: &str) -> ServiceResult<User> {
@@ -344,6 +388,14 @@ impl Service {
             self.store
                 .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, self.now())?;
         tracing::info!(device = %device.id, user = %user.name, "device enrolled");
+        self.store.append_audit(&crate::store::AuditRecord {
+            at_ms: self.now(),
+            actor: user.name.clone(),
+            device: Some(device.id),
+            action: "device.enrol".into(),
+            subject: device.id.to_string(),
+            detail: format!("label {:?}", device.label),
+        })?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
@@ -376,6 +428,9 @@ impl Service {
 
     /// Serves one request of an authenticated session.
     pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
+        if let Err(e) = self.device_may_connect(session.device_id) {
+            return ServerMessage::Error(e.to_wire());
+        }
         let result = match message {
             ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
             ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
@@ -475,13 +530,13 @@ impl Service {
     pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
         let user = self.active_user(&session.user)?;
         let after_seq = decode_cursor(&pull.cursor)?;
-        let scope = if user.role.sees_everything() {
-            Scope::All
-        } else {
+        let scope = if authz::pull_is_scoped(user.role) {
             Scope::Cells {
                 user: user.name.clone(),
                 cells: user.cells.clone(),
             }
+        } else {
+            Scope::All
         };
         // Leave room in the frame for the page's own framing.
         let byte_cap = self.limits.max_frame.saturating_sub(64 * 1024).max(1);
@@ -575,12 +630,26 @@ fn decide(
         }
         Ok(())
     };
+    let note_fits = |note: &str| {
+        let chars = note.chars().count();
+        if chars > limits.max_note_chars {
+            return Err(Rejection::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "the note is {chars} characters; this server accepts at most {}: shorten it",
+                    limits.max_note_chars
+                ),
+            ));
+        }
+        Ok(())
+    };
     let mut state = current
         .cloned()
         .unwrap_or_else(|| ReportState::empty(*report_id));
     match report_op {
         ReportOp::Create(new) => {
             validate::new_report(new).map_err(invalid)?;
+            note_fits(&new.note)?;
             known_category(&new.category)?;
             if let Some(origin) = &state.origin {
                 if origin.device != session.device_id {
@@ -593,15 +662,18 @@ fn decide(
         }
         ReportOp::Edit(edit) => {
             validate::report_edit(edit).map_err(invalid)?;
+            if let Some(note) = &edit.note {
+                note_fits(note)?;
+            }
             if let Some(code) = &edit.category {
                 known_category(code)?;
             }
-            may_change(session, &state)?;
+            may_change(session, &state, Action::EditReport)?;
         }
-        ReportOp::Delete => may_change(session, &state)?,
+        ReportOp::Delete => may_change(session, &state, Action::DeleteReport)?,
         ReportOp::AttachPhotos(photos) => {
             validate::photo_refs(photos).map_err(invalid)?;
-            may_change(session, &state)?;
+            may_change(session, &state, Action::AttachPhoto)?;
             photos::check_attach(&state, photos, limits)?;
         }
     }
@@ -615,6 +687,13 @@ fn decide(
         }
     }
     Ok(state)
+}
+
+fn revoked() -> ServiceError {
+    ServiceError::refused(
+        ErrorCode::Unauthenticated,
+        "this device was revoked by IT and may no longer sync; ask IT to enrol it again",
+    )
 }
 
 /// An op stamped far in the future would win every later edit by honest
@@ -644,23 +723,19 @@ fn own_clock(session: &Session, op: &Op) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Edits and deletes: the reporter's own, or anyone's for a supervisor.
-fn may_change(session: &Session, state: &ReportState) -> Result<(), Rejection> {
+/// Edits, deletes and photo attachments, by the rules of [`authz`].
+fn may_change(session: &Session, state: &ReportState, action: Action) -> Result<(), Rejection> {
     let Some(origin) = &state.origin else {
         return Err(Rejection::new(
             ErrorCode::NotFound,
             "the server has no such report; it may not have synced yet",
         ));
     };
-    if origin.reporter != session.user && !session.role.sees_everything() {
-        return Err(Rejection::new(
-            ErrorCode::Forbidden,
-            format!(
-                "only {} (the reporter) or a supervisor may change this report",
-                origin.reporter
-            ),
-        ));
-    }
+    let target = Target {
+        owner: Some(&origin.reporter),
+        cell: state.grid_cell(),
+    };
+    authz::check(&session.actor(), action, &target)?;
     Ok(())
 }
 

@@ -99,7 +99,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// QUIC server configuration: TLS 1.3 only, our ALPN, bounded streams.
-pub fn quic_server_config(identity: &Identity) -> anyhow::Result<quinn::ServerConfig> {
+pub fn quic_server_config(
+    identity: &Identity,
+    max_frame: usize,
+    idle_timeout: std::time::Duration,
+) -> anyhow::Result<quinn::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -116,9 +120,9 @@ pub fn quic_server_config(identity: &Identity) -> anyhow::Result<quinn::ServerCo
     // cannot make the server buffer more than that.
     transport.max_concurrent_bidi_streams(1u32.into());
     transport.receive_window(quinn::VarInt::from_u32(
-        (gridwarden_protocol::frame::DEFAULT_MAX_FRAME + 64 * 1024) as u32,
+        u32::try_from(max_frame + 64 * 1024).unwrap_or(u32::MAX),
     ));
     transport.max_concurrent_uni_streams(0u32.into());
-    transport.max_idle_timeout(Some(std::time::Duration::from_secs(60).try_into()?));
+    transport.max_idle_timeout(Some(idle_timeout.try_into()?));
     Ok(config)
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use geo::InteriorPoint;
 use gridwarden_client_core::{Client, Location, NewReport};
 use gridwarden_protocol::Role;
-use gridwarden_server::{admin, DataDir, Limits, RunningServer};
+use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
 pub mod relay;
 pub mod sim;
 
@@ -33,6 +33,25 @@ impl TestServer {
 
     /// Starts with other limits than the defaults (a smaller photo limit).
     pub fn start_with(data_dir: &Path, listen: SocketAddr, limits: Limits) -> Self {
+        Self::start_with_edge(data_dir, listen, limits, EdgeConfig::default())
+    }
+
+    /// Starts with the limits and edge settings of a config file.
+    pub fn start_configured(data_dir: &Path, config: &Config) -> Self {
+        let edge = EdgeConfig {
+            connections: config.connections.clone(),
+            rate: config.rate.clone(),
+        };
+        let listen = "127.0.0.1:0".parse().unwrap();
+        Self::start_with_edge(data_dir, listen, config.service_limits(), edge)
+    }
+
+    fn start_with_edge(
+        data_dir: &Path,
+        listen: SocketAddr,
+        limits: Limits,
+        edge: EdgeConfig,
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -40,7 +59,9 @@ impl TestServer {
             .unwrap();
         let data = DataDir::open(data_dir, limits).unwrap();
         let running = runtime
-            .block_on(async { RunningServer::start(data.service.clone(), &data.identity, listen) })
+            .block_on(async {
+                RunningServer::start_with(data.service.clone(), &data.identity, listen, edge)
+            })
             .unwrap();
         Self {
             data_dir: data_dir.to_owned(),

@@ -11,6 +11,7 @@ use gridwarden_protocol::{
 use uuid::Uuid;
 
 use super::{own_clock, Service, ServiceError, ServiceResult, Session};
+use crate::authz::{self, Action, Target};
 use crate::store::{PatrolChange, PatrolFilter, Rejection, StoredPatrol};
 
 /// Most patrols one listing returns.
@@ -63,6 +64,13 @@ pub(super) fn decide(
             "the server has no such patrol; its start was refused or has not synced",
         ));
     };
+    let target = Target {
+        owner: Some(&current.info.warden),
+        cell: None,
+    };
+    authz::check(&session.actor(), Action::RecordPatrol, &target)?;
+    // Within the user's own patrols, the device that started one keeps it:
+    // its point sequence numbers are that device's.
     if current.info.device != session.device_id {
         return Err(Rejection::new(
             ErrorCode::Forbidden,
@@ -104,13 +112,15 @@ pub(super) fn decide(
 impl Service {
     /// Whether `session` may review `warden`'s patrols.
     fn may_review(&self, session: &Session, warden: &str) -> ServiceResult<()> {
-        if session.role.sees_everything() || session.user == warden {
-            return Ok(());
-        }
-        Err(ServiceError::refused(
-            ErrorCode::Forbidden,
-            format!("only a supervisor may review {warden}'s patrols; you see your own"),
-        ))
+        let target = Target {
+            owner: Some(warden),
+            cell: None,
+        };
+        Ok(authz::check(
+            &session.actor(),
+            Action::ReviewPatrol,
+            &target,
+        )?)
     }
 
     fn summarise(
@@ -146,8 +156,12 @@ impl Service {
                 self.may_review(session, w)?;
                 Some(w.clone())
             }
-            None if session.role.sees_everything() => None,
-            None => Some(session.user.clone()),
+            None => {
+                match authz::check(&session.actor(), Action::ListAllPatrols, &Target::default()) {
+                    Ok(()) => None,
+                    Err(_) => Some(session.user.clone()),
+                }
+            }
         };
         let filter = PatrolFilter {
             warden,

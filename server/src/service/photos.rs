@@ -11,6 +11,7 @@ use gridwarden_protocol::{
 };
 
 use super::{Limits, Service, ServiceError, ServiceResult, Session};
+use crate::authz::{self, Action, Actor, Target};
 use crate::photos::{PhotoError, PhotoStore, Progress};
 use crate::store::Rejection;
 
@@ -56,6 +57,13 @@ pub(super) fn check_attach(
     Ok(())
 }
 
+fn report_target(r: &ReportState) -> Target<'_> {
+    Target {
+        owner: r.origin.as_ref().map(|o| o.reporter.as_str()),
+        cell: r.grid_cell(),
+    }
+}
+
 fn status(hash: PhotoHash, p: Progress) -> PhotoStatus {
     PhotoStatus {
         hash,
@@ -82,10 +90,7 @@ impl Service {
         let reports = self.store.photo_reports(photo)?;
         let announced = reports.iter().any(|r| {
             r.photos.iter().any(|p| p.hash == photo && p.size == size)
-                && (session.role.sees_everything()
-                    || r.origin
-                        .as_ref()
-                        .is_some_and(|o| o.reporter == session.user))
+                && authz::check(&session.actor(), Action::AttachPhoto, &report_target(r)).is_ok()
         });
         if !announced {
             return Err(ServiceError::refused(
@@ -135,14 +140,17 @@ impl Service {
     }
 
     pub fn fetch_photo(&self, session: &Session, fetch: &FetchPhoto) -> ServiceResult<PhotoData> {
-        let visible = session.role.sees_everything() || {
-            let user = self.active_user(&session.user)?;
-            self.store.photo_reports(fetch.hash)?.iter().any(|r| {
-                r.origin.as_ref().is_some_and(|o| o.reporter == user.name)
-                    || r.grid_cell()
-                        .is_some_and(|c| user.cells.iter().any(|u| u == c))
-            })
+        let user = self.active_user(&session.user)?;
+        let reader = Actor {
+            user: &user.name,
+            role: user.role,
+            cells: &user.cells,
         };
+        let visible = self
+            .store
+            .photo_reports(fetch.hash)?
+            .iter()
+            .any(|r| authz::check(&reader, Action::ReadReport, &report_target(r)).is_ok());
         if !visible {
             return Err(ServiceError::refused(
                 ErrorCode::NotFound,

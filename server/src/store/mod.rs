@@ -166,6 +166,28 @@ pub struct PatrolFilter {
     pub limit: usize,
 }
 
+/// One line of the audit log, as appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at_ms: i64,
+    /// A user name, or `cli:OSUSER@HOST` for an admin command.
+    pub actor: String,
+    /// The device the action came from, if it came from one.
+    pub device: Option<Uuid>,
+    /// Dotted name of the action: `device.revoke`, `user.disable`, …
+    pub action: String,
+    /// What it acted on: a device id, a user name, a layer.
+    pub subject: String,
+    pub detail: String,
+}
+
+/// One line of the audit log, as stored: its place in the log and the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub record: AuditRecord,
+}
+
 /// Recomputes a report's grid cell; `None` leaves the report untouched.
 pub type Reassign<'a> = dyn Fn(&ReportState) -> Option<ReportState> + 'a;
 
@@ -194,6 +216,27 @@ pub trait Store: Send + Sync + 'static {
     fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
     fn devices(&self) -> StoreResult<Vec<Device>>;
     fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()>;
+    /// Revokes a device and appends `audit`, atomically; bumps the
+    /// [`Store::auth_epoch`]. Revoking a revoked device changes nothing and
+    /// returns it as it is.
+    fn revoke_device(&self, id: Uuid, audit: &AuditRecord) -> StoreResult<Device>;
+    /// Disables (or enables again) a user and appends `audit`, atomically;
+    /// bumps the [`Store::auth_epoch`].
+    fn set_user_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        audit: &AuditRecord,
+    ) -> StoreResult<User>;
+    /// A number that changes whenever a device is revoked or a user disabled
+    /// or enabled, by this process or another: cheap, polled by the server to
+    /// cut off open connections at once.
+    fn auth_epoch(&self) -> StoreResult<u64>;
+
+    // The audit log: append-only.
+    fn append_audit(&self, audit: &AuditRecord) -> StoreResult<u64>;
+    /// Entries at or after `since_ms` (all if `None`), oldest first.
+    fn audit_log(&self, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
 
     // Reference data.
     fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64>;

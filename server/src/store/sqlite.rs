@@ -15,11 +15,13 @@ use uuid::Uuid;
 use super::*;
 
 mod patrols;
+mod security;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_left_cells.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
+    include_str!("../../migrations/0004_audit_log.sql"),
 ];
 const READER_POOL: usize = 4;
 
@@ -180,6 +182,16 @@ fn device_from(row: DeviceRow) -> StoreResult<Device> {
         revoked_ms,
         last_seen_ms,
     })
+}
+
+fn load_device(conn: &Connection, id: Uuid) -> StoreResult<Option<Device>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"
+        ))?
+        .query_row([id.as_bytes().as_slice()], device_from_row)
+        .optional()?;
+    row.map(device_from).transpose()
 }
 
 const DEVICE_COLUMNS: &str = "id, user, label, token_hash, enrolled_ms, revoked_ms, last_seen_ms";
@@ -371,16 +383,7 @@ impl Store for SqliteStore {
     }
 
     fn device(&self, id: Uuid) -> StoreResult<Option<Device>> {
-        self.read(|c| {
-            let row = c
-                .query_row(
-                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
-                    [id.as_bytes().as_slice()],
-                    device_from_row,
-                )
-                .optional()?;
-            row.map(device_from).transpose()
-        })
+        self.read(|c| load_device(c, id))
     }
 
     fn devices(&self) -> StoreResult<Vec<Device>> {
@@ -403,6 +406,31 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn revoke_device(&self, id: Uuid, audit: &AuditRecord) -> StoreResult<Device> {
+        self.write(|tx| security::revoke_device(tx, id, audit))
+    }
+
+    fn set_user_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        audit: &AuditRecord,
+    ) -> StoreResult<User> {
+        self.write(|tx| security::set_user_disabled(tx, name, disabled, audit))
+    }
+
+    fn auth_epoch(&self) -> StoreResult<u64> {
+        self.read(security::auth_epoch)
+    }
+
+    fn append_audit(&self, audit: &AuditRecord) -> StoreResult<u64> {
+        self.write(|tx| security::append(tx, audit))
+    }
+
+    fn audit_log(&self, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
+        self.read(|c| security::audit_log(c, since_ms))
     }
 
     fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64> {
@@ -717,6 +745,36 @@ mod tests {
         super::super::suite::run_all(|dir| {
             Box::new(super::SqliteStore::open(&dir.join("server.db")).unwrap())
         });
+    }
+
+    #[test]
+    fn the_audit_log_cannot_be_rewritten_even_with_sql() {
+        use crate::store::{AuditRecord, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let store = super::SqliteStore::open(&path).unwrap();
+        store
+            .append_audit(&AuditRecord {
+                at_ms: 1,
+                actor: "cli:root@host".into(),
+                device: None,
+                action: "user.add".into(),
+                subject: "ann".into(),
+                detail: String::new(),
+            })
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            "UPDATE audit_log SET actor = 'someone else'",
+            "DELETE FROM audit_log",
+        ] {
+            let err = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(
+            store.audit_log(None).unwrap()[0].record.actor,
+            "cli:root@host"
+        );
     }
 
     #[test]

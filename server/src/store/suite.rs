@@ -20,6 +20,11 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
         ("users", users),
         ("enrolment_works_once", enrolment_works_once),
         ("enrolment_expires", enrolment_expires),
+        (
+            "revocation_and_disabling_are_audited",
+            revocation_and_disabling_are_audited,
+        ),
+        ("audit_log_reads_by_time", audit_log_reads_by_time),
         ("apply_is_idempotent", apply_is_idempotent),
         ("rejected_ops_change_nothing", rejected_ops_change_nothing),
         ("pull_pages_and_scopes", pull_pages_and_scopes),
@@ -208,6 +213,95 @@ fn enrolment_expires(s: &dyn Store) {
         .to_string();
     assert!(err.contains("expired"), "{err}");
     assert!(s.devices().unwrap().is_empty());
+}
+
+fn audit(at_ms: i64, action: &str, subject: &str) -> AuditRecord {
+    AuditRecord {
+        at_ms,
+        actor: "cli:root@host".into(),
+        device: None,
+        action: action.into(),
+        subject: subject.into(),
+        detail: String::new(),
+    }
+}
+
+fn revocation_and_disabling_are_audited(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
+    s.create_enrolment("ann", [1; 32], 0, 100).unwrap();
+    s.redeem_enrolment([1; 32], &device(5, "ann"), 10).unwrap();
+    let id = Uuid::from_u128(5);
+    let epoch = s.auth_epoch().unwrap();
+
+    let revoked = s
+        .revoke_device(id, &audit(20, "device.revoke", &id.to_string()))
+        .unwrap();
+    assert_eq!(revoked.revoked_ms, Some(20));
+    assert_eq!(s.device(id).unwrap().unwrap().revoked_ms, Some(20));
+    let after_revoke = s.auth_epoch().unwrap();
+    assert!(after_revoke > epoch, "a revocation changes the epoch");
+
+    // Revoking again keeps the first revocation and logs nothing new.
+    let again = s
+        .revoke_device(id, &audit(30, "device.revoke", &id.to_string()))
+        .unwrap();
+    assert_eq!(again.revoked_ms, Some(20));
+    assert_eq!(s.auth_epoch().unwrap(), after_revoke);
+
+    let unknown = s
+        .revoke_device(Uuid::from_u128(99), &audit(40, "device.revoke", "99"))
+        .unwrap_err();
+    assert!(matches!(unknown, StoreError::NotFound(_)), "{unknown}");
+
+    assert!(
+        s.set_user_disabled("ann", true, &audit(50, "user.disable", "ann"))
+            .unwrap()
+            .disabled
+    );
+    assert!(s.user("ann").unwrap().unwrap().disabled);
+    assert!(s.auth_epoch().unwrap() > after_revoke);
+    assert!(matches!(
+        s.set_user_disabled("zed", true, &audit(51, "user.disable", "zed")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !s.set_user_disabled("ann", false, &audit(60, "user.enable", "ann"))
+            .unwrap()
+            .disabled
+    );
+
+    let log: Vec<_> = s
+        .audit_log(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.record.at_ms, e.record.action))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (20, "device.revoke".to_string()),
+            (50, "user.disable".to_string()),
+            (60, "user.enable".to_string())
+        ],
+        "only the changes that happened are logged"
+    );
+}
+
+fn audit_log_reads_by_time(s: &dyn Store) {
+    let dev = Uuid::from_u128(3);
+    let first = s.append_audit(&audit(100, "grid.import", "v2")).unwrap();
+    let second = s
+        .append_audit(&AuditRecord {
+            device: Some(dev),
+            ..audit(200, "device.enrol", "ann")
+        })
+        .unwrap();
+    assert!(second > first, "sequence numbers grow");
+    let since = s.audit_log(Some(150)).unwrap();
+    assert_eq!(since.len(), 1);
+    assert_eq!(since[0].seq, second);
+    assert_eq!(since[0].record.device, Some(dev));
+    assert_eq!(s.audit_log(None).unwrap().len(), 2);
 }
 
 fn apply_is_idempotent(s: &dyn Store) {

@@ -8,3 +8,4 @@ mod faults;
 mod field_loop;
 mod patrols_photos;
 mod reconnect;
+mod security;

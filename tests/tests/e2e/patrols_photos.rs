@@ -265,9 +265,11 @@ fn a_cut_photo_upload_resumes_with_only_the_missing_tail() {
         "only the tail is sent again: {} of {missing} missing bytes",
         summary.photo_bytes_sent
     );
-    // At the socket: the tail, plus QUIC/TLS and message overhead.
+    // At the socket: the tail, plus QUIC/TLS and message overhead (≈ 8 %
+    // measured) and whatever QUIC retransmits when a loaded machine delays
+    // its acks; the 18 MB already acknowledged must not cross again.
     assert!(
-        sent_on_resume < missing + missing / 20 + 64 * 1024,
+        sent_on_resume < missing + missing / 4,
         "{sent_on_resume} bytes crossed the network to send {missing}"
     );
     eprintln!(
