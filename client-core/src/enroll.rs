@@ -8,6 +8,7 @@ use crate::client::EnrolmentInfo;
 use crate::error::{ClientError, Result};
 use crate::store::meta::{self, Enrolment};
 use crate::sync::engine::SyncEngine;
+use crate::tls::Pins;
 use crate::{sync, transport, Client};
 
 impl Client {
@@ -29,6 +30,13 @@ impl Client {
         let mut session =
             transport::connect(&code.server_addr, code.fingerprint, self.connect_timeout()).await?;
         let result = self.enroll_over(&mut session, &code, device_label).await;
+        if result.is_ok() {
+            // Enrolled during a certificate rotation: trust the next one too.
+            let mut store = self.lock_store();
+            let tx = store.transaction()?;
+            meta::remember_presented(&tx, Pins::only(code.fingerprint), session.presented())?;
+            tx.commit()?;
+        }
         session.close().await;
         result
     }

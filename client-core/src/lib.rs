@@ -20,6 +20,7 @@ pub mod sync;
 mod time;
 pub mod tls;
 pub mod transport;
+mod trust;
 pub mod view;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use gridwarden_protocol::ServerMessage;
 use crate::error::{ClientError, Result};
 use crate::store::meta;
 use crate::sync::engine::SyncEngine;
-use crate::transport::{self, Session};
+use crate::transport::Session;
 use crate::Client;
 
 /// The work done on an open, authenticated session.
@@ -21,14 +21,15 @@ impl Client {
         &self,
         work: impl for<'s> FnOnce(&'s mut Session) -> OnSession<'s, T>,
     ) -> Result<T> {
-        let (hello, server, fingerprint) = {
+        let (hello, server, pins) = {
             let store = self.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+            let pins = meta::pins(store.conn(), &enrolment)?;
             let (_, hello) =
                 SyncEngine::start(&store, crate::client::CLIENT_NAME, self.clock().clone())?;
-            (hello, enrolment.server_addr, enrolment.fingerprint)
+            (hello, enrolment.server_addr, pins)
         };
-        let mut session = transport::connect(&server, fingerprint, self.connect_timeout()).await?;
+        let mut session = self.connect_enrolled(&server, pins).await?;
         let result = match session.request(&hello).await {
             Ok(ServerMessage::Welcome(_)) => work(&mut session).await,
             Ok(answer) => Err(unexpected(answer, "hello")),

@@ -3,6 +3,12 @@
 //! device trusts is the exact certificate whose SHA-256 it learnt from the
 //! enrolment code. The handshake signature is still verified, which proves the
 //! server holds that certificate's private key.
+//!
+//! Rotation without re-enrolment: during a rollover the server sends its next
+//! certificate as the second entry of its chain. A device that completes a
+//! handshake with its pinned certificate stores that next fingerprint and
+//! trusts it too; once the server switches, the device's first handshake with
+//! the next certificate promotes it to the pin (docs/security.md).
 
 use std::sync::{Arc, Mutex};
 
@@ -17,30 +23,71 @@ pub fn fingerprint(cert_der: &[u8]) -> [u8; 32] {
     Sha256::digest(cert_der).into()
 }
 
-/// Accepts exactly one certificate, by fingerprint, and remembers what it was
-/// shown so a refusal can be reported as a mismatch rather than a vague
-/// handshake failure.
+/// The certificates a device trusts: the one pinned at enrolment (or
+/// promoted since) and, during a rotation, the server's announced next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pins {
+    pub current: [u8; 32],
+    pub next: Option<[u8; 32]>,
+}
+
+impl Pins {
+    pub fn only(current: [u8; 32]) -> Self {
+        Self {
+            current,
+            next: None,
+        }
+    }
+
+    fn trusts(&self, fingerprint: [u8; 32]) -> bool {
+        fingerprint == self.current || self.next == Some(fingerprint)
+    }
+}
+
+/// What a server proved in a completed handshake: the certificate it holds
+/// the key of, and the next certificate it announced (the second entry of
+/// its chain, covered by the handshake signature like the first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Presented {
+    pub certificate: [u8; 32],
+    pub announced_next: Option<[u8; 32]>,
+}
+
+/// Accepts only pinned certificates, by fingerprint, and remembers what it
+/// was shown so a refusal can be reported as a mismatch rather than a vague
+/// handshake failure, and an announced rotation can be stored.
 #[derive(Debug)]
 pub(crate) struct PinnedCertVerifier {
-    expected: [u8; 32],
-    seen: Mutex<Option<[u8; 32]>>,
+    pins: Pins,
+    seen: Mutex<Option<Presented>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl PinnedCertVerifier {
-    pub fn new(expected: [u8; 32], provider: &CryptoProvider) -> Self {
+    pub fn new(pins: Pins, provider: &CryptoProvider) -> Self {
         Self {
-            expected,
+            pins,
             seen: Mutex::new(None),
             algorithms: provider.signature_verification_algorithms,
         }
     }
 
-    /// The fingerprint of the certificate the server presented, if it
-    /// differed from the pinned one.
+    fn seen(&self) -> Option<Presented> {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fingerprint of the certificate the server presented, if it is
+    /// not one this device trusts.
     pub fn mismatch(&self) -> Option<[u8; 32]> {
-        let seen = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.filter(|s| *s != self.expected)
+        self.seen()
+            .map(|p| p.certificate)
+            .filter(|s| !self.pins.trusts(*s))
+    }
+
+    /// What the server presented; meaningful once the handshake completed
+    /// (its signature then covers the whole chain).
+    pub fn presented(&self) -> Option<Presented> {
+        self.seen().filter(|p| self.pins.trusts(p.certificate))
     }
 }
 
@@ -48,7 +95,7 @@ impl ServerCertVerifier for PinnedCertVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
@@ -56,8 +103,15 @@ impl ServerCertVerifier for PinnedCertVerifier {
         // Name and validity period are deliberately ignored: the pin is the
         // whole trust decision, and a field device's clock may be wrong.
         let actual = fingerprint(end_entity.as_ref());
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(actual);
-        if actual == self.expected {
+        let announced_next = intermediates
+            .first()
+            .map(|c| fingerprint(c.as_ref()))
+            .filter(|next| *next != actual);
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Presented {
+            certificate: actual,
+            announced_next,
+        });
+        if self.pins.trusts(actual) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -90,14 +144,14 @@ impl ServerCertVerifier for PinnedCertVerifier {
     }
 }
 
-/// A TLS 1.3 client configuration that pins `expected`, using the ring
+/// A TLS 1.3 client configuration that trusts only `pins`, using the ring
 /// provider built here (nothing is installed process-wide, so a host app's
 /// own rustls setup is left alone).
 pub(crate) fn client_config(
-    expected: [u8; 32],
+    pins: Pins,
 ) -> Result<(rustls::ClientConfig, Arc<PinnedCertVerifier>), rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(PinnedCertVerifier::new(expected, &provider));
+    let verifier = Arc::new(PinnedCertVerifier::new(pins, &provider));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()

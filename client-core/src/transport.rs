@@ -12,7 +12,7 @@ use gridwarden_protocol::{ClientMessage, ServerMessage, SERVER_NAME};
 use quinn::crypto::rustls::QuicClientConfig;
 
 use crate::error::{ClientError, Result};
-use crate::tls;
+use crate::tls::{self, Pins, Presented};
 
 /// A connection that hears nothing for this long is dead. Keep-alives below
 /// it keep a connection open while the server prepares a large answer.
@@ -31,6 +31,7 @@ pub struct Session {
     endpoint: quinn::Endpoint,
     conn: quinn::Connection,
     server: String,
+    presented: Presented,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -53,11 +54,18 @@ async fn resolve(server: &str) -> Result<SocketAddr> {
 /// Connects to `server` (`host:port`), trusting only the certificate whose
 /// SHA-256 is `fingerprint`, within `timeout`.
 pub async fn connect(server: &str, fingerprint: [u8; 32], timeout: Duration) -> Result<Session> {
-    let (endpoint, conn) = open(server, fingerprint, timeout).await?;
+    connect_pinned(server, Pins::only(fingerprint), timeout).await
+}
+
+/// Connects trusting only `pins` (the pinned certificate and, during a
+/// rotation, the next one).
+pub async fn connect_pinned(server: &str, pins: Pins, timeout: Duration) -> Result<Session> {
+    let (endpoint, conn, presented) = open(server, pins, timeout).await?;
     Ok(Session {
         endpoint,
         conn,
         server: server.to_owned(),
+        presented,
         bytes_sent: 0,
         bytes_received: 0,
     })
@@ -70,16 +78,22 @@ pub async fn connect_quic(
     server: &str,
     fingerprint: [u8; 32],
 ) -> Result<(quinn::Endpoint, quinn::Connection)> {
-    open(server, fingerprint, crate::DEFAULT_CONNECT_TIMEOUT).await
+    let (endpoint, conn, _) = open(
+        server,
+        Pins::only(fingerprint),
+        crate::DEFAULT_CONNECT_TIMEOUT,
+    )
+    .await?;
+    Ok((endpoint, conn))
 }
 
 async fn open(
     server: &str,
-    fingerprint: [u8; 32],
+    pins: Pins,
     timeout: Duration,
-) -> Result<(quinn::Endpoint, quinn::Connection)> {
+) -> Result<(quinn::Endpoint, quinn::Connection, Presented)> {
     let addr = resolve(server).await?;
-    let (tls_config, verifier) = tls::client_config(fingerprint)
+    let (tls_config, verifier) = tls::client_config(pins)
         .map_err(|e| ClientError::Protocol(format!("cannot set up TLS: {e}")))?;
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
@@ -110,7 +124,7 @@ async fn open(
             if let Some(actual) = verifier.mismatch() {
                 return Err(ClientError::CertificateMismatch {
                     server: server.to_owned(),
-                    expected: hex(&fingerprint),
+                    expected: hex(&pins.current),
                     actual: hex(&actual),
                 });
             }
@@ -124,10 +138,19 @@ async fn open(
         }
     };
     tracing::debug!(%server, "connected");
-    Ok((endpoint, conn))
+    let presented = verifier.presented().ok_or_else(|| {
+        ClientError::Protocol("the handshake completed without a certificate".into())
+    })?;
+    Ok((endpoint, conn, presented))
 }
 
 impl Session {
+    /// The certificate the server proved it holds, and the next one it
+    /// announced for a rotation.
+    pub fn presented(&self) -> Presented {
+        self.presented
+    }
+
     /// Moves the connection to a new local UDP socket, as a phone does when
     /// it switches from Wi-Fi to cellular; QUIC connection migration keeps
     /// the same connection and streams going.

@@ -13,6 +13,7 @@ use crate::service::now_ms;
 use crate::store::{StoreError, User};
 
 mod access;
+pub mod cert;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
 

@@ -88,6 +88,26 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The server certificate devices pin, and rotating it without re-enrolling.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CertCommand {
+    /// Fingerprints, and during a rotation which devices have learnt the next one.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a rotation: create the next certificate (restart the server to announce it).
+    Rotate,
+    /// Finish a rotation: serve the next certificate (restart the server to use it).
+    Activate,
+    /// Drop a rotation that was started.
+    Cancel,
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => serve(data, &config, listen, public_addr),
         Command::Config { .. } => unreachable!("handled before the data directory is opened"),
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
+        Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
             command: CategoriesCommand::List { json },
@@ -300,6 +321,9 @@ fn serve(
             "certificate sha256 fingerprint: {}",
             hex(&server.fingerprint)
         );
+        if let Some(next) = data.identity.next_fingerprint() {
+            outln!("announcing the next certificate: {}", hex(&next));
+        }
         if let Some(addr) = &public_addr {
             outln!("enrolment codes tell devices to dial {addr}");
         }
@@ -506,6 +530,52 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     d.label
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+fn cert(data: &DataDir, command: CertCommand) -> anyhow::Result<()> {
+    use admin::cert;
+    match command {
+        CertCommand::Status { json } => {
+            let s = cert::status(data)?;
+            if json {
+                print_json(serde_json::to_value(&s)?);
+                return Ok(());
+            }
+            outln!("certificate sha256 fingerprint: {}", s.fingerprint);
+            let Some(next) = &s.next_fingerprint else {
+                outln!("no rotation under way");
+                return Ok(());
+            };
+            outln!("next certificate:               {next}");
+            match s.announced_ms {
+                None => outln!("not announced yet: restart the server so devices learn it"),
+                Some(ms) => outln!(
+                    "announced since {}: {} devices have learnt it, {} have not connected since",
+                    format_ms(ms),
+                    s.devices_ready,
+                    s.devices_not_ready.len()
+                ),
+            }
+            for d in &s.devices_not_ready {
+                outln!("  not yet: {}  {:<16} {}", d.id, d.user, d.label);
+            }
+        }
+        CertCommand::Rotate => {
+            let next = cert::rotate(data)?;
+            outln!("next certificate sha256 fingerprint: {next}");
+            outln!("restart the server: it then announces the next certificate to every device that connects; `cert status` shows who has learnt it; then `cert activate`");
+        }
+        CertCommand::Activate => {
+            let now = cert::activate(data)?;
+            outln!("certificate sha256 fingerprint is now {now} (the old one is kept as server-cert.previous.der)");
+            outln!("restart the server to serve it; devices that connected during the rollover follow, others need a new enrolment code; codes issued before now carry the old fingerprint");
+        }
+        CertCommand::Cancel => {
+            cert::cancel(data)?;
+            outln!("rotation dropped; restart the server to stop announcing it");
         }
     }
     Ok(())

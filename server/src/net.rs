@@ -102,6 +102,7 @@ impl RunningServer {
             Arc::new(quinn::TokioRuntime),
         )?;
         let local_addr = endpoint.local_addr()?;
+        crate::admin::cert::note_announcement(&service, identity.next_fingerprint())?;
         let edge = Arc::new(Edge {
             service,
             unauthenticated: Arc::new(Semaphore::new(

@@ -11,16 +11,29 @@ use sha2::{Digest, Sha256};
 
 pub const CERT_FILE: &str = "server-cert.der";
 pub const KEY_FILE: &str = "server-key.der";
+/// During a rotation: the certificate devices learn to trust next.
+pub const NEXT_CERT_FILE: &str = "server-cert.next.der";
+pub const NEXT_KEY_FILE: &str = "server-key.next.der";
+/// After a rotation: the certificate it replaced, kept to roll back by hand.
+pub const PREVIOUS_CERT_FILE: &str = "server-cert.previous.der";
+pub const PREVIOUS_KEY_FILE: &str = "server-key.previous.der";
 
 pub struct Identity {
     pub cert: CertificateDer<'static>,
     pub key: PrivateKeyDer<'static>,
+    /// The next certificate, while a rotation is under way: sent as the
+    /// second entry of the chain so devices learn to trust it.
+    pub next: Option<CertificateDer<'static>>,
 }
 
 impl Identity {
     /// SHA-256 of the certificate's DER bytes, as `openssl x509 -fingerprint -sha256` shows.
     pub fn fingerprint(&self) -> [u8; 32] {
         fingerprint(&self.cert)
+    }
+
+    pub fn next_fingerprint(&self) -> Option<[u8; 32]> {
+        self.next.as_ref().map(|c| fingerprint(c))
     }
 
     /// The key QUIC stateless resets are made with, derived from the
@@ -50,10 +63,13 @@ pub fn fingerprint(cert: &[u8]) -> [u8; 32] {
     Sha256::digest(cert).into()
 }
 
-/// Loads the certificate and key from `dir`, creating them if absent.
+/// Loads the certificate and key from `dir`, creating them if absent, and
+/// the next certificate if a rotation is under way.
 pub fn load_or_create(dir: &Path) -> anyhow::Result<Identity> {
+    finish_interrupted_activation(dir)?;
     let cert_path = dir.join(CERT_FILE);
     let key_path = dir.join(KEY_FILE);
+    let next = read_optional(&dir.join(NEXT_CERT_FILE))?.map(CertificateDer::from);
     if cert_path.exists() && key_path.exists() {
         let cert = std::fs::read(&cert_path)
             .with_context(|| format!("reading {}", cert_path.display()))?;
@@ -62,23 +78,127 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<Identity> {
         return Ok(Identity {
             cert: CertificateDer::from(cert),
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+            next,
         });
     }
-    let names = vec![
-        gridwarden_protocol::SERVER_NAME.to_string(),
-        "localhost".to_string(),
-    ];
-    let generated = rcgen::generate_simple_self_signed(names)
-        .context("generating a development certificate")?;
-    let cert = generated.cert.der().to_vec();
-    let key = generated.key_pair.serialize_der();
+    let (cert, key) = generate()?;
     write_private(&key_path, &key)?;
     std::fs::write(&cert_path, &cert)
         .with_context(|| format!("writing {}", cert_path.display()))?;
     Ok(Identity {
         cert: CertificateDer::from(cert),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        next: None,
     })
+}
+
+fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// A self-signed certificate and its PKCS#8 key, both DER.
+fn generate() -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let names = vec![
+        gridwarden_protocol::SERVER_NAME.to_string(),
+        "localhost".to_string(),
+    ];
+    let generated = rcgen::generate_simple_self_signed(names)
+        .context("generating a development certificate")?;
+    Ok((
+        generated.cert.der().to_vec(),
+        generated.key_pair.serialize_der(),
+    ))
+}
+
+/// Starts a rotation: creates the next certificate. Devices learn it at
+/// their next connection once the server was restarted. Refused if a
+/// rotation is already under way.
+pub fn begin_rotation(dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let (cert_path, key_path) = (dir.join(NEXT_CERT_FILE), dir.join(NEXT_KEY_FILE));
+    if cert_path.exists() || key_path.exists() {
+        anyhow::bail!(
+            "a rotation is already under way ({} exists); finish it with `cert activate` or drop it with `cert cancel`",
+            cert_path.display()
+        );
+    }
+    let (cert, key) = generate()?;
+    write_private(&key_path, &key)?;
+    write_synced(&cert_path, &cert)?;
+    Ok(fingerprint(&cert))
+}
+
+/// Ends a rotation: the next certificate becomes the current one, the
+/// current one is kept as the previous. Renames are atomic one by one; the
+/// key moves first, so an interruption leaves a next certificate without its
+/// key, which [`load_or_create`] completes.
+pub fn activate_rotation(dir: &Path) -> anyhow::Result<[u8; 32]> {
+    let (next_cert, next_key) = (dir.join(NEXT_CERT_FILE), dir.join(NEXT_KEY_FILE));
+    if !(next_cert.exists() && next_key.exists()) {
+        anyhow::bail!("no rotation is under way; start one with `cert rotate`");
+    }
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .with_context(|| format!("reading {}", dir.join(name).display()))
+    };
+    write_synced(&dir.join(PREVIOUS_CERT_FILE), &read(CERT_FILE)?)?;
+    let previous_key = dir.join(PREVIOUS_KEY_FILE);
+    if previous_key.exists() {
+        std::fs::remove_file(&previous_key)
+            .with_context(|| format!("replacing {}", previous_key.display()))?;
+    }
+    write_private(&previous_key, &read(KEY_FILE)?)?;
+    std::fs::rename(&next_key, dir.join(KEY_FILE)).context("installing the next key")?;
+    std::fs::rename(&next_cert, dir.join(CERT_FILE)).context("installing the next certificate")?;
+    sync_dir(dir)?;
+    Ok(fingerprint(&std::fs::read(dir.join(CERT_FILE))?))
+}
+
+/// Drops a rotation that was started: the next certificate is deleted.
+pub fn cancel_rotation(dir: &Path) -> anyhow::Result<()> {
+    let mut removed = false;
+    for name in [NEXT_KEY_FILE, NEXT_CERT_FILE] {
+        match std::fs::remove_file(dir.join(name)) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).context(format!("removing {name}")),
+        }
+    }
+    if !removed {
+        anyhow::bail!("no rotation is under way");
+    }
+    sync_dir(dir)
+}
+
+fn finish_interrupted_activation(dir: &Path) -> anyhow::Result<()> {
+    let next_cert = dir.join(NEXT_CERT_FILE);
+    if next_cert.exists() && !dir.join(NEXT_KEY_FILE).exists() {
+        tracing::warn!("completing a certificate activation that was interrupted");
+        std::fs::rename(&next_cert, dir.join(CERT_FILE))
+            .context("completing an interrupted certificate activation")?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -98,6 +218,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The certificate, then the next one during a rotation: devices read the
+/// second entry as the announcement (the handshake signature covers it).
+fn chain(identity: &Identity) -> Vec<CertificateDer<'static>> {
+    std::iter::once(identity.cert.clone())
+        .chain(identity.next.clone())
+        .collect()
+}
+
 /// QUIC server configuration: TLS 1.3 only, our ALPN, bounded streams.
 pub fn quic_server_config(
     identity: &Identity,
@@ -108,7 +236,7 @@ pub fn quic_server_config(
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
-        .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())?;
+        .with_single_cert(chain(identity), identity.key.clone_key())?;
     tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
     // No 0-RTT until the protocol makes its first flight replay-safe.
     tls.max_early_data_size = 0;
@@ -125,4 +253,71 @@ pub fn quic_server_config(
     transport.max_concurrent_uni_streams(0u32.into());
     transport.max_idle_timeout(Some(idle_timeout.try_into()?));
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_announces_then_installs_the_next_certificate_and_keeps_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap();
+        assert!(first.next.is_none());
+        assert!(cancel_rotation(dir.path()).is_err(), "nothing to cancel");
+        let next = begin_rotation(dir.path()).unwrap();
+        let err = begin_rotation(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("already under way"), "{err}");
+        let during = load_or_create(dir.path()).unwrap();
+        assert_eq!(during.fingerprint(), first.fingerprint());
+        assert_eq!(during.next_fingerprint(), Some(next));
+        assert_eq!(chain(&during).len(), 2);
+        quic_server_config(&during, 1 << 20, std::time::Duration::from_secs(5)).unwrap();
+
+        assert_eq!(activate_rotation(dir.path()).unwrap(), next);
+        let after = load_or_create(dir.path()).unwrap();
+        assert_eq!((after.fingerprint(), after.next), (next, None));
+        let previous = std::fs::read(dir.path().join(PREVIOUS_CERT_FILE)).unwrap();
+        assert_eq!(fingerprint(&previous), first.fingerprint());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(PREVIOUS_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the old key stays private");
+        }
+        assert!(
+            activate_rotation(dir.path()).is_err(),
+            "nothing left to activate"
+        );
+    }
+
+    #[test]
+    fn an_activation_cut_between_its_two_renames_is_completed_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        load_or_create(dir.path()).unwrap();
+        let next = begin_rotation(dir.path()).unwrap();
+        // The key was installed, then the machine stopped.
+        std::fs::rename(dir.path().join(NEXT_KEY_FILE), dir.path().join(KEY_FILE)).unwrap();
+        let identity = load_or_create(dir.path()).unwrap();
+        assert_eq!(identity.fingerprint(), next);
+        assert!(identity.next.is_none());
+        quic_server_config(&identity, 1 << 20, std::time::Duration::from_secs(5))
+            .expect("certificate and key belong together");
+    }
+
+    #[test]
+    fn a_cancelled_rotation_announces_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap();
+        begin_rotation(dir.path()).unwrap();
+        cancel_rotation(dir.path()).unwrap();
+        let identity = load_or_create(dir.path()).unwrap();
+        assert_eq!(
+            (identity.fingerprint(), identity.next),
+            (first.fingerprint(), None)
+        );
+    }
 }

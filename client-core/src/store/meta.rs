@@ -7,11 +7,13 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use crate::error::{ClientError, Result};
+use crate::tls::{Pins, Presented};
 
 const DEVICE_ID: &str = "device_id";
 const TOKEN: &str = "token";
 const SERVER_ADDR: &str = "server_addr";
 const FINGERPRINT: &str = "fingerprint";
+const NEXT_FINGERPRINT: &str = "next_fingerprint";
 const USER: &str = "user";
 const ROLE: &str = "role";
 const CELLS: &str = "cells";
@@ -49,7 +51,8 @@ pub struct Enrolment {
     pub device_id: Uuid,
     pub token: Vec<u8>,
     pub server_addr: String,
-    /// SHA-256 of the server certificate pinned at enrolment.
+    /// SHA-256 of the server certificate pinned at enrolment (or promoted
+    /// since by a certificate rotation).
     pub fingerprint: [u8; 32],
     pub user: String,
     pub role: Role,
@@ -59,6 +62,37 @@ impl Enrolment {
     pub fn fingerprint_hex(&self) -> String {
         hex(&self.fingerprint)
     }
+}
+
+/// The certificates this device trusts now: its pin and, while the server
+/// rotates its certificate, the next one it announced.
+pub fn pins(conn: &Connection, enrolment: &Enrolment) -> Result<Pins> {
+    let next = get::<Vec<u8>>(conn, NEXT_FINGERPRINT)?
+        .map(|f| <[u8; 32]>::try_from(f).map_err(|_| corrupt(NEXT_FINGERPRINT)))
+        .transpose()?;
+    Ok(Pins {
+        current: enrolment.fingerprint,
+        next,
+    })
+}
+
+/// Keeps the pins in step with what the server proved in a handshake: a
+/// handshake made with the announced next certificate promotes it to the
+/// pin; the next certificate the server announces now is trusted as well.
+/// Returns whether anything changed.
+pub fn remember_presented(tx: &Transaction, pins: Pins, presented: Presented) -> Result<bool> {
+    let next = presented.announced_next;
+    if presented.certificate == pins.current && next == pins.next {
+        return Ok(false);
+    }
+    set(tx, FINGERPRINT, presented.certificate.as_slice())?;
+    match next {
+        Some(next) => set(tx, NEXT_FINGERPRINT, next.as_slice())?,
+        None => {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [NEXT_FINGERPRINT])?;
+        }
+    }
+    Ok(true)
 }
 
 pub fn enrolment(conn: &Connection) -> Result<Option<Enrolment>> {
@@ -202,5 +236,70 @@ mod tests {
             cells(store.conn()).unwrap(),
             vec!["150102001001001".to_string()]
         );
+    }
+
+    #[test]
+    fn pins_follow_a_rotation_announced_then_activated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let (old, next, later) = ([1; 32], [2; 32], [3; 32]);
+        let pins_now = |store: &Store| {
+            let e = enrolment(store.conn()).unwrap().unwrap();
+            pins(store.conn(), &e).unwrap()
+        };
+        let remember = |store: &mut Store, certificate, announced_next| {
+            let pins = pins_now(store);
+            let tx = store.transaction().unwrap();
+            let changed = remember_presented(
+                &tx,
+                pins,
+                Presented {
+                    certificate,
+                    announced_next,
+                },
+            )
+            .unwrap();
+            tx.commit().unwrap();
+            changed
+        };
+        let tx = store.transaction().unwrap();
+        set_enrolment(&tx, &enrolment_for(old)).unwrap();
+        tx.commit().unwrap();
+
+        assert!(!remember(&mut store, old, None), "nothing new");
+        assert!(
+            remember(&mut store, old, Some(next)),
+            "a rotation is announced"
+        );
+        assert_eq!(
+            pins_now(&store),
+            Pins {
+                current: old,
+                next: Some(next)
+            }
+        );
+        assert!(!remember(&mut store, old, Some(next)));
+        assert!(
+            remember(&mut store, next, None),
+            "the switch promotes the next"
+        );
+        assert_eq!(pins_now(&store), Pins::only(next));
+        assert!(remember(&mut store, next, Some(later)));
+        assert!(
+            remember(&mut store, next, None),
+            "a cancelled rotation is forgotten"
+        );
+        assert_eq!(pins_now(&store), Pins::only(next));
+    }
+
+    fn enrolment_for(fingerprint: [u8; 32]) -> Enrolment {
+        Enrolment {
+            device_id: Uuid::from_u128(1),
+            token: vec![1; 32],
+            server_addr: "a:1".into(),
+            fingerprint,
+            user: "ann".into(),
+            role: Role::Warden,
+        }
     }
 }

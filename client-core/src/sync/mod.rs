@@ -205,14 +205,15 @@ impl Client {
 
     async fn sync_attempt(&self, controls: Controls<'_>) -> Result<SyncSummary> {
         self.seal_tracks()?;
-        let (engine, hello, server, fingerprint) = {
+        let (engine, hello, server, pins) = {
             let store = self.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+            let pins = meta::pins(store.conn(), &enrolment)?;
             let (engine, hello) =
                 SyncEngine::start(&store, crate::client::CLIENT_NAME, self.clock().clone())?;
-            (engine, hello, enrolment.server_addr, enrolment.fingerprint)
+            (engine, hello, enrolment.server_addr, pins)
         };
-        let connect = transport::connect(&server, fingerprint, self.connect_timeout());
+        let connect = self.connect_enrolled(&server, pins);
         let mut session = match controls.cancel {
             Some(cancel) => tokio::select! {
                 s = connect => s?,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use gridwarden_client_core::ClientError;
 use gridwarden_e2e::raw::{hello_as, Raw};
 use gridwarden_e2e::{bins, report_at, TestServer};
+use gridwarden_protocol::enrolment::hex;
 use gridwarden_protocol::{ClientMessage, ErrorCode, Pull, Push, Role, ServerMessage};
 use gridwarden_server::config::{Config, ConnectionsSection, RateSection};
 
@@ -303,4 +304,74 @@ fn an_enrolled_device_refuses_the_server_once_its_certificate_changed() {
     assert!(err.to_string().contains("do not sync"), "{err}");
     assert!(server.admin().store().reports(false).unwrap().is_empty());
     assert_eq!(ann.list_reports().unwrap().len(), 1, "kept on the phone");
+}
+
+#[test]
+fn a_certificate_rotation_carries_the_devices_that_connected_during_the_rollover() {
+    use gridwarden_server::admin::cert;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(&tmp.path().join("server"));
+    let [(cell, here), _] = server.two_cells();
+    for user in ["ann", "bo", "cy"] {
+        server.add_user(user, Role::Warden, &[&cell]);
+    }
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let bo = server.enrol(&tmp.path().join("bo"), "bo");
+    let old = ann.status().unwrap().fingerprint.unwrap();
+
+    // IT starts the rotation and restarts the server: it now announces the
+    // next certificate. Ann syncs during the window, Bo's phone stays off,
+    // Cy enrols during the window with a code carrying the old fingerprint.
+    let next = cert::rotate(&server.admin()).unwrap();
+    server.restart();
+    let status = cert::status(&server.admin()).unwrap();
+    assert_eq!(status.next_fingerprint.as_deref(), Some(next.as_str()));
+    assert!(status.announced_ms.is_some());
+    ann.record_report(report_at("0101", here, "during the window"))
+        .unwrap();
+    assert_eq!(ann.sync().unwrap().pushed, 1);
+    let cy = server.enrol(&tmp.path().join("cy"), "cy");
+    let status = cert::status(&server.admin()).unwrap();
+    assert_eq!(status.devices_ready, 2, "ann and cy");
+    assert_eq!(status.devices_not_ready.len(), 1);
+    assert_eq!(status.devices_not_ready[0].user, "bo");
+
+    // The switch: the server now serves the next certificate.
+    assert_eq!(cert::activate(&server.admin()).unwrap(), next);
+    server.restart();
+    assert_eq!(hex(&server.fingerprint), next);
+    for (device, note) in [(&ann, "after the switch"), (&cy, "cy after the switch")] {
+        device.record_report(report_at("0101", here, note)).unwrap();
+        assert_eq!(device.sync().unwrap().pushed, 1, "{note}");
+        assert_eq!(
+            device.status().unwrap().fingerprint.unwrap(),
+            next,
+            "promoted"
+        );
+    }
+    // A device that missed the window refuses the new certificate: it needs
+    // a new code, and keeps what it recorded.
+    bo.record_report(report_at("0101", here, "bo was away"))
+        .unwrap();
+    let err = bo.sync().unwrap_err();
+    assert!(
+        matches!(err, ClientError::CertificateMismatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(bo.status().unwrap().fingerprint.unwrap(), old);
+
+    let actions: Vec<_> = server
+        .admin()
+        .store()
+        .audit_log(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.action)
+        .filter(|a| a.starts_with("cert."))
+        .collect();
+    assert_eq!(actions, ["cert.rotate", "cert.activate"]);
+    assert!(
+        cert::activate(&server.admin()).is_err(),
+        "nothing left to activate"
+    );
 }
