@@ -5,6 +5,7 @@
 //! values in, bytes and values out. Client and server both link it, so the
 //! merge that runs on a phone is the very code that runs on the server.
 
+pub mod case;
 pub mod category;
 pub mod clock;
 pub mod codec;
