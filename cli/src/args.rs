@@ -101,6 +101,117 @@ pub enum Command {
     /// Photos of reports.
     #[command(subcommand)]
     Photo(PhotoCommand),
+    /// List cases (every report is one; those nobody acted on are `reported`).
+    Cases {
+        /// reported, registered, rejected, dispatched, disposed, verifying,
+        /// verified or closed.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only cases in this grid cell.
+        #[arg(long, value_name = "CODE")]
+        grid: Option<String>,
+        /// Only cases past the deadline of their current step.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Take a step of a case; the server decides at the next sync.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Verification tasks for you: cases to check in the field.
+    Tasks,
+    /// KPIs over the cases on this device (docs/kpi.md).
+    Kpi {
+        /// grid, street, department or warden.
+        #[arg(long, value_name = "GROUP")]
+        by: String,
+        /// First day (YYYY-MM-DD, the city's day, UTC+8) or time; default: 30 days ago.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Day after the last (exclusive) or time; default: now.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Show one case with its history.
+    Show { id: String },
+    /// Accept a report as a case (立案). Supervisors.
+    Register {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Refuse a report as a case, with the reason. Supervisors.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Send to a department (default: the one the category is routed to). Supervisors.
+    Dispatch {
+        id: String,
+        #[arg(long, default_value = "")]
+        department: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Report the issue fixed. The department's users, or a supervisor for them.
+    Dispose {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Accept the disposal and ask the field to check. Supervisors.
+    SendForVerification {
+        id: String,
+        /// A liaison or warden to ask (default: anyone covering the cell).
+        #[arg(long, value_name = "USER")]
+        verifier: Option<String>,
+    },
+    /// Verdict from the field: `--passed` or `--failed` (back to the department).
+    Verify {
+        id: String,
+        #[arg(long, conflicts_with = "failed", required_unless_present = "failed")]
+        passed: bool,
+        #[arg(long)]
+        failed: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Close a verified case (结案). Supervisors.
+    Close {
+        id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Reopen a closed or rejected case, with the reason. Supervisors.
+    Reopen {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Give a dispatched case more time (缓办). Supervisors.
+    Postpone {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// Extra working days.
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "hours",
+            required_unless_present = "hours"
+        )]
+        days: Option<u32>,
+        /// Extra working hours.
+        #[arg(long, value_name = "N")]
+        hours: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

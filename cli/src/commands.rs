@@ -58,6 +58,14 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
             until,
         } => crate::patrols::patrols(client, warden, since, until, out),
         Command::Photo(command) => crate::patrols::photo(client, command, out),
+        Command::Cases {
+            status,
+            grid,
+            overdue,
+        } => crate::cases::cases(client, status, grid, overdue, out),
+        Command::Case(command) => crate::cases::case(client, command, out),
+        Command::Tasks => crate::cases::tasks(client, out),
+        Command::Kpi { by, from, to, csv } => crate::cases::kpi(client, &by, from, to, csv, out),
     }
 }
 

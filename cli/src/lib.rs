@@ -5,6 +5,7 @@
 //! enrolled, refused by the server), 2 the server could not be reached.
 
 mod args;
+mod cases;
 mod commands;
 mod patrols;
 mod render;

@@ -98,7 +98,7 @@ fn find_patrol(client: &Client, text: &str) -> Result<PatrolTrack, Failure> {
 }
 
 /// A date alone is the city's day (China Standard Time, UTC+8).
-fn parse_day(text: &str) -> Result<i64, Failure> {
+pub(crate) fn parse_day(text: &str) -> Result<i64, Failure> {
     let text = text.trim();
     let full = if text.len() == 10 {
         format!("{text}T00:00:00+08:00")

@@ -9,6 +9,7 @@
 //! - [`sync::engine`] is the IO-free state machine behind it.
 
 mod cache;
+pub mod cases;
 mod client;
 mod enroll;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod view;
 #[cfg(test)]
 mod testutil;
 
+pub use cases::{CaseFilter, CaseView, StepView};
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
 pub use patrol::{ImportedPatrol, PointInput};
@@ -34,11 +36,14 @@ pub use store::rejections::Rejection;
 pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 
+pub use gridwarden_protocol::{case, category};
 /// Protocol types callers need to build inputs, re-exported so a caller does
 /// not have to depend on the protocol crate for them.
 pub use gridwarden_protocol::{
     ListPatrols, Location, NewReport, PatrolSummary, PatrolTrack, PhotoRef, ReportEdit, TrackPoint,
 };
+/// The KPI and calendar rules, for callers that compute figures.
+pub use gridwarden_workflow as workflow;
 
 #[cfg(test)]
 mod thread_safety {

@@ -17,6 +17,10 @@ use crate::category::TimeLimit;
 use crate::photo::PhotoRef;
 use crate::Role;
 
+/// Most steps one case keeps: a case this long is stuck, and a bound keeps
+/// every case well inside one frame (a step is at most a few KiB).
+pub const MAX_CASE_STEPS: usize = 200;
+
 /// Where a case stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -338,6 +342,11 @@ impl CaseState {
                 self.status
             )));
         };
+        if self.history.len() >= MAX_CASE_STEPS {
+            return Err(CaseRefusal::NotAllowed(format!(
+                "this case already has {MAX_CASE_STEPS} steps; close it and record a new report"
+            )));
+        }
         if !self.allowed(&at.actor, op) {
             return Err(CaseRefusal::NotAllowed(format!(
                 "only {} may {} this case; you are {} ({})",

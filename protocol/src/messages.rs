@@ -238,6 +238,9 @@ pub enum Record {
     /// not cover): drop the local copy. Its new state is not sent, because
     /// the device may no longer see it.
     OutOfScope { report_id: uuid::Uuid },
+    /// The case of a report the device may see, whole; sent right after the
+    /// report's own record whenever either changed.
+    Case(crate::case::CaseState),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::case::CaseOp;
 use crate::photo::PhotoRef;
 use crate::track::PatrolOp;
 use crate::Hlc;
@@ -68,8 +69,19 @@ pub enum ReportOp {
 /// are added as new variants at the end, which keeps old encodings valid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OpBody {
-    Report { report_id: Uuid, op: ReportOp },
-    Patrol { patrol_id: Uuid, op: PatrolOp },
+    Report {
+        report_id: Uuid,
+        op: ReportOp,
+    },
+    Patrol {
+        patrol_id: Uuid,
+        op: PatrolOp,
+    },
+    /// A step of the case loop of a report (protocol/src/case.rs).
+    Case {
+        report_id: Uuid,
+        op: CaseOp,
+    },
 }
 
 /// One operation from a device's outbox. `op_id` makes a push idempotent: the

@@ -55,7 +55,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-fn category(code: &str) -> Result<(), ProtocolError> {
+pub fn category(code: &str) -> Result<(), ProtocolError> {
     if code.is_empty() {
         return invalid("category code is empty".into());
     }
@@ -155,6 +155,43 @@ pub fn photo_refs(photos: &[PhotoRef]) -> Result<(), ProtocolError> {
         }
     }
     Ok(())
+}
+
+/// Longest department code.
+pub const MAX_DEPARTMENT_CHARS: usize = 32;
+
+/// The free text, names and photos of a case op.
+pub fn case_op(op: &crate::case::CaseOp) -> Result<(), ProtocolError> {
+    use crate::case::CaseOp;
+    text("note", op.text(), MAX_NOTE_CHARS)?;
+    match op {
+        CaseOp::Dispatch { department, .. } => {
+            text("department", department, MAX_DEPARTMENT_CHARS)?;
+        }
+        CaseOp::SendForVerification {
+            verifier: Some(user),
+        } => {
+            if user.trim().is_empty() {
+                return Err(ProtocolError::Invalid(
+                    "the verifier's user name is empty".into(),
+                ));
+            }
+            text("verifier", user, 64)?;
+        }
+        CaseOp::Reject { reason } | CaseOp::Reopen { reason } | CaseOp::Postpone { reason, .. }
+            if reason.trim().is_empty() =>
+        {
+            return Err(ProtocolError::Invalid(format!(
+                "a {} needs a reason",
+                op.name()
+            )));
+        }
+        _ => {}
+    }
+    if op.photos().is_empty() {
+        return Ok(());
+    }
+    photo_refs(op.photos())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! needs a new protocol version. Regenerate deliberately with
 //! `GRIDWARDEN_BLESS=1 cargo test -p gridwarden-protocol --test golden`.
 
+use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState};
 use gridwarden_protocol::category::{Category, CategoryTable, Family, TimeLimit};
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire, PolygonWire};
 use gridwarden_protocol::report::{Lww, Origin};
@@ -168,6 +169,47 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             }),
         ),
         (
+            "client_push_case",
+            ClientMessage::Push(Push {
+                ops: vec![
+                    Op {
+                        op_id: id(40),
+                        hlc: hlc(),
+                        body: OpBody::Case {
+                            report_id: id(1),
+                            op: CaseOp::Dispatch {
+                                department: "water".into(),
+                                note: "派遣 自来水公司".into(),
+                            },
+                        },
+                    },
+                    Op {
+                        op_id: id(41),
+                        hlc: hlc(),
+                        body: OpBody::Case {
+                            report_id: id(1),
+                            op: CaseOp::Verify {
+                                passed: false,
+                                note: "井盖仍缺失 still missing".into(),
+                                photos: vec![photo_ref()],
+                            },
+                        },
+                    },
+                    Op {
+                        op_id: id(42),
+                        hlc: hlc(),
+                        body: OpBody::Case {
+                            report_id: id(1),
+                            op: CaseOp::Postpone {
+                                reason: "rain".into(),
+                                extension: TimeLimit::WorkingDays(2),
+                            },
+                        },
+                    },
+                ],
+            }),
+        ),
+        (
             "client_photo_offer",
             ClientMessage::PhotoOffer(PhotoOffer { photo: photo_ref() }),
         ),
@@ -246,8 +288,39 @@ fn patrol_summary() -> PatrolSummary {
     }
 }
 
+fn case_state() -> CaseState {
+    let mut case = CaseState::reported(id(1), Some(1_763_803_600_000));
+    case.transition(
+        &CaseOp::Register {
+            note: "立案".into(),
+        },
+        Applying {
+            actor: CaseActor {
+                user: "li.na",
+                role: Role::Supervisor,
+                department: None,
+                covers_cell: false,
+            },
+            device: id(10),
+            device_ms: 1_763_800_100_000,
+            server_ms: 1_763_800_100_400,
+            next_deadline_ms: None,
+        },
+    )
+    .unwrap();
+    case
+}
+
 fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     vec![
+        (
+            "server_pull_page_case",
+            ServerMessage::PullPage(PullPage {
+                records: vec![Record::Report(report_state()), Record::Case(case_state())],
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 44]),
+                more: true,
+            }),
+        ),
         (
             "server_welcome",
             ServerMessage::Welcome(Welcome {

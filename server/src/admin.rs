@@ -14,6 +14,7 @@ use crate::store::{StoreError, User};
 
 mod access;
 pub mod cert;
+pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
 

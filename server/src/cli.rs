@@ -88,6 +88,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Departments and utility companies cases are dispatched to.
+    Departments {
+        #[command(subcommand)]
+        command: DepartmentsCommand,
+    },
+    /// The working calendar deadlines are counted in.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// The server certificate devices pin, and rotating it without re-enrolling.
     Cert {
         #[command(subcommand)]
@@ -148,6 +158,38 @@ enum CategoriesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import the city's category table (.csv or .json) with its time limits
+    /// and default departments; all or nothing.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DepartmentsCommand {
+    /// Add a department or utility company cases are dispatched to.
+    Add {
+        code: String,
+        name: String,
+        /// A utility company (water, power, gas, telecom …).
+        #[arg(long)]
+        utility: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CalendarCommand {
+    /// Replace the working calendar (JSON: utc_offset, working_hours,
+    /// weekend, holidays, working_weekends).
+    Import { file: PathBuf },
+    /// Print the working calendar in force, as JSON.
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +209,14 @@ enum UsersCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Make a user act for a department (they report disposal of its cases).
+    Department {
+        name: String,
+        /// Department code; omit with --none to remove.
+        department: Option<String>,
+        #[arg(long, conflicts_with = "department")]
+        none: bool,
     },
     /// Disable a user: every device of theirs is cut off at once and refused.
     Disable { name: String },
@@ -266,6 +316,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Categories {
             command: CategoriesCommand::List { json },
         } => categories(&data, json),
+        Command::Categories {
+            command: CategoriesCommand::Import { file, json },
+        } => {
+            let s = admin::workflow::import_categories(&data, &file)
+                .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
+            if json {
+                print_json(serde_json::to_value(&s)?);
+            } else {
+                outln!(
+                    "imported category table version {}: {} categories, {} with a default department",
+                    s.version, s.categories, s.routes
+                );
+            }
+            Ok(())
+        }
+        Command::Departments { command } => departments(&data, command),
+        Command::Calendar { command } => calendar(&data, command),
         Command::Users { command } => users(&data, command),
         Command::Devices { command } => devices(&data, command),
         Command::Reports {
@@ -458,6 +525,20 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        UsersCommand::Department {
+            name,
+            department,
+            none,
+        } => {
+            if department.is_none() && !none {
+                anyhow::bail!("name a department, or --none");
+            }
+            admin::workflow::set_user_department(data, &name, department.as_deref())?;
+            match department {
+                Some(d) => outln!("`{name}` now acts for department `{d}`"),
+                None => outln!("`{name}` acts for no department"),
+            }
+        }
         UsersCommand::Disable { name } => {
             let user = admin::set_user_disabled(data, &name, true)?;
             outln!(
@@ -530,6 +611,72 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     d.label
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+fn departments(data: &DataDir, command: DepartmentsCommand) -> anyhow::Result<()> {
+    match command {
+        DepartmentsCommand::Add {
+            code,
+            name,
+            utility,
+        } => {
+            let d = admin::workflow::add_department(data, &code, &name, utility)?;
+            outln!(
+                "added {} `{}` ({})",
+                if d.utility { "utility" } else { "department" },
+                d.code,
+                d.name
+            );
+        }
+        DepartmentsCommand::List { json } => {
+            let list = data.store().departments()?;
+            let routes = data.store().category_routes()?;
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|d| {
+                        let categories: Vec<_> = routes
+                            .iter()
+                            .filter(|(_, dep)| *dep == d.code)
+                            .map(|(c, _)| c.clone())
+                            .collect();
+                        json!({"code": d.code, "name": d.name, "utility": d.utility, "categories": categories})
+                    })
+                    .collect();
+                print_json(json!(rows));
+            } else {
+                for d in &list {
+                    let n = routes.iter().filter(|(_, dep)| *dep == d.code).count();
+                    outln!(
+                        "{:<16} {:<10} {}  ({n} categories by default)",
+                        d.code,
+                        if d.utility { "utility" } else { "department" },
+                        d.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn calendar(data: &DataDir, command: CalendarCommand) -> anyhow::Result<()> {
+    match command {
+        CalendarCommand::Import { file } => {
+            let c = admin::workflow::import_calendar(data, &file)?;
+            let f = c.to_file();
+            outln!(
+                "working calendar imported: {} working hours a day, {} holidays, {} worked weekend days",
+                c.day_minutes() as f64 / 60.0,
+                f.holidays.len(),
+                f.working_weekends.len()
+            );
+        }
+        CalendarCommand::Show => {
+            print_json(serde_json::to_value(data.service.calendar()?.to_file())?);
         }
     }
     Ok(())

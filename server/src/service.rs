@@ -16,10 +16,14 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
+use gridwarden_protocol::case::CaseState;
+use gridwarden_workflow::WorkingCalendar;
+
 use crate::authz::{self, Action, Actor, Denied, Target};
 use crate::photos::PhotoStore;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
 
+pub mod cases;
 mod patrols;
 mod photos;
 
@@ -470,7 +474,7 @@ impl Service {
             ));
         }
         // The session's user may have changed (disabled) since hello.
-        self.active_user(&session.user)?;
+        let user = self.active_user(&session.user)?;
         let grid = self.grid()?;
         let categories = self.categories()?;
         let now = self.now();
@@ -502,9 +506,44 @@ impl Service {
             }
             patrols::decide(session, op, current)
         };
+        // What case decisions need, loaded only for a push that has case ops.
+        let has_cases = push
+            .ops
+            .iter()
+            .any(|op| matches!(op.body, OpBody::Case { .. }));
+        let (calendar, departments, routes, department) = if has_cases {
+            (
+                self.calendar()?,
+                self.store
+                    .departments()?
+                    .into_iter()
+                    .map(|d| d.code)
+                    .collect(),
+                self.store.category_routes()?,
+                self.store.user_department(&user.name)?,
+            )
+        } else {
+            (WorkingCalendar::default_china(), vec![], vec![], None)
+        };
+        let case_context = cases::CaseContext {
+            user: &user,
+            department: department.as_deref(),
+            categories: &categories,
+            calendar: &calendar,
+            departments: &departments,
+            routes: &routes,
+            now_ms: now,
+        };
+        let decide_case = |op: &Op, report: Option<&ReportState>, case: Option<&CaseState>| {
+            if op.hlc.wall_ms > skew_limit {
+                return Err(clock_ahead(op.hlc.wall_ms - now as u64));
+            }
+            cases::decide(session, op, report, case, &case_context)
+        };
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
+            case: &decide_case,
         };
         let outcomes = self
             .store
@@ -546,19 +585,57 @@ impl Service {
             max_records: (pull.max_records as usize).clamp(1, self.limits.max_page_records),
             max_bytes: (pull.max_bytes as usize).clamp(1, byte_cap),
         };
-        let page = self.store.pull(&query)?;
+        // Each report's case travels right after it. Cases are not in the
+        // store's byte budget, so the page is cut down until both fit.
+        let mut query = query;
+        query.max_bytes = (query.max_bytes / 2).max(1);
+        let (page, records) = loop {
+            let page = self.store.pull(&query)?;
+            let records = self.with_cases(&page)?;
+            let has_cases = records.len() > page.items.len();
+            let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
+            if fits || page.items.len() <= 1 {
+                break (page, records);
+            }
+            query.max_records = page.items.len() / 2;
+        };
         Ok(PullPage {
-            records: page
-                .items
-                .into_iter()
-                .map(|item| match item {
-                    FeedItem::Report(state) => Record::Report(state),
-                    FeedItem::OutOfScope(report_id) => Record::OutOfScope { report_id },
-                })
-                .collect(),
+            records,
             cursor: encode_cursor(page.last_seq),
             more: page.more,
         })
+    }
+
+    /// A page's records with each report's case right after it.
+    fn with_cases(&self, page: &crate::store::Page) -> ServiceResult<Vec<Record>> {
+        let ids: Vec<Uuid> = page
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                FeedItem::Report(state) => Some(state.id),
+                FeedItem::OutOfScope(_) => None,
+            })
+            .collect();
+        let mut cases: std::collections::HashMap<Uuid, CaseState> = self
+            .store
+            .cases_of(&ids)?
+            .into_iter()
+            .map(|c| (c.report_id, c))
+            .collect();
+        let mut records = Vec::with_capacity(page.items.len() + cases.len());
+        for item in &page.items {
+            match item {
+                FeedItem::Report(state) => {
+                    let case = cases.remove(&state.id);
+                    records.push(Record::Report(state.clone()));
+                    records.extend(case.map(Record::Case));
+                }
+                FeedItem::OutOfScope(report_id) => records.push(Record::OutOfScope {
+                    report_id: *report_id,
+                }),
+            }
+        }
+        Ok(records)
     }
 
     pub fn reference(&self, fetch: FetchReference) -> ServiceResult<Reference> {

@@ -5,6 +5,7 @@
 //! compute the same KPIs offline.
 
 pub mod calendar;
+pub mod categories;
 pub mod kpi;
 
 pub use calendar::{CalendarError, Date, WorkingCalendar};

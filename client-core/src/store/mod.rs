@@ -6,6 +6,7 @@
 //! forget to group them; functions that read take a `&Connection` (a
 //! transaction derefs to one).
 
+pub mod cases;
 pub mod meta;
 pub mod outbox;
 pub mod patrols;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_confirmed_state.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
+    include_str!("../../migrations/0004_cases.sql"),
 ];
 
 /// An open client database.

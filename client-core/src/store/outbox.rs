@@ -23,6 +23,7 @@ pub fn subject(op: &Op) -> Uuid {
     match &op.body {
         OpBody::Report { report_id, .. } => *report_id,
         OpBody::Patrol { patrol_id, .. } => *patrol_id,
+        OpBody::Case { report_id, .. } => *report_id,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::error::{code_name, ClientError, Result};
 use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
-use crate::store::{meta, outbox, reference, Store};
+use crate::store::{cases, meta, outbox, reference, Store};
 use gridwarden_protocol::clock::SharedClock;
 
 /// Most ops in one push.
@@ -394,7 +394,11 @@ impl SyncEngine {
                     reports::confirm(&tx, incoming)?;
                     newest = newest.max(incoming.max_hlc());
                 }
-                Record::OutOfScope { report_id } => reports::forget(&tx, *report_id)?,
+                Record::OutOfScope { report_id } => {
+                    reports::forget(&tx, *report_id)?;
+                    cases::forget(&tx, *report_id)?;
+                }
+                Record::Case(case) => cases::merge(&tx, case)?,
             }
         }
         meta::set_pull_cursor(&tx, &page.cursor)?;

@@ -304,3 +304,97 @@ proptest! {
         prop_assert_eq!(&replica, &case);
     }
 }
+
+/// Every role × every step, from a status where the machine allows the
+/// step, with and without the user covering the case's cell or working for
+/// its department: who may take it.
+#[test]
+fn who_may_take_each_step_as_a_table() {
+    use CaseStatus::*;
+    // (op, status it starts from, verifier named, who may: W L S A as
+    // [plain, covering the cell, in the case's department]).
+    let table: [(CaseOp, CaseStatus, Option<&str>, [&str; 4]); 11] = [
+        (
+            CaseOp::Register { note: note("") },
+            Reported,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (
+            CaseOp::Reject { reason: note("r") },
+            Reported,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (
+            dispatch("roads"),
+            Registered,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (dispose(), Dispatched, None, ["..Y", "..Y", "YYY", "YYY"]),
+        (
+            CaseOp::Postpone {
+                reason: note("r"),
+                extension: crate::category::TimeLimit::WorkingDays(1),
+            },
+            Dispatched,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (
+            CaseOp::SendForVerification { verifier: None },
+            Disposed,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (verify(true), Verifying, None, [".Y.", ".Y.", "...", "..."]),
+        (verify(false), Verifying, None, [".Y.", ".Y.", "...", "..."]),
+        (
+            verify(true),
+            Verifying,
+            Some("someone else"),
+            ["...", "...", "...", "..."],
+        ),
+        (
+            CaseOp::Close { note: note("") },
+            Verified,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+        (
+            CaseOp::Reopen { reason: note("r") },
+            Closed,
+            None,
+            ["...", "...", "YYY", "YYY"],
+        ),
+    ];
+    let roles = [Role::Warden, Role::Liaison, Role::Supervisor, Role::Admin];
+    for (op, status, verifier, answers) in table {
+        for (role, expected) in roles.iter().zip(answers) {
+            let situations = [(false, None), (true, None), (false, Some("roads"))];
+            for ((covers_cell, department), allowed) in situations.iter().zip(expected.chars()) {
+                let mut case = CaseState::reported(Uuid::from_u128(1), None);
+                case.status = status;
+                case.department = Some("roads".into());
+                case.verifier = verifier.map(str::to_owned);
+                let actor = CaseActor {
+                    user: "ann",
+                    role: *role,
+                    department: *department,
+                    covers_cell: *covers_cell,
+                };
+                let got = case.transition(&op, at(actor, 10));
+                assert_eq!(
+                    got.is_ok(),
+                    allowed == 'Y',
+                    "{role} {} from {status} (cell {covers_cell}, dept {department:?}): {got:?}",
+                    op.name()
+                );
+                if let Err(refusal) = got {
+                    assert!(matches!(refusal, CaseRefusal::NotAllowed(_)), "{refusal:?}");
+                }
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
 use gridwarden_protocol::{
@@ -151,10 +152,25 @@ pub struct PatrolChange {
 pub type DecidePatrol<'a> =
     dyn Fn(&Op, Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> + 'a;
 
+/// The service's decision for one case op given the report and its case
+/// (`None` while nobody acted on the report): the case's next state.
+pub type DecideCase<'a> =
+    dyn Fn(&Op, Option<&ReportState>, Option<&CaseState>) -> Result<CaseState, Rejection> + 'a;
+
 /// The rules a push is applied by, one per kind of entity.
 pub struct Rules<'a> {
     pub report: &'a Decide<'a>,
     pub patrol: &'a DecidePatrol<'a>,
+    pub case: &'a DecideCase<'a>,
+}
+
+/// A department or utility company cases are dispatched to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+    /// A utility company (公用事业单位) rather than a government department.
+    pub utility: bool,
 }
 
 /// Which patrols a listing returns, newest start first.
@@ -282,6 +298,25 @@ pub trait Store: Send + Sync + 'static {
     fn patrol_reports(&self, patrol: Uuid) -> StoreResult<Vec<Uuid>>;
     /// Live reports that carry a photo: who may fetch or upload it.
     fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>>;
+
+    // Cases.
+    /// The cases of these reports that have one, in no particular order.
+    fn cases_of(&self, reports: &[Uuid]) -> StoreResult<Vec<CaseState>>;
+    /// Every case with a row (reports somebody acted on).
+    fn cases(&self) -> StoreResult<Vec<CaseState>>;
+    fn add_department(&self, department: &Department, audit: &AuditRecord) -> StoreResult<()>;
+    fn departments(&self) -> StoreResult<Vec<Department>>;
+    /// Replaces the category → default department routes.
+    fn set_category_routes(&self, routes: &[(String, String)]) -> StoreResult<()>;
+    fn category_routes(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Makes `user` act for `department` (or for none).
+    fn set_user_department(
+        &self,
+        user: &str,
+        department: Option<&str>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    fn user_department(&self, user: &str) -> StoreResult<Option<String>>;
 
     // Small settings (public address, the server clock).
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use super::*;
 
+mod cases;
 mod patrols;
 mod security;
 
@@ -22,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_left_cells.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_audit_log.sql"),
+    include_str!("../../migrations/0005_cases.sql"),
 ];
 const READER_POOL: usize = 4;
 
@@ -259,6 +262,8 @@ fn save_report(
 enum Change {
     Report(ReportState),
     Patrol(PatrolChange),
+    /// A case's next state, and its report, which moves in the feed with it.
+    Case(CaseState, ReportState),
 }
 
 fn op_seen(tx: &Transaction, op_id: Uuid) -> StoreResult<bool> {
@@ -563,6 +568,19 @@ impl Store for SqliteStore {
                         let current = patrols::load_patrol(tx, *patrol_id)?;
                         (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
                     }
+                    OpBody::Case { report_id, .. } => {
+                        let report = load_report(tx, *report_id)?;
+                        let case = cases::load(tx, *report_id)?;
+                        (rules.case)(op, report.as_ref(), case.as_ref()).and_then(|next| {
+                            let report = report.ok_or_else(|| {
+                                Rejection::new(
+                                    gridwarden_protocol::ErrorCode::Internal,
+                                    "a case decided without its report (a server bug)",
+                                )
+                            })?;
+                            Ok(Some(Change::Case(next, report)))
+                        })
+                    }
                 };
                 match decided {
                     Ok(change) => {
@@ -573,6 +591,11 @@ impl Store for SqliteStore {
                             }
                             Some(Change::Patrol(change)) => {
                                 patrols::save_patrol(tx, &change, now_ms)?
+                            }
+                            Some(Change::Case(case, report)) => {
+                                cases::save(tx, &case, now_ms)?;
+                                save_report(tx, &report, seq, device, now_ms)?;
+                                seq += 1;
                             }
                             None => {}
                         }
@@ -716,6 +739,43 @@ impl Store for SqliteStore {
 
     fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>> {
         self.read(|c| patrols::photo_reports(c, hash))
+    }
+
+    fn cases_of(&self, reports: &[Uuid]) -> StoreResult<Vec<CaseState>> {
+        self.read(|c| cases::cases_of(c, reports))
+    }
+
+    fn cases(&self) -> StoreResult<Vec<CaseState>> {
+        self.read(cases::all)
+    }
+
+    fn add_department(&self, department: &Department, audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| cases::add_department(tx, department, audit))
+    }
+
+    fn departments(&self) -> StoreResult<Vec<Department>> {
+        self.read(cases::departments)
+    }
+
+    fn set_category_routes(&self, routes: &[(String, String)]) -> StoreResult<()> {
+        self.write(|tx| cases::set_routes(tx, routes))
+    }
+
+    fn category_routes(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(cases::routes)
+    }
+
+    fn set_user_department(
+        &self,
+        user: &str,
+        department: Option<&str>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        self.write(|tx| cases::set_member(tx, user, department, audit))
+    }
+
+    fn user_department(&self, user: &str) -> StoreResult<Option<String>> {
+        self.read(|c| cases::member_of(c, user))
     }
 
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
 use gridwarden_protocol::grid::GridCellWire;
 use gridwarden_protocol::{
@@ -36,6 +37,14 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             a_report_leaving_a_scope_is_announced,
         ),
         ("meta", meta),
+        (
+            "cases_move_with_their_report_and_are_audited",
+            cases_move_with_their_report_and_are_audited,
+        ),
+        (
+            "departments_routes_and_members",
+            departments_routes_and_members,
+        ),
         (
             "patrols_keep_a_grow_only_track",
             patrols_keep_a_grow_only_track,
@@ -141,8 +150,40 @@ fn decide_patrol(op: &Op, current: Option<&StoredPatrol>) -> Result<PatrolChange
     Ok(PatrolChange { info, points })
 }
 
+/// A stand-in for the service's case rules: any op moves the case by the
+/// state machine, as a supervisor, at server time 1,000.
+fn decide_case(
+    op: &Op,
+    report: Option<&ReportState>,
+    case: Option<&CaseState>,
+) -> Result<CaseState, Rejection> {
+    let OpBody::Case { op: case_op, .. } = &op.body else {
+        unreachable!("case ops only")
+    };
+    let report = report.ok_or_else(|| Rejection::new(ErrorCode::NotFound, "no such report"))?;
+    let mut next = case
+        .cloned()
+        .unwrap_or_else(|| CaseState::reported(report.id, None));
+    let applying = Applying {
+        actor: CaseActor {
+            user: "sam",
+            role: Role::Supervisor,
+            department: None,
+            covers_cell: false,
+        },
+        device: Uuid::from_u128(8),
+        device_ms: op.hlc.wall_ms as i64,
+        server_ms: 1_000,
+        next_deadline_ms: Some(5_000),
+    };
+    next.transition(case_op, applying)
+        .map_err(|r| Rejection::new(ErrorCode::Conflict, r.to_string()))?;
+    Ok(next)
+}
+
 fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
     Rules {
+        case: &decide_case,
         report,
         patrol: &decide_patrol,
     }
@@ -840,4 +881,165 @@ fn photos_and_patrols_are_indexed(s: &dyn Store) {
         .unwrap();
     assert!(s.patrol_reports(Uuid::from_u128(55)).unwrap().is_empty());
     assert!(s.photo_reports(photo.hash).unwrap().is_empty());
+}
+
+fn case_op(op: u128, report: u128, body: CaseOp) -> Op {
+    Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(900, 0, 1),
+        body: OpBody::Case {
+            report_id: Uuid::from_u128(report),
+            op: body,
+        },
+    }
+}
+
+fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let all = PullQuery {
+        after_seq: 0,
+        scope: Scope::All,
+        max_records: 100,
+        max_bytes: 1 << 20,
+    };
+    s.apply_ops(
+        dev,
+        &[create(1, 100, 1.0), create(2, 101, 2.0)],
+        &rules(&decide_with_cells),
+        1,
+    )
+    .unwrap();
+    let before = s.pull(&all).unwrap().last_seq;
+    let ops = [
+        case_op(10, 100, CaseOp::Register { note: "ok".into() }),
+        // Not possible from `registered`: refused, nothing changes.
+        case_op(
+            11,
+            100,
+            CaseOp::Close {
+                note: String::new(),
+            },
+        ),
+        case_op(
+            12,
+            100,
+            CaseOp::Dispatch {
+                department: "water".into(),
+                note: String::new(),
+            },
+        ),
+        // No such report.
+        case_op(
+            13,
+            999,
+            CaseOp::Register {
+                note: String::new(),
+            },
+        ),
+    ];
+    let outcomes = s
+        .apply_ops(dev, &ops, &rules(&decide_with_cells), 2)
+        .unwrap();
+    assert_eq!(outcomes[0], Outcome::Applied);
+    assert!(
+        matches!(&outcomes[1], Outcome::Rejected { code: ErrorCode::Conflict, reason } if reason.contains("cannot close")),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2], Outcome::Applied);
+    assert!(matches!(
+        outcomes[3],
+        Outcome::Rejected {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+    // A repeated push changes nothing more.
+    let again = s
+        .apply_ops(dev, &ops[..1], &rules(&decide_with_cells), 3)
+        .unwrap();
+    assert_eq!(again, [Outcome::Duplicate]);
+
+    let cases = s
+        .cases_of(&[Uuid::from_u128(100), Uuid::from_u128(101)])
+        .unwrap();
+    assert_eq!(
+        cases.len(),
+        1,
+        "only the report somebody acted on has a case"
+    );
+    let case = &cases[0];
+    assert_eq!(
+        (case.status, case.department.as_deref()),
+        (CaseStatus::Dispatched, Some("water"))
+    );
+    assert_eq!(case.history.len(), 2);
+    assert_eq!(s.cases().unwrap(), cases);
+    // The report moved in the feed with its case, so devices pull both.
+    let page = s
+        .pull(&PullQuery {
+            after_seq: before,
+            ..all
+        })
+        .unwrap();
+    let moved: Vec<_> = reports(&page).iter().map(|r| r.id).collect();
+    assert_eq!(moved, [Uuid::from_u128(100)]);
+    let audited: Vec<_> = s
+        .audit_log(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.record.action, e.record.actor))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("case.register".to_string(), "sam".to_string()),
+            ("case.dispatch".to_string(), "sam".to_string())
+        ]
+    );
+}
+
+fn departments_routes_and_members(s: &dyn Store) {
+    let audit = |action: &str| AuditRecord {
+        at_ms: 1,
+        actor: "cli:root@host".into(),
+        device: None,
+        action: action.into(),
+        subject: String::new(),
+        detail: String::new(),
+    };
+    let water = Department {
+        code: "water".into(),
+        name: "自来水公司".into(),
+        utility: true,
+    };
+    s.add_department(&water, &audit("department.add")).unwrap();
+    assert!(matches!(
+        s.add_department(&water, &audit("department.add")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.departments().unwrap(), [water]);
+    s.set_category_routes(&[("0101".into(), "water".into())])
+        .unwrap();
+    assert!(matches!(
+        s.set_category_routes(&[("0102".into(), "nobody".into())]),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        s.category_routes().unwrap(),
+        [("0101".to_string(), "water".to_string())]
+    );
+    s.add_user(&user("wu", Role::Warden, &[]), 1).unwrap();
+    s.set_user_department("wu", Some("water"), &audit("user.department"))
+        .unwrap();
+    assert_eq!(s.user_department("wu").unwrap().as_deref(), Some("water"));
+    assert!(s
+        .set_user_department("wu", Some("gas"), &audit("user.department"))
+        .is_err());
+    s.set_user_department("wu", None, &audit("user.department"))
+        .unwrap();
+    assert_eq!(s.user_department("wu").unwrap(), None);
+    assert!(s
+        .set_user_department("zed", None, &audit("user.department"))
+        .is_err());
 }

@@ -2,6 +2,7 @@
 //! Every test runs a real server and real client cores over QUIC on loopback.
 
 mod bad_input;
+mod cases;
 mod cli;
 mod convergence;
 mod faults;

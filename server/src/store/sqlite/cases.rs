@@ -1,0 +1,186 @@
+//! Cases, departments and category routes in the SQLite backend. A case
+//! change is written in the push's transaction together with its audit line
+//! and a new feed position for its report, so devices pull both together.
+
+use gridwarden_protocol::case::CaseState;
+use gridwarden_protocol::codec;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use uuid::Uuid;
+
+use super::security;
+use crate::store::{AuditRecord, Department, StoreError, StoreResult};
+
+fn decode(bytes: &[u8]) -> StoreResult<CaseState> {
+    codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
+}
+
+pub(super) fn load(conn: &Connection, report: Uuid) -> StoreResult<Option<CaseState>> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT state FROM cases WHERE report_id = ?1")?
+        .query_row([report.as_bytes().as_slice()], |r| r.get(0))
+        .optional()?;
+    bytes.map(|b| decode(&b)).transpose()
+}
+
+pub(super) fn save(tx: &Transaction, case: &CaseState, now_ms: i64) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO cases (report_id, status, department, deadline_ms, updated_ms, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (report_id) DO UPDATE SET status = excluded.status,
+           department = excluded.department, deadline_ms = excluded.deadline_ms,
+           updated_ms = excluded.updated_ms, state = excluded.state",
+    )?
+    .execute(params![
+        case.report_id.as_bytes().as_slice(),
+        case.status.as_str(),
+        case.department,
+        case.deadline_ms,
+        now_ms,
+        codec::encode(case),
+    ])?;
+    if let Some(t) = case.history.last() {
+        let text = t.op.text();
+        security::append(
+            tx,
+            &AuditRecord {
+                at_ms: t.server_ms,
+                actor: t.by.clone(),
+                device: Some(t.device),
+                action: format!("case.{}", t.op.name()),
+                subject: case.report_id.to_string(),
+                detail: format!(
+                    "{} → {}{}{text}",
+                    t.from,
+                    t.to,
+                    if text.is_empty() { "" } else { ": " }
+                ),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn cases_of(conn: &Connection, reports: &[Uuid]) -> StoreResult<Vec<CaseState>> {
+    let mut out = Vec::new();
+    for id in reports {
+        if let Some(case) = load(conn, *id)? {
+            out.push(case);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn all(conn: &Connection) -> StoreResult<Vec<CaseState>> {
+    let mut stmt = conn.prepare("SELECT state FROM cases ORDER BY updated_ms")?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.iter().map(|b| decode(b)).collect()
+}
+
+pub(super) fn add_department(
+    tx: &Transaction,
+    d: &Department,
+    audit: &AuditRecord,
+) -> StoreResult<()> {
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM departments WHERE code = ?1")?
+        .exists([&d.code])?;
+    if exists {
+        return Err(StoreError::Conflict(format!(
+            "a department with code `{}` already exists",
+            d.code
+        )));
+    }
+    tx.execute(
+        "INSERT INTO departments (code, name, kind, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            d.code,
+            d.name,
+            if d.utility { "utility" } else { "department" },
+            audit.at_ms
+        ],
+    )?;
+    security::append(tx, audit)?;
+    Ok(())
+}
+
+pub(super) fn departments(conn: &Connection) -> StoreResult<Vec<Department>> {
+    let mut stmt = conn.prepare("SELECT code, name, kind FROM departments ORDER BY code")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Department {
+            code: r.get(0)?,
+            name: r.get(1)?,
+            utility: r.get::<_, String>(2)? == "utility",
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn set_routes(tx: &Transaction, routes: &[(String, String)]) -> StoreResult<()> {
+    tx.execute("DELETE FROM category_routes", [])?;
+    for (category, department) in routes {
+        tx.execute(
+            "INSERT INTO category_routes (category, department) VALUES (?1, ?2)",
+            params![category, department],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::NotFound(format!(
+                    "category {category} is routed to department `{department}`, which does not exist; add it with `departments add`"
+                ))
+            }
+            other => other.into(),
+        })?;
+    }
+    Ok(())
+}
+
+pub(super) fn routes(conn: &Connection) -> StoreResult<Vec<(String, String)>> {
+    let mut stmt =
+        conn.prepare("SELECT category, department FROM category_routes ORDER BY category")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn set_member(
+    tx: &Transaction,
+    user: &str,
+    department: Option<&str>,
+    audit: &AuditRecord,
+) -> StoreResult<()> {
+    if super::load_user(tx, user)?.is_none() {
+        return Err(StoreError::NotFound(format!("no user named `{user}`")));
+    }
+    match department {
+        Some(d) => {
+            let known = tx
+                .prepare_cached("SELECT 1 FROM departments WHERE code = ?1")?
+                .exists([d])?;
+            if !known {
+                return Err(StoreError::NotFound(format!(
+                    "no department with code `{d}`; see `gridwarden-server departments list`"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO department_members (user, department) VALUES (?1, ?2)
+                 ON CONFLICT (user) DO UPDATE SET department = excluded.department",
+                params![user, d],
+            )?;
+        }
+        None => {
+            tx.execute("DELETE FROM department_members WHERE user = ?1", [user])?;
+        }
+    }
+    security::append(tx, audit)?;
+    Ok(())
+}
+
+pub(super) fn member_of(conn: &Connection, user: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT department FROM department_members WHERE user = ?1")?
+        .query_row([user], |r| r.get(0))
+        .optional()?)
+}
