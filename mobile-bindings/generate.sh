@@ -11,8 +11,9 @@
 # The phone libraries themselves are built per target (docs/mobile.md);
 # the generated sources do not depend on the target they were read from.
 #
-# Environment: CARGO_TARGET_DIR is honoured; GRIDWARDEN_PROFILE picks the
-# cargo profile (`dev`, the default, or `release`).
+# Environment: CARGO (the cargo to run) and CARGO_TARGET_DIR are honoured;
+# GRIDWARDEN_PROFILE picks the cargo profile (`dev`, the default, or
+# `release`).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -50,7 +51,7 @@ case "$(uname -s)" in
 esac
 
 # One build for both: the library and the generator then share one uniffi.
-cargo build --quiet --manifest-path "$workspace/Cargo.toml" --profile "$profile" \
+"${CARGO:-cargo}" build --quiet --manifest-path "$workspace/Cargo.toml" --profile "$profile" \
   -p gridwarden-mobile --features bindgen --lib --bin uniffi-bindgen
 
 library="$target_dir/$profile_dir/$library_file"
