@@ -6,5 +6,6 @@ mod cli;
 mod convergence;
 mod faults;
 mod field_loop;
+mod mobile;
 mod patrols_photos;
 mod reconnect;
