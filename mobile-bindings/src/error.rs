@@ -36,8 +36,8 @@ pub enum GridwardenError {
     Cancelled { message: String },
 
     /// Anything else: a server that answers nonsense, a certificate that is
-    /// not the enrolled one, a failure inside the server. Show it and let
-    /// the user contact IT.
+    /// not the enrolled one, a failure inside the server, a `SyncListener`
+    /// that threw. Show it and let the user contact IT.
     #[error("{message}")]
     Other { message: String },
 }
