@@ -335,7 +335,7 @@ class Phones(unittest.TestCase):
             [r.id for r in self.warden.list_reports()],
         )
 
-    def test_8_offline_when_the_server_is_down(self):
+    def test_7_offline_when_the_server_is_down(self):
         stop_server()
         queued = self.warden.record_report(here(note="recorded with the server down"))
         with self.assertRaises(gw.GridwardenError.Offline) as caught:
@@ -346,8 +346,8 @@ class Phones(unittest.TestCase):
         self.assertTrue(self.warden.show_report(queued).status.is_pending(), "nothing lost")
         self.assertGreater(self.warden.status().outbox, 0)
 
-    def test_9_a_sync_is_cancelled_by_its_token(self):
-        # The server is down (test 8): a sync that retries until cancelled.
+    def test_8_a_sync_is_cancelled_by_its_token(self):
+        # The server is down (test 7): a sync that retries until cancelled.
         forever = gw.SyncOptions(max_attempts=0, first_retry_ms=100, max_retry_ms=200)
 
         already = gw.CancelToken()
