@@ -302,11 +302,18 @@ pub mod bins {
     pub fn nested(mut cmd: Command) -> Command {
         // `cargo test` sets CARGO_PKG_*, CARGO_MANIFEST_DIR and friends for
         // this process; build scripts that watch them would rebuild the
-        // world, so the nested build gets only what selects the toolchain.
+        // world, so the nested build gets only what selects the toolchain
+        // and how it builds (CARGO_INCREMENTAL too: CI turns it off, and a
+        // nested build with it on would rebuild the workspace's crates).
+        const KEEP: [&str; 4] = [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO_INCREMENTAL",
+        ];
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
-            let keep =
-                ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS"].contains(&key.as_ref());
+            let keep = KEEP.contains(&key.as_ref());
             if (key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "OUT_DIR") && !keep
             {
                 cmd.env_remove(key.as_ref());
