@@ -1,13 +1,31 @@
-//! The bridge from phones to `gridwarden-client-core`.
+//! The bridge from phones to `gridwarden-client-core`, through uniffi
+//! (Kotlin, Swift and Python bindings generated from this crate's compiled
+//! library by `generate.sh`).
 //!
-//! Skeleton only: the uniffi interface (Kotlin, Swift, Python) arrives with
-//! the mobile-bindings issue. The rule for this crate is already fixed: no
-//! domain logic here, only type and error mapping over the client core, so a
-//! phone runs exactly the code the command-line client runs.
+//! The rule for this crate: no domain logic, only type and error mapping over
+//! the client core, so a phone runs exactly the code the command-line client
+//! runs. [`GridwardenClient`] (`client.rs`) is the one object an app holds;
+//! the records it takes and returns are in `types.rs`, the one error an app
+//! branches on in `error.rs`, and the sync hooks (progress listener, cancel
+//! token) in `sync.rs`.
+
+mod client;
+mod error;
+mod runtime;
+mod sync;
+mod types;
+
+pub use client::GridwardenClient;
+pub use error::GridwardenError;
+pub use sync::{CancelToken, SyncListener};
+pub use types::*;
 
 pub use gridwarden_client_core as core;
 
+uniffi::setup_scaffolding!();
+
 /// Version of the client core these bindings wrap.
-pub fn core_version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
 }

@@ -9,6 +9,7 @@ use geo::InteriorPoint;
 use gridwarden_client_core::{Client, Location, NewReport};
 use gridwarden_protocol::Role;
 use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
+pub mod mobile;
 pub mod relay;
 pub mod sim;
 
@@ -281,25 +282,9 @@ pub mod bins {
     /// building both with the same profile as the tests if needed.
     pub fn path(name: &str) -> PathBuf {
         let dir = BUILT.get_or_init(|| {
-            // target/<profile>/deps/e2e-HASH -> target/<profile>
-            let exe = std::env::current_exe().unwrap();
-            let dir = exe.parent().unwrap().parent().unwrap().to_owned();
-            let profile = dir.file_name().unwrap().to_string_lossy().into_owned();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            // `cargo test` sets CARGO_PKG_*, CARGO_MANIFEST_DIR and friends for
-            // this process; build scripts that watch them would rebuild the
-            // world, so the nested build gets only what selects the toolchain.
-            for (key, _) in std::env::vars_os() {
-                let key = key.to_string_lossy();
-                let keep =
-                    ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS"].contains(&key.as_ref());
-                if (key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "OUT_DIR")
-                    && !keep
-                {
-                    cmd.env_remove(key.as_ref());
-                }
-            }
+            let mut cmd = nested(Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            ));
             cmd.args([
                 "build",
                 "--quiet",
@@ -308,14 +293,54 @@ pub mod bins {
                 "-p",
                 "gridwarden-cli",
             ]);
-            if profile == "release" {
+            if profile() == "release" {
                 cmd.arg("--release");
             }
             let status = cmd.status().expect("running cargo build for the binaries");
             assert!(status.success(), "building the binaries failed");
-            dir
+            profile_dir()
         });
         dir.join(name)
+    }
+
+    /// The directory the tests were built into: `target/<profile>`.
+    pub fn profile_dir() -> PathBuf {
+        // target/<profile>/deps/e2e-HASH -> target/<profile>
+        let exe = std::env::current_exe().unwrap();
+        exe.parent().unwrap().parent().unwrap().to_owned()
+    }
+
+    /// `debug` or `release`, as the tests were built.
+    pub fn profile() -> String {
+        profile_dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Prepares `cmd` to run a cargo build inside this test run.
+    pub fn nested(mut cmd: Command) -> Command {
+        // `cargo test` sets CARGO_PKG_*, CARGO_MANIFEST_DIR and friends for
+        // this process; build scripts that watch them would rebuild the
+        // world, so the nested build gets only what selects the toolchain
+        // and how it builds (CARGO_INCREMENTAL too: CI turns it off, and a
+        // nested build with it on would rebuild the workspace's crates).
+        const KEEP: [&str; 4] = [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO_INCREMENTAL",
+        ];
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let keep = KEEP.contains(&key.as_ref());
+            if (key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "OUT_DIR") && !keep
+            {
+                cmd.env_remove(key.as_ref());
+            }
+        }
+        cmd
     }
 }
 

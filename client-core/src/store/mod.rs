@@ -16,7 +16,7 @@ pub mod rejections;
 pub mod reports;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -24,6 +24,10 @@ use crate::error::{ClientError, Result};
 
 /// File name of the database inside the client home directory.
 pub const DB_FILE: &str = "client.db";
+
+/// How long a statement waits for another connection's lock (the CLI run
+/// twice, an app and its background job) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// WAL pages after which SQLite checkpoints on its own (about 40 MB).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
@@ -89,12 +93,11 @@ impl Store {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode = enable_wal(conn)?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "SQLite refused WAL mode; continuing with it");
     }
-    conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // NORMAL in WAL mode survives a killed app (the OS holds the written
     // pages); only a power cut can drop the last commits, which at worst
@@ -110,8 +113,53 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Switches the database to WAL and returns the journal mode in force. On a
+/// fresh file the switch needs the file to itself, and SQLite answers
+/// "locked" at once, without waiting on the busy timeout, while another
+/// connection opens the same fresh home (a phone app and its background
+/// job, two CLI runs): so wait here, as long as the busy timeout.
+fn enable_wal(conn: &Connection) -> Result<String> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: usize =
+    if schema_of(conn)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    loop {
+        // The version is read again under the write lock: another connection
+        // may have run migrations between this one's first look and its lock
+        // (two openers of a fresh home), and running one twice fails.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = schema_of(&tx)?;
+        let Some(sql) = MIGRATIONS.get(current) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
+        tx.commit()?;
+    }
+}
+
+/// The schema version of the open database, refused when it is newer than
+/// this build knows.
+fn schema_of(conn: &Connection) -> Result<usize> {
+    let current =
         conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
         return Err(ClientError::InvalidInput(format!(
@@ -120,13 +168,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             MIGRATIONS.len()
         )));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+    Ok(current)
 }
 
 /// The schema version this build creates.
@@ -179,6 +221,37 @@ mod tests {
         drop(store);
         let again = Store::open(&home).unwrap();
         assert!(again.path().ends_with(DB_FILE));
+    }
+
+    /// A phone's app and its background sync job may both open a home the
+    /// very first time at once (and so may two CLI runs): neither may fail.
+    #[test]
+    fn two_connections_can_open_a_fresh_home_at_the_same_moment() {
+        for round in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("home");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (home, start) = (home.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Store::open(&home).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                if let Err(e) = opener.join().unwrap() {
+                    panic!("round {round}: opening a fresh home twice at once failed: {e}");
+                }
+            }
+            let store = Store::open(&home).unwrap();
+            let version: i64 = store
+                .conn()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version as usize, schema_version());
+        }
     }
 
     #[test]

@@ -1,0 +1,286 @@
+//! `GridwardenClient`: one device's store, as an app holds it.
+//!
+//! Each method is one client-core call with its inputs and outputs mapped.
+//! Local calls (record, list, patrol points) take milliseconds and may run
+//! on the UI thread; the network calls (`enroll`, `sync`, `fetch_photo`)
+//! come twice: async, for the app's own executor, and `_blocking`, for a
+//! background worker's thread. Both run on the client's own runtime.
+//!
+//! Several clients may be open on one home at once, in one process or in
+//! several (the app and its background sync job): the store is SQLite in
+//! WAL mode, and each change is one transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridwarden_client_core::{Client, EnrolmentInfo as CoreEnrolment, Result as CoreResult};
+
+use crate::error::GridwardenError;
+use crate::runtime::Runtime;
+use crate::sync::{self, CancelToken, SyncListener};
+use crate::types::{
+    parse_id, paths, Category, ClientOptions, ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol,
+    NewReport, PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions,
+    SyncSummary,
+};
+
+type Result<T, E = GridwardenError> = std::result::Result<T, E>;
+
+#[derive(Debug, uniffi::Object)]
+pub struct GridwardenClient {
+    core: Arc<Client>,
+    runtime: Runtime,
+}
+
+#[uniffi::export]
+impl GridwardenClient {
+    /// Opens the device store in directory `home` (created if missing):
+    /// the app's private files directory on a phone. Works offline and
+    /// before enrolment.
+    #[uniffi::constructor]
+    pub fn open(home: String) -> Result<Arc<Self>> {
+        Self::open_with_options(home, ClientOptions::default())
+    }
+
+    #[uniffi::constructor]
+    pub fn open_with_options(home: String, options: ClientOptions) -> Result<Arc<Self>> {
+        let core = Client::open(&home)?
+            .with_connect_timeout(Duration::from_millis(options.connect_timeout_ms));
+        let runtime = Runtime::new().map_err(|e| GridwardenError::Other {
+            message: format!("cannot start the library's network thread: {e}"),
+        })?;
+        Ok(Arc::new(Self {
+            core: Arc::new(core),
+            runtime,
+        }))
+    }
+
+    pub fn status(&self) -> Result<ClientStatus> {
+        Ok(self.core.status()?.into())
+    }
+
+    /// Enrols this device with the one-time code IT issued. Fetches the
+    /// category table and grid layer too, so recording works offline at
+    /// once.
+    pub async fn enroll(&self, code: String, device_label: String) -> Result<EnrolmentInfo> {
+        let work = enroll(self.core.clone(), code, device_label);
+        Ok(self.runtime.spawn(work).await??.into())
+    }
+
+    pub fn enroll_blocking(&self, code: String, device_label: String) -> Result<EnrolmentInfo> {
+        let work = enroll(self.core.clone(), code, device_label);
+        Ok(self.runtime.block_on(work)??.into())
+    }
+
+    /// The cached category table (empty before enrolment).
+    pub fn categories(&self) -> Result<Vec<Category>> {
+        let table = self.core.categories()?;
+        Ok(table
+            .map(|t| t.categories.iter().map(Into::into).collect())
+            .unwrap_or_default())
+    }
+
+    /// The grid cell at a position (the phone's GPS fix), from the grid
+    /// layer cached on the device: works offline. `None` outside every cell
+    /// or before the layer was fetched. The server assigns the real cell.
+    pub fn grid_cell_at(&self, lon: f64, lat: f64) -> Result<Option<String>> {
+        Ok(self.core.grid_cell_at(lon, lat)?)
+    }
+
+    /// Records a report, with its photos, in one local transaction; never
+    /// waits for the network. Returns its id.
+    pub fn record_report(&self, report: NewReport) -> Result<String> {
+        let (input, photos) = report.into_core()?;
+        let id = self.core.record_report_with_photos(input, &photos)?;
+        Ok(id.to_string())
+    }
+
+    pub fn edit_report(&self, report_id: String, changes: ReportChanges) -> Result<()> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.edit_report(id, changes.try_into()?)?)
+    }
+
+    pub fn delete_report(&self, report_id: String) -> Result<()> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.delete_report(id)?)
+    }
+
+    /// Adds photo files to a report (copied into the client's home).
+    pub fn attach_photos(&self, report_id: String, photo_paths: Vec<String>) -> Result<()> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.attach_photos(id, &paths(photo_paths))?)
+    }
+
+    /// Reports not deleted, newest observation first.
+    pub fn list_reports(&self) -> Result<Vec<Report>> {
+        Ok(self
+            .core
+            .list_reports()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One report, deleted ones included, with where each photo stands.
+    pub fn show_report(&self, report_id: String) -> Result<Report> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.show_report(id)?.into())
+    }
+
+    /// Changes the server refused, newest first.
+    pub fn rejections(&self) -> Result<Vec<Rejection>> {
+        Ok(self
+            .core
+            .rejections()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Starts a patrol; reports recorded until it stops belong to it.
+    pub fn patrol_start(&self, note: String) -> Result<String> {
+        Ok(self.core.patrol_start(&note)?.to_string())
+    }
+
+    /// Adds a GPS fix to the patrol under way; returns whether it was kept
+    /// (fixes a few metres from the last kept one are dropped).
+    pub fn patrol_add_point(&self, fix: GpsFix) -> Result<bool> {
+        Ok(self.core.patrol_point(fix.into())?)
+    }
+
+    /// Stops the patrol under way and returns its id.
+    pub fn patrol_stop(&self) -> Result<String> {
+        Ok(self.core.patrol_stop()?.to_string())
+    }
+
+    /// The patrol under way, if any (after an app restart, too).
+    pub fn running_patrol(&self) -> Result<Option<String>> {
+        Ok(self.core.running_patrol()?.map(|id| id.to_string()))
+    }
+
+    /// Imports a GPX 1.0/1.1 track from another app as a finished patrol.
+    pub fn patrol_import_gpx(&self, gpx: Vec<u8>, note: Option<String>) -> Result<ImportedPatrol> {
+        Ok(self.core.patrol_import_gpx(&gpx, note.as_deref())?.into())
+    }
+
+    /// This device's patrols, newest first.
+    pub fn list_patrols(&self) -> Result<Vec<PatrolSummary>> {
+        Ok(self.core.patrols()?.into_iter().map(Into::into).collect())
+    }
+
+    /// One patrol of this device with its track.
+    pub fn show_patrol(&self, patrol_id: String) -> Result<PatrolTrack> {
+        let id = parse_id(&patrol_id, "patrol")?;
+        Ok(self.core.patrol(id)?.into())
+    }
+
+    /// Sends what was recorded here, then pulls what this user may see.
+    /// `listener` hears progress; `cancel` stops the sync at any moment, as
+    /// does cancelling the awaiting coroutine or task.
+    pub async fn sync(
+        &self,
+        options: SyncOptions,
+        listener: Option<Arc<dyn SyncListener>>,
+        cancel: Option<Arc<CancelToken>>,
+    ) -> Result<SyncSummary> {
+        let work = sync::run(self.core.clone(), options.into(), listener, cancel);
+        Ok(self.runtime.spawn(work).await??.into())
+    }
+
+    /// `sync` for a background worker's thread (WorkManager, BGTask):
+    /// returns when the sync is over. Never on the UI thread.
+    pub fn sync_blocking(
+        &self,
+        options: SyncOptions,
+        listener: Option<Arc<dyn SyncListener>>,
+        cancel: Option<Arc<CancelToken>>,
+    ) -> Result<SyncSummary> {
+        let work = sync::run(self.core.clone(), options.into(), listener, cancel);
+        Ok(self.runtime.block_on(work)??.into())
+    }
+
+    /// Writes a report's photo (by its hash, or a unique prefix of it) to
+    /// `out_path`, fetching it from the server unless it is on this device.
+    /// Returns its size in bytes.
+    pub async fn fetch_photo(&self, hash: String, out_path: String) -> Result<u64> {
+        let work = fetch_photo(self.core.clone(), hash, out_path);
+        Ok(self.runtime.spawn(work).await??)
+    }
+
+    pub fn fetch_photo_blocking(&self, hash: String, out_path: String) -> Result<u64> {
+        let work = fetch_photo(self.core.clone(), hash, out_path);
+        Ok(self.runtime.block_on(work)??)
+    }
+}
+
+// The network calls as futures that own what they use, so they can run as
+// tasks of the client's runtime whichever way the app called them.
+
+async fn enroll(core: Arc<Client>, code: String, label: String) -> CoreResult<CoreEnrolment> {
+    core.enroll_async(&code, &label).await
+}
+
+async fn fetch_photo(core: Arc<Client>, hash: String, out_path: String) -> CoreResult<u64> {
+    let photo = core.resolve_photo(&hash)?;
+    core.fetch_photo(&photo, out_path.as_ref()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The app and its background job may open a home for the first time at
+    /// the same moment.
+    #[test]
+    fn two_clients_open_one_new_home_at_once_from_two_threads() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let home = dir.path().join("home").display().to_string();
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (home, start) = (home.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        GridwardenClient::open(home).map(|c| c.status())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let status = opener.join().unwrap().unwrap().unwrap();
+                assert!(!status.enrolled);
+            }
+        }
+    }
+
+    #[test]
+    fn a_device_that_is_not_enrolled_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = GridwardenClient::open(dir.path().display().to_string()).unwrap();
+        let report = NewReport {
+            category: "0101".into(),
+            location: crate::types::GeoPoint {
+                lon: 111.68,
+                lat: 40.84,
+                accuracy_m: None,
+            },
+            note: String::new(),
+            address: None,
+            observed_at_ms: None,
+            photo_paths: vec![],
+            patrol_id: None,
+        };
+        let err = client.record_report(report).unwrap_err();
+        assert!(
+            matches!(err, GridwardenError::NotEnrolled { .. }),
+            "{err:?}"
+        );
+        let err = client
+            .sync_blocking(SyncOptions::default(), None, None)
+            .unwrap_err();
+        assert!(
+            matches!(err, GridwardenError::NotEnrolled { .. }),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,648 @@
+//! The records and enums that cross the boundary, each a plain copy of its
+//! client-core counterpart.
+//!
+//! Ids travel as UUID text (every binding language has strings; few have a
+//! UUID type uniffi maps to), times as milliseconds since the epoch, and
+//! files as paths the app can read or write.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gridwarden_client_core as core;
+use uuid::Uuid;
+
+use crate::error::GridwardenError;
+
+/// How a client is opened.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct ClientOptions {
+    /// How long `sync` and `enroll` wait for the server's handshake before
+    /// answering `Offline`.
+    #[uniffi(default = 10000)]
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: core::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
+        }
+    }
+}
+
+/// A WGS84 position.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct GeoPoint {
+    pub lon: f64,
+    pub lat: f64,
+    /// Horizontal accuracy in metres, when the location service gives it.
+    #[uniffi(default = None)]
+    pub accuracy_m: Option<f32>,
+}
+
+impl From<GeoPoint> for core::Location {
+    fn from(p: GeoPoint) -> Self {
+        core::Location {
+            lon: p.lon,
+            lat: p.lat,
+            accuracy_m: p.accuracy_m,
+        }
+    }
+}
+
+/// A report as the warden records it.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct NewReport {
+    /// Category code from `categories()`, e.g. `0101`.
+    pub category: String,
+    pub location: GeoPoint,
+    #[uniffi(default = "")]
+    pub note: String,
+    #[uniffi(default = None)]
+    pub address: Option<String>,
+    /// When the warden saw the issue; `None` means now.
+    #[uniffi(default = None)]
+    pub observed_at_ms: Option<i64>,
+    /// Photo files the app wrote (JPEG, PNG or HEIC). They are copied into
+    /// the client's home; the app may delete its files afterwards.
+    #[uniffi(default = [])]
+    pub photo_paths: Vec<String>,
+    /// The patrol the report belongs to; `None` links it to the patrol
+    /// under way, if any.
+    #[uniffi(default = None)]
+    pub patrol_id: Option<String>,
+}
+
+impl NewReport {
+    /// The core's input and the photo files, apart.
+    pub(crate) fn into_core(self) -> Result<(core::NewReport, Vec<PathBuf>), GridwardenError> {
+        let patrol = self
+            .patrol_id
+            .as_deref()
+            .map(|id| parse_id(id, "patrol"))
+            .transpose()?;
+        let report = core::NewReport {
+            category: self.category,
+            location: self.location.into(),
+            address: self.address,
+            note: self.note,
+            observed_at_ms: self.observed_at_ms.unwrap_or_else(now_ms),
+            patrol,
+        };
+        Ok((report, paths(self.photo_paths)))
+    }
+}
+
+/// Fields to change in a report; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, uniffi::Record)]
+pub struct ReportChanges {
+    #[uniffi(default = None)]
+    pub category: Option<String>,
+    #[uniffi(default = None)]
+    pub note: Option<String>,
+    #[uniffi(default = None)]
+    pub location: Option<GeoPoint>,
+    #[uniffi(default = None)]
+    pub address: Option<String>,
+    /// Removes the address (an explicit flag: `None` already means "keep").
+    #[uniffi(default = false)]
+    pub clear_address: bool,
+}
+
+impl TryFrom<ReportChanges> for core::ReportEdit {
+    type Error = GridwardenError;
+
+    fn try_from(c: ReportChanges) -> Result<Self, GridwardenError> {
+        let address = match (c.address, c.clear_address) {
+            (Some(_), true) => {
+                return Err(GridwardenError::rejected(
+                    "give a new address or clear it, not both",
+                ))
+            }
+            (Some(address), false) => Some(Some(address)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        Ok(core::ReportEdit {
+            category: c.category,
+            note: c.note,
+            location: c.location.map(Into::into),
+            address,
+        })
+    }
+}
+
+/// Where a report stands between this device and the server.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum ReportStatus {
+    /// Changes of it wait to be sent.
+    Pending,
+    /// Everything recorded here was acknowledged by the server.
+    Synced,
+    /// The server refused a change of it; `reason` is for the user.
+    Rejected { code: String, reason: String },
+}
+
+impl From<core::ReportStatus> for ReportStatus {
+    fn from(s: core::ReportStatus) -> Self {
+        match s {
+            core::ReportStatus::Pending => ReportStatus::Pending,
+            core::ReportStatus::Synced => ReportStatus::Synced,
+            core::ReportStatus::Rejected { code, reason } => {
+                ReportStatus::Rejected { code, reason }
+            }
+        }
+    }
+}
+
+/// A photo of a report (never its bytes: `fetch_photo` writes them).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Photo {
+    /// BLAKE3 of the bytes, lower-case hex: the photo's identity.
+    pub hash: String,
+    pub size: u64,
+    pub mime: String,
+    /// `queued`, `ready`, `uploaded`, `refused`, `fetched`, or `remote` (on
+    /// the server only).
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+impl From<core::PhotoView> for Photo {
+    fn from(p: core::PhotoView) -> Self {
+        Photo {
+            hash: p.hash,
+            size: p.size,
+            mime: p.mime,
+            state: p.state,
+            reason: p.reason,
+        }
+    }
+}
+
+/// A report as the device shows it.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Report {
+    pub id: String,
+    pub category: String,
+    /// Name of the category in the cached table, if the device has one.
+    pub category_name: Option<String>,
+    pub note: String,
+    pub location: GeoPoint,
+    pub address: Option<String>,
+    pub observed_at_ms: i64,
+    /// User name of the warden who recorded it.
+    pub reporter: String,
+    pub device_id: String,
+    pub patrol_id: Option<String>,
+    /// The cell the server assigned; `None` until it has.
+    pub grid_cell: Option<String>,
+    /// This device's own guess from its cached grid layer.
+    pub local_cell: Option<String>,
+    pub deleted: bool,
+    pub status: ReportStatus,
+    pub photos: Vec<Photo>,
+}
+
+impl From<core::ReportView> for Report {
+    fn from(r: core::ReportView) -> Self {
+        Report {
+            id: r.id.to_string(),
+            category: r.category,
+            category_name: r.category_name,
+            note: r.note,
+            location: GeoPoint {
+                lon: r.lon,
+                lat: r.lat,
+                accuracy_m: r.accuracy_m,
+            },
+            address: r.address,
+            observed_at_ms: r.observed_at_ms,
+            reporter: r.reporter,
+            device_id: r.device.to_string(),
+            patrol_id: r.patrol.map(|p| p.to_string()),
+            grid_cell: r.grid_cell,
+            local_cell: r.local_cell,
+            deleted: r.deleted,
+            status: r.status.into(),
+            photos: r.photos.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A change the server refused, with its reason.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Rejection {
+    pub op_id: String,
+    pub report_id: String,
+    /// snake_case error code, e.g. `unknown_category`.
+    pub code: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+impl From<core::Rejection> for Rejection {
+    fn from(r: core::Rejection) -> Self {
+        Rejection {
+            op_id: r.op_id.to_string(),
+            report_id: r.report_id.to_string(),
+            code: r.code,
+            reason: r.reason,
+            at_ms: r.at_ms,
+        }
+    }
+}
+
+/// One entry of the category table the device caches.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Category {
+    /// Subclass code, what a report carries, e.g. `0101`.
+    pub code: String,
+    pub class_code: String,
+    pub class_name: String,
+    pub name: String,
+    pub name_en: String,
+}
+
+impl From<&gridwarden_protocol::category::Category> for Category {
+    fn from(c: &gridwarden_protocol::category::Category) -> Self {
+        Category {
+            code: c.code.clone(),
+            class_code: c.class_code.clone(),
+            class_name: c.class_name.clone(),
+            name: c.name.clone(),
+            name_en: c.name_en.clone(),
+        }
+    }
+}
+
+/// Where this device stands.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct ClientStatus {
+    pub home: String,
+    pub enrolled: bool,
+    pub device_id: Option<String>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub server: Option<String>,
+    /// SHA-256 of the pinned server certificate, lower-case hex.
+    pub fingerprint: Option<String>,
+    /// The grid cells this user covers.
+    pub cells: Vec<String>,
+    /// Reports stored here, deleted ones included.
+    pub reports: u64,
+    /// Changes waiting to be sent.
+    pub outbox: u64,
+    pub rejections: u64,
+    pub last_sync_ms: Option<i64>,
+    pub categories_version: Option<u64>,
+    pub grid_version: Option<u64>,
+}
+
+impl From<core::ClientStatus> for ClientStatus {
+    fn from(s: core::ClientStatus) -> Self {
+        ClientStatus {
+            home: s.home,
+            enrolled: s.enrolled,
+            device_id: s.device_id.map(|d| d.to_string()),
+            user: s.user,
+            role: s.role,
+            server: s.server,
+            fingerprint: s.fingerprint,
+            cells: s.cells,
+            reports: s.reports,
+            outbox: s.outbox,
+            rejections: s.rejections,
+            last_sync_ms: s.last_sync_ms,
+            categories_version: s.categories_version,
+            grid_version: s.grid_version,
+        }
+    }
+}
+
+/// What enrolling gave this device.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct EnrolmentInfo {
+    pub device_id: String,
+    pub user: String,
+    pub role: String,
+    pub server: String,
+    pub fingerprint: String,
+    /// Versions of the reference data cached at enrolment; `None` when it
+    /// could not be fetched (the first sync does).
+    pub categories_version: Option<u64>,
+    pub grid_version: Option<u64>,
+}
+
+impl From<core::EnrolmentInfo> for EnrolmentInfo {
+    fn from(e: core::EnrolmentInfo) -> Self {
+        EnrolmentInfo {
+            device_id: e.device_id.to_string(),
+            user: e.user,
+            role: e.role,
+            server: e.server,
+            fingerprint: e.fingerprint,
+            categories_version: e.categories_version,
+            grid_version: e.grid_version,
+        }
+    }
+}
+
+/// A GPS fix as the phone's location service gives it.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct GpsFix {
+    pub lon: f64,
+    pub lat: f64,
+    /// When the fix was taken; `None` takes the device's clock.
+    #[uniffi(default = None)]
+    pub time_ms: Option<i64>,
+    #[uniffi(default = None)]
+    pub accuracy_m: Option<f32>,
+    #[uniffi(default = None)]
+    pub speed_mps: Option<f32>,
+}
+
+impl From<GpsFix> for core::PointInput {
+    fn from(f: GpsFix) -> Self {
+        core::PointInput {
+            time_ms: f.time_ms,
+            lon: f.lon,
+            lat: f.lat,
+            accuracy_m: f.accuracy_m,
+            speed_mps: f.speed_mps,
+        }
+    }
+}
+
+/// One kept point of a patrol's track.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct TrackPoint {
+    pub seq: u32,
+    pub time_ms: Option<i64>,
+    pub lon: f64,
+    pub lat: f64,
+    pub accuracy_m: Option<f32>,
+    pub speed_mps: Option<f32>,
+    /// The track is not drawn between segments (a GPX `trkseg`).
+    pub segment: u32,
+}
+
+impl From<core::TrackPoint> for TrackPoint {
+    fn from(p: core::TrackPoint) -> Self {
+        TrackPoint {
+            seq: p.seq,
+            time_ms: p.time_ms,
+            lon: p.lon,
+            lat: p.lat,
+            accuracy_m: p.accuracy_m,
+            speed_mps: p.speed_mps,
+            segment: p.segment,
+        }
+    }
+}
+
+/// What a supervisor judges a patrol by, computed on the device with its
+/// cached grid layer (the same function the server runs).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct PatrolSummary {
+    pub id: String,
+    pub warden: String,
+    pub device_id: String,
+    pub started_at_ms: i64,
+    /// `None` while the patrol is under way.
+    pub ended_at_ms: Option<i64>,
+    pub note: String,
+    pub points: u32,
+    /// Points that jump faster than a person walks.
+    pub flagged: u32,
+    pub distance_m: f64,
+    pub duration_ms: Option<i64>,
+    /// How many grid cells the warden covers.
+    pub scope_cells: u32,
+    /// The warden's cells the track passed through.
+    pub covered_cells: Vec<String>,
+    /// Every cell the track passed through.
+    pub visited_cells: Vec<String>,
+    /// Share of the warden's cells covered, 0.0 to 1.0.
+    pub coverage: f64,
+    /// Reports recorded on this patrol.
+    pub report_ids: Vec<String>,
+}
+
+impl From<core::PatrolSummary> for PatrolSummary {
+    fn from(s: core::PatrolSummary) -> Self {
+        let coverage = s.coverage();
+        PatrolSummary {
+            id: s.info.id.to_string(),
+            warden: s.info.warden,
+            device_id: s.info.device.to_string(),
+            started_at_ms: s.info.started_at_ms,
+            ended_at_ms: s.info.ended_at_ms,
+            note: s.info.note,
+            points: s.points,
+            flagged: s.flagged,
+            distance_m: s.distance_m,
+            duration_ms: s.duration_ms,
+            scope_cells: s.scope_cells,
+            covered_cells: s.covered_cells,
+            visited_cells: s.visited_cells,
+            coverage,
+            report_ids: s.reports.iter().map(Uuid::to_string).collect(),
+        }
+    }
+}
+
+/// A patrol with its track.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct PatrolTrack {
+    pub summary: PatrolSummary,
+    pub points: Vec<TrackPoint>,
+}
+
+impl From<core::PatrolTrack> for PatrolTrack {
+    fn from(t: core::PatrolTrack) -> Self {
+        PatrolTrack {
+            summary: t.summary.into(),
+            points: t.points.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What importing a GPX file did.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct ImportedPatrol {
+    pub patrol_id: String,
+    /// The track's name in the file.
+    pub name: Option<String>,
+    pub points_in_file: u64,
+    /// Points kept after thinning.
+    pub points_kept: u64,
+    pub segments: u32,
+}
+
+impl From<core::ImportedPatrol> for ImportedPatrol {
+    fn from(i: core::ImportedPatrol) -> Self {
+        ImportedPatrol {
+            patrol_id: i.patrol.to_string(),
+            name: i.name,
+            points_in_file: i.points_in_file,
+            points_kept: i.points_kept,
+            segments: i.segments,
+        }
+    }
+}
+
+/// How a sync retries while the server cannot be reached.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct SyncOptions {
+    /// Attempts in all, the first included: 1 tries once (a background job
+    /// whose scheduler retries), 0 retries until cancelled.
+    #[uniffi(default = 1)]
+    pub max_attempts: u32,
+    /// Delay ceiling before the first retry; it doubles per failure.
+    #[uniffi(default = 500)]
+    pub first_retry_ms: u64,
+    /// No delay is longer than this.
+    #[uniffi(default = 60000)]
+    pub max_retry_ms: u64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 1,
+            first_retry_ms: 500,
+            max_retry_ms: 60_000,
+        }
+    }
+}
+
+impl From<SyncOptions> for core::RetryPolicy {
+    fn from(o: SyncOptions) -> Self {
+        core::RetryPolicy {
+            initial: Duration::from_millis(o.first_retry_ms),
+            max: Duration::from_millis(o.max_retry_ms),
+            max_attempts: (o.max_attempts > 0).then_some(o.max_attempts),
+            ..core::RetryPolicy::default()
+        }
+    }
+}
+
+/// Where a sync stands, told to the `SyncListener` after every step.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum SyncProgress {
+    /// Attempt `attempt` (from 1) is connecting.
+    Connecting { attempt: u32 },
+    /// Changes acknowledged and records pulled so far in this attempt.
+    Transferring {
+        pushed: u64,
+        pulled: u64,
+        bytes_sent: u64,
+        bytes_received: u64,
+    },
+    /// Bytes of a photo the server holds so far.
+    Photo { hash: String, sent: u64, total: u64 },
+    /// Attempt `attempt` failed (`reason`); the next starts after
+    /// `delay_ms`.
+    Waiting {
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+}
+
+impl From<core::SyncProgress> for SyncProgress {
+    fn from(p: core::SyncProgress) -> Self {
+        match p {
+            core::SyncProgress::Connecting { attempt } => SyncProgress::Connecting { attempt },
+            core::SyncProgress::Transferring {
+                pushed,
+                pulled,
+                bytes_sent,
+                bytes_received,
+            } => SyncProgress::Transferring {
+                pushed,
+                pulled,
+                bytes_sent,
+                bytes_received,
+            },
+            core::SyncProgress::Photo { hash, sent, total } => {
+                SyncProgress::Photo { hash, sent, total }
+            }
+            core::SyncProgress::Waiting {
+                attempt,
+                delay_ms,
+                reason,
+            } => SyncProgress::Waiting {
+                attempt,
+                delay_ms,
+                reason,
+            },
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Changes the server applied now.
+    pub pushed: u64,
+    /// Changes the server had already applied from an earlier push.
+    pub duplicates: u64,
+    /// Changes the server refused, with its reasons.
+    pub rejected: Vec<Rejection>,
+    /// Records received from the server.
+    pub pulled: u64,
+    /// Changes still waiting to be sent (normally 0).
+    pub pending: u64,
+    pub categories_updated: bool,
+    pub grid_updated: bool,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Photos the server now holds whole.
+    pub photos_uploaded: u64,
+    /// Photos the server refused, with its reasons.
+    pub photos_refused: Vec<String>,
+    pub photo_bytes_sent: u64,
+    pub photo_chunks_resent: u64,
+    /// Photos still waiting to be sent.
+    pub photos_waiting: u64,
+}
+
+impl From<core::SyncSummary> for SyncSummary {
+    fn from(s: core::SyncSummary) -> Self {
+        SyncSummary {
+            pushed: s.pushed,
+            duplicates: s.duplicates,
+            rejected: s.rejected.into_iter().map(Into::into).collect(),
+            pulled: s.pulled,
+            pending: s.pending,
+            categories_updated: s.categories_updated,
+            grid_updated: s.grid_updated,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            photos_uploaded: s.photos_uploaded,
+            photos_refused: s.photos_refused,
+            photo_bytes_sent: s.photo_bytes_sent,
+            photo_chunks_resent: s.photo_chunks_resent,
+            photos_waiting: s.photos_waiting,
+        }
+    }
+}
+
+/// A full UUID as ids are handed out by this interface.
+pub(crate) fn parse_id(text: &str, what: &str) -> Result<Uuid, GridwardenError> {
+    Uuid::parse_str(text.trim())
+        .map_err(|_| GridwardenError::rejected(format!("`{text}` is not a {what} id")))
+}
+
+pub(crate) fn paths(files: Vec<String>) -> Vec<PathBuf> {
+    files.into_iter().map(PathBuf::from).collect()
+}
+
+/// The device clock, for a report observed "now".
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
