@@ -165,6 +165,9 @@ pub enum CaseCommand {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
+        /// A photo of the result (repeatable); uploaded after the step is accepted.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
     },
     /// Accept the disposal and ask the field to check. Supervisors.
     SendForVerification {
@@ -182,6 +185,9 @@ pub enum CaseCommand {
         failed: bool,
         #[arg(long, default_value = "")]
         note: String,
+        /// A photo from the field (repeatable); uploaded after the verdict is accepted.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
     },
     /// Close a verified case (结案). Supervisors.
     Close {

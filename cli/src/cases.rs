@@ -89,8 +89,14 @@ fn show_text(c: &CaseView) -> String {
     }
     text.push_str("history:\n");
     for s in &c.history {
+        let photos = if s.photos.is_empty() {
+            String::new()
+        } else {
+            let short: Vec<_> = s.photos.iter().map(|h| &h[..12]).collect();
+            format!(" [photos {}]", short.join(" "))
+        };
         text.push_str(&format!(
-            "  {}  {:<22} {} → {}  by {} ({}){}\n",
+            "  {}  {:<22} {} → {}  by {} ({}){}{photos}\n",
             format_utc(s.server_ms),
             s.op,
             s.from,
@@ -108,6 +114,7 @@ fn show_text(c: &CaseView) -> String {
 }
 
 pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Result<(), Failure> {
+    let mut photos = Vec::new();
     let (id, op) = match command {
         CaseCommand::Show { id } => {
             let id = client.resolve_report_id(&id)?;
@@ -121,26 +128,40 @@ pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Resu
             department,
             note,
         } => (id, CaseOp::Dispatch { department, note }),
-        CaseCommand::Dispose { id, note } => (
+        CaseCommand::Dispose {
             id,
-            CaseOp::Dispose {
-                note,
-                photos: vec![],
-            },
-        ),
+            note,
+            photos: files,
+        } => {
+            photos = files;
+            (
+                id,
+                CaseOp::Dispose {
+                    note,
+                    photos: vec![],
+                },
+            )
+        }
         CaseCommand::SendForVerification { id, verifier } => {
             (id, CaseOp::SendForVerification { verifier })
         }
         CaseCommand::Verify {
-            id, passed, note, ..
-        } => (
             id,
-            CaseOp::Verify {
-                passed,
-                note,
-                photos: vec![],
-            },
-        ),
+            passed,
+            note,
+            photos: files,
+            ..
+        } => {
+            photos = files;
+            (
+                id,
+                CaseOp::Verify {
+                    passed,
+                    note,
+                    photos: vec![],
+                },
+            )
+        }
         CaseCommand::Close { id, note } => (id, CaseOp::Close { note }),
         CaseCommand::Reopen { id, reason } => (id, CaseOp::Reopen { reason }),
         CaseCommand::Postpone {
@@ -159,7 +180,7 @@ pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Resu
     };
     let id = client.resolve_report_id(&id)?;
     let name = op.name();
-    let op_id = client.case_step(id, op)?;
+    let op_id = client.case_step_with_photos(id, op, &photos)?;
     out.emit(&json!({"report": id, "step": name, "op": op_id}), || {
         format!("{name} of {id} queued; the server decides at the next sync\n")
     })

@@ -6,12 +6,14 @@
 use gridwarden_protocol::case::{CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::{validate, OpBody, ReportState, Role};
 use gridwarden_workflow::{kpi, CaseFacts, GroupBy, KpiRow, Period};
+use std::path::PathBuf;
+
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::client::{live_report, next_stamp, queue_op, require_enrolment, Client};
 use crate::error::{ClientError, Result};
-use crate::store::{cases, meta, outbox, reports};
+use crate::store::{cases, meta, outbox, photos, reports};
 
 /// One step of a case's history, as shown.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -27,6 +29,8 @@ pub struct StepView {
     pub text: String,
     pub department: Option<String>,
     pub passed: Option<bool>,
+    /// BLAKE3 hashes of the photos taken at this step (`photo get` fetches them).
+    pub photos: Vec<String>,
 }
 
 /// A case as the device shows it: the report's facts and the case's.
@@ -101,6 +105,7 @@ fn view_of(
                     CaseOp::Verify { passed, .. } => Some(*passed),
                     _ => None,
                 },
+                photos: t.op.photos().iter().map(|p| p.hash.to_hex()).collect(),
             })
             .collect(),
     }
@@ -128,6 +133,43 @@ impl Client {
         let enrolment = require_enrolment(&tx)?;
         live_report(&tx, report_id, "moved on as a case")?;
         let stamp = next_stamp(&tx, &enrolment, self.clock().now_ms())?;
+        let op_id = queue_op(&tx, stamp, OpBody::Case { report_id, op })?;
+        tx.commit()?;
+        Ok(op_id)
+    }
+
+    /// Takes a disposal or verification step with photos from files: the
+    /// photos are kept on the device and uploaded once the server accepted
+    /// the step (like a report's photos).
+    pub fn case_step_with_photos(
+        &self,
+        report_id: Uuid,
+        mut op: CaseOp,
+        photo_files: &[PathBuf],
+    ) -> Result<Uuid> {
+        let refs = self.import_photos(photo_files)?;
+        match &mut op {
+            CaseOp::Dispose { photos, .. } | CaseOp::Verify { photos, .. } => {
+                *photos = refs.clone()
+            }
+            other if !refs.is_empty() => {
+                return Err(ClientError::InvalidInput(format!(
+                    "photos go with a disposal or a verification, not a {}",
+                    other.name().replace('_', " ")
+                )))
+            }
+            _ => {}
+        }
+        validate::case_op(&op)?;
+        let mut store = self.lock_store();
+        let tx = store.transaction()?;
+        let enrolment = require_enrolment(&tx)?;
+        live_report(&tx, report_id, "moved on as a case")?;
+        let now = self.clock().now_ms();
+        for photo in &refs {
+            photos::queue(&tx, photo, now as i64)?;
+        }
+        let stamp = next_stamp(&tx, &enrolment, now)?;
         let op_id = queue_op(&tx, stamp, OpBody::Case { report_id, op })?;
         tx.commit()?;
         Ok(op_id)

@@ -175,7 +175,7 @@ impl Client {
         Ok(())
     }
 
-    fn import_photos(&self, photo_files: &[PathBuf]) -> Result<Vec<PhotoRef>> {
+    pub(crate) fn import_photos(&self, photo_files: &[PathBuf]) -> Result<Vec<PhotoRef>> {
         let files = self.photo_files();
         let mut refs: Vec<PhotoRef> = photo_files
             .iter()
@@ -206,9 +206,14 @@ impl Client {
     pub fn resolve_photo(&self, text: &str) -> Result<PhotoRef> {
         let text = text.trim().to_ascii_lowercase();
         let store = self.lock_store();
+        let case_photos = crate::store::cases::all(store.conn())?
+            .into_iter()
+            .flat_map(|c| c.history)
+            .flat_map(|t| t.op.photos().to_vec());
         let mut found: Vec<PhotoRef> = crate::store::reports::all_states(store.conn())?
             .into_iter()
             .flat_map(|s| s.photos)
+            .chain(case_photos)
             .filter(|p| p.hash.to_hex().starts_with(&text))
             .collect();
         found.sort();
@@ -226,7 +231,7 @@ impl Client {
                 })
             }
             0 => Err(ClientError::InvalidInput(format!(
-                "no photo starting with `{text}` on a report on this device; sync, or give all 64 hex digits"
+                "no photo starting with `{text}` on a report or case on this device; sync, or give all 64 hex digits"
             ))),
             _ => Err(ClientError::InvalidInput(format!(
                 "`{text}` matches more than one photo; give more of its hash"

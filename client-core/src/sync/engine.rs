@@ -473,6 +473,8 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
             op: ReportOp::AttachPhotos(photos),
             ..
         } => Some(photos),
+        // Photos taken at a case step (a disposal, a verification).
+        OpBody::Case { op, .. } if !op.photos().is_empty() => Some(op.photos()),
         _ => None,
     }
 }

@@ -91,12 +91,16 @@ impl Service {
         let announced = reports.iter().any(|r| {
             r.photos.iter().any(|p| p.hash == photo && p.size == size)
                 && authz::check(&session.actor(), Action::AttachPhoto, &report_target(r)).is_ok()
-        });
+        }) || self
+            .store
+            .case_photo_uses(photo)?
+            .iter()
+            .any(|u| u.taken_by == session.user && u.size == size);
         if !announced {
             return Err(ServiceError::refused(
                 ErrorCode::NotFound,
                 format!(
-                    "no report of yours refers to photo {} of {} bytes; sync the report first",
+                    "no report or case step of yours refers to photo {} of {} bytes; sync it first",
                     &photo.to_hex()[..12],
                     size
                 ),
@@ -146,11 +150,23 @@ impl Service {
             role: user.role,
             cells: &user.cells,
         };
-        let visible = self
-            .store
-            .photo_reports(fetch.hash)?
-            .iter()
-            .any(|r| authz::check(&reader, Action::ReadReport, &report_target(r)).is_ok());
+        let may_read =
+            |r: &ReportState| authz::check(&reader, Action::ReadReport, &report_target(r)).is_ok();
+        let mut visible = self.store.photo_reports(fetch.hash)?.iter().any(may_read);
+        if !visible {
+            // A photo of a case step: readable with the case's report.
+            for taken in self.store.case_photo_uses(fetch.hash)? {
+                if self
+                    .store
+                    .report(taken.report_id)?
+                    .as_ref()
+                    .is_some_and(may_read)
+                {
+                    visible = true;
+                    break;
+                }
+            }
+        }
         if !visible {
             return Err(ServiceError::refused(
                 ErrorCode::NotFound,

@@ -164,6 +164,14 @@ pub struct Rules<'a> {
     pub case: &'a DecideCase<'a>,
 }
 
+/// A photo taken at a case step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CasePhotoUse {
+    pub report_id: Uuid,
+    pub taken_by: String,
+    pub size: u64,
+}
+
 /// A department or utility company cases are dispatched to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Department {
@@ -304,6 +312,8 @@ pub trait Store: Send + Sync + 'static {
     fn cases_of(&self, reports: &[Uuid]) -> StoreResult<Vec<CaseState>>;
     /// Every case with a row (reports somebody acted on).
     fn cases(&self) -> StoreResult<Vec<CaseState>>;
+    /// Case steps that carry this photo: who took it, for which report.
+    fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>>;
     fn add_department(&self, department: &Department, audit: &AuditRecord) -> StoreResult<()>;
     fn departments(&self) -> StoreResult<Vec<Department>>;
     /// Replaces the category → default department routes.

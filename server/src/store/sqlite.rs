@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_audit_log.sql"),
     include_str!("../../migrations/0005_cases.sql"),
+    include_str!("../../migrations/0006_case_photos.sql"),
 ];
 const READER_POOL: usize = 4;
 
@@ -747,6 +748,10 @@ impl Store for SqliteStore {
 
     fn cases(&self) -> StoreResult<Vec<CaseState>> {
         self.read(cases::all)
+    }
+
+    fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
+        self.read(|c| cases::photo_uses(c, hash))
     }
 
     fn add_department(&self, department: &Department, audit: &AuditRecord) -> StoreResult<()> {

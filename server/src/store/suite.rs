@@ -960,6 +960,34 @@ fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
         .unwrap();
     assert_eq!(again, [Outcome::Duplicate]);
 
+    // A disposal with a photo: the photo is indexed under who took it.
+    let photo = PhotoRef {
+        hash: PhotoHash([5; 32]),
+        size: 1234,
+        mime: "image/jpeg".into(),
+    };
+    let dispose = case_op(
+        14,
+        100,
+        CaseOp::Dispose {
+            note: "fixed".into(),
+            photos: vec![photo.clone()],
+        },
+    );
+    assert_eq!(
+        s.apply_ops(dev, &[dispose], &rules(&decide_with_cells), 4)
+            .unwrap(),
+        [Outcome::Applied]
+    );
+    assert_eq!(
+        s.case_photo_uses(photo.hash).unwrap(),
+        [CasePhotoUse {
+            report_id: Uuid::from_u128(100),
+            taken_by: "sam".into(),
+            size: 1234
+        }]
+    );
+    assert!(s.case_photo_uses(PhotoHash([6; 32])).unwrap().is_empty());
     let cases = s
         .cases_of(&[Uuid::from_u128(100), Uuid::from_u128(101)])
         .unwrap();
@@ -971,9 +999,9 @@ fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
     let case = &cases[0];
     assert_eq!(
         (case.status, case.department.as_deref()),
-        (CaseStatus::Dispatched, Some("water"))
+        (CaseStatus::Disposed, Some("water"))
     );
-    assert_eq!(case.history.len(), 2);
+    assert_eq!(case.history.len(), 3);
     assert_eq!(s.cases().unwrap(), cases);
     // The report moved in the feed with its case, so devices pull both.
     let page = s
@@ -994,7 +1022,8 @@ fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
         audited,
         [
             ("case.register".to_string(), "sam".to_string()),
-            ("case.dispatch".to_string(), "sam".to_string())
+            ("case.dispatch".to_string(), "sam".to_string()),
+            ("case.dispose".to_string(), "sam".to_string())
         ]
     );
 }

@@ -241,21 +241,29 @@ fn cases_run_the_whole_loop_from_several_devices_and_every_device_converges() {
     );
     server.stop();
     let failing = water[0];
+    // The failed verification carries a photo from the field.
+    let evidence = tmp.path().join("still-missing.jpg");
+    let mut jpeg = vec![0xff, 0xd8, 0xff, 0xe0];
+    jpeg.extend((0..40_000u32).map(|i| (i * 7 % 251) as u8));
+    std::fs::write(&evidence, &jpeg).unwrap();
     for task in &tasks {
         let passed = task.report_id != failing;
-        step(
-            &lee,
-            task.report_id,
-            CaseOp::Verify {
-                passed,
-                note: note(if passed {
-                    "fixed"
-                } else {
-                    "cover still missing"
-                }),
-                photos: vec![],
-            },
-        );
+        let verdict = CaseOp::Verify {
+            passed,
+            note: note(if passed {
+                "fixed"
+            } else {
+                "cover still missing"
+            }),
+            photos: vec![],
+        };
+        let photos = if passed {
+            vec![]
+        } else {
+            vec![evidence.clone()]
+        };
+        lee.case_step_with_photos(task.report_id, verdict, &photos)
+            .unwrap();
     }
     assert!(
         lee.tasks().unwrap().is_empty(),
@@ -263,7 +271,26 @@ fn cases_run_the_whole_loop_from_several_devices_and_every_device_converges() {
     );
     assert!(lee.sync().is_err(), "the server is down");
     server.restart();
-    assert!(lee.sync().unwrap().rejected.is_empty());
+    let summary = lee.sync().unwrap();
+    assert!(summary.rejected.is_empty());
+    assert_eq!(
+        summary.photos_uploaded, 1,
+        "the verification photo follows its step"
+    );
+    // The supervisor sees the photo on the step and fetches it from the server.
+    sam.sync().unwrap();
+    let fail_step = sam
+        .case(failing)
+        .unwrap()
+        .history
+        .into_iter()
+        .find(|s| s.passed == Some(false))
+        .unwrap();
+    assert_eq!(fail_step.photos.len(), 1);
+    let photo = sam.resolve_photo(&fail_step.photos[0]).unwrap();
+    let fetched = tmp.path().join("fetched.jpg");
+    sam.fetch_photo_blocking(&photo, &fetched).unwrap();
+    assert_eq!(std::fs::read(&fetched).unwrap(), jpeg);
 
     // The failed one went back to the water company (rework), with a new
     // deadline; Wu disposes again, Sam sends it, Lee passes it.

@@ -8,7 +8,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use super::security;
-use crate::store::{AuditRecord, Department, StoreError, StoreResult};
+use gridwarden_protocol::PhotoHash;
+
+use crate::store::{AuditRecord, CasePhotoUse, Department, StoreError, StoreResult};
 
 fn decode(bytes: &[u8]) -> StoreResult<CaseState> {
     codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
@@ -39,6 +41,17 @@ pub(super) fn save(tx: &Transaction, case: &CaseState, now_ms: i64) -> StoreResu
         codec::encode(case),
     ])?;
     if let Some(t) = case.history.last() {
+        for photo in t.op.photos() {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO case_photos (hash, report_id, taken_by, size) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                photo.hash.0.as_slice(),
+                case.report_id.as_bytes().as_slice(),
+                t.by,
+                photo.size as i64
+            ])?;
+        }
         let text = t.op.text();
         security::append(
             tx,
@@ -58,6 +71,29 @@ pub(super) fn save(tx: &Transaction, case: &CaseState, now_ms: i64) -> StoreResu
         )?;
     }
     Ok(())
+}
+
+pub(super) fn photo_uses(conn: &Connection, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT report_id, taken_by, size FROM case_photos WHERE hash = ?1")?;
+    let rows = stmt
+        .query_map([hash.0.as_slice()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(report, taken_by, size)| {
+            Ok(CasePhotoUse {
+                report_id: super::uuid_from(report)?,
+                taken_by,
+                size: size as u64,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn cases_of(conn: &Connection, reports: &[Uuid]) -> StoreResult<Vec<CaseState>> {
