@@ -507,3 +507,164 @@ fn a_patrol_with_a_photo_from_the_command_line_to_the_supervisors_review() {
     assert_eq!(got.code, 0, "{}", got.err);
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 }
+
+#[test]
+fn a_case_from_register_to_close_and_the_kpis_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    gridwarden_server::admin::workflow::add_department(
+        &server.admin(),
+        "water",
+        "自来水公司",
+        true,
+    )
+    .unwrap();
+    server.add_user("ann", Role::Warden, &[CELL]);
+    server.add_user("lee", Role::Liaison, &[CELL]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let home = |n: &str| tmp.path().join(n);
+    for user in ["ann", "lee", "sam"] {
+        let code = server.enrolment_code(user);
+        assert_eq!(gw(&home(user), &["enroll", &code]).code, 0);
+    }
+    let id = gw(
+        &home("ann"),
+        &[
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            LON,
+            "--lat",
+            LAT,
+            "--note",
+            "cover gone",
+            "--json",
+        ],
+    )
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(gw(&home("ann"), &["sync"]).code, 0);
+    let sam = home("sam");
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+
+    // A refusal made on the device: a rejection needs a reason.
+    let empty = gw(&sam, &["case", "reject", &id, "--reason", " "]);
+    assert_eq!(empty.code, 1);
+    assert!(empty.err.contains("needs a reason"), "{}", empty.err);
+    let queued = gw(&sam, &["case", "register", &id[..8], "--json"]).json();
+    assert_eq!(queued["step"], "register");
+    let dispatch = gw(
+        &sam,
+        &["case", "dispatch", &id[..8], "--department", "water"],
+    );
+    assert_eq!(dispatch.code, 0, "{}", dispatch.err);
+    assert!(dispatch.out.contains("queued"), "{}", dispatch.out);
+    let pending = gw(&sam, &["cases", "--json"]).json();
+    assert_eq!(
+        pending[0]["pending"],
+        serde_json::json!(["register", "dispatch"])
+    );
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    let shown = gw(&sam, &["case", "show", &id[..8]]);
+    assert!(
+        shown.out.contains("status:     dispatched"),
+        "{}",
+        shown.out
+    );
+    assert!(
+        shown.out.contains("register") && shown.out.contains("by sam"),
+        "{}",
+        shown.out
+    );
+    let dispatched = gw(&sam, &["cases", "--status", "dispatched", "--json"]).json();
+    assert_eq!(dispatched.as_array().unwrap().len(), 1);
+    assert!(dispatched[0]["deadline_ms"].is_i64());
+    assert_eq!(
+        gw(&sam, &["cases", "--status", "closed", "--json"]).json(),
+        serde_json::json!([])
+    );
+    let bad = gw(&sam, &["cases", "--status", "done"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.err.contains("unknown case status `done`"),
+        "{}",
+        bad.err
+    );
+
+    for step in [
+        vec!["case", "dispose", &id[..8], "--note", "replaced"],
+        vec![
+            "case",
+            "send-for-verification",
+            &id[..8],
+            "--verifier",
+            "lee",
+        ],
+    ] {
+        assert_eq!(gw(&sam, &step).code, 0);
+    }
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    let lee = home("lee");
+    assert_eq!(gw(&lee, &["sync"]).code, 0);
+    let tasks = gw(&lee, &["tasks", "--json"]).json();
+    assert_eq!(tasks.as_array().unwrap().len(), 1, "{tasks}");
+    let photo = tmp.path().join("ok.jpg");
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..5_000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&photo, &bytes).unwrap();
+    let verify = gw(
+        &lee,
+        &[
+            "case",
+            "verify",
+            &id[..8],
+            "--passed",
+            "--note",
+            "fixed",
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(verify.code, 0, "{}", verify.err);
+    assert!(gw(&lee, &["tasks"]).out.contains("no verification tasks"));
+    assert_eq!(gw(&lee, &["sync"]).code, 0);
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    assert_eq!(gw(&sam, &["case", "close", &id[..8]]).code, 0);
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    let closed = gw(&sam, &["case", "show", &id[..8], "--json"]).json();
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(closed["history"].as_array().unwrap().len(), 6);
+    assert_eq!(closed["history"][4]["photos"].as_array().unwrap().len(), 1);
+
+    let kpi = gw(&sam, &["kpi", "--by", "department", "--json"]).json();
+    let water = kpi
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "water")
+        .unwrap();
+    assert_eq!(
+        (
+            water["closed_in_period"].as_u64(),
+            water["registered"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let csv = gw(&sam, &["kpi", "--by", "warden", "--csv"]);
+    assert!(
+        csv.out.starts_with("key,reported,registered"),
+        "{}",
+        csv.out
+    );
+    assert!(csv.out.contains("\nann,1,1,"), "{}", csv.out);
+    let wrong = gw(&sam, &["kpi", "--by", "district"]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.err.contains("grid, street, department or warden"),
+        "{}",
+        wrong.err
+    );
+}
