@@ -4,7 +4,8 @@
 //!
 //! Wardens and liaisons work in their grid cells: they write only what they
 //! own and read their own things and what lies in their cells. Supervisors
-//! and admins read and correct everything. Admin actions (users, devices,
+//! and admins read and correct everything in their district — the cells
+//! they were given — or in the whole city when they were given none. Admin actions (users, devices,
 //! layers, categories) are never served over the network: they are the
 //! `gridwarden-server` command line on the server machine.
 
@@ -81,7 +82,9 @@ impl Actor<'_> {
 
 /// Whether `actor` may do `action` to `target`.
 pub fn check(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> {
-    let oversees = actor.role.sees_everything();
+    // A supervisor given grid cells oversees that district; one without
+    // cells, the whole city.
+    let oversees = actor.role.sees_everything() && (actor.cells.is_empty() || actor.covers(target));
     let owner = target.owner.unwrap_or("another user");
     let deny = |code, reason: String| Err(Denied { code, reason });
     match action {
@@ -105,12 +108,13 @@ pub fn check(actor: &Actor, action: Action, target: &Target) -> Result<(), Denie
             ErrorCode::NotFound,
             "this report is not in your grid cells".into(),
         ),
-        Action::ReviewPatrol if oversees || actor.owns(target) => Ok(()),
+        // Patrols have no cell: a supervisor reviews every warden's.
+        Action::ReviewPatrol if actor.role.sees_everything() || actor.owns(target) => Ok(()),
         Action::ReviewPatrol => deny(
             ErrorCode::Forbidden,
             format!("only a supervisor may review {owner}'s patrols; you see your own"),
         ),
-        Action::ListAllPatrols if oversees => Ok(()),
+        Action::ListAllPatrols if actor.role.sees_everything() => Ok(()),
         Action::ListAllPatrols => deny(
             ErrorCode::Forbidden,
             "only a supervisor may list every warden's patrols; you see your own".into(),
@@ -123,10 +127,11 @@ pub fn check(actor: &Actor, action: Action, target: &Target) -> Result<(), Denie
     }
 }
 
-/// Whether a pull of `role` is limited to the user's cells and own reports
-/// (the store applies the same rule as [`Action::ReadReport`] in its query).
-pub fn pull_is_scoped(role: Role) -> bool {
-    !role.sees_everything()
+/// Whether a pull is limited to the user's cells and own reports (the
+/// store applies the same rule as [`Action::ReadReport`] in its query):
+/// always for wardens and liaisons, for supervisors given a district.
+pub fn pull_is_scoped(role: Role, has_cells: bool) -> bool {
+    !role.sees_everything() || has_cells
 }
 
 #[cfg(test)]

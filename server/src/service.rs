@@ -67,16 +67,18 @@ pub struct Session {
     pub device_id: Uuid,
     pub user: String,
     pub role: Role,
+    /// The user's grid cells when the connection opened: a warden's scope,
+    /// a supervisor's district (none: the whole city).
+    pub cells: Vec<String>,
 }
 
 impl Session {
-    /// The user as [`authz`] sees them for rules that do not depend on grid
-    /// cells (writes); reads load the user's current cells.
+    /// The user as [`authz`] sees them.
     fn actor(&self) -> Actor<'_> {
         Actor {
             user: &self.user,
             role: self.role,
-            cells: &[],
+            cells: &self.cells,
         }
     }
 }
@@ -321,6 +323,7 @@ impl Service {
             device_id: device.id,
             user: user.name.clone(),
             role: user.role,
+            cells: user.cells.clone(),
         };
         Ok((session, self.welcome(&user, now)?))
     }
@@ -404,6 +407,7 @@ impl Service {
             device_id: device.id,
             user: user.name.clone(),
             role: user.role,
+            cells: user.cells.clone(),
         };
         Ok((
             session,
@@ -569,7 +573,7 @@ impl Service {
     pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
         let user = self.active_user(&session.user)?;
         let after_seq = decode_cursor(&pull.cursor)?;
-        let scope = if authz::pull_is_scoped(user.role) {
+        let scope = if authz::pull_is_scoped(user.role, !user.cells.is_empty()) {
             Scope::Cells {
                 user: user.name.clone(),
                 cells: user.cells.clone(),

@@ -3,21 +3,58 @@
 
 use super::*;
 
-const ROLES: [Role; 4] = [Role::Warden, Role::Liaison, Role::Supervisor, Role::Admin];
+/// The users of the table: a role and whether they were given grid cells
+/// (a warden's or liaison's scope; a supervisor's district).
+const USERS: [(Role, bool); 6] = [
+    (Role::Warden, true),
+    (Role::Liaison, true),
+    (Role::Supervisor, true),
+    (Role::Supervisor, false),
+    (Role::Admin, true),
+    (Role::Admin, false),
+];
 
-/// Per action, per role (warden, liaison, supervisor, admin), the answer for
-/// (own, in my cells) (own, outside) (another's, in my cells) (another's,
-/// outside): `Y` allowed, `.` refused.
-const TABLE: [(Action, [&str; 4]); 9] = [
-    (Action::CreateReport, ["YYYY", "YYYY", "YYYY", "YYYY"]),
-    (Action::EditReport, ["YY..", "YY..", "YYYY", "YYYY"]),
-    (Action::DeleteReport, ["YY..", "YY..", "YYYY", "YYYY"]),
-    (Action::AttachPhoto, ["YY..", "YY..", "YYYY", "YYYY"]),
-    (Action::ReadReport, ["YYY.", "YYY.", "YYYY", "YYYY"]),
-    (Action::RecordPatrol, ["YY..", "YY..", "YY..", "YY.."]),
-    (Action::ReviewPatrol, ["YY..", "YY..", "YYYY", "YYYY"]),
-    (Action::ListAllPatrols, ["....", "....", "YYYY", "YYYY"]),
-    (Action::Administer, ["....", "....", "....", "...."]),
+/// Per action, per user above (warden, liaison, district supervisor, city
+/// supervisor, district admin, city admin), the answer for (own, in my
+/// cells) (own, outside) (another's, in my cells) (another's, outside):
+/// `Y` allowed, `.` refused.
+const TABLE: [(Action, [&str; 6]); 9] = [
+    (
+        Action::CreateReport,
+        ["YYYY", "YYYY", "YYYY", "YYYY", "YYYY", "YYYY"],
+    ),
+    (
+        Action::EditReport,
+        ["YY..", "YY..", "YYY.", "YYYY", "YYY.", "YYYY"],
+    ),
+    (
+        Action::DeleteReport,
+        ["YY..", "YY..", "YYY.", "YYYY", "YYY.", "YYYY"],
+    ),
+    (
+        Action::AttachPhoto,
+        ["YY..", "YY..", "YYY.", "YYYY", "YYY.", "YYYY"],
+    ),
+    (
+        Action::ReadReport,
+        ["YYY.", "YYY.", "YYY.", "YYYY", "YYY.", "YYYY"],
+    ),
+    (
+        Action::RecordPatrol,
+        ["YY..", "YY..", "YY..", "YY..", "YY..", "YY.."],
+    ),
+    (
+        Action::ReviewPatrol,
+        ["YY..", "YY..", "YYYY", "YYYY", "YYYY", "YYYY"],
+    ),
+    (
+        Action::ListAllPatrols,
+        ["....", "....", "YYYY", "YYYY", "YYYY", "YYYY"],
+    ),
+    (
+        Action::Administer,
+        ["....", "....", "....", "....", "....", "...."],
+    ),
 ];
 
 const IN_CELL: &str = "990102001001007";
@@ -25,14 +62,14 @@ const OUT_CELL: &str = "990102001001050";
 
 #[test]
 fn every_role_action_ownership_and_scope_gets_the_answer_in_the_table() {
-    let cells = vec![IN_CELL.to_string()];
+    let district = vec![IN_CELL.to_string()];
     let mut checked = 0;
-    for (action, per_role) in TABLE {
-        for (role, answers) in ROLES.iter().zip(per_role) {
+    for (action, per_user) in TABLE {
+        for ((role, has_cells), answers) in USERS.iter().zip(per_user) {
             let actor = Actor {
                 user: "ann",
                 role: *role,
-                cells: &cells,
+                cells: if *has_cells { &district } else { &[] },
             };
             let cases = [
                 ("ann", IN_CELL),
@@ -49,7 +86,7 @@ fn every_role_action_ownership_and_scope_gets_the_answer_in_the_table() {
                 assert_eq!(
                     got.is_ok(),
                     expected == 'Y',
-                    "{role} {action:?} on {owner}'s thing in {cell}: {got:?}"
+                    "{role} (cells: {has_cells}) {action:?} on {owner}'s thing in {cell}: {got:?}"
                 );
                 if let Err(denied) = got {
                     assert!(
@@ -62,7 +99,7 @@ fn every_role_action_ownership_and_scope_gets_the_answer_in_the_table() {
             }
         }
     }
-    assert_eq!(checked, ACTIONS.len() * ROLES.len() * 4);
+    assert_eq!(checked, ACTIONS.len() * USERS.len() * 4);
 }
 
 #[test]
@@ -113,19 +150,23 @@ fn a_new_patrol_or_report_has_no_owner_yet_and_may_be_started() {
 }
 
 #[test]
-fn pulls_are_scoped_exactly_for_the_roles_that_may_not_read_everything() {
-    let cells = vec![];
-    for role in ROLES {
+fn pulls_are_scoped_exactly_for_the_users_that_may_not_read_everything() {
+    let district = vec![IN_CELL.to_string()];
+    for (role, has_cells) in USERS {
         let actor = Actor {
             user: "ann",
             role,
-            cells: &cells,
+            cells: if has_cells { &district } else { &[] },
         };
         let elsewhere = Target {
             owner: Some("bob"),
             cell: Some(OUT_CELL),
         };
         let reads_all = check(&actor, Action::ReadReport, &elsewhere).is_ok();
-        assert_eq!(pull_is_scoped(role), !reads_all, "{role}");
+        assert_eq!(
+            pull_is_scoped(role, has_cells),
+            !reads_all,
+            "{role} {has_cells}"
+        );
     }
 }

@@ -126,6 +126,12 @@ pub(super) fn decide(
     let covers_cell = report
         .grid_cell()
         .is_some_and(|cell| cx.user.cells.iter().any(|c| c == cell));
+    if cx.user.role.sees_everything() && !cx.user.cells.is_empty() && !covers_cell {
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            "this case lies outside your district; its own district's supervisor runs it",
+        ));
+    }
     let applying = Applying {
         actor: CaseActor {
             user: &cx.user.name,

@@ -375,3 +375,77 @@ fn a_certificate_rotation_carries_the_devices_that_connected_during_the_rollover
         "nothing left to activate"
     );
 }
+
+#[test]
+fn a_district_supervisor_sees_and_runs_only_their_district() {
+    use gridwarden_client_core::case::CaseOp;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    let [(cell_a, in_a), (cell_b, in_b)] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&cell_a]);
+    server.add_user("bo", Role::Warden, &[&cell_b]);
+    server.add_user("sue", Role::Supervisor, &[&cell_a]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let bo = server.enrol(&tmp.path().join("bo"), "bo");
+    let sue = server.enrol(&tmp.path().join("sue"), "sue");
+    let sam = server.enrol(&tmp.path().join("sam"), "sam");
+    let in_district = ann.record_report(report_at("0101", in_a, "in A")).unwrap();
+    let elsewhere = bo.record_report(report_at("0101", in_b, "in B")).unwrap();
+    ann.sync().unwrap();
+    bo.sync().unwrap();
+
+    sue.sync().unwrap();
+    let seen: Vec<_> = sue
+        .list_reports()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(seen, [in_district], "the district's reports only");
+    sam.sync().unwrap();
+    assert_eq!(
+        sam.list_reports().unwrap().len(),
+        2,
+        "a city supervisor sees all"
+    );
+
+    // Sue registers her district's case; a step on another district's case
+    // (she cannot even hold it, so it is sent by hand) is refused.
+    sue.case_step(
+        in_district,
+        CaseOp::Register {
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    assert!(sue.sync().unwrap().rejected.is_empty());
+    let (raw, device) = gridwarden_e2e::raw::hello_as(&server, "sue", &tmp.path().join("sue-raw"));
+    let op = gridwarden_protocol::Op {
+        op_id: uuid::Uuid::now_v7(),
+        hlc: gridwarden_protocol::Hlc::new(
+            gridwarden_server::service::now_ms() as u64,
+            0,
+            gridwarden_protocol::hlc::node_id(device),
+        ),
+        body: gridwarden_protocol::OpBody::Case {
+            report_id: elsewhere,
+            op: CaseOp::Register {
+                note: String::new(),
+            },
+        },
+    };
+    match raw.request(&ClientMessage::Push(Push { ops: vec![op] })) {
+        Ok(ServerMessage::Ack(ack)) => match &ack.results[0].outcome {
+            gridwarden_protocol::Outcome::Rejected { code, reason } => {
+                assert_eq!(*code, ErrorCode::Forbidden);
+                assert!(reason.contains("outside your district"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    let cases = server.admin().store().cases().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].report_id, in_district);
+}
