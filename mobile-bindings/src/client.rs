@@ -342,6 +342,42 @@ mod tests {
         }
     }
 
+    /// A step the device's own checks refuse never reaches the outbox; it
+    /// is `Rejected` with the core's sentence, enrolled or not.
+    #[test]
+    fn a_case_step_or_filter_the_device_refuses_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = GridwardenClient::open(dir.path().display().to_string()).unwrap();
+        let report = uuid::Uuid::new_v4().to_string();
+        let empty_reason = CaseStep::Reject {
+            reason: "  ".into(),
+        };
+        let err = client.case_step(report.clone(), empty_reason).unwrap_err();
+        assert!(
+            matches!(&err, GridwardenError::Rejected { reason } if reason.contains("needs a reason")),
+            "{err:?}"
+        );
+        let err = client
+            .case_step(
+                "not-an-id".into(),
+                CaseStep::Close {
+                    note: String::new(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, GridwardenError::Rejected { .. }), "{err:?}");
+        let unknown = CaseFilter {
+            status: Some("done".into()),
+            ..CaseFilter::default()
+        };
+        let err = client.list_cases(unknown).unwrap_err();
+        assert!(
+            matches!(&err, GridwardenError::Rejected { reason } if reason.contains("unknown case status `done`")),
+            "{err:?}"
+        );
+        assert_eq!(client.status().unwrap().outbox, 0);
+    }
+
     #[test]
     fn a_device_that_is_not_enrolled_says_so() {
         let dir = tempfile::tempdir().unwrap();
