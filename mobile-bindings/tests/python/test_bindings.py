@@ -348,7 +348,9 @@ class Phones(unittest.TestCase):
         self.assertEqual(len(summary.rejected), 1, summary)
         refused = summary.rejected[0]
         self.assertEqual((refused.op_id, refused.report_id), (register, kerb))
+        self.assertEqual(refused.code, "forbidden")
         self.assertIn("only a supervisor may register", refused.reason)
+        self.assertTrue(warden.show_report(kerb).status.is_rejected())
         self.assertIn(register, [r.op_id for r in warden.rejections()])
         kept = warden.show_case(kerb)
         self.assertEqual((kept.status, kept.pending, kept.history), ("reported", [], []))
