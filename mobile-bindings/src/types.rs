@@ -766,9 +766,10 @@ pub struct CaseHistoryStep {
     /// The step's name: `register`, `reject`, `dispatch`, `dispose`,
     /// `send_for_verification`, `verify`, `close`, `reopen`, `postpone`.
     pub op: String,
-    /// Case status before and after.
-    pub from: String,
-    pub to: String,
+    /// Case status before and after (not `from`/`to`: `from` is a
+    /// keyword in Python).
+    pub from_status: String,
+    pub to_status: String,
     /// User name and role of who took it.
     pub by: String,
     pub role: String,
@@ -789,8 +790,8 @@ impl From<core::StepView> for CaseHistoryStep {
     fn from(s: core::StepView) -> Self {
         CaseHistoryStep {
             op: s.op,
-            from: s.from,
-            to: s.to,
+            from_status: s.from,
+            to_status: s.to,
             by: s.by,
             role: s.role,
             device_id: s.device.to_string(),

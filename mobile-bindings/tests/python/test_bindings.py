@@ -409,7 +409,9 @@ class Phones(unittest.TestCase):
         )
         verify = closed.history[4]
         self.assertEqual((verify.by, verify.passed, verify.text), (warden_user, True, "dry now"))
-        self.assertEqual(closed.history[-1].to, "closed")
+        self.assertEqual(
+            (closed.history[-1].from_status, closed.history[-1].to_status), ("verified", "closed")
+        )
         self.sync(warden)
         self.assertEqual(warden.show_case(leak).status, "closed")
         self.assertRejected(
