@@ -2,8 +2,8 @@
 //!
 //! Each method is one client-core call with its inputs and outputs mapped.
 //! Local calls (record, list, patrol points) take milliseconds and may run
-//! on the UI thread; the network calls (`enroll`, `sync`, `fetch_photo`)
-//! come twice: async, for the app's own executor, and `_blocking`, for a
+//! on the UI thread; the network calls (`enroll`, `sync`, `fetch_photo`,
+//! `remote_patrols`, `remote_patrol`) come twice: async, for the app's own executor, and `_blocking`, for a
 //! background worker's thread. Both run on the client's own runtime.
 //!
 //! Several clients may be open on one home at once, in one process or in
@@ -13,15 +13,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gridwarden_client_core::{Client, EnrolmentInfo as CoreEnrolment, Result as CoreResult};
+use gridwarden_client_core::workflow::Period;
+use gridwarden_client_core::{
+    Client, EnrolmentInfo as CoreEnrolment, PatrolSummary as CoreSummary, PatrolTrack as CoreTrack,
+    Result as CoreResult,
+};
 
 use crate::error::GridwardenError;
 use crate::runtime::Runtime;
 use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
-    parse_id, paths, Category, ClientOptions, ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol,
-    NewReport, PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions,
-    SyncSummary,
+    parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions, ClientStatus,
+    EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery, PatrolSummary,
+    PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
 };
 
 type Result<T, E = GridwardenError> = std::result::Result<T, E>;
@@ -174,6 +178,79 @@ impl GridwardenClient {
         Ok(self.core.patrol(id)?.into())
     }
 
+    /// Patrols from the server: a supervisor's review of the wardens'
+    /// patrols (a warden gets their own), newest first.
+    pub async fn remote_patrols(&self, query: PatrolQuery) -> Result<Vec<PatrolSummary>> {
+        let work = remote_patrols(self.core.clone(), query);
+        Ok(summaries(self.runtime.spawn(work).await??))
+    }
+
+    pub fn remote_patrols_blocking(&self, query: PatrolQuery) -> Result<Vec<PatrolSummary>> {
+        let work = remote_patrols(self.core.clone(), query);
+        Ok(summaries(self.runtime.block_on(work)??))
+    }
+
+    /// One patrol and its track from the server (any warden's, for a
+    /// supervisor).
+    pub async fn remote_patrol(&self, patrol_id: String) -> Result<PatrolTrack> {
+        let work = remote_patrol(self.core.clone(), parse_id(&patrol_id, "patrol")?);
+        Ok(self.runtime.spawn(work).await??.into())
+    }
+
+    pub fn remote_patrol_blocking(&self, patrol_id: String) -> Result<PatrolTrack> {
+        let work = remote_patrol(self.core.clone(), parse_id(&patrol_id, "patrol")?);
+        Ok(self.runtime.block_on(work)??.into())
+    }
+
+    /// Takes a step of a report's case. Queued like any change, offline
+    /// too, and decided by the server at the next sync: a step the server
+    /// refuses (not this user's to take, or another user moved the case
+    /// first) comes back in `SyncSummary.rejected` and `rejections()` with
+    /// the reason, and in the case's `rejected`. Returns the queued
+    /// change's id.
+    pub fn case_step(&self, report_id: String, step: CaseStep) -> Result<String> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.case_step(id, step.into())?.to_string())
+    }
+
+    /// The cases of the reports on this device (a report nobody acted on
+    /// is `reported`), newest report first.
+    pub fn list_cases(&self, filter: CaseFilter) -> Result<Vec<Case>> {
+        let filter = filter.try_into()?;
+        Ok(self
+            .core
+            .cases(&filter)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One report's case with its whole history.
+    pub fn show_case(&self, report_id: String) -> Result<Case> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.case(id)?.into())
+    }
+
+    /// Verification tasks for this liaison or warden, as of the last sync:
+    /// cases named to them or in a cell they cover. One answered here
+    /// leaves the list at once, offline too. Empty for other roles.
+    pub fn tasks(&self) -> Result<Vec<Case>> {
+        Ok(self.core.tasks()?.into_iter().map(Into::into).collect())
+    }
+
+    /// KPIs over the cases on this device (a supervisor's holds the whole
+    /// city), over server time `[from_ms, to_ms)`, one row per group,
+    /// sorted by key. Computed offline.
+    pub fn kpi(&self, group_by: KpiGroup, from_ms: i64, to_ms: i64) -> Result<Vec<KpiRow>> {
+        let period = Period { from_ms, to_ms };
+        Ok(self
+            .core
+            .kpi(group_by.into(), period)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// Sends what was recorded here, then pulls what this user may see.
     /// `listener` hears progress; `cancel` stops the sync at any moment, as
     /// does cancelling the awaiting coroutine or task.
@@ -225,6 +302,18 @@ async fn fetch_photo(core: Arc<Client>, hash: String, out_path: String) -> CoreR
     core.fetch_photo(&photo, out_path.as_ref()).await
 }
 
+async fn remote_patrols(core: Arc<Client>, query: PatrolQuery) -> CoreResult<Vec<CoreSummary>> {
+    core.remote_patrols(query.into()).await
+}
+
+async fn remote_patrol(core: Arc<Client>, patrol_id: uuid::Uuid) -> CoreResult<CoreTrack> {
+    core.remote_patrol(patrol_id).await
+}
+
+fn summaries(list: Vec<CoreSummary>) -> Vec<PatrolSummary> {
+    list.into_iter().map(Into::into).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +340,42 @@ mod tests {
                 assert!(!status.enrolled);
             }
         }
+    }
+
+    /// A step the device's own checks refuse never reaches the outbox; it
+    /// is `Rejected` with the core's sentence, enrolled or not.
+    #[test]
+    fn a_case_step_or_filter_the_device_refuses_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = GridwardenClient::open(dir.path().display().to_string()).unwrap();
+        let report = uuid::Uuid::new_v4().to_string();
+        let empty_reason = CaseStep::Reject {
+            reason: "  ".into(),
+        };
+        let err = client.case_step(report.clone(), empty_reason).unwrap_err();
+        assert!(
+            matches!(&err, GridwardenError::Rejected { reason } if reason.contains("needs a reason")),
+            "{err:?}"
+        );
+        let err = client
+            .case_step(
+                "not-an-id".into(),
+                CaseStep::Close {
+                    note: String::new(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, GridwardenError::Rejected { .. }), "{err:?}");
+        let unknown = CaseFilter {
+            status: Some("done".into()),
+            ..CaseFilter::default()
+        };
+        let err = client.list_cases(unknown).unwrap_err();
+        assert!(
+            matches!(&err, GridwardenError::Rejected { reason } if reason.contains("unknown case status `done`")),
+            "{err:?}"
+        );
+        assert_eq!(client.status().unwrap().outbox, 0);
     }
 
     #[test]

@@ -630,6 +630,347 @@ impl From<core::SyncSummary> for SyncSummary {
     }
 }
 
+/// A length of working time (the city's working calendar): how far a
+/// postponement moves a case's deadline.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum WorkingTime {
+    Hours { hours: u32 },
+    Days { days: u32 },
+}
+
+impl From<WorkingTime> for core::category::TimeLimit {
+    fn from(t: WorkingTime) -> Self {
+        match t {
+            WorkingTime::Hours { hours } => core::category::TimeLimit::WorkingHours(hours),
+            WorkingTime::Days { days } => core::category::TimeLimit::WorkingDays(days),
+        }
+    }
+}
+
+/// A step of a report's case, as a user takes it (docs/cli-client.md,
+/// "Cases", says who may take which). Queued like any change and decided by
+/// the server at the next sync.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum CaseStep {
+    /// Accept the report as a case (立案). Supervisors.
+    Register {
+        #[uniffi(default = "")]
+        note: String,
+    },
+    /// Not a case (不予立案): a duplicate, outside the remit. Supervisors;
+    /// the reason may not be empty.
+    Reject { reason: String },
+    /// Send to a department (派遣); an empty `department` means the
+    /// category's default one. Supervisors.
+    Dispatch {
+        #[uniffi(default = "")]
+        department: String,
+        #[uniffi(default = "")]
+        note: String,
+    },
+    /// The department reports it fixed (处置反馈). The department's users,
+    /// or supervisors for them.
+    Dispose {
+        #[uniffi(default = "")]
+        note: String,
+    },
+    /// Accept the disposal and ask the field to check: the named liaison
+    /// or warden, else whoever covers the case's cell. Supervisors.
+    SendForVerification {
+        #[uniffi(default = None)]
+        verifier: Option<String>,
+    },
+    /// The field's verdict (核查); not `passed` sends the case back to its
+    /// department (返工). The asked liaison or warden.
+    Verify {
+        passed: bool,
+        #[uniffi(default = "")]
+        note: String,
+    },
+    /// Close a verified case (结案). Supervisors.
+    Close {
+        #[uniffi(default = "")]
+        note: String,
+    },
+    /// Open a closed or rejected case again. Supervisors.
+    Reopen { reason: String },
+    /// Give a dispatched case more time (缓办). Supervisors.
+    Postpone {
+        reason: String,
+        extension: WorkingTime,
+    },
+}
+
+impl From<CaseStep> for core::case::CaseOp {
+    fn from(step: CaseStep) -> Self {
+        use core::case::CaseOp;
+        match step {
+            CaseStep::Register { note } => CaseOp::Register { note },
+            CaseStep::Reject { reason } => CaseOp::Reject { reason },
+            CaseStep::Dispatch { department, note } => CaseOp::Dispatch { department, note },
+            CaseStep::Dispose { note } => CaseOp::Dispose {
+                note,
+                photos: vec![],
+            },
+            CaseStep::SendForVerification { verifier } => CaseOp::SendForVerification { verifier },
+            CaseStep::Verify { passed, note } => CaseOp::Verify {
+                passed,
+                note,
+                photos: vec![],
+            },
+            CaseStep::Close { note } => CaseOp::Close { note },
+            CaseStep::Reopen { reason } => CaseOp::Reopen { reason },
+            CaseStep::Postpone { reason, extension } => CaseOp::Postpone {
+                reason,
+                extension: extension.into(),
+            },
+        }
+    }
+}
+
+/// Which cases `list_cases` returns; every field left out matches all.
+#[derive(Clone, Debug, Default, PartialEq, uniffi::Record)]
+pub struct CaseFilter {
+    /// A case status: `reported`, `registered`, `rejected`, `dispatched`,
+    /// `disposed`, `verifying`, `verified` or `closed`.
+    #[uniffi(default = None)]
+    pub status: Option<String>,
+    #[uniffi(default = None)]
+    pub grid_cell: Option<String>,
+    /// Only cases past the deadline of their current step.
+    #[uniffi(default = false)]
+    pub overdue_only: bool,
+}
+
+impl TryFrom<CaseFilter> for core::CaseFilter {
+    type Error = GridwardenError;
+
+    fn try_from(f: CaseFilter) -> Result<Self, GridwardenError> {
+        let status = f
+            .status
+            .as_deref()
+            .map(str::parse::<core::case::CaseStatus>)
+            .transpose()
+            .map_err(GridwardenError::rejected)?;
+        Ok(core::CaseFilter {
+            status,
+            grid_cell: f.grid_cell,
+            overdue_only: f.overdue_only,
+        })
+    }
+}
+
+/// One step of a case's history, as the server applied it.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct CaseHistoryStep {
+    /// The step's name: `register`, `reject`, `dispatch`, `dispose`,
+    /// `send_for_verification`, `verify`, `close`, `reopen`, `postpone`.
+    pub op: String,
+    /// Case status before and after (not `from`/`to`: `from` is a
+    /// keyword in Python).
+    pub from_status: String,
+    pub to_status: String,
+    /// User name and role of who took it.
+    pub by: String,
+    pub role: String,
+    pub device_id: String,
+    /// The device's clock when the user acted.
+    pub device_ms: i64,
+    /// When the server applied it.
+    pub server_ms: i64,
+    /// The step's note or reason.
+    pub text: String,
+    /// The department of a dispatch.
+    pub department: Option<String>,
+    /// The verdict of a verification.
+    pub passed: Option<bool>,
+}
+
+impl From<core::StepView> for CaseHistoryStep {
+    fn from(s: core::StepView) -> Self {
+        CaseHistoryStep {
+            op: s.op,
+            from_status: s.from,
+            to_status: s.to,
+            by: s.by,
+            role: s.role,
+            device_id: s.device.to_string(),
+            device_ms: s.device_ms,
+            server_ms: s.server_ms,
+            text: s.text,
+            department: s.department,
+            passed: s.passed,
+        }
+    }
+}
+
+/// A report's case as the device shows it: the report's facts and the
+/// case's, with its whole history.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Case {
+    pub report_id: String,
+    /// `reported` (nobody acted on it yet), `registered`, `rejected`,
+    /// `dispatched`, `disposed`, `verifying`, `verified` or `closed`.
+    pub status: String,
+    pub category: Option<String>,
+    pub note: Option<String>,
+    pub grid_cell: Option<String>,
+    /// User name of the warden who reported it.
+    pub reporter: Option<String>,
+    /// The department it is (or was last) dispatched to.
+    pub department: Option<String>,
+    /// When the current step is due, server time.
+    pub deadline_ms: Option<i64>,
+    pub overdue: bool,
+    /// Times a failed verification sent it back to its department.
+    pub reworks: u32,
+    /// The liaison or warden asked to verify, if one was named.
+    pub verifier: Option<String>,
+    /// This device's steps not yet sent, by name (e.g. `["verify"]`).
+    pub pending: Vec<String>,
+    /// Why the server refused this device's latest step of it (or another
+    /// change of the report), if it did.
+    pub rejected: Option<String>,
+    pub history: Vec<CaseHistoryStep>,
+}
+
+impl From<core::CaseView> for Case {
+    fn from(c: core::CaseView) -> Self {
+        Case {
+            report_id: c.report_id.to_string(),
+            status: c.status,
+            category: c.category,
+            note: c.note,
+            grid_cell: c.grid_cell,
+            reporter: c.reporter,
+            department: c.department,
+            deadline_ms: c.deadline_ms,
+            overdue: c.overdue,
+            reworks: c.reworks,
+            verifier: c.verifier,
+            pending: c.pending,
+            rejected: c.rejected,
+            history: c.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What KPI rows are grouped by (docs/kpi.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum KpiGroup {
+    /// The report's grid cell.
+    Grid,
+    /// Region and street: the first 9 digits of a 15-digit cell code.
+    Street,
+    /// The department the case is or was last dispatched to.
+    Department,
+    /// The user who reported it.
+    Warden,
+}
+
+impl From<KpiGroup> for core::workflow::GroupBy {
+    fn from(g: KpiGroup) -> Self {
+        use core::workflow::GroupBy;
+        match g {
+            KpiGroup::Grid => GroupBy::Grid,
+            KpiGroup::Street => GroupBy::Street,
+            KpiGroup::Department => GroupBy::Department,
+            KpiGroup::Warden => GroupBy::Warden,
+        }
+    }
+}
+
+/// The KPIs of one group over a period; every figure is defined in
+/// docs/kpi.md under the same name. Rates are `None` when their
+/// denominator is 0.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct KpiRow {
+    /// The group: a cell code, a street prefix, a department code or a user
+    /// name; `(none)` for cases outside every group.
+    pub key: String,
+    pub reported: u32,
+    pub registered: u32,
+    pub rejected: u32,
+    pub dispatched: u32,
+    /// Cases whose disposal deadline fell in the period (应结案数).
+    pub due: u32,
+    pub closed: u32,
+    pub closed_on_time: u32,
+    pub reworked: u32,
+    pub overdue: u32,
+    pub postponed: u32,
+    pub closed_in_period: u32,
+    pub mean_hours_to_close: Option<f64>,
+    /// 结案率 = closed / due.
+    pub closing_rate: Option<f64>,
+    /// 按期结案率 = closed_on_time / due.
+    pub on_time_rate: Option<f64>,
+    /// 返工率 = reworked / closed_in_period.
+    pub rework_rate: Option<f64>,
+}
+
+impl From<core::workflow::KpiRow> for KpiRow {
+    fn from(r: core::workflow::KpiRow) -> Self {
+        KpiRow {
+            key: r.key,
+            reported: r.reported,
+            registered: r.registered,
+            rejected: r.rejected,
+            dispatched: r.dispatched,
+            due: r.due,
+            closed: r.closed,
+            closed_on_time: r.closed_on_time,
+            reworked: r.reworked,
+            overdue: r.overdue,
+            postponed: r.postponed,
+            closed_in_period: r.closed_in_period,
+            mean_hours_to_close: r.mean_hours_to_close,
+            closing_rate: r.closing_rate,
+            on_time_rate: r.on_time_rate,
+            rework_rate: r.rework_rate,
+        }
+    }
+}
+
+/// Which patrols a supervisor's review asks the server for.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct PatrolQuery {
+    /// Only this warden's patrols (a warden always gets their own).
+    #[uniffi(default = None)]
+    pub warden: Option<String>,
+    /// Only patrols started at or after this time.
+    #[uniffi(default = None)]
+    pub since_ms: Option<i64>,
+    /// Only patrols started before this time.
+    #[uniffi(default = None)]
+    pub until_ms: Option<i64>,
+    /// At most this many, newest first (the server caps it at 500).
+    #[uniffi(default = 500)]
+    pub max_patrols: u32,
+}
+
+impl Default for PatrolQuery {
+    fn default() -> Self {
+        Self {
+            warden: None,
+            since_ms: None,
+            until_ms: None,
+            max_patrols: 500,
+        }
+    }
+}
+
+impl From<PatrolQuery> for core::ListPatrols {
+    fn from(q: PatrolQuery) -> Self {
+        core::ListPatrols {
+            warden: q.warden,
+            since_ms: q.since_ms,
+            until_ms: q.until_ms,
+            max_patrols: q.max_patrols,
+        }
+    }
+}
+
 /// A full UUID as ids are handed out by this interface.
 pub(crate) fn parse_id(text: &str, what: &str) -> Result<Uuid, GridwardenError> {
     Uuid::parse_str(text.trim())

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The acceptance test of the mobile bindings: a warden's and a supervisor's
-phone, through the generated Python bindings only, against a real server.
+phone, through the generated Python bindings only, against a real server:
+recording offline, sync, a supervisor's edit coming back, a case taken from
+registering to closing with the warden verifying it, KPIs, a supervisor's
+review of the warden's patrols, errors, the server down, cancellation.
 
 Run by `cargo test --workspace` (tests/tests/e2e/mobile.rs), which starts the
 server, adds the users, builds the library and the bindings, and passes:
@@ -10,6 +13,7 @@ server, adds the users, builds the library and the bindings, and passes:
   GRIDWARDEN_SUPERVISOR_CODE   one-time enrolment code of the supervisor
   GRIDWARDEN_CELL              a grid cell of the warden ...
   GRIDWARDEN_CELL_LON/_LAT     ... and a point inside it
+  GRIDWARDEN_DEPARTMENT        the department category 0101 is routed to
 
 The harness also stops the server when asked: this script prints
 `gridwarden-test: stop-server` on stdout and waits for `stopped` on stdin.
@@ -23,6 +27,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 
 def env(name):
@@ -41,6 +46,9 @@ import gridwarden_mobile as gw  # noqa: E402  (the path is only known at run tim
 CELL = env("GRIDWARDEN_CELL")
 CELL_LON = float(env("GRIDWARDEN_CELL_LON"))
 CELL_LAT = float(env("GRIDWARDEN_CELL_LAT"))
+DEPARTMENT = env("GRIDWARDEN_DEPARTMENT")
+
+DAY_MS = 86_400_000
 
 # A short handshake wait: a stopped server is noticed by timeout (QUIC
 # ignores ICMP), and the offline tests wait for it.
@@ -108,7 +116,7 @@ class Progress(gw.SyncListener):
 
 class Phones(unittest.TestCase):
     """Two enrolled phones, shared by the tests, which run in name order
-    (the later ones stop the server)."""
+    (the later ones stop the server; test_09 and test_10 must stay last)."""
 
     category = None
 
@@ -126,7 +134,9 @@ class Phones(unittest.TestCase):
             cls.supervisor.enroll(env("GRIDWARDEN_SUPERVISOR_CODE"), "supervisor's phone")
         )
         codes = [c.code for c in cls.warden.categories()]
-        Phones.category = "0101" if "0101" in codes else codes[0]
+        # 0101 is routed to DEPARTMENT: the case test dispatches to it.
+        assert "0101" in codes, codes
+        Phones.category = "0101"
 
     @classmethod
     def tearDownClass(cls):
@@ -139,7 +149,7 @@ class Phones(unittest.TestCase):
             self.assertIn(part, caught.exception.reason)
         return caught.exception
 
-    def test_1_enrolment_caches_what_recording_offline_needs(self):
+    def test_01_enrolment_caches_what_recording_offline_needs(self):
         self.assertEqual(self.warden_info.role, "warden")
         self.assertEqual(self.supervisor_info.role, "supervisor")
         status = self.warden.status()
@@ -154,7 +164,7 @@ class Phones(unittest.TestCase):
             "already enrolled",
         )
 
-    def test_2_bad_input_is_rejected_with_its_reason(self):
+    def test_02_bad_input_is_rejected_with_its_reason(self):
         nan = float("nan")
         bad_latitude = gw.NewReport(
             category=self.category, location=gw.GeoPoint(lon=CELL_LON, lat=nan)
@@ -186,7 +196,7 @@ class Phones(unittest.TestCase):
         self.assertEqual(self.warden.list_reports(), [], "nothing refused was recorded")
         self.assertEqual(self.warden.status().outbox, 0)
 
-    def test_3_a_device_that_is_not_enrolled_says_so(self):
+    def test_03_a_device_that_is_not_enrolled_says_so(self):
         fresh = open_client(os.path.join(self.root, "fresh"))
         with self.assertRaises(gw.GridwardenError.NotEnrolled) as caught:
             fresh.record_report(here())
@@ -196,7 +206,7 @@ class Phones(unittest.TestCase):
         self.assertFalse(fresh.status().enrolled)
         self.assertEqual(fresh.categories(), [])
 
-    def test_4_a_field_day_recorded_offline_reaches_the_supervisor_and_comes_back(self):
+    def test_04_a_field_day_recorded_offline_reaches_the_supervisor_and_comes_back(self):
         warden, supervisor = self.warden, self.supervisor
 
         # Offline: recording never touches the network.
@@ -298,7 +308,7 @@ class Phones(unittest.TestCase):
         asyncio.run(supervisor.sync(gw.SyncOptions(), None, None))
         self.assertEqual([r.id for r in supervisor.list_reports()], [cover])
 
-    def test_5_a_gpx_track_from_another_app_becomes_a_patrol(self):
+    def test_05_a_gpx_track_from_another_app_becomes_a_patrol(self):
         imported = self.warden.patrol_import_gpx(GPX, None)
         self.assertEqual(imported.name, "evening round")
         self.assertEqual(imported.points_in_file, 3)
@@ -308,7 +318,150 @@ class Phones(unittest.TestCase):
         self.assertIsNotNone(patrols[imported.patrol_id].ended_at_ms)
         self.assertRejected(lambda: self.warden.patrol_import_gpx(b"<gpx", None), "GPX")
 
-    def test_6_the_app_and_its_background_job_open_one_home_at_once(self):
+    def sync(self, phone):
+        """A sync from a worker thread; the server refused nothing."""
+        summary = phone.sync_blocking(gw.SyncOptions(), None, None)
+        self.assertEqual(summary.rejected, [], summary)
+        return summary
+
+    def test_06_a_case_goes_round_the_loop_between_the_two_phones(self):
+        warden, supervisor = self.warden, self.supervisor
+        warden_user = self.warden_info.user
+        leak = warden.record_report(here(note="hydrant leaking"))
+        kerb = warden.record_report(here(note="kerb stone loose"))
+        self.assertEqual(warden.show_case(leak).status, "reported")
+
+        # A step this device can tell is wrong is refused at once.
+        self.assertRejected(
+            lambda: warden.case_step(leak, gw.CaseStep.REJECT(reason=" ")), "needs a reason"
+        )
+        self.assertRejected(
+            lambda: warden.case_step("no-such-report", gw.CaseStep.CLOSE()), "not a report id"
+        )
+        self.assertEqual(warden.show_case(leak).pending, [])
+
+        # A warden may not register: the step is queued, and the server
+        # refuses it at the sync, with its reason; the case stays as it was.
+        register = warden.case_step(kerb, gw.CaseStep.REGISTER(note="me"))
+        self.assertEqual(warden.show_case(kerb).pending, ["register"])
+        summary = warden.sync_blocking(gw.SyncOptions(), None, None)
+        self.assertEqual(len(summary.rejected), 1, summary)
+        refused = summary.rejected[0]
+        self.assertEqual((refused.op_id, refused.report_id), (register, kerb))
+        self.assertEqual(refused.code, "forbidden")
+        self.assertIn("only a supervisor may register", refused.reason)
+        self.assertTrue(warden.show_report(kerb).status.is_rejected())
+        self.assertIn(register, [r.op_id for r in warden.rejections()])
+        kept = warden.show_case(kerb)
+        self.assertEqual((kept.status, kept.pending, kept.history), ("reported", [], []))
+        self.assertIn("only a supervisor may register", kept.rejected)
+
+        # The supervisor registers the leak and dispatches it to the
+        # category's department, offline, then syncs.
+        asyncio.run(supervisor.sync(gw.SyncOptions(), None, None))
+        supervisor.case_step(leak, gw.CaseStep.REGISTER(note="立案"))
+        supervisor.case_step(leak, gw.CaseStep.DISPATCH())
+        self.assertEqual(supervisor.show_case(leak).pending, ["register", "dispatch"])
+        self.sync(supervisor)
+        case = supervisor.show_case(leak)
+        self.assertEqual((case.status, case.department), ("dispatched", DEPARTMENT))
+        self.assertIsNotNone(case.deadline_ms, "the dispatch set a disposal deadline")
+        self.assertEqual(case.reporter, warden_user)
+        self.assertEqual([s.op for s in case.history], ["register", "dispatch"])
+        self.assertEqual(case.history[0].text, "立案")
+        self.assertEqual((case.history[0].by, case.history[0].role), (self.supervisor_info.user, "supervisor"))
+        self.assertEqual(case.history[1].department, DEPARTMENT)
+        dispatched = supervisor.list_cases(gw.CaseFilter(status="dispatched"))
+        self.assertEqual([c.report_id for c in dispatched], [leak])
+
+        # For the department, the supervisor reports it fixed and asks
+        # whoever covers the cell to check.
+        supervisor.case_step(leak, gw.CaseStep.DISPOSE(note="valve replaced"))
+        supervisor.case_step(leak, gw.CaseStep.SEND_FOR_VERIFICATION())
+        self.sync(supervisor)
+        self.assertEqual(supervisor.show_case(leak).status, "verifying")
+        self.assertEqual(supervisor.tasks(), [], "tasks are the field's")
+
+        # The task reaches the warden, who covers the cell, at the next sync.
+        self.assertEqual(warden.tasks(), [])
+        self.sync(warden)
+        [task] = warden.tasks()
+        self.assertEqual((task.report_id, task.status, task.grid_cell), (leak, "verifying", CELL))
+        self.assertIsNone(task.verifier)
+
+        # The warden verifies offline: the task leaves the list at once.
+        warden.case_step(leak, gw.CaseStep.VERIFY(passed=True, note="dry now"))
+        self.assertEqual(warden.tasks(), [])
+        self.assertEqual(warden.show_case(leak).pending, ["verify"])
+        self.sync(warden)
+
+        # The supervisor sees it verified and closes it.
+        asyncio.run(supervisor.sync(gw.SyncOptions(), None, None))
+        verified = supervisor.list_cases(gw.CaseFilter(status="verified"))
+        self.assertEqual([c.report_id for c in verified], [leak])
+        supervisor.case_step(leak, gw.CaseStep.CLOSE(note="结案"))
+        self.sync(supervisor)
+        closed = supervisor.show_case(leak)
+        self.assertEqual(closed.status, "closed")
+        self.assertEqual(
+            [s.op for s in closed.history],
+            ["register", "dispatch", "dispose", "send_for_verification", "verify", "close"],
+        )
+        verify = closed.history[4]
+        self.assertEqual((verify.by, verify.passed, verify.text), (warden_user, True, "dry now"))
+        self.assertEqual(
+            (closed.history[-1].from_status, closed.history[-1].to_status), ("verified", "closed")
+        )
+        self.sync(warden)
+        self.assertEqual(warden.show_case(leak).status, "closed")
+        self.assertRejected(
+            lambda: supervisor.list_cases(gw.CaseFilter(status="done")), "unknown case status"
+        )
+
+        # The supervisor's KPIs by department, computed on the phone.
+        now = int(time.time() * 1000)
+        rows = {r.key: r for r in supervisor.kpi(gw.KpiGroup.DEPARTMENT, now - DAY_MS, now + DAY_MS)}
+        row = rows[DEPARTMENT]
+        self.assertEqual(
+            (row.registered, row.dispatched, row.closed_in_period, row.reworked), (1, 1, 1, 0)
+        )
+        self.assertIsNotNone(row.mean_hours_to_close)
+        self.assertEqual(row.rework_rate, 0.0)
+        self.assertIn("(none)", rows, "reports never dispatched")
+        by_warden = supervisor.kpi(gw.KpiGroup.WARDEN, now - DAY_MS, now + DAY_MS)
+        self.assertEqual([r.key for r in by_warden], [warden_user])
+
+    def test_07_the_supervisor_reviews_the_wardens_patrols_from_the_server(self):
+        warden_user = self.warden_info.user
+        self.sync(self.warden)  # test 5's imported patrol, if not sent yet
+        mine = {p.id: p for p in self.warden.list_patrols()}
+        self.assertEqual(len(mine), 2, "test 4's round and test 5's import")
+
+        listed = self.supervisor.remote_patrols_blocking(gw.PatrolQuery(warden=warden_user))
+        self.assertEqual({p.id for p in listed}, set(mine))
+        starts = [p.started_at_ms for p in listed]
+        self.assertEqual(starts, sorted(starts, reverse=True), "newest first")
+        [morning] = [p for p in listed if p.note == "morning round"]
+        self.assertEqual((morning.warden, morning.points), (warden_user, 5))
+        self.assertEqual(morning.covered_cells, [CELL])
+        self.assertAlmostEqual(morning.distance_m, mine[morning.id].distance_m, delta=0.5)
+
+        everyone = asyncio.run(self.supervisor.remote_patrols(gw.PatrolQuery()))
+        self.assertTrue(set(mine) <= {p.id for p in everyone})
+        track = asyncio.run(self.supervisor.remote_patrol(morning.id))
+        self.assertEqual(track.summary.id, morning.id)
+        self.assertEqual([p.seq for p in track.points], list(range(5)))
+        self.assertEqual(self.supervisor.remote_patrol_blocking(morning.id), track)
+        self.assertEqual(self.supervisor.list_patrols(), [], "nothing was stored on the phone")
+
+        self.assertRejected(
+            lambda: self.supervisor.remote_patrol_blocking(str(uuid.uuid4())), "no patrol"
+        )
+        self.assertRejected(
+            lambda: self.supervisor.remote_patrol_blocking("no-such-patrol"), "not a patrol id"
+        )
+
+    def test_08_the_app_and_its_background_job_open_one_home_at_once(self):
         for round in range(5):
             home = os.path.join(self.root, f"shared-{round}")
             start = threading.Barrier(2)
@@ -335,7 +488,7 @@ class Phones(unittest.TestCase):
             [r.id for r in self.warden.list_reports()],
         )
 
-    def test_7_offline_when_the_server_is_down(self):
+    def test_09_offline_when_the_server_is_down(self):
         stop_server()
         queued = self.warden.record_report(here(note="recorded with the server down"))
         with self.assertRaises(gw.GridwardenError.Offline) as caught:
@@ -346,8 +499,8 @@ class Phones(unittest.TestCase):
         self.assertTrue(self.warden.show_report(queued).status.is_pending(), "nothing lost")
         self.assertGreater(self.warden.status().outbox, 0)
 
-    def test_8_a_sync_is_cancelled_by_its_token(self):
-        # The server is down (test 7): a sync that retries until cancelled.
+    def test_10_a_sync_is_cancelled_by_its_token(self):
+        # The server is down (test 9): a sync that retries until cancelled.
         forever = gw.SyncOptions(max_attempts=0, first_retry_ms=100, max_retry_ms=200)
 
         already = gw.CancelToken()
