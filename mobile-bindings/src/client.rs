@@ -210,7 +210,11 @@ impl GridwardenClient {
     /// change's id.
     pub fn case_step(&self, report_id: String, step: CaseStep) -> Result<String> {
         let id = self.core.resolve_report_id(&report_id)?;
-        Ok(self.core.case_step(id, step.into())?.to_string())
+        let photos = step.photo_paths();
+        Ok(self
+            .core
+            .case_step_with_photos(id, step.into(), &photos)?
+            .to_string())
     }
 
     /// The cases of the reports on this device (a report nobody acted on

@@ -673,6 +673,10 @@ pub enum CaseStep {
     Dispose {
         #[uniffi(default = "")]
         note: String,
+        /// Photo files of the result; kept by the core and uploaded once
+        /// the step is accepted.
+        #[uniffi(default = [])]
+        photo_paths: Vec<String>,
     },
     /// Accept the disposal and ask the field to check: the named liaison
     /// or warden, else whoever covers the case's cell. Supervisors.
@@ -686,6 +690,9 @@ pub enum CaseStep {
         passed: bool,
         #[uniffi(default = "")]
         note: String,
+        /// Photo files from the field; uploaded once the verdict is accepted.
+        #[uniffi(default = [])]
+        photo_paths: Vec<String>,
     },
     /// Close a verified case (结案). Supervisors.
     Close {
@@ -701,6 +708,18 @@ pub enum CaseStep {
     },
 }
 
+impl CaseStep {
+    /// The photo files a disposal or verification carries.
+    pub(crate) fn photo_paths(&self) -> Vec<std::path::PathBuf> {
+        match self {
+            CaseStep::Dispose { photo_paths, .. } | CaseStep::Verify { photo_paths, .. } => {
+                photo_paths.iter().map(std::path::PathBuf::from).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl From<CaseStep> for core::case::CaseOp {
     fn from(step: CaseStep) -> Self {
         use core::case::CaseOp;
@@ -708,12 +727,12 @@ impl From<CaseStep> for core::case::CaseOp {
             CaseStep::Register { note } => CaseOp::Register { note },
             CaseStep::Reject { reason } => CaseOp::Reject { reason },
             CaseStep::Dispatch { department, note } => CaseOp::Dispatch { department, note },
-            CaseStep::Dispose { note } => CaseOp::Dispose {
+            CaseStep::Dispose { note, .. } => CaseOp::Dispose {
                 note,
                 photos: vec![],
             },
             CaseStep::SendForVerification { verifier } => CaseOp::SendForVerification { verifier },
-            CaseStep::Verify { passed, note } => CaseOp::Verify {
+            CaseStep::Verify { passed, note, .. } => CaseOp::Verify {
                 passed,
                 note,
                 photos: vec![],
@@ -784,6 +803,8 @@ pub struct CaseHistoryStep {
     pub department: Option<String>,
     /// The verdict of a verification.
     pub passed: Option<bool>,
+    /// Hashes of the photos taken at the step (`fetch_photo` gets them).
+    pub photos: Vec<String>,
 }
 
 impl From<core::StepView> for CaseHistoryStep {
@@ -800,6 +821,7 @@ impl From<core::StepView> for CaseHistoryStep {
             text: s.text,
             department: s.department,
             passed: s.passed,
+            photos: s.photos,
         }
     }
 }

@@ -389,8 +389,13 @@ class Phones(unittest.TestCase):
         self.assertEqual((task.report_id, task.status, task.grid_cell), (leak, "verifying", CELL))
         self.assertIsNone(task.verifier)
 
-        # The warden verifies offline: the task leaves the list at once.
-        warden.case_step(leak, gw.CaseStep.VERIFY(passed=True, note="dry now"))
+        # The warden verifies offline, with a photo: the task leaves the list at once.
+        evidence = os.path.join(self.root, "dry.jpg")
+        with open(evidence, "wb") as f:
+            f.write(JPEG)
+        warden.case_step(
+            leak, gw.CaseStep.VERIFY(passed=True, note="dry now", photo_paths=[evidence])
+        )
         self.assertEqual(warden.tasks(), [])
         self.assertEqual(warden.show_case(leak).pending, ["verify"])
         self.sync(warden)
@@ -409,6 +414,10 @@ class Phones(unittest.TestCase):
         )
         verify = closed.history[4]
         self.assertEqual((verify.by, verify.passed, verify.text), (warden_user, True, "dry now"))
+        # The verification photo reached the server and the supervisor fetches it.
+        self.assertEqual(len(verify.photos), 1)
+        copy = os.path.join(self.root, "dry-fetched.jpg")
+        self.assertEqual(supervisor.fetch_photo_blocking(verify.photos[0], copy), len(JPEG))
         self.assertEqual(
             (closed.history[-1].from_status, closed.history[-1].to_status), ("verified", "closed")
         )
