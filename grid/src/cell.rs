@@ -152,14 +152,22 @@ mod tests {
     #[test]
     fn orienting_a_ring_through_its_westmost_vertex_twice_is_stable() {
         // Found by fuzzing: geo's `Orient` judged such a ring by its first
-        // visit only, so every orientation flipped it again and a layer
-        // changed across `to_wire` → `from_wire`.
-        let lobes = touching_lobes();
-        // The same ring started elsewhere, and run the other way.
-        let mut rotated = lobes[1..].to_vec();
-        rotated.push(lobes[1]);
-        let reversed: Vec<_> = rotated.iter().rev().copied().collect();
-        for ring in [lobes, rotated, reversed] {
+        // visit only, so it could wind it against its area (a cell the size
+        // of the planet) and flip it again on every orientation (a layer
+        // that changed across `to_wire` → `from_wire`).
+        // The ring started at each of its vertices, and run either way.
+        let open = &touching_lobes()[..6];
+        let rings = (0..open.len()).flat_map(|start| {
+            let mut ring: Vec<_> = open[start..]
+                .iter()
+                .chain(&open[..start])
+                .copied()
+                .collect();
+            ring.push(ring[0]);
+            let reversed = ring.iter().rev().copied().collect();
+            [ring, reversed]
+        });
+        for ring in rings {
             let cell = Cell::new("a", None, build_geometry(vec![vec![ring]]).unwrap());
             let again = Cell::new("a", None, cell.geometry.clone());
             assert_eq!(again, cell, "orienting an oriented cell changed it");
