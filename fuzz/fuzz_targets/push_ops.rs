@@ -111,8 +111,10 @@ fn patrol_info() -> PatrolInfo {
     }
 }
 
-/// A small fixed layer around the golden vectors' positions (111.70, 40.84)
-/// and one at the origin, so assignment and coverage run real code.
+/// A small fixed layer around the golden vectors' positions (111.70, 40.84),
+/// so assignment and coverage run real code. It spans a few kilometres, as a
+/// city's does: coverage samples every step clipped to the layer's bounds,
+/// so a planet-sized layer would make every input slow.
 fn grid() -> &'static GridIndex {
     static GRID: OnceLock<GridIndex> = OnceLock::new();
     GRID.get_or_init(|| {
@@ -135,7 +137,7 @@ fn grid() -> &'static GridIndex {
         let cells: Vec<Cell> = [
             square("A1", 111.70, 40.84, 0.01),
             square("A2", 111.71, 40.84, 0.01),
-            square("B1", 0.0, 0.0, 1.0),
+            square("B1", 111.70, 40.85, 0.02),
         ]
         .into_iter()
         .flatten()
