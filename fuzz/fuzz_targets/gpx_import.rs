@@ -5,10 +5,11 @@
 //! (`seq` 0, 1, 2…, segments counting up, every point passing the server's
 //! check, a short non-blank name); and exporting it with `to_gpx` and
 //! importing that again gives the very same points and name, as `to_gpx`
-//! promises.
+//! promises. The points then go where an import sends them on the phone
+//! (`client-core/src/patrol.rs`): thinned, and summarised for review.
 #![no_main]
 
-use gridwarden_grid::{parse_gpx, to_gpx};
+use gridwarden_grid::{parse_gpx, summarise, to_gpx, Thinner};
 use gridwarden_protocol::track::{MAX_PATROL_NOTE_CHARS, MAX_POINTS_PER_PATROL};
 use gridwarden_protocol::{validate, PatrolInfo};
 use libfuzzer_sys::fuzz_target;
@@ -46,6 +47,16 @@ fuzz_target!(|data: &[u8]| {
         ended_at_ms: None,
         note: track.name.clone().unwrap_or_default(),
     };
+    let mut thinner = Thinner::default();
+    let kept: Vec<_> = track
+        .points
+        .iter()
+        .filter(|p| thinner.keep(p))
+        .copied()
+        .collect();
+    let summary = summarise(&info, &kept, None, &[], vec![]);
+    assert_eq!(summary.points as usize, kept.len());
+
     let exported = to_gpx(&info, &track.points);
     let again = parse_gpx(exported.as_bytes())
         .unwrap_or_else(|e| panic!("an exported track does not import: {e}\n{exported}"));
