@@ -11,9 +11,10 @@
 //! - the rest: the stream.
 //!
 //! Must hold: every frame is at most the maximum; after the frames are taken
-//! less than one maximum frame plus its header stays buffered; and feeding
-//! the stream in one piece yields the same frames and the same end (an error
-//! or the same bytes left over).
+//! less than one maximum frame plus its header stays buffered; feeding the
+//! stream in one piece yields the same frames and the same end (an error or
+//! the same bytes left over); and both agree with reading the stream by hand,
+//! frame after frame, up to the first header above the maximum.
 #![no_main]
 
 use gridwarden_protocol::frame::{FrameDecoder, HEADER_LEN};
@@ -41,7 +42,33 @@ fuzz_target!(|data: &[u8]| {
     let chunked = decode(max, chunks(stream, sizes));
     let whole = decode(max, std::iter::once(stream));
     assert_eq!(chunked, whole, "chunking changed what was decoded");
+    assert_eq!(
+        whole,
+        by_hand(max, stream),
+        "the decoder misread the stream"
+    );
 });
+
+/// The stream read without the decoder: the reference the decoder must match.
+fn by_hand(max: usize, mut rest: &[u8]) -> Outcome {
+    let mut frames = Vec::new();
+    while let Some((header, after)) = rest.split_first_chunk::<HEADER_LEN>() {
+        let len = u32::from_be_bytes(*header) as usize;
+        if len > max {
+            let end = Err(ProtocolError::FrameTooLarge { len, max });
+            return Outcome { frames, end };
+        }
+        let Some(frame) = after.get(..len) else {
+            break;
+        };
+        frames.push(frame.to_vec());
+        rest = &after[len..];
+    }
+    Outcome {
+        frames,
+        end: Ok(rest.len()),
+    }
+}
 
 fn chunks<'a>(stream: &'a [u8], sizes: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
     let mut rest = stream;
