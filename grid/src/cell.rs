@@ -1,7 +1,6 @@
 //! A grid cell and the geometry checks shared by every way cells come in
 //! (GeoJSON import and wire layers), so both refuse the same things.
 
-use geo::orient::{Direction, Orient};
 use geo::{GeodesicArea, LineString, MultiPolygon, Polygon};
 
 /// One grid cell (单元网格).
@@ -22,7 +21,7 @@ impl Cell {
     /// the area. Codes and coordinates are not checked here; the importers
     /// ([`crate::parse_geojson`], [`crate::from_wire`]) do that.
     pub fn new(code: impl Into<String>, name: Option<String>, geometry: MultiPolygon<f64>) -> Self {
-        let geometry = geometry.orient(Direction::Default);
+        let geometry = crate::orient::orient(geometry);
         let area_m2 = geometry.geodesic_area_unsigned();
         Cell {
             code: code.into(),
@@ -131,6 +130,55 @@ mod tests {
         // 0.01° × 0.01° at 40.84°N ≈ 843 m × 1111 m.
         assert!((a - 843.6 * 1110.6).abs() / a < 0.01, "{a}");
         assert!((a - b).abs() < 1e-6 * a);
+    }
+
+    /// Two triangles meeting at their shared west corner, both
+    /// counter-clockwise: a ring that passes through its westmost vertex
+    /// twice, turning clockwise at the first visit and counter-clockwise at
+    /// the second.
+    fn touching_lobes() -> Vec<[f64; 2]> {
+        let p = |x: f64, y: f64| [111.7 + x * 0.001, 40.84 + y * 0.001];
+        vec![
+            p(0.0, 0.0),
+            p(2.0, 1.0),
+            p(1.0, 2.0),
+            p(0.0, 0.0),
+            p(1.0, -2.0),
+            p(2.0, -1.0),
+            p(0.0, 0.0),
+        ]
+    }
+
+    #[test]
+    fn orienting_a_ring_through_its_westmost_vertex_twice_is_stable() {
+        // Found by fuzzing: geo's `Orient` judged such a ring by its first
+        // visit only, so it could wind it against its area (a cell the size
+        // of the planet) and flip it again on every orientation (a layer
+        // that changed across `to_wire` → `from_wire`).
+        // The ring started at each of its vertices, and run either way.
+        let open = &touching_lobes()[..6];
+        let rings = (0..open.len()).flat_map(|start| {
+            let mut ring: Vec<_> = open[start..]
+                .iter()
+                .chain(&open[..start])
+                .copied()
+                .collect();
+            ring.push(ring[0]);
+            let reversed = ring.iter().rev().copied().collect();
+            [ring, reversed]
+        });
+        for ring in rings {
+            let cell = Cell::new("a", None, build_geometry(vec![vec![ring]]).unwrap());
+            let again = Cell::new("a", None, cell.geometry.clone());
+            assert_eq!(again, cell, "orienting an oriented cell changed it");
+            // Two lobes of 1.5 × (0.001°)² at 40.84°N, ≈ 84.36 m × 111.06 m each unit.
+            let expected = 3.0 * 84.36 * 111.06;
+            assert!(
+                (cell.area_m2 - expected).abs() / expected < 0.01,
+                "{}",
+                cell.area_m2
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub struct GpxTrack {
     /// The first track's `<name>`, else the file's `<metadata><name>`, else
     /// (for a route-only file) the first route's; at most
     /// [`MAX_PATROL_NOTE_CHARS`](gridwarden_protocol::track::MAX_PATROL_NOTE_CHARS)
-    /// characters, trimmed; `None` when absent or blank.
+    /// characters, trimmed, without the characters a patrol note may not
+    /// hold (control characters other than newline and tab) or GPX cannot
+    /// (U+FFFE, U+FFFF); `None` when absent or blank.
     pub name: Option<String>,
     /// Every point in file order: `seq` 0, 1, 2…; `segment` counts the
     /// non-empty `<trkseg>`s across all `<trk>`s (0, 1, 2…). Accuracy and

@@ -23,6 +23,7 @@ pub mod gpx;
 mod import;
 mod index;
 mod metric;
+mod orient;
 pub mod rfc3339;
 pub mod track;
 mod wire;

@@ -80,7 +80,8 @@ impl FrameDecoder {
         }
         let payload = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
         self.buf.drain(..HEADER_LEN + len);
-        self.check_header()?;
+        // An oversized header behind this frame is refused by the next call
+        // (and by `extend`), not here: failing now would lose a good frame.
         Ok(Some(payload))
     }
 
@@ -127,6 +128,17 @@ mod tests {
     fn refuses_oversized_header_before_buffering_payload() {
         let mut dec = FrameDecoder::new(16);
         let err = dec.extend(&1000u32.to_be_bytes()).unwrap_err();
+        assert_eq!(err, ProtocolError::FrameTooLarge { len: 1000, max: 16 });
+    }
+
+    #[test]
+    fn a_frame_followed_by_an_oversized_header_is_returned_before_the_refusal() {
+        let mut dec = FrameDecoder::new(16);
+        let mut bytes = encode_frame(&7u32);
+        bytes.extend_from_slice(&1000u32.to_be_bytes());
+        dec.extend(&bytes).unwrap();
+        assert_eq!(dec.next_message::<u32>().unwrap(), Some(7));
+        let err = dec.next_payload().unwrap_err();
         assert_eq!(err, ProtocolError::FrameTooLarge { len: 1000, max: 16 });
     }
 

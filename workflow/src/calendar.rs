@@ -139,7 +139,9 @@ const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 fn minutes(text: &str) -> Option<u32> {
     let (h, m) = text.trim().split_once(':')?;
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    // `then`, not `then_some`: the product must not be computed for an
+    // hour like 1777777774 (found by fuzzing: an overflow panic).
+    (h <= 24 && m < 60 && h * 60 + m <= 1440).then(|| h * 60 + m)
 }
 
 impl WorkingCalendar {

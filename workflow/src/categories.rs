@@ -27,7 +27,9 @@ pub fn parse_limit(text: &str) -> Result<Option<TimeLimit>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let (number, unit) = text.split_at(text.len() - 1);
+    // The unit is the last character, which may be any character at all.
+    let unit_at = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = text.split_at(unit_at);
     let n: u32 = number
         .trim()
         .parse()
@@ -216,6 +218,8 @@ mod tests {
             (",event,01,x,y,z,,,\n", "empty"),
             ("0101,event,01,x,,z,,,\n", "a name"),
             ("0101,event,01,x,y,z,0h,,\n", "0h"),
+            // Found by fuzzing: a limit ending in a multi-byte character panicked.
+            ("0101,event,01,x,y,z,1ϖ,,\n", "1ϖ"),
         ];
         for (rows, expected) in cases {
             let err = from_csv(&format!("{header}{rows}"))

@@ -367,6 +367,16 @@ impl<'a> State<'a> {
         let Some((text, whose)) = self.name.take() else {
             return;
         };
+        // The name becomes a patrol note, which may not hold control
+        // characters (`validate::patrol_op`), and is written back to GPX,
+        // which cannot hold U+FFFE/U+FFFF: such characters are dropped here
+        // rather than sinking the import or the export.
+        let text: String = text
+            .chars()
+            .filter(|&c| {
+                !(c.is_control() && c != '\n' && c != '\t') && c != '\u{FFFE}' && c != '\u{FFFF}'
+            })
+            .collect();
         let text: String = text.trim().chars().take(MAX_PATROL_NOTE_CHARS).collect();
         let text = text.trim_end().to_owned();
         if text.is_empty() {

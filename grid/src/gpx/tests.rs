@@ -240,6 +240,24 @@ fn latin_1_text_outside_names_and_times_is_harmless() {
     assert_eq!(t.points.len(), 1);
 }
 
+#[test]
+fn a_name_keeps_only_what_a_patrol_note_and_gpx_can_hold() {
+    // Found by fuzzing: a NUL in the name made a patrol note the server
+    // refuses, and U+FFFF could not be written back to GPX.
+    let text = b"<gpx><trk><name>\x01 Pl\x00\x00a\x7fn \xef\xbf\xbf\r\n\tloop \x1b</name>\
+        <trkseg><trkpt lat=\"1\" lon=\"2\"/></trkseg></trk></gpx>";
+    let t = parse_gpx(text).unwrap();
+    assert_eq!(t.name.as_deref(), Some("Plan \n\tloop"));
+    let note = t.name.clone().unwrap();
+    let start = gridwarden_protocol::PatrolOp::Start(gridwarden_protocol::NewPatrol {
+        started_at_ms: T0,
+        note,
+    });
+    gridwarden_protocol::validate::patrol_op(&start).unwrap();
+    let back = parse_gpx(to_gpx(&info(&t.name.clone().unwrap()), &t.points).as_bytes()).unwrap();
+    assert_eq!(back.name, t.name);
+}
+
 fn info(note: &str) -> PatrolInfo {
     PatrolInfo {
         id: Uuid::from_u128(0x1234),

@@ -154,6 +154,15 @@ fn a_bad_calendar_is_refused_with_what_is_wrong() {
             "holiday",
         ),
         ("not json", "JSON"),
+        // Found by fuzzing: an hour this large overflowed instead of being refused.
+        (
+            r#"{"utc_offset": "+08:00", "working_hours": ["1777777774:00-18:00"]}"#,
+            "1777777774",
+        ),
+        (
+            r#"{"utc_offset": "+4294967295:00", "working_hours": ["08:00-12:00"]}"#,
+            "utc_offset",
+        ),
     ];
     for (text, expected) in cases {
         let err = WorkingCalendar::from_json(text).unwrap_err().to_string();
