@@ -27,19 +27,19 @@ pub fn subject(op: &Op) -> Uuid {
 }
 
 pub fn append(tx: &Transaction, op: &Op) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)",
-        params![
+    tx.prepare_cached("INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)")?
+        .execute(params![
             uuid_blob(&op.op_id),
             uuid_blob(&subject(op)),
             codec::encode(op)
-        ],
-    )?;
+        ])?;
     Ok(tx.last_insert_rowid())
 }
 
 pub fn len(conn: &Connection) -> Result<u64> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM outbox")?
+        .query_row([], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// The next ops after `after_seq`, in order: at most `max_ops`, and no more
@@ -77,12 +77,10 @@ pub fn batch_after(
 /// Removes an acknowledged op; returns the report it was about, or `None` if
 /// it was not (or no longer) queued.
 pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<Option<Uuid>> {
+    // Once per acknowledged op: cached, like every statement of a push.
     let report: Option<Vec<u8>> = tx
-        .query_row(
-            "DELETE FROM outbox WHERE op_id = ?1 RETURNING report_id",
-            [uuid_blob(&op_id)],
-            |row| row.get(0),
-        )
+        .prepare_cached("DELETE FROM outbox WHERE op_id = ?1 RETURNING report_id")?
+        .query_row([uuid_blob(&op_id)], |row| row.get(0))
         .optional()?;
     Ok(report.map(|r| blob_uuid(&r)).transpose()?)
 }

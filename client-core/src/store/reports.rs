@@ -113,7 +113,10 @@ pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
 /// The stored state of one report, deleted or not.
 pub fn get(conn: &Connection, id: Uuid) -> Result<Option<StoredReport>> {
     let sql = format!("{SELECT_STORED} WHERE r.id = ?1");
-    let row = conn.query_row(&sql, [uuid_blob(&id)], raw_row).optional()?;
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([uuid_blob(&id)], raw_row)
+        .optional()?;
     row.map(into_stored).transpose()
 }
 
