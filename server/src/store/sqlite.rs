@@ -14,14 +14,19 @@ use uuid::Uuid;
 
 use super::*;
 
+mod feed;
 mod patrols;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_left_cells.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
+    include_str!("../../migrations/0005_report_cells.sql"),
 ];
 const READER_POOL: usize = 4;
+/// Prepared statements kept per connection: a push and a scoped pull touch
+/// more than rusqlite's default of 16, which would evict each other.
+const STATEMENT_CACHE: usize = 64;
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -32,6 +37,7 @@ pub struct SqliteStore {
 fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: an acknowledged push is a promise to the phone, so it must
     // survive a power cut, not only a killed process. One fsync per push
@@ -263,6 +269,63 @@ fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreR
         device.as_bytes().as_slice(),
         now_ms
     ])?;
+    Ok(())
+}
+
+/// Applies ops in order inside `tx`: see [`Store::apply_ops`].
+fn apply_ops(
+    tx: &Transaction,
+    device: Uuid,
+    ops: &[Op],
+    rules: &Rules,
+    now_ms: i64,
+) -> StoreResult<Vec<Outcome>> {
+    let mut seq = next_seq(tx)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op_seen(tx, op.op_id)? {
+            outcomes.push(Outcome::Duplicate);
+            continue;
+        }
+        let decided = match &op.body {
+            OpBody::Report { report_id, .. } => {
+                let current = load_report(tx, *report_id)?;
+                (rules.report)(op, current.as_ref())
+                    .map(|next| (current.as_ref() != Some(&next)).then_some(next))
+                    .map(|next| next.map(Change::Report))
+            }
+            OpBody::Patrol { patrol_id, .. } => {
+                let current = patrols::load_patrol(tx, *patrol_id)?;
+                (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
+            }
+        };
+        match decided {
+            Ok(change) => {
+                match change {
+                    Some(Change::Report(next)) => {
+                        save_report(tx, &next, seq, device, now_ms)?;
+                        seq += 1;
+                    }
+                    Some(Change::Patrol(change)) => patrols::save_patrol(tx, &change, now_ms)?,
+                    None => {}
+                }
+                record_op(tx, op.op_id, device, now_ms)?;
+                outcomes.push(Outcome::Applied);
+            }
+            Err(r) => outcomes.push(Outcome::Rejected {
+                code: r.code,
+                reason: r.reason,
+            }),
+        }
+    }
+    Ok(outcomes)
+}
+
+fn set_meta(tx: &Transaction, key: &str, value: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 
@@ -516,109 +579,28 @@ impl Store for SqliteStore {
         rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>> {
+        self.write(|tx| apply_ops(tx, device, ops, rules, now_ms))
+    }
+
+    fn apply_ops_with_meta(
+        &self,
+        device: Uuid,
+        ops: &[Op],
+        rules: &Rules,
+        now_ms: i64,
+        key: &str,
+        value: &dyn Fn() -> String,
+    ) -> StoreResult<Vec<Outcome>> {
+        // One transaction, so one commit and one fsync for both.
         self.write(|tx| {
-            let mut seq = next_seq(tx)?;
-            let mut outcomes = Vec::with_capacity(ops.len());
-            for op in ops {
-                if op_seen(tx, op.op_id)? {
-                    outcomes.push(Outcome::Duplicate);
-                    continue;
-                }
-                let decided = match &op.body {
-                    OpBody::Report { report_id, .. } => {
-                        let current = load_report(tx, *report_id)?;
-                        (rules.report)(op, current.as_ref())
-                            .map(|next| (current.as_ref() != Some(&next)).then_some(next))
-                            .map(|next| next.map(Change::Report))
-                    }
-                    OpBody::Patrol { patrol_id, .. } => {
-                        let current = patrols::load_patrol(tx, *patrol_id)?;
-                        (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
-                    }
-                };
-                match decided {
-                    Ok(change) => {
-                        match change {
-                            Some(Change::Report(next)) => {
-                                save_report(tx, &next, seq, device, now_ms)?;
-                                seq += 1;
-                            }
-                            Some(Change::Patrol(change)) => {
-                                patrols::save_patrol(tx, &change, now_ms)?
-                            }
-                            None => {}
-                        }
-                        record_op(tx, op.op_id, device, now_ms)?;
-                        outcomes.push(Outcome::Applied);
-                    }
-                    Err(r) => outcomes.push(Outcome::Rejected {
-                        code: r.code,
-                        reason: r.reason,
-                    }),
-                }
-            }
+            let outcomes = apply_ops(tx, device, ops, rules, now_ms)?;
+            set_meta(tx, key, &value())?;
             Ok(outcomes)
         })
     }
 
     fn pull(&self, q: &PullQuery) -> StoreResult<Page> {
-        self.read(|c| {
-            // Fetch one row beyond the page to learn whether more remain.
-            let limit = q.max_records as i64 + 1;
-            let (sql, cells_json, user) = match &q.scope {
-                Scope::All => (
-                    "SELECT seq, id, 1, state FROM reports WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    None,
-                    None,
-                ),
-                // Rows in scope come whole; rows that only left the scope come
-                // as a notice, so the device drops a copy it may no longer see.
-                Scope::Cells { user, cells } => (
-                    "SELECT seq, id, visible, CASE WHEN visible THEN state END FROM (
-                       SELECT seq, id, state, left_cells,
-                              (reporter = ?3 OR COALESCE(grid_cell IN (SELECT value FROM json_each(?4)), 0)) AS visible
-                       FROM reports WHERE seq > ?1)
-                     WHERE visible OR EXISTS (SELECT 1 FROM json_each(left_cells) l
-                                              WHERE l.value IN (SELECT value FROM json_each(?4)))
-                     ORDER BY seq LIMIT ?2",
-                    Some(serde_json::to_string(cells).expect("strings serialise")),
-                    Some(user.as_str()),
-                ),
-            };
-            let mut stmt = c.prepare_cached(sql)?;
-            let mut rows = match (&cells_json, user) {
-                (Some(cells), Some(user)) => {
-                    stmt.query(params![q.after_seq as i64, limit, user, cells])?
-                }
-                _ => stmt.query(params![q.after_seq as i64, limit])?,
-            };
-            let mut page = Page { items: Vec::new(), last_seq: q.after_seq, more: false };
-            let mut bytes = 0usize;
-            while let Some(row) = rows.next()? {
-                let id = uuid_from(row.get(1)?)?;
-                let visible: bool = row.get(2)?;
-                let size = if visible {
-                    row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?.len()
-                } else {
-                    16
-                };
-                let full = page.items.len() >= q.max_records
-                    || (!page.items.is_empty() && bytes + size > q.max_bytes);
-                if full {
-                    page.more = true;
-                    break;
-                }
-                bytes += size;
-                page.items.push(if visible {
-                    let blob = row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    FeedItem::Report(decode_state(blob)?)
-                } else {
-                    FeedItem::OutOfScope(id)
-                });
-                page.last_seq = row.get::<_, i64>(0)? as u64;
-            }
-            Ok(page)
-        })
+        self.read(|c| feed::pull(c, q))
     }
 
     fn report(&self, id: Uuid) -> StoreResult<Option<ReportState>> {
@@ -700,13 +682,7 @@ impl Store for SqliteStore {
     }
 
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| set_meta(tx, key, value))
     }
 }
 
@@ -729,5 +705,114 @@ mod tests {
         drop(conn);
         let err = super::SqliteStore::open(&path).err().unwrap().to_string();
         assert!(err.contains("newer gridwarden"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use gridwarden_protocol::{Hlc, Location, NewReport, Op, OpBody, ReportOp, ReportState};
+    use uuid::Uuid;
+
+    use crate::store::{
+        FeedItem, PatrolChange, PullQuery, Rejection, Rules, Scope, Store, StoredPatrol,
+    };
+
+    fn create(n: u128, lon: f64) -> Op {
+        Op {
+            op_id: Uuid::from_u128(n),
+            hlc: Hlc::new(1000 + n as u64, 0, 1),
+            body: OpBody::Report {
+                report_id: Uuid::from_u128(100 + n),
+                op: ReportOp::Create(NewReport {
+                    category: "0101".into(),
+                    location: Location {
+                        lon,
+                        lat: 40.0,
+                        accuracy_m: None,
+                    },
+                    address: None,
+                    note: String::new(),
+                    observed_at_ms: 0,
+                    patrol: None,
+                }),
+            },
+        }
+    }
+
+    fn west_or_east(op: &Op, current: Option<&ReportState>) -> Result<ReportState, Rejection> {
+        let OpBody::Report { report_id, op: rop } = &op.body else {
+            unreachable!("report ops only")
+        };
+        let mut state = current
+            .cloned()
+            .unwrap_or_else(|| ReportState::empty(*report_id));
+        state.apply(rop, op.hlc, "bob", Uuid::from_u128(7));
+        let cell = if state.location().unwrap().lon < 0.0 {
+            "W"
+        } else {
+            "E"
+        };
+        state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
+        Ok(state)
+    }
+
+    fn no_patrols(_: &Op, _: Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> {
+        unreachable!("report ops only")
+    }
+
+    fn west_ids(store: &dyn Store) -> Vec<Uuid> {
+        let page = store
+            .pull(&PullQuery {
+                after_seq: 0,
+                scope: Scope::Cells {
+                    user: "wes".into(),
+                    cells: vec!["W".into()],
+                },
+                max_records: 100,
+                max_bytes: 1 << 20,
+            })
+            .unwrap();
+        page.items
+            .iter()
+            .map(|item| match item {
+                FeedItem::Report(r) => r.id,
+                FeedItem::OutOfScope(id) => *id,
+            })
+            .collect()
+    }
+
+    /// Reports written before schema 5 are found by a scoped pull after it:
+    /// the migration fills the cell index from the reports already there.
+    #[test]
+    fn a_store_from_before_the_cell_index_gets_it_filled_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let store = super::SqliteStore::open(&path).unwrap();
+        let ops: Vec<Op> = (1..=6)
+            .map(|n| create(n, if n % 3 == 0 { 1.0 } else { -1.0 }))
+            .collect();
+        let rules = Rules {
+            report: &west_or_east,
+            patrol: &no_patrols,
+        };
+        store
+            .apply_ops(Uuid::from_u128(7), &ops, &rules, 1)
+            .unwrap();
+        let expected = west_ids(&store);
+        assert_eq!(expected.len(), 4);
+        drop(store);
+        // Back to the schema before the cell index (its migration is the
+        // last), as a server of the previous release left it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "DROP TRIGGER report_cells_insert; DROP TRIGGER report_cells_update;
+             DROP TRIGGER report_cells_delete; DROP TABLE report_cells;
+             PRAGMA user_version = {};",
+            super::MIGRATIONS.len() - 1
+        ))
+        .unwrap();
+        drop(conn);
+        let store = super::SqliteStore::open(&path).unwrap();
+        assert_eq!(west_ids(&store), expected);
     }
 }
