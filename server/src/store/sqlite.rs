@@ -227,21 +227,35 @@ fn save_report(
              THEN json_insert(reports.left_cells, '$[#]', reports.grid_cell)
              ELSE reports.left_cells END,
            deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
-           updated_ms = excluded.updated_ms, state = excluded.state",
+           updated_ms = excluded.updated_ms, state = excluded.state
+         RETURNING left_cells",
     )?;
-    stmt.execute(params![
-        state.id.as_bytes().as_slice(),
-        seq as i64,
-        reporter,
-        origin_device.as_bytes().as_slice(),
-        state.category(),
-        state.grid_cell(),
-        state.grid_cell.is_some(),
-        state.is_deleted(),
-        origin.map(|o| o.observed_at_ms),
-        now_ms,
-        codec::encode(state),
-    ])?;
+    let left_cells: String = stmt.query_row(
+        params![
+            state.id.as_bytes().as_slice(),
+            seq as i64,
+            reporter,
+            origin_device.as_bytes().as_slice(),
+            state.category(),
+            state.grid_cell(),
+            state.grid_cell.is_some(),
+            state.is_deleted(),
+            origin.map(|o| o.observed_at_ms),
+            now_ms,
+            codec::encode(state),
+        ],
+        |r| r.get(0),
+    )?;
+    // A report that ever moved keeps a row per cell it left, at its current
+    // feed position, for the scoped pull (migration 0005); most never move.
+    if left_cells != "[]" {
+        tx.prepare_cached(
+            "INSERT INTO report_left_cells (report, cell, seq)
+             SELECT ?1, value, ?2 FROM json_each(?3) WHERE true -- the grammar needs a WHERE before ON
+             ON CONFLICT (report, cell) DO UPDATE SET seq = excluded.seq",
+        )?
+        .execute(params![state.id.as_bytes().as_slice(), seq as i64, left_cells])?;
+    }
     patrols::index_report(tx, state)
 }
 
@@ -760,7 +774,8 @@ mod migration_tests {
         unreachable!("report ops only")
     }
 
-    fn west_ids(store: &dyn Store) -> Vec<Uuid> {
+    /// What a western device pulls: (report, whole or only a notice).
+    fn west_pull(store: &dyn Store) -> Vec<(Uuid, bool)> {
         let page = store
             .pull(&PullQuery {
                 after_seq: 0,
@@ -775,22 +790,38 @@ mod migration_tests {
         page.items
             .iter()
             .map(|item| match item {
-                FeedItem::Report(r) => r.id,
-                FeedItem::OutOfScope(id) => *id,
+                FeedItem::Report(r) => (r.id, true),
+                FeedItem::OutOfScope(id) => (*id, false),
             })
             .collect()
     }
 
-    /// Reports written before schema 5 are found by a scoped pull after it:
-    /// the migration fills the cell index from the reports already there.
+    /// Reports that moved before schema 5 are announced to the cells they
+    /// left after it: the migration fills the index from the reports there.
     #[test]
-    fn a_store_from_before_the_cell_index_gets_it_filled_on_open() {
+    fn a_store_from_before_the_left_cell_index_gets_it_filled_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.db");
         let store = super::SqliteStore::open(&path).unwrap();
-        let ops: Vec<Op> = (1..=6)
+        let mut ops: Vec<Op> = (1..=6)
             .map(|n| create(n, if n % 3 == 0 { 1.0 } else { -1.0 }))
             .collect();
+        // Report 101 moves east.
+        ops.push(Op {
+            op_id: Uuid::from_u128(7),
+            hlc: Hlc::new(2000, 0, 1),
+            body: OpBody::Report {
+                report_id: Uuid::from_u128(101),
+                op: ReportOp::Edit(gridwarden_protocol::ReportEdit {
+                    location: Some(Location {
+                        lon: 1.0,
+                        lat: 40.0,
+                        accuracy_m: None,
+                    }),
+                    ..Default::default()
+                }),
+            },
+        });
         let rules = Rules {
             report: &west_or_east,
             patrol: &no_patrols,
@@ -798,21 +829,20 @@ mod migration_tests {
         store
             .apply_ops(Uuid::from_u128(7), &ops, &rules, 1)
             .unwrap();
-        let expected = west_ids(&store);
+        let expected = west_pull(&store);
         assert_eq!(expected.len(), 4);
+        assert_eq!(expected.last(), Some(&(Uuid::from_u128(101), false)));
         drop(store);
         // Back to the schema before the cell index (its migration is the
         // last), as a server of the previous release left it.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(&format!(
-            "DROP TRIGGER report_cells_insert; DROP TRIGGER report_cells_update;
-             DROP TRIGGER report_cells_delete; DROP TABLE report_cells;
-             PRAGMA user_version = {};",
+            "DROP TABLE report_left_cells; PRAGMA user_version = {};",
             super::MIGRATIONS.len() - 1
         ))
         .unwrap();
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();
-        assert_eq!(west_ids(&store), expected);
+        assert_eq!(west_pull(&store), expected);
     }
 }

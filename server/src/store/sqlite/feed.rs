@@ -2,10 +2,11 @@
 //! a supervisor; for a warden, the reports in their cells or of their own,
 //! and a notice for reports that left one of their cells.
 //!
-//! A scoped pull is index-driven: each of the user's cells is a range of
-//! `report_cells` (cell, seq) and their own reports a range of
-//! `reports_by_reporter`; the ranges are merged by seq and read lazily, so a
-//! page costs what it returns, not the size of the feed after the cursor.
+//! A scoped pull is index-driven: their own reports are a range of
+//! `reports_by_reporter`, each of their cells a range of `reports_by_cell`
+//! (reports in it now) and one of `report_left_cells_by_cell` (reports that
+//! left it); the ranges are merged by seq and read lazily, so a page costs
+//! what it returns, not the size of the feed after the cursor.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -97,20 +98,25 @@ fn pull_scoped(c: &Connection, q: &PullQuery, user: &str, cells: &[String]) -> S
     let cells: HashSet<&str> = cells.iter().map(String::as_str).collect();
     // One statement per range: each steps through its own index in seq order
     // and is only read as far as the merge needs.
-    let mut ranges = Vec::with_capacity(cells.len() + 1);
-    ranges.push(
-        c.prepare_cached("SELECT seq FROM reports WHERE reporter = ?1 AND seq > ?2 ORDER BY seq")?,
-    );
-    for _ in &cells {
-        ranges.push(c.prepare_cached(
-            "SELECT seq FROM report_cells WHERE cell = ?1 AND seq > ?2 ORDER BY seq",
-        )?);
-    }
-    let keys = std::iter::once(user).chain(cells.iter().copied());
-    let mut cursors: Vec<Rows<'_>> = ranges
+    const OWN: &str = "SELECT seq FROM reports WHERE reporter = ?1 AND seq > ?2 ORDER BY seq";
+    const IN_CELL: &str = "SELECT seq FROM reports WHERE grid_cell = ?1 AND seq > ?2 ORDER BY seq";
+    const LEFT_CELL: &str =
+        "SELECT seq FROM report_left_cells WHERE cell = ?1 AND seq > ?2 ORDER BY seq";
+    let ranges: Vec<(&str, &str)> = std::iter::once((OWN, user))
+        .chain(
+            cells
+                .iter()
+                .flat_map(|&cell| [(IN_CELL, cell), (LEFT_CELL, cell)]),
+        )
+        .collect();
+    let mut statements = ranges
+        .iter()
+        .map(|(sql, _)| c.prepare_cached(sql))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cursors: Vec<Rows<'_>> = statements
         .iter_mut()
-        .zip(keys)
-        .map(|(stmt, key)| stmt.query(params![key, after]))
+        .zip(&ranges)
+        .map(|(stmt, (_, key))| stmt.query(params![key, after]))
         .collect::<Result<_, _>>()?;
     let mut heads = BinaryHeap::with_capacity(cursors.len());
     for (i, rows) in cursors.iter_mut().enumerate() {
