@@ -106,6 +106,11 @@ impl ServerProcess {
         Ok(kib * 1024)
     }
 
+    /// CPU time the server process has used so far (user + system).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))
+    }
+
     /// SIGTERM, as an operator's service manager stops it, then waits.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.pid().to_string();
@@ -128,4 +133,41 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time this process (the harness and its in-process devices) has used.
+pub fn own_cpu_seconds() -> anyhow::Result<f64> {
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// utime + stime of a `/proc/PID/stat` file, in seconds.
+fn cpu_seconds_of(stat: &str) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(stat)?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14 and stime 15.
+    let after = text
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unreadable /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i - 3)
+            .context("short /proc stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(14)? + ticks(15)?) / clock_ticks_per_second())
+}
+
+/// The kernel's clock tick (`getconf CLK_TCK`), 100 on every common Linux.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }

@@ -26,7 +26,7 @@ use gridwarden_protocol::Role;
 use super::{count, progress};
 use crate::context::Context;
 use crate::server::Admin;
-use crate::server_process::ServerProcess;
+use crate::server_process::{own_cpu_seconds, ServerProcess};
 use crate::stats::{millis, percentile};
 use crate::synthetic_grid::SyntheticGrid;
 use crate::table::{Row, Target};
@@ -87,6 +87,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         .build()?;
     let (mut completion, mut p50, mut p99, mut rss, mut failures) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut server_cpu, mut devices_cpu) = (vec![], vec![]);
     let mut failure_kinds: BTreeMap<String, usize> = BTreeMap::new();
     for run in 1..=ctx.config.runs {
         for (i, device) in devices.iter().enumerate() {
@@ -99,10 +100,13 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             }
         }
         server.reset_peak_rss()?;
+        let cpu_before = (server.cpu_seconds()?, own_cpu_seconds()?);
         let t0 = Instant::now();
         let results = runtime.block_on(sync_all(&devices, RUN_BUDGET));
         let all_done = t0.elapsed();
         let peak = server.peak_rss_bytes()?;
+        server_cpu.push(server.cpu_seconds()? - cpu_before.0);
+        devices_cpu.push(own_cpu_seconds()? - cpu_before.1);
         let mut rounds = Vec::new();
         let mut failed = 0;
         for (took, result) in results {
@@ -126,11 +130,13 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         progress(
             "fleet",
             format!(
-                "run {run}: all done in {:.2} s, round p50 {:.0} ms p99 {:.0} ms, server peak RSS {:.0} MiB, {failed} failed",
+                "run {run}: all done in {:.2} s, round p50 {:.0} ms p99 {:.0} ms, server peak RSS {:.0} MiB, {failed} failed; CPU: server {:.1} s, devices {:.1} s",
                 all_done.as_secs_f64(),
                 p50[run - 1],
                 p99[run - 1],
-                mib(peak)
+                mib(peak),
+                server_cpu[run - 1],
+                devices_cpu[run - 1]
             ),
         );
     }
@@ -172,6 +178,12 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             .target(Target::at_most(512.0, "≤ 512 MiB"))
             .note("VmHWM of the server process, reset before each run's syncs"),
         failed_row,
+        Row::measured(format!("{what}: server CPU time"), "s", server_cpu).note(
+            "user + system time of the server process during the run's syncs; with the \
+             devices' row below, against 2 cores × the completion time, it shows whether \
+             the run was short of CPU or waiting",
+        ),
+        Row::measured(format!("{what}: devices' CPU time"), "s", devices_cpu),
     ])
 }
 
