@@ -9,12 +9,13 @@ use std::time::Duration;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::*;
 
 mod feed;
+mod group;
 mod patrols;
 
 const MIGRATIONS: &[&str] = &[
@@ -30,7 +31,7 @@ const STATEMENT_CACHE: usize = 64;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: group::GroupWriter,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -40,8 +41,8 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: an acknowledged push is a promise to the phone, so it must
-    // survive a power cut, not only a killed process. One fsync per push
-    // batch (up to 500 ops) is the price.
+    // survive a power cut, not only a killed process. One fsync per commit
+    // is the price; writes arriving together share a commit (`group.rs`).
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
@@ -73,7 +74,7 @@ impl SqliteStore {
         migrate(&mut writer, path)?;
         Ok(Self {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer: group::GroupWriter::new(writer),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -96,12 +97,10 @@ impl SqliteStore {
         result
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.writer.lock().expect("writer lock");
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` in a write transaction, shared with writes arriving at the
+    /// same moment (`group.rs`); returns once its changes are durable.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.writer.write(f)
     }
 }
 
@@ -190,7 +189,7 @@ fn device_from(row: DeviceRow) -> StoreResult<Device> {
 
 const DEVICE_COLUMNS: &str = "id, user, label, token_hash, enrolled_ms, revoked_ms, last_seen_ms";
 
-fn next_seq(tx: &Transaction) -> StoreResult<u64> {
+fn next_seq(tx: &Connection) -> StoreResult<u64> {
     let max: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM reports", [], |r| {
         r.get(0)
     })?;
@@ -207,7 +206,7 @@ fn load_report(tx: &Connection, id: Uuid) -> StoreResult<Option<ReportState>> {
 
 /// Writes a report's state with a new feed position.
 fn save_report(
-    tx: &Transaction,
+    tx: &Connection,
     state: &ReportState,
     seq: u64,
     device: Uuid,
@@ -269,12 +268,12 @@ enum Change {
     Patrol(PatrolChange),
 }
 
-fn op_seen(tx: &Transaction, op_id: Uuid) -> StoreResult<bool> {
+fn op_seen(tx: &Connection, op_id: Uuid) -> StoreResult<bool> {
     let mut stmt = tx.prepare_cached("SELECT 1 FROM applied_ops WHERE op_id = ?1")?;
     Ok(stmt.exists([op_id.as_bytes().as_slice()])?)
 }
 
-fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
+fn record_op(tx: &Connection, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES (?1, ?2, ?3)",
     )?;
@@ -288,7 +287,7 @@ fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreR
 
 /// Applies ops in order inside `tx`: see [`Store::apply_ops`].
 fn apply_ops(
-    tx: &Transaction,
+    tx: &Connection,
     device: Uuid,
     ops: &[Op],
     rules: &Rules,
@@ -335,7 +334,7 @@ fn apply_ops(
     Ok(outcomes)
 }
 
-fn set_meta(tx: &Transaction, key: &str, value: &str) -> StoreResult<()> {
+fn set_meta(tx: &Connection, key: &str, value: &str) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?
