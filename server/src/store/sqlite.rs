@@ -216,8 +216,8 @@ fn save_report(
     let reporter = origin.map(|o| o.reporter.as_str()).unwrap_or("");
     let origin_device = origin.map(|o| o.device).unwrap_or(device);
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO reports (id, seq, reporter, device, category, grid_cell, assigned, deleted, observed_at_ms, updated_ms, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO reports (id, seq, reporter, device, category, grid_cell, assigned, deleted, observed_at_ms, updated_ms, state, patrol)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, reporter = excluded.reporter, device = excluded.device,
            category = excluded.category, grid_cell = excluded.grid_cell, assigned = excluded.assigned,
            left_cells = CASE
@@ -226,7 +226,7 @@ fn save_report(
              THEN json_insert(reports.left_cells, '$[#]', reports.grid_cell)
              ELSE reports.left_cells END,
            deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
-           updated_ms = excluded.updated_ms, state = excluded.state
+           updated_ms = excluded.updated_ms, state = excluded.state, patrol = excluded.patrol
          RETURNING left_cells",
     )?;
     let left_cells: String = stmt.query_row(
@@ -242,6 +242,10 @@ fn save_report(
             origin.map(|o| o.observed_at_ms),
             now_ms,
             codec::encode(state),
+            origin
+                .and_then(|o| o.patrol)
+                .as_ref()
+                .map(|p| p.as_bytes().as_slice()),
         ],
         |r| r.get(0),
     )?;
@@ -255,7 +259,7 @@ fn save_report(
         )?
         .execute(params![state.id.as_bytes().as_slice(), seq as i64, left_cells])?;
     }
-    patrols::index_report(tx, state)
+    patrols::index_photos(tx, state)
 }
 
 /// What an applied op writes.

@@ -148,15 +148,9 @@ pub(super) fn photo_reports(c: &Connection, hash: PhotoHash) -> StoreResult<Vec<
     blobs.iter().map(|b| decode_state(b)).collect()
 }
 
-/// Keeps the report–photo index and the report's patrol column in step with
-/// a report's state.
-pub(super) fn index_report(tx: &Connection, state: &ReportState) -> StoreResult<()> {
-    let patrol = state.origin.as_ref().and_then(|o| o.patrol);
-    tx.prepare_cached("UPDATE reports SET patrol = ?2 WHERE id = ?1")?
-        .execute(params![
-            state.id.as_bytes().as_slice(),
-            patrol.as_ref().map(|p| p.as_bytes().as_slice()),
-        ])?;
+/// Keeps the report–photo index in step with a report's state (its patrol
+/// column is written with the report itself, by `save_report`).
+pub(super) fn index_photos(tx: &Connection, state: &ReportState) -> StoreResult<()> {
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO report_photos (hash, report) VALUES (?1, ?2)")?;
     for photo in &state.photos {
