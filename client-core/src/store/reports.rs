@@ -98,8 +98,24 @@ pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
 /// Joins `incoming` (a pulled state, or the effect of an acknowledged op)
 /// into the confirmed state of its report. The row must exist.
 pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
-    let merged = match confirmed(tx, incoming.id)? {
-        Some(mut known) => {
+    confirm_if_stored(tx, incoming).map(|_| ())
+}
+
+/// As [`confirm`], for a report this device may have forgotten meanwhile
+/// (it moved out of the user's cells): `false`, and nothing written, if the
+/// report is not stored. One read serves both questions, which matters once
+/// per acknowledged op.
+pub fn confirm_if_stored(tx: &Transaction, incoming: &ReportState) -> Result<bool> {
+    let row: Option<Option<Vec<u8>>> = tx
+        .prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?
+        .query_row([uuid_blob(&incoming.id)], |r| r.get(0))
+        .optional()?;
+    let Some(known) = row else {
+        return Ok(false);
+    };
+    let merged = match known {
+        Some(bytes) => {
+            let mut known = decode_state(&bytes)?;
             known.merge(incoming);
             known
         }
@@ -107,7 +123,7 @@ pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
     };
     tx.prepare_cached("UPDATE reports SET confirmed = ?1 WHERE id = ?2")?
         .execute(params![codec::encode(&merged), uuid_blob(&incoming.id)])?;
-    Ok(())
+    Ok(true)
 }
 
 /// The stored state of one report, deleted or not.

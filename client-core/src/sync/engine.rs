@@ -477,9 +477,7 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 /// and photos it attached may now be uploaded.
 fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
     if let Some(effect) = effect_of(op, me) {
-        if reports::state(tx, effect.id)?.is_some() {
-            reports::confirm(tx, &effect)?;
-        }
+        reports::confirm_if_stored(tx, &effect)?;
     }
     if let Some(attached) = attached_photos(op) {
         photos::mark_ready(tx, attached)?;
