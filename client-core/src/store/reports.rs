@@ -69,6 +69,34 @@ pub fn upsert(tx: &Transaction, state: &ReportState, local_cell: LocalCell<'_>) 
     Ok(())
 }
 
+/// Stores a pulled report this device did not hold. What the server sent is
+/// both its state and its confirmed state, so one insert does what an
+/// upsert and a confirm would (the bulk of a new device's initial pull).
+pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
+    let origin = state.origin.as_ref();
+    let location = state.location();
+    let encoded = codec::encode(state);
+    tx.prepare_cached(
+        "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
+                              reporter, grid_cell, local_cell, deleted, local_seq)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10,
+                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))",
+    )?
+    .execute(params![
+        uuid_blob(&state.id),
+        encoded,
+        state.category(),
+        state.note(),
+        location.map(|l| l.lon),
+        location.map(|l| l.lat),
+        origin.map(|o| o.observed_at_ms),
+        origin.map(|o| o.reporter.as_str()),
+        state.grid_cell(),
+        state.is_deleted(),
+    ])?;
+    Ok(())
+}
+
 /// Just the merged state of a report (the hot path of pulls).
 pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     let mut stmt = conn.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;

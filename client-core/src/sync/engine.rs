@@ -383,15 +383,14 @@ impl SyncEngine {
                 Record::Report(incoming) => {
                     // Merge, never replace: local ops not yet pushed must
                     // survive, and the merge is a join so order is irrelevant.
-                    let merged = match reports::state(&tx, incoming.id)? {
+                    match reports::state(&tx, incoming.id)? {
                         Some(mut local) => {
                             local.merge(incoming);
-                            local
+                            reports::upsert(&tx, &local, LocalCell::Keep)?;
+                            reports::confirm(&tx, incoming)?;
                         }
-                        None => incoming.clone(),
-                    };
-                    reports::upsert(&tx, &merged, LocalCell::Keep)?;
-                    reports::confirm(&tx, incoming)?;
+                        None => reports::insert_pulled(&tx, incoming)?,
+                    }
                     newest = newest.max(incoming.max_hlc());
                 }
                 Record::OutOfScope { report_id } => reports::forget(&tx, *report_id)?,
