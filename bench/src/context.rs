@@ -10,7 +10,7 @@ use gridwarden_client_core::Client;
 use gridwarden_protocol::Role;
 
 use crate::peer::Peer;
-use crate::server::LocalServer;
+use crate::server;
 use crate::{device, reports};
 
 /// Sizes and repetitions.
@@ -149,8 +149,8 @@ fn prepare(dir: &Path, count: usize) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let server_dir = dir.join("server");
     let device_home = dir.join("device");
-    let mut server = LocalServer::start(&server_dir)?;
-    let admin = server.admin()?;
+    let mut server = server::start(&server_dir)?;
+    let admin = server::admin_of(&server)?;
     let cells = admin.cells_with_points(2)?;
     let codes: Vec<String> = cells.iter().map(|(code, _)| code.clone()).collect();
     let places: Vec<(f64, f64)> = cells.iter().map(|(_, p)| *p).collect();
@@ -158,7 +158,7 @@ fn prepare(dir: &Path, count: usize) -> anyhow::Result<Prepared> {
     admin.add_user(SUPERVISOR, Role::Supervisor, &[])?;
     device::enrol(
         &device_home,
-        &admin.enrolment_code(WARDEN, &server.addr_string())?,
+        &admin.enrolment_code(WARDEN, &server.addr.to_string())?,
     )?;
     drop(admin);
     server.stop();

@@ -15,7 +15,6 @@ mod device;
 mod machine;
 mod peer;
 mod raw_sqlite;
-mod relay;
 mod reports;
 mod scenarios;
 mod server;
@@ -44,7 +43,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only this scenario (repeatable): push, pull, apply, wire, fleet,
-    /// grid, record, photo.
+    /// grid, patrol, record, photo.
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
     /// Runs per figure (default 5, or 3 with --quick).
@@ -122,6 +121,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
+    let mut took: Vec<(&str, f64)> = Vec::new();
     for scenario in selected {
         eprintln!("\n== {}: {}", scenario.name, scenario.what);
         let began = Instant::now();
@@ -136,30 +136,37 @@ fn run(args: Args) -> anyhow::Result<()> {
                 ));
             }
         }
-        eprintln!(
-            "  ({} took {:.0} s)",
-            scenario.name,
-            began.elapsed().as_secs_f64()
-        );
+        let secs = began.elapsed().as_secs_f64();
+        eprintln!("  ({} took {secs:.0} s)", scenario.name);
+        took.push((scenario.name, secs));
     }
     drop(ctx);
 
     println!("{machine}");
     println!(
-        "mode: {}, {} runs per figure; harness took {:.0} s; load average after: {}\n",
+        "mode: {}, {} runs per figure; load average after: {}\n",
         if args.quick {
             "--quick (a tenth of the sizes; not comparable with the targets)"
         } else {
             "full"
         },
         runs,
-        started.elapsed().as_secs_f64(),
         machine::load_average()
     );
     println!(
         "Ratios are the figure's median divided by the baseline's median, in the figure's unit.\n"
     );
     println!("{}", table::render(&rows));
+    // The harness's own cost: what a reader re-running it should expect.
+    let per_scenario: Vec<String> = took
+        .iter()
+        .map(|(name, secs)| format!("{name} {secs:.0} s"))
+        .collect();
+    println!(
+        "\nThe harness ran for {:.0} s ({}).",
+        started.elapsed().as_secs_f64(),
+        per_scenario.join(", ")
+    );
     if args.keep {
         let kept = work.keep();
         eprintln!("kept {}", kept.display());

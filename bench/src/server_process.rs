@@ -13,6 +13,10 @@ use anyhow::{bail, Context};
 
 /// Set in the environment of a child that should be the server.
 pub const CHILD_ENV: &str = "GRIDWARDEN_BENCH_RUN_SERVER";
+/// A command the server process is started under, split at spaces, for
+/// profiling the server alone, e.g.
+/// `GRIDWARDEN_BENCH_SERVER_PREFIX="valgrind --tool=callgrind --callgrind-out-file=/tmp/server.cg"`.
+pub const PREFIX_ENV: &str = "GRIDWARDEN_BENCH_SERVER_PREFIX";
 
 /// If this process was started as the server, runs it and exits.
 pub fn run_if_child() {
@@ -24,6 +28,8 @@ pub fn run_if_child() {
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// How long `stop` waits for the process to end before killing it.
+    patience: Duration,
 }
 
 impl ServerProcess {
@@ -31,7 +37,18 @@ impl ServerProcess {
     /// and waits until it accepts connections. Its log goes to `DIR/server.log`.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let log = std::fs::File::create(data_dir.join("server.log"))?;
-        let mut child = Command::new(std::env::current_exe()?)
+        let exe = std::env::current_exe()?;
+        let prefix = std::env::var(PREFIX_ENV).unwrap_or_default();
+        let mut words = prefix.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .env(CHILD_ENV, "1")
             .arg("--data")
             .arg(data_dir)
@@ -54,7 +71,17 @@ impl ServerProcess {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Self { child, addr })
+        // A profiler writes its output after the server stopped: give it time.
+        let patience = if prefix.trim().is_empty() {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(120)
+        };
+        Ok(Self {
+            child,
+            addr,
+            patience,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -79,11 +106,17 @@ impl ServerProcess {
         Ok(kib * 1024)
     }
 
+    /// CPU time the server process has used so far (user + system).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))
+    }
+
     /// SIGTERM, as an operator's service manager stops it, then waits.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.pid().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..100 {
+        let until = std::time::Instant::now() + self.patience;
+        while std::time::Instant::now() < until {
             if self.child.try_wait()?.is_some() {
                 return Ok(());
             }
@@ -100,4 +133,41 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time this process (the harness and its in-process devices) has used.
+pub fn own_cpu_seconds() -> anyhow::Result<f64> {
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// utime + stime of a `/proc/PID/stat` file, in seconds.
+fn cpu_seconds_of(stat: &str) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(stat)?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14 and stime 15.
+    let after = text
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unreadable /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i - 3)
+            .context("short /proc stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(14)? + ticks(15)?) / clock_ticks_per_second())
+}
+
+/// The kernel's clock tick (`getconf CLK_TCK`), 100 on every common Linux.
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }

@@ -16,6 +16,8 @@ pub struct Target {
     pub bound: Bound,
     /// The figure must also reach this share of its first baseline.
     pub min_ratio: Option<f64>,
+    /// The figure must stay within this multiple of its first baseline.
+    pub max_ratio: Option<f64>,
     /// How the brief says it.
     pub text: String,
 }
@@ -25,6 +27,7 @@ impl Target {
         Self {
             bound: Bound::AtLeast(value),
             min_ratio: None,
+            max_ratio: None,
             text: text.to_owned(),
         }
     }
@@ -33,7 +36,17 @@ impl Target {
         Self {
             bound: Bound::AtMost(value),
             min_ratio: None,
+            max_ratio: None,
             text: text.to_owned(),
+        }
+    }
+
+    /// Met when the figure is at most `ratio` times its first baseline,
+    /// whatever its value (the baseline varies run to run).
+    pub fn ratio_at_most(ratio: f64, text: &str) -> Self {
+        Self {
+            max_ratio: Some(ratio),
+            ..Self::at_most(f64::INFINITY, text)
         }
     }
 
@@ -52,7 +65,12 @@ impl Target {
             (Some(_), None) => false,
             (None, _) => true,
         };
-        bound && share
+        let within = match (self.max_ratio, ratio) {
+            (Some(max), Some(r)) => r <= max,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        bound && share && within
     }
 }
 

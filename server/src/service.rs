@@ -549,12 +549,22 @@ impl Service {
             patrol: &decide_patrol,
             case: &decide_case,
         };
-        let outcomes = self
-            .store
-            .apply_ops(session.device_id, &push.ops, &rules, now)?;
-        let server_hlc = self.tick();
-        self.store
-            .set_meta(SERVER_HLC_KEY, &format_hlc(server_hlc))?;
+        // The clock after every decision of the push, stored in the push's
+        // own transaction: one commit (one fsync) per push, not two.
+        let server_hlc = std::cell::Cell::new(Hlc::ZERO);
+        let stamp = || {
+            server_hlc.set(self.tick());
+            format_hlc(server_hlc.get())
+        };
+        let outcomes = self.store.apply_ops_with_meta(
+            session.device_id,
+            &push.ops,
+            &rules,
+            now,
+            SERVER_HLC_KEY,
+            &stamp,
+        )?;
+        let server_hlc = server_hlc.get();
         let results = push
             .ops
             .iter()

@@ -34,7 +34,7 @@ impl TestServer {
 
     /// Starts with other limits than the defaults (a smaller photo limit).
     pub fn start_with(data_dir: &Path, listen: SocketAddr, limits: Limits) -> Self {
-        Self::start_with_edge(data_dir, listen, limits, EdgeConfig::default())
+        Self::try_start_with(data_dir, listen, limits).unwrap()
     }
 
     /// Starts with the limits and edge settings of a config file.
@@ -44,33 +44,53 @@ impl TestServer {
             rate: config.rate.clone(),
         };
         let listen = "127.0.0.1:0".parse().unwrap();
-        Self::start_with_edge(data_dir, listen, config.service_limits(), edge)
+        Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge).unwrap()
     }
 
-    fn start_with_edge(
+    /// Starts on a free loopback port, or says why not: the benchmark
+    /// harness (`bench/`) runs its servers with this too and reports a
+    /// failure in its table instead of panicking.
+    pub fn try_start(data_dir: &Path) -> Result<Self, String> {
+        let listen = "127.0.0.1:0".parse().expect("a socket address");
+        Self::try_start_with(data_dir, listen, Limits::default())
+    }
+
+    pub fn try_start_with(
+        data_dir: &Path,
+        listen: SocketAddr,
+        limits: Limits,
+    ) -> Result<Self, String> {
+        Self::try_start_with_edge(data_dir, listen, limits, EdgeConfig::default())
+    }
+
+    fn try_start_with_edge(
         data_dir: &Path,
         listen: SocketAddr,
         limits: Limits,
         edge: EdgeConfig,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        // Two workers: the machine's cores, as `gridwarden-server serve`
+        // gets them from tokio's default there. Named, for profiles.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("server")
             .enable_all()
             .build()
-            .unwrap();
-        let data = DataDir::open(data_dir, limits).unwrap();
+            .map_err(|e| format!("starting the server runtime: {e}"))?;
+        let data = DataDir::open(data_dir, limits)
+            .map_err(|e| format!("opening {}: {e}", data_dir.display()))?;
         let running = runtime
             .block_on(async {
                 RunningServer::start_with(data.service.clone(), &data.identity, listen, edge)
             })
-            .unwrap();
-        Self {
+            .map_err(|e| format!("starting the server on {listen}: {e}"))?;
+        Ok(Self {
             data_dir: data_dir.to_owned(),
             addr: running.local_addr,
             fingerprint: running.fingerprint,
             runtime: Some(runtime),
             running: Some(running),
-        }
+        })
     }
 
     /// Stops the server: every connection closes, the port is released.
@@ -125,15 +145,24 @@ impl TestServer {
 
     /// Two cells of the current layer and a point inside each.
     pub fn two_cells(&self) -> [(String, Location); 2] {
-        let grid = self
-            .admin()
-            .service
-            .grid()
-            .unwrap()
-            .expect("a grid layer is loaded");
-        let mut picked = grid.cells().iter().filter_map(|cell| {
+        let mut picked = cells_with_points(&self.admin(), 2).into_iter();
+        let (a, b) = (picked.next().unwrap(), picked.next().unwrap());
+        [a, b]
+    }
+}
+
+/// The first `n` cells of the current layer (fewer if it has fewer), each
+/// with a point the assignment rules really put in it.
+pub fn cells_with_points(data: &DataDir, n: usize) -> Vec<(String, Location)> {
+    let grid = data
+        .service
+        .grid()
+        .unwrap()
+        .expect("a grid layer is loaded");
+    grid.cells()
+        .iter()
+        .filter_map(|cell| {
             let p = cell.geometry.interior_point()?;
-            // Only take points that the rules really put in this cell.
             (grid.assign(p.x(), p.y()).code() == Some(cell.code.as_str())).then(|| {
                 (
                     cell.code.clone(),
@@ -144,11 +173,9 @@ impl TestServer {
                     },
                 )
             })
-        });
-        let a = picked.next().unwrap();
-        let b = picked.find(|(code, _)| *code != a.0).unwrap();
-        [a, b]
-    }
+        })
+        .take(n)
+        .collect()
 }
 
 impl Drop for TestServer {

@@ -9,7 +9,13 @@
 //! Each device is a warden of one cell of its own in a synthetic layer of N
 //! cells and records in it, so each pulls back what it pushed, as a warden's
 //! phone does.
+//!
+//! A run has a time budget: a device still syncing when it runs out counts
+//! as failed and the run ends, so a server that cannot keep up shows as
+//! failures in the table instead of a harness that never finishes. A failed
+//! device's round counts in the percentiles with the time it took to fail.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +26,7 @@ use gridwarden_protocol::Role;
 use super::{count, progress};
 use crate::context::Context;
 use crate::server::Admin;
-use crate::server_process::ServerProcess;
+use crate::server_process::{own_cpu_seconds, ServerProcess};
 use crate::stats::{millis, percentile};
 use crate::synthetic_grid::SyntheticGrid;
 use crate::table::{Row, Target};
@@ -33,6 +39,10 @@ const ENROLMENT_THREADS: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Client runtime threads: the machine's two cores.
 const CLIENT_WORKERS: usize = 2;
+/// Every device's sync of one run must end within this.
+const RUN_BUDGET: Duration = Duration::from_secs(180);
+/// Distinct failure messages kept for the table's note.
+const FAILURE_KINDS_SHOWN: usize = 3;
 
 struct FleetDevice {
     client: Client,
@@ -77,7 +87,8 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         .build()?;
     let (mut completion, mut p50, mut p99, mut rss, mut failures) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let mut failure_example = None;
+    let (mut server_cpu, mut devices_cpu) = (vec![], vec![]);
+    let mut failure_kinds: BTreeMap<String, usize> = BTreeMap::new();
     for run in 1..=ctx.config.runs {
         for (i, device) in devices.iter().enumerate() {
             for k in 0..per_device {
@@ -89,24 +100,26 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             }
         }
         server.reset_peak_rss()?;
+        let cpu_before = (server.cpu_seconds()?, own_cpu_seconds()?);
         let t0 = Instant::now();
-        let results = runtime.block_on(sync_all(&devices));
+        let results = runtime.block_on(sync_all(&devices, RUN_BUDGET));
         let all_done = t0.elapsed();
         let peak = server.peak_rss_bytes()?;
+        server_cpu.push(server.cpu_seconds()? - cpu_before.0);
+        devices_cpu.push(own_cpu_seconds()? - cpu_before.1);
         let mut rounds = Vec::new();
         let mut failed = 0;
-        for result in results {
-            match result {
-                Ok((took, pushed)) if pushed == per_device as u64 => rounds.push(took),
-                Ok((_, pushed)) => {
-                    failed += 1;
-                    failure_example.get_or_insert(format!("pushed {pushed} of {per_device}"));
-                }
-                Err(e) => {
-                    failed += 1;
-                    failure_example.get_or_insert(e);
-                }
-            }
+        for (took, result) in results {
+            rounds.push(took);
+            // A sync cut by the previous run's budget may push that run's
+            // ops again (as duplicates): at least this run's must go.
+            let why = match result {
+                Ok(pushed) if pushed >= per_device as u64 => continue,
+                Ok(pushed) => format!("pushed {pushed} of {per_device}"),
+                Err(e) => e,
+            };
+            failed += 1;
+            *failure_kinds.entry(why).or_default() += 1;
         }
         let rounds = millis(&rounds);
         completion.push(all_done.as_secs_f64());
@@ -117,11 +130,13 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         progress(
             "fleet",
             format!(
-                "run {run}: all done in {:.2} s, round p50 {:.0} ms p99 {:.0} ms, server peak RSS {:.0} MiB, {failed} failed",
+                "run {run}: all done in {:.2} s, round p50 {:.0} ms p99 {:.0} ms, server peak RSS {:.0} MiB, {failed} failed; CPU: server {:.1} s, devices {:.1} s",
                 all_done.as_secs_f64(),
                 p50[run - 1],
                 p99[run - 1],
-                mib(peak)
+                mib(peak),
+                server_cpu[run - 1],
+                devices_cpu[run - 1]
             ),
         );
     }
@@ -138,15 +153,24 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         failures,
     )
     .target(Target::at_most(0.0, "all done"));
-    if let Some(example) = failure_example {
-        failed_row = failed_row.note(format!("first failure: {example}"));
+    if !failure_kinds.is_empty() {
+        let mut kinds: Vec<_> = failure_kinds.into_iter().collect();
+        kinds.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let shown: Vec<String> = kinds
+            .iter()
+            .take(FAILURE_KINDS_SHOWN)
+            .map(|(why, n)| format!("{n}× {why}"))
+            .collect();
+        failed_row = failed_row.note(format!("over all runs: {}", shown.join("; ")));
     }
     Ok(vec![
-        Row::measured(format!("{what}: all done in"), "s", completion).note(
+        Row::measured(format!("{what}: all done in"), "s", completion).note(format!(
             "every device is a `Client` with its own home and QUIC connection, all in this \
              process on 2 runtime threads (their CPU competes with the server's on the 2 cores); \
-             the server is `gridwarden-server serve` in its own process",
-        ),
+             the server is `gridwarden-server serve` in its own process; a run's budget is {} s, \
+             a device not done by then counts as failed",
+            RUN_BUDGET.as_secs()
+        )),
         Row::measured(format!("{what}: sync round p50"), "ms", p50),
         Row::measured(format!("{what}: sync round p99"), "ms", p99)
             .target(Target::at_most(1000.0, "≤ 1 s")),
@@ -154,6 +178,12 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             .target(Target::at_most(512.0, "≤ 512 MiB"))
             .note("VmHWM of the server process, reset before each run's syncs"),
         failed_row,
+        Row::measured(format!("{what}: server CPU time"), "s", server_cpu).note(
+            "user + system time of the server process during the run's syncs; with the \
+             devices' row below, against 2 cores × the completion time, it shows whether \
+             the run was short of CPU or waiting",
+        ),
+        Row::measured(format!("{what}: devices' CPU time"), "s", devices_cpu),
     ])
 }
 
@@ -206,25 +236,31 @@ fn enrol_all(
         .collect()
 }
 
-/// Starts every device's sync at once; each result is its round time and
-/// how many ops it pushed, or what went wrong.
-async fn sync_all(devices: &[Arc<FleetDevice>]) -> Vec<Result<(Duration, u64), String>> {
+/// Starts every device's sync at once; for each, how long its round took
+/// and how many ops it pushed, or what went wrong. Syncs still running when
+/// `budget` has passed are dropped (their connections close) and fail.
+async fn sync_all(
+    devices: &[Arc<FleetDevice>],
+    budget: Duration,
+) -> Vec<(Duration, Result<u64, String>)> {
+    let deadline = tokio::time::Instant::now() + budget;
     let mut syncs = tokio::task::JoinSet::new();
     for device in devices {
         let device = device.clone();
         syncs.spawn(async move {
             let started = Instant::now();
-            let summary = device
-                .client
-                .sync_async()
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok((started.elapsed(), summary.pushed + summary.duplicates))
+            let result = match tokio::time::timeout_at(deadline, device.client.sync_async()).await {
+                Ok(Ok(summary)) => Ok(summary.pushed + summary.duplicates),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("not done within the {} s budget", budget.as_secs())),
+            };
+            (started.elapsed(), result)
         });
     }
     let mut results = Vec::with_capacity(devices.len());
     while let Some(joined) = syncs.join_next().await {
-        results.push(joined.unwrap_or_else(|e| Err(format!("the sync task failed: {e}"))));
+        results
+            .push(joined.unwrap_or_else(|e| (budget, Err(format!("the sync task failed: {e}")))));
     }
     results
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod fleet;
 pub mod grid;
+pub mod patrol;
 pub mod photo;
 pub mod pull;
 pub mod push;
@@ -54,13 +55,18 @@ pub const ALL: &[Scenario] = &[
         run: grid::run,
     },
     Scenario {
+        name: "patrol",
+        what: "summarise a day's patrol of 5,000 points",
+        run: patrol::run,
+    },
+    Scenario {
         name: "record",
         what: "record a report on the device",
         run: record::run,
     },
     Scenario {
         name: "photo",
-        what: "photo upload and resume (issue 4)",
+        what: "a 20 MB photo: upload, and resume after a cut at 90 %",
         run: photo::run,
     },
 ];

@@ -8,7 +8,7 @@ use crate::context::{Context, WARDEN};
 use crate::device::{self, Device, Until};
 use crate::peer::Peer;
 use crate::raw_sqlite;
-use crate::server::LocalServer;
+use crate::server;
 use crate::table::{Row, Target};
 
 /// The brief's bound: 100,000 reports in 2 s.
@@ -18,10 +18,10 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let n = ctx.config.pull_reports;
     let prepared = ctx.prepared(n)?;
     let copy = ctx.copy_of(&prepared, "pull-server")?;
-    let server = LocalServer::start(&copy.server_dir)?;
-    let addr = server.addr_string();
+    let server = server::start(&copy.server_dir)?;
+    let addr = server.addr.to_string();
     Device::open(&copy.device_home)?.sync(&addr, server.fingerprint, Until::Pushed)?;
-    let admin = server.admin()?;
+    let admin = server::admin_of(&server)?;
 
     let mut seconds = Vec::new();
     let mut raw = Vec::new();

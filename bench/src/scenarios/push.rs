@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::device::{Device, Until};
 use crate::peer::Peer;
 use crate::raw_sqlite;
-use crate::server::LocalServer;
+use crate::server;
 use crate::table::{Row, Target};
 
 /// Transactions of the plain-SQLite baseline: a push's worth (the client
@@ -26,9 +26,9 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let mut raw = Vec::new();
     for run in 1..=ctx.config.runs {
         let copy = ctx.copy_of(&prepared, &format!("push-{run}"))?;
-        let mut server = LocalServer::start(&copy.server_dir)?;
+        let mut server = server::start(&copy.server_dir)?;
         let mut device = Device::open(&copy.device_home)?;
-        let trace = device.sync(&server.addr_string(), server.fingerprint, Until::Pushed)?;
+        let trace = device.sync(&server.addr.to_string(), server.fingerprint, Until::Pushed)?;
         server.stop();
         anyhow::ensure!(
             trace.pushed == n as u64,

@@ -13,7 +13,7 @@ use super::{count, progress};
 use crate::context::{Context, WARDEN};
 use crate::device;
 use crate::raw_sqlite;
-use crate::server::LocalServer;
+use crate::server;
 use crate::stats::{millis, percentile};
 use crate::table::{Row, Target};
 
@@ -22,12 +22,15 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let dir = ctx.dir("record")?;
     let home = dir.join("device");
     let places = {
-        let mut server = LocalServer::start(&dir.join("server"))?;
-        let admin = server.admin()?;
+        let mut server = server::start(&dir.join("server"))?;
+        let admin = server::admin_of(&server)?;
         let cells = admin.cells_with_points(2)?;
         let codes: Vec<String> = cells.iter().map(|(c, _)| c.clone()).collect();
         admin.add_user(WARDEN, Role::Warden, &codes)?;
-        device::enrol(&home, &admin.enrolment_code(WARDEN, &server.addr_string())?)?;
+        device::enrol(
+            &home,
+            &admin.enrolment_code(WARDEN, &server.addr.to_string())?,
+        )?;
         server.stop();
         cells.into_iter().map(|(_, p)| p).collect::<Vec<_>>()
     };

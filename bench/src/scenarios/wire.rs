@@ -11,9 +11,9 @@ use super::{count, progress};
 use crate::context::{Context, WARDEN};
 use crate::device::{self, Device, Until};
 use crate::peer::Peer;
-use crate::relay::CountingRelay;
-use crate::server::LocalServer;
+use crate::server;
 use crate::table::{Row, Target};
+use gridwarden_e2e::relay::{Direction, Relay, Stats};
 
 /// Time for the connection close to cross the relay before it is read.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -26,45 +26,46 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         (vec![], vec![], vec![], vec![]);
     for run in 1..=ctx.config.runs {
         let copy = ctx.copy_of(&prepared, &format!("wire-{run}"))?;
-        let server = LocalServer::start(&copy.server_dir)?;
-        let relay = CountingRelay::start(server.addr)?;
-        let relayed = relay.addr.to_string();
+        let server = server::start(&copy.server_dir)?;
+        let relay = Relay::start(server.addr, run as u64);
+        let relayed = relay.addr().to_string();
         let trace =
             Device::open(&copy.device_home)?.sync(&relayed, server.fingerprint, Until::Pushed)?;
         std::thread::sleep(SETTLE);
-        let pushed = relay.traffic();
+        let pushed = traffic(&relay);
         anyhow::ensure!(trace.pushed == n as u64, "pushed {} of {n}", trace.pushed);
         drop(relay);
 
         let home = ctx.dir(&format!("wire-puller-{run}"))?;
-        let code = server
-            .admin()?
-            .enrolment_code(WARDEN, &server.addr_string())?;
+        let code = server::admin_of(&server)?.enrolment_code(WARDEN, &server.addr.to_string())?;
         device::enrol(&home, &code)?;
-        let relay = CountingRelay::start(server.addr)?;
-        let trace_pull =
-            Device::open(&home)?.sync(&relay.addr.to_string(), server.fingerprint, Until::Done)?;
+        let relay = Relay::start(server.addr, run as u64);
+        let trace_pull = Device::open(&home)?.sync(
+            &relay.addr().to_string(),
+            server.fingerprint,
+            Until::Done,
+        )?;
         std::thread::sleep(SETTLE);
-        let pulled = relay.traffic();
+        let pulled = traffic(&relay);
         anyhow::ensure!(
             trace_pull.pulled == n as u64,
             "pulled {} of {n}",
             trace_pull.pulled
         );
 
-        up.push(per(pushed.to_server_bytes));
-        push_total.push(per(pushed.to_server_bytes + pushed.to_client_bytes));
+        up.push(per(pushed.up.forwarded_bytes));
+        push_total.push(per(pushed.total()));
         push_frames.push(per(trace.frame_bytes_sent + trace.frame_bytes_received));
-        pull_total.push(per(pulled.to_server_bytes + pulled.to_client_bytes));
+        pull_total.push(per(pulled.total()));
         progress(
             "wire",
             format!(
                 "run {run}: push {:.1} B/report up + {:.1} down ({} + {} datagrams); pull {:.1} B/report",
-                per(pushed.to_server_bytes),
-                per(pushed.to_client_bytes),
-                pushed.to_server_datagrams,
-                pushed.to_client_datagrams,
-                per(pulled.to_server_bytes + pulled.to_client_bytes)
+                per(pushed.up.forwarded_bytes),
+                per(pushed.down.forwarded_bytes),
+                pushed.up.forwarded_datagrams,
+                pushed.down.forwarded_datagrams,
+                per(pulled.total())
             ),
         );
     }
@@ -112,6 +113,26 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             peer_pull,
         ),
     ])
+}
+
+/// UDP payload bytes the relay passed each way (no loss, no delay set: it
+/// forwards everything as it comes).
+struct Traffic {
+    up: Stats,
+    down: Stats,
+}
+
+impl Traffic {
+    fn total(&self) -> u64 {
+        self.up.forwarded_bytes + self.down.forwarded_bytes
+    }
+}
+
+fn traffic(relay: &Relay) -> Traffic {
+    Traffic {
+        up: relay.stats(Direction::ToServer),
+        down: relay.stats(Direction::ToClient),
+    }
 }
 
 /// PouchDB bytes per doc for one push and one pull through a counting TCP

@@ -24,20 +24,21 @@ const CATEGORIES_VERSION: &str = "categories_version";
 const GRID_VERSION: &str = "grid_version";
 const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
 
+// Cached statements: recording a report reads six keys (the enrolment) and
+// writes one (the clock), and preparing each anew cost more than running it.
 fn get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> Result<Option<T>> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-            row.get(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
         .optional()?)
 }
 
 fn set<T: rusqlite::ToSql>(tx: &Transaction, key: &str, value: T) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        rusqlite::params![key, value],
-    )?;
+    )?
+    .execute(rusqlite::params![key, value])?;
     Ok(())
 }
 

@@ -32,6 +32,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// WAL pages after which SQLite checkpoints on its own (about 40 MB).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
+/// Prepared statements kept per connection. Hot paths (record, push acks,
+/// pulled pages) use `prepare_cached`; rusqlite's default of 16 is smaller
+/// than the statements one sync touches, so they would evict each other and
+/// be prepared again every time.
+const STATEMENT_CACHE: usize = 64;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many
 /// have run. Append only: a released migration never changes.
 const MIGRATIONS: &[&str] = &[
@@ -98,6 +104,7 @@ fn configure(conn: &Connection) -> Result<()> {
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "SQLite refused WAL mode; continuing with it");
     }
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // NORMAL in WAL mode survives a killed app (the OS holds the written
     // pages); only a power cut can drop the last commits, which at worst

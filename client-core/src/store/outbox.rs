@@ -3,7 +3,7 @@
 //! means it is sent again and the server deduplicates it by op id.
 
 use gridwarden_protocol::{codec, Op, OpBody};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 use uuid::Uuid;
 
 use super::{blob_uuid, uuid_blob};
@@ -28,19 +28,19 @@ pub fn subject(op: &Op) -> Uuid {
 }
 
 pub fn append(tx: &Transaction, op: &Op) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)",
-        params![
+    tx.prepare_cached("INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)")?
+        .execute(params![
             uuid_blob(&op.op_id),
             uuid_blob(&subject(op)),
             codec::encode(op)
-        ],
-    )?;
+        ])?;
     Ok(tx.last_insert_rowid())
 }
 
 pub fn len(conn: &Connection) -> Result<u64> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM outbox")?
+        .query_row([], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// The next ops after `after_seq`, in order: at most `max_ops`, and no more
@@ -75,17 +75,14 @@ pub fn batch_after(
     Ok(out)
 }
 
-/// Removes an acknowledged op; returns the report it was about, or `None` if
-/// it was not (or no longer) queued.
-pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<Option<Uuid>> {
-    let report: Option<Vec<u8>> = tx
-        .query_row(
-            "DELETE FROM outbox WHERE op_id = ?1 RETURNING report_id",
-            [uuid_blob(&op_id)],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(report.map(|r| blob_uuid(&r)).transpose()?)
+/// Removes an acknowledged op; `false` if it was not (or no longer) queued.
+pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<bool> {
+    // Once per acknowledged op: cached, and without RETURNING, which costs a
+    // delete a good share of its speed.
+    let removed = tx
+        .prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?
+        .execute([uuid_blob(&op_id)])?;
+    Ok(removed > 0)
 }
 
 /// Every queued op id in order (tests and diagnostics).

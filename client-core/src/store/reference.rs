@@ -13,18 +13,17 @@ const CATEGORIES: &str = "categories";
 const GRID: &str = "grid";
 
 fn put(tx: &Transaction, kind: &str, version: u64, data: Vec<u8>) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO reference (kind, version, data) VALUES (?1, ?2, ?3)",
-        params![kind, version as i64, data],
-    )?;
+    )?
+    .execute(params![kind, version as i64, data])?;
     Ok(())
 }
 
 fn load<T: DeserializeOwned>(conn: &Connection, kind: &str) -> Result<Option<T>> {
     let data: Option<Vec<u8>> = conn
-        .query_row("SELECT data FROM reference WHERE kind = ?1", [kind], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT data FROM reference WHERE kind = ?1")?
+        .query_row([kind], |r| r.get(0))
         .optional()?;
     data.map(|d| {
         codec::decode(&d).map_err(|e| {
@@ -36,14 +35,12 @@ fn load<T: DeserializeOwned>(conn: &Connection, kind: &str) -> Result<Option<T>>
     .transpose()
 }
 
-/// Version of a cached blob, without decoding it (cheap enough per action).
+/// Version of a cached blob, without decoding it (cheap enough per action:
+/// every recording asks, so the statement is cached).
 fn version(conn: &Connection, kind: &str) -> Result<Option<u64>> {
     Ok(conn
-        .query_row(
-            "SELECT version FROM reference WHERE kind = ?1",
-            [kind],
-            |r| r.get::<_, i64>(0),
-        )
+        .prepare_cached("SELECT version FROM reference WHERE kind = ?1")?
+        .query_row([kind], |r| r.get::<_, i64>(0))
         .optional()?
         .map(|v| v as u64))
 }

@@ -24,17 +24,17 @@ pub struct Rejection {
 pub fn insert(tx: &Transaction, r: &Rejection) -> Result<()> {
     // REPLACE: the same op can be refused again if an earlier ack was lost
     // before it was committed; keep one row with the latest reason.
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO rejections (op_id, report_id, code, reason, at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            uuid_blob(&r.op_id),
-            uuid_blob(&r.report_id),
-            r.code,
-            r.reason,
-            r.at_ms
-        ],
-    )?;
+    )?
+    .execute(params![
+        uuid_blob(&r.op_id),
+        uuid_blob(&r.report_id),
+        r.code,
+        r.reason,
+        r.at_ms
+    ])?;
     Ok(())
 }
 

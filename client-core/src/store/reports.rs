@@ -69,6 +69,34 @@ pub fn upsert(tx: &Transaction, state: &ReportState, local_cell: LocalCell<'_>) 
     Ok(())
 }
 
+/// Stores a pulled report this device did not hold. What the server sent is
+/// both its state and its confirmed state, so one insert does what an
+/// upsert and a confirm would (the bulk of a new device's initial pull).
+pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
+    let origin = state.origin.as_ref();
+    let location = state.location();
+    let encoded = codec::encode(state);
+    tx.prepare_cached(
+        "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
+                              reporter, grid_cell, local_cell, deleted, local_seq)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10,
+                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))",
+    )?
+    .execute(params![
+        uuid_blob(&state.id),
+        encoded,
+        state.category(),
+        state.note(),
+        location.map(|l| l.lon),
+        location.map(|l| l.lat),
+        origin.map(|o| o.observed_at_ms),
+        origin.map(|o| o.reporter.as_str()),
+        state.grid_cell(),
+        state.is_deleted(),
+    ])?;
+    Ok(())
+}
+
 /// Just the merged state of a report (the hot path of pulls).
 pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     let mut stmt = conn.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;
@@ -98,8 +126,24 @@ pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
 /// Joins `incoming` (a pulled state, or the effect of an acknowledged op)
 /// into the confirmed state of its report. The row must exist.
 pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
-    let merged = match confirmed(tx, incoming.id)? {
-        Some(mut known) => {
+    confirm_if_stored(tx, incoming).map(|_| ())
+}
+
+/// As [`confirm`], for a report this device may have forgotten meanwhile
+/// (it moved out of the user's cells): `false`, and nothing written, if the
+/// report is not stored. One read serves both questions, which matters once
+/// per acknowledged op.
+pub fn confirm_if_stored(tx: &Transaction, incoming: &ReportState) -> Result<bool> {
+    let row: Option<Option<Vec<u8>>> = tx
+        .prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?
+        .query_row([uuid_blob(&incoming.id)], |r| r.get(0))
+        .optional()?;
+    let Some(known) = row else {
+        return Ok(false);
+    };
+    let merged = match known {
+        Some(bytes) => {
+            let mut known = decode_state(&bytes)?;
             known.merge(incoming);
             known
         }
@@ -107,13 +151,16 @@ pub fn confirm(tx: &Transaction, incoming: &ReportState) -> Result<()> {
     };
     tx.prepare_cached("UPDATE reports SET confirmed = ?1 WHERE id = ?2")?
         .execute(params![codec::encode(&merged), uuid_blob(&incoming.id)])?;
-    Ok(())
+    Ok(true)
 }
 
 /// The stored state of one report, deleted or not.
 pub fn get(conn: &Connection, id: Uuid) -> Result<Option<StoredReport>> {
     let sql = format!("{SELECT_STORED} WHERE r.id = ?1");
-    let row = conn.query_row(&sql, [uuid_blob(&id)], raw_row).optional()?;
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([uuid_blob(&id)], raw_row)
+        .optional()?;
     row.map(into_stored).transpose()
 }
 

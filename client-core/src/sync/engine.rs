@@ -383,15 +383,14 @@ impl SyncEngine {
                 Record::Report(incoming) => {
                     // Merge, never replace: local ops not yet pushed must
                     // survive, and the merge is a join so order is irrelevant.
-                    let merged = match reports::state(&tx, incoming.id)? {
+                    match reports::state(&tx, incoming.id)? {
                         Some(mut local) => {
                             local.merge(incoming);
-                            local
+                            reports::upsert(&tx, &local, LocalCell::Keep)?;
+                            reports::confirm(&tx, incoming)?;
                         }
-                        None => incoming.clone(),
-                    };
-                    reports::upsert(&tx, &merged, LocalCell::Keep)?;
-                    reports::confirm(&tx, incoming)?;
+                        None => reports::insert_pulled(&tx, incoming)?,
+                    }
                     newest = newest.max(incoming.max_hlc());
                 }
                 Record::OutOfScope { report_id } => {
@@ -483,9 +482,7 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 /// and photos it attached may now be uploaded.
 fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
     if let Some(effect) = effect_of(op, me) {
-        if reports::state(tx, effect.id)?.is_some() {
-            reports::confirm(tx, &effect)?;
-        }
+        reports::confirm_if_stored(tx, &effect)?;
     }
     if let Some(attached) = attached_photos(op) {
         photos::mark_ready(tx, attached)?;

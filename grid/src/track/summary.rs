@@ -32,8 +32,8 @@ const SAMPLE_STEP_M: f64 = 10.0;
 /// cells) per sampled position. Steps are clipped to the layer's bounding
 /// box before sampling, so the samples number about n + L / 10 m, with L
 /// the length of track inside the layer's box; a jump across the world
-/// costs nothing. 5,000 points of walking on the 101-cell sample layer
-/// took 7.8 ms in release on a busy 2-core machine (`timing_5000_points`).
+/// costs nothing. 5,000 points of walking on the 101-cell sample layer:
+/// the benchmark harness's `patrol` row (docs/benchmarks.md).
 pub fn summarise(
     info: &PatrolInfo,
     points: &[TrackPoint],

@@ -284,6 +284,23 @@ pub trait Store: Send + Sync + 'static {
         rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>>;
+    /// As [`Store::apply_ops`], and once every op is decided sets the meta
+    /// entry `key` to what `value` returns (the server clock after a push),
+    /// durable together with the ops. A backend that can should do both in
+    /// one transaction: a push then costs one commit, not two.
+    fn apply_ops_with_meta(
+        &self,
+        device: Uuid,
+        ops: &[Op],
+        rules: &Rules,
+        now_ms: i64,
+        key: &str,
+        value: &dyn Fn() -> String,
+    ) -> StoreResult<Vec<Outcome>> {
+        let outcomes = self.apply_ops(device, ops, rules, now_ms)?;
+        self.set_meta(key, &value())?;
+        Ok(outcomes)
+    }
     fn pull(&self, query: &PullQuery) -> StoreResult<Page>;
     fn report(&self, id: Uuid) -> StoreResult<Option<ReportState>>;
     /// All reports (deleted ones excluded), or only those with no grid cell.

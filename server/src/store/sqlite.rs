@@ -10,12 +10,14 @@ use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::*;
 
 mod cases;
+mod feed;
+mod group;
 mod patrols;
 mod security;
 
@@ -26,22 +28,27 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_audit_log.sql"),
     include_str!("../../migrations/0005_cases.sql"),
     include_str!("../../migrations/0006_case_photos.sql"),
+    include_str!("../../migrations/0007_report_cells.sql"),
 ];
 const READER_POOL: usize = 4;
+/// Prepared statements kept per connection: a push and a scoped pull touch
+/// more than rusqlite's default of 16, which would evict each other.
+const STATEMENT_CACHE: usize = 64;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: group::GroupWriter,
     readers: Mutex<Vec<Connection>>,
 }
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: an acknowledged push is a promise to the phone, so it must
-    // survive a power cut, not only a killed process. One fsync per push
-    // batch (up to 500 ops) is the price.
+    // survive a power cut, not only a killed process. One fsync per commit
+    // is the price; writes arriving together share a commit (`group.rs`).
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
@@ -73,7 +80,7 @@ impl SqliteStore {
         migrate(&mut writer, path)?;
         Ok(Self {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer: group::GroupWriter::new(writer),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -96,12 +103,10 @@ impl SqliteStore {
         result
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.writer.lock().expect("writer lock");
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` in a write transaction, shared with writes arriving at the
+    /// same moment (`group.rs`); returns once its changes are durable.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.writer.write(f)
     }
 }
 
@@ -200,7 +205,7 @@ fn load_device(conn: &Connection, id: Uuid) -> StoreResult<Option<Device>> {
 
 const DEVICE_COLUMNS: &str = "id, user, label, token_hash, enrolled_ms, revoked_ms, last_seen_ms";
 
-fn next_seq(tx: &Transaction) -> StoreResult<u64> {
+fn next_seq(tx: &Connection) -> StoreResult<u64> {
     let max: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM reports", [], |r| {
         r.get(0)
     })?;
@@ -215,31 +220,40 @@ fn load_report(tx: &Connection, id: Uuid) -> StoreResult<Option<ReportState>> {
     bytes.map(|b| decode_state(&b)).transpose()
 }
 
+/// Whether a report being written has a row already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Row {
+    /// First seen now: a plain insert, nothing left behind to track.
+    New,
+    /// Stored before: its row is rewritten, and the cell it may have left
+    /// is remembered.
+    Existing,
+}
+
+/// The insert both report writes start with (a macro, so `concat!` can
+/// extend it into a constant).
+macro_rules! insert_report {
+    () => {
+        "INSERT INTO reports (id, seq, reporter, device, category, grid_cell, assigned, deleted, observed_at_ms, updated_ms, state, patrol)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    };
+}
+
 /// Writes a report's state with a new feed position.
 fn save_report(
-    tx: &Transaction,
+    tx: &Connection,
     state: &ReportState,
     seq: u64,
     device: Uuid,
     now_ms: i64,
+    row: Row,
 ) -> StoreResult<()> {
     let origin = state.origin.as_ref();
     let reporter = origin.map(|o| o.reporter.as_str()).unwrap_or("");
     let origin_device = origin.map(|o| o.device).unwrap_or(device);
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO reports (id, seq, reporter, device, category, grid_cell, assigned, deleted, observed_at_ms, updated_ms, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, reporter = excluded.reporter, device = excluded.device,
-           category = excluded.category, grid_cell = excluded.grid_cell, assigned = excluded.assigned,
-           left_cells = CASE
-             WHEN reports.grid_cell IS NOT NULL AND reports.grid_cell IS NOT excluded.grid_cell
-              AND NOT EXISTS (SELECT 1 FROM json_each(reports.left_cells) WHERE value = reports.grid_cell)
-             THEN json_insert(reports.left_cells, '$[#]', reports.grid_cell)
-             ELSE reports.left_cells END,
-           deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
-           updated_ms = excluded.updated_ms, state = excluded.state",
-    )?;
-    stmt.execute(params![
+    let encoded = codec::encode(state);
+    let patrol = origin.and_then(|o| o.patrol);
+    let values = params![
         state.id.as_bytes().as_slice(),
         seq as i64,
         reporter,
@@ -250,9 +264,41 @@ fn save_report(
         state.is_deleted(),
         origin.map(|o| o.observed_at_ms),
         now_ms,
-        codec::encode(state),
-    ])?;
-    patrols::index_report(tx, state)
+        encoded,
+        patrol.as_ref().map(|p| p.as_bytes().as_slice()),
+    ];
+    if row == Row::New {
+        // Most writes of a push: no conflict clause, no RETURNING, each of
+        // which costs a plain insert a good share of its speed.
+        tx.prepare_cached(insert_report!())?.execute(values)?;
+        return patrols::index_photos(tx, state);
+    }
+    let left_cells: String = tx
+        .prepare_cached(concat!(
+            insert_report!(),
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, reporter = excluded.reporter, device = excluded.device,
+               category = excluded.category, grid_cell = excluded.grid_cell, assigned = excluded.assigned,
+               left_cells = CASE
+                 WHEN reports.grid_cell IS NOT NULL AND reports.grid_cell IS NOT excluded.grid_cell
+                  AND NOT EXISTS (SELECT 1 FROM json_each(reports.left_cells) WHERE value = reports.grid_cell)
+                 THEN json_insert(reports.left_cells, '$[#]', reports.grid_cell)
+                 ELSE reports.left_cells END,
+               deleted = excluded.deleted, observed_at_ms = excluded.observed_at_ms,
+               updated_ms = excluded.updated_ms, state = excluded.state, patrol = excluded.patrol
+             RETURNING left_cells"
+        ))?
+        .query_row(values, |r| r.get(0))?;
+    // A report that ever moved keeps a row per cell it left, at its current
+    // feed position, for the scoped pull (migration 0007); most never move.
+    if left_cells != "[]" {
+        tx.prepare_cached(
+            "INSERT INTO report_left_cells (report, cell, seq)
+             SELECT ?1, value, ?2 FROM json_each(?3) WHERE true -- the grammar needs a WHERE before ON
+             ON CONFLICT (report, cell) DO UPDATE SET seq = excluded.seq",
+        )?
+        .execute(params![state.id.as_bytes().as_slice(), seq as i64, left_cells])?;
+    }
+    patrols::index_photos(tx, state)
 }
 
 /// What an applied op writes.
@@ -261,18 +307,18 @@ fn save_report(
     reason = "one lives at a time, inside a push loop; boxing buys nothing"
 )]
 enum Change {
-    Report(ReportState),
+    Report(ReportState, Row),
     Patrol(PatrolChange),
     /// A case's next state, and its report, which moves in the feed with it.
     Case(CaseState, ReportState),
 }
 
-fn op_seen(tx: &Transaction, op_id: Uuid) -> StoreResult<bool> {
+fn op_seen(tx: &Connection, op_id: Uuid) -> StoreResult<bool> {
     let mut stmt = tx.prepare_cached("SELECT 1 FROM applied_ops WHERE op_id = ?1")?;
     Ok(stmt.exists([op_id.as_bytes().as_slice()])?)
 }
 
-fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
+fn record_op(tx: &Connection, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES (?1, ?2, ?3)",
     )?;
@@ -281,6 +327,87 @@ fn record_op(tx: &Transaction, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreR
         device.as_bytes().as_slice(),
         now_ms
     ])?;
+    Ok(())
+}
+
+/// Applies ops in order inside `tx`: see [`Store::apply_ops`].
+fn apply_ops(
+    tx: &Connection,
+    device: Uuid,
+    ops: &[Op],
+    rules: &Rules,
+    now_ms: i64,
+) -> StoreResult<Vec<Outcome>> {
+    let mut seq = next_seq(tx)?;
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op_seen(tx, op.op_id)? {
+            outcomes.push(Outcome::Duplicate);
+            continue;
+        }
+        let decided = match &op.body {
+            OpBody::Report { report_id, .. } => {
+                let current = load_report(tx, *report_id)?;
+                let row = if current.is_some() {
+                    Row::Existing
+                } else {
+                    Row::New
+                };
+                (rules.report)(op, current.as_ref())
+                    .map(|next| (current.as_ref() != Some(&next)).then_some(next))
+                    .map(|next| next.map(|n| Change::Report(n, row)))
+            }
+            OpBody::Patrol { patrol_id, .. } => {
+                let current = patrols::load_patrol(tx, *patrol_id)?;
+                (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
+            }
+            OpBody::Case { report_id, .. } => {
+                let report = load_report(tx, *report_id)?;
+                let case = cases::load(tx, *report_id)?;
+                (rules.case)(op, report.as_ref(), case.as_ref()).and_then(|next| {
+                    let report = report.ok_or_else(|| {
+                        Rejection::new(
+                            gridwarden_protocol::ErrorCode::Internal,
+                            "a case decided without its report (a server bug)",
+                        )
+                    })?;
+                    Ok(Some(Change::Case(next, report)))
+                })
+            }
+        };
+        match decided {
+            Ok(change) => {
+                match change {
+                    Some(Change::Report(next, row)) => {
+                        save_report(tx, &next, seq, device, now_ms, row)?;
+                        seq += 1;
+                    }
+                    Some(Change::Patrol(change)) => patrols::save_patrol(tx, &change, now_ms)?,
+                    Some(Change::Case(case, report)) => {
+                        cases::save(tx, &case, now_ms)?;
+                        // The report moves in the feed with its case.
+                        save_report(tx, &report, seq, device, now_ms, Row::Existing)?;
+                        seq += 1;
+                    }
+                    None => {}
+                }
+                record_op(tx, op.op_id, device, now_ms)?;
+                outcomes.push(Outcome::Applied);
+            }
+            Err(r) => outcomes.push(Outcome::Rejected {
+                code: r.code,
+                reason: r.reason,
+            }),
+        }
+    }
+    Ok(outcomes)
+}
+
+fn set_meta(tx: &Connection, key: &str, value: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 
@@ -550,127 +677,28 @@ impl Store for SqliteStore {
         rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>> {
+        self.write(|tx| apply_ops(tx, device, ops, rules, now_ms))
+    }
+
+    fn apply_ops_with_meta(
+        &self,
+        device: Uuid,
+        ops: &[Op],
+        rules: &Rules,
+        now_ms: i64,
+        key: &str,
+        value: &dyn Fn() -> String,
+    ) -> StoreResult<Vec<Outcome>> {
+        // One transaction, so one commit and one fsync for both.
         self.write(|tx| {
-            let mut seq = next_seq(tx)?;
-            let mut outcomes = Vec::with_capacity(ops.len());
-            for op in ops {
-                if op_seen(tx, op.op_id)? {
-                    outcomes.push(Outcome::Duplicate);
-                    continue;
-                }
-                let decided = match &op.body {
-                    OpBody::Report { report_id, .. } => {
-                        let current = load_report(tx, *report_id)?;
-                        (rules.report)(op, current.as_ref())
-                            .map(|next| (current.as_ref() != Some(&next)).then_some(next))
-                            .map(|next| next.map(Change::Report))
-                    }
-                    OpBody::Patrol { patrol_id, .. } => {
-                        let current = patrols::load_patrol(tx, *patrol_id)?;
-                        (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
-                    }
-                    OpBody::Case { report_id, .. } => {
-                        let report = load_report(tx, *report_id)?;
-                        let case = cases::load(tx, *report_id)?;
-                        (rules.case)(op, report.as_ref(), case.as_ref()).and_then(|next| {
-                            let report = report.ok_or_else(|| {
-                                Rejection::new(
-                                    gridwarden_protocol::ErrorCode::Internal,
-                                    "a case decided without its report (a server bug)",
-                                )
-                            })?;
-                            Ok(Some(Change::Case(next, report)))
-                        })
-                    }
-                };
-                match decided {
-                    Ok(change) => {
-                        match change {
-                            Some(Change::Report(next)) => {
-                                save_report(tx, &next, seq, device, now_ms)?;
-                                seq += 1;
-                            }
-                            Some(Change::Patrol(change)) => {
-                                patrols::save_patrol(tx, &change, now_ms)?
-                            }
-                            Some(Change::Case(case, report)) => {
-                                cases::save(tx, &case, now_ms)?;
-                                save_report(tx, &report, seq, device, now_ms)?;
-                                seq += 1;
-                            }
-                            None => {}
-                        }
-                        record_op(tx, op.op_id, device, now_ms)?;
-                        outcomes.push(Outcome::Applied);
-                    }
-                    Err(r) => outcomes.push(Outcome::Rejected {
-                        code: r.code,
-                        reason: r.reason,
-                    }),
-                }
-            }
+            let outcomes = apply_ops(tx, device, ops, rules, now_ms)?;
+            set_meta(tx, key, &value())?;
             Ok(outcomes)
         })
     }
 
     fn pull(&self, q: &PullQuery) -> StoreResult<Page> {
-        self.read(|c| {
-            // Fetch one row beyond the page to learn whether more remain.
-            let limit = q.max_records as i64 + 1;
-            let (sql, cells_json, user) = match &q.scope {
-                Scope::All => (
-                    "SELECT seq, id, 1, state FROM reports WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    None,
-                    None,
-                ),
-                // Rows in scope come whole; rows that only left the scope come
-                // as a notice, so the device drops a copy it may no longer see.
-                Scope::Cells { user, cells } => (
-                    "SELECT seq, id, visible, CASE WHEN visible THEN state END FROM (
-                       SELECT seq, id, state, left_cells,
-                              (reporter = ?3 OR COALESCE(grid_cell IN (SELECT value FROM json_each(?4)), 0)) AS visible
-                       FROM reports WHERE seq > ?1)
-                     WHERE visible OR EXISTS (SELECT 1 FROM json_each(left_cells) l
-                                              WHERE l.value IN (SELECT value FROM json_each(?4)))
-                     ORDER BY seq LIMIT ?2",
-                    Some(serde_json::to_string(cells).expect("strings serialise")),
-                    Some(user.as_str()),
-                ),
-            };
-            let mut stmt = c.prepare_cached(sql)?;
-            let mut rows = match (&cells_json, user) {
-                (Some(cells), Some(user)) => {
-                    stmt.query(params![q.after_seq as i64, limit, user, cells])?
-                }
-                _ => stmt.query(params![q.after_seq as i64, limit])?,
-            };
-            let mut page = Page { items: Vec::new(), last_seq: q.after_seq, more: false };
-            let mut bytes = 0usize;
-            while let Some(row) = rows.next()? {
-                let id = uuid_from(row.get(1)?)?;
-                let visible: bool = row.get(2)?;
-                let size = if visible {
-                    row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?.len()
-                } else {
-                    16
-                };
-                let full = page.items.len() >= q.max_records
-                    || (!page.items.is_empty() && bytes + size > q.max_bytes);
-                if full {
-                    page.more = true;
-                    break;
-                }
-                bytes += size;
-                page.items.push(if visible {
-                    let blob = row.get_ref(3)?.as_blob().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    FeedItem::Report(decode_state(blob)?)
-                } else {
-                    FeedItem::OutOfScope(id)
-                });
-                page.last_seq = row.get::<_, i64>(0)? as u64;
-            }
-            Ok(page)
-        })
+        self.read(|c| feed::pull(c, q))
     }
 
     fn report(&self, id: Uuid) -> StoreResult<Option<ReportState>> {
@@ -713,7 +741,7 @@ impl Store for SqliteStore {
             for (blob, device) in rows {
                 let state = decode_state(&blob)?;
                 if let Some(next) = reassign(&state).filter(|n| *n != state) {
-                    save_report(tx, &next, seq, uuid_from(device)?, now_ms)?;
+                    save_report(tx, &next, seq, uuid_from(device)?, now_ms, Row::Existing)?;
                     seq += 1;
                     changed += 1;
                 }
@@ -793,13 +821,7 @@ impl Store for SqliteStore {
     }
 
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| set_meta(tx, key, value))
     }
 }
 
@@ -852,5 +874,139 @@ mod tests {
         drop(conn);
         let err = super::SqliteStore::open(&path).err().unwrap().to_string();
         assert!(err.contains("newer gridwarden"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use gridwarden_protocol::{Hlc, Location, NewReport, Op, OpBody, ReportOp, ReportState};
+    use uuid::Uuid;
+
+    use crate::store::{
+        FeedItem, PatrolChange, PullQuery, Rejection, Rules, Scope, Store, StoredPatrol,
+    };
+
+    fn create(n: u128, lon: f64) -> Op {
+        Op {
+            op_id: Uuid::from_u128(n),
+            hlc: Hlc::new(1000 + n as u64, 0, 1),
+            body: OpBody::Report {
+                report_id: Uuid::from_u128(100 + n),
+                op: ReportOp::Create(NewReport {
+                    category: "0101".into(),
+                    location: Location {
+                        lon,
+                        lat: 40.0,
+                        accuracy_m: None,
+                    },
+                    address: None,
+                    note: String::new(),
+                    observed_at_ms: 0,
+                    patrol: None,
+                }),
+            },
+        }
+    }
+
+    fn west_or_east(op: &Op, current: Option<&ReportState>) -> Result<ReportState, Rejection> {
+        let OpBody::Report { report_id, op: rop } = &op.body else {
+            unreachable!("report ops only")
+        };
+        let mut state = current
+            .cloned()
+            .unwrap_or_else(|| ReportState::empty(*report_id));
+        state.apply(rop, op.hlc, "bob", Uuid::from_u128(7));
+        let cell = if state.location().unwrap().lon < 0.0 {
+            "W"
+        } else {
+            "E"
+        };
+        state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
+        Ok(state)
+    }
+
+    fn no_patrols(_: &Op, _: Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> {
+        unreachable!("report ops only")
+    }
+
+    fn no_cases(
+        _: &Op,
+        _: Option<&ReportState>,
+        _: Option<&gridwarden_protocol::case::CaseState>,
+    ) -> Result<gridwarden_protocol::case::CaseState, Rejection> {
+        unreachable!("report ops only")
+    }
+
+    /// What a western device pulls: (report, whole or only a notice).
+    fn west_pull(store: &dyn Store) -> Vec<(Uuid, bool)> {
+        let page = store
+            .pull(&PullQuery {
+                after_seq: 0,
+                scope: Scope::Cells {
+                    user: "wes".into(),
+                    cells: vec!["W".into()],
+                },
+                max_records: 100,
+                max_bytes: 1 << 20,
+            })
+            .unwrap();
+        page.items
+            .iter()
+            .map(|item| match item {
+                FeedItem::Report(r) => (r.id, true),
+                FeedItem::OutOfScope(id) => (*id, false),
+            })
+            .collect()
+    }
+
+    /// Reports that moved before schema 5 are announced to the cells they
+    /// left after it: the migration fills the index from the reports there.
+    #[test]
+    fn a_store_from_before_the_left_cell_index_gets_it_filled_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        let store = super::SqliteStore::open(&path).unwrap();
+        let mut ops: Vec<Op> = (1..=6)
+            .map(|n| create(n, if n % 3 == 0 { 1.0 } else { -1.0 }))
+            .collect();
+        // Report 101 moves east.
+        ops.push(Op {
+            op_id: Uuid::from_u128(7),
+            hlc: Hlc::new(2000, 0, 1),
+            body: OpBody::Report {
+                report_id: Uuid::from_u128(101),
+                op: ReportOp::Edit(gridwarden_protocol::ReportEdit {
+                    location: Some(Location {
+                        lon: 1.0,
+                        lat: 40.0,
+                        accuracy_m: None,
+                    }),
+                    ..Default::default()
+                }),
+            },
+        });
+        let rules = Rules {
+            report: &west_or_east,
+            patrol: &no_patrols,
+            case: &no_cases,
+        };
+        store
+            .apply_ops(Uuid::from_u128(7), &ops, &rules, 1)
+            .unwrap();
+        let expected = west_pull(&store);
+        assert_eq!(expected.len(), 4);
+        assert_eq!(expected.last(), Some(&(Uuid::from_u128(101), false)));
+        drop(store);
+        // Back to the schema before the cell index (its migration is the
+        // last), as a server of the previous release left it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "DROP TABLE report_left_cells; PRAGMA user_version = {};",
+            super::MIGRATIONS.len() - 1
+        ))
+        .unwrap();
+        drop(conn);
+        let store = super::SqliteStore::open(&path).unwrap();
+        assert_eq!(west_pull(&store), expected);
     }
 }

@@ -46,6 +46,14 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             departments_routes_and_members,
         ),
         (
+            "a_push_and_its_meta_entry_land_together",
+            a_push_and_its_meta_entry_land_together,
+        ),
+        (
+            "a_scoped_pull_merges_cells_and_own_reports_in_feed_order",
+            a_scoped_pull_merges_cells_and_own_reports_in_feed_order,
+        ),
+        (
             "patrols_keep_a_grow_only_track",
             patrols_keep_a_grow_only_track,
         ),
@@ -608,6 +616,131 @@ fn meta(s: &dyn Store) {
         s.meta("public_addr").unwrap().as_deref(),
         Some("5.6.7.8:4433")
     );
+}
+
+fn a_push_and_its_meta_entry_land_together(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let decided = std::cell::Cell::new(0);
+    let counting = |op: &Op, cur: Option<&ReportState>| {
+        decided.set(decided.get() + 1);
+        decide_with_cells(op, cur)
+    };
+    // The value is asked for once, after every op was decided.
+    let value = || format!("after {}", decided.get());
+    let ops = [create(1, 100, 1.0), create(2, 101, -1.0)];
+    let out = s
+        .apply_ops_with_meta(dev, &ops, &rules(&counting), 5, "server_hlc", &value)
+        .unwrap();
+    assert_eq!(out, [Outcome::Applied, Outcome::Applied]);
+    assert_eq!(s.meta("server_hlc").unwrap().as_deref(), Some("after 2"));
+    assert_eq!(s.reports(false).unwrap().len(), 2);
+    let again = s
+        .apply_ops_with_meta(dev, &ops, &rules(&counting), 6, "server_hlc", &value)
+        .unwrap();
+    assert_eq!(again, [Outcome::Duplicate, Outcome::Duplicate]);
+    assert_eq!(s.meta("server_hlc").unwrap().as_deref(), Some("after 2"));
+}
+
+/// Reports in three cells by two reporters, one of which moves out of the
+/// puller's cells: pages of every size give the same items in feed order.
+fn a_scoped_pull_merges_cells_and_own_reports_in_feed_order(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    // West of 0° is "W", up to 10° "E", further east "N"; even op ids are
+    // ann's reports, odd ones bob's.
+    let three_cells = |op: &Op, current: Option<&ReportState>| {
+        let OpBody::Report { report_id, op: rop } = &op.body else {
+            panic!("a report op")
+        };
+        let mut state = current
+            .cloned()
+            .unwrap_or_else(|| ReportState::empty(*report_id));
+        let reporter = if op.op_id.as_u128() & 1 == 0 {
+            "ann"
+        } else {
+            "bob"
+        };
+        state.apply(rop, op.hlc, reporter, dev);
+        if let Some(loc) = state.location() {
+            let cell = match loc.lon {
+                l if l < 0.0 => "W",
+                l if l < 10.0 => "E",
+                _ => "N",
+            };
+            state.set_grid_cell(Some(cell.into()), Hlc::new(op.hlc.wall_ms, 0, 0));
+        }
+        Ok(state)
+    };
+    let lons = [-1.0, 1.0, 20.0];
+    let ops: Vec<Op> = (1..=30)
+        .map(|i| create(i, 1000 + i, lons[(i % 3) as usize]))
+        .collect();
+    s.apply_ops(dev, &ops, &rules(&three_cells), 5).unwrap();
+    // Bob's report 1001 (in E) moves to N: ann's device must hear it left.
+    let moved = Op {
+        op_id: Uuid::from_u128(41),
+        hlc: Hlc::new(2000, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(1001),
+            op: ReportOp::Edit(gridwarden_protocol::ReportEdit {
+                location: Some(Location {
+                    lon: 20.0,
+                    lat: 40.0,
+                    accuracy_m: None,
+                }),
+                ..Default::default()
+            }),
+        },
+    };
+    s.apply_ops(dev, &[moved], &rules(&three_cells), 6).unwrap();
+
+    let everything = s
+        .pull(&PullQuery {
+            after_seq: 0,
+            scope: Scope::All,
+            max_records: 100,
+            max_bytes: 1 << 20,
+        })
+        .unwrap();
+    let expected: Vec<FeedItem> = reports(&everything)
+        .into_iter()
+        .filter_map(|r| {
+            let own = r.origin.as_ref().is_some_and(|o| o.reporter == "ann");
+            let in_cells = matches!(r.grid_cell(), Some("W" | "E"));
+            if own || in_cells {
+                Some(FeedItem::Report(r.clone()))
+            } else if r.id == Uuid::from_u128(1001) {
+                Some(FeedItem::OutOfScope(r.id))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(expected.len() > 20, "{}", expected.len());
+    for page_size in [1, 2, 3, 7, 100] {
+        let mut items = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = s
+                .pull(&PullQuery {
+                    after_seq: after,
+                    scope: Scope::Cells {
+                        user: "ann".into(),
+                        cells: vec!["E".into(), "W".into()],
+                    },
+                    max_records: page_size,
+                    max_bytes: 1 << 20,
+                })
+                .unwrap();
+            assert!(page.items.len() <= page_size);
+            assert!(page.last_seq >= after);
+            items.extend(page.items);
+            after = page.last_seq;
+            if !page.more {
+                break;
+            }
+        }
+        assert_eq!(items, expected, "pages of {page_size}");
+    }
 }
 
 fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {

@@ -4,7 +4,7 @@
 
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::codec;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::security;
@@ -24,7 +24,7 @@ pub(super) fn load(conn: &Connection, report: Uuid) -> StoreResult<Option<CaseSt
     bytes.map(|b| decode(&b)).transpose()
 }
 
-pub(super) fn save(tx: &Transaction, case: &CaseState, now_ms: i64) -> StoreResult<()> {
+pub(super) fn save(tx: &Connection, case: &CaseState, now_ms: i64) -> StoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO cases (report_id, status, department, deadline_ms, updated_ms, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -115,7 +115,7 @@ pub(super) fn all(conn: &Connection) -> StoreResult<Vec<CaseState>> {
 }
 
 pub(super) fn add_department(
-    tx: &Transaction,
+    tx: &Connection,
     d: &Department,
     audit: &AuditRecord,
 ) -> StoreResult<()> {
@@ -153,7 +153,7 @@ pub(super) fn departments(conn: &Connection) -> StoreResult<Vec<Department>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn set_routes(tx: &Transaction, routes: &[(String, String)]) -> StoreResult<()> {
+pub(super) fn set_routes(tx: &Connection, routes: &[(String, String)]) -> StoreResult<()> {
     tx.execute("DELETE FROM category_routes", [])?;
     for (category, department) in routes {
         tx.execute(
@@ -182,7 +182,7 @@ pub(super) fn routes(conn: &Connection) -> StoreResult<Vec<(String, String)>> {
 }
 
 pub(super) fn set_member(
-    tx: &Transaction,
+    tx: &Connection,
     user: &str,
     department: Option<&str>,
     audit: &AuditRecord,

@@ -1,7 +1,7 @@
 //! Patrols, their tracks and the report–photo index in the SQLite backend.
 
 use gridwarden_protocol::{PatrolInfo, PhotoHash, ReportState, TrackPoint};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::{decode_state, uuid_from};
@@ -51,7 +51,7 @@ pub(super) fn load_patrol(c: &Connection, id: Uuid) -> StoreResult<Option<Stored
 
 /// Stores a patrol's new facts and adds its new points (a point already
 /// stored under the same sequence number is kept as it was).
-pub(super) fn save_patrol(tx: &Transaction, change: &PatrolChange, now_ms: i64) -> StoreResult<()> {
+pub(super) fn save_patrol(tx: &Connection, change: &PatrolChange, now_ms: i64) -> StoreResult<()> {
     let info = &change.info;
     tx.prepare_cached(
         "INSERT INTO patrols (id, warden, device, started_ms, ended_ms, note, point_count, updated_ms)
@@ -148,15 +148,9 @@ pub(super) fn photo_reports(c: &Connection, hash: PhotoHash) -> StoreResult<Vec<
     blobs.iter().map(|b| decode_state(b)).collect()
 }
 
-/// Keeps the report–photo index and the report's patrol column in step with
-/// a report's state.
-pub(super) fn index_report(tx: &Transaction, state: &ReportState) -> StoreResult<()> {
-    let patrol = state.origin.as_ref().and_then(|o| o.patrol);
-    tx.prepare_cached("UPDATE reports SET patrol = ?2 WHERE id = ?1")?
-        .execute(params![
-            state.id.as_bytes().as_slice(),
-            patrol.as_ref().map(|p| p.as_bytes().as_slice()),
-        ])?;
+/// Keeps the report–photo index in step with a report's state (its patrol
+/// column is written with the report itself, by `save_report`).
+pub(super) fn index_photos(tx: &Connection, state: &ReportState) -> StoreResult<()> {
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO report_photos (hash, report) VALUES (?1, ?2)")?;
     for photo in &state.photos {

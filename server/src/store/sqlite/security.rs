@@ -2,7 +2,7 @@
 //! backend. Each admin change and its audit line share one transaction: the
 //! log never misses a revocation that happened, nor shows one that did not.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::{load_device, load_user, uuid_from};
@@ -10,7 +10,7 @@ use crate::store::{AuditEntry, AuditRecord, Device, StoreError, StoreResult, Use
 
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
 
-pub(super) fn append(tx: &Transaction, audit: &AuditRecord) -> StoreResult<u64> {
+pub(super) fn append(tx: &Connection, audit: &AuditRecord) -> StoreResult<u64> {
     tx.prepare_cached(
         "INSERT INTO audit_log (at_ms, actor, device, action, subject, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -26,7 +26,7 @@ pub(super) fn append(tx: &Transaction, audit: &AuditRecord) -> StoreResult<u64> 
     Ok(tx.last_insert_rowid() as u64)
 }
 
-fn bump_auth_epoch(tx: &Transaction) -> StoreResult<()> {
+fn bump_auth_epoch(tx: &Connection) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, '1')
          ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
@@ -44,7 +44,7 @@ pub(super) fn auth_epoch(conn: &Connection) -> StoreResult<u64> {
 }
 
 pub(super) fn revoke_device(
-    tx: &Transaction,
+    tx: &Connection,
     id: Uuid,
     audit: &AuditRecord,
 ) -> StoreResult<Device> {
@@ -69,7 +69,7 @@ pub(super) fn revoke_device(
 }
 
 pub(super) fn set_user_disabled(
-    tx: &Transaction,
+    tx: &Connection,
     name: &str,
     disabled: bool,
     audit: &AuditRecord,
