@@ -43,11 +43,7 @@ pub(super) fn auth_epoch(conn: &Connection) -> StoreResult<u64> {
     Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
-pub(super) fn revoke_device(
-    tx: &Connection,
-    id: Uuid,
-    audit: &AuditRecord,
-) -> StoreResult<Device> {
+pub(super) fn revoke_device(tx: &Connection, id: Uuid, audit: &AuditRecord) -> StoreResult<Device> {
     let device = load_device(tx, id)?.ok_or_else(|| {
         StoreError::NotFound(format!(
             "no device with id {id}; see `gridwarden-server devices list`"
