@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::*;
 
 mod cases;
+mod console;
 mod feed;
 mod group;
 mod patrols;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_cases.sql"),
     include_str!("../../migrations/0006_case_photos.sql"),
     include_str!("../../migrations/0007_report_cells.sql"),
+    include_str!("../../migrations/0008_console.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -809,6 +811,52 @@ impl Store for SqliteStore {
 
     fn user_department(&self, user: &str) -> StoreResult<Option<String>> {
         self.read(|c| cases::member_of(c, user))
+    }
+
+    fn set_password_hash(&self, user: &str, hash: &str, audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| console::set_password(tx, user, hash, audit))
+    }
+
+    fn password_hash(&self, user: &str) -> StoreResult<Option<String>> {
+        self.read(|c| console::password_hash(c, user))
+    }
+
+    fn create_console_link(
+        &self,
+        token_hash: [u8; 32],
+        user: &str,
+        expires_ms: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        self.write(|tx| console::create_link(tx, token_hash, user, expires_ms, audit))
+    }
+
+    fn redeem_console_link(&self, token_hash: [u8; 32], now_ms: i64) -> StoreResult<String> {
+        self.write(|tx| console::redeem_link(tx, token_hash, now_ms))
+    }
+
+    fn console_device(&self, user: &str, now_ms: i64) -> StoreResult<Uuid> {
+        self.write(|tx| console::console_device(tx, user, now_ms))
+    }
+
+    fn create_console_session(
+        &self,
+        session: &ConsoleSession,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        self.write(|tx| console::create_session(tx, session, audit))
+    }
+
+    fn console_session(&self, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleSession>> {
+        self.read(|c| console::session(c, token_hash))
+    }
+
+    fn end_console_session(&self, token_hash: [u8; 32], audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| console::end_session(tx, token_hash, audit))
+    }
+
+    fn feed_position(&self) -> StoreResult<u64> {
+        self.read(console::feed_position)
     }
 
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
