@@ -85,7 +85,11 @@ export class Kpi {
   renderTable(kpi, p) {
     const row = (r, total) => h('tr', { class: total ? 'total' : null, dataset: { key: r.key } },
       h(total ? 'th' : 'td', { scope: total ? 'row' : null, title: r.key, text: total ? t('kpi.total') : (r.name && r.name !== r.key ? `${r.name} (${r.key})` : r.key) }),
-      ...COLUMNS.map((k) => h('td', { class: 'num', dataset: { figure: k }, text: show(k, r[k]) })));
+      ...COLUMNS.map((k) => h('td', {
+        class: 'num', text: show(k, r[k]),
+        // The exact figure, for a reader (or a test) comparing with `gw kpi --json`.
+        dataset: { figure: k, value: r[k] === null || r[k] === undefined ? '' : String(r[k]) },
+      })));
     replace(this.table, h('table', { class: 'kpi' },
       h('caption', { text: t('kpi.caption', { by: t(`kpi.by.${p.by}`), from: p.from, to: p.to }) }),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t(`kpi.by.${p.by}`) }),
