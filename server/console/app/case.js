@@ -57,11 +57,13 @@ export class CasePanel {
   render(data) {
     this.current = data;
     const r = data.report;
-    const last = (data.history || [])[data.history.length - 1];
-    const deadline = [...(data.history || [])].reverse().find((s) => s.deadline)?.deadline;
+    const kase = data.case || {};
+    const history = data.history || [];
+    const deadline = kase.deadline ?? [...history].reverse().find((st) => st.deadline)?.deadline;
+    const department = kase.department ?? r.department;
     const cd = countdown(deadline);
     this.map?.selectCase(r);
-    const status = r.status || last?.to_status || 'reported';
+    const status = kase.status || r.status || 'reported';
     this.actionArea = h('div', { class: 'action-form' });
     replace(this.root,
       this.closeButton(),
@@ -79,7 +81,8 @@ export class CasePanel {
           h('button', { type: 'button', class: 'secondary small', text: t('case.show_on_map'), onclick: () => this.map?.selectCase(r) })),
         dt(t('case.reporter')), h('dd', { text: `${r.reporter || ''}${r.source === 'hotline' ? ' · ' + t('source.hotline') : ''}` }),
         dt(t('case.observed')), h('dd', { text: `${localTime(r.observed_at)} (${offsetLabel()})` }),
-        r.department ? [dt(t('case.department')), h('dd', { text: r.department_name || departmentName(r.department) })] : null,
+        department ? [dt(t('case.department')), h('dd', { text: departmentName(department, r.department_name) })] : null,
+        kase.verifier ? [dt(t('case.verifier')), h('dd', { text: kase.verifier })] : null,
         deadline ? [dt(t('case.deadline')), h('dd', { class: cd.overdue ? 'overdue' : '', title: cd.title, text: `${cd.text} · ${localTime(deadline)}` })] : null,
         r.patrol ? [dt(t('case.patrol')), h('dd', { class: 'mono', text: shortId(r.patrol) })] : null),
       photos(r.photos, t('case.photos')),
@@ -89,7 +92,7 @@ export class CasePanel {
         this.actionArea),
       h('section', { class: 'history', 'aria-label': t('case.history') },
         h('h3', { text: t('case.history') }),
-        timeline(data.history || [])));
+        timeline(history)));
   }
 
   actionButtons(data) {

@@ -1,7 +1,7 @@
 // Reference data (/api/meta and the cells of /api/grid): names next to codes.
 
 import { api } from './api.js';
-import { currentLang } from './i18n.js';
+import { currentLang, t } from './i18n.js';
 
 export const meta = {
   categories: [],
@@ -60,9 +60,11 @@ export function cellName(code, fallback) {
   return meta.cells.get(code)?.name || fallback || code;
 }
 
+/** A street's name; the code hierarchy often has none, then "街道 001". */
 export function streetName(code) {
   if (!code) return '';
-  return meta.byStreet.get(code)?.name || code;
+  const name = meta.byStreet.get(code)?.name;
+  return name && name !== code ? name : t('street.code', { code: code.length > 3 ? code.slice(-3) : code });
 }
 
 /** Users who may verify in the field (wardens and liaisons). */

@@ -7,7 +7,7 @@ import { api, query, ApiError } from './api.js';
 import { h, field, select, replace } from './dom.js';
 import { t, named } from './i18n.js';
 import * as state from './state.js';
-import { meta, categoryName, cellName, departmentName } from './meta.js';
+import { meta, categoryName, cellName, departmentName, streetName } from './meta.js';
 import { countdown, localTime, shortId } from './format.js';
 
 export const STATUSES = ['reported', 'registered', 'rejected', 'dispatched', 'disposed', 'verifying', 'verified', 'closed'];
@@ -64,7 +64,7 @@ export class Queue {
     f.class = select([['', t('filter.any')], ...meta.classes.map((c) => [c.code, `${c.code} ${c.name}`])], state.get('class'),
       { name: 'class', onchange: onChange('class') });
     f.subclass = select([], '', { name: 'subclass', onchange: onChange('subclass') });
-    f.street = select([['', t('filter.any')], ...meta.streets.map((s) => [s.code, s.name || s.code])], state.get('street'),
+    f.street = select([['', t('filter.any')], ...meta.streets.map((s) => [s.code, streetName(s.code)])], state.get('street'),
       { name: 'street', onchange: onChange('street') });
     f.cell = select([['', t('filter.any')]], state.get('cell'), { name: 'cell', onchange: onChange('cell') });
     f.department = select([['', t('filter.any')], ...meta.departments.map((d) => [d.code, d.name || d.code])], state.get('department'),

@@ -51,6 +51,8 @@ export default {
   'filter.inview': 'Only what the map shows',
   'filter.clear': 'Clear filters',
 
+  'street.code': 'street {code}',
+
   'source.device': 'field device',
   'source.hotline': 'hotline',
 
@@ -101,6 +103,7 @@ export default {
   'case.reporter': 'Reporter',
   'case.observed': 'Observed',
   'case.department': 'Department',
+  'case.verifier': 'Verifier',
   'case.deadline': 'Deadline',
   'case.patrol': 'Patrol',
   'case.photos': 'Photos',

@@ -52,6 +52,8 @@ export default {
   'filter.inview': '仅地图范围内',
   'filter.clear': '清除筛选',
 
+  'street.code': '街道 {code}',
+
   'source.device': '巡查终端',
   'source.hotline': '热线',
 
@@ -102,6 +104,7 @@ export default {
   'case.reporter': '上报人',
   'case.observed': '发现时间',
   'case.department': '处置部门',
+  'case.verifier': '核查人',
   'case.deadline': '时限',
   'case.patrol': '所属巡查',
   'case.photos': '照片',
