@@ -253,7 +253,7 @@ export class GridMap {
       });
       this.selection.addLayer(pin);
       if (pan) {
-        const z = Math.max(this.map.getZoom(), 17);
+        const z = Math.max(this.map.getZoom(), 16);
         this.map.setView([report.lat, report.lon], z);
       }
     }
