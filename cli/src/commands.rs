@@ -122,9 +122,13 @@ fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(),
         note: args.note,
         observed_at_ms,
         patrol: match &args.patrol {
-            Some(text) => Some(crate::ids::local_patrol(client, text, out.offset)?.ok_or_else(
-                || Failure::Usage(format!("no patrol on this device has an id starting `{text}`")),
-            )?),
+            Some(text) => Some(
+                crate::ids::local_patrol(client, text, out.offset)?.ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "no patrol on this device has an id starting `{text}`"
+                    ))
+                })?,
+            ),
             None => None,
         },
     };
@@ -258,7 +262,7 @@ fn grid_label(r: &ReportView, names: &ReferenceNames) -> String {
 }
 
 /// Columns a cell's name takes in a table.
-pub(crate) const CELL_NAME_COLS: usize = 24;
+pub(crate) const CELL_NAME_COLS: usize = 40;
 
 fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     let reports = client.list_reports()?;

@@ -146,3 +146,48 @@ fn ambiguous(
     );
     Failure::Usage(message.trim_end().to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ambiguous_prefix_lists_the_first_candidates_and_counts_the_rest() {
+        let found = PrefixMatches {
+            total: 12,
+            ids: vec![Uuid::nil(); 2],
+        };
+        let rows = vec![
+            vec![
+                "01a2482f-01a".into(),
+                "2024-05-01 09:30".into(),
+                "0101 上水井盖".into(),
+            ],
+            vec![
+                "01a2482f-01c".into(),
+                "2024-05-01 09:31".into(),
+                "0102 污水井盖".into(),
+            ],
+        ];
+        let Failure::Usage(text) =
+            ambiguous(" 01a2482f ", "reports", &found, rows, Offset::default())
+        else {
+            panic!("a usage error");
+        };
+        assert_eq!(
+            text,
+            "`01a2482f` is the start of 12 reports' ids; give more of the id. They are \
+             (times UTC+08:00):\n  01a2482f-01a  2024-05-01 09:30  0101 上水井盖\n  \
+             01a2482f-01c  2024-05-01 09:31  0102 污水井盖\n  … and 10 more"
+        );
+    }
+
+    #[test]
+    fn a_whole_id_is_recognised_with_or_without_dashes() {
+        let id = Uuid::parse_str("01a2482f-01a2-7000-8000-000000000001").unwrap();
+        assert_eq!(whole_id("01A2482F01A270008000000000000001"), Some(id));
+        assert_eq!(whole_id(" 01a2482f-01a2-7000-8000-000000000001 "), Some(id));
+        assert_eq!(whole_id("01a2482f"), None);
+        assert_eq!(whole_id("not an id"), None);
+    }
+}

@@ -99,7 +99,11 @@ impl Offset {
     /// names the offset once: `2024-05-01 09:30`.
     pub fn short(self, ms: i64) -> String {
         let ((y, m, d), rem) = self.civil(ms);
-        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60
+        )
     }
 
     /// Local date and time with the offset: `2024-05-01 09:30:00 +08:00`.
@@ -264,7 +268,10 @@ mod tests {
         let west = Offset::parse("-03:30").unwrap();
         assert_eq!(west.full(1_700_000_000_000), "2023-11-14 18:43:20 -03:30");
         assert_eq!(Offset::parse("Z").unwrap().short(0), "1970-01-01 00:00");
-        assert_eq!(cst.parse_day("2023-11-15"), Ok(1_700_006_400_000 - 8 * 3_600_000));
+        assert_eq!(
+            cst.parse_day("2023-11-15"),
+            Ok(1_700_006_400_000 - 8 * 3_600_000)
+        );
         assert_eq!(
             west.parse_day("2023-11-14T22:13:20Z"),
             Ok(1_700_000_000_000),

@@ -71,7 +71,10 @@ impl ShortIds {
         let hex = id.simple().to_string();
         let shared = |other: &Uuid| {
             let o = other.simple().to_string();
-            hex.bytes().zip(o.bytes()).take_while(|(a, b)| a == b).count()
+            hex.bytes()
+                .zip(o.bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
         };
         let at = self.sorted.partition_point(|x| x < id);
         let before = at.checked_sub(1).map(|i| shared(&self.sorted[i]));
@@ -159,12 +162,7 @@ impl Client {
         let store = self.lock_store();
         let conn = store.conn();
         let categories = reference::categories(conn)?
-            .map(|t| {
-                t.categories
-                    .into_iter()
-                    .map(|c| (c.code, c.name))
-                    .collect()
-            })
+            .map(|t| t.categories.into_iter().map(|c| (c.code, c.name)).collect())
             .unwrap_or_default();
         let cells = reference::grid(conn)?
             .map(|layer| {

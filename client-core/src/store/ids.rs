@@ -34,7 +34,11 @@ impl IdKind {
 /// lower- or upper-case hex digits; the caller has checked them).
 fn bounds(hex: &str) -> ([u8; 16], [u8; 16]) {
     let pad = |fill: char| {
-        let full: String = hex.chars().chain(std::iter::repeat(fill)).take(32).collect();
+        let full: String = hex
+            .chars()
+            .chain(std::iter::repeat(fill))
+            .take(32)
+            .collect();
         let mut bytes = [0u8; 16];
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = u8::from_str_radix(&full[2 * i..2 * i + 2], 16).unwrap_or(0);
