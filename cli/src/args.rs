@@ -326,7 +326,8 @@ pub struct ReportArgs {
     /// A photo file (JPEG, PNG or HEIC); repeat for several.
     #[arg(long = "photo", value_name = "FILE")]
     pub photos: Vec<PathBuf>,
-    /// The patrol the report belongs to. Default: the patrol under way.
+    /// The patrol the report belongs to (its id or a unique start of it).
+    /// Default: the patrol under way.
     #[arg(long, value_name = "ID")]
     pub patrol: Option<String>,
 }
