@@ -14,17 +14,17 @@ use std::sync::Arc;
 
 use gridwarden_client_core::workflow::Period;
 use gridwarden_client_core::{
-    Client, EnrolmentInfo as CoreEnrolment, ListPatrols, PatrolSummary as CoreSummary, PatrolTrack as CoreTrack,
-    Result as CoreResult,
+    Client, EnrolmentInfo as CoreEnrolment, ListPatrols, PatrolSummary as CoreSummary,
+    PatrolTrack as CoreTrack, Result as CoreResult,
 };
 
 use crate::error::GridwardenError;
 use crate::runtime::Runtime;
 use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
-    long, millis, parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions, ClientStatus,
-    EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery, PatrolSummary,
-    PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
+    long, millis, parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions,
+    ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery,
+    PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
 };
 
 type Result<T, E = GridwardenError> = std::result::Result<T, E>;

@@ -557,7 +557,9 @@ pub enum SyncProgress {
 impl From<core::SyncProgress> for SyncProgress {
     fn from(p: core::SyncProgress) -> Self {
         match p {
-            core::SyncProgress::Connecting { attempt } => SyncProgress::Connecting { attempt: int(attempt) },
+            core::SyncProgress::Connecting { attempt } => SyncProgress::Connecting {
+                attempt: int(attempt),
+            },
             core::SyncProgress::Transferring {
                 pushed,
                 pulled,
@@ -569,9 +571,11 @@ impl From<core::SyncProgress> for SyncProgress {
                 bytes_sent: long(bytes_sent),
                 bytes_received: long(bytes_received),
             },
-            core::SyncProgress::Photo { hash, sent, total } => {
-                SyncProgress::Photo { hash, sent: long(sent), total: long(total) }
-            }
+            core::SyncProgress::Photo { hash, sent, total } => SyncProgress::Photo {
+                hash,
+                sent: long(sent),
+                total: long(total),
+            },
             core::SyncProgress::Waiting {
                 attempt,
                 delay_ms,
@@ -1024,7 +1028,9 @@ pub(crate) fn int(n: u32) -> i32 {
 /// A number the app gave, which may not be negative (nor too large).
 pub(crate) fn unsigned<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T, GridwardenError> {
     T::try_from(n).map_err(|_| {
-        GridwardenError::rejected(format!("`{what}` must be 0 or more (and not huge), not {n}"))
+        GridwardenError::rejected(format!(
+            "`{what}` must be 0 or more (and not huge), not {n}"
+        ))
     })
 }
 

@@ -93,8 +93,16 @@ impl Toolchain {
 
     /// Compiles `sources` into `out` (a jar) against `classpath` plus JNA
     /// and kotlinx-coroutines. `Err` carries the compiler's report.
-    pub fn compile(&self, sources: &[PathBuf], classpath: &[PathBuf], out: &Path) -> Result<(), String> {
-        let mut cp = vec![self.jna.clone(), self.jar("kotlinx-coroutines-core-jvm.jar")];
+    pub fn compile(
+        &self,
+        sources: &[PathBuf],
+        classpath: &[PathBuf],
+        out: &Path,
+    ) -> Result<(), String> {
+        let mut cp = vec![
+            self.jna.clone(),
+            self.jar("kotlinx-coroutines-core-jvm.jar"),
+        ];
         cp.extend(classpath.iter().cloned());
         let output = Command::new(&self.kotlinc)
             // C1 only: the compiler runs once per test and stops; the JIT's
@@ -125,8 +133,13 @@ impl Toolchain {
     /// bindings are most of the compile, and change only with the bindings
     /// crate. Kept in `cache_dir` (the target directory's, so `cargo clean`
     /// drops it). Returns the jar and whether it was compiled now.
-    pub fn bindings_jar(&self, generated: &Path, cache_dir: &Path) -> Result<(PathBuf, bool), String> {
-        let source = std::fs::read(generated).map_err(|e| format!("{}: {e}", generated.display()))?;
+    pub fn bindings_jar(
+        &self,
+        generated: &Path,
+        cache_dir: &Path,
+    ) -> Result<(PathBuf, bool), String> {
+        let source =
+            std::fs::read(generated).map_err(|e| format!("{}: {e}", generated.display()))?;
         let jar = cache_dir.join("gridwarden_mobile.jar");
         let kept = cache_dir.join("gridwarden_mobile.kt");
         if jar.is_file() && std::fs::read(&kept).is_ok_and(|k| k == source) {

@@ -102,7 +102,9 @@ pub fn run_controlled(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program} (the mobile bindings test needs it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (the mobile bindings test needs it): {e}")
+        });
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();

@@ -23,7 +23,10 @@ use gridwarden_protocol::Role;
 fn the_docs_kotlin_examples_are_the_compiled_files() {
     let docs = std::fs::read_to_string(sources().join("../../../docs/mobile.md")).unwrap();
     let examples = doc_examples();
-    assert!(examples.len() >= 3, "initialising, background sync, errors: {examples:?}");
+    assert!(
+        examples.len() >= 3,
+        "initialising, background sync, errors: {examples:?}"
+    );
     for file in examples {
         let code = std::fs::read_to_string(&file).unwrap();
         let block = format!("```kotlin\n{code}```\n");
@@ -63,7 +66,10 @@ fn the_kotlin_bindings_compile_and_drive_two_phones_against_a_server() {
             .bindings_jar(&generated, &cache)
             .unwrap_or_else(|report| panic!("the generated Kotlin does not compile:\n{report}"))
     });
-    println!("bindings jar {}", if compiled { "compiled" } else { "reused" });
+    println!(
+        "bindings jar {}",
+        if compiled { "compiled" } else { "reused" }
+    );
     let program = tmp.path().join("acceptance.jar");
     let mut kt = doc_examples();
     kt.push(sources().join("Acceptance.kt"));
@@ -105,9 +111,15 @@ fn the_kotlin_bindings_compile_and_drive_two_phones_against_a_server() {
     // step's cost.
     println!("{}", run.output);
     println!("kotlin: {}", timings.report());
-    assert!(run.success, "the Kotlin acceptance program failed:\n{}", run.output);
     assert!(
-        run.output.lines().any(|l| l == "gridwarden-kotlin: every step passed"),
+        run.success,
+        "the Kotlin acceptance program failed:\n{}",
+        run.output
+    );
+    assert!(
+        run.output
+            .lines()
+            .any(|l| l == "gridwarden-kotlin: every step passed"),
         "{}",
         run.output
     );
