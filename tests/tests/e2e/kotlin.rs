@@ -75,7 +75,7 @@ fn the_kotlin_bindings_compile_and_drive_two_phones_against_a_server() {
     kt.push(sources().join("Acceptance.kt"));
     timings.time("compile test", || {
         toolchain
-            .compile(&kt, &[bindings.clone()], &program)
+            .compile(&kt, std::slice::from_ref(&bindings), &program)
             .unwrap_or_else(|report| {
                 panic!("the acceptance program and the docs' examples do not compile against the bindings:\n{report}")
             })
