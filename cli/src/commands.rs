@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use gridwarden_client_core::{
-    Client, ClientStatus, Controls, Location, NewReport, ReportEdit, ReportView, RetryPolicy,
-    SyncProgress, SyncSummary,
+    Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReportEdit, ReportView,
+    RetryPolicy, SyncProgress, SyncSummary,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -205,6 +205,7 @@ fn sync_text(s: &SyncSummary) -> String {
             r.report_id, r.code, r.reason
         ));
     }
+    text.push_str(&overwrites_text(&s.overwritten));
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
     }
@@ -279,7 +280,36 @@ fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
 fn show(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
     let id = client.resolve_report_id(id)?;
     let r = client.show_report(id)?;
-    out.emit(&r, || show_text(&r))
+    let overwritten = client.overwrites_of(id)?;
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        report: &'a ReportView,
+        overwritten: &'a [Overwrite],
+    }
+    let shown = Shown {
+        report: &r,
+        overwritten: &overwritten,
+    };
+    out.emit(&shown, || show_text(&r) + &overwrites_text(&overwritten))
+}
+
+/// One line per edit of this user that another user's replaced.
+fn overwrites_text(list: &[Overwrite]) -> String {
+    list.iter()
+        .map(|o| {
+            let by = o.winner_by.as_deref().unwrap_or("another user");
+            format!(
+                "Overwritten: your {} {:?} (edited {}) was replaced by {by}'s {:?} (edited {}) on report {}\n",
+                o.field,
+                o.mine,
+                format_utc(o.lost_at_ms),
+                o.winner,
+                format_utc(o.winner_at_ms),
+                o.report_id
+            )
+        })
+        .collect()
 }
 
 fn show_text(r: &ReportView) -> String {

@@ -32,6 +32,7 @@ pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
 pub use patrol::{ImportedPatrol, PointInput};
 pub use photo::PhotoView;
+pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
 pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};

@@ -9,6 +9,7 @@
 pub mod cases;
 pub mod meta;
 pub mod outbox;
+pub mod overwrites;
 pub mod patrols;
 pub mod photos;
 pub mod reference;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_confirmed_state.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_cases.sql"),
+    include_str!("../../migrations/0005_overwrites.sql"),
 ];
 
 /// An open client database.
