@@ -105,6 +105,10 @@ pub struct SyncEngine {
     /// Ops re-stamped in this sync after a clock-skew refusal; refused again,
     /// they are rejections like any other (no loop).
     restamped: HashSet<Uuid>,
+    /// How far ahead of the server's time this device's estimate was when
+    /// the Welcome came (negative: behind): ops stamped since the previous
+    /// hello carry this error, and a re-stamp takes it off.
+    stamp_error_ms: i64,
     /// Overwrite notices of the page being stored, counted once committed.
     noticed: Vec<overwrites::Overwrite>,
     summary: SyncSummary,
@@ -116,6 +120,7 @@ impl SyncEngine {
             clock,
             restamped: Default::default(),
             noticed: Vec::new(),
+            stamp_error_ms: 0,
             phase,
             node,
             last_pushed_seq: 0,
@@ -192,6 +197,8 @@ impl SyncEngine {
 
     fn on_welcome(&mut self, store: &mut Store, w: Welcome) -> Result<Step> {
         let tx = store.transaction()?;
+        self.stamp_error_ms =
+            crate::time::server_now(&tx, &*self.clock)? as i64 - w.server_time_ms as i64;
         meta::set_identity(&tx, &w.user, w.role)?;
         meta::set_cells(&tx, &w.cells)?;
         // Half the round trip is the error of this estimate: far below the
@@ -295,14 +302,26 @@ impl SyncEngine {
         let mut restamp_clock = None;
         if ack.results.iter().any(skewed) {
             // Every op stamped with the runaway clock is refused and applied
-            // nowhere, so the clock may step back to corrected time, once,
-            // before the refused ops are stamped again in their order.
+            // nowhere, so the clock may step back, once, before the refused
+            // ops are stamped again in their order.
             let corrected = crate::time::server_now(&tx, &*self.clock)?;
             restamp_clock = Some((
-                HlcClock::resume(Hlc::new(corrected, 0, self.node), self.node),
+                HlcClock::resume(Hlc::new(0, 0, self.node), self.node),
                 corrected,
             ));
         }
+        // When the estimate the ops were stamped with was ahead by a known
+        // error (a wrong server clock at the last hello, a wall clock that
+        // jumped), taking it off gives the time of the edit; otherwise the
+        // time of this sync is the best known.
+        let error = self.stamp_error_ms;
+        let restamp_time = |op: &Op, corrected: u64| {
+            if error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64 {
+                (op.hlc.wall_ms as i64 - error).clamp(0, corrected as i64) as u64
+            } else {
+                corrected
+            }
+        };
         let mut restamped = Vec::new();
         for result in &ack.results {
             let Some(op) = sent.get(&result.op_id) else {
@@ -328,7 +347,7 @@ impl SyncEngine {
                         restamp_clock.as_mut().expect("set when any op is skewed");
                     let again = Op {
                         op_id: Uuid::now_v7(),
-                        hlc: clock.tick(*corrected),
+                        hlc: clock.tick(restamp_time(op, *corrected)),
                         body: op.body.clone(),
                     };
                     outbox::append(&tx, &again)?;
