@@ -4,6 +4,7 @@
 mod bad_input;
 mod cases;
 mod cli;
+mod clocks;
 mod convergence;
 mod faults;
 mod field_loop;
