@@ -58,6 +58,13 @@ export function localToday(offsetDays = 0) {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
 }
 
+/** The day after a YYYY-MM-DD date. */
+export function nextDay(date) {
+  const ms = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(ms)) return date;
+  return new Date(ms + 86400000).toISOString().slice(0, 10);
+}
+
 /** The first day of this month in the city, YYYY-MM-DD. */
 export function localMonthStart() {
   return localToday().slice(0, 8) + '01';
