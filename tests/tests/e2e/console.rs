@@ -219,11 +219,10 @@ fn the_console_in_headless_chromium_against_a_real_server_and_devices() {
     let note = "井盖破损 青山路北口 north gate".to_owned();
     let photo = workspace().join("tests/console/photo.png");
     let report_id = ann
-        .record_report_with_photos(report(&note, here.clone(), Some(patrol)), &[photo])
+        .record_report_with_photos(report(&note, here, Some(patrol)), &[photo])
         .unwrap();
     ann.patrol_stop().unwrap();
-    ann.record_report(report(SCRIPT_NOTE, here.clone(), None))
-        .unwrap();
+    ann.record_report(report(SCRIPT_NOTE, here, None)).unwrap();
     let outside_note = "东南街道 路面塌陷 sinkhole south-east".to_owned();
     let outside_id = ann
         .record_report(report(&outside_note, outside, None))
@@ -287,7 +286,7 @@ fn the_console_in_headless_chromium_against_a_real_server_and_devices() {
             }
             // A report arrives while the page is open.
             "record-report" => {
-                let id = ann.record_report(report(rest, here.clone(), None)).unwrap();
+                let id = ann.record_report(report(rest, here, None)).unwrap();
                 ann.sync().unwrap();
                 id.to_string()
             }
