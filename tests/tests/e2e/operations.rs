@@ -128,13 +128,13 @@ fn admin_commands_never_create_a_data_directory_and_say_which_they_used() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("the current directory"), "{err}");
     // A supervisor without cells covers the whole city, and is told so.
-    let (code, out, err) = admin_in(
+    let (code, added, err) = admin_in(
         &data,
         None,
         &["users", "add", "sam", "--role", "supervisor"],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("covering the whole city"), "{out}");
+    assert!(added.contains("covering the whole city"), "{added}");
     // --data wins over the environment.
     let (code, _, err) = admin_in(
         &elsewhere,
