@@ -684,6 +684,8 @@ fn serve_prints_the_console_url_and_the_command_line_signs_people_in() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let data_arg = data.to_str().unwrap();
+    let (code, _, err) = server_cli(&["init", "--data", data_arg], "");
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = server_cli(
         &[
             "--data",
