@@ -77,7 +77,7 @@ export class CasePanel {
       h('h2', { class: 'case-title' },
         h('span', { class: 'mono', title: r.id, text: shortId(r.id) }), ' ',
         h('span', { class: `chip status-${status}`, text: named('status', status) })),
-      h('p', { class: 'case-category', text: `${r.category_name || categoryName(r.category)} (${r.category})` }),
+      h('p', { class: 'case-category', text: `${categoryName(r.category, r.category_name)} (${r.category})` }),
       h('dl', { class: 'facts' },
         dt(t('case.note')), h('dd', { class: 'case-note', text: r.note || '—' }),
         dt(t('case.place')), h('dd', {},

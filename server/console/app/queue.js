@@ -293,7 +293,7 @@ export class Queue {
           text: shortId(r.id), onclick: () => this.onOpen(r.id),
         })),
         h('td', {}, h('span', { class: `chip status-${r.status}`, text: named('status', r.status) })),
-        h('td', { title: r.category, text: r.category_name || categoryName(r.category) }),
+        h('td', { title: r.category, text: categoryName(r.category, r.category_name) }),
         h('td', { title: r.cell || '', text: r.cell_name || cellName(r.cell) || t('queue.no_cell') }),
         h('td', { text: r.department_name || departmentName(r.department) }),
         h('td', {}, r.reporter || '', r.source === 'hotline' ? h('span', { class: 'tag', text: t('source.hotline') }) : null),

@@ -58,7 +58,7 @@ export default {
   'source.hotline': 'hotline',
 
   'queue.title': 'Cases',
-  'queue.count': '{n} cases',
+  'queue.count': 'Cases: {n}',
   'queue.csv': 'Export CSV',
   'queue.empty': 'No case matches the filters',
   'queue.no_cell': '(outside every cell)',
@@ -187,6 +187,7 @@ export default {
   'patrols.end': 'end',
   'patrols.reports_made': 'Reports made on this patrol: {n}',
   'patrols.unvisited': 'Cells nobody visited',
+  'patrols.unvisited_list': 'Show the cells',
   'patrols.unvisited_count': 'Cells nobody visited on {date}: {n}',
 
   'kpi.title': 'KPIs',

@@ -188,6 +188,7 @@ export default {
   'patrols.end': '终点',
   'patrols.reports_made': '巡查中上报 {n} 件',
   'patrols.unvisited': '未巡查网格',
+  'patrols.unvisited_list': '查看网格名单',
   'patrols.unvisited_count': '{date} 未巡查的网格：{n} 个',
 
   'kpi.title': '考核指标',
