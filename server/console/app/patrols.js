@@ -143,9 +143,7 @@ function flagText(flags) {
 
 function flagDetail(p) {
   const jumps = (p.jumps || []).length;
-  const parts = [flagText(p.flags)];
-  if (jumps) parts.push(t('patrols.jumps', { n: jumps }));
-  return parts.join(' · ');
+  return jumps ? t('patrols.jumps', { n: jumps }) : flagText(p.flags);
 }
 
 function coverageText(c) {
