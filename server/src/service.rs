@@ -24,6 +24,7 @@ use crate::photos::PhotoStore;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
 
 pub mod cases;
+pub mod observed;
 mod patrols;
 mod photos;
 
@@ -534,6 +535,7 @@ impl Service {
                 &categories,
                 grid.as_deref(),
                 &self.limits,
+                now,
                 || self.tick(),
             )
         };
@@ -541,7 +543,7 @@ impl Service {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
-            patrols::decide(session, op, current)
+            patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
         };
         // What case decisions need, loaded only for a push that has case ops.
         let has_cases = push
@@ -729,6 +731,7 @@ fn decide(
     categories: &CategoryTable,
     grid: Option<&GridIndex>,
     limits: &Limits,
+    now_ms: i64,
     tick: impl Fn() -> Hlc,
 ) -> Result<ReportState, Rejection> {
     let OpBody::Report {
@@ -773,6 +776,12 @@ fn decide(
     match report_op {
         ReportOp::Create(new) => {
             validate::new_report(new).map_err(invalid)?;
+            observed::check(
+                "observed",
+                new.observed_at_ms,
+                now_ms,
+                limits.max_clock_skew_ms,
+            )?;
             note_fits(&new.note)?;
             known_category(&new.category)?;
             if let Some(origin) = &state.origin {
@@ -927,7 +936,7 @@ mod tests {
                     },
                     address: None,
                     note: note.into(),
-                    observed_at_ms: 0,
+                    observed_at_ms: now_ms(),
                     patrol: None,
                 }),
             },
@@ -966,6 +975,40 @@ mod tests {
         );
         let stored = data.store().reports(false).unwrap();
         assert_eq!(stored.len(), 1);
+        // Observed times are checked too: before 2020, or days ahead.
+        let mut old = create(&ann, now, "1970");
+        let mut ahead = create(&ann, now, "in three days");
+        for (op, observed) in [(&mut old, 5), (&mut ahead, now as i64 + 3 * 86_400_000)] {
+            if let OpBody::Report {
+                op: ReportOp::Create(new),
+                ..
+            } = &mut op.body
+            {
+                new.observed_at_ms = observed;
+            }
+        }
+        let ack = data
+            .service
+            .push(
+                &ann,
+                Push {
+                    ops: vec![old, ahead],
+                },
+            )
+            .unwrap();
+        let reasons: Vec<String> = ack
+            .results
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Rejected {
+                    code: ErrorCode::InvalidInput,
+                    reason,
+                } => reason.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(reasons[0].contains("before 2020"), "{}", reasons[0]);
+        assert!(reasons[1].contains("3 d 0 h 0 min after"), "{}", reasons[1]);
         assert!(
             ack.server_hlc.wall_ms < now + year,
             "a refused clock does not drag the server's along"

@@ -1,0 +1,134 @@
+//! Nothing silently undone (issue 23, items 4–9), through the real
+//! `gridwarden-server` and `gridwarden` binaries as separate processes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gridwarden_e2e::bins;
+use gridwarden_e2e::process::{free_udp_port, ServerProcess};
+use serde_json::Value;
+
+/// A server process, its data directory and the homes of the users' phones.
+struct Field {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    data: PathBuf,
+    _server: ServerProcess,
+}
+
+struct Out {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn run(bin: &str, args: &[&str]) -> Out {
+    let out = Command::new(bins::path(bin))
+        .args(args)
+        .env("GRIDWARDEN_CONNECT_TIMEOUT", "5")
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Field {
+    fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_owned();
+        let data = root.join("data");
+        // The data directory exists before the server starts serving it.
+        let init = run(
+            "gridwarden-server",
+            &["grids", "list", "--json", "--data", data.to_str().unwrap()],
+        );
+        assert_eq!(init.code, 0, "{}", init.err);
+        let server = ServerProcess::start(&data, free_udp_port());
+        Self {
+            _tmp: tmp,
+            root,
+            data,
+            _server: server,
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--json", "--data", self.data.to_str().unwrap()]);
+        let out = run("gridwarden-server", &all);
+        assert_eq!(out.code, 0, "gridwarden-server {args:?}: {}", out.err);
+        serde_json::from_str(&out.out).unwrap_or(Value::Null)
+    }
+
+    fn home(&self, user: &str) -> PathBuf {
+        self.root.join(user)
+    }
+
+    /// Adds `user` and enrols a phone for them with the CLI.
+    fn phone(&self, user: &str, role: &str) -> PathBuf {
+        self.admin(&["users", "add", user, "--role", role]);
+        let code = self.admin(&["devices", "enroll", "--user", user])["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let home = self.home(user);
+        let out = run(
+            "gridwarden",
+            &["enroll", &code, "--home", home.to_str().unwrap()],
+        );
+        assert_eq!(out.code, 0, "{}", out.err);
+        home
+    }
+}
+
+fn gw(home: &Path, args: &[&str]) -> Out {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--home", home.to_str().unwrap()]);
+    run("gridwarden", &all)
+}
+
+fn report_args<'a>(observed_at: &'a str) -> Vec<&'a str> {
+    vec![
+        "report",
+        "--category",
+        "0101",
+        "--lon",
+        "111.6874",
+        "--lat",
+        "40.84945",
+        "--note",
+        "井盖缺失",
+        "--observed-at",
+        observed_at,
+    ]
+}
+
+/// Item 7: an observed time far in the future or before 2020 is refused
+/// with the reason, and nothing is recorded; a real one is accepted.
+#[test]
+fn observed_times_in_the_future_or_before_2020_are_refused_with_the_reason() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let future = (gridwarden_e2e::sim::SIM_START_MS as i64 + 20 * 365 * 86_400_000).to_string();
+    for (when, why) in [
+        (future.as_str(), "in the future"),
+        ("1970-01-01T00:00:05Z", "before 2020"),
+        ("0", "before 2020"),
+    ] {
+        let out = gw(&ann, &report_args(when));
+        assert_ne!(out.code, 0, "{when} was accepted: {}", out.out);
+        assert!(out.err.contains(why), "{when}: {}", out.err);
+    }
+    let list = gw(&ann, &["list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.err);
+    let listed: Value = serde_json::from_str(&list.out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was recorded");
+    let ok = gw(&ann, &report_args("2026-05-01T09:30:00+08:00"));
+    assert_eq!(ok.code, 0, "{}", ok.err);
+    let sync = gw(&ann, &["sync"]);
+    assert_eq!(sync.code, 0, "{}", sync.err);
+    assert!(sync.out.contains("rejected 0"), "{}", sync.out);
+}
