@@ -27,6 +27,7 @@ pub mod cases;
 pub mod observed;
 mod patrols;
 mod photos;
+pub mod refusals;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub struct Session {
     /// The user's grid cells when the connection opened: a warden's scope,
     /// a supervisor's district (none: the whole city).
     pub cells: Vec<String>,
+    /// Where the connection came from, when it came over the network.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl Session {
@@ -157,6 +160,7 @@ pub struct Service {
     /// Where photo bytes live; `None` for a service that keeps no photos
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
+    refusals: refusals::Refusals,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -219,6 +223,7 @@ impl Service {
             hlc: Mutex::new(clock),
             wall,
             photos: None,
+            refusals: Default::default(),
         })
     }
 
@@ -322,15 +327,50 @@ impl Service {
     /// Serves the first message of a connection, which must be `Hello` or
     /// `Enroll`: the session it opens and the answer to send.
     pub fn open_session(&self, message: ClientMessage) -> ServiceResult<(Session, ServerMessage)> {
-        match message {
+        self.open_session_from(message, None)
+    }
+
+    /// The same for a connection from `remote`, which the session, the
+    /// enrolment's audit record and any refusal's carry.
+    pub fn open_session_from(
+        &self,
+        message: ClientMessage,
+        remote: Option<std::net::SocketAddr>,
+    ) -> ServiceResult<(Session, ServerMessage)> {
+        let (what, device) = match &message {
+            ClientMessage::Hello(h) => ("hello", Some(h.device_id)),
+            ClientMessage::Enroll(_) => ("enroll", None),
+            _ => ("first message", None),
+        };
+        let result = match message {
             ClientMessage::Hello(h) => self.hello(&h).map(|(s, w)| (s, ServerMessage::Welcome(w))),
             ClientMessage::Enroll(e) => self
-                .enroll(&e)
+                .enroll_from(&e, remote)
                 .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
             _ => Err(ServiceError::refused(
                 ErrorCode::UnexpectedMessage,
                 "the first message of a connection must be hello or enroll",
             )),
+        };
+        match result {
+            Ok((mut session, answer)) => {
+                session.remote = remote;
+                Ok((session, answer))
+            }
+            Err(e) => {
+                if let ServiceError::Refused { code, message } = &e {
+                    self.audit_refusal(refusals::Refused {
+                        user: None,
+                        device,
+                        remote,
+                        what,
+                        subject: device.map(|d| d.to_string()).unwrap_or_default(),
+                        code: *code,
+                        why: message,
+                    });
+                }
+                Err(e)
+            }
         }
     }
 
@@ -362,6 +402,7 @@ impl Service {
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
+            remote: None,
         };
         Ok((session, self.welcome(&user, now)?))
     }
@@ -412,6 +453,14 @@ impl Service {
 
     /// Redeems a one-time enrolment code for a new device identity.
     pub fn enroll(&self, enroll: &Enroll) -> ServiceResult<(Session, Enrolled)> {
+        self.enroll_from(enroll, None)
+    }
+
+    fn enroll_from(
+        &self,
+        enroll: &Enroll,
+        remote: Option<std::net::SocketAddr>,
+    ) -> ServiceResult<(Session, Enrolled)> {
         Self::check_version(enroll.protocol_version)?;
         let label: String = enroll
             .device_label
@@ -439,13 +488,18 @@ impl Service {
             device: Some(device.id),
             action: "device.enrol".into(),
             subject: device.id.to_string(),
-            detail: format!("label {:?}", device.label),
+            detail: format!(
+                "label {:?} from {}",
+                device.label,
+                remote.map_or_else(|| "-".to_owned(), |a| a.to_string())
+            ),
         })?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
+            remote,
         };
         Ok((
             session,
@@ -474,10 +528,31 @@ impl Service {
 
     /// Serves one request of an authenticated session.
     pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
-        if let Err(e) = self.device_may_connect(session.device_id) {
-            return ServerMessage::Error(e.to_wire());
-        }
-        let result = match message {
+        let what = request_name(&message);
+        let result = self.handle_inner(session, message);
+        result.unwrap_or_else(|e| {
+            if let ServiceError::Refused { code, message } = &e {
+                self.audit_refusal(refusals::Refused {
+                    user: Some(&session.user),
+                    device: Some(session.device_id),
+                    remote: session.remote,
+                    what,
+                    subject: String::new(),
+                    code: *code,
+                    why: message,
+                });
+            }
+            ServerMessage::Error(e.to_wire())
+        })
+    }
+
+    fn handle_inner(
+        &self,
+        session: &Session,
+        message: ClientMessage,
+    ) -> ServiceResult<ServerMessage> {
+        self.device_may_connect(session.device_id)?;
+        match message {
             ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
             ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
             ClientMessage::FetchReference(f) => self.reference(f).map(ServerMessage::Reference),
@@ -500,8 +575,7 @@ impl Service {
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
             )),
-        };
-        result.unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+        }
     }
 
     pub fn push(&self, session: &Session, push: Push) -> ServiceResult<Ack> {
@@ -600,6 +674,22 @@ impl Service {
             &stamp,
         )?;
         let server_hlc = server_hlc.get();
+        for (op, outcome) in push.ops.iter().zip(&outcomes) {
+            // A clock refusal is routine: the device re-stamps and re-sends.
+            if let gridwarden_protocol::Outcome::Rejected { code, reason } = outcome {
+                if *code != ErrorCode::ClockSkew {
+                    self.audit_refusal(refusals::Refused {
+                        user: Some(&session.user),
+                        device: Some(session.device_id),
+                        remote: session.remote,
+                        what: op_name(op),
+                        subject: op_subject(op).to_string(),
+                        code: *code,
+                        why: reason,
+                    });
+                }
+            }
+        }
         let results = push
             .ops
             .iter()
@@ -820,6 +910,44 @@ fn decide(
         }
     }
     Ok(state)
+}
+
+/// A request's name, for the audit log.
+fn request_name(m: &ClientMessage) -> &'static str {
+    match m {
+        ClientMessage::Hello(_) => "hello",
+        ClientMessage::Enroll(_) => "enroll",
+        ClientMessage::Push(_) => "push",
+        ClientMessage::Pull(_) => "pull",
+        ClientMessage::FetchReference(_) => "fetch reference",
+        ClientMessage::PhotoOffer(_) => "photo offer",
+        ClientMessage::PhotoChunk(_) => "photo upload",
+        ClientMessage::FetchPhoto(_) => "photo download",
+        ClientMessage::ListPatrols(_) => "list patrols",
+        ClientMessage::FetchPatrol(_) => "fetch patrol",
+    }
+}
+
+/// An op's name, for the audit log: `report.edit`, `case.dispatch`, …
+fn op_name(op: &Op) -> &'static str {
+    match &op.body {
+        OpBody::Report { op, .. } => match op {
+            ReportOp::Create(_) => "report.create",
+            ReportOp::Edit(_) => "report.edit",
+            ReportOp::Delete => "report.delete",
+            ReportOp::AttachPhotos(_) => "report.attach_photos",
+        },
+        OpBody::Patrol { .. } => "patrol",
+        OpBody::Case { .. } => "case step",
+    }
+}
+
+/// The report or patrol an op is about.
+fn op_subject(op: &Op) -> Uuid {
+    match &op.body {
+        OpBody::Report { report_id, .. } | OpBody::Case { report_id, .. } => *report_id,
+        OpBody::Patrol { patrol_id, .. } => *patrol_id,
+    }
 }
 
 fn revoked() -> ServiceError {

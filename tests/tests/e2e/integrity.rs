@@ -132,3 +132,98 @@ fn observed_times_in_the_future_or_before_2020_are_refused_with_the_reason() {
     assert_eq!(sync.code, 0, "{}", sync.err);
     assert!(sync.out.contains("rejected 0"), "{}", sync.out);
 }
+
+impl Field {
+
+    fn phone_in(&self, user: &str, role: &str, cell: &str) -> PathBuf {
+        self.admin(&["users", "add", user, "--role", role, "--grids", cell]);
+        let code = self.admin(&["devices", "enroll", "--user", user])["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let home = self.home(user);
+        let out = run(
+            "gridwarden",
+            &["enroll", &code, "--home", home.to_str().unwrap()],
+        );
+        assert_eq!(out.code, 0, "{}", out.err);
+        home
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        match self.admin(&["audit"]) {
+            Value::Array(lines) => lines,
+            other => panic!("audit --json: {other}"),
+        }
+    }
+}
+
+/// The grid cell the server gave report `id`, as `home` shows it.
+fn cell_of(home: &Path, id: &str) -> String {
+    let out = gw(home, &["show", id, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.err);
+    serde_json::from_str::<Value>(&out.out).unwrap()["grid_cell"]
+        .as_str()
+        .expect("the server assigned a cell")
+        .to_owned()
+}
+
+/// Records a report on `home` and syncs it; returns its id.
+fn recorded(home: &Path) -> String {
+    let mut args = report_args("2026-05-01T09:30:00+08:00");
+    args.push("--json");
+    let out = gw(home, &args);
+    assert_eq!(out.code, 0, "{}", out.err);
+    let id = serde_json::from_str::<Value>(&out.out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sync = gw(home, &["sync"]);
+    assert_eq!(sync.code, 0, "{}", sync.err);
+    id
+}
+
+/// Item 9: twenty refused edits of another warden's report are each in
+/// the audit log as a security event, with who, device, address, what and
+/// why; enrolments carry the address they came from.
+#[test]
+fn refused_ops_are_audited_as_security_events_and_enrolments_carry_their_address() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let id = recorded(&ann);
+    let cell = cell_of(&ann, &id);
+    let bo = field.phone_in("bo", "warden", &cell);
+    assert_eq!(gw(&bo, &["sync"]).code, 0);
+    for i in 0..20 {
+        let out = gw(&bo, &["edit", &id, "--note", &format!("not mine {i}")]);
+        assert_eq!(out.code, 0, "{}", out.err);
+    }
+    let sync = gw(&bo, &["sync"]);
+    assert_eq!(sync.code, 0, "{}", sync.err);
+    assert!(sync.out.contains("rejected 20"), "{}", sync.out);
+    let log = field.audit();
+    let refused: Vec<&Value> = log
+        .iter()
+        .filter(|l| l["action"] == "security.refused")
+        .collect();
+    assert_eq!(refused.len(), 20, "{log:#?}");
+    for l in &refused {
+        assert_eq!(l["actor"], "bo");
+        assert_eq!(l["subject"], id.as_str());
+        assert!(l["device"].is_string(), "{l}");
+        let detail = l["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("report.edit from 127.0.0.1:") && detail.contains("Forbidden"),
+            "{detail}"
+        );
+    }
+    let enrolments: Vec<&Value> = log
+        .iter()
+        .filter(|l| l["action"] == "device.enrol")
+        .collect();
+    assert_eq!(enrolments.len(), 2);
+    for l in enrolments {
+        let detail = l["detail"].as_str().unwrap();
+        assert!(detail.contains("from 127.0.0.1:"), "{detail}");
+    }
+}
