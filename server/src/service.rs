@@ -761,11 +761,22 @@ impl Service {
             .into_iter()
             .map(|c| (c.report_id, c))
             .collect();
-        let mut records = Vec::with_capacity(page.items.len() + cases.len());
+        // A report nobody acted on yet has its case all the same, with the
+        // registration deadline running from its recording: so it turns
+        // overdue on every device (`cases --overdue`, KPIs) without waiting
+        // for a first step. The first step starts from the same case.
+        let fresh = (ids.len() > cases.len())
+            .then(|| Ok::<_, ServiceError>((self.categories()?, self.calendar()?)))
+            .transpose()?;
+        let mut records = Vec::with_capacity(page.items.len() * 2);
         for item in &page.items {
             match item {
                 FeedItem::Report(state) => {
-                    let case = cases.remove(&state.id);
+                    let case = cases.remove(&state.id).or_else(|| {
+                        let (categories, calendar) = fresh.as_ref()?;
+                        (state.origin.is_some() && !state.is_deleted())
+                            .then(|| cases::initial_case(state, categories, calendar))
+                    });
                     records.push(Record::Report(state.clone()));
                     records.extend(case.map(Record::Case));
                 }

@@ -48,7 +48,9 @@ fn limit_of(categories: &CategoryTable, report: &ReportState, dispose: bool) -> 
 }
 
 /// When the report entered the loop: its recording time, as stamped by the
-/// device's clock (which the server refuses if far ahead).
+/// device's clock, which the server refuses more than the drift bound ahead
+/// of its own (ADR 0013): so at the latest a minute after the server first
+/// stored it, earlier if the warden recorded it offline.
 pub fn reported_ms(report: &ReportState) -> i64 {
     report
         .origin

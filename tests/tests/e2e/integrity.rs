@@ -134,7 +134,6 @@ fn observed_times_in_the_future_or_before_2020_are_refused_with_the_reason() {
 }
 
 impl Field {
-
     fn phone_in(&self, user: &str, role: &str, cell: &str) -> PathBuf {
         self.admin(&["users", "add", user, "--role", role, "--grids", cell]);
         let code = self.admin(&["devices", "enroll", "--user", user])["code"]
@@ -226,4 +225,47 @@ fn refused_ops_are_audited_as_security_events_and_enrolments_carry_their_address
         let detail = l["detail"].as_str().unwrap();
         assert!(detail.contains("from 127.0.0.1:"), "{detail}");
     }
+}
+
+/// Item 6: a report nobody registers is overdue once its registration
+/// deadline passes, in `cases --overdue` and the KPIs, without any step
+/// taken. In process (`sim`), because the deadline is days of server time.
+#[test]
+fn an_untouched_report_turns_overdue_when_its_registration_deadline_passes() {
+    use gridwarden_client_core::workflow::{GroupBy, Period};
+    use gridwarden_client_core::CaseFilter;
+    use gridwarden_e2e::report_at;
+    use gridwarden_e2e::sim::{FaultPlan, Sim};
+    use gridwarden_protocol::Role;
+
+    let sim = Sim::new();
+    let (_, location) = sim.cells(1).remove(0);
+    sim.add_user("ann", Role::Warden, &[]);
+    sim.add_user("sam", Role::Supervisor, &[]);
+    let ann = sim.enrol("ann");
+    let sam = sim.enrol("sam");
+    let mut input = report_at("0101", location, "井盖缺失");
+    input.observed_at_ms = sim.now_ms() as i64;
+    let id = ann.client.record_report(input).unwrap();
+    sim.sync(&ann, FaultPlan::Perfect).unwrap();
+    sim.sync(&sam, FaultPlan::Perfect).unwrap();
+    let overdue = CaseFilter {
+        overdue_only: true,
+        ..CaseFilter::default()
+    };
+    let case = sam.client.case(id).unwrap();
+    assert!(
+        case.deadline_ms.is_some(),
+        "the deadline runs from the start"
+    );
+    assert!(sam.client.cases(&overdue).unwrap().is_empty());
+    sim.advance(7 * 24 * 3600 * 1000);
+    let late = sam.client.cases(&overdue).unwrap();
+    assert_eq!(late.iter().map(|c| c.report_id).collect::<Vec<_>>(), [id]);
+    let period = Period {
+        from_ms: 0,
+        to_ms: sim.now_ms() as i64,
+    };
+    let kpi = sam.client.kpi(GroupBy::Grid, period).unwrap();
+    assert_eq!(kpi.iter().map(|r| r.overdue).sum::<u32>(), 1, "{kpi:?}");
 }
