@@ -16,7 +16,7 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
-use gridwarden_protocol::case::CaseState;
+use gridwarden_protocol::case::{CaseState, CaseStatus};
 use gridwarden_workflow::WorkingCalendar;
 
 use crate::authz::{self, Action, Actor, Denied, Target};
@@ -598,10 +598,33 @@ impl Service {
         // stamps only what the server alone writes (grid cells), and a fast
         // phone must not drag it, and through it every device, ahead.
         let skew_limit = now as u64 + self.limits.max_clock_skew_ms;
+        let live = self.live_cases(&push.ops)?;
+        let disabled = self.disabled_period(&user.name)?;
+        // An op stamped while its user was disabled was queued on a phone IT
+        // had cut off; applying it after the re-enable would put it in the
+        // record as theirs.
+        let while_disabled = |op: &Op| {
+            let at = op.hlc.wall_ms as i64;
+            match disabled {
+                Some((from, to)) if at >= from && at < to => Err(Rejection::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "this change was made while user `{}` was disabled; it is not applied",
+                        user.name
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        };
         let decide = |op: &Op, current: Option<&ReportState>| {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
+            while_disabled(op)?;
+            let live_case = match &op.body {
+                OpBody::Report { report_id, .. } => live.contains(report_id),
+                _ => false,
+            };
             decide(
                 session,
                 op,
@@ -610,6 +633,7 @@ impl Service {
                 grid.as_deref(),
                 &self.limits,
                 now,
+                live_case,
                 || self.tick(),
             )
         };
@@ -617,6 +641,7 @@ impl Service {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
+            while_disabled(op)?;
             patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
         };
         // What case decisions need, loaded only for a push that has case ops.
@@ -638,7 +663,23 @@ impl Service {
         } else {
             (WorkingCalendar::default_china(), vec![], vec![], None)
         };
+        let mut verifiers = std::collections::HashMap::new();
+        for op in &push.ops {
+            if let OpBody::Case {
+                op:
+                    gridwarden_protocol::case::CaseOp::SendForVerification {
+                        verifier: Some(name),
+                    },
+                ..
+            } = &op.body
+            {
+                if let Some(u) = self.store.user(name)? {
+                    verifiers.insert(name.clone(), u);
+                }
+            }
+        }
         let case_context = cases::CaseContext {
+            verifiers: &verifiers,
             user: &user,
             department: department.as_deref(),
             categories: &categories,
@@ -651,6 +692,7 @@ impl Service {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
+            while_disabled(op)?;
             cases::decide(session, op, report, case, &case_context)
         };
         let rules = Rules {
@@ -703,6 +745,47 @@ impl Service {
             results,
             server_hlc,
         })
+    }
+
+    /// The reports edited or deleted by `ops` whose case is registered or
+    /// later: their fields are the case's record now.
+    fn live_cases(&self, ops: &[Op]) -> ServiceResult<std::collections::HashSet<Uuid>> {
+        let ids: Vec<Uuid> = ops
+            .iter()
+            .filter_map(|op| match &op.body {
+                OpBody::Report {
+                    report_id,
+                    op: ReportOp::Edit(_) | ReportOp::Delete,
+                } => Some(*report_id),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self
+            .store
+            .cases_of(&ids)?
+            .into_iter()
+            .filter(|c| !matches!(c.status, CaseStatus::Reported | CaseStatus::Rejected))
+            .map(|c| c.report_id)
+            .collect())
+    }
+
+    /// When `user` was last disabled, and until when (now, if still or
+    /// never enabled since); `None` if never disabled.
+    fn disabled_period(&self, user: &str) -> ServiceResult<Option<(i64, i64)>> {
+        let read = |disabled| -> ServiceResult<Option<i64>> {
+            Ok(self
+                .store
+                .meta(&disabled_period_key(user, disabled))?
+                .and_then(|v| v.parse().ok()))
+        };
+        let Some(from) = read(true)? else {
+            return Ok(None);
+        };
+        let to = read(false)?.filter(|to| *to >= from).unwrap_or(i64::MAX);
+        Ok(Some((from, to)))
     }
 
     pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
@@ -833,6 +916,7 @@ fn decide(
     grid: Option<&GridIndex>,
     limits: &Limits,
     now_ms: i64,
+    live_case: bool,
     tick: impl Fn() -> Hlc,
 ) -> Result<ReportState, Rejection> {
     let OpBody::Report {
@@ -903,8 +987,24 @@ fn decide(
                 known_category(code)?;
             }
             may_change(session, &state, Action::EditReport)?;
+            if live_case {
+                may_change(session, &state, Action::ChangeLiveCase)?;
+                if let (Some(loc), Some(grid)) = (edit.location, grid) {
+                    let assigned = grid.assign(loc.lon, loc.lat);
+                    let into = Target {
+                        owner: state.origin.as_ref().map(|o| o.reporter.as_str()),
+                        cell: assigned.code(),
+                    };
+                    authz::check(&session.actor(), Action::MoveCaseInto, &into)?;
+                }
+            }
         }
-        ReportOp::Delete => may_change(session, &state, Action::DeleteReport)?,
+        ReportOp::Delete => {
+            may_change(session, &state, Action::DeleteReport)?;
+            if live_case {
+                may_change(session, &state, Action::DeleteLiveCase)?;
+            }
+        }
         ReportOp::AttachPhotos(photos) => {
             validate::photo_refs(photos).map_err(invalid)?;
             may_change(session, &state, Action::AttachPhoto)?;
@@ -921,6 +1021,17 @@ fn decide(
         }
     }
     Ok(state)
+}
+
+/// The meta key holding when `user` was last disabled (`disabled`) or
+/// enabled again.
+pub fn disabled_period_key(user: &str, disabled: bool) -> String {
+    let what = if disabled {
+        "disabled_ms"
+    } else {
+        "enabled_ms"
+    };
+    format!("user.{what}.{user}")
 }
 
 /// A request's name, for the audit log.

@@ -24,6 +24,8 @@ pub(super) struct CaseContext<'a> {
     /// Category → default department.
     pub routes: &'a [(String, String)],
     pub now_ms: i64,
+    /// The users named as verifiers by the push's case steps.
+    pub verifiers: &'a std::collections::HashMap<String, User>,
 }
 
 impl Service {
@@ -133,6 +135,29 @@ pub(super) fn decide(
             ErrorCode::Forbidden,
             "this case lies outside your district; its own district's supervisor runs it",
         ));
+    }
+    if let CaseOp::SendForVerification {
+        verifier: Some(name),
+    } = &case_op
+    {
+        // A verifier must hold the case: a warden or liaison of its cell,
+        // who receives it in their pulls and may answer it.
+        let Some(named) = cx.verifiers.get(name).filter(|u| !u.disabled) else {
+            return Err(Rejection::new(
+                ErrorCode::InvalidInput,
+                format!("no active user `{name}` to verify this case"),
+            ));
+        };
+        let actor = crate::authz::Actor {
+            user: &named.name,
+            role: named.role,
+            cells: &named.cells,
+        };
+        let target = crate::authz::Target {
+            owner: None,
+            cell: report.grid_cell(),
+        };
+        crate::authz::check(&actor, crate::authz::Action::VerifyCase, &target)?;
     }
     let applying = Applying {
         actor: CaseActor {

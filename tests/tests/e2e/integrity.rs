@@ -269,3 +269,111 @@ fn an_untouched_report_turns_overdue_when_its_registration_deadline_passes() {
     let kpi = sam.client.kpi(GroupBy::Grid, period).unwrap();
     assert_eq!(kpi.iter().map(|r| r.overdue).sum::<u32>(), 1, "{kpi:?}");
 }
+
+impl Field {
+    /// An admin command that prints text.
+    fn admin_text(&self, args: &[&str]) -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data", self.data.to_str().unwrap()]);
+        let out = run("gridwarden-server", &all);
+        assert_eq!(out.code, 0, "gridwarden-server {args:?}: {}", out.err);
+        out.out
+    }
+}
+
+/// Syncs `home` and returns what it printed, which must say `rejected n`.
+fn sync_rejecting(home: &Path, n: usize) -> String {
+    let out = gw(home, &["sync"]);
+    assert_eq!(out.code, 0, "{}", out.err);
+    assert!(
+        out.out.contains(&format!("rejected {n},")),
+        "expected {n} rejected: {}",
+        out.out
+    );
+    out.out
+}
+
+fn ok(out: Out) -> String {
+    assert_eq!(out.code, 0, "{}", out.err);
+    out.out
+}
+
+/// Items 4 and 8: once a report is a registered case, its warden can no
+/// longer delete or edit it, its district supervisor cannot move it out of
+/// the district, a verifier must hold its cell, and a change queued while
+/// its user was disabled is refused after the re-enable.
+#[test]
+fn live_cases_are_protected_and_every_refusal_says_why() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let id = recorded(&ann);
+    let other = recorded(&ann);
+    let cell = cell_of(&ann, &id);
+    let sam = field.phone_in("sam", "supervisor", &cell);
+    let bo = field.phone_in("bo", "warden", &cell);
+    let elsewhere = field.admin(&["grids", "list"])["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .find(|c| *c != cell)
+        .unwrap();
+    let zed = field.phone_in("zed", "warden", &elsewhere);
+    field.admin_text(&["departments", "add", "water", "Water company"]);
+
+    ok(gw(&sam, &["sync"]));
+    ok(gw(&sam, &["case", "register", &id, "--note", "立案"]));
+    sync_rejecting(&sam, 0);
+
+    // Item 4: the warden's delete is refused with the reason; the case stays.
+    ok(gw(&ann, &["sync"]));
+    ok(gw(&ann, &["delete", &id]));
+    let out = sync_rejecting(&ann, 1);
+    assert!(out.contains("cannot be deleted"), "{out}");
+    // Item 8: so is her edit of the note.
+    ok(gw(&ann, &["edit", &id, "--note", "changed my mind"]));
+    let out = sync_rejecting(&ann, 1);
+    assert!(out.contains("only a supervisor of its district"), "{out}");
+    ok(gw(&sam, &["sync"]));
+    let cases = ok(gw(&sam, &["cases", "--status", "registered"]));
+    assert!(cases.contains(&id[..8]), "{cases}");
+
+    // The district supervisor may not move it out of his district.
+    ok(gw(&sam, &["edit", &id, "--lon", "2.35", "--lat", "48.85"]));
+    let out = sync_rejecting(&sam, 1);
+    assert!(out.contains("stays in your district"), "{out}");
+
+    // A verifier must hold the case's cell.
+    ok(gw(
+        &sam,
+        &["case", "dispatch", &id, "--department", "water"],
+    ));
+    ok(gw(&sam, &["case", "dispose", &id, "--note", "fixed"]));
+    sync_rejecting(&sam, 0);
+    ok(gw(
+        &sam,
+        &["case", "send-for-verification", &id, "--verifier", "zed"],
+    ));
+    let out = sync_rejecting(&sam, 1);
+    assert!(
+        out.contains("zed does not hold this case's grid cell"),
+        "{out}"
+    );
+    ok(gw(
+        &sam,
+        &["case", "send-for-verification", &id, "--verifier", "bo"],
+    ));
+    sync_rejecting(&sam, 0);
+    ok(gw(&bo, &["sync"]));
+    let tasks = ok(gw(&bo, &["tasks"]));
+    assert!(tasks.contains(&id[..8]), "{tasks}");
+    let _ = zed;
+
+    // A change made while its user was disabled is refused once she is
+    // enabled again.
+    field.admin_text(&["users", "disable", "ann"]);
+    ok(gw(&ann, &["edit", &other, "--note", "while disabled"]));
+    field.admin_text(&["users", "enable", "ann"]);
+    let out = sync_rejecting(&ann, 1);
+    assert!(out.contains("while user `ann` was disabled"), "{out}");
+}
