@@ -625,17 +625,14 @@ impl Service {
                 OpBody::Report { report_id, .. } => live.contains(report_id),
                 _ => false,
             };
-            decide(
-                session,
-                op,
-                current,
-                &categories,
-                grid.as_deref(),
-                &self.limits,
-                now,
+            let context = ReportContext {
+                categories: &categories,
+                grid: grid.as_deref(),
+                limits: &self.limits,
+                now_ms: now,
                 live_case,
-                || self.tick(),
-            )
+            };
+            decide(session, op, current, &context, || self.tick())
         };
         let decide_patrol = |op: &Op, current: Option<&crate::store::StoredPatrol>| {
             if op.hlc.wall_ms > skew_limit {
@@ -908,17 +905,30 @@ impl Service {
 }
 
 /// The rules for one pushed op: validation, ownership, merge, grid cell.
+/// What deciding a report op needs besides the op and the stored state.
+struct ReportContext<'a> {
+    categories: &'a CategoryTable,
+    grid: Option<&'a GridIndex>,
+    limits: &'a Limits,
+    now_ms: i64,
+    /// The report's case is registered or later.
+    live_case: bool,
+}
+
 fn decide(
     session: &Session,
     op: &Op,
     current: Option<&ReportState>,
-    categories: &CategoryTable,
-    grid: Option<&GridIndex>,
-    limits: &Limits,
-    now_ms: i64,
-    live_case: bool,
+    cx: &ReportContext,
     tick: impl Fn() -> Hlc,
 ) -> Result<ReportState, Rejection> {
+    let ReportContext {
+        categories,
+        grid,
+        limits,
+        now_ms,
+        live_case,
+    } = *cx;
     let OpBody::Report {
         report_id,
         op: report_op,

@@ -90,7 +90,7 @@ fn gw(home: &Path, args: &[&str]) -> Out {
     run("gridwarden", &all)
 }
 
-fn report_args<'a>(observed_at: &'a str) -> Vec<&'a str> {
+fn report_args(observed_at: &str) -> Vec<&str> {
     vec![
         "report",
         "--category",
