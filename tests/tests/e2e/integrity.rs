@@ -377,3 +377,62 @@ fn live_cases_are_protected_and_every_refusal_says_why() {
     let out = sync_rejecting(&ann, 1);
     assert!(out.contains("while user `ann` was disabled"), "{out}");
 }
+
+/// Item 5: a revoked phone's unsent reports come home. They can be
+/// exported for IT; the same home enrolled again with a new code keeps
+/// them and the next sync sends them, audited as recovered from the old
+/// device; without the new code nothing syncs.
+#[test]
+fn a_revoked_phones_unsent_reports_come_home_with_a_new_code() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let sam = field.phone("sam", "supervisor");
+    let status: Value = serde_json::from_str(&ok(gw(&ann, &["status", "--json"]))).unwrap();
+    let old_device = status["device_id"].as_str().unwrap().to_owned();
+    for i in 0..20 {
+        let mut args = report_args("2026-05-01T09:30:00+08:00");
+        let note = format!("offline {i}");
+        args[8] = &note;
+        ok(gw(&ann, &args));
+    }
+    field.admin(&["devices", "revoke", &old_device]);
+    let refused = gw(&ann, &["sync"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.err.contains("enrol it again"), "{}", refused.err);
+
+    // What the phone holds unsent, for IT.
+    let export: Value = serde_json::from_str(&ok(gw(&ann, &["export", "--json"]))).unwrap();
+    assert_eq!(export["ops"].as_array().unwrap().len(), 20);
+    assert_eq!(export["reports"].as_array().unwrap().len(), 20);
+    assert_eq!(export["user"], "ann");
+
+    // A plain enrol of the same home is refused and says how.
+    let code = field.admin(&["devices", "enroll", "--user", "ann"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = gw(&ann, &["enroll", &code]);
+    assert_ne!(again.code, 0);
+    assert!(again.err.contains("--again"), "{}", again.err);
+    ok(gw(&ann, &["enroll", &code, "--again"]));
+    let sync = ok(gw(&ann, &["sync"]));
+    assert!(
+        sync.contains("Pushed 20,") && sync.contains("rejected 0"),
+        "{sync}"
+    );
+    ok(gw(&sam, &["sync"]));
+    let listed: Value = serde_json::from_str(&ok(gw(&sam, &["list", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 20);
+    let recovered = field
+        .audit()
+        .into_iter()
+        .filter(|l| l["action"] == "device.enrol")
+        .filter(|l| {
+            l["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("re-enrolled, was {old_device}"))
+        })
+        .count();
+    assert_eq!(recovered, 1);
+}
