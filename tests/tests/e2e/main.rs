@@ -11,6 +11,7 @@ mod field_loop;
 mod integrity;
 mod kotlin;
 mod mobile;
+mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
