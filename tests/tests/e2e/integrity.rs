@@ -43,7 +43,7 @@ impl Field {
         // The data directory exists before the server starts serving it.
         let init = run(
             "gridwarden-server",
-            &["grids", "list", "--json", "--data", data.to_str().unwrap()],
+            &["init", "--data", data.to_str().unwrap()],
         );
         assert_eq!(init.code, 0, "{}", init.err);
         let server = ServerProcess::start(&data, free_udp_port());
