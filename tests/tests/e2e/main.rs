@@ -10,6 +10,7 @@ mod console_api;
 mod convergence;
 mod faults;
 mod field_loop;
+mod integrity;
 mod kotlin;
 mod mobile;
 mod operations;
