@@ -80,9 +80,20 @@ export class GridMap {
     return this.features;
   }
 
+  /** Fits the map to every cell, from their coordinates (no second layer built for it). */
   fitCells() {
-    const bounds = L.geoJSON({ type: 'FeatureCollection', features: this.features }).getBounds();
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [12, 12] });
+    let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const f of this.features) {
+      for (const ring of rings(f.geometry)) {
+        for (const [x, y] of ring) {
+          if (x < w) w = x;
+          if (x > e) e = x;
+          if (y < s) s = y;
+          if (y > n) n = y;
+        }
+      }
+    }
+    if (w <= e && s <= n) this.map.fitBounds([[s, w], [n, e]], { padding: [12, 12] });
   }
 
   /** New open/overdue counts (after steps and new reports): restyles in place. */

@@ -43,6 +43,7 @@ export default {
   'filter.subclass': 'Subclass',
   'filter.street': 'Street',
   'filter.cell': 'Cell',
+  'filter.cell_street_first': '(choose a street, or click a cell on the map)',
   'filter.department': 'Department',
   'filter.reporter': 'Reporter',
   'filter.source': 'Source',

@@ -44,6 +44,7 @@ export default {
   'filter.subclass': '小类',
   'filter.street': '街道',
   'filter.cell': '网格',
+  'filter.cell_street_first': '（先选街道，或点击地图上的网格）',
   'filter.department': '处置部门',
   'filter.reporter': '上报人',
   'filter.source': '来源',
