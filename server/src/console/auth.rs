@@ -344,6 +344,8 @@ impl Console {
                 user: user.name.clone(),
                 role: user.role,
                 cells: user.cells.clone(),
+                // The console's own audit lines name the address.
+                remote: None,
             },
             csrf: stored.csrf,
             token_hash: stored.token_hash,
@@ -378,6 +380,8 @@ impl Console {
                 user: user.name.clone(),
                 role: user.role,
                 cells: user.cells.clone(),
+                // The console's own audit lines name the address.
+                remote: None,
             },
             csrf: stored.csrf,
             token_hash: hash,
