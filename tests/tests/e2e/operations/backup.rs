@@ -99,7 +99,9 @@ fn a_backup_taken_while_devices_push_restores_every_acknowledged_report_once() {
                         .record_report(report_at("0101", here, &format!("w{i} round {round}")))
                         .unwrap();
                     if i == 0 && round == 0 {
-                        device.attach_photos(id, &[photo_file.clone()]).unwrap();
+                        device
+                            .attach_photos(id, std::slice::from_ref(&photo_file))
+                            .unwrap();
                     }
                     if round == 1 {
                         pushing.wait();
