@@ -8,6 +8,7 @@ mod clocks;
 mod convergence;
 mod faults;
 mod field_loop;
+mod integrity;
 mod kotlin;
 mod mobile;
 mod operations;
