@@ -32,14 +32,39 @@ pub struct Cli {
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
+    /// (one object a line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "GRIDWARDEN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
+
+mod logging;
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a data directory (database, certificate, bundled defaults).
     Init,
+    /// Copy the data directory to DEST (new or empty) while the server runs:
+    /// a consistent snapshot of the database, the photos, the certificate.
+    Backup {
+        dest: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the data directory (--data; new or empty) from a backup.
+    Restore {
+        src: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the sync server.
     Serve {
         /// UDP address to listen on (default: the config's, 127.0.0.1:4433).
@@ -288,16 +313,16 @@ enum ReportsCommand {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
-        .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let format = cli.log_format;
+    logging::init(format);
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if format == logging::LogFormat::Json {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             1
         }
     }
@@ -329,6 +354,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Config { command } = &cli.command {
         return config_command(&config, command);
     }
+    match &cli.command {
+        Command::Backup { dest, json } => {
+            located.require_existing()?;
+            logging::notice(&format!(
+                "data directory: {} ({})",
+                located.path.display(),
+                located.source
+            ));
+            let c = admin::backup::backup(&located.path, dest)?;
+            return print_copied(&c, *json, "backed up to");
+        }
+        Command::Restore { src, json } => {
+            logging::notice(&format!(
+                "restoring into {} ({})",
+                located.path.display(),
+                located.source
+            ));
+            let c = admin::backup::restore(src, &located.path)?;
+            return print_copied(&c, *json, "restored into");
+        }
+        _ => {}
+    }
     // Only `serve` and `init` create a directory, and `serve` holds it
     // locked for as long as it runs.
     let mut serve_lock = None;
@@ -342,11 +389,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         _ => located.require_existing()?,
     }
     let existed = crate::datadir::is_data_dir(&located.path);
-    eprintln!(
+    logging::notice(&format!(
         "data directory: {} ({})",
         located.path.display(),
         located.source
-    );
+    ));
     let data = DataDir::open(&located.path, config.service_limits())?;
     match cli.command {
         Command::Init => {
@@ -372,7 +419,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Console {
             command: ConsoleCommand::Link { user, url, json },
         } => console_link(&data, &user, url, json),
-        Command::Config { .. } => unreachable!("handled before the data directory is opened"),
+        Command::Config { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled before the data directory is opened")
+        }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
@@ -402,6 +451,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportsCommand::List { unassigned, json },
         } => reports(&data, unassigned, json),
     }
+}
+
+fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        print_json(serde_json::to_value(c)?);
+    } else {
+        outln!(
+            "{what} {}: database {} KiB ({} reports), {} photos ({} KiB), {}",
+            c.path.display(),
+            c.database_bytes / 1024,
+            c.reports,
+            c.photos,
+            c.photo_bytes / 1024,
+            c.files.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn config_command(config: &Config, command: &ConfigCommand) -> anyhow::Result<()> {
