@@ -314,6 +314,21 @@ def run(browser, errors, foreign):
     expect(page.locator(".toast").filter(has_text=short(live_id))).to_be_visible()
     ok(f"a report recorded on a phone appeared without a reload ({short(live_id)})")
 
+    # --- Bulk register, then bulk dispatch to each category's department --
+    search(page, "路灯不亮")
+    rows = page.locator("table.cases tbody tr[data-id]")
+    expect(rows).to_have_count(2)  # the live report and the <script> one
+    bulk_ids = [rows.nth(i).get_attribute("data-id") for i in range(2)]
+    assert live_id in bulk_ids, bulk_ids
+    for step, done in (("批量立案", "已立案"), ("批量派遣", "已派遣")):
+        for rid in bulk_ids:
+            queue_row(page, rid).get_by_role("checkbox").check()
+        page.get_by_role("button", name=step).click()
+        expect(page.locator(".bulk-result")).to_contain_text("成功 2 件，失败 0 件")
+        for rid in bulk_ids:
+            expect(queue_row(page, rid).locator(".chip")).to_have_text(done)
+    ok("two cases registered, then dispatched, in bulk")
+
     # --- Patrols ------------------------------------------------------
     offset = page.evaluate("async () => (await (await fetch('/api/session')).json()).utc_offset_minutes")
     page.get_by_role("button", name="巡查", exact=True).click()

@@ -228,10 +228,8 @@ export class GridMap {
         const el = m.getElement();
         if (el) el.dataset.id = r.id;
       });
+      // With `keyboard`, Leaflet makes the marker focusable and Enter clicks it.
       m.on('click', () => this.handlers.onReport?.(r.id));
-      m.on('keypress', (e) => {
-        if (e.originalEvent.key === 'Enter') this.handlers.onReport?.(r.id);
-      });
       layers.push(m);
     }
     this.markers.addLayers(layers);
