@@ -377,11 +377,22 @@ def run(browser, errors, foreign):
     shot(page, "05-kpi")
     ok(f"KPIs by cell, {period_from}..{period_to}, equal `gw kpi` ({len(on_page)} rows)")
 
+    kpi_csv = page.get_by_role("link", name="导出 CSV").get_attribute("href")
+    assert kpi_csv.startswith("/api/kpi.csv?") and f"to={to_exclusive}" in kpi_csv, kpi_csv
+    csv = page.evaluate("async (u) => await (await fetch(u)).text()", kpi_csv)
+    for key in on_page:
+        assert key in csv, (key, csv)
+    ok("the KPI CSV export holds the same rows")
+
     # --- Alerts -------------------------------------------------------
+    # Three reports of one subclass in cell A within a day: a hot spot
+    # (the default threshold), counted on the tab without a reload.
+    expect(page.locator("header .badge")).to_have_text(re.compile(r"^[1-9]\d*$"))
     page.get_by_role("button", name=re.compile("^预警")).click()
     expect(page.get_by_role("heading", name="预警", exact=True)).to_be_visible()
+    expect(page.locator("ul.hotspots li").filter(has_text=cell)).to_have_count(1)
     shot(page, "06-alerts")
-    ok("the alerts page lists overdue, due-soon and hot spots")
+    ok("the alerts page shows cell A as a hot spot")
 
     # --- English ------------------------------------------------------
     page.goto(f"{CONSOLE}?lang=en&q={note}&inview=0")
