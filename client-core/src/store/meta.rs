@@ -336,3 +336,16 @@ mod tests {
         }
     }
 }
+
+/// The patrol a GPX file (by the hex BLAKE3 hash of its bytes) was imported as.
+pub fn gpx_import(conn: &Connection, hash_hex: &str) -> Result<Option<Vec<u8>>> {
+    get(conn, &format!("gpx_import:{hash_hex}"))
+}
+
+pub fn set_gpx_import(tx: &Transaction, hash_hex: &str, patrol: uuid::Uuid) -> Result<()> {
+    set(
+        tx,
+        &format!("gpx_import:{hash_hex}"),
+        patrol.as_bytes().to_vec(),
+    )
+}
