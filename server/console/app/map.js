@@ -295,7 +295,7 @@ export class GridMap {
       const jump = L.polyline(out, {
         renderer: this.svg, className: 'gw-jump', color: '#d0141f', weight: 2.5, dashArray: '6 5',
       });
-      jump.bindTooltip(t('patrols.jump_at', { time: localClock(patrol.track[i][2]) || `#${i}` }));
+      jump.bindTooltip(tip(t('patrols.jump_at', { time: localClock(patrol.track[i][2]) || `#${i}` })));
       this.track.addLayer(jump);
       this.track.addLayer(L.circleMarker(pts[i], {
         renderer: this.svg, className: 'gw-jump-point', radius: 5, color: '#d0141f', fillOpacity: 1,
@@ -305,10 +305,10 @@ export class GridMap {
     const last = walked[walked.length - 1] || pts[pts.length - 1];
     this.track.addLayer(L.circleMarker(first, {
       renderer: this.svg, className: 'gw-track-start', radius: 6, color: '#0a7a32', fillOpacity: 1,
-    }).bindTooltip(t('patrols.start')));
+    }).bindTooltip(tip(t('patrols.start'))));
     this.track.addLayer(L.circleMarker(last, {
       renderer: this.svg, className: 'gw-track-end', radius: 6, color: '#1f2d3a', fillOpacity: 1,
-    }).bindTooltip(t('patrols.end')));
+    }).bindTooltip(tip(t('patrols.end'))));
     this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 17 });
   }
 
@@ -353,6 +353,11 @@ export class GridMap {
   resize() {
     this.map.invalidateSize();
   }
+}
+
+/** Tooltip content as an element: Leaflet would parse a string as HTML. */
+function tip(text) {
+  return h('span', { text });
 }
 
 function rings(geometry) {
