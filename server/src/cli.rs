@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The data directory's health: server running, database check, disk
+    /// left, devices seen lately. Exit 1 when the database check fails.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the data directory (--data; new or empty) from a backup.
     Restore {
         src: PathBuf,
@@ -423,6 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
+        Command::Status { json } => status(&data, json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
@@ -451,6 +458,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportsCommand::List { unassigned, json },
         } => reports(&data, unassigned, json),
     }
+}
+
+fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
+    let s = admin::status::status(data)?;
+    if json {
+        print_json(serde_json::to_value(&s)?);
+    } else {
+        match &s.server_pid {
+            Some(pid) => outln!("server: running (pid {pid})"),
+            None => outln!("server: not running"),
+        }
+        outln!("data directory: {}", s.data_dir);
+        outln!(
+            "database: {} ({} KiB, {} reports)",
+            s.database_check,
+            s.database_bytes / 1024,
+            s.reports
+        );
+        outln!(
+            "disk: {:.1} GiB available",
+            s.disk_available_bytes as f64 / (1u64 << 30) as f64
+        );
+        outln!("certificate sha256 fingerprint: {}", s.fingerprint);
+        outln!(
+            "enrolment codes dial: {}",
+            s.public_addr.as_deref().unwrap_or("(not set)")
+        );
+        outln!(
+            "devices: {} enrolled, {} seen in the last 15 minutes",
+            s.devices_enrolled,
+            s.devices_seen_recently
+        );
+    }
+    if !s.healthy() {
+        anyhow::bail!(
+            "the database fails SQLite's check ({}); stop the server and restore the latest backup (docs/operations.md)",
+            s.database_check
+        );
+    }
+    Ok(())
 }
 
 fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Result<()> {
