@@ -28,7 +28,8 @@ CONSOLE = BASE + "/console/"
 SHOTS = Path(ENV["GW_SCREENSHOTS"])
 CHROMIUM = ENV.get("GW_CHROMIUM", "/usr/bin/chromium")
 
-expect.set_options(timeout=20_000)
+# Conditions awaited, not sleeps: generous, for a loaded machine.
+expect.set_options(timeout=30_000)
 
 
 def ask(request):
