@@ -207,7 +207,7 @@ async function start(session) {
     pending = setTimeout(() => {
       queue.changed();
       alerts.refresh();
-      if (casePanel.current) casePanel.show(casePanel.current.report.id);
+      casePanel.refresh();
     }, 250);
   };
   listen({
