@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 use super::*;
 
+mod open311;
+
 type Case = (&'static str, fn(&dyn Store));
 
 pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
@@ -61,6 +63,8 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             "photos_and_patrols_are_indexed",
             photos_and_patrols_are_indexed,
         ),
+        ("open311_keys_are_audited", open311::keys_are_audited),
+        ("open311_requests_once", open311::requests_are_kept_once),
     ];
     for (name, case) in cases {
         let dir = tempfile::tempdir().unwrap();

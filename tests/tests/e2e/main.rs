@@ -8,6 +8,7 @@ mod convergence;
 mod faults;
 mod field_loop;
 mod mobile;
+mod open311;
 mod patrols_photos;
 mod reconnect;
 mod security;
