@@ -20,11 +20,12 @@ pub struct Open311Section {
     /// Requests a key may file: a burst, then this many per minute.
     pub post_burst: u32,
     pub posts_per_minute: u32,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    // Tables last: TOML writes plain values before tables.
     /// Limits of particular keys, by client name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<String, KeyRate>,
-    /// Largest request body, in bytes.
-    pub max_body_bytes: usize,
     /// Geocoder table: an address a hotline sends without coordinates, as
     /// written, → the grid cell it lies in. Without it coordinates are required.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -144,5 +145,69 @@ impl Open311Section {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const SAMPLE: &str = r#"
+[open311]
+jurisdiction_id = "hohhot"
+post_burst = 20
+posts_per_minute = 60
+
+[open311.keys.12345]
+post_burst = 200
+posts_per_minute = 600
+
+[open311.addresses]
+"人民路1号" = "150102001001"
+
+[[open311.attributes]]
+service_code = "0101"
+code = "ticket"
+datatype = "string"
+required = true
+description = "12345 ticket number"
+order = 1
+
+[[open311.attributes]]
+service_code = "0101"
+code = "depth"
+datatype = "singlevaluelist"
+description = "how deep"
+values = [{ key = "s", name = "shallow" }, { key = "d", name = "deep" }]
+"#;
+
+    #[test]
+    fn the_documented_section_parses_and_shows_again() {
+        let config = Config::parse(SAMPLE).unwrap();
+        let o = &config.open311;
+        assert_eq!(o.rate_of("12345"), (200, 600));
+        assert_eq!(o.rate_of("12319"), (20, 60));
+        assert_eq!(o.attributes.len(), 2);
+        assert_eq!(Config::parse(&config.to_toml()).unwrap(), config);
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        for (text, expected) in [
+            ("[open311]\nposts_per_minute = 0", "posts_per_minute"),
+            ("[open311.keys.x]\npost_burst = 0\nposts_per_minute = 1", "open311.keys.x"),
+            ("[open311]\nmax_body_bytes = 10", "max_body_bytes"),
+            (
+                "[[open311.attributes]]\nservice_code = \"0101\"\ncode = \"a\"\ndatatype = \"colour\"\ndescription = \"\"",
+                "datatype `colour`",
+            ),
+            (
+                "[[open311.attributes]]\nservice_code = \"0101\"\ncode = \"a\"\ndatatype = \"singlevaluelist\"\ndescription = \"\"",
+                "values go with",
+            ),
+        ] {
+            let err = format!("{:#}", Config::parse(text).unwrap_err());
+            assert!(err.contains(expected), "{text:?} gave {err}");
+        }
     }
 }

@@ -431,6 +431,9 @@ impl Open311 {
             .flat_map(|j| cx.updates(j))
             .filter(|(at, _)| (since_ms..=until_ms).contains(at))
             .collect();
+        // Newest first; steps of one request in the same millisecond keep
+        // their order, later step first.
+        updates.reverse();
         updates.sort_by(|a, b| b.0.cmp(&a.0));
         updates.truncate(MAX_ROWS);
         Ok(Answer::ok(
