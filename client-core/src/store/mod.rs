@@ -7,6 +7,7 @@
 //! transaction derefs to one).
 
 pub mod cases;
+pub mod ids;
 pub mod meta;
 pub mod outbox;
 pub mod patrols;

@@ -384,6 +384,22 @@ impl Console {
         })
     }
 
+    /// Whether a session is still good (the live updates ask on every tick).
+    pub fn reauthenticate(&self, token_hash: [u8; 32]) -> ServiceResult<()> {
+        let signed_out = || refused(ErrorCode::Unauthenticated, "your session ended");
+        let stored = self
+            .service
+            .store()
+            .console_session(token_hash)?
+            .ok_or_else(signed_out)?;
+        if self.service.now() >= stored.expires_ms {
+            return Err(signed_out());
+        }
+        let user = self.active_user(&stored.user).map_err(|_| signed_out())?;
+        may_sign_in(&user).map_err(|_| signed_out())?;
+        Ok(())
+    }
+
     pub fn sign_out(&self, user: &ConsoleUser) -> ServiceResult<()> {
         self.service.store().end_console_session(
             user.token_hash,

@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 use crate::config::ConsoleSection;
 use crate::service::{Service, Session};
 
+pub mod alerts;
 pub mod auth;
+pub mod cases;
+pub mod kpi;
+pub mod patrols;
 
 pub mod queue;
 pub mod reference;

@@ -104,12 +104,27 @@ impl Entry {
     }
 }
 
+/// What a change to the queue was, for the live updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A report the queue had not held.
+    Report,
+    /// A report or its case changed.
+    Case,
+}
+
+/// Recent changes kept for the live updates: enough for a page that was
+/// away for a while; one further behind reloads.
+const KEPT_CHANGES: usize = 10_000;
+
 /// The queue's memory: every live report, as of a feed position.
 #[derive(Default)]
 pub struct CaseIndex {
     position: u64,
     categories_version: u64,
     entries: HashMap<Uuid, Entry>,
+    /// (feed position after the change, report, kind), oldest first.
+    changes: std::collections::VecDeque<(u64, Uuid, ChangeKind)>,
 }
 
 impl CaseIndex {
@@ -159,8 +174,23 @@ impl CaseIndex {
                     continue;
                 }
                 let case = cases.remove(&report.id);
-                self.entries
-                    .insert(report.id, Entry::new(report, case, &categories, &calendar));
+                let id = report.id;
+                let known = self
+                    .entries
+                    .insert(id, Entry::new(report, case, &categories, &calendar))
+                    .is_some();
+                // The very first fill is not news.
+                if self.position > 0 {
+                    let kind = if known {
+                        ChangeKind::Case
+                    } else {
+                        ChangeKind::Report
+                    };
+                    self.changes.push_back((page.last_seq, id, kind));
+                    if self.changes.len() > KEPT_CHANGES {
+                        self.changes.pop_front();
+                    }
+                }
             }
             // An empty page at an unchanged cursor would loop for ever.
             let moved = page.last_seq > self.position;
@@ -642,6 +672,43 @@ impl Console {
             .filter(|e| may_read(user, &e.report))
             .collect();
         Ok(f(visible))
+    }
+
+    /// The feed position the queue is at, brought up to date.
+    pub fn position(&self) -> ServiceResult<u64> {
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.refresh(self)?;
+        Ok(index.position)
+    }
+
+    /// Changes after `since` the user may see, as rows, and the position
+    /// they bring the caller to.
+    pub fn changes_since(
+        &self,
+        user: &ConsoleUser,
+        since: u64,
+    ) -> ServiceResult<(u64, Vec<(ChangeKind, CaseRow)>)> {
+        let names = self.names()?;
+        let now = self.service.now();
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        index.refresh(self)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (_, id, kind) in index
+            .changes
+            .iter()
+            .rev()
+            .filter(|(pos, _, _)| *pos > since)
+        {
+            if !seen.insert(*id) {
+                continue;
+            }
+            if let Some(e) = index.entries.get(id).filter(|e| may_read(user, &e.report)) {
+                out.push((*kind, CaseRow::of(e, &names, now)));
+            }
+        }
+        out.reverse();
+        Ok((index.position, out))
     }
 
     /// Entries matching `filter`, sorted.

@@ -1104,13 +1104,14 @@ mod migration_tests {
         assert_eq!(expected.len(), 4);
         assert_eq!(expected.last(), Some(&(Uuid::from_u128(101), false)));
         drop(store);
-        // Back to the schema before the cell index (its migration is the
-        // last), as a server of the previous release left it.
+        // Back to the schema before the cell index (migration 0007), as a
+        // server of that release left it: the later migrations undone too.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(&format!(
-            "DROP TABLE report_left_cells; PRAGMA user_version = {};",
-            super::MIGRATIONS.len() - 1
-        ))
+        conn.execute_batch(
+            "DROP TABLE console_sessions; DROP TABLE console_links;
+             ALTER TABLE users DROP COLUMN password_hash;
+             DROP TABLE report_left_cells; PRAGMA user_version = 6;",
+        )
         .unwrap();
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cases;
 mod cli;
+mod console_api;
 mod convergence;
 mod faults;
 mod field_loop;

@@ -1,11 +1,15 @@
 //! The case queue, its CSV export and the map's markers.
 
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{blocking, Authed, ConsoleState};
+use serde_json::Value;
+
+use crate::console::cases::{BulkRequest, StepRequest};
 use crate::console::queue::{CaseRow, Marker, QueuePage, QueueParams};
 use crate::http::ApiError;
 
@@ -125,6 +129,70 @@ pub async fn csv(
             ),
         ],
         axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("expected {shape}: {e}")))
+}
+
+pub async fn detail(
+    State(console): ConsoleState,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        blocking(&console, move |c| c.case_detail(&user, &id)).await?,
+    ))
+}
+
+pub async fn step(
+    State(console): ConsoleState,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: StepRequest = body(
+        &bytes,
+        "{\"step\", \"text\"?, \"department\"?, \"verifier\"?, \"extension\"?}",
+    )?;
+    Ok(Json(
+        blocking(&console, move |c| c.step(&user, &id, &request)).await?,
+    ))
+}
+
+pub async fn bulk(
+    State(console): ConsoleState,
+    Authed(user): Authed,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: BulkRequest = body(
+        &bytes,
+        "{\"ids\": [...], \"step\": \"register|dispatch\", \"department\"?}",
+    )?;
+    let results = blocking(&console, move |c| c.bulk(&user, &request)).await?;
+    Ok(Json(serde_json::json!({ "results": results })))
+}
+
+pub async fn photo(
+    State(console): ConsoleState,
+    Authed(user): Authed,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let (bytes, mime) = blocking(&console, move |c| c.photo(&user, &hash)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            // Content-addressed: the bytes of a hash never change.
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
     )
         .into_response())
 }

@@ -19,6 +19,9 @@ use crate::service::ServiceResult;
 
 mod auth;
 mod cases;
+mod events;
+mod kpi;
+mod patrols;
 mod reference;
 
 pub const SESSION_COOKIE: &str = "gw_session";
@@ -132,10 +135,25 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/cases", get(cases::list))
         .route("/api/cases.csv", get(cases::csv))
         .route("/api/reports/markers", get(cases::markers))
+        .route("/api/cases/bulk", post(cases::bulk))
+        .route("/api/cases/{id}", get(cases::detail))
+        .route("/api/cases/{id}/steps", post(cases::step))
+        .route("/api/photos/{hash}", get(cases::photo))
+        .route("/api/kpi", get(kpi::table))
+        .route("/api/kpi.csv", get(kpi::csv))
+        .route("/api/kpi/trend", get(kpi::trend))
+        .route("/api/patrols", get(patrols::list))
+        .route("/api/patrols/{id}", get(patrols::detail))
+        .route("/api/cells/unvisited", get(patrols::unvisited))
+        .route("/api/alerts", get(events::alerts))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
-    api.with_state(console)
+    // The event stream lives as long as the page: no request timeout.
+    let live = Router::new()
+        .route("/api/events", get(events::events))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    api.merge(live).with_state(console)
 }
