@@ -850,3 +850,62 @@ fn bad_open311_input_is_refused_in_the_specs_layout_and_stores_nothing() {
     assert_eq!(city.stored_requests(), 4);
     assert_eq!(city.stored_reports(), 4);
 }
+
+/// Runs the real `gridwarden-server` and returns what it printed.
+fn server_cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(gridwarden_e2e::bins::path("gridwarden-server"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn apikeys_are_issued_once_listed_without_the_key_revoked_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let (ok, out, err) = server_cli(&["apikeys", "add", "12319", "--json", "--data", d]);
+    assert!(ok, "{err}");
+    let issued: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(issued["name"], "12319");
+    let key = issued["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 64, "256 bits in hex");
+    let (ok, _, err) = server_cli(&["apikeys", "add", "12319", "--data", d]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+    let (ok, _, err) = server_cli(&["users", "add", "12319", "--role", "warden", "--data", d]);
+    assert!(!ok && err.contains("Open311 API client"), "{err}");
+    let (ok, out, _) = server_cli(&["apikeys", "list", "--json", "--data", d]);
+    assert!(ok);
+    assert!(!out.contains(&key), "the key is never shown again");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["name"], "12319");
+    assert_eq!(listed[0]["revoked_ms"], Value::Null);
+    for file in ["server.db", "server.db-wal"] {
+        let bytes = std::fs::read(data.join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "only the key's hash is stored ({file})"
+        );
+    }
+    let (ok, out, err) = server_cli(&["apikeys", "revoke", "12319", "--data", d]);
+    assert!(ok && out.contains("revoked"), "{out}{err}");
+    let (_, out, _) = server_cli(&["apikeys", "list", "--json", "--data", d]);
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert!(listed[0]["revoked_ms"].is_i64(), "{listed}");
+    let (ok, out, _) = server_cli(&["audit", "--json", "--data", d]);
+    assert!(ok);
+    let audit: Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "12319")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["apikey.add", "apikey.revoke"]);
+}
