@@ -671,6 +671,9 @@ fn run_georeport(city: &City, id: &str) {
     assert!(stdout.contains("georeport read everything"), "{stdout}");
 }
 
+/// A form to POST: field names and values.
+type Form = Vec<(&'static str, String)>;
+
 /// The spec's error layout, in JSON: `[{"code": status, "description"}]`.
 fn refused(answer: (u16, String), status: u16, says: &str) {
     let (got, body) = answer;
@@ -704,7 +707,7 @@ fn bad_open311_input_is_refused_in_the_specs_layout_and_stores_nothing() {
         .api_key;
     admin::apikeys::revoke(&city.server.admin(), "old").unwrap();
     let key = city.key.clone();
-    let base = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+    let base = |extra: &[(&'static str, String)]| -> Form {
         let mut form = vec![
             ("api_key", key.clone()),
             ("service_code", "0101".to_owned()),
@@ -718,11 +721,11 @@ fn bad_open311_input_is_refused_in_the_specs_layout_and_stores_nothing() {
         }
         form
     };
-    let post = |form: Vec<(&'static str, String)>| {
+    let post = |form: Form| {
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         city.post("requests.json", &pairs)
     };
-    let cases: Vec<(Vec<(&'static str, String)>, u16, &str)> = vec![
+    let cases: Vec<(Form, u16, &str)> = vec![
         (
             base(&[("api_key", String::new())]),
             403,

@@ -434,7 +434,7 @@ impl Open311 {
         // Newest first; steps of one request in the same millisecond keep
         // their order, later step first.
         updates.reverse();
-        updates.sort_by(|a, b| b.0.cmp(&a.0));
+        updates.sort_by_key(|u| std::cmp::Reverse(u.0));
         updates.truncate(MAX_ROWS);
         Ok(Answer::ok(
             "service_request_updates",
