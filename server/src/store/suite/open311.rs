@@ -64,7 +64,7 @@ fn request(n: u128, client: &str, external: Option<&str>, at: i64) -> HotlineReq
         token: format!("t{n}"),
         client: client.into(),
         external_id: external.map(str::to_owned),
-        service_code: if n % 2 == 0 { "0101" } else { "0102" }.into(),
+        service_code: if matches!(n, 2 | 4) { "0101" } else { "0102" }.into(),
         description: "a broken lid".into(),
         requested_ms: at,
         media_url: None,
