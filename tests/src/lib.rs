@@ -11,6 +11,7 @@ use gridwarden_protocol::Role;
 use gridwarden_server::config::ConsoleSection;
 use gridwarden_server::http::HttpServer;
 use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
+pub mod kotlin;
 pub mod mobile;
 pub mod relay;
 pub mod sim;

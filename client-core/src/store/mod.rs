@@ -10,6 +10,7 @@ pub mod cases;
 pub mod ids;
 pub mod meta;
 pub mod outbox;
+pub mod overwrites;
 pub mod patrols;
 pub mod photos;
 pub mod reference;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_confirmed_state.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_cases.sql"),
+    include_str!("../../migrations/0005_overwrites.sql"),
 ];
 
 /// An open client database.

@@ -4,10 +4,12 @@
 mod bad_input;
 mod cases;
 mod cli;
+mod clocks;
 mod console_api;
 mod convergence;
 mod faults;
 mod field_loop;
+mod kotlin;
 mod mobile;
 mod open311;
 mod patrols_photos;
