@@ -1108,7 +1108,8 @@ mod migration_tests {
         // server of that release left it: the later migrations undone too.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE console_sessions; DROP TABLE console_links;
+            "DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
+             DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
              DROP TABLE report_left_cells; PRAGMA user_version = 6;",
         )
