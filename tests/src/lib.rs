@@ -464,7 +464,8 @@ pub mod process {
     pub struct ServerProcess {
         child: Child,
         /// What `serve` printed before it started serving: the address
-        /// line, the data directory and the certificate fingerprint.
+        /// line, the console's URL, the data directory and the certificate
+        /// fingerprint.
         pub banner: Vec<String>,
     }
 
@@ -476,6 +477,8 @@ pub mod process {
                 .args(["serve", "--data"])
                 .arg(data)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                // The console on a free port: tests run side by side.
+                .args(["--http", "127.0.0.1:0"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -483,7 +486,7 @@ pub mod process {
                 .unwrap();
             let stdout = child.stdout.take().unwrap();
             let mut lines = BufReader::new(stdout).lines();
-            let banner: Vec<String> = lines.by_ref().take(3).map(|l| l.unwrap()).collect();
+            let banner: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
             let first = banner.first().expect("serve printed nothing");
             assert!(
                 first.contains(&format!("listening on 127.0.0.1:{port}")),

@@ -19,7 +19,9 @@ export class Alerts {
   async refresh() {
     try {
       this.data = await api('/api/alerts');
-      const n = (this.data.due_soon || []).length + (this.data.overdue || []).length + (this.data.hotspots || []).length;
+      const d = this.data;
+      const n = (d.due_soon_total ?? (d.due_soon || []).length) + (d.overdue_total ?? (d.overdue || []).length)
+        + (d.hotspots || []).length;
       this.badge.textContent = n ? String(n) : '';
       this.badge.hidden = !n;
       this.badge.setAttribute('aria-label', t('alerts.badge', { n }));
@@ -33,12 +35,12 @@ export class Alerts {
     const d = this.data || { due_soon: [], overdue: [], hotspots: [] };
     replace(this.root,
       h('h2', { text: t('alerts.title') }),
-      section('alerts-overdue', t('alerts.overdue', { n: d.overdue.length }), caseList(d.overdue, this.onOpenCase)),
-      section('alerts-due', t('alerts.due_soon', { n: d.due_soon.length }), caseList(d.due_soon, this.onOpenCase)),
+      section('alerts-overdue', t('alerts.overdue', { n: d.overdue_total ?? d.overdue.length }), caseList(d.overdue, this.onOpenCase)),
+      section('alerts-due', t('alerts.due_soon', { n: d.due_soon_total ?? d.due_soon.length }), caseList(d.due_soon, this.onOpenCase)),
       section('alerts-hotspots', t('alerts.hotspots', { n: d.hotspots.length }), d.hotspots.length
         ? h('ul', { class: 'hotspots' }, d.hotspots.map((hs) => h('li', {},
           h('strong', { text: hs.cell_name || cellName(hs.cell) }), ` (${hs.cell}) · `,
-          categoryName(hs.subclass), ' · ',
+          categoryName(hs.subclass, hs.subclass_name), ' · ',
           t('alerts.hotspot_count', { n: hs.count, since: localTime(hs.since) }))))
         : h('p', { class: 'muted', text: t('alerts.none') })));
   }
@@ -66,7 +68,7 @@ function caseList(rows, onOpen) {
  * after a dropped connection; `onReport`, `onCase`, `onAlert` get the
  * parsed data.
  */
-export function listen({ onReport, onCase, onAlert, onState }) {
+export function listen({ onReport, onCase, onAlert, onState, onEnd }) {
   const source = new EventSource('/api/events');
   const parse = (e) => {
     try {
@@ -78,6 +80,11 @@ export function listen({ onReport, onCase, onAlert, onState }) {
   source.addEventListener('report', (e) => onReport(parse(e)));
   source.addEventListener('case', (e) => onCase(parse(e)));
   source.addEventListener('alert', (e) => onAlert(parse(e)));
+  // The session ended (signed out elsewhere, user disabled): stop reconnecting.
+  source.addEventListener('end', () => {
+    source.close();
+    onEnd?.();
+  });
   source.addEventListener('open', () => onState?.(true));
   source.addEventListener('error', () => onState?.(false));
   return source;

@@ -23,8 +23,15 @@ export class CasePanel {
     this.current = null;
   }
 
+  /** The panel takes a column of its own; the map narrows while it shows. */
+  visible(on) {
+    this.root.hidden = !on;
+    this.root.closest('main')?.classList.toggle('case-open', on);
+    this.map?.resize();
+  }
+
   async show(idOrPrefix) {
-    this.root.hidden = false;
+    this.visible(true);
     replace(this.root, h('p', { class: 'loading', text: t('common.loading') }));
     try {
       const data = await api('/api/cases/' + encodeURIComponent(idOrPrefix));
@@ -45,7 +52,7 @@ export class CasePanel {
 
   hide() {
     this.current = null;
-    this.root.hidden = true;
+    this.visible(false);
     replace(this.root);
     this.map?.selectCase(null);
   }

@@ -58,6 +58,13 @@ export function localToday(offsetDays = 0) {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
 }
 
+/** The day after a YYYY-MM-DD date. */
+export function nextDay(date) {
+  const ms = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(ms)) return date;
+  return new Date(ms + 86400000).toISOString().slice(0, 10);
+}
+
 /** The first day of this month in the city, YYYY-MM-DD. */
 export function localMonthStart() {
   return localToday().slice(0, 8) + '01';
@@ -109,7 +116,47 @@ export function number(x, digits = 0) {
   return digits ? x.toFixed(digits) : String(x);
 }
 
-/** The first 8 characters of a report id: what a person reads and types. */
+// Every report id the page has seen. Ids are UUIDv7, whose first twelve
+// hex digits are the time: reports made in the same minute share their
+// first eight characters, so a fixed-length prefix would read the same for
+// several rows. A case is shown by the shortest prefix (eight characters at
+// least) that no other known id starts with — what a person can type back.
+const known = new Set();
+let sorted = null;
+
+export function rememberIds(ids) {
+  for (const id of ids) {
+    if (id && !known.has(id)) {
+      known.add(id);
+      sorted = null;
+    }
+  }
+}
+
+function common(a, b) {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n += 1;
+  return n;
+}
+
+/** The shortest prefix of a report id (≥ 8 characters) that no other known id shares. */
 export function shortId(id) {
-  return String(id).slice(0, 8);
+  const text = String(id);
+  if (!known.has(text)) rememberIds([text]);
+  if (!sorted) sorted = [...known].sort();
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < text) lo = mid + 1;
+    else hi = mid;
+  }
+  const shared = Math.max(
+    lo > 0 ? common(sorted[lo - 1], text) : 0,
+    lo + 1 < sorted.length ? common(sorted[lo + 1], text) : 0,
+  );
+  let n = Math.max(8, shared + 1);
+  // A prefix never ends on the dash: one more character reads better.
+  if (text[n - 1] === '-') n += 1;
+  return text.slice(0, n);
 }

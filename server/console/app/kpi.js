@@ -6,7 +6,7 @@ import { api, query } from './api.js';
 import { h, field, select, replace } from './dom.js';
 import { t } from './i18n.js';
 import * as state from './state.js';
-import { localMonthStart, localToday, number, percent } from './format.js';
+import { localMonthStart, localToday, nextDay, number, percent } from './format.js';
 import { barChart, trendChart } from './charts.js';
 
 export const COUNTS = ['reported', 'registered', 'rejected', 'dispatched', 'due', 'closed', 'closed_on_time',
@@ -28,12 +28,19 @@ export class Kpi {
     this.build();
   }
 
+  /** The period as the form shows it: `to` is the last day, included. */
   period() {
     return {
       by: GROUPS.includes(state.get('by')) ? state.get('by') : 'grid',
       from: state.get('kfrom') || localMonthStart(),
       to: state.get('kto') || localToday(),
     };
+  }
+
+  /** The period as the API (and `gw kpi --to`) reads it: `to` is the day after the last. */
+  query() {
+    const p = this.period();
+    return { ...p, to: nextDay(p.to) };
   }
 
   build() {
@@ -65,11 +72,12 @@ export class Kpi {
     this.by.value = p.by;
     this.from.value = p.from;
     this.to.value = p.to;
-    this.csv.href = '/api/kpi.csv' + query(p);
+    const q = this.query();
+    this.csv.href = '/api/kpi.csv' + query(q);
     try {
       const [kpi, trend] = await Promise.all([
-        api('/api/kpi' + query(p)),
-        api('/api/kpi/trend' + query(p)).catch((e) => ({ error: e.message })),
+        api('/api/kpi' + query(q)),
+        api('/api/kpi/trend' + query(q)).catch((e) => ({ error: e.message })),
       ]);
       if (seq !== this.seq) return;
       replace(this.error);
@@ -111,7 +119,8 @@ export class Kpi {
   }
 
   renderTrend(trend) {
-    const weeks = Array.isArray(trend) ? trend : (trend.weeks || trend.rows || []);
+    // Each week carries the KPI rows of its groups and their total; the trend draws the totals.
+    const weeks = (Array.isArray(trend) ? trend : []).map((w) => ({ week: w.week, ...(w.total || {}) }));
     const title = t('kpi.trend_title');
     if (trend.error || !weeks.length) {
       replace(this.trend, h('figcaption', { text: title }), h('p', { class: 'muted', text: trend.error || t('kpi.empty') }));

@@ -165,7 +165,9 @@ async function start(session) {
         sections[p].hidden = p !== page;
         navButtons[p].setAttribute('aria-current', p === page ? 'page' : 'false');
       }
-      document.querySelector('main.shell').className = `shell page-${page}`;
+      const shell = document.querySelector('main.shell');
+      shell.classList.remove(...PAGES.map((p) => `page-${p}`));
+      shell.classList.add(`page-${page}`);
       mapPane.hidden = page === 'kpi' || page === 'alerts';
       if (shown === 'patrols' && page !== 'patrols') patrols.hide();
       map.showMarkers(page === 'cases');
@@ -215,6 +217,7 @@ async function start(session) {
     },
     onCase: () => soon(),
     onAlert: () => alerts.refresh(),
+    onEnd: () => showSignIn(t('login.ended')),
     onState: (up) => {
       live.textContent = up ? t('live.on') : t('live.off');
       live.classList.toggle('up', up);

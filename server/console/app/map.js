@@ -259,45 +259,45 @@ export class GridMap {
     }
   }
 
-  /** A patrol's track, its flagged jumps (dashed red) and its reports. */
+  /**
+   * A patrol's track. A flagged fix (a GPS jump: faster than a person
+   * walks) is not walked: the line goes around it, and dashed red lines
+   * lead out to it and back, with a red dot on it.
+   */
   showTrack(patrol) {
     this.track.clearLayers();
     if (!patrol || !patrol.track || !patrol.track.length) return;
     const pts = patrol.track.map((p) => [p[1], p[0]]);
     const jumps = new Set(patrol.jumps || []);
-    // Runs of the track between jumps: a jump is not a walk.
-    let run = [pts[0]];
-    const runs = [];
-    for (let i = 1; i < pts.length; i++) {
-      if (jumps.has(i)) {
-        runs.push(run);
-        run = [pts[i]];
-        const jump = L.polyline([pts[i - 1], pts[i]], {
-          renderer: this.svg, className: 'gw-jump', color: '#d0141f', weight: 3, dashArray: '6 5',
-        });
-        jump.bindTooltip(t('patrols.jump_at', {
-          time: localClock(patrol.track[i][2]) || `#${i}`,
-        }));
-        this.track.addLayer(jump);
-        this.track.addLayer(L.circleMarker(pts[i], {
-          renderer: this.svg, className: 'gw-jump-point', radius: 5, color: '#d0141f', fillOpacity: 1,
-        }));
-      } else {
-        run.push(pts[i]);
-      }
+    const walked = pts.filter((_, i) => !jumps.has(i));
+    if (walked.length > 1) {
+      this.track.addLayer(L.polyline(walked, {
+        renderer: this.svg, className: 'gw-track', color: '#0b5cad', weight: 3.5,
+      }));
     }
-    runs.push(run);
-    for (const r of runs) {
-      if (r.length > 1) {
-        this.track.addLayer(L.polyline(r, {
-          renderer: this.svg, className: 'gw-track', color: '#0b5cad', weight: 3.5,
-        }));
-      }
+    for (const i of [...jumps].sort((a, b) => a - b)) {
+      if (i <= 0 || i >= pts.length) continue;
+      let before = i - 1;
+      while (before > 0 && jumps.has(before)) before -= 1;
+      let after = i + 1;
+      while (after < pts.length && jumps.has(after)) after += 1;
+      const out = [pts[before], pts[i]];
+      if (after < pts.length) out.push(pts[after]);
+      const jump = L.polyline(out, {
+        renderer: this.svg, className: 'gw-jump', color: '#d0141f', weight: 2.5, dashArray: '6 5',
+      });
+      jump.bindTooltip(t('patrols.jump_at', { time: localClock(patrol.track[i][2]) || `#${i}` }));
+      this.track.addLayer(jump);
+      this.track.addLayer(L.circleMarker(pts[i], {
+        renderer: this.svg, className: 'gw-jump-point', radius: 5, color: '#d0141f', fillOpacity: 1,
+      }));
     }
-    this.track.addLayer(L.circleMarker(pts[0], {
+    const first = walked[0] || pts[0];
+    const last = walked[walked.length - 1] || pts[pts.length - 1];
+    this.track.addLayer(L.circleMarker(first, {
       renderer: this.svg, className: 'gw-track-start', radius: 6, color: '#0a7a32', fillOpacity: 1,
     }).bindTooltip(t('patrols.start')));
-    this.track.addLayer(L.circleMarker(pts[pts.length - 1], {
+    this.track.addLayer(L.circleMarker(last, {
       renderer: this.svg, className: 'gw-track-end', radius: 6, color: '#1f2d3a', fillOpacity: 1,
     }).bindTooltip(t('patrols.end')));
     this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 17 });
@@ -322,7 +322,7 @@ export class GridMap {
       this.unvisited.addLayer(L.geoJSON(cell.feature, {
         renderer: this.svg,
         interactive: false,
-        style: { className: 'gw-unvisited', color: '#6b2fa3', weight: 2, dashArray: '3 3', fillOpacity: 0.12, fillColor: '#6b2fa3' },
+        style: { className: 'gw-unvisited', color: '#6b2fa3', weight: 1.5, dashArray: '3 3', fillOpacity: 0.08, fillColor: '#6b2fa3' },
       }));
     }
   }

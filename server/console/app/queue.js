@@ -8,7 +8,7 @@ import { h, field, select, replace } from './dom.js';
 import { t, named } from './i18n.js';
 import * as state from './state.js';
 import { meta, categoryName, cellName, departmentName, streetName } from './meta.js';
-import { countdown, localTime, shortId } from './format.js';
+import { countdown, localTime, rememberIds, shortId } from './format.js';
 
 export const STATUSES = ['reported', 'registered', 'rejected', 'dispatched', 'disposed', 'verifying', 'verified', 'closed'];
 const FILTERS = ['status', 'class', 'subclass', 'cell', 'street', 'department', 'reporter', 'source', 'from', 'to', 'overdue', 'q', 'id'];
@@ -240,6 +240,7 @@ export class Queue {
       replace(this.error);
       this.total = data.total;
       this.rows = data.rows || [];
+      rememberIds(this.rows.map((r) => r.id));
       this.renderRows();
       this.renderPager(Number(offset) || 0);
     } catch (e) {
@@ -256,7 +257,12 @@ export class Queue {
     const seq = (this.markerSeq = (this.markerSeq || 0) + 1);
     try {
       const list = await api('/api/reports/markers' + query(f));
-      if (seq === this.markerSeq) this.map.setMarkers(list);
+      rememberIds(list.map((m) => m.id));
+      if (seq === this.markerSeq) {
+        this.map.setMarkers(list);
+        // Short ids may have grown with the ids just learnt.
+        this.renderRows();
+      }
     } catch (e) {
       if (seq === this.markerSeq) replace(this.error, e.message);
     }

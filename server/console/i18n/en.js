@@ -12,6 +12,7 @@ export default {
   'login.user': 'User name',
   'login.password': 'Password',
   'login.submit': 'Sign in',
+  'login.ended': 'Your session ended; sign in again.',
   'login.link_hint': 'No password? Ask IT for a one-time sign-in link (gridwarden-server console link).',
 
   'nav.label': 'Pages',

@@ -13,6 +13,7 @@ export default {
   'login.user': '用户名',
   'login.password': '密码',
   'login.submit': '登录',
+  'login.ended': '登录已结束，请重新登录。',
   'login.link_hint': '没有密码？请系统管理员用 gridwarden-server console link 生成一次性登录链接。',
 
   'nav.label': '页面',

@@ -5,7 +5,7 @@
 //! merged in [`router`]. Handlers are thin: they parse, call the
 //! [`Console`] (which calls the same `Service` as the QUIC edge) on the
 //! blocking pool, and map errors to statuses in one place (`error.rs`).
-//! docs/adr/0013-http-stack.md says why axum and axum-server.
+//! docs/adr/0015-http-stack.md says why axum and axum-server.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -183,4 +183,50 @@ fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rus
     Ok(axum_server::tls_rustls::RustlsConfig::from_config(
         Arc::new(config),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_certificate_is_read_from_pem_files_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = rcgen::generate_simple_self_signed(vec!["gw.example".into()]).unwrap();
+        let two = rcgen::generate_simple_self_signed(vec!["gw.example".into()]).unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let other_key = dir.path().join("other.pem");
+        std::fs::write(&cert, one.cert.pem()).unwrap();
+        std::fs::write(&key, one.key_pair.serialize_pem()).unwrap();
+        std::fs::write(&other_key, two.key_pair.serialize_pem()).unwrap();
+        rustls_config(&cert, &key).unwrap();
+        let err = format!("{:#}", rustls_config(&cert, &other_key).unwrap_err());
+        assert!(err.contains("do not go together"), "{err}");
+        let err = format!(
+            "{:#}",
+            rustls_config(&dir.path().join("nope.pem"), &key).unwrap_err()
+        );
+        assert!(
+            err.contains("console.tls_cert") && err.contains("nope.pem"),
+            "{err}"
+        );
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let err = format!("{:#}", rustls_config(&cert, &key).unwrap_err());
+        assert!(err.contains("console.tls_cert"), "{err}");
+    }
+
+    #[test]
+    fn the_policy_allows_a_configured_base_layer_and_nothing_inline() {
+        let plain = content_security_policy(None);
+        assert!(plain.contains("script-src 'self';") && !plain.contains("unsafe-eval"));
+        assert!(plain.contains("frame-ancestors 'none'"));
+        let tiles = content_security_policy(Some(
+            "https://{s}.tiles.example.gov.cn/wmts/{z}/{x}/{y}.png",
+        ));
+        assert!(
+            tiles.contains("img-src 'self' data: blob: https://*.tiles.example.gov.cn;"),
+            "{tiles}"
+        );
+    }
 }

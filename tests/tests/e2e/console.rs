@@ -1,5 +1,5 @@
 //! The supervisor console in a real browser: Debian's headless Chromium
-//! driven by playwright (`tests/console/console_test.py`, ADR 0014) against
+//! driven by playwright (`tests/console/console_test.py`, ADR 0016) against
 //! a real server with its HTTP listener, fed by real devices. Phones record
 //! reports (one with a photo, one whose note holds `<script>`, one in
 //! another district) and a patrol with a GPS jump; the page signs in by
@@ -79,7 +79,7 @@ fn report(note: &str, location: Location, patrol: Option<Uuid>) -> NewReport {
         address: None,
         note: note.into(),
         // Now, so the KPI period around today counts it.
-        observed_at_ms: now_ms() as u64,
+        observed_at_ms: now_ms(),
         patrol,
     }
 }
@@ -112,18 +112,21 @@ fn run(bin: &str, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A short walk east from `from` at walking pace, one fix a second, with
-/// one fix 500 m off the path (a GPS jump) in the middle; all in the past.
+/// A short walk north-east from `from` at walking pace, one fix a second,
+/// with one fix 500 m off the path (a GPS jump) in the middle; all in the
+/// past.
 fn walk(from: &Location) -> Vec<PointInput> {
     const M_PER_DEG_LON: f64 = 84_300.0;
+    const M_PER_DEG_LAT: f64 = 111_000.0;
     let start = now_ms() - 120_000;
     (0..80)
         .map(|i| {
-            let east = i as f64 * 1.4 + if i == 40 { 500.0 } else { 0.0 };
+            let east = i as f64 * 1.2 + if i == 40 { 500.0 } else { 0.0 };
+            let north = i as f64 * 0.7;
             PointInput {
                 time_ms: Some(start + i * 1000),
                 lon: from.lon + east / M_PER_DEG_LON,
-                lat: from.lat,
+                lat: from.lat + north / M_PER_DEG_LAT,
                 accuracy_m: Some(4.0),
                 speed_mps: Some(1.4),
             }
@@ -190,8 +193,12 @@ fn the_console_in_headless_chromium_against_a_real_server_and_devices() {
 
     server.add_user("ann", Role::Warden, &[&cell, &outside_cell]);
     server.add_user("wu", Role::Warden, &[&cell]);
-    gridwarden_server::admin::workflow::set_user_department(&server.admin(), "wu", Some(DEPARTMENT))
-        .unwrap();
+    gridwarden_server::admin::workflow::set_user_department(
+        &server.admin(),
+        "wu",
+        Some(DEPARTMENT),
+    )
+    .unwrap();
     server.add_user("sam", Role::Supervisor, &[]);
     server.add_user("dan", Role::Supervisor, &district_refs);
 
@@ -212,11 +219,10 @@ fn the_console_in_headless_chromium_against_a_real_server_and_devices() {
     let note = "井盖破损 青山路北口 north gate".to_owned();
     let photo = workspace().join("tests/console/photo.png");
     let report_id = ann
-        .record_report_with_photos(report(&note, here.clone(), Some(patrol)), &[photo])
+        .record_report_with_photos(report(&note, here, Some(patrol)), &[photo])
         .unwrap();
     ann.patrol_stop().unwrap();
-    ann.record_report(report(SCRIPT_NOTE, here.clone(), None))
-        .unwrap();
+    ann.record_report(report(SCRIPT_NOTE, here, None)).unwrap();
     let outside_note = "东南街道 路面塌陷 sinkhole south-east".to_owned();
     let outside_id = ann
         .record_report(report(&outside_note, outside, None))
@@ -280,7 +286,7 @@ fn the_console_in_headless_chromium_against_a_real_server_and_devices() {
             }
             // A report arrives while the page is open.
             "record-report" => {
-                let id = ann.record_report(report(rest, here.clone(), None)).unwrap();
+                let id = ann.record_report(report(rest, here, None)).unwrap();
                 ann.sync().unwrap();
                 id.to_string()
             }

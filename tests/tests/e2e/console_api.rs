@@ -651,3 +651,132 @@ fn console_steps_go_through_the_device_rules_and_reach_the_next_pull() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].as_str().unwrap().contains("by:"), "{body}");
 }
+
+/// Runs `gridwarden-server ARGS`, feeding `stdin`; (exit code, stdout, stderr).
+fn server_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(gridwarden_e2e::bins::path("gridwarden-server"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn serve_prints_the_console_url_and_the_command_line_signs_people_in() {
+    use gridwarden_e2e::process::{free_udp_port, ServerProcess};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let (code, _, err) = server_cli(
+        &[
+            "--data",
+            data_arg,
+            "users",
+            "add",
+            "sam",
+            "--role",
+            "supervisor",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let server = ServerProcess::start(&data, free_udp_port());
+    let line = server
+        .banner
+        .iter()
+        .find(|l| l.starts_with("supervisor console at "))
+        .unwrap_or_else(|| panic!("{:?}", server.banner));
+    let url = line.trim_start_matches("supervisor console at ").to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/console/"),
+        "{url}"
+    );
+
+    // The page (or its placeholder) with the security headers.
+    let http = browser();
+    let r = http.get(&url).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-eval"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let origin = url.trim_end_matches("/console/");
+    let r = http.get(format!("{origin}/")).send().unwrap();
+    assert!(r.status().is_redirection());
+
+    // `users passwd` reads the password from stdin; too short is refused.
+    let (code, _, err) = server_cli(&["--data", data_arg, "users", "passwd", "sam"], "short\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("10 to 1024 characters"), "{err}");
+    let (code, out, err) = server_cli(
+        &["--data", data_arg, "users", "passwd", "sam"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("password of `sam` set"), "{out}");
+    let r = http
+        .post(format!("{origin}/api/login"))
+        .json(&json!({"user": "sam", "password": PASSWORD}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // `console link` prints a URL at the address `serve` printed.
+    let (code, out, err) = server_cli(
+        &["--data", data_arg, "console", "link", "--user", "sam"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let link = out.trim();
+    assert!(
+        link.starts_with(&format!("{origin}/login/link?token=")),
+        "{link}"
+    );
+    let by_link = browser();
+    assert_eq!(
+        by_link.get(link).send().unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        get_at(&by_link, &format!("{origin}/api/session"))["user"],
+        "sam"
+    );
+    assert_eq!(
+        browser().get(link).send().unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (code, _, err) = server_cli(
+        &["--data", data_arg, "console", "link", "--user", "nobody"],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("no user named `nobody`"), "{err}");
+}
+
+fn get_at(http: &Http, url: &str) -> Value {
+    http.get(url).send().unwrap().json().unwrap()
+}

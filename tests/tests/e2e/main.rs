@@ -5,6 +5,7 @@ mod bad_input;
 mod cases;
 mod cli;
 mod clocks;
+mod console;
 mod console_api;
 mod convergence;
 mod faults;
