@@ -40,6 +40,8 @@ impl Service {
             user: client.to_owned(),
             role: user.role,
             cells: Vec::new(),
+            // The client's address is in the HTTP log, not the op.
+            remote: None,
         };
         // The server's clock, on the hotline's node: later than everything
         // the server stamped, and unique to this client.
