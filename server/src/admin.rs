@@ -16,6 +16,7 @@ mod access;
 pub mod apikeys;
 pub mod backup;
 pub mod cert;
+pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};

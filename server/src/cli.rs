@@ -32,9 +32,21 @@ pub struct Cli {
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
+    /// (one object a line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "GRIDWARDEN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
+
+mod logging;
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -44,6 +56,12 @@ enum Command {
     /// a consistent snapshot of the database, the photos, the certificate.
     Backup {
         dest: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The data directory's health: server running, database check, disk
+    /// left, devices seen lately. Exit 1 when the database check fails.
+    Status {
         #[arg(long)]
         json: bool,
     },
@@ -323,16 +341,16 @@ enum ReportsCommand {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
-        .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let format = cli.log_format;
+    logging::init(format);
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if format == logging::LogFormat::Json {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             1
         }
     }
@@ -367,20 +385,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Backup { dest, json } => {
             located.require_existing()?;
-            eprintln!(
+            logging::notice(&format!(
                 "data directory: {} ({})",
                 located.path.display(),
                 located.source
-            );
+            ));
             let c = admin::backup::backup(&located.path, dest)?;
             return print_copied(&c, *json, "backed up to");
         }
         Command::Restore { src, json } => {
-            eprintln!(
+            logging::notice(&format!(
                 "restoring into {} ({})",
                 located.path.display(),
                 located.source
-            );
+            ));
             let c = admin::backup::restore(src, &located.path)?;
             return print_copied(&c, *json, "restored into");
         }
@@ -399,11 +417,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         _ => located.require_existing()?,
     }
     let existed = crate::datadir::is_data_dir(&located.path);
-    eprintln!(
+    logging::notice(&format!(
         "data directory: {} ({})",
         located.path.display(),
         located.source
-    );
+    ));
     let data = DataDir::open(&located.path, config.service_limits())?;
     match cli.command {
         Command::Init => {
@@ -433,6 +451,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
+        Command::Status { json } => status(&data, json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
@@ -462,6 +481,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportsCommand::List { unassigned, json },
         } => reports(&data, unassigned, json),
     }
+}
+
+fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
+    let s = admin::status::status(data)?;
+    if json {
+        print_json(serde_json::to_value(&s)?);
+    } else {
+        match &s.server_pid {
+            Some(pid) => outln!("server: running (pid {pid})"),
+            None => outln!("server: not running"),
+        }
+        outln!("data directory: {}", s.data_dir);
+        outln!(
+            "database: {} ({} KiB, {} reports)",
+            s.database_check,
+            s.database_bytes / 1024,
+            s.reports
+        );
+        outln!(
+            "disk: {:.1} GiB available",
+            s.disk_available_bytes as f64 / (1u64 << 30) as f64
+        );
+        outln!("certificate sha256 fingerprint: {}", s.fingerprint);
+        outln!(
+            "enrolment codes dial: {}",
+            s.public_addr.as_deref().unwrap_or("(not set)")
+        );
+        outln!(
+            "devices: {} enrolled, {} seen in the last 15 minutes",
+            s.devices_enrolled,
+            s.devices_seen_recently
+        );
+    }
+    if !s.healthy() {
+        anyhow::bail!(
+            "the database fails SQLite's check ({}); stop the server and restore the latest backup (docs/operations.md)",
+            s.database_check
+        );
+    }
+    Ok(())
 }
 
 fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Result<()> {

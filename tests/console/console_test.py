@@ -157,6 +157,14 @@ def run(browser, errors, foreign):
     assert "q=" in page.url, page.url
     ok(f"found report {short(report_id)} by its note; the search is in the URL")
 
+    # The CSV export holds exactly what the filters show.
+    href = page.get_by_role("link", name="导出 CSV").get_attribute("href")
+    assert href.startswith("/api/cases.csv?") and "q=" in href, href
+    csv = page.evaluate("async (u) => await (await fetch(u)).text()", href)
+    lines = [l for l in csv.splitlines() if l.strip()]
+    assert len(lines) == 2 and report_id in lines[1], lines
+    ok("the CSV export holds the one case the filters show")
+
     # The URL is the view: a reload shows the same list.
     page.reload()
     expect(queue_row(page, report_id)).to_be_visible()
@@ -247,6 +255,18 @@ def run(browser, errors, foreign):
     shot(page, "03-case")
     ok(f"registered and dispatched to {department} (the category's route, preselected)")
 
+    # Postpone: two working days, with a reason; the history says why.
+    panel.get_by_role("button", name="延期", exact=True).click()
+    form = panel.locator(".form-postpone")
+    form.get_by_label("延期时长").fill("2")
+    form.get_by_role("button", name="确认延期").click()
+    expect(form.get_by_role("alert")).to_have_text("请填写理由。")
+    form.get_by_label("理由").fill("等待配件 waiting for a part")
+    form.get_by_role("button", name="确认延期").click()
+    expect(panel.locator(".timeline li.step-postpone .why")).to_have_text("等待配件 waiting for a part")
+    expect(panel.locator(".case-title .chip")).to_have_text("已派遣")
+    ok("postponed by two working days with a reason (asked for when missing)")
+
     # A second device pulls the new status.
     pulled = json.loads(ask(f"pull-case {report_id}"))
     assert pulled["status"] == "dispatched", pulled
@@ -261,6 +281,17 @@ def run(browser, errors, foreign):
     sentence = result.locator("li").inner_text()
     assert len(sentence.split(":", 1)[-1].strip()) > 10, sentence
     ok(f"a refused bulk step shows the server's sentence: {sentence!r}")
+
+    # --- An id prefix that fits several cases lists them ----------------
+    prefix = os.path.commonprefix([report_id, outside_id])
+    page.goto(f"{CONSOLE}?case={prefix}&inview=0")
+    expect(panel.get_by_role("heading")).to_contain_text(prefix)
+    matches = panel.locator("ul.matches button")
+    expect(matches.filter(has_text=report_id)).to_have_count(1)
+    expect(matches.filter(has_text=outside_id)).to_have_count(1)
+    matches.filter(has_text=report_id).click()
+    expect(panel.locator(".case-note")).to_have_text(note)
+    ok(f"the id start {prefix!r} lists the cases it fits; one click opens one")
 
     # --- A note holding <script> shows as text ------------------------
     search(page, "onerror")
@@ -282,6 +313,21 @@ def run(browser, errors, foreign):
     expect(queue_row(page, live_id)).to_be_visible()
     expect(page.locator(".toast").filter(has_text=short(live_id))).to_be_visible()
     ok(f"a report recorded on a phone appeared without a reload ({short(live_id)})")
+
+    # --- Bulk register, then bulk dispatch to each category's department --
+    search(page, "路灯不亮")
+    rows = page.locator("table.cases tbody tr[data-id]")
+    expect(rows).to_have_count(2)  # the live report and the <script> one
+    bulk_ids = [rows.nth(i).get_attribute("data-id") for i in range(2)]
+    assert live_id in bulk_ids, bulk_ids
+    for step, done in (("批量立案", "已立案"), ("批量派遣", "已派遣")):
+        for rid in bulk_ids:
+            queue_row(page, rid).get_by_role("checkbox").check()
+        page.get_by_role("button", name=step).click()
+        expect(page.locator(".bulk-result")).to_contain_text("成功 2 件，失败 0 件")
+        for rid in bulk_ids:
+            expect(queue_row(page, rid).locator(".chip")).to_have_text(done)
+    ok("two cases registered, then dispatched, in bulk")
 
     # --- Patrols ------------------------------------------------------
     offset = page.evaluate("async () => (await (await fetch('/api/session')).json()).utc_offset_minutes")
@@ -331,11 +377,22 @@ def run(browser, errors, foreign):
     shot(page, "05-kpi")
     ok(f"KPIs by cell, {period_from}..{period_to}, equal `gw kpi` ({len(on_page)} rows)")
 
+    kpi_csv = page.get_by_role("link", name="导出 CSV").get_attribute("href")
+    assert kpi_csv.startswith("/api/kpi.csv?") and f"to={to_exclusive}" in kpi_csv, kpi_csv
+    csv = page.evaluate("async (u) => await (await fetch(u)).text()", kpi_csv)
+    for key in on_page:
+        assert key in csv, (key, csv)
+    ok("the KPI CSV export holds the same rows")
+
     # --- Alerts -------------------------------------------------------
+    # Three reports of one subclass in cell A within a day: a hot spot
+    # (the default threshold), counted on the tab without a reload.
+    expect(page.locator("header .badge")).to_have_text(re.compile(r"^[1-9]\d*$"))
     page.get_by_role("button", name=re.compile("^预警")).click()
     expect(page.get_by_role("heading", name="预警", exact=True)).to_be_visible()
+    expect(page.locator("ul.hotspots li").filter(has_text=cell)).to_have_count(1)
     shot(page, "06-alerts")
-    ok("the alerts page lists overdue, due-soon and hot spots")
+    ok("the alerts page shows cell A as a hot spot")
 
     # --- English ------------------------------------------------------
     page.goto(f"{CONSOLE}?lang=en&q={note}&inview=0")

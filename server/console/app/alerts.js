@@ -57,7 +57,7 @@ function caseList(rows, onOpen) {
     return h('li', { class: cd.overdue ? 'overdue' : null },
       h('button', { type: 'button', class: 'link mono', text: shortId(r.id), 'aria-label': t('queue.open', { id: shortId(r.id) }), onclick: () => onOpen(r.id) }),
       ' ', h('span', { class: `chip status-${r.status}`, text: named('status', r.status) }),
-      ' ', r.category_name || categoryName(r.category),
+      ' ', categoryName(r.category, r.category_name),
       ' · ', r.cell_name || cellName(r.cell),
       ' · ', h('span', { class: 'countdown' + (cd.overdue ? ' overdue' : ''), title: cd.title, text: cd.text }));
   }));

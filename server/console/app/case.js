@@ -77,7 +77,7 @@ export class CasePanel {
       h('h2', { class: 'case-title' },
         h('span', { class: 'mono', title: r.id, text: shortId(r.id) }), ' ',
         h('span', { class: `chip status-${status}`, text: named('status', status) })),
-      h('p', { class: 'case-category', text: `${r.category_name || categoryName(r.category)} (${r.category})` }),
+      h('p', { class: 'case-category', text: `${categoryName(r.category, r.category_name)} (${r.category})` }),
       h('dl', { class: 'facts' },
         dt(t('case.note')), h('dd', { class: 'case-note', text: r.note || '—' }),
         dt(t('case.place')), h('dd', {},
@@ -118,7 +118,7 @@ export class CasePanel {
     if (step === 'dispatch') {
       controls.department = select(
         [['', t('form.choose')], ...meta.departments.map((d) => [d.code, d.name || d.code])],
-        data.defaults?.department || '', { name: 'department', required: true });
+        data.defaults?.department || '', { name: 'department', 'aria-required': 'true' });
       rows.push(field(t('form.department'), controls.department));
     }
     if (step === 'send_for_verification') {
@@ -133,7 +133,7 @@ export class CasePanel {
       rows.push(field(t('form.extension'), controls.amount), field(t('form.unit'), controls.unit));
     }
     if (step !== 'send_for_verification') {
-      controls.text = h('textarea', { name: 'text', rows: 2, required: NEEDS_TEXT.has(step), maxlength: 2000 });
+      controls.text = h('textarea', { name: 'text', rows: 2, 'aria-required': NEEDS_TEXT.has(step) ? 'true' : null, maxlength: 2000 });
       rows.push(field(NEEDS_TEXT.has(step) ? t('form.reason') : t('form.note'), controls.text));
     }
     const error = h('div', { class: 'error', role: 'alert' });

@@ -117,10 +117,12 @@ export function number(x, digits = 0) {
 }
 
 // Every report id the page has seen. Ids are UUIDv7, whose first twelve
-// hex digits are the time: reports made in the same minute share their
-// first eight characters, so a fixed-length prefix would read the same for
-// several rows. A case is shown by the shortest prefix (eight characters at
-// least) that no other known id starts with — what a person can type back.
+// hex digits are the time in milliseconds: reports made within a minute
+// share their first eight characters, so eight would read the same for
+// several rows. A case is shown by its time part (`01a2485f-970b`, the
+// first 13 characters) and more where another id the page knows starts the
+// same — what a person can type back into the search.
+const MIN_SHOWN = 13;
 const known = new Set();
 let sorted = null;
 
@@ -139,7 +141,7 @@ function common(a, b) {
   return n;
 }
 
-/** The shortest prefix of a report id (≥ 8 characters) that no other known id shares. */
+/** The shortest prefix of a report id (≥ 13 characters) that no other known id shares. */
 export function shortId(id) {
   const text = String(id);
   if (!known.has(text)) rememberIds([text]);
@@ -155,7 +157,7 @@ export function shortId(id) {
     lo > 0 ? common(sorted[lo - 1], text) : 0,
     lo + 1 < sorted.length ? common(sorted[lo + 1], text) : 0,
   );
-  let n = Math.max(8, shared + 1);
+  let n = Math.max(MIN_SHOWN, shared + 1);
   // A prefix never ends on the dash: one more character reads better.
   if (text[n - 1] === '-') n += 1;
   return text.slice(0, n);

@@ -80,9 +80,20 @@ export class GridMap {
     return this.features;
   }
 
+  /** Fits the map to every cell, from their coordinates (no second layer built for it). */
   fitCells() {
-    const bounds = L.geoJSON({ type: 'FeatureCollection', features: this.features }).getBounds();
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [12, 12] });
+    let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const f of this.features) {
+      for (const ring of rings(f.geometry)) {
+        for (const [x, y] of ring) {
+          if (x < w) w = x;
+          if (x > e) e = x;
+          if (y < s) s = y;
+          if (y > n) n = y;
+        }
+      }
+    }
+    if (w <= e && s <= n) this.map.fitBounds([[s, w], [n, e]], { padding: [12, 12] });
   }
 
   /** New open/overdue counts (after steps and new reports): restyles in place. */
@@ -217,10 +228,8 @@ export class GridMap {
         const el = m.getElement();
         if (el) el.dataset.id = r.id;
       });
+      // With `keyboard`, Leaflet makes the marker focusable and Enter clicks it.
       m.on('click', () => this.handlers.onReport?.(r.id));
-      m.on('keypress', (e) => {
-        if (e.originalEvent.key === 'Enter') this.handlers.onReport?.(r.id);
-      });
       layers.push(m);
     }
     this.markers.addLayers(layers);
@@ -286,7 +295,7 @@ export class GridMap {
       const jump = L.polyline(out, {
         renderer: this.svg, className: 'gw-jump', color: '#d0141f', weight: 2.5, dashArray: '6 5',
       });
-      jump.bindTooltip(t('patrols.jump_at', { time: localClock(patrol.track[i][2]) || `#${i}` }));
+      jump.bindTooltip(tip(t('patrols.jump_at', { time: localClock(patrol.track[i][2]) || `#${i}` })));
       this.track.addLayer(jump);
       this.track.addLayer(L.circleMarker(pts[i], {
         renderer: this.svg, className: 'gw-jump-point', radius: 5, color: '#d0141f', fillOpacity: 1,
@@ -296,10 +305,10 @@ export class GridMap {
     const last = walked[walked.length - 1] || pts[pts.length - 1];
     this.track.addLayer(L.circleMarker(first, {
       renderer: this.svg, className: 'gw-track-start', radius: 6, color: '#0a7a32', fillOpacity: 1,
-    }).bindTooltip(t('patrols.start')));
+    }).bindTooltip(tip(t('patrols.start'))));
     this.track.addLayer(L.circleMarker(last, {
       renderer: this.svg, className: 'gw-track-end', radius: 6, color: '#1f2d3a', fillOpacity: 1,
-    }).bindTooltip(t('patrols.end')));
+    }).bindTooltip(tip(t('patrols.end'))));
     this.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 17 });
   }
 
@@ -344,6 +353,11 @@ export class GridMap {
   resize() {
     this.map.invalidateSize();
   }
+}
+
+/** Tooltip content as an element: Leaflet would parse a string as HTML. */
+function tip(text) {
+  return h('span', { text });
 }
 
 function rings(geometry) {

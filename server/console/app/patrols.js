@@ -100,9 +100,12 @@ export class Patrols {
 
   renderUnvisited(codes) {
     this.map.showUnvisited(codes);
-    replace(this.unvisited,
-      h('h3', { text: t('patrols.unvisited_count', { n: codes.length, date: this.day() }) }),
-      codes.length ? h('ul', { class: 'cell-list' }, codes.map((c) => h('li', { title: c, text: cellName(c) }))) : null);
+    const title = t('patrols.unvisited_count', { n: codes.length, date: this.day() });
+    // A long list folds away; the map shows the same cells outlined.
+    replace(this.unvisited, h('h3', { text: title }),
+      codes.length ? h('details', { open: codes.length <= 12 },
+        h('summary', { text: t('patrols.unvisited_list') }),
+        h('ul', { class: 'cell-list' }, codes.map((c) => h('li', { title: c, text: cellName(c) })))) : null);
   }
 
   async open(id) {
@@ -140,9 +143,7 @@ function flagText(flags) {
 
 function flagDetail(p) {
   const jumps = (p.jumps || []).length;
-  const parts = [flagText(p.flags)];
-  if (jumps) parts.push(t('patrols.jumps', { n: jumps }));
-  return parts.join(' · ');
+  return jumps ? t('patrols.jumps', { n: jumps }) : flagText(p.flags);
 }
 
 function coverageText(c) {

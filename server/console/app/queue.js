@@ -14,6 +14,8 @@ export const STATUSES = ['reported', 'registered', 'rejected', 'dispatched', 'di
 const FILTERS = ['status', 'class', 'subclass', 'cell', 'street', 'department', 'reporter', 'source', 'from', 'to', 'overdue', 'q', 'id'];
 const SORTABLE = ['observed', 'deadline', 'status', 'category', 'cell'];
 const PAGE = 50;
+// Most cells the cell filter lists at once.
+const CELL_LIST = 400;
 // A search that looks like the start of a report id (hex, maybe dashes) is an id prefix.
 const ID_PREFIX = /^[0-9a-f][0-9a-f-]{3,35}$/i;
 
@@ -42,6 +44,8 @@ export class Queue {
         return;
       }
       const filterChanged = [...keys].some((k) => FILTERS.includes(k));
+      // A click on the map chooses a cell: the list shows it.
+      if (keys.has('cell') && this.form.cell.value !== state.get('cell')) this.fillCells();
       if (filterChanged) this.reloadMarkers();
       if (filterChanged || ['sort', 'dir', 'offset', 'inview'].some((k) => keys.has(k))) this.reload();
     });
@@ -58,6 +62,7 @@ export class Queue {
       if (key === 'class') changes.subclass = '';
       state.update(changes);
       if (key === 'class') this.fillSubclasses();
+      if (key === 'street') this.fillCells();
     };
     f.status = select([['', t('filter.any')], ...STATUSES.map((s) => [s, named('status', s)])], state.get('status'),
       { name: 'status', onchange: onChange('status') });
@@ -173,13 +178,25 @@ export class Queue {
       .map(([v, label]) => h('option', { value: v, text: label, selected: v === state.get('subclass') })));
   }
 
-  /** Cells come with the grid, after the form exists. */
+  /**
+   * The cell list: a city has thousands, too many for one list, so past
+   * CELL_LIST it holds the cells of the chosen street (and the chosen cell;
+   * a click on the map chooses any).
+   */
   fillCells() {
     const street = state.get('street');
-    const cells = [...meta.cells].filter(([, c]) => !street || c.street === street)
-      .sort((a, b) => a[0].localeCompare(b[0]));
-    replace(this.form.cell, ...[['', t('filter.any')], ...cells.map(([code, c]) => [code, `${c.name || code} (${code})`])]
-      .map(([v, label]) => h('option', { value: v, text: label, selected: v === state.get('cell') })));
+    const chosen = state.get('cell');
+    let cells = [...meta.cells].filter(([, c]) => !street || c.street === street);
+    const options = [['', t('filter.any')]];
+    if (cells.length > CELL_LIST) {
+      cells = cells.filter(([code]) => code === chosen);
+      options.push(['', t('filter.cell_street_first')]);
+    }
+    cells.sort((a, b) => a[0].localeCompare(b[0]));
+    options.push(...cells.map(([code, c]) => [code, `${c.name || code} (${code})`]));
+    replace(this.form.cell, ...options.map(([v, label], i) => h('option', {
+      value: v, text: label, selected: v === chosen && (v !== '' || i === 0), disabled: i === 1 && v === '' && label !== t('filter.any'),
+    })));
   }
 
   syncForm() {
@@ -293,7 +310,7 @@ export class Queue {
           text: shortId(r.id), onclick: () => this.onOpen(r.id),
         })),
         h('td', {}, h('span', { class: `chip status-${r.status}`, text: named('status', r.status) })),
-        h('td', { title: r.category, text: r.category_name || categoryName(r.category) }),
+        h('td', { title: r.category, text: categoryName(r.category, r.category_name) }),
         h('td', { title: r.cell || '', text: r.cell_name || cellName(r.cell) || t('queue.no_cell') }),
         h('td', { text: r.department_name || departmentName(r.department) }),
         h('td', {}, r.reporter || '', r.source === 'hotline' ? h('span', { class: 'tag', text: t('source.hotline') }) : null),

@@ -43,6 +43,7 @@ export default {
   'filter.subclass': 'Subclass',
   'filter.street': 'Street',
   'filter.cell': 'Cell',
+  'filter.cell_street_first': '(choose a street, or click a cell on the map)',
   'filter.department': 'Department',
   'filter.reporter': 'Reporter',
   'filter.source': 'Source',
@@ -58,7 +59,7 @@ export default {
   'source.hotline': 'hotline',
 
   'queue.title': 'Cases',
-  'queue.count': '{n} cases',
+  'queue.count': 'Cases: {n}',
   'queue.csv': 'Export CSV',
   'queue.empty': 'No case matches the filters',
   'queue.no_cell': '(outside every cell)',
@@ -187,6 +188,7 @@ export default {
   'patrols.end': 'end',
   'patrols.reports_made': 'Reports made on this patrol: {n}',
   'patrols.unvisited': 'Cells nobody visited',
+  'patrols.unvisited_list': 'Show the cells',
   'patrols.unvisited_count': 'Cells nobody visited on {date}: {n}',
 
   'kpi.title': 'KPIs',

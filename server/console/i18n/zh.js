@@ -44,6 +44,7 @@ export default {
   'filter.subclass': '小类',
   'filter.street': '街道',
   'filter.cell': '网格',
+  'filter.cell_street_first': '（先选街道，或点击地图上的网格）',
   'filter.department': '处置部门',
   'filter.reporter': '上报人',
   'filter.source': '来源',
@@ -188,6 +189,7 @@ export default {
   'patrols.end': '终点',
   'patrols.reports_made': '巡查中上报 {n} 件',
   'patrols.unvisited': '未巡查网格',
+  'patrols.unvisited_list': '查看网格名单',
   'patrols.unvisited_count': '{date} 未巡查的网格：{n} 个',
 
   'kpi.title': '考核指标',

@@ -344,6 +344,7 @@ impl Console {
                 user: user.name.clone(),
                 role: user.role,
                 cells: user.cells.clone(),
+                // The console's own audit lines name the address.
                 remote: None,
             },
             csrf: stored.csrf,
@@ -379,6 +380,7 @@ impl Console {
                 user: user.name.clone(),
                 role: user.role,
                 cells: user.cells.clone(),
+                // The console's own audit lines name the address.
                 remote: None,
             },
             csrf: stored.csrf,

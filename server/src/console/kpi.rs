@@ -1,6 +1,6 @@
 //! KPIs in the console: `workflow::kpi` over the same cases a device of the
 //! user holds (the reports they may read, each with its case or, while
-//! nobody acted on it, a fresh one — as `gw kpi` builds them), so the
+//! nobody acted on it, the fresh case the pull sends), so the
 //! figures equal the device's for the same period. Periods are local dates
 //! as `gw kpi --from/--to` reads them: midnight in the city's offset, `to`
 //! exclusive.
@@ -110,7 +110,9 @@ impl Console {
                         .case
                         .as_deref()
                         .cloned()
-                        .unwrap_or_else(|| CaseState::reported(e.id(), None)),
+                        // As the pull sends it: the register deadline
+                        // running from the report's recording.
+                        .unwrap_or_else(|| CaseState::reported(e.id(), e.deadline_ms)),
                     reported_ms: e.reported_ms,
                     grid_cell: e.cell().map(str::to_owned),
                     reporter: e.reporter().to_owned(),

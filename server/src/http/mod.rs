@@ -5,7 +5,7 @@
 //! merged in [`router`]. Handlers are thin: they parse, call the
 //! [`Console`] (which calls the same `Service` as the QUIC edge) on the
 //! blocking pool, and map errors to statuses in one place (`error.rs`).
-//! docs/adr/0015-http-stack.md says why axum and axum-server.
+//! docs/adr/0017-http-stack.md says why axum and axum-server.
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The supervisor console in a real browser: Debian's headless Chromium
-//! driven by playwright (`tests/console/console_test.py`, ADR 0016) against
+//! driven by playwright (`tests/console/console_test.py`, ADR 0018) against
 //! a real server with its HTTP listener, fed by real devices. Phones record
 //! reports (one with a photo, one whose note holds `<script>`, one in
 //! another district) and a patrol with a GPS jump; the page signs in by

@@ -513,10 +513,12 @@ fn console_steps_go_through_the_device_rules_and_reach_the_next_pull() {
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        admin::audit(&server.admin(), None).unwrap().len(),
-        audit_before
-    );
+    // The refusals are evidence (ADR 0015); nothing else was written.
+    let since: Vec<String> = admin::audit(&server.admin(), None).unwrap()[audit_before..]
+        .iter()
+        .map(|l| l.action.clone())
+        .collect();
+    assert!(since.iter().all(|a| a == "security.refused"), "{since:?}");
     assert_eq!(
         get(&server, &http, &format!("/api/cases/{}", ids[0])).1["history"],
         json!([])
@@ -684,6 +686,8 @@ fn serve_prints_the_console_url_and_the_command_line_signs_people_in() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let data_arg = data.to_str().unwrap();
+    let (code, _, err) = server_cli(&["init", "--data", data_arg], "");
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = server_cli(
         &[
             "--data",
