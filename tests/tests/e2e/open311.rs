@@ -872,6 +872,8 @@ fn apikeys_are_issued_once_listed_without_the_key_revoked_and_audited() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = data.to_str().unwrap();
+    let (ok, _, err) = server_cli(&["init", "--data", d]);
+    assert!(ok, "{err}");
     let (ok, out, err) = server_cli(&["apikeys", "add", "12319", "--json", "--data", d]);
     assert!(ok, "{err}");
     let issued: Value = serde_json::from_str(&out).unwrap();
