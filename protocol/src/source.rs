@@ -1,7 +1,7 @@
 //! Where a report came from: a device in the field, or a hotline (an
 //! Open311 client of the server). No wire message carries this as a field;
 //! it is read off the report's origin device, whose id the server mints for
-//! a hotline in a reserved shape (docs/adr/0017-hotline-source-and-api-keys.md).
+//! a hotline in a reserved shape (docs/adr/0016-hotline-source-and-api-keys.md).
 //! Device ids minted at enrolment are random (version 4), so the two never
 //! meet, and a device that knows this module can tell a hotline's report
 //! without any change to the messages it already decodes.

@@ -1,7 +1,7 @@
 -- Schema version 9: Open311 GeoReport v2 intake (docs/open311.md).
 --
 -- An API key is a random 256-bit secret of which only the BLAKE3 hash is
--- kept, like a device token (docs/adr/0017-hotline-source-and-api-keys.md).
+-- kept, like a device token (docs/adr/0016-hotline-source-and-api-keys.md).
 CREATE TABLE api_keys (
     name       TEXT PRIMARY KEY,
     key_hash   BLOB NOT NULL UNIQUE,

@@ -3,7 +3,7 @@
 //! category, grid cell) in the same transaction. The hotline stands in for
 //! a device: its device id is minted from the API client's name in the
 //! shape `protocol::source` recognises, and the client's name is the
-//! reporter (docs/adr/0017-hotline-source-and-api-keys.md).
+//! reporter (docs/adr/0016-hotline-source-and-api-keys.md).
 
 use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::source::hotline_device;
