@@ -132,6 +132,8 @@ const KEPT_CHANGES: usize = 10_000;
 pub struct CaseIndex {
     position: u64,
     categories_version: u64,
+    /// Whether the first fill happened (its reports are not news).
+    filled: bool,
     entries: HashMap<Uuid, Entry>,
     /// (feed position after the change, report, kind), oldest first.
     changes: std::collections::VecDeque<(u64, Uuid, ChangeKind)>,
@@ -152,6 +154,7 @@ impl CaseIndex {
             };
         }
         if position == self.position {
+            self.filled = true;
             return Ok(());
         }
         let calendar = service.calendar()?;
@@ -190,7 +193,7 @@ impl CaseIndex {
                     .insert(id, Entry::new(report, case, &categories, &calendar))
                     .is_some();
                 // The very first fill is not news.
-                if self.position > 0 {
+                if self.filled {
                     let kind = if known {
                         ChangeKind::Case
                     } else {
@@ -209,6 +212,7 @@ impl CaseIndex {
                 break;
             }
         }
+        self.filled = true;
         Ok(())
     }
 }

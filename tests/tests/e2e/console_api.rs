@@ -798,3 +798,52 @@ fn serve_prints_the_console_url_and_the_command_line_signs_people_in() {
 fn get_at(http: &Http, url: &str) -> Value {
     http.get(url).send().unwrap().json().unwrap()
 }
+
+#[test]
+fn a_new_report_and_a_step_reach_the_page_as_events() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start_console(&tmp.path().join("server"), console_config());
+    case_workflow(&server, tmp.path());
+    let [(cell, here), _] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&cell]);
+    server.add_user("sup", Role::Supervisor, &[]);
+    set_password(&server, "sup");
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    ann.sync().unwrap();
+    let http = browser();
+    let csrf = signed_in(&server, &http, "sup");
+    let events = http.get(server.console_url("/api/events")).send().unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let mut lines = BufReader::new(events).lines();
+    let id = ann.record_report(report_at("0101", here, "live")).unwrap();
+    ann.sync().unwrap();
+    // Read until the report's event (keep-alive comments may come first).
+    let mut next_event = |name: &str| -> Value {
+        let mut current = String::new();
+        loop {
+            let line = lines.next().expect("the stream ended").unwrap();
+            if let Some(event) = line.strip_prefix("event: ") {
+                current = event.to_owned();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                if current == name {
+                    return serde_json::from_str(data).unwrap();
+                }
+            }
+        }
+    };
+    let row = next_event("report");
+    assert_eq!(row["id"], id.to_string());
+    assert_eq!(row["note"], "live");
+    let (status, _) = post(
+        &server,
+        &http,
+        &csrf,
+        &format!("/api/cases/{id}/steps"),
+        json!({"step": "register"}),
+    );
+    assert_eq!(status, StatusCode::OK);
+    let row = next_event("case");
+    assert_eq!(row["id"], id.to_string());
+    assert_eq!(row["status"], "registered");
+}
