@@ -311,8 +311,49 @@ fn case_state() -> CaseState {
     case
 }
 
+/// A registered case whose report a supervisor moved and re-categorised:
+/// the amendment is the last variant of `CaseOp`.
+fn case_state_amended() -> CaseState {
+    let mut case = case_state();
+    case.amend(
+        CaseOp::Amend {
+            category: Some(("0101".into(), "0203".into())),
+            location: Some((
+                new_report().location,
+                Location {
+                    lon: 111.7023456,
+                    lat: 40.8423456,
+                    accuracy_m: None,
+                },
+            )),
+        },
+        Applying {
+            actor: CaseActor {
+                user: "li.na",
+                role: Role::Supervisor,
+                department: None,
+                covers_cell: true,
+            },
+            device: id(10),
+            device_ms: 1_763_800_200_000,
+            server_ms: 1_763_800_200_300,
+            next_deadline_ms: None,
+        },
+    )
+    .unwrap();
+    case
+}
+
 fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     vec![
+        (
+            "server_pull_page_case_amended",
+            ServerMessage::PullPage(PullPage {
+                records: vec![Record::Case(case_state_amended())],
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 45]),
+                more: false,
+            }),
+        ),
         (
             "server_pull_page_case",
             ServerMessage::PullPage(PullPage {

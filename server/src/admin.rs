@@ -15,10 +15,12 @@ use crate::store::{StoreError, User};
 mod access;
 pub mod backup;
 pub mod cert;
+mod recover;
 pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
+pub use recover::{import_unsent, Imported};
 
 #[derive(Debug, Serialize)]
 pub struct ImportSummary {

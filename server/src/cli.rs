@@ -303,6 +303,17 @@ enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Apply what a phone that can no longer sync holds unsent (the JSON of
+    /// its `gridwarden export --json`) as a push from that user's device:
+    /// the same rules, audited as recovered; importing twice adds nothing.
+    ImportUnsent {
+        file: PathBuf,
+        /// Whose work it is (must match the file's user).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -853,6 +864,24 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     d.user,
                     d.label
                 );
+            }
+        }
+        DevicesCommand::ImportUnsent { file, user, json } => {
+            let done = admin::import_unsent(data, &file, &user)?;
+            if json {
+                print_json(json!(done));
+            } else {
+                outln!(
+                    "imported the unsent work of `{}` from device {}: applied {}, already there {}, refused {}",
+                    done.user,
+                    done.device_id,
+                    done.applied,
+                    done.duplicate,
+                    done.refused.len()
+                );
+                for (op, why) in &done.refused {
+                    outln!("  refused {op}: {why}");
+                }
             }
         }
     }

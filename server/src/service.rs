@@ -702,10 +702,14 @@ impl Service {
             while_disabled(op)?;
             cases::decide(session, op, report, case, &case_context)
         };
+        let amend = |op: &Op, before: &ReportState, after: &ReportState, case: &CaseState| {
+            cases::amendment(session, &user, op, before, after, case, now)
+        };
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
             case: &decide_case,
+            amend: &amend,
         };
         // The clock after every decision of the push, stored in the push's
         // own transaction: one commit (one fsync) per push, not two.

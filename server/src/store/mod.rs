@@ -157,11 +157,20 @@ pub type DecidePatrol<'a> =
 pub type DecideCase<'a> =
     dyn Fn(&Op, Option<&ReportState>, Option<&CaseState>) -> Result<CaseState, Rejection> + 'a;
 
+/// What a report op that was applied writes into its case's history, given
+/// the report before and after and the stored case: the case's next state
+/// (an amendment when a live case's category or location changed), or
+/// `None` to leave the case as it is. Decided in the same transaction, so
+/// the report and its history change together.
+pub type AmendCase<'a> = dyn Fn(&Op, &ReportState, &ReportState, &CaseState) -> Result<Option<CaseState>, Rejection>
+    + 'a;
+
 /// The rules a push is applied by, one per kind of entity.
 pub struct Rules<'a> {
     pub report: &'a Decide<'a>,
     pub patrol: &'a DecidePatrol<'a>,
     pub case: &'a DecideCase<'a>,
+    pub amend: &'a AmendCase<'a>,
 }
 
 /// A photo taken at a case step.

@@ -309,7 +309,9 @@ fn save_report(
     reason = "one lives at a time, inside a push loop; boxing buys nothing"
 )]
 enum Change {
-    Report(ReportState, Row),
+    /// A report's next state, and its case's when the change is in the
+    /// case's history.
+    Report(ReportState, Row, Option<CaseState>),
     Patrol(PatrolChange),
     /// A case's next state, and its report, which moves in the feed with it.
     Case(CaseState, ReportState),
@@ -355,9 +357,21 @@ fn apply_ops(
                 } else {
                     Row::New
                 };
-                (rules.report)(op, current.as_ref())
-                    .map(|next| (current.as_ref() != Some(&next)).then_some(next))
-                    .map(|next| next.map(|n| Change::Report(n, row)))
+                match (rules.report)(op, current.as_ref()) {
+                    Ok(next) if current.as_ref() == Some(&next) => Ok(None),
+                    Ok(next) => {
+                        let case = match &current {
+                            Some(_) => cases::load(tx, *report_id)?,
+                            None => None,
+                        };
+                        match (&current, case) {
+                            (Some(before), Some(case)) => (rules.amend)(op, before, &next, &case)
+                                .map(|amended| Some(Change::Report(next, row, amended))),
+                            _ => Ok(Some(Change::Report(next, row, None))),
+                        }
+                    }
+                    Err(r) => Err(r),
+                }
             }
             OpBody::Patrol { patrol_id, .. } => {
                 let current = patrols::load_patrol(tx, *patrol_id)?;
@@ -380,7 +394,10 @@ fn apply_ops(
         match decided {
             Ok(change) => {
                 match change {
-                    Some(Change::Report(next, row)) => {
+                    Some(Change::Report(next, row, amended)) => {
+                        if let Some(case) = amended {
+                            cases::save(tx, &case, now_ms)?;
+                        }
                         save_report(tx, &next, seq, device, now_ms, row)?;
                         seq += 1;
                     }
@@ -1037,6 +1054,7 @@ mod migration_tests {
             report: &west_or_east,
             patrol: &no_patrols,
             case: &no_cases,
+            amend: &|_, _, _, _| Ok(None),
         };
         store
             .apply_ops(Uuid::from_u128(7), &ops, &rules, 1)

@@ -198,6 +198,7 @@ fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
         case: &decide_case,
         report,
         patrol: &decide_patrol,
+        amend: &|_, _, _, _| Ok(None),
     }
 }
 
