@@ -28,6 +28,8 @@ pub struct Config {
     pub grid_points: usize,
     pub record_reports: usize,
     pub peer_docs: usize,
+    /// Cases the console scenario stores (a city's year).
+    pub console_cases: usize,
 }
 
 impl Config {
@@ -46,6 +48,7 @@ impl Config {
             grid_points: 2_000_000,
             record_reports: 2_000,
             peer_docs: 10_000,
+            console_cases: 300_000,
         }
     }
 
@@ -64,6 +67,7 @@ impl Config {
             grid_points: 200_000,
             record_reports: 500,
             peer_docs: 1_000,
+            console_cases: 30_000,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! both see the same machine, and returns its rows of the table.
 
 pub mod apply;
+pub mod console;
 pub mod fleet;
 pub mod grid;
 pub mod patrol;
@@ -63,6 +64,11 @@ pub const ALL: &[Scenario] = &[
         name: "record",
         what: "record a report on the device",
         run: record::run,
+    },
+    Scenario {
+        name: "console",
+        what: "the supervisor console: queue page, a year's KPIs, the city's map data",
+        run: console::run,
     },
     Scenario {
         name: "photo",

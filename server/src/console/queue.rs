@@ -10,6 +10,7 @@ use std::sync::Arc;
 use gridwarden_grid::GridIndex;
 use gridwarden_protocol::case::{CaseState, CaseStatus};
 use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::source::Source;
 use gridwarden_protocol::{ErrorCode, ReportState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -93,6 +94,15 @@ impl Entry {
 
     pub fn department(&self) -> Option<&str> {
         self.case.as_ref().and_then(|c| c.department.as_deref())
+    }
+
+    /// A device or a hotline (Open311) recorded it.
+    pub fn source(&self) -> Source {
+        self.report
+            .origin
+            .as_ref()
+            .map(|o| o.source())
+            .unwrap_or(Source::Device)
     }
 
     fn observed_ms(&self) -> i64 {
@@ -246,7 +256,7 @@ pub struct Filter {
     street: Option<String>,
     department: Option<String>,
     reporter: Option<String>,
-    hotline_only: bool,
+    source: Option<Source>,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
     overdue: Option<bool>,
@@ -358,9 +368,10 @@ impl Filter {
                 return Err(bad(format!("reporter: no user named `{r}`")));
             }
         }
-        let hotline_only = match given(&p.source) {
-            None | Some("device") => false,
-            Some("hotline") => true,
+        let source = match given(&p.source) {
+            None => None,
+            Some("device") => Some(Source::Device),
+            Some("hotline") => Some(Source::Hotline),
             Some(other) => {
                 return Err(bad(format!(
                     "source: `{other}` is neither device nor hotline"
@@ -443,7 +454,7 @@ impl Filter {
             street,
             department,
             reporter,
-            hotline_only,
+            source,
             from_ms,
             to_ms,
             overdue,
@@ -458,9 +469,7 @@ impl Filter {
     }
 
     fn matches(&self, e: &Entry, categories: &CategoryTable, now_ms: i64) -> bool {
-        if self.hotline_only {
-            // Every report today comes from a device; hotline intake is
-            // another issue.
+        if self.source.is_some_and(|s| s != e.source()) {
             return false;
         }
         if !self.statuses.is_empty() && !self.statuses.contains(&e.status) {
@@ -525,23 +534,32 @@ impl Filter {
         true
     }
 
-    fn sort(&self, rows: &mut [&Entry]) {
+    /// Sorts `rows`, or only enough of them for the first `keep` to be
+    /// right: a page needs its rows in order, not the whole city's.
+    fn sort(&self, rows: &mut Vec<&Entry>, keep: Option<usize>) {
+        let cmp = |a: &&Entry, b: &&Entry| self.order(a, b);
+        if let Some(k) = keep.filter(|k| *k > 0 && *k < rows.len()) {
+            rows.select_nth_unstable_by(k - 1, cmp);
+            rows.truncate(k);
+        }
+        rows.sort_by(cmp);
+    }
+
+    fn order(&self, a: &Entry, b: &Entry) -> std::cmp::Ordering {
         let key = self.sort;
-        rows.sort_by(|a, b| {
-            let ord = match key {
-                SortKey::Observed => a.reported_ms.cmp(&b.reported_ms),
-                // Cases without a deadline go last either way round.
-                SortKey::Deadline => a
-                    .deadline_ms
-                    .unwrap_or(i64::MAX)
-                    .cmp(&b.deadline_ms.unwrap_or(i64::MAX)),
-                SortKey::Status => a.status.cmp(&b.status),
-                SortKey::Category => a.report.category().cmp(&b.report.category()),
-                SortKey::Cell => a.cell().cmp(&b.cell()),
-            };
-            let ord = if self.descending { ord.reverse() } else { ord };
-            ord.then_with(|| b.report.id.cmp(&a.report.id))
-        });
+        let ord = match key {
+            SortKey::Observed => a.reported_ms.cmp(&b.reported_ms),
+            // A case without a deadline sorts as the latest.
+            SortKey::Deadline => a
+                .deadline_ms
+                .unwrap_or(i64::MAX)
+                .cmp(&b.deadline_ms.unwrap_or(i64::MAX)),
+            SortKey::Status => a.status.cmp(&b.status),
+            SortKey::Category => a.report.category().cmp(&b.report.category()),
+            SortKey::Cell => a.cell().cmp(&b.cell()),
+        };
+        let ord = if self.descending { ord.reverse() } else { ord };
+        ord.then_with(|| b.report.id.cmp(&a.report.id))
     }
 }
 
@@ -595,7 +613,7 @@ impl CaseRow {
                 .map(str::to_owned),
             department,
             reporter: e.reporter().to_owned(),
-            source: "device",
+            source: e.source().as_str(),
             observed_at: rfc3339(e.observed_ms()),
             reported_at: rfc3339(e.reported_ms),
             deadline: e.deadline_ms.map(rfc3339),
@@ -712,12 +730,15 @@ impl Console {
     }
 
     /// Entries matching `filter`, sorted.
+    /// Entries matching `filter`, sorted (only the first `keep` when
+    /// given), and how many matched.
     fn matching<T>(
         &self,
         user: &ConsoleUser,
         filter: &Filter,
         names: &Names,
-        f: impl FnOnce(Vec<&Entry>) -> T,
+        keep: Option<usize>,
+        f: impl FnOnce(usize, Vec<&Entry>) -> T,
     ) -> ServiceResult<T> {
         let now = self.service.now();
         self.with_entries(user, |all| {
@@ -725,8 +746,9 @@ impl Console {
                 .into_iter()
                 .filter(|e| filter.matches(e, &names.categories, now))
                 .collect();
-            filter.sort(&mut rows);
-            f(rows)
+            let total = rows.len();
+            filter.sort(&mut rows, keep);
+            f(total, rows)
         })
     }
 
@@ -734,8 +756,9 @@ impl Console {
         let names = self.names()?;
         let filter = Filter::parse(params, &names, self)?;
         let now = self.service.now();
-        self.matching(user, &filter, &names, |rows| QueuePage {
-            total: rows.len(),
+        let keep = filter.offset.saturating_add(filter.limit);
+        self.matching(user, &filter, &names, Some(keep), |total, rows| QueuePage {
+            total,
             rows: rows
                 .iter()
                 .skip(filter.offset)
@@ -755,7 +778,7 @@ impl Console {
         let filter = Filter::parse(params, &names, self)?;
         let cap = self.config.export_max_rows as usize;
         let now = self.service.now();
-        let rows = self.matching(user, &filter, &names, |rows| {
+        let rows = self.matching(user, &filter, &names, None, |_, rows| {
             (rows.len() <= cap)
                 .then(|| {
                     rows.iter()
@@ -783,7 +806,7 @@ impl Console {
         let names = self.names()?;
         let filter = Filter::parse(params, &names, self)?;
         let now = self.service.now();
-        self.matching(user, &filter, &names, |rows| {
+        self.matching(user, &filter, &names, None, |_, rows| {
             rows.iter()
                 .filter_map(|e| {
                     let loc = e.report.location()?;
