@@ -18,7 +18,8 @@ pub fn to_wire(version: u64, name: &str, cells: &[Cell]) -> GridLayerWire {
     }
 }
 
-fn cell_to_wire(cell: &Cell) -> GridCellWire {
+/// One cell as it travels.
+pub fn cell_to_wire(cell: &Cell) -> GridCellWire {
     GridCellWire {
         code: cell.code.clone(),
         name: cell.name.clone(),
