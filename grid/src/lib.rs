@@ -40,4 +40,4 @@ pub use gpx::{parse_gpx, to_gpx, GpxError, GpxTrack};
 pub use import::{parse_geojson, read_geojson, ImportError};
 pub use index::{Assignment, AssignmentRef, GridIndex, NEAR_LIMIT_M};
 pub use track::{distance_m, flag_jumps, summarise, to_geojson, Thinner};
-pub use wire::{cell_to_wire, from_wire, to_wire};
+pub use wire::{cell_from_wire, cell_to_wire, from_wire, to_wire};

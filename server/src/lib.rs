@@ -6,6 +6,7 @@ pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod datadir;
+pub mod grid;
 pub mod net;
 pub mod photos;
 pub mod service;

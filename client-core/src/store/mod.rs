@@ -7,6 +7,7 @@
 //! transaction derefs to one).
 
 pub mod cases;
+pub mod grid_cells;
 pub mod meta;
 pub mod outbox;
 pub mod patrols;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_confirmed_state.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_cases.sql"),
+    include_str!("../../migrations/0005_grid_cells.sql"),
 ];
 
 /// An open client database.

@@ -4,7 +4,8 @@
 //! committed when can be tested without a socket.
 //!
 //! Hello → FetchReference (only when the server announces other versions than
-//! the cached ones) → Push (the outbox in order, batch by batch) → Pull (pages
+//! the cached ones) → FetchCells (pages of the grid cells the device holds,
+//! only when the layer or the user's scope changed; `cells.rs`) → Push (the outbox in order, batch by batch) → Pull (pages
 //! from the stored cursor while the server says there are more) → Done.
 
 use std::collections::{HashMap, HashSet};
@@ -60,6 +61,10 @@ enum Phase {
     AwaitPage {
         cursor: Cursor,
     },
+    /// Pages of grid cells; `scope_key` is the user's scope as announced.
+    AwaitCells {
+        scope_key: Option<String>,
+    },
     Done,
 }
 
@@ -70,6 +75,7 @@ impl Phase {
             Phase::AwaitReference { .. } => "Reference",
             Phase::AwaitAck { .. } => "Ack",
             Phase::AwaitPage { .. } => "PullPage",
+            Phase::AwaitCells { .. } => "CellPage",
             Phase::Done => "nothing",
         }
     }
@@ -87,6 +93,7 @@ pub(crate) fn message_name(m: &ServerMessage) -> &'static str {
         ServerMessage::PhotoData(_) => "PhotoData",
         ServerMessage::Patrols(_) => "Patrols",
         ServerMessage::PatrolTrack(_) => "PatrolTrack",
+        ServerMessage::CellPage(_) => "CellPage",
     }
 }
 
@@ -105,6 +112,10 @@ pub struct SyncEngine {
     /// they are rejections like any other (no loop).
     restamped: HashSet<Uuid>,
     summary: SyncSummary,
+    /// The grid download this sync needs once reference data is current:
+    /// the announced layer version and the user's scope.
+    cells: Option<cells::Wanted>,
+    cell_pages: u32,
 }
 
 impl SyncEngine {
@@ -117,6 +128,8 @@ impl SyncEngine {
             last_pushed_seq: 0,
             push_and_pull,
             summary: SyncSummary::default(),
+            cells: None,
+            cell_pages: 0,
         }
     }
 
@@ -140,12 +153,13 @@ impl SyncEngine {
     /// Continues a just-enrolled connection: fetches all reference data so
     /// the device works offline at once, then stops.
     pub fn after_enrolment(device_id: Uuid, clock: SharedClock) -> (Self, ClientMessage) {
-        let engine = Self::new(
+        let mut engine = Self::new(
             Phase::AwaitReference { announced: None },
             hlc::node_id(device_id),
             false,
             clock,
         );
+        engine.cells = Some(cells::Wanted::current());
         let fetch = FetchReference {
             categories_version: None,
             grid_version: None,
@@ -178,6 +192,9 @@ impl SyncEngine {
             (Phase::AwaitPage { cursor }, ServerMessage::PullPage(page)) => {
                 self.on_page(store, cursor, page)
             }
+            (Phase::AwaitCells { scope_key }, ServerMessage::CellPage(page)) => {
+                self.on_cells(store, scope_key, page)
+            }
             (phase, other) => Err(ClientError::Protocol(format!(
                 "the server answered {} while this device waited for {}",
                 message_name(&other),
@@ -195,8 +212,9 @@ impl SyncEngine {
         meta::set_clock_offset_ms(&tx, self.clock.now_ms() as i64 - w.server_time_ms as i64)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
+        self.cells = cells::Wanted::after_welcome(&tx, &w)?;
         tx.commit()?;
-        if cached_categories != Some(w.categories_version) || cached_grid != Some(w.grid_version) {
+        if cached_categories != Some(w.categories_version) {
             self.phase = Phase::AwaitReference {
                 announced: Some((w.categories_version, w.grid_version)),
             };
@@ -206,7 +224,7 @@ impl SyncEngine {
             };
             return Ok(Step::Send(ClientMessage::FetchReference(fetch)));
         }
-        self.next_push(store)
+        self.after_reference(store)
     }
 
     fn on_reference(
@@ -230,19 +248,24 @@ impl SyncEngine {
                 }
             }
         }
-        match r.grid {
-            Some(layer) => {
-                reference::put_grid(&tx, &layer)?;
-                meta::set_grid_version(&tx, layer.version)?;
-                self.summary.grid_updated = true;
-            }
-            None => {
-                if let (None, Some((_, v))) = (meta::grid_version(&tx)?, announced) {
-                    meta::set_grid_version(&tx, v)?;
-                }
-            }
+        // Servers since FetchCells never send a layer here; an older one
+        // that does gives the whole layer, kept as such.
+        if let Some(layer) = r.grid {
+            crate::store::grid_cells::put_whole_layer(&tx, &layer)?;
+            meta::set_grid_version(&tx, layer.version)?;
+            self.summary.grid_updated = true;
+            self.cells = None;
         }
         tx.commit()?;
+        self.after_reference(store)
+    }
+
+    /// Grid cells when they are wanted, then the push (or the end of the
+    /// short conversation after enrolment).
+    fn after_reference(&mut self, store: &mut Store) -> Result<Step> {
+        if let Some(wanted) = self.cells.take() {
+            return self.start_cells(store, wanted);
+        }
         if self.push_and_pull {
             self.next_push(store)
         } else {
@@ -447,6 +470,7 @@ impl SyncEngine {
     }
 }
 
+mod cells;
 #[cfg(test)]
 mod tests;
 

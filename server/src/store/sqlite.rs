@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
-use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::grid::GridLayerWire;
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
@@ -17,6 +17,7 @@ use super::*;
 
 mod cases;
 mod feed;
+mod grid;
 mod group;
 mod patrols;
 mod security;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_cases.sql"),
     include_str!("../../migrations/0006_case_photos.sql"),
     include_str!("../../migrations/0007_report_cells.sql"),
+    include_str!("../../migrations/0008_grid_cells.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -67,6 +69,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     }
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
+    }
+    if version < 8 {
+        grid::convert_whole_layers(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
@@ -566,16 +571,33 @@ impl Store for SqliteStore {
         self.read(|c| security::audit_log(c, since_ms))
     }
 
-    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64> {
-        self.write(|tx| {
-            let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM grid_layers", [], |r| r.get(0))?;
-            let layer = GridLayerWire { version: version as u64, name: name.to_owned(), cells: cells.to_vec() };
-            tx.execute(
-                "INSERT INTO grid_layers (version, name, imported_ms, cell_count, layer) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![version, name, now_ms, cells.len() as i64, codec::encode(&layer)],
-            )?;
-            Ok(version as u64)
-        })
+    fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| grid::put_cells(tx, cells))
+    }
+
+    fn commit_grid_layer(
+        &self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        self.write(|tx| grid::commit_layer(tx, name, members, now_ms))
+    }
+
+    fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>> {
+        self.read(|c| grid::members(c, version))
+    }
+
+    fn grid_cell_data(
+        &self,
+        version: u64,
+        codes: &[String],
+        shapes: bool,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.read(|c| grid::cell_data(c, version, codes, shapes))
     }
 
     fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>> {
@@ -596,20 +618,7 @@ impl Store for SqliteStore {
     }
 
     fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>> {
-        self.read(|c| {
-            let bytes: Option<Vec<u8>> = c
-                .query_row(
-                    "SELECT layer FROM grid_layers ORDER BY version DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            bytes
-                .map(|b| {
-                    codec::decode(&b).map_err(|e| StoreError::Corrupt(format!("grid layer: {e}")))
-                })
-                .transpose()
-        })
+        self.read(grid::current_layer)
     }
 
     fn grid_version(&self) -> StoreResult<u64> {
@@ -997,16 +1006,41 @@ mod migration_tests {
         assert_eq!(expected.len(), 4);
         assert_eq!(expected.last(), Some(&(Uuid::from_u128(101), false)));
         drop(store);
-        // Back to the schema before the cell index (its migration is the
-        // last), as a server of the previous release left it.
+        // Back to the schema before the cell index (migration 0007), as a
+        // server of that release left it.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(&format!(
-            "DROP TABLE report_left_cells; PRAGMA user_version = {};",
-            super::MIGRATIONS.len() - 1
-        ))
+        conn.execute_batch(
+            "DROP TABLE report_left_cells; DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             PRAGMA user_version = 6;",
+        )
         .unwrap();
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();
         assert_eq!(west_pull(&store), expected);
+    }
+
+    #[test]
+    fn a_layer_stored_whole_by_an_earlier_release_is_converted_to_cells_on_open() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(super::SqliteStore::open(&path).unwrap());
+        let city = gridwarden_grid::synth::StreetGrid::city(5, 12, 4);
+        let cells: Vec<_> = city.iter().collect();
+        let layer = gridwarden_grid::to_wire(1, "old", &cells);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 7;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO grid_layers (version, name, imported_ms, cell_count, layer) VALUES (1, 'old', 1, 5, ?1)",
+            [gridwarden_protocol::codec::encode(&layer)],
+        )
+        .unwrap();
+        drop(conn);
+        let store = super::SqliteStore::open(&path).unwrap();
+        assert_eq!(store.grid_members(1).unwrap().len(), 5);
+        assert_eq!(store.current_grid_layer().unwrap().unwrap(), layer);
     }
 }
