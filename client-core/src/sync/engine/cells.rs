@@ -79,6 +79,7 @@ impl SyncEngine {
         }
         tx.commit()?;
         self.summary.grid_updated |= changed;
+        self.summary.grid_cells += (page.cells.len() + page.shapes.len()) as u64;
         if let Some(request) = next {
             self.phase = Phase::AwaitCells { scope_key };
             return Ok(Step::Send(ClientMessage::FetchCells(request)));
