@@ -98,13 +98,17 @@ impl RefCache {
             for wire in &full {
                 match gridwarden_grid::cell_from_wire(wire) {
                     Ok(cell) => cells.push(cell),
-                    Err(e) => tracing::warn!(code = %wire.code, error = %e, "cached grid cell cannot be indexed"),
+                    Err(e) => {
+                        tracing::warn!(code = %wire.code, error = %e, "cached grid cell cannot be indexed")
+                    }
                 }
             }
             for shape in &shapes {
                 match gridwarden_grid::shapes::shape_to_cell(shape) {
                     Ok(cell) => cells.push(cell),
-                    Err(e) => tracing::warn!(code = %shape.code, error = %e, "cached grid shape cannot be indexed"),
+                    Err(e) => {
+                        tracing::warn!(code = %shape.code, error = %e, "cached grid shape cannot be indexed")
+                    }
                 }
             }
             Some(Arc::new(Held {

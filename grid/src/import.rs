@@ -72,7 +72,10 @@ impl Seen {
 }
 
 /// One feature to one cell. The error carries the code when it is known.
-pub(crate) fn parse_feature(feature: &Value, pattern: &CodePattern) -> Result<Cell, (Option<String>, String)> {
+pub(crate) fn parse_feature(
+    feature: &Value,
+    pattern: &CodePattern,
+) -> Result<Cell, (Option<String>, String)> {
     let no_code = |problem: String| (None, problem);
     let Value::Object(obj) = feature else {
         return Err(no_code(format!(

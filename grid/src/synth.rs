@@ -115,7 +115,9 @@ impl StreetGrid {
     /// time (a 50,000-cell city is over 100 MB of text).
     pub fn write_geojson(&self, out: impl Write) -> io::Result<()> {
         let mut out = io::BufWriter::with_capacity(1 << 16, out);
-        out.write_all(b"{\"type\":\"FeatureCollection\",\"name\":\"synthetic city\",\"features\":[\n")?;
+        out.write_all(
+            b"{\"type\":\"FeatureCollection\",\"name\":\"synthetic city\",\"features\":[\n",
+        )?;
         for i in 0..self.cells {
             if i > 0 {
                 out.write_all(b",\n")?;
@@ -174,7 +176,9 @@ impl StreetGrid {
             (to, from, true)
         };
         let (pa, pb) = (self.corner(a.0, a.1), self.corner(b.0, b.1));
-        let key = mix(self.seed ^ mix((a.0 as u64) << 32 | a.1 as u64) ^ mix(b.0 as u64 ^ (b.1 as u64) << 20));
+        let key = mix(self.seed
+            ^ mix((a.0 as u64) << 32 | a.1 as u64)
+            ^ mix(b.0 as u64 ^ (b.1 as u64) << 20));
         let phase = unit(key) * std::f64::consts::TAU;
         let freq = 1.0 + (key >> 60) as f64;
         // A few metres of wobble on a ~100 m block.

@@ -211,7 +211,11 @@ mod tests {
         let pattern = CodePattern::default_15();
         let err =
             import_grid(&data, &layer_with_vertices(4_000), "big", &pattern, false).unwrap_err();
-        assert!(err.to_string().contains("feature 0 (code \"990102001001001\")"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("feature 0 (code \"990102001001001\")"),
+            "{err}"
+        );
         assert!(err.to_string().contains("simplify that polygon"), "{err}");
         assert!(!err.to_string().contains("several layers"), "{err}");
         assert_eq!(data.store().grid_version().unwrap(), before);

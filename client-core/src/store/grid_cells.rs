@@ -185,7 +185,8 @@ pub fn load(conn: &Connection) -> Result<(Vec<GridCellWire>, Vec<CellShape>)> {
     let mut stmt = conn.prepare("SELECT detail, data FROM grid_cells ORDER BY code")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     let (mut full, mut display) = (Vec::new(), Vec::new());
-    let unreadable = || ClientError::Protocol("a stored grid cell is unreadable; sync again".into());
+    let unreadable =
+        || ClientError::Protocol("a stored grid cell is unreadable; sync again".into());
     for row in rows {
         let (detail, data) = row?;
         match detail {

@@ -59,10 +59,8 @@ pub(super) fn read<R: Read, E>(
         had_features: false,
         failure: None,
     };
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
-        1 << 16,
-        reader,
-    ));
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 16, reader));
     let visited = de::Deserializer::deserialize_any(&mut de, Document(&mut state));
     let visited = visited.and_then(|()| de.end());
     if let Some(failure) = state.failure.take() {
@@ -183,7 +181,8 @@ struct Features<'s, 'p, F, E>(&'s mut State<'p, F, E>);
 
 impl<F, E> Features<'_, '_, F, E> {
     fn refuse<T, D: de::Error>(self, found: String) -> Result<T, D> {
-        self.0.not_fc(format!("its \"features\" is {found}, not an array"))
+        self.0
+            .not_fc(format!("its \"features\" is {found}, not an array"))
     }
 }
 

@@ -13,7 +13,10 @@ fn coarse_levels_keep_few_vertices_and_fine_ones_keep_the_street() {
             .map(|s| s.polygons[0].rings[0].len() / 2)
             .collect();
         assert!(counts[0] <= 12, "{counts:?}");
-        assert!(counts[0] <= counts[1] && counts[1] <= counts[2], "{counts:?}");
+        assert!(
+            counts[0] <= counts[1] && counts[1] <= counts[2],
+            "{counts:?}"
+        );
         for shape in &shapes {
             let back = shape_to_cell(shape).unwrap();
             assert_eq!(back.code, cell.code);
@@ -31,7 +34,10 @@ fn shapes_never_decide_the_server_assignment() {
     // whatever the coarse shape would say.
     let city = StreetGrid::city(9, 100, 2);
     let full = GridIndex::new(city.iter().collect());
-    let shapes: Vec<_> = city.iter().map(|c| display_shape(&c, DISPLAY_LEVELS[0])).collect();
+    let shapes: Vec<_> = city
+        .iter()
+        .map(|c| display_shape(&c, DISPLAY_LEVELS[0]))
+        .collect();
     let coarse = GridIndex::new(shapes_to_cells(&shapes).unwrap());
     let mut differ = 0;
     let (lo, hi) = (city.inside(0), city.inside(8));

@@ -18,7 +18,10 @@ fn neighbours_share_their_streets_so_every_point_has_one_cell() {
     let index = GridIndex::new(city.iter().collect());
     for i in 0..city.cells {
         let [x, y] = city.inside(i);
-        assert_eq!(index.assign(x, y).code(), Some(StreetGrid::code(i).as_str()));
+        assert_eq!(
+            index.assign(x, y).code(),
+            Some(StreetGrid::code(i).as_str())
+        );
     }
     // No gaps: a fine sweep across the interior finds a containing cell
     // everywhere (the nearest-cell rule would hide a gap, so ask `inside`).

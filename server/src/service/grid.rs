@@ -44,7 +44,8 @@ impl Service {
                 let corrupt = |e: String| {
                     StoreError::Corrupt(format!("grid layer {version}, cell {code}: {e}"))
                 };
-                let wire: GridCellWire = codec::decode(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                let wire: GridCellWire =
+                    codec::decode(&bytes).map_err(|e| corrupt(e.to_string()))?;
                 cells.push(gridwarden_grid::cell_from_wire(&wire).map_err(corrupt)?);
             }
         }
@@ -89,7 +90,11 @@ impl Service {
             None => self
                 .grid_catalogs
                 .get(self.store.as_ref(), current)?
-                .ok_or_else(|| StoreError::Corrupt(format!("grid layer {current} is listed but has no catalog")))?,
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "grid layer {current} is listed but has no catalog"
+                    ))
+                })?,
         };
         let resumable = fetch.layer_version == catalog.version && fetch.scope_tag == tag;
         let mode = if fetch.scope_tag != tag {
@@ -122,8 +127,10 @@ impl Service {
                     .collect();
                 // Codes to drop go with the first page only.
                 let removed = if after.is_none() {
-                    let now: HashSet<&str> =
-                        scope.iter().map(|&i| catalog.member(i).code.as_str()).collect();
+                    let now: HashSet<&str> = scope
+                        .iter()
+                        .map(|&i| catalog.member(i).code.as_str())
+                        .collect();
                     since
                         .scope(coverage, &session.cells)
                         .into_iter()
@@ -147,7 +154,10 @@ impl Service {
         let mut last: Option<String> = None;
         let mut done = true;
         'fill: for chunk in list[start..].chunks(CHUNK) {
-            let codes: Vec<String> = chunk.iter().map(|&i| catalog.member(i).code.clone()).collect();
+            let codes: Vec<String> = chunk
+                .iter()
+                .map(|&i| catalog.member(i).code.clone())
+                .collect();
             let shapes = coverage == Coverage::WholeDisplay;
             for (code, data) in self.store.grid_cell_data(catalog.version, &codes, shapes)? {
                 let corrupt = |e: String| {

@@ -270,8 +270,12 @@ pub trait Store: Send + Sync + 'static {
     fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()>;
     /// Publishes a new layer version made of `members` (whose content was
     /// put before) in one transaction; returns its version.
-    fn commit_grid_layer(&self, name: &str, members: &[GridMember], now_ms: i64)
-        -> StoreResult<u64>;
+    fn commit_grid_layer(
+        &self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64>;
     /// The cells of a version: code, content hash and box.
     fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>>;
     /// The stored content of `codes` in `version`, in the order asked, as

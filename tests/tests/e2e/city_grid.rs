@@ -173,7 +173,10 @@ fn city_scenario(cells: usize) {
     // Every report lands in the cell the full geometry says, on the server:
     // points at block centres and points a few metres from the streets.
     let full = GridIndex::new(revised.iter().collect());
-    let mut expected = vec![(id_mine, Some(StreetGrid::code(mine))), (id_far, Some(StreetGrid::code(far)))];
+    let mut expected = vec![
+        (id_mine, Some(StreetGrid::code(mine))),
+        (id_far, Some(StreetGrid::code(far))),
+    ];
     for n in 0..60usize {
         let i = (n * 104_729) % cells;
         let [x, y] = city.inside(i);
