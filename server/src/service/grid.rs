@@ -167,12 +167,11 @@ impl Service {
                     )))
                 };
                 let size = if shapes {
-                    let mut levels: Vec<CellShape> =
+                    let levels: Vec<CellShape> =
                         codec::decode(&data).map_err(|e| corrupt(e.to_string()))?;
-                    if CITY_LEVEL >= levels.len() {
+                    let Some(shape) = levels.into_iter().nth(CITY_LEVEL) else {
                         return Err(corrupt("no display shape at the city level".into()));
-                    }
-                    let shape = levels.swap_remove(CITY_LEVEL);
+                    };
                     let size = codec::encode(&shape).len();
                     if bytes + size > cap && last.is_some() {
                         done = false;
