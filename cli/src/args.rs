@@ -30,6 +30,19 @@ pub struct Cli {
     )]
     pub connect_timeout: f64,
 
+    /// The city's offset from UTC: times in text output are local to it,
+    /// and a date you type (`--since 2024-05-01`) is its day. It is the
+    /// working calendar's; UTC+8 unless the city is elsewhere. `--json`
+    /// always prints UTC.
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDWARDEN_UTC_OFFSET",
+        value_name = "+HH:MM",
+        default_value = "+08:00"
+    )]
+    pub utc_offset: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -90,8 +103,8 @@ pub enum Command {
         /// Only this warden's patrols (asks the server).
         #[arg(long, value_name = "NAME")]
         warden: Option<String>,
-        /// Only patrols started on or after this date (YYYY-MM-DD, UTC+8,
-        /// the city's day) or time (RFC 3339).
+        /// Only patrols started on or after this date (YYYY-MM-DD, the
+        /// city's day, see --utc-offset) or time (RFC 3339).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
         /// Only patrols started before this date or time.
@@ -124,7 +137,8 @@ pub enum Command {
         /// grid, street, department or warden.
         #[arg(long, value_name = "GROUP")]
         by: String,
-        /// First day (YYYY-MM-DD, the city's day, UTC+8) or time; default: 30 days ago.
+        /// First day (YYYY-MM-DD, the city's day, see --utc-offset) or time;
+        /// default: 30 days ago.
         #[arg(long, value_name = "DATE")]
         from: Option<String>,
         /// Day after the last (exclusive) or time; default: now.
@@ -139,7 +153,10 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
     /// Show one case with its history.
-    Show { id: String },
+    Show {
+        /// Report id, or a unique prefix of it (a case is named by its report).
+        id: String,
+    },
     /// Accept a report as a case (立案). Supervisors.
     Register {
         id: String,
@@ -251,7 +268,8 @@ pub enum PatrolCommand {
     },
     /// Show one patrol: summary, or its track as GeoJSON or GPX.
     Show {
-        /// Patrol id (a unique prefix works for this device's patrols).
+        /// Patrol id, or a unique prefix of it (looked up on this device,
+        /// then, for a supervisor, among the server's latest patrols).
         id: String,
         /// Print the track as GeoJSON (flagged points marked).
         #[arg(long, conflicts_with = "gpx")]
@@ -308,7 +326,8 @@ pub struct ReportArgs {
     /// A photo file (JPEG, PNG or HEIC); repeat for several.
     #[arg(long = "photo", value_name = "FILE")]
     pub photos: Vec<PathBuf>,
-    /// The patrol the report belongs to. Default: the patrol under way.
+    /// The patrol the report belongs to (its id or a unique start of it).
+    /// Default: the patrol under way.
     #[arg(long, value_name = "ID")]
     pub patrol: Option<String>,
 }

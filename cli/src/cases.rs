@@ -2,18 +2,58 @@
 
 use gridwarden_client_core::case::{CaseOp, CaseStatus};
 use gridwarden_client_core::category::TimeLimit;
-use gridwarden_client_core::workflow::{GroupBy, KpiRow, Period};
-use gridwarden_client_core::{CaseFilter, CaseView, Client};
+use gridwarden_client_core::{CaseFilter, CaseView, Client, ReferenceNames, ShortIds};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::args::CaseCommand;
-use crate::commands::Output;
-use crate::patrols::parse_day;
+use crate::commands::{Output, CELL_NAME_COLS};
+use crate::names::named;
 use crate::render::{excerpt, table};
-use crate::time::{format_utc, now_ms};
+use crate::time::Offset;
 use crate::Failure;
 
-const DAY_MS: i64 = 86_400_000;
+/// A case in `--json` with the names of its codes the device knows
+/// (`null` where it knows none; departments have none on a device).
+#[derive(Serialize)]
+struct NamedCase<'a> {
+    #[serde(flatten)]
+    case: &'a CaseView,
+    category_name: Option<&'a str>,
+    cell_name: Option<&'a str>,
+}
+
+fn with_names<'a>(case: &'a CaseView, names: &'a ReferenceNames) -> NamedCase<'a> {
+    NamedCase {
+        case,
+        category_name: case.category.as_deref().and_then(|c| names.category(c)),
+        cell_name: case.grid_cell.as_deref().and_then(|c| names.cell(c)),
+    }
+}
+
+/// What the text of a case list needs besides the cases.
+struct Context {
+    short: ShortIds,
+    names: ReferenceNames,
+    offset: Offset,
+}
+
+impl Context {
+    fn of(client: &Client, offset: Offset) -> Result<Context, Failure> {
+        Ok(Context {
+            short: client.report_short_ids()?,
+            names: client.reference_names()?,
+            offset,
+        })
+    }
+
+    fn category(&self, code: Option<&str>) -> String {
+        match code {
+            Some(code) => named(code, self.names.category(code)),
+            None => "-".into(),
+        }
+    }
+}
 
 pub fn cases(
     client: &Client,
@@ -33,15 +73,18 @@ pub fn cases(
         overdue_only: overdue,
     };
     let list = client.cases(&filter)?;
-    out.emit(&list, || list_text(&list))
+    let cx = Context::of(client, out.offset)?;
+    let named: Vec<_> = list.iter().map(|c| with_names(c, &cx.names)).collect();
+    out.emit(&named, || list_text(&list, &cx))
 }
 
-fn list_text(list: &[CaseView]) -> String {
+fn list_text(list: &[CaseView], cx: &Context) -> String {
     let mut rows = vec![vec![
         "REPORT".into(),
         "STATUS".into(),
+        "CATEGORY".into(),
         "DEPT".into(),
-        "DEADLINE".into(),
+        format!("DEADLINE ({})", cx.offset.label()),
         "CELL".into(),
         "NOTE".into(),
     ]];
@@ -54,25 +97,41 @@ fn list_text(list: &[CaseView]) -> String {
             status.push_str(&format!(" (+{} pending)", c.pending.join(",")));
         }
         rows.push(vec![
-            c.report_id.to_string()[..8].to_owned(),
+            cx.short.of(&c.report_id),
             status,
+            cx.category(c.category.as_deref()),
             c.department.clone().unwrap_or_else(|| "-".into()),
-            c.deadline_ms.map(format_utc).unwrap_or_else(|| "-".into()),
-            c.grid_cell.clone().unwrap_or_else(|| "-".into()),
+            c.deadline_ms
+                .map(|ms| cx.offset.short(ms))
+                .unwrap_or_else(|| "-".into()),
+            crate::names::cell(&cx.names, c.grid_cell.as_deref(), CELL_NAME_COLS),
             excerpt(c.note.as_deref().unwrap_or(""), 30),
         ]);
     }
     format!("{}{} cases\n", table(&rows), list.len())
 }
 
-fn show_text(c: &CaseView) -> String {
+fn show_text(c: &CaseView, names: &ReferenceNames, offset: Offset) -> String {
+    let category = match c.category.as_deref() {
+        Some(code) => named(code, names.category(code)),
+        None => "-".into(),
+    };
+    let cell = match c.grid_cell.as_deref() {
+        Some(code) => named(code, names.cell(code)),
+        None => "unassigned".into(),
+    };
     let mut text = format!(
-        "case of report {}\nstatus:     {}{}\ndepartment: {}\ndeadline:   {}\nreworks:    {}\n",
+        "case of report {}\nstatus:     {}{}\ncategory:   {category}\ncell:       {cell}\n\
+         note:       {}\nreporter:   {}\ndepartment: {}\ndeadline:   {}\nreworks:    {}\n",
         c.report_id,
         c.status,
         if c.overdue { " (OVERDUE)" } else { "" },
+        excerpt(c.note.as_deref().unwrap_or(""), 60),
+        c.reporter.as_deref().unwrap_or("-"),
         c.department.as_deref().unwrap_or("-"),
-        c.deadline_ms.map(format_utc).unwrap_or_else(|| "-".into()),
+        c.deadline_ms
+            .map(|ms| offset.full(ms))
+            .unwrap_or_else(|| "-".into()),
         c.reworks
     );
     if let Some(v) = &c.verifier {
@@ -87,7 +146,7 @@ fn show_text(c: &CaseView) -> String {
     if let Some(r) = &c.rejected {
         text.push_str(&format!("refused:    {r}\n"));
     }
-    text.push_str("history:\n");
+    text.push_str(&format!("history (UTC{}):\n", offset.label()));
     for s in &c.history {
         let photos = if s.photos.is_empty() {
             String::new()
@@ -97,7 +156,7 @@ fn show_text(c: &CaseView) -> String {
         };
         text.push_str(&format!(
             "  {}  {:<22} {} → {}  by {} ({}){}{photos}\n",
-            format_utc(s.server_ms),
+            offset.short(s.server_ms),
             s.op,
             s.from,
             s.to,
@@ -117,9 +176,11 @@ pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Resu
     let mut photos = Vec::new();
     let (id, op) = match command {
         CaseCommand::Show { id } => {
-            let id = client.resolve_report_id(&id)?;
+            let id = crate::ids::report(client, &id, out.offset)?;
             let c = client.case(id)?;
-            return out.emit(&c, || show_text(&c));
+            let names = client.reference_names()?;
+            let offset = out.offset;
+            return out.emit(&with_names(&c, &names), || show_text(&c, &names, offset));
         }
         CaseCommand::Register { id, note } => (id, CaseOp::Register { note }),
         CaseCommand::Reject { id, reason } => (id, CaseOp::Reject { reason }),
@@ -178,7 +239,7 @@ pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Resu
             (id, CaseOp::Postpone { reason, extension })
         }
     };
-    let id = client.resolve_report_id(&id)?;
+    let id = crate::ids::report(client, &id, out.offset)?;
     let name = op.name();
     let op_id = client.case_step_with_photos(id, op, &photos)?;
     out.emit(&json!({"report": id, "step": name, "op": op_id}), || {
@@ -188,118 +249,16 @@ pub fn case(client: &Client, command: CaseCommand, out: &mut Output<'_>) -> Resu
 
 pub fn tasks(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     let list = client.tasks()?;
-    out.emit(&list, || {
+    let cx = Context::of(client, out.offset)?;
+    let named: Vec<_> = list.iter().map(|c| with_names(c, &cx.names)).collect();
+    out.emit(&named, || {
         if list.is_empty() {
             "no verification tasks (sync to fetch new ones)\n".into()
         } else {
             format!(
                 "{}verify with: gridwarden case verify ID --passed|--failed --note TEXT\n",
-                list_text(&list)
+                list_text(&list, &cx)
             )
         }
     })
-}
-
-pub fn kpi(
-    client: &Client,
-    by: &str,
-    from: Option<String>,
-    to: Option<String>,
-    csv: bool,
-    out: &mut Output<'_>,
-) -> Result<(), Failure> {
-    let by: GroupBy = by.parse().map_err(Failure::Usage)?;
-    let to_ms = to
-        .as_deref()
-        .map(parse_day)
-        .transpose()?
-        .unwrap_or_else(now_ms);
-    let from_ms = from
-        .as_deref()
-        .map(parse_day)
-        .transpose()?
-        .unwrap_or(to_ms - 30 * DAY_MS);
-    if from_ms >= to_ms {
-        return Err(Failure::Usage("--from must be before --to".into()));
-    }
-    let rows = client.kpi(by, Period { from_ms, to_ms })?;
-    if csv && !out.json {
-        return out.emit(&rows, || csv_text(&rows));
-    }
-    out.emit(&rows, || kpi_text(&rows))
-}
-
-fn pct(rate: Option<f64>) -> String {
-    rate.map(|r| format!("{:.1}%", r * 100.0))
-        .unwrap_or_else(|| "-".into())
-}
-
-const KPI_COLUMNS: [&str; 16] = [
-    "key",
-    "reported",
-    "registered",
-    "rejected",
-    "dispatched",
-    "due",
-    "closed",
-    "closed_on_time",
-    "reworked",
-    "overdue",
-    "postponed",
-    "closed_in_period",
-    "mean_hours_to_close",
-    "closing_rate",
-    "on_time_rate",
-    "rework_rate",
-];
-
-fn kpi_cells(r: &KpiRow, rate: impl Fn(Option<f64>) -> String) -> Vec<String> {
-    vec![
-        r.key.clone(),
-        r.reported.to_string(),
-        r.registered.to_string(),
-        r.rejected.to_string(),
-        r.dispatched.to_string(),
-        r.due.to_string(),
-        r.closed.to_string(),
-        r.closed_on_time.to_string(),
-        r.reworked.to_string(),
-        r.overdue.to_string(),
-        r.postponed.to_string(),
-        r.closed_in_period.to_string(),
-        r.mean_hours_to_close
-            .map(|h| format!("{h:.1}"))
-            .unwrap_or_default(),
-        rate(r.closing_rate),
-        rate(r.on_time_rate),
-        rate(r.rework_rate),
-    ]
-}
-
-fn kpi_text(rows: &[KpiRow]) -> String {
-    let mut lines = vec![KPI_COLUMNS.iter().map(|c| c.to_string()).collect()];
-    lines.extend(rows.iter().map(|r| kpi_cells(r, pct)));
-    table(&lines)
-}
-
-fn csv_text(rows: &[KpiRow]) -> String {
-    let mut text = KPI_COLUMNS.join(",") + "\n";
-    for r in rows {
-        let cells = kpi_cells(r, |rate| {
-            rate.map(|x| format!("{x:.4}")).unwrap_or_default()
-        });
-        let quoted: Vec<String> = cells
-            .into_iter()
-            .map(|c| {
-                if c.contains([',', '"', '\n']) {
-                    format!("\"{}\"", c.replace('"', "\"\""))
-                } else {
-                    c
-                }
-            })
-            .collect();
-        text.push_str(&quoted.join(","));
-        text.push('\n');
-    }
-    text
 }

@@ -3,21 +3,24 @@
 use std::io::Write;
 
 use gridwarden_client_core::{
-    Client, ClientStatus, Controls, Location, NewReport, ReportEdit, ReportView, RetryPolicy,
-    SyncProgress, SyncSummary,
+    Client, ClientStatus, Controls, Location, NewReport, ReferenceNames, ReportEdit, ReportView,
+    RetryPolicy, SyncProgress, SyncSummary,
 };
 use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{Command, EditArgs, ReportArgs};
+use crate::names::named;
 use crate::render::{excerpt, table};
-use crate::time::{format_utc, now_ms, parse_observed_at};
+use crate::time::{now_ms, parse_observed_at, Offset};
 use crate::Failure;
 
 /// Where a command writes its result.
 pub struct Output<'a> {
     pub out: &'a mut dyn Write,
     pub json: bool,
+    /// The city's offset, for times in text output.
+    pub offset: Offset,
 }
 
 impl Output<'_> {
@@ -65,7 +68,7 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
         } => crate::cases::cases(client, status, grid, overdue, out),
         Command::Case(command) => crate::cases::case(client, command, out),
         Command::Tasks => crate::cases::tasks(client, out),
-        Command::Kpi { by, from, to, csv } => crate::cases::kpi(client, &by, from, to, csv, out),
+        Command::Kpi { by, from, to, csv } => crate::kpi::kpi(client, &by, from, to, csv, out),
     }
 }
 
@@ -119,7 +122,13 @@ fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(),
         note: args.note,
         observed_at_ms,
         patrol: match &args.patrol {
-            Some(text) => Some(client.resolve_patrol_id(text)?),
+            Some(text) => Some(
+                crate::ids::local_patrol(client, text, out.offset)?.ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "no patrol on this device has an id starting `{text}`"
+                    ))
+                })?,
+            ),
             None => None,
         },
     };
@@ -239,17 +248,27 @@ fn sync_text(s: &SyncSummary) -> String {
     text
 }
 
-/// The grid column of a list: the server's cell, else the device's guess.
-fn grid_label(r: &ReportView) -> String {
+/// The grid column of a list: the server's cell, else the device's guess,
+/// with the cell's name where the cached layer has one.
+fn grid_label(r: &ReportView, names: &ReferenceNames) -> String {
     match (&r.grid_cell, &r.local_cell) {
-        (Some(cell), _) => cell.clone(),
-        (None, Some(guess)) => format!("(guess {guess})"),
+        (Some(cell), _) => crate::names::cell(names, Some(cell), CELL_NAME_COLS),
+        (None, Some(guess)) => format!(
+            "(guess {})",
+            crate::names::cell(names, Some(guess), CELL_NAME_COLS)
+        ),
         (None, None) => "unassigned".into(),
     }
 }
 
+/// Columns a cell's name takes in a table.
+pub(crate) const CELL_NAME_COLS: usize = 40;
+
 fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     let reports = client.list_reports()?;
+    let short = client.report_short_ids()?;
+    let names = client.reference_names()?;
+    let offset = out.offset;
     out.emit(&reports, || {
         if reports.is_empty() {
             return "No reports on this device.\n".into();
@@ -257,17 +276,17 @@ fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
         let mut rows = vec![vec![
             "ID".into(),
             "CATEGORY".into(),
-            "OBSERVED".into(),
+            format!("OBSERVED ({})", offset.label()),
             "GRID CELL".into(),
             "STATUS".into(),
             "NOTE".into(),
         ]];
         rows.extend(reports.iter().map(|r| {
             vec![
-                r.id.to_string(),
-                r.category.clone(),
-                format_utc(r.observed_at_ms),
-                grid_label(r),
+                short.of(&r.id),
+                named(&r.category, r.category_name.as_deref()),
+                offset.short(r.observed_at_ms),
+                grid_label(r, &names),
                 excerpt(&r.status.to_string(), 40),
                 excerpt(&r.note, 40),
             ]
@@ -277,12 +296,14 @@ fn list(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
 }
 
 fn show(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
-    let id = client.resolve_report_id(id)?;
+    let id = crate::ids::report(client, id, out.offset)?;
     let r = client.show_report(id)?;
-    out.emit(&r, || show_text(&r))
+    let names = client.reference_names()?;
+    let offset = out.offset;
+    out.emit(&r, || show_text(&r, &names, offset))
 }
 
-fn show_text(r: &ReportView) -> String {
+fn show_text(r: &ReportView, names: &ReferenceNames, offset: Offset) -> String {
     let none = || "-".to_string();
     let category = match &r.category_name {
         Some(name) => format!("{} {name}", r.category),
@@ -295,14 +316,23 @@ fn show_text(r: &ReportView) -> String {
         ("note", r.note.clone()),
         ("location", format!("{}, {}{accuracy}", r.lon, r.lat)),
         ("address", r.address.clone().unwrap_or_else(none)),
-        ("observed", format_utc(r.observed_at_ms)),
+        ("observed", offset.full(r.observed_at_ms)),
         ("reporter", r.reporter.clone()),
         ("device", r.device.to_string()),
         (
             "grid cell",
-            r.grid_cell.clone().unwrap_or_else(|| "unassigned".into()),
+            match &r.grid_cell {
+                Some(code) => named(code, names.cell(code)),
+                None => "unassigned".into(),
+            },
         ),
-        ("local guess", r.local_cell.clone().unwrap_or_else(none)),
+        (
+            "local guess",
+            match &r.local_cell {
+                Some(code) => named(code, names.cell(code)),
+                None => none(),
+            },
+        ),
         (
             "patrol",
             r.patrol.map(|p| p.to_string()).unwrap_or_else(none),
@@ -345,7 +375,7 @@ fn show_text(r: &ReportView) -> String {
 }
 
 fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Failure> {
-    let id = client.resolve_report_id(&args.id)?;
+    let id = crate::ids::report(client, &args.id, out.offset)?;
     let location = match (args.lon, args.lat) {
         (Some(lon), Some(lat)) => Some(Location {
             lon,
@@ -373,7 +403,7 @@ fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Fai
 }
 
 fn delete(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
-    let id = client.resolve_report_id(id)?;
+    let id = crate::ids::report(client, id, out.offset)?;
     client.delete_report(id)?;
     out.emit(&json!({ "id": id, "deleted": true }), || {
         format!("Deleted report {id}; the deletion will be sent at the next sync.\n")
@@ -393,7 +423,8 @@ fn cell(client: &Client, lon: f64, lat: f64, out: &mut Output<'_>) -> Result<(),
 
 fn status(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     let s = client.status()?;
-    out.emit(&s, || status_text(&s))
+    let offset = out.offset;
+    out.emit(&s, || status_text(&s, offset))
 }
 
 fn ops(n: u64) -> String {
@@ -404,7 +435,7 @@ fn ops(n: u64) -> String {
     }
 }
 
-fn status_text(s: &ClientStatus) -> String {
+fn status_text(s: &ClientStatus, offset: Offset) -> String {
     let mut text = String::new();
     if s.enrolled {
         text.push_str(&format!(
@@ -424,7 +455,7 @@ fn status_text(s: &ClientStatus) -> String {
     text.push_str(&format!("Rejected by the server: {}\n", ops(s.rejections)));
     let last = s
         .last_sync_ms
-        .map(format_utc)
+        .map(|ms| offset.full(ms))
         .unwrap_or_else(|| "never".into());
     text.push_str(&format!("Last sync: {last}\n"));
     let cursor = if s.pull_cursor.is_empty() {
@@ -446,6 +477,8 @@ fn status_text(s: &ClientStatus) -> String {
 
 fn rejections(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
     let list = client.rejections()?;
+    let short = client.report_short_ids()?;
+    let offset = out.offset;
     out.emit(&list, || {
         if list.is_empty() {
             return "The server has refused nothing from this device.\n".into();
@@ -454,8 +487,8 @@ fn rejections(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {
             .map(|r| {
                 format!(
                     "{}  report {} ({}): {}\n",
-                    format_utc(r.at_ms),
-                    r.report_id,
+                    offset.full(r.at_ms),
+                    short.of(&r.report_id),
                     r.code,
                     r.reason
                 )

@@ -7,6 +7,9 @@
 mod args;
 mod cases;
 mod commands;
+mod ids;
+mod kpi;
+mod names;
 mod patrols;
 mod render;
 mod time;
@@ -129,12 +132,14 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             "--connect-timeout must be a positive number of seconds".into(),
         ));
     }
+    let offset = time::Offset::parse(&cli.utc_offset).map_err(Failure::Usage)?;
     let home = home_dir(&cli)?;
     let client = Client::open(&home)?
         .with_connect_timeout(Duration::from_secs_f64(cli.connect_timeout.min(3600.0)));
     let mut output = commands::Output {
         out,
         json: cli.json,
+        offset,
     };
     commands::run(&client, cli.command, &mut output)
 }

@@ -1,12 +1,14 @@
 //! Patrol and photo commands: recording on the device, review by supervisors.
 
-use gridwarden_client_core::{Client, ListPatrols, PatrolSummary, PatrolTrack, PointInput};
+use gridwarden_client_core::{
+    Client, ListPatrols, PatrolSummary, PatrolTrack, PointInput, ShortIds,
+};
 use serde_json::json;
 
 use crate::args::{PatrolCommand, PhotoCommand};
 use crate::commands::Output;
 use crate::render::{excerpt, table};
-use crate::time::{format_utc, parse_observed_at};
+use crate::time::{parse_observed_at, Offset};
 use crate::Failure;
 
 pub fn patrol(
@@ -50,7 +52,8 @@ pub fn patrol(
         PatrolCommand::Stop => {
             let id = client.patrol_stop()?;
             let summary = client.patrol(id)?.summary;
-            out.emit(&summary, || summary_text(&summary))
+            let offset = out.offset;
+            out.emit(&summary, || summary_text(&summary, offset))
         }
         PatrolCommand::Import { file, note } => {
             let bytes = std::fs::read(&file)
@@ -67,7 +70,7 @@ pub fn patrol(
             })
         }
         PatrolCommand::Show { id, geojson, gpx } => {
-            let track = find_patrol(client, &id)?;
+            let track = find_patrol(client, &id, out.offset)?;
             if geojson {
                 let text = gridwarden_grid::track::to_geojson(&track.summary, &track.points);
                 writeln!(out.out, "{text}")?;
@@ -78,34 +81,35 @@ pub fn patrol(
                 write!(out.out, "{text}")?;
                 return Ok(());
             }
-            out.emit(&track, || summary_text(&track.summary))
+            let offset = out.offset;
+            out.emit(&track, || summary_text(&track.summary, offset))
         }
     }
 }
 
-/// This device's patrol if it has it, else the server's copy.
-fn find_patrol(client: &Client, text: &str) -> Result<PatrolTrack, Failure> {
-    match client.resolve_patrol_id(text) {
-        Ok(id) => match client.patrol(id) {
-            Ok(track) => Ok(track),
-            Err(_) => Ok(client.remote_patrol_blocking(id)?),
-        },
-        Err(e) => match uuid::Uuid::parse_str(text.trim()) {
-            Ok(id) => Ok(client.remote_patrol_blocking(id)?),
-            Err(_) => Err(e.into()),
-        },
+/// This device's patrol if it has one whose id starts so, else the
+/// server's (a supervisor reviewing wardens' patrols).
+fn find_patrol(client: &Client, text: &str, offset: Offset) -> Result<PatrolTrack, Failure> {
+    if let Some(id) = crate::ids::local_patrol(client, text, offset)? {
+        return Ok(client.patrol(id)?);
     }
+    let role = client.status()?.role;
+    let whole = crate::ids::whole_id(text);
+    if !is_supervisor(role.as_deref()) && whole.is_none() {
+        return Err(Failure::Usage(format!(
+            "no patrol on this device has an id starting `{}`; `gridwarden patrols` lists them",
+            text.trim()
+        )));
+    }
+    let id = match whole {
+        Some(id) => id,
+        None => crate::ids::server_patrol(client, text, offset)?,
+    };
+    Ok(client.remote_patrol_blocking(id)?)
 }
 
-/// A date alone is the city's day (China Standard Time, UTC+8).
-pub(crate) fn parse_day(text: &str) -> Result<i64, Failure> {
-    let text = text.trim();
-    let full = if text.len() == 10 {
-        format!("{text}T00:00:00+08:00")
-    } else {
-        text.to_owned()
-    };
-    parse_observed_at(&full).map_err(Failure::Usage)
+fn is_supervisor(role: Option<&str>) -> bool {
+    matches!(role, Some("supervisor" | "admin"))
 }
 
 pub fn patrols(
@@ -115,11 +119,11 @@ pub fn patrols(
     until: Option<String>,
     out: &mut Output<'_>,
 ) -> Result<(), Failure> {
-    let since_ms = since.as_deref().map(parse_day).transpose()?;
-    let until_ms = until.as_deref().map(parse_day).transpose()?;
+    let day = |text: &str| out.offset.parse_day(text).map_err(Failure::Usage);
+    let since_ms = since.as_deref().map(day).transpose()?;
+    let until_ms = until.as_deref().map(day).transpose()?;
     let role = client.status()?.role;
-    let supervisor = matches!(role.as_deref(), Some("supervisor" | "admin"));
-    let list = if supervisor || warden.is_some() {
+    let list = if is_supervisor(role.as_deref()) || warden.is_some() {
         client.remote_patrols_blocking(ListPatrols {
             warden,
             since_ms,
@@ -134,7 +138,11 @@ pub fn patrols(
             .filter(|p| until_ms.is_none_or(|u| p.info.started_at_ms < u))
             .collect()
     };
-    out.emit(&list, || list_text(&list))
+    let short = client
+        .patrol_short_ids()?
+        .with(list.iter().map(|p| p.info.id));
+    let offset = out.offset;
+    out.emit(&list, || list_text(&list, &short, offset))
 }
 
 fn duration(ms: Option<i64>) -> String {
@@ -144,14 +152,14 @@ fn duration(ms: Option<i64>) -> String {
     }
 }
 
-fn list_text(list: &[PatrolSummary]) -> String {
+fn list_text(list: &[PatrolSummary], short: &ShortIds, offset: Offset) -> String {
     if list.is_empty() {
         return "No patrols.\n".into();
     }
     let mut rows = vec![vec![
         "ID".into(),
         "WARDEN".into(),
-        "STARTED".into(),
+        format!("STARTED ({})", offset.label()),
         "DURATION".into(),
         "DISTANCE".into(),
         "COVERAGE".into(),
@@ -161,9 +169,9 @@ fn list_text(list: &[PatrolSummary]) -> String {
     ]];
     rows.extend(list.iter().map(|p| {
         vec![
-            p.info.id.to_string(),
+            short.of(&p.info.id),
             p.info.warden.clone(),
-            format_utc(p.info.started_at_ms),
+            offset.short(p.info.started_at_ms),
             duration(p.duration_ms),
             format!("{:.0} m", p.distance_m),
             format!(
@@ -180,16 +188,16 @@ fn list_text(list: &[PatrolSummary]) -> String {
     table(&rows)
 }
 
-fn summary_text(p: &PatrolSummary) -> String {
+fn summary_text(p: &PatrolSummary, offset: Offset) -> String {
     let rows = [
         ("patrol", p.info.id.to_string()),
         ("warden", p.info.warden.clone()),
-        ("started", format_utc(p.info.started_at_ms)),
+        ("started", offset.full(p.info.started_at_ms)),
         (
             "ended",
             p.info
                 .ended_at_ms
-                .map(format_utc)
+                .map(|ms| offset.full(ms))
                 .unwrap_or_else(|| "under way".into()),
         ),
         ("duration", duration(p.duration_ms)),
@@ -226,7 +234,7 @@ pub fn photo(client: &Client, command: PhotoCommand, out: &mut Output<'_>) -> Re
             )
         }
         PhotoCommand::Add { id, files } => {
-            let id = client.resolve_report_id(&id)?;
+            let id = crate::ids::report(client, &id, out.offset)?;
             client.attach_photos(id, &files)?;
             out.emit(&json!({ "id": id, "photos": files.len() }), || {
                 format!(

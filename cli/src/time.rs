@@ -1,5 +1,6 @@
-//! RFC 3339 timestamps to and from ms since the epoch, without a date crate:
-//! the CLI needs only UTC output and offset-aware input.
+//! Timestamps to and from ms since the epoch, without a date crate: the
+//! city's local time (a fixed UTC offset, as the working calendar has one)
+//! for people, and offset-aware input. `--json` prints ms since the epoch.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,17 +44,89 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
-/// Formats ms since the epoch as RFC 3339 in UTC, e.g. `2024-05-01T01:30:00Z`.
-pub fn format_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// The city's offset from UTC, in minutes: the working calendar's (UTC+8 in
+/// mainland China, the server's default calendar). The device is not sent
+/// the calendar, so `--utc-offset` says it where the city is elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offset(i32);
+
+impl Default for Offset {
+    fn default() -> Self {
+        Offset(8 * 60)
+    }
+}
+
+impl Offset {
+    /// Parses `+08:00`, `-03:30` or `Z`.
+    pub fn parse(text: &str) -> Result<Offset, String> {
+        let text = text.trim();
+        let bad = || format!("`{text}` is not a UTC offset; write it like +08:00 or -03:30");
+        if text.eq_ignore_ascii_case("z") {
+            return Ok(Offset(0));
+        }
+        let sign = match text.get(..1) {
+            Some("+") => 1,
+            Some("-") => -1,
+            _ => return Err(bad()),
+        };
+        let (h, m) = match (text.get(1..3), text.get(3..4), text.get(4..)) {
+            (Some(h), Some(":"), Some(m)) if m.len() == 2 => (number(h), number(m)),
+            _ => return Err(bad()),
+        };
+        match (h, m) {
+            (Some(h), Some(m)) if h <= 14 && m <= 59 => Ok(Offset(sign * (h * 60 + m) as i32)),
+            _ => Err(bad()),
+        }
+    }
+
+    /// `+08:00`.
+    pub fn label(self) -> String {
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let m = self.0.unsigned_abs();
+        format!("{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+
+    /// `(date, seconds into the day)` of `ms` in this offset.
+    fn civil(self, ms: i64) -> ((i64, u32, u32), i64) {
+        let secs = ms.div_euclid(1000) + i64::from(self.0) * 60;
+        (
+            civil_from_days(secs.div_euclid(86_400)),
+            secs.rem_euclid(86_400),
+        )
+    }
+
+    /// Local date and time to the minute, for table columns whose header
+    /// names the offset once: `2024-05-01 09:30`.
+    pub fn short(self, ms: i64) -> String {
+        let ((y, m, d), rem) = self.civil(ms);
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60
+        )
+    }
+
+    /// Local date and time with the offset: `2024-05-01 09:30:00 +08:00`.
+    pub fn full(self, ms: i64) -> String {
+        let ((y, m, d), rem) = self.civil(ms);
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} {}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            self.label()
+        )
+    }
+
+    /// A date alone (`YYYY-MM-DD`) is the start of that day here; anything
+    /// else is a time as `--observed-at` takes it.
+    pub fn parse_day(self, text: &str) -> Result<i64, String> {
+        let text = text.trim();
+        if text.len() == 10 {
+            return parse_observed_at(&format!("{text}T00:00:00{}", self.label()));
+        }
+        parse_observed_at(text)
+    }
 }
 
 /// Parses `--observed-at`: ms since the epoch, or RFC 3339 with `Z` or an
@@ -143,8 +216,9 @@ mod tests {
 
     #[test]
     fn formats_and_parses_utc() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        let utc = Offset::parse("Z").unwrap();
+        assert_eq!(utc.full(0), "1970-01-01 00:00:00 +00:00");
+        assert_eq!(utc.full(1_700_000_000_000), "2023-11-14 22:13:20 +00:00");
         assert_eq!(
             parse_observed_at("2023-11-14T22:13:20Z"),
             Ok(1_700_000_000_000)
@@ -181,6 +255,30 @@ mod tests {
         ] {
             let e = parse_observed_at(bad).unwrap_err();
             assert!(e.contains("RFC 3339"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn local_time_is_the_citys_offset() {
+        let cst = Offset::default();
+        assert_eq!(cst.label(), "+08:00");
+        // 2023-11-14T22:13:20Z is the next morning in Beijing.
+        assert_eq!(cst.short(1_700_000_000_000), "2023-11-15 06:13");
+        assert_eq!(cst.full(1_700_000_000_000), "2023-11-15 06:13:20 +08:00");
+        let west = Offset::parse("-03:30").unwrap();
+        assert_eq!(west.full(1_700_000_000_000), "2023-11-14 18:43:20 -03:30");
+        assert_eq!(Offset::parse("Z").unwrap().short(0), "1970-01-01 00:00");
+        assert_eq!(
+            cst.parse_day("2023-11-15"),
+            Ok(1_700_006_400_000 - 8 * 3_600_000)
+        );
+        assert_eq!(
+            west.parse_day("2023-11-14T22:13:20Z"),
+            Ok(1_700_000_000_000),
+            "a time keeps its own offset"
+        );
+        for bad in ["8", "+8:00", "+08", "+0800", "+15:00", "+08:60", "UTC+8"] {
+            assert!(Offset::parse(bad).unwrap_err().contains("+08:00"), "{bad}");
         }
     }
 

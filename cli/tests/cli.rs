@@ -224,7 +224,7 @@ fn the_whole_field_workflow() {
 
     let list = gw(h, &["list"]);
     assert!(
-        list.out.contains(&format!("(guess {CELL})")),
+        list.out.contains(&format!("(guess {CELL} 青山新区")),
         "{}",
         list.out
     );
@@ -666,5 +666,263 @@ fn a_case_from_register_to_close_and_the_kpis_from_the_command_line() {
         wrong.err.contains("grid, street, department or warden"),
         "{}",
         wrong.err
+    );
+}
+
+/// The hex digits two ids share at their start.
+fn shared_digits(a: &str, b: &str) -> usize {
+    let (a, b) = (a.replace('-', ""), b.replace('-', ""));
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+/// The first `n` hex digits of an id, dashed as the id is.
+fn dashed(id: &str, n: usize) -> String {
+    let mut seen = 0;
+    id.chars()
+        .take_while(|c| {
+            let take = seen < n;
+            if *c != '-' {
+                seen += 1;
+            }
+            take
+        })
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+#[test]
+fn short_ids_prefixes_local_times_and_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[CELL]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let (ann, sam) = (tmp.path().join("ann"), tmp.path().join("sam"));
+    for (home, user) in [(&ann, "ann"), (&sam, "sam")] {
+        let code = server.enrolment_code(user);
+        assert_eq!(gw(home, &["enroll", &code]).code, 0);
+    }
+
+    // Reports made within a few seconds: their UUIDv7 ids start with the
+    // same timestamp, so 8-digit ids would collide.
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let note = format!("cover {i} missing");
+        let mut args = vec![
+            "report",
+            "--category",
+            "0101",
+            "--lon",
+            LON,
+            "--lat",
+            LAT,
+            "--note",
+            &note,
+        ];
+        if i == 0 {
+            args.extend(["--observed-at", "2024-05-01T09:30:00+08:00"]);
+        }
+        let r = gw(&ann, &args);
+        assert_eq!(r.code, 0, "{}", r.err);
+        ids.push(r.out.trim().to_owned());
+    }
+    assert_eq!(gw(&ann, &["sync"]).code, 0);
+    assert_eq!(gw(&sam, &["sync"]).code, 0);
+    let (a, b) = ids
+        .iter()
+        .flat_map(|a| ids.iter().filter(move |b| *b != a).map(move |b| (a, b)))
+        .max_by_key(|(a, b)| shared_digits(a, b))
+        .unwrap();
+    let shared = shared_digits(a, b);
+    assert!(shared >= 8, "ids made together share 8 digits: {ids:?}");
+
+    // The list's ids are unique and each names its report alone.
+    let list = gw(&sam, &["list"]);
+    assert_eq!(list.code, 0, "{}", list.err);
+    let shorts: Vec<&str> = list
+        .out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(shorts.len(), 12, "{}", list.out);
+    for short in &shorts {
+        assert!(short.replace('-', "").len() >= 8, "{short}");
+        let whole: Vec<&String> = ids.iter().filter(|id| id.starts_with(short)).collect();
+        assert_eq!(whole.len(), 1, "{short} names one report: {}", list.out);
+        let shown = gw(&sam, &["case", "show", short, "--json"]);
+        assert_eq!(shown.code, 0, "{short}: {}", shown.err);
+        assert_eq!(shown.json()["report_id"], whole[0].as_str());
+    }
+    assert!(
+        shorts.iter().any(|s| s.replace('-', "").len() > 8),
+        "{}",
+        list.out
+    );
+
+    // A prefix two reports share is refused with both listed, whatever
+    // its case and dashes; nothing is queued.
+    let prefix = dashed(a, shared).to_uppercase().replace('-', "");
+    for command in [
+        vec!["case", "show", &prefix],
+        vec!["case", "register", &prefix],
+    ] {
+        let r = gw(&sam, &command);
+        assert_eq!(r.code, 1, "{command:?}: {}", r.out);
+        assert!(r.out.is_empty(), "{}", r.out);
+        assert!(r.err.contains("give more of the id"), "{}", r.err);
+        for id in [a, b] {
+            let short = shorts.iter().find(|s| id.starts_with(*s)).unwrap();
+            assert!(r.err.contains(short), "{short} listed: {}", r.err);
+        }
+        assert!(
+            r.err.contains("0101 上水井盖") && r.err.contains("missing"),
+            "{}",
+            r.err
+        );
+    }
+    assert_eq!(gw(&sam, &["status", "--json"]).json()["outbox"], 0);
+    let eight = gw(&sam, &["show", &a[..8]]);
+    assert_eq!(eight.code, 1);
+    assert!(eight.err.contains("give more of the id"), "{}", eight.err);
+    let unknown = gw(&sam, &["show", "ffff-ffff"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown
+            .err
+            .contains("no report on this device has an id starting `ffff-ffff`"),
+        "{}",
+        unknown.err
+    );
+    let garbage = gw(&sam, &["case", "show", "cover"]);
+    assert_eq!(garbage.code, 1);
+    assert!(garbage.err.contains("is not an id"), "{}", garbage.err);
+
+    // Times: the city's (UTC+8 unless told) for people, UTC in JSON.
+    let first = shorts.iter().find(|s| ids[0].starts_with(*s)).unwrap();
+    let shown = gw(&sam, &["show", first]);
+    assert!(
+        shown
+            .out
+            .contains("observed     2024-05-01 09:30:00 +08:00"),
+        "{}",
+        shown.out
+    );
+    assert!(
+        list.out.contains("OBSERVED (+08:00)") && list.out.contains("2024-05-01 09:30"),
+        "{}",
+        list.out
+    );
+    let utc = gw(&sam, &["show", first, "--utc-offset", "+00:00"]);
+    assert!(
+        utc.out.contains("2024-05-01 01:30:00 +00:00"),
+        "{}",
+        utc.out
+    );
+    let json = gw(&sam, &["show", first, "--json"]).json();
+    assert_eq!(json["observed_at_ms"], 1_714_527_000_000i64);
+    let bad = gw(&sam, &["list", "--utc-offset", "8"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.err.contains("not a UTC offset"), "{}", bad.err);
+
+    // Names next to codes: categories and cells from the cached data.
+    let cell_name = "青山新区 Street 1 Community 1 cell 7";
+    let cases = gw(&sam, &["cases"]);
+    assert!(
+        cases.out.contains("0101 上水井盖") && cases.out.contains(&format!("{CELL} 青山新区")),
+        "{}",
+        cases.out
+    );
+    assert!(cases.out.contains("DEADLINE (+08:00)"), "{}", cases.out);
+    let listed = gw(&sam, &["cases", "--json"]).json();
+    assert_eq!(listed[0]["category_name"], "上水井盖");
+    assert_eq!(listed[0]["cell_name"], cell_name);
+    let case = gw(&sam, &["case", "show", first]);
+    assert!(
+        case.out.contains("category:   0101 上水井盖")
+            && case
+                .out
+                .contains(&format!("cell:       {CELL} {cell_name}")),
+        "{}",
+        case.out
+    );
+    let kpi = gw(&sam, &["kpi", "--by", "grid", "--from", "2024-01-01"]);
+    assert!(
+        kpi.out.contains(&format!("{CELL}  {cell_name}")),
+        "{}",
+        kpi.out
+    );
+    let rows = gw(
+        &sam,
+        &["kpi", "--by", "grid", "--from", "2024-01-01", "--json"],
+    )
+    .json();
+    assert_eq!(rows[0]["key"], CELL);
+    assert_eq!(rows[0]["name"], cell_name);
+    assert_eq!(rows[0]["reported"], 12);
+    let csv = gw(
+        &sam,
+        &["kpi", "--by", "grid", "--from", "2024-01-01", "--csv"],
+    );
+    assert!(
+        csv.out.lines().next().unwrap().ends_with(",name"),
+        "{}",
+        csv.out
+    );
+    assert!(csv.out.contains(&format!(",{cell_name}\n")), "{}", csv.out);
+
+    // Patrols: two made back to back share their start on the phone; the
+    // supervisor finds one by its short id among the server's.
+    let mut patrols = Vec::new();
+    for note in ["east loop", "west loop"] {
+        let started = gw(&ann, &["patrol", "start", "--note", note]);
+        assert_eq!(started.code, 0, "{}", started.err);
+        patrols.push(started.out.trim().to_owned());
+        assert_eq!(gw(&ann, &["patrol", "stop"]).code, 0);
+    }
+    let both = shared_digits(&patrols[0], &patrols[1]);
+    if both >= 8 {
+        let r = gw(&ann, &["patrol", "show", &patrols[0][..8]]);
+        assert_eq!(r.code, 1);
+        assert!(
+            r.err.contains("east loop") && r.err.contains("west loop"),
+            "{}",
+            r.err
+        );
+    }
+    let mine = gw(&ann, &["patrols"]);
+    assert!(mine.out.contains("STARTED (+08:00)"), "{}", mine.out);
+    let short = mine
+        .out
+        .lines()
+        .find(|l| l.contains("west loop"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(patrols[1].starts_with(&short), "{short}: {}", mine.out);
+    let shown = gw(&ann, &["patrol", "show", &short, "--json"]).json();
+    assert_eq!(shown["summary"]["info"]["id"], patrols[1].as_str());
+    assert_eq!(gw(&ann, &["sync"]).code, 0);
+    let theirs = gw(&sam, &["patrols"]);
+    let short = theirs
+        .out
+        .lines()
+        .find(|l| l.contains("east loop"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let shown = gw(&sam, &["patrol", "show", &short]);
+    assert_eq!(shown.code, 0, "{}", shown.err);
+    assert!(
+        shown.out.contains(&patrols[0]) && shown.out.contains("+08:00"),
+        "{}",
+        shown.out
+    );
+    let nothing = gw(&sam, &["patrol", "show", "ffffffff"]);
+    assert_eq!(nothing.code, 1);
+    assert!(
+        nothing.err.contains("no patrol has an id starting"),
+        "{}",
+        nothing.err
     );
 }

@@ -11,21 +11,20 @@
 //! WAL mode, and each change is one transaction.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use gridwarden_client_core::workflow::Period;
 use gridwarden_client_core::{
-    Client, EnrolmentInfo as CoreEnrolment, PatrolSummary as CoreSummary, PatrolTrack as CoreTrack,
-    Result as CoreResult,
+    Client, EnrolmentInfo as CoreEnrolment, ListPatrols, PatrolSummary as CoreSummary,
+    PatrolTrack as CoreTrack, Result as CoreResult,
 };
 
 use crate::error::GridwardenError;
 use crate::runtime::Runtime;
 use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
-    parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions, ClientStatus,
-    EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery, PatrolSummary,
-    PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
+    long, millis, parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions,
+    ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery,
+    PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
 };
 
 type Result<T, E = GridwardenError> = std::result::Result<T, E>;
@@ -49,7 +48,7 @@ impl GridwardenClient {
     #[uniffi::constructor]
     pub fn open_with_options(home: String, options: ClientOptions) -> Result<Arc<Self>> {
         let core = Client::open(&home)?
-            .with_connect_timeout(Duration::from_millis(options.connect_timeout_ms));
+            .with_connect_timeout(millis(options.connect_timeout_ms, "connect_timeout_ms")?);
         let runtime = Runtime::new().map_err(|e| GridwardenError::Other {
             message: format!("cannot start the library's network thread: {e}"),
         })?;
@@ -142,6 +141,7 @@ impl GridwardenClient {
     }
 
     /// Starts a patrol; reports recorded until it stops belong to it.
+    #[uniffi::method(default(note = ""))]
     pub fn patrol_start(&self, note: String) -> Result<String> {
         Ok(self.core.patrol_start(&note)?.to_string())
     }
@@ -163,6 +163,7 @@ impl GridwardenClient {
     }
 
     /// Imports a GPX 1.0/1.1 track from another app as a finished patrol.
+    #[uniffi::method(default(note = None))]
     pub fn patrol_import_gpx(&self, gpx: Vec<u8>, note: Option<String>) -> Result<ImportedPatrol> {
         Ok(self.core.patrol_import_gpx(&gpx, note.as_deref())?.into())
     }
@@ -180,13 +181,15 @@ impl GridwardenClient {
 
     /// Patrols from the server: a supervisor's review of the wardens'
     /// patrols (a warden gets their own), newest first.
+    #[uniffi::method(default(query))]
     pub async fn remote_patrols(&self, query: PatrolQuery) -> Result<Vec<PatrolSummary>> {
-        let work = remote_patrols(self.core.clone(), query);
+        let work = remote_patrols(self.core.clone(), query.try_into()?);
         Ok(summaries(self.runtime.spawn(work).await??))
     }
 
+    #[uniffi::method(default(query))]
     pub fn remote_patrols_blocking(&self, query: PatrolQuery) -> Result<Vec<PatrolSummary>> {
-        let work = remote_patrols(self.core.clone(), query);
+        let work = remote_patrols(self.core.clone(), query.try_into()?);
         Ok(summaries(self.runtime.block_on(work)??))
     }
 
@@ -213,12 +216,13 @@ impl GridwardenClient {
         let photos = step.photo_paths();
         Ok(self
             .core
-            .case_step_with_photos(id, step.into(), &photos)?
+            .case_step_with_photos(id, step.try_into()?, &photos)?
             .to_string())
     }
 
     /// The cases of the reports on this device (a report nobody acted on
     /// is `reported`), newest report first.
+    #[uniffi::method(default(filter))]
     pub fn list_cases(&self, filter: CaseFilter) -> Result<Vec<Case>> {
         let filter = filter.try_into()?;
         Ok(self
@@ -258,39 +262,41 @@ impl GridwardenClient {
     /// Sends what was recorded here, then pulls what this user may see.
     /// `listener` hears progress; `cancel` stops the sync at any moment, as
     /// does cancelling the awaiting coroutine or task.
+    #[uniffi::method(default(listener = None, cancel = None, options))]
     pub async fn sync(
         &self,
         options: SyncOptions,
         listener: Option<Arc<dyn SyncListener>>,
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<SyncSummary> {
-        let work = sync::run(self.core.clone(), options.into(), listener, cancel);
+        let work = sync::run(self.core.clone(), options.try_into()?, listener, cancel);
         Ok(self.runtime.spawn(work).await??.into())
     }
 
     /// `sync` for a background worker's thread (WorkManager, BGTask):
     /// returns when the sync is over. Never on the UI thread.
+    #[uniffi::method(default(listener = None, cancel = None, options))]
     pub fn sync_blocking(
         &self,
         options: SyncOptions,
         listener: Option<Arc<dyn SyncListener>>,
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<SyncSummary> {
-        let work = sync::run(self.core.clone(), options.into(), listener, cancel);
+        let work = sync::run(self.core.clone(), options.try_into()?, listener, cancel);
         Ok(self.runtime.block_on(work)??.into())
     }
 
     /// Writes a report's photo (by its hash, or a unique prefix of it) to
     /// `out_path`, fetching it from the server unless it is on this device.
     /// Returns its size in bytes.
-    pub async fn fetch_photo(&self, hash: String, out_path: String) -> Result<u64> {
+    pub async fn fetch_photo(&self, hash: String, out_path: String) -> Result<i64> {
         let work = fetch_photo(self.core.clone(), hash, out_path);
-        Ok(self.runtime.spawn(work).await??)
+        Ok(long(self.runtime.spawn(work).await??))
     }
 
-    pub fn fetch_photo_blocking(&self, hash: String, out_path: String) -> Result<u64> {
+    pub fn fetch_photo_blocking(&self, hash: String, out_path: String) -> Result<i64> {
         let work = fetch_photo(self.core.clone(), hash, out_path);
-        Ok(self.runtime.block_on(work)??)
+        Ok(long(self.runtime.block_on(work)??))
     }
 }
 
@@ -306,8 +312,8 @@ async fn fetch_photo(core: Arc<Client>, hash: String, out_path: String) -> CoreR
     core.fetch_photo(&photo, out_path.as_ref()).await
 }
 
-async fn remote_patrols(core: Arc<Client>, query: PatrolQuery) -> CoreResult<Vec<CoreSummary>> {
-    core.remote_patrols(query.into()).await
+async fn remote_patrols(core: Arc<Client>, query: ListPatrols) -> CoreResult<Vec<CoreSummary>> {
+    core.remote_patrols(query).await
 }
 
 async fn remote_patrol(core: Arc<Client>, patrol_id: uuid::Uuid) -> CoreResult<CoreTrack> {

@@ -6,10 +6,18 @@
 //! network, enrol, show the reason to the user, storage trouble, the sync
 //! was cancelled, or something to report. Every variant carries the core's
 //! sentence, written for a warden to read.
+//!
+//! It crosses as a *flat* error: each variant arrives as its class and its
+//! sentence only, the exception's own message (Kotlin `e.message`, Swift
+//! `.Offline(message:)`, Python `str(e)`). A field of its own would clash
+//! with Kotlin's `Throwable.message` (a field named `message` does not
+//! compile) or leave `e.message` as uniffi's `reason=…` rendering, and
+//! Android code logs and shows `e.message`.
 
 use gridwarden_client_core::ClientError;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 pub enum GridwardenError {
     /// The server could not be reached. Nothing recorded is lost; sync again
     /// later (a background job's retry).
@@ -21,7 +29,7 @@ pub enum GridwardenError {
     NotEnrolled { message: String },
 
     /// The input or the request was refused, by this device's checks or by
-    /// the server; `reason` is for the user, who can correct the input.
+    /// the server; the sentence is for the user, who can correct the input.
     #[error("{reason}")]
     Rejected { reason: String },
 

@@ -19,13 +19,13 @@ pub struct ClientOptions {
     /// How long `sync` and `enroll` wait for the server's handshake before
     /// answering `Offline`.
     #[uniffi(default = 10000)]
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: i64,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
-            connect_timeout_ms: core::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
+            connect_timeout_ms: core::DEFAULT_CONNECT_TIMEOUT.as_millis() as i64,
         }
     }
 }
@@ -160,7 +160,7 @@ impl From<core::ReportStatus> for ReportStatus {
 pub struct Photo {
     /// BLAKE3 of the bytes, lower-case hex: the photo's identity.
     pub hash: String,
-    pub size: u64,
+    pub size: i64,
     pub mime: String,
     /// `queued`, `ready`, `uploaded`, `refused`, `fetched`, or `remote` (on
     /// the server only).
@@ -172,7 +172,7 @@ impl From<core::PhotoView> for Photo {
     fn from(p: core::PhotoView) -> Self {
         Photo {
             hash: p.hash,
-            size: p.size,
+            size: long(p.size),
             mime: p.mime,
             state: p.state,
             reason: p.reason,
@@ -290,13 +290,13 @@ pub struct ClientStatus {
     /// The grid cells this user covers.
     pub cells: Vec<String>,
     /// Reports stored here, deleted ones included.
-    pub reports: u64,
+    pub reports: i64,
     /// Changes waiting to be sent.
-    pub outbox: u64,
-    pub rejections: u64,
+    pub outbox: i64,
+    pub rejections: i64,
     pub last_sync_ms: Option<i64>,
-    pub categories_version: Option<u64>,
-    pub grid_version: Option<u64>,
+    pub categories_version: Option<i64>,
+    pub grid_version: Option<i64>,
 }
 
 impl From<core::ClientStatus> for ClientStatus {
@@ -310,12 +310,12 @@ impl From<core::ClientStatus> for ClientStatus {
             server: s.server,
             fingerprint: s.fingerprint,
             cells: s.cells,
-            reports: s.reports,
-            outbox: s.outbox,
-            rejections: s.rejections,
+            reports: long(s.reports),
+            outbox: long(s.outbox),
+            rejections: long(s.rejections),
             last_sync_ms: s.last_sync_ms,
-            categories_version: s.categories_version,
-            grid_version: s.grid_version,
+            categories_version: s.categories_version.map(long),
+            grid_version: s.grid_version.map(long),
         }
     }
 }
@@ -330,8 +330,8 @@ pub struct EnrolmentInfo {
     pub fingerprint: String,
     /// Versions of the reference data cached at enrolment; `None` when it
     /// could not be fetched (the first sync does).
-    pub categories_version: Option<u64>,
-    pub grid_version: Option<u64>,
+    pub categories_version: Option<i64>,
+    pub grid_version: Option<i64>,
 }
 
 impl From<core::EnrolmentInfo> for EnrolmentInfo {
@@ -342,8 +342,8 @@ impl From<core::EnrolmentInfo> for EnrolmentInfo {
             role: e.role,
             server: e.server,
             fingerprint: e.fingerprint,
-            categories_version: e.categories_version,
-            grid_version: e.grid_version,
+            categories_version: e.categories_version.map(long),
+            grid_version: e.grid_version.map(long),
         }
     }
 }
@@ -377,26 +377,26 @@ impl From<GpsFix> for core::PointInput {
 /// One kept point of a patrol's track.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct TrackPoint {
-    pub seq: u32,
+    pub seq: i32,
     pub time_ms: Option<i64>,
     pub lon: f64,
     pub lat: f64,
     pub accuracy_m: Option<f32>,
     pub speed_mps: Option<f32>,
     /// The track is not drawn between segments (a GPX `trkseg`).
-    pub segment: u32,
+    pub segment: i32,
 }
 
 impl From<core::TrackPoint> for TrackPoint {
     fn from(p: core::TrackPoint) -> Self {
         TrackPoint {
-            seq: p.seq,
+            seq: int(p.seq),
             time_ms: p.time_ms,
             lon: p.lon,
             lat: p.lat,
             accuracy_m: p.accuracy_m,
             speed_mps: p.speed_mps,
-            segment: p.segment,
+            segment: int(p.segment),
         }
     }
 }
@@ -412,13 +412,13 @@ pub struct PatrolSummary {
     /// `None` while the patrol is under way.
     pub ended_at_ms: Option<i64>,
     pub note: String,
-    pub points: u32,
+    pub points: i32,
     /// Points that jump faster than a person walks.
-    pub flagged: u32,
+    pub flagged: i32,
     pub distance_m: f64,
     pub duration_ms: Option<i64>,
     /// How many grid cells the warden covers.
-    pub scope_cells: u32,
+    pub scope_cells: i32,
     /// The warden's cells the track passed through.
     pub covered_cells: Vec<String>,
     /// Every cell the track passed through.
@@ -439,11 +439,11 @@ impl From<core::PatrolSummary> for PatrolSummary {
             started_at_ms: s.info.started_at_ms,
             ended_at_ms: s.info.ended_at_ms,
             note: s.info.note,
-            points: s.points,
-            flagged: s.flagged,
+            points: int(s.points),
+            flagged: int(s.flagged),
             distance_m: s.distance_m,
             duration_ms: s.duration_ms,
-            scope_cells: s.scope_cells,
+            scope_cells: int(s.scope_cells),
             covered_cells: s.covered_cells,
             visited_cells: s.visited_cells,
             coverage,
@@ -474,10 +474,10 @@ pub struct ImportedPatrol {
     pub patrol_id: String,
     /// The track's name in the file.
     pub name: Option<String>,
-    pub points_in_file: u64,
+    pub points_in_file: i64,
     /// Points kept after thinning.
-    pub points_kept: u64,
-    pub segments: u32,
+    pub points_kept: i64,
+    pub segments: i32,
 }
 
 impl From<core::ImportedPatrol> for ImportedPatrol {
@@ -485,9 +485,9 @@ impl From<core::ImportedPatrol> for ImportedPatrol {
         ImportedPatrol {
             patrol_id: i.patrol.to_string(),
             name: i.name,
-            points_in_file: i.points_in_file,
-            points_kept: i.points_kept,
-            segments: i.segments,
+            points_in_file: long(i.points_in_file),
+            points_kept: long(i.points_kept),
+            segments: int(i.segments),
         }
     }
 }
@@ -498,13 +498,13 @@ pub struct SyncOptions {
     /// Attempts in all, the first included: 1 tries once (a background job
     /// whose scheduler retries), 0 retries until cancelled.
     #[uniffi(default = 1)]
-    pub max_attempts: u32,
+    pub max_attempts: i32,
     /// Delay ceiling before the first retry; it doubles per failure.
     #[uniffi(default = 500)]
-    pub first_retry_ms: u64,
+    pub first_retry_ms: i64,
     /// No delay is longer than this.
     #[uniffi(default = 60000)]
-    pub max_retry_ms: u64,
+    pub max_retry_ms: i64,
 }
 
 impl Default for SyncOptions {
@@ -517,14 +517,17 @@ impl Default for SyncOptions {
     }
 }
 
-impl From<SyncOptions> for core::RetryPolicy {
-    fn from(o: SyncOptions) -> Self {
-        core::RetryPolicy {
-            initial: Duration::from_millis(o.first_retry_ms),
-            max: Duration::from_millis(o.max_retry_ms),
-            max_attempts: (o.max_attempts > 0).then_some(o.max_attempts),
+impl TryFrom<SyncOptions> for core::RetryPolicy {
+    type Error = GridwardenError;
+
+    fn try_from(o: SyncOptions) -> Result<Self, GridwardenError> {
+        let max_attempts: u32 = unsigned(o.max_attempts.into(), "max_attempts")?;
+        Ok(core::RetryPolicy {
+            initial: millis(o.first_retry_ms, "first_retry_ms")?,
+            max: millis(o.max_retry_ms, "max_retry_ms")?,
+            max_attempts: (max_attempts > 0).then_some(max_attempts),
             ..core::RetryPolicy::default()
-        }
+        })
     }
 }
 
@@ -532,21 +535,21 @@ impl From<SyncOptions> for core::RetryPolicy {
 #[derive(Clone, Debug, PartialEq, uniffi::Enum)]
 pub enum SyncProgress {
     /// Attempt `attempt` (from 1) is connecting.
-    Connecting { attempt: u32 },
+    Connecting { attempt: i32 },
     /// Changes acknowledged and records pulled so far in this attempt.
     Transferring {
-        pushed: u64,
-        pulled: u64,
-        bytes_sent: u64,
-        bytes_received: u64,
+        pushed: i64,
+        pulled: i64,
+        bytes_sent: i64,
+        bytes_received: i64,
     },
     /// Bytes of a photo the server holds so far.
-    Photo { hash: String, sent: u64, total: u64 },
+    Photo { hash: String, sent: i64, total: i64 },
     /// Attempt `attempt` failed (`reason`); the next starts after
     /// `delay_ms`.
     Waiting {
-        attempt: u32,
-        delay_ms: u64,
+        attempt: i32,
+        delay_ms: i64,
         reason: String,
     },
 }
@@ -554,28 +557,32 @@ pub enum SyncProgress {
 impl From<core::SyncProgress> for SyncProgress {
     fn from(p: core::SyncProgress) -> Self {
         match p {
-            core::SyncProgress::Connecting { attempt } => SyncProgress::Connecting { attempt },
+            core::SyncProgress::Connecting { attempt } => SyncProgress::Connecting {
+                attempt: int(attempt),
+            },
             core::SyncProgress::Transferring {
                 pushed,
                 pulled,
                 bytes_sent,
                 bytes_received,
             } => SyncProgress::Transferring {
-                pushed,
-                pulled,
-                bytes_sent,
-                bytes_received,
+                pushed: long(pushed),
+                pulled: long(pulled),
+                bytes_sent: long(bytes_sent),
+                bytes_received: long(bytes_received),
             },
-            core::SyncProgress::Photo { hash, sent, total } => {
-                SyncProgress::Photo { hash, sent, total }
-            }
+            core::SyncProgress::Photo { hash, sent, total } => SyncProgress::Photo {
+                hash,
+                sent: long(sent),
+                total: long(total),
+            },
             core::SyncProgress::Waiting {
                 attempt,
                 delay_ms,
                 reason,
             } => SyncProgress::Waiting {
-                attempt,
-                delay_ms,
+                attempt: int(attempt),
+                delay_ms: long(delay_ms),
                 reason,
             },
         }
@@ -586,46 +593,46 @@ impl From<core::SyncProgress> for SyncProgress {
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct SyncSummary {
     /// Changes the server applied now.
-    pub pushed: u64,
+    pub pushed: i64,
     /// Changes the server had already applied from an earlier push.
-    pub duplicates: u64,
+    pub duplicates: i64,
     /// Changes the server refused, with its reasons.
     pub rejected: Vec<Rejection>,
     /// Records received from the server.
-    pub pulled: u64,
+    pub pulled: i64,
     /// Changes still waiting to be sent (normally 0).
-    pub pending: u64,
+    pub pending: i64,
     pub categories_updated: bool,
     pub grid_updated: bool,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
+    pub bytes_sent: i64,
+    pub bytes_received: i64,
     /// Photos the server now holds whole.
-    pub photos_uploaded: u64,
+    pub photos_uploaded: i64,
     /// Photos the server refused, with its reasons.
     pub photos_refused: Vec<String>,
-    pub photo_bytes_sent: u64,
-    pub photo_chunks_resent: u64,
+    pub photo_bytes_sent: i64,
+    pub photo_chunks_resent: i64,
     /// Photos still waiting to be sent.
-    pub photos_waiting: u64,
+    pub photos_waiting: i64,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
     fn from(s: core::SyncSummary) -> Self {
         SyncSummary {
-            pushed: s.pushed,
-            duplicates: s.duplicates,
+            pushed: long(s.pushed),
+            duplicates: long(s.duplicates),
             rejected: s.rejected.into_iter().map(Into::into).collect(),
-            pulled: s.pulled,
-            pending: s.pending,
+            pulled: long(s.pulled),
+            pending: long(s.pending),
             categories_updated: s.categories_updated,
             grid_updated: s.grid_updated,
-            bytes_sent: s.bytes_sent,
-            bytes_received: s.bytes_received,
-            photos_uploaded: s.photos_uploaded,
+            bytes_sent: long(s.bytes_sent),
+            bytes_received: long(s.bytes_received),
+            photos_uploaded: long(s.photos_uploaded),
             photos_refused: s.photos_refused,
-            photo_bytes_sent: s.photo_bytes_sent,
-            photo_chunks_resent: s.photo_chunks_resent,
-            photos_waiting: s.photos_waiting,
+            photo_bytes_sent: long(s.photo_bytes_sent),
+            photo_chunks_resent: long(s.photo_chunks_resent),
+            photos_waiting: long(s.photos_waiting),
         }
     }
 }
@@ -634,16 +641,21 @@ impl From<core::SyncSummary> for SyncSummary {
 /// postponement moves a case's deadline.
 #[derive(Clone, Debug, PartialEq, uniffi::Enum)]
 pub enum WorkingTime {
-    Hours { hours: u32 },
-    Days { days: u32 },
+    Hours { hours: i32 },
+    Days { days: i32 },
 }
 
-impl From<WorkingTime> for core::category::TimeLimit {
-    fn from(t: WorkingTime) -> Self {
-        match t {
-            WorkingTime::Hours { hours } => core::category::TimeLimit::WorkingHours(hours),
-            WorkingTime::Days { days } => core::category::TimeLimit::WorkingDays(days),
-        }
+impl TryFrom<WorkingTime> for core::category::TimeLimit {
+    type Error = GridwardenError;
+
+    fn try_from(t: WorkingTime) -> Result<Self, GridwardenError> {
+        use core::category::TimeLimit;
+        Ok(match t {
+            WorkingTime::Hours { hours } => {
+                TimeLimit::WorkingHours(unsigned(hours.into(), "hours")?)
+            }
+            WorkingTime::Days { days } => TimeLimit::WorkingDays(unsigned(days.into(), "days")?),
+        })
     }
 }
 
@@ -720,10 +732,12 @@ impl CaseStep {
     }
 }
 
-impl From<CaseStep> for core::case::CaseOp {
-    fn from(step: CaseStep) -> Self {
+impl TryFrom<CaseStep> for core::case::CaseOp {
+    type Error = GridwardenError;
+
+    fn try_from(step: CaseStep) -> Result<Self, GridwardenError> {
         use core::case::CaseOp;
-        match step {
+        Ok(match step {
             CaseStep::Register { note } => CaseOp::Register { note },
             CaseStep::Reject { reason } => CaseOp::Reject { reason },
             CaseStep::Dispatch { department, note } => CaseOp::Dispatch { department, note },
@@ -741,9 +755,9 @@ impl From<CaseStep> for core::case::CaseOp {
             CaseStep::Reopen { reason } => CaseOp::Reopen { reason },
             CaseStep::Postpone { reason, extension } => CaseOp::Postpone {
                 reason,
-                extension: extension.into(),
+                extension: extension.try_into()?,
             },
-        }
+        })
     }
 }
 
@@ -845,7 +859,7 @@ pub struct Case {
     pub deadline_ms: Option<i64>,
     pub overdue: bool,
     /// Times a failed verification sent it back to its department.
-    pub reworks: u32,
+    pub reworks: i32,
     /// The liaison or warden asked to verify, if one was named.
     pub verifier: Option<String>,
     /// This device's steps not yet sent, by name (e.g. `["verify"]`).
@@ -868,7 +882,7 @@ impl From<core::CaseView> for Case {
             department: c.department,
             deadline_ms: c.deadline_ms,
             overdue: c.overdue,
-            reworks: c.reworks,
+            reworks: int(c.reworks),
             verifier: c.verifier,
             pending: c.pending,
             rejected: c.rejected,
@@ -910,18 +924,18 @@ pub struct KpiRow {
     /// The group: a cell code, a street prefix, a department code or a user
     /// name; `(none)` for cases outside every group.
     pub key: String,
-    pub reported: u32,
-    pub registered: u32,
-    pub rejected: u32,
-    pub dispatched: u32,
+    pub reported: i32,
+    pub registered: i32,
+    pub rejected: i32,
+    pub dispatched: i32,
     /// Cases whose disposal deadline fell in the period (应结案数).
-    pub due: u32,
-    pub closed: u32,
-    pub closed_on_time: u32,
-    pub reworked: u32,
-    pub overdue: u32,
-    pub postponed: u32,
-    pub closed_in_period: u32,
+    pub due: i32,
+    pub closed: i32,
+    pub closed_on_time: i32,
+    pub reworked: i32,
+    pub overdue: i32,
+    pub postponed: i32,
+    pub closed_in_period: i32,
     pub mean_hours_to_close: Option<f64>,
     /// 结案率 = closed / due.
     pub closing_rate: Option<f64>,
@@ -935,17 +949,17 @@ impl From<core::workflow::KpiRow> for KpiRow {
     fn from(r: core::workflow::KpiRow) -> Self {
         KpiRow {
             key: r.key,
-            reported: r.reported,
-            registered: r.registered,
-            rejected: r.rejected,
-            dispatched: r.dispatched,
-            due: r.due,
-            closed: r.closed,
-            closed_on_time: r.closed_on_time,
-            reworked: r.reworked,
-            overdue: r.overdue,
-            postponed: r.postponed,
-            closed_in_period: r.closed_in_period,
+            reported: int(r.reported),
+            registered: int(r.registered),
+            rejected: int(r.rejected),
+            dispatched: int(r.dispatched),
+            due: int(r.due),
+            closed: int(r.closed),
+            closed_on_time: int(r.closed_on_time),
+            reworked: int(r.reworked),
+            overdue: int(r.overdue),
+            postponed: int(r.postponed),
+            closed_in_period: int(r.closed_in_period),
             mean_hours_to_close: r.mean_hours_to_close,
             closing_rate: r.closing_rate,
             on_time_rate: r.on_time_rate,
@@ -968,7 +982,7 @@ pub struct PatrolQuery {
     pub until_ms: Option<i64>,
     /// At most this many, newest first (the server caps it at 500).
     #[uniffi(default = 500)]
-    pub max_patrols: u32,
+    pub max_patrols: i32,
 }
 
 impl Default for PatrolQuery {
@@ -982,15 +996,47 @@ impl Default for PatrolQuery {
     }
 }
 
-impl From<PatrolQuery> for core::ListPatrols {
-    fn from(q: PatrolQuery) -> Self {
-        core::ListPatrols {
+impl TryFrom<PatrolQuery> for core::ListPatrols {
+    type Error = GridwardenError;
+
+    fn try_from(q: PatrolQuery) -> Result<Self, GridwardenError> {
+        Ok(core::ListPatrols {
             warden: q.warden,
             since_ms: q.since_ms,
             until_ms: q.until_ms,
-            max_patrols: q.max_patrols,
-        }
+            max_patrols: unsigned(q.max_patrols.into(), "max_patrols")?,
+        })
     }
+}
+
+// Counts, sizes and durations cross as signed numbers: Kotlin's `Int` and
+// `Long`, not `UInt`/`ULong`, which Android code cannot mix with its own
+// numbers without a conversion at every use (Swift and Python do not mind).
+// Nothing the core counts comes near `i32::MAX`/`i64::MAX`; saturating
+// keeps a figure that did from wrapping negative.
+
+/// A core count as a Kotlin `Long`.
+pub(crate) fn long(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A core count as a Kotlin `Int`.
+pub(crate) fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A number the app gave, which may not be negative (nor too large).
+pub(crate) fn unsigned<T: TryFrom<i64>>(n: i64, what: &str) -> Result<T, GridwardenError> {
+    T::try_from(n).map_err(|_| {
+        GridwardenError::rejected(format!(
+            "`{what}` must be 0 or more (and not huge), not {n}"
+        ))
+    })
+}
+
+/// Milliseconds the app gave, as a duration.
+pub(crate) fn millis(ms: i64, what: &str) -> Result<Duration, GridwardenError> {
+    unsigned(ms, what).map(Duration::from_millis)
 }
 
 /// A full UUID as ids are handed out by this interface.

@@ -9,6 +9,7 @@ use geo::InteriorPoint;
 use gridwarden_client_core::{Client, Location, NewReport};
 use gridwarden_protocol::Role;
 use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
+pub mod kotlin;
 pub mod mobile;
 pub mod relay;
 pub mod sim;

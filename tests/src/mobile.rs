@@ -27,6 +27,19 @@ fn workspace() -> PathBuf {
 /// `out/python` (the directory returned): the documented command, building
 /// into this test run's target directory and profile.
 pub fn generate_python_bindings(out: &Path) -> PathBuf {
+    let python = generate_bindings(out, "python");
+    assert!(
+        python.join("gridwarden_mobile.py").is_file(),
+        "generate.sh wrote no Python module into {}",
+        python.display()
+    );
+    python
+}
+
+/// Generates the bindings of `language` (`python`, `kotlin` or `swift`)
+/// into `out/LANGUAGE` (the directory returned) with the documented
+/// command, building into this test run's target directory and profile.
+pub fn generate_bindings(out: &Path, language: &str) -> PathBuf {
     let profile_dir = bins::profile_dir();
     let profile = match bins::profile().as_str() {
         "release" => "release",
@@ -35,7 +48,7 @@ pub fn generate_python_bindings(out: &Path) -> PathBuf {
     let mut cmd = bins::nested(Command::new("bash"));
     cmd.arg(workspace().join("mobile-bindings/generate.sh"))
         .arg(out)
-        .arg("python")
+        .arg(language)
         .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
         .env("GRIDWARDEN_PROFILE", profile);
     let output = cmd.output().expect("running mobile-bindings/generate.sh");
@@ -45,13 +58,7 @@ pub fn generate_python_bindings(out: &Path) -> PathBuf {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let python = out.join("python");
-    assert!(
-        python.join("gridwarden_mobile.py").is_file(),
-        "generate.sh wrote no Python module into {}",
-        python.display()
-    );
-    python
+    out.join(language)
 }
 
 /// How a script run ended.
@@ -71,18 +78,33 @@ pub fn run_python(
     script: &Path,
     env: &[(&str, String)],
     limit: Duration,
-    mut control: impl FnMut(&str) -> String,
+    control: impl FnMut(&str) -> String,
 ) -> ScriptRun {
-    let mut child = Command::new("python3")
-        .arg(script)
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
         .envs(env.iter().map(|(k, v)| (k, v)))
         // Tracebacks and unittest's report arrive unbuffered and in order.
-        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONUNBUFFERED", "1");
+    run_controlled(cmd, limit, control)
+}
+
+/// Runs `cmd` as `run_python` runs its script: each line it prints as
+/// `gridwarden-test: REQUEST` is handed to `control`, whose answer is
+/// written back on its stdin; killed after `limit`.
+pub fn run_controlled(
+    mut cmd: Command,
+    limit: Duration,
+    mut control: impl FnMut(&str) -> String,
+) -> ScriptRun {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run python3 (the mobile bindings test needs it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (the mobile bindings test needs it): {e}")
+        });
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();

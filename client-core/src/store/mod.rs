@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod grid_cells;
+pub mod ids;
 pub mod meta;
 pub mod outbox;
 pub mod patrols;

@@ -8,6 +8,7 @@ mod cli;
 mod convergence;
 mod faults;
 mod field_loop;
+mod kotlin;
 mod mobile;
 mod patrols_photos;
 mod reconnect;
