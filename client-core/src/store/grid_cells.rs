@@ -203,3 +203,14 @@ pub fn codes(conn: &Connection) -> Result<Vec<String>> {
     let codes = stmt.query_map([], |r| r.get(0))?;
     Ok(codes.collect::<std::result::Result<_, _>>()?)
 }
+
+/// (code, name) of the cells held that have a name.
+pub fn names(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let (full, shapes) = load(conn)?;
+    let named = |code: String, name: Option<String>| Some((code, name.filter(|n| !n.is_empty())?));
+    Ok(full
+        .into_iter()
+        .filter_map(|c| named(c.code, c.name))
+        .chain(shapes.into_iter().filter_map(|s| named(s.code, s.name)))
+        .collect())
+}
