@@ -59,3 +59,28 @@ pub enum CellCoverage {
     /// Every cell of the layer as a display shape (city-wide roles).
     WholeDisplay,
 }
+
+/// Names the part of a layer a user's device holds: the coverage (no cells:
+/// the whole city as display shapes) and the user's cells, in any order.
+/// Computed by the server for `CellPage::scope_tag` and by the device from
+/// `Welcome::cells`, so a device notices a change of scope without asking.
+/// Never 0, which a device sends before its first page.
+pub fn scope_tag(cells: &[String]) -> u64 {
+    let mut sorted: Vec<&str> = cells.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut h = blake3::Hasher::new();
+    h.update(if sorted.is_empty() {
+        b"whole\0"
+    } else {
+        b"scope\0"
+    });
+    for c in sorted {
+        h.update(c.as_bytes());
+        h.update(b"\0");
+    }
+    let bytes = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    u64::from_le_bytes(first).max(1)
+}

@@ -3,7 +3,7 @@
 //! transaction each, with the position to resume from, so a cut loses at
 //! most the page in flight.
 
-use gridwarden_protocol::grid::{CellCoverage, CellShape, GridCellWire, GridLayerWire};
+use gridwarden_protocol::grid::{scope_tag, CellCoverage, CellShape, GridCellWire, GridLayerWire};
 use gridwarden_protocol::{codec, CellPage, FetchCells};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -12,9 +12,6 @@ use crate::error::{ClientError, Result};
 
 /// Most bytes asked for in one page.
 pub const PAGE_BYTES: u32 = 1024 * 1024;
-
-/// The scope key of a whole layer in full geometry: right for any user.
-const ANY_SCOPE: &str = "*";
 
 const FULL: i64 = 0;
 const DISPLAY: i64 = 1;
@@ -29,9 +26,8 @@ pub struct GridState {
     /// Whether the cells held are the whole layer (display shapes or an
     /// old whole-layer cache) rather than the user's part of it.
     pub whole: bool,
-    /// The user's role and cells when the cells were chosen, so a change
-    /// made by IT is noticed at the next Welcome.
-    pub scope_key: String,
+    /// Held cells are right for any scope (a whole layer in full geometry).
+    pub any_scope: bool,
     /// Download under way: the version, and the code after which it resumes.
     pub fetching: Option<u64>,
     pub after: Option<String>,
@@ -39,11 +35,12 @@ pub struct GridState {
 
 impl GridState {
     /// Whether the device must ask for cells, given the server's current
-    /// version and the user's scope as announced.
-    pub fn needs_fetch(&self, announced: u64, scope_key: &str) -> bool {
+    /// version and the user's cells as announced (a change made by IT
+    /// changes the scope tag).
+    pub fn needs_fetch(&self, announced: u64, cells: &[String]) -> bool {
         self.fetching.is_some()
             || self.held != Some(announced)
-            || (self.scope_key != ANY_SCOPE && self.scope_key != scope_key)
+            || (!self.any_scope && self.scope_tag != scope_tag(cells))
     }
 
     /// The request that continues (or starts) the download.
@@ -57,13 +54,6 @@ impl GridState {
             max_bytes: PAGE_BYTES,
         }
     }
-}
-
-/// `role:cell,cell,…` with the cells sorted.
-pub fn scope_key(role: &str, cells: &[String]) -> String {
-    let mut cells = cells.to_vec();
-    cells.sort();
-    format!("{role}:{}", cells.join(","))
 }
 
 pub fn state(conn: &Connection) -> Result<GridState> {
@@ -95,24 +85,10 @@ fn put_state(tx: &Transaction, state: &GridState) -> Result<()> {
     Ok(())
 }
 
-/// Remembers the user's scope as announced, for the next comparison.
-pub fn set_scope_key(tx: &Transaction, key: &str) -> Result<()> {
-    let mut s = state(tx)?;
-    if s.scope_key != key {
-        s.scope_key = key.to_owned();
-        put_state(tx, &s)?;
-    }
-    Ok(())
-}
-
 /// Applies one page in the caller's transaction. Returns whether it
 /// changed any cell, and the request for the next page (`None`: the
 /// device now holds the page's version completely).
-pub fn apply_page(
-    tx: &Transaction,
-    page: &CellPage,
-    scope_key: Option<&str>,
-) -> Result<(bool, Option<FetchCells>)> {
+pub fn apply_page(tx: &Transaction, page: &CellPage) -> Result<(bool, Option<FetchCells>)> {
     let mut s = state(tx)?;
     if page.reset {
         tx.execute("DELETE FROM grid_cells", [])?;
@@ -137,9 +113,7 @@ pub fn apply_page(
     }
     s.scope_tag = page.scope_tag;
     s.whole = page.coverage == CellCoverage::WholeDisplay;
-    if let Some(key) = scope_key {
-        s.scope_key = key.to_owned();
-    }
+    s.any_scope = false;
     let next = match &page.next {
         Some(after) => {
             s.fetching = Some(page.layer_version);
@@ -174,7 +148,7 @@ pub fn put_whole_layer(tx: &Transaction, layer: &GridLayerWire) -> Result<()> {
     let mut s = state(tx)?;
     s.held = Some(layer.version);
     s.whole = true;
-    s.scope_key = ANY_SCOPE.to_owned();
+    s.any_scope = true;
     s.fetching = None;
     s.after = None;
     put_state(tx, &s)

@@ -61,10 +61,8 @@ enum Phase {
     AwaitPage {
         cursor: Cursor,
     },
-    /// Pages of grid cells; `scope_key` is the user's scope as announced.
-    AwaitCells {
-        scope_key: Option<String>,
-    },
+    /// Pages of grid cells.
+    AwaitCells,
     Done,
 }
 
@@ -75,7 +73,7 @@ impl Phase {
             Phase::AwaitReference { .. } => "Reference",
             Phase::AwaitAck { .. } => "Ack",
             Phase::AwaitPage { .. } => "PullPage",
-            Phase::AwaitCells { .. } => "CellPage",
+            Phase::AwaitCells => "CellPage",
             Phase::Done => "nothing",
         }
     }
@@ -192,9 +190,7 @@ impl SyncEngine {
             (Phase::AwaitPage { cursor }, ServerMessage::PullPage(page)) => {
                 self.on_page(store, cursor, page)
             }
-            (Phase::AwaitCells { scope_key }, ServerMessage::CellPage(page)) => {
-                self.on_cells(store, scope_key, page)
-            }
+            (Phase::AwaitCells, ServerMessage::CellPage(page)) => self.on_cells(store, page),
             (phase, other) => Err(ClientError::Protocol(format!(
                 "the server answered {} while this device waited for {}",
                 message_name(&other),

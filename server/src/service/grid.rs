@@ -60,7 +60,7 @@ impl Service {
         } else {
             Coverage::Scope
         };
-        let tag = scope_tag(coverage, &session.cells);
+        let tag = gridwarden_protocol::grid::scope_tag(&session.cells);
         let wire_coverage = match coverage {
             Coverage::Scope => CellCoverage::Scope,
             Coverage::WholeDisplay => CellCoverage::WholeDisplay,
@@ -196,24 +196,4 @@ impl Service {
         page.next = if done { None } else { last };
         Ok(page)
     }
-}
-
-/// Names the scope a device's cells were chosen for: its coverage and the
-/// user's cells. Stable across restarts and servers.
-fn scope_tag(coverage: Coverage, cells: &[String]) -> u64 {
-    let mut sorted: Vec<&str> = cells.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut h = blake3::Hasher::new();
-    h.update(match coverage {
-        Coverage::Scope => b"scope\0",
-        Coverage::WholeDisplay => b"whole\0",
-    });
-    for c in sorted {
-        h.update(c.as_bytes());
-        h.update(b"\0");
-    }
-    let bytes = h.finalize();
-    // Never 0, which a device sends before its first page.
-    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes")).max(1)
 }

@@ -17,31 +17,26 @@ const MAX_PAGES: u32 = 10_000;
 pub(super) struct Wanted {
     /// The announced version (0: whatever is current).
     version: u64,
-    /// The user's scope as announced; `None` right after enrolment.
-    scope_key: Option<String>,
 }
 
 impl Wanted {
     /// Right after enrolment: the current layer, for the scope the server
     /// knows.
     pub fn current() -> Self {
-        Wanted {
-            version: 0,
-            scope_key: None,
-        }
+        Wanted { version: 0 }
     }
 
     /// What the Welcome asks of this device, if anything.
     pub fn after_welcome(tx: &Transaction, w: &Welcome) -> Result<Option<Self>> {
-        let key = grid_cells::scope_key(w.role.as_str(), &w.cells);
         let state = grid_cells::state(tx)?;
         if w.grid_version == 0 && state.held.is_none() && state.fetching.is_none() {
             return Ok(None);
         }
-        Ok(state.needs_fetch(w.grid_version, &key).then_some(Wanted {
-            version: w.grid_version,
-            scope_key: Some(key),
-        }))
+        Ok(state
+            .needs_fetch(w.grid_version, &w.cells)
+            .then_some(Wanted {
+                version: w.grid_version,
+            }))
     }
 }
 
@@ -54,18 +49,11 @@ impl SyncEngine {
             request.layer_version = wanted.version;
         }
         self.cell_pages = 0;
-        self.phase = Phase::AwaitCells {
-            scope_key: wanted.scope_key,
-        };
+        self.phase = Phase::AwaitCells;
         Ok(Step::Send(ClientMessage::FetchCells(request)))
     }
 
-    pub(super) fn on_cells(
-        &mut self,
-        store: &mut Store,
-        scope_key: Option<String>,
-        page: CellPage,
-    ) -> Result<Step> {
+    pub(super) fn on_cells(&mut self, store: &mut Store, page: CellPage) -> Result<Step> {
         self.cell_pages += 1;
         if self.cell_pages > MAX_PAGES {
             return Err(ClientError::Protocol(format!(
@@ -73,7 +61,7 @@ impl SyncEngine {
             )));
         }
         let tx = store.transaction()?;
-        let (changed, next) = grid_cells::apply_page(&tx, &page, scope_key.as_deref())?;
+        let (changed, next) = grid_cells::apply_page(&tx, &page)?;
         if next.is_none() {
             meta::set_grid_version(&tx, page.layer_version)?;
         }
@@ -81,7 +69,7 @@ impl SyncEngine {
         self.summary.grid_updated |= changed;
         self.summary.grid_cells += (page.cells.len() + page.shapes.len()) as u64;
         if let Some(request) = next {
-            self.phase = Phase::AwaitCells { scope_key };
+            self.phase = Phase::AwaitCells;
             return Ok(Step::Send(ClientMessage::FetchCells(request)));
         }
         if self.push_and_pull {
