@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use gridwarden_client_core::{
-    Client, ClientStatus, Controls, Location, NewReport, ReferenceNames, ReportEdit, ReportView,
-    RetryPolicy, SyncProgress, SyncSummary,
+    Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReferenceNames, ReportEdit,
+    ReportView, RetryPolicy, SyncProgress, SyncSummary,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -197,10 +197,11 @@ fn sync(client: &Client, attempts: u32, out: &mut Output<'_>) -> Result<(), Fail
         progress: Some(&progress),
     };
     let summary = client.sync_retrying_blocking(&policy, controls)?;
-    out.emit(&summary, || sync_text(&summary))
+    let offset = out.offset;
+    out.emit(&summary, || sync_text(&summary, offset))
 }
 
-fn sync_text(s: &SyncSummary) -> String {
+fn sync_text(s: &SyncSummary, offset: Offset) -> String {
     let mut text = format!(
         "Pushed {}, duplicates {}, rejected {}, pulled {}.\n",
         s.pushed,
@@ -214,6 +215,7 @@ fn sync_text(s: &SyncSummary) -> String {
             r.report_id, r.code, r.reason
         ));
     }
+    text.push_str(&overwrites_text(&s.overwritten, offset));
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
     }
@@ -300,7 +302,38 @@ fn show(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> 
     let r = client.show_report(id)?;
     let names = client.reference_names()?;
     let offset = out.offset;
-    out.emit(&r, || show_text(&r, &names, offset))
+    let overwritten = client.overwrites_of(id)?;
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        report: &'a ReportView,
+        overwritten: &'a [Overwrite],
+    }
+    let shown = Shown {
+        report: &r,
+        overwritten: &overwritten,
+    };
+    out.emit(&shown, || {
+        show_text(&r, &names, offset) + &overwrites_text(&overwritten, offset)
+    })
+}
+
+/// One line per edit of this user that another user's replaced.
+fn overwrites_text(list: &[Overwrite], offset: Offset) -> String {
+    list.iter()
+        .map(|o| {
+            let by = o.winner_by.as_deref().unwrap_or("another user");
+            format!(
+                "Overwritten: your {} {:?} (edited {}) was replaced by {by}'s {:?} (edited {}) on report {}\n",
+                o.field,
+                o.mine,
+                offset.full(o.lost_at_ms),
+                o.winner,
+                offset.full(o.winner_at_ms),
+                o.report_id
+            )
+        })
+        .collect()
 }
 
 fn show_text(r: &ReportView, names: &ReferenceNames, offset: Offset) -> String {

@@ -252,12 +252,14 @@ fn the_whole_field_workflow() {
             "lon",
             "note",
             "observed_at_ms",
+            "overwritten",
             "patrol",
             "photos",
             "reporter",
             "status",
         ]
     );
+    assert_eq!(shown["overwritten"], serde_json::json!([]));
     assert_eq!(shown["observed_at_ms"], 1_714_527_000_000i64);
     assert_eq!(shown["category_name"], "上水井盖");
     assert_eq!(shown["status"], "pending");

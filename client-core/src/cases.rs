@@ -132,7 +132,7 @@ impl Client {
         let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
         live_report(&tx, report_id, "moved on as a case")?;
-        let stamp = next_stamp(&tx, &enrolment, self.clock().now_ms())?;
+        let stamp = next_stamp(&tx, &enrolment, &**self.clock())?;
         let op_id = queue_op(&tx, stamp, OpBody::Case { report_id, op })?;
         tx.commit()?;
         Ok(op_id)
@@ -169,7 +169,7 @@ impl Client {
         for photo in &refs {
             photos::queue(&tx, photo, now as i64)?;
         }
-        let stamp = next_stamp(&tx, &enrolment, now)?;
+        let stamp = next_stamp(&tx, &enrolment, &**self.clock())?;
         let op_id = queue_op(&tx, stamp, OpBody::Case { report_id, op })?;
         tx.commit()?;
         Ok(op_id)

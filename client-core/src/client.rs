@@ -22,9 +22,9 @@ use crate::error::{ClientError, Result};
 use crate::store::meta::{self, Enrolment};
 use crate::store::reports::{self, LocalCell};
 use crate::store::{outbox, patrols, rejections, Store};
-use crate::time::corrected;
+
 use crate::view::ReportView;
-use gridwarden_protocol::clock::SharedClock;
+use gridwarden_protocol::clock::{Clock, SharedClock};
 
 /// How long a sync waits for the server's handshake by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -158,7 +158,7 @@ impl Client {
     pub(crate) fn record_report_inner(
         &self,
         mut input: NewReport,
-        extra: impl FnOnce(&Transaction, &Enrolment, &mut ReportState, u64) -> Result<()>,
+        extra: impl FnOnce(&Transaction, &Enrolment, &mut ReportState, &dyn Clock) -> Result<()>,
     ) -> Result<Uuid> {
         let mut store = self.lock_store();
         let mut cache = self.lock_cache();
@@ -176,16 +176,15 @@ impl Client {
         }
         let guess = cache.cell_at(&tx, input.location.lon, input.location.lat)?;
         let mut state = ReportState::empty(Uuid::now_v7());
-        let now = self.clock.now_ms();
         apply_local(
             &tx,
             &enrolment,
             &mut state,
             ReportOp::Create(input),
             LocalCell::Set(guess.as_deref()),
-            now,
+            &*self.clock,
         )?;
-        extra(&tx, &enrolment, &mut state, now)?;
+        extra(&tx, &enrolment, &mut state, &*self.clock)?;
         tx.commit()?;
         Ok(state.id)
     }
@@ -216,7 +215,7 @@ impl Client {
             &mut state,
             ReportOp::Edit(edit),
             local,
-            self.clock.now_ms(),
+            &*self.clock,
         )?;
         tx.commit()?;
         Ok(())
@@ -234,7 +233,7 @@ impl Client {
             &mut state,
             ReportOp::Delete,
             LocalCell::Keep,
-            self.clock.now_ms(),
+            &*self.clock,
         )?;
         tx.commit()?;
         Ok(())
@@ -344,6 +343,17 @@ impl Client {
         rejections::list(self.lock_store().conn())
     }
 
+    /// This user's edits that another user's later edit replaced, newest
+    /// first: which field, both values, who won and when.
+    pub fn overwrites(&self) -> Result<Vec<crate::Overwrite>> {
+        crate::store::overwrites::list(self.lock_store().conn())
+    }
+
+    /// The same for one report, oldest first (part of its history).
+    pub fn overwrites_of(&self, report_id: Uuid) -> Result<Vec<crate::Overwrite>> {
+        crate::store::overwrites::of_report(self.lock_store().conn(), report_id)
+    }
+
     pub fn is_enrolled(&self) -> Result<bool> {
         Ok(meta::enrolment(self.lock_store().conn())?.is_some())
     }
@@ -451,9 +461,9 @@ pub(crate) fn apply_local(
     state: &mut ReportState,
     op: ReportOp,
     local_cell: LocalCell<'_>,
-    now_ms: u64,
+    wall: &dyn Clock,
 ) -> Result<Uuid> {
-    let stamp = next_stamp(tx, enrolment, now_ms)?;
+    let stamp = next_stamp(tx, enrolment, wall)?;
     state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
     reports::upsert(tx, state, local_cell)?;
     queue_op(
@@ -466,11 +476,12 @@ pub(crate) fn apply_local(
     )
 }
 
-/// The next clock value for a local op: server-corrected time, after every
+/// The next clock value for a local op: the device's estimate of the server's
+/// time ([`crate::time::server_now`]), after every
 /// clock this device has stamped or seen.
-pub(crate) fn next_stamp(tx: &Transaction, enrolment: &Enrolment, now_ms: u64) -> Result<Hlc> {
+pub(crate) fn next_stamp(tx: &Transaction, enrolment: &Enrolment, wall: &dyn Clock) -> Result<Hlc> {
     let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
-    let stamp = clock.tick(corrected(now_ms, meta::clock_offset_ms(tx)?));
+    let stamp = clock.tick(crate::time::server_now(tx, wall)?);
     meta::set_last_hlc(tx, stamp)?;
     Ok(stamp)
 }

@@ -35,6 +35,7 @@ pub use error::{ClientError, Result};
 pub use lookup::{PrefixMatches, ReferenceNames, ShortIds};
 pub use patrol::{ImportedPatrol, PointInput};
 pub use photo::PhotoView;
+pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
 pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};

@@ -7,6 +7,7 @@
 //! the stop, so a day's walk costs a handful of ops.
 
 use gridwarden_grid::track::{summarise, Thinner};
+use gridwarden_protocol::clock::Clock;
 use gridwarden_protocol::track::MAX_POINTS_PER_PATROL;
 use gridwarden_protocol::{
     validate, ClientMessage, FetchPatrol, ListPatrols, NewPatrol, OpBody, PatrolOp, PatrolSummary,
@@ -74,13 +75,7 @@ impl Client {
         }
         let id = Uuid::now_v7();
         patrols::insert(&tx, id, start.started_at_ms, note)?;
-        queue_patrol_op(
-            &tx,
-            &enrolment,
-            id,
-            PatrolOp::Start(start),
-            self.clock().now_ms(),
-        )?;
+        queue_patrol_op(&tx, &enrolment, id, PatrolOp::Start(start), &**self.clock())?;
         tx.commit()?;
         Ok(id)
     }
@@ -116,7 +111,7 @@ impl Client {
         let mut patrol = patrols::running(&tx)?
             .ok_or_else(|| ClientError::InvalidInput("no patrol is under way".into()))?;
         let now = self.clock().now_ms();
-        finish(&tx, &enrolment, &mut patrol, now as i64, now)?;
+        finish(&tx, &enrolment, &mut patrol, now as i64, &**self.clock())?;
         tx.commit()?;
         Ok(patrol.id)
     }
@@ -145,7 +140,13 @@ impl Client {
         let enrolment = require_enrolment(&tx)?;
         let id = Uuid::now_v7();
         patrols::insert(&tx, id, start.started_at_ms, &start.note)?;
-        queue_patrol_op(&tx, &enrolment, id, PatrolOp::Start(start.clone()), now)?;
+        queue_patrol_op(
+            &tx,
+            &enrolment,
+            id,
+            PatrolOp::Start(start.clone()),
+            &**self.clock(),
+        )?;
         let mut patrol = patrols::get(&tx, id)?.expect("inserted above");
         for p in &track.points {
             let input = PointInput {
@@ -158,7 +159,7 @@ impl Client {
             offer_point(&tx, &mut patrol, input, p.time_ms, p.segment)?;
         }
         let ended = last_time.unwrap_or(start.started_at_ms);
-        finish(&tx, &enrolment, &mut patrol, ended, now)?;
+        finish(&tx, &enrolment, &mut patrol, ended, &**self.clock())?;
         let kept = patrols::track(&tx, id)?.len() as u64;
         tx.commit()?;
         Ok(ImportedPatrol {
@@ -269,7 +270,7 @@ impl Client {
         let Some(enrolment) = meta::enrolment(&tx)? else {
             return Ok(());
         };
-        seal(&tx, &enrolment, self.clock().now_ms())?;
+        seal(&tx, &enrolment, &**self.clock())?;
         tx.commit()?;
         Ok(())
     }
@@ -280,9 +281,9 @@ fn queue_patrol_op(
     enrolment: &Enrolment,
     patrol_id: Uuid,
     op: PatrolOp,
-    now_ms: u64,
+    wall: &dyn Clock,
 ) -> Result<Uuid> {
-    let stamp = next_stamp(tx, enrolment, now_ms)?;
+    let stamp = next_stamp(tx, enrolment, wall)?;
     queue_op(tx, stamp, OpBody::Patrol { patrol_id, op })
 }
 
@@ -329,7 +330,7 @@ fn finish(
     enrolment: &Enrolment,
     patrol: &mut LocalPatrol,
     ended_ms: i64,
-    now_ms: u64,
+    wall: &dyn Clock,
 ) -> Result<()> {
     if let Some(mut last) = patrol.last_raw.take() {
         last.seq = patrol.next_seq;
@@ -339,7 +340,7 @@ fn finish(
         patrols::set_progress(tx, patrol)?;
     }
     patrols::set_ended(tx, patrol.id, ended_ms)?;
-    seal(tx, enrolment, now_ms)?;
+    seal(tx, enrolment, wall)?;
     queue_patrol_op(
         tx,
         enrolment,
@@ -347,12 +348,12 @@ fn finish(
         PatrolOp::Stop {
             ended_at_ms: ended_ms,
         },
-        now_ms,
+        wall,
     )?;
     Ok(())
 }
 
-fn seal(tx: &Transaction, enrolment: &Enrolment, now_ms: u64) -> Result<()> {
+fn seal(tx: &Transaction, enrolment: &Enrolment, wall: &dyn Clock) -> Result<()> {
     for (patrol_id, points) in patrols::take_unsealed(tx)? {
         for chunk in points.chunks(POINTS_PER_OP) {
             queue_patrol_op(
@@ -360,7 +361,7 @@ fn seal(tx: &Transaction, enrolment: &Enrolment, now_ms: u64) -> Result<()> {
                 enrolment,
                 patrol_id,
                 PatrolOp::Points(chunk.to_vec()),
-                now_ms,
+                wall,
             )?;
         }
     }

@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use gridwarden_protocol::clock::Clock;
 use gridwarden_protocol::photo::{sniff_mime, CHUNK_SIZE};
 use gridwarden_protocol::{
     validate, ClientMessage, FetchPhoto, NewReport, PhotoHash, PhotoRef, ReportOp, ServerMessage,
@@ -170,7 +171,7 @@ impl Client {
         let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
         let mut state = live_report(&tx, id, "given photos")?;
-        attach(&tx, &enrolment, &mut state, &refs, self.clock().now_ms())?;
+        attach(&tx, &enrolment, &mut state, &refs, &**self.clock())?;
         tx.commit()?;
         Ok(())
     }
@@ -275,10 +276,10 @@ fn attach(
     enrolment: &crate::store::meta::Enrolment,
     state: &mut gridwarden_protocol::ReportState,
     refs: &[PhotoRef],
-    now_ms: u64,
+    wall: &dyn Clock,
 ) -> Result<()> {
     for photo in refs {
-        photos::queue(tx, photo, now_ms as i64)?;
+        photos::queue(tx, photo, wall.now_ms() as i64)?;
     }
     apply_local(
         tx,
@@ -286,7 +287,7 @@ fn attach(
         state,
         ReportOp::AttachPhotos(refs.to_vec()),
         LocalCell::Keep,
-        now_ms,
+        wall,
     )?;
     Ok(())
 }

@@ -761,13 +761,72 @@ impl TryFrom<CaseStep> for core::case::CaseOp {
     }
 }
 
+/// Where a case stands: an enum, so an app's `when`/`switch` over it is
+/// checked for completeness by its compiler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum CaseStatus {
+    /// Reported from the field, nobody acted on it yet (信息收集).
+    Reported,
+    /// Accepted as a case (立案).
+    Registered,
+    /// Not a case (不予立案).
+    Rejected,
+    /// Sent to a department, with a deadline (派遣).
+    Dispatched,
+    /// The department reports it fixed (处置反馈).
+    Disposed,
+    /// Sent to the field for verification (核查).
+    Verifying,
+    /// Verified fixed; awaits closing.
+    Verified,
+    /// Closed (结案).
+    Closed,
+}
+
+impl From<CaseStatus> for core::case::CaseStatus {
+    fn from(s: CaseStatus) -> Self {
+        use core::case::CaseStatus as Core;
+        match s {
+            CaseStatus::Reported => Core::Reported,
+            CaseStatus::Registered => Core::Registered,
+            CaseStatus::Rejected => Core::Rejected,
+            CaseStatus::Dispatched => Core::Dispatched,
+            CaseStatus::Disposed => Core::Disposed,
+            CaseStatus::Verifying => Core::Verifying,
+            CaseStatus::Verified => Core::Verified,
+            CaseStatus::Closed => Core::Closed,
+        }
+    }
+}
+
+impl CaseStatus {
+    const ALL: [CaseStatus; 8] = [
+        CaseStatus::Reported,
+        CaseStatus::Registered,
+        CaseStatus::Rejected,
+        CaseStatus::Dispatched,
+        CaseStatus::Disposed,
+        CaseStatus::Verifying,
+        CaseStatus::Verified,
+        CaseStatus::Closed,
+    ];
+
+    /// The core's views carry the status by name (`CaseStatus::as_str`).
+    fn named(name: &str) -> Result<Self, GridwardenError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| core::case::CaseStatus::from(*s).as_str() == name)
+            .ok_or_else(|| GridwardenError::Other {
+                message: format!("the library met a case status it does not know: `{name}`"),
+            })
+    }
+}
+
 /// Which cases `list_cases` returns; every field left out matches all.
 #[derive(Clone, Debug, Default, PartialEq, uniffi::Record)]
 pub struct CaseFilter {
-    /// A case status: `reported`, `registered`, `rejected`, `dispatched`,
-    /// `disposed`, `verifying`, `verified` or `closed`.
     #[uniffi(default = None)]
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     #[uniffi(default = None)]
     pub grid_cell: Option<String>,
     /// Only cases past the deadline of their current step.
@@ -779,14 +838,8 @@ impl TryFrom<CaseFilter> for core::CaseFilter {
     type Error = GridwardenError;
 
     fn try_from(f: CaseFilter) -> Result<Self, GridwardenError> {
-        let status = f
-            .status
-            .as_deref()
-            .map(str::parse::<core::case::CaseStatus>)
-            .transpose()
-            .map_err(GridwardenError::rejected)?;
         Ok(core::CaseFilter {
-            status,
+            status: f.status.map(Into::into),
             grid_cell: f.grid_cell,
             overdue_only: f.overdue_only,
         })
@@ -801,8 +854,8 @@ pub struct CaseHistoryStep {
     pub op: String,
     /// Case status before and after (not `from`/`to`: `from` is a
     /// keyword in Python).
-    pub from_status: String,
-    pub to_status: String,
+    pub from_status: CaseStatus,
+    pub to_status: CaseStatus,
     /// User name and role of who took it.
     pub by: String,
     pub role: String,
@@ -821,12 +874,14 @@ pub struct CaseHistoryStep {
     pub photos: Vec<String>,
 }
 
-impl From<core::StepView> for CaseHistoryStep {
-    fn from(s: core::StepView) -> Self {
-        CaseHistoryStep {
+impl TryFrom<core::StepView> for CaseHistoryStep {
+    type Error = GridwardenError;
+
+    fn try_from(s: core::StepView) -> Result<Self, GridwardenError> {
+        Ok(CaseHistoryStep {
             op: s.op,
-            from_status: s.from,
-            to_status: s.to,
+            from_status: CaseStatus::named(&s.from)?,
+            to_status: CaseStatus::named(&s.to)?,
             by: s.by,
             role: s.role,
             device_id: s.device.to_string(),
@@ -836,7 +891,7 @@ impl From<core::StepView> for CaseHistoryStep {
             department: s.department,
             passed: s.passed,
             photos: s.photos,
-        }
+        })
     }
 }
 
@@ -845,9 +900,7 @@ impl From<core::StepView> for CaseHistoryStep {
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct Case {
     pub report_id: String,
-    /// `reported` (nobody acted on it yet), `registered`, `rejected`,
-    /// `dispatched`, `disposed`, `verifying`, `verified` or `closed`.
-    pub status: String,
+    pub status: CaseStatus,
     pub category: Option<String>,
     pub note: Option<String>,
     pub grid_cell: Option<String>,
@@ -870,11 +923,13 @@ pub struct Case {
     pub history: Vec<CaseHistoryStep>,
 }
 
-impl From<core::CaseView> for Case {
-    fn from(c: core::CaseView) -> Self {
-        Case {
+impl TryFrom<core::CaseView> for Case {
+    type Error = GridwardenError;
+
+    fn try_from(c: core::CaseView) -> Result<Self, GridwardenError> {
+        Ok(Case {
             report_id: c.report_id.to_string(),
-            status: c.status,
+            status: CaseStatus::named(&c.status)?,
             category: c.category,
             note: c.note,
             grid_cell: c.grid_cell,
@@ -886,8 +941,12 @@ impl From<core::CaseView> for Case {
             verifier: c.verifier,
             pending: c.pending,
             rejected: c.rejected,
-            history: c.history.into_iter().map(Into::into).collect(),
-        }
+            history: c
+                .history
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 

@@ -6,6 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How far any clock may be ahead of the server's wall clock (docs/adr, the
+/// clock rules). The server refuses ops stamped further ahead and never lets
+/// its own clock run further ahead of its wall clock; devices fold in server
+/// clocks only up to half of it ahead of their own corrected time. Edits made
+/// more than this apart in real time are ordered by real time.
+pub const MAX_DRIFT_MS: u64 = 60_000;
+
 /// A hybrid logical timestamp. Field order is the comparison order.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -80,6 +87,42 @@ impl HlcClock {
         Self {
             last: Hlc { node, ..last },
         }
+    }
+
+    /// Resumes from a persisted timestamp, unless it is more than
+    /// `bound_ms` ahead of `physical_ms`: a clock that ran ahead (a wall
+    /// clock set wrong, then corrected) starts again from physical time
+    /// instead of stamping ahead for as long as it was wrong. Returns how
+    /// far ahead the dropped timestamp was.
+    pub fn resume_bounded(
+        last: Hlc,
+        node: u64,
+        physical_ms: u64,
+        bound_ms: u64,
+    ) -> (Self, Option<u64>) {
+        let ahead = last.wall_ms.saturating_sub(physical_ms);
+        if ahead > bound_ms {
+            (
+                Self::resume(Hlc::new(physical_ms, 0, node), node),
+                Some(ahead),
+            )
+        } else {
+            (Self::resume(last, node), None)
+        }
+    }
+
+    /// A timestamp for a local event that never runs more than `bound_ms`
+    /// ahead of `physical_ms`: if the clock is further ahead, it steps back
+    /// to physical time first. Returns the stamp and, when it stepped back,
+    /// how far ahead the clock had been.
+    pub fn tick_bounded(&mut self, physical_ms: u64, bound_ms: u64) -> (Hlc, Option<u64>) {
+        let ahead = self.last.wall_ms.saturating_sub(physical_ms);
+        let stepped = (ahead > bound_ms).then(|| {
+            self.last.wall_ms = physical_ms;
+            self.last.counter = 0;
+            ahead
+        });
+        (self.tick(physical_ms), stepped)
     }
 
     pub fn last(&self) -> Hlc {
@@ -177,6 +220,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.ahead_ms, 9_999_000);
         assert_eq!(c.last(), before, "a refused observation changes nothing");
+    }
+
+    #[test]
+    fn a_clock_far_ahead_resumes_from_physical_time() {
+        let (c, ahead) = HlcClock::resume_bounded(Hlc::new(900_000, 4, 0), 0, 1000, 60_000);
+        assert_eq!(ahead, Some(899_000));
+        assert_eq!(c.last(), Hlc::new(1000, 0, 0));
+        let (c, ahead) = HlcClock::resume_bounded(Hlc::new(30_000, 4, 0), 0, 1000, 60_000);
+        assert_eq!((c.last(), ahead), (Hlc::new(30_000, 4, 0), None));
+    }
+
+    #[test]
+    fn a_bounded_tick_never_runs_further_ahead_than_the_bound() {
+        let mut c = HlcClock::resume(Hlc::new(10_000_000, 0, 0), 0);
+        let (t, stepped) = c.tick_bounded(1000, 60_000);
+        assert_eq!((t, stepped), (Hlc::new(1000, 1, 0), Some(9_999_000)));
+        let (t, stepped) = c.tick_bounded(1000, 60_000);
+        assert_eq!((t, stepped), (Hlc::new(1000, 2, 0), None));
     }
 
     proptest! {

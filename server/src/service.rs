@@ -37,8 +37,8 @@ pub struct Limits {
     pub max_push_ops: usize,
     /// Most records in one pull page.
     pub max_page_records: usize,
-    /// How far ahead of the server's clock a device's clock may be before the
-    /// server stops letting it advance its own clock.
+    /// How far ahead of the server's wall clock an op may be stamped, and
+    /// the server's own clock may run (the drift bound of ADR 0013).
     pub max_clock_skew_ms: u64,
     /// Lifetime of an enrolment code.
     pub enrolment_ttl_ms: i64,
@@ -54,7 +54,7 @@ impl Default for Limits {
             max_frame: gridwarden_protocol::frame::DEFAULT_MAX_FRAME,
             max_push_ops: 5_000,
             max_page_records: 5_000,
-            max_clock_skew_ms: 10 * 60 * 1000,
+            max_clock_skew_ms: gridwarden_protocol::hlc::MAX_DRIFT_MS,
             enrolment_ttl_ms: 24 * 3600 * 1000,
             max_photo_bytes: 25 * 1024 * 1024,
             max_note_chars: gridwarden_protocol::validate::MAX_NOTE_CHARS,
@@ -190,13 +190,36 @@ impl Service {
             .meta(SERVER_HLC_KEY)?
             .and_then(|v| parse_hlc(&v))
             .unwrap_or(Hlc::ZERO);
+        let now = wall.now_ms();
+        let (clock, ahead) =
+            HlcClock::resume_bounded(last, SERVER_NODE, now, limits.max_clock_skew_ms);
+        if let Some(ahead_ms) = ahead {
+            // A run with the wall clock set ahead stored its clock; resuming
+            // from it would stamp ahead for as long as the mistake lasted.
+            tracing::warn!(
+                stored = %last,
+                ahead_ms,
+                "the stored server clock is ahead of the wall clock; starting again from the wall clock"
+            );
+            store.set_meta(SERVER_HLC_KEY, &format_hlc(clock.last()))?;
+            store.append_audit(&crate::store::AuditRecord {
+                at_ms: now as i64,
+                actor: "server".into(),
+                device: None,
+                action: "server.clock_recovered".into(),
+                subject: format_hlc(last),
+                detail: format!(
+                    "the stored clock was {ahead_ms} ms ahead of the wall clock; restarted from {now}"
+                ),
+            })?;
+        }
         Ok(Self {
             store,
             limits,
             grid: RwLock::new(None),
             grid_catalogs: Default::default(),
             categories: RwLock::new(None),
-            hlc: Mutex::new(HlcClock::resume(last, SERVER_NODE)),
+            hlc: Mutex::new(clock),
             wall,
             photos: None,
         })
@@ -267,9 +290,23 @@ impl Service {
         Ok(table)
     }
 
+    /// The server's next stamp: never further ahead of its wall clock than
+    /// the drift bound, so it never stores or hands out a clock that would
+    /// outvote later edits for longer than that.
     fn tick(&self) -> Hlc {
         let now = self.now();
-        self.hlc.lock().expect("clock lock").tick(now as u64)
+        let (stamp, stepped) = self
+            .hlc
+            .lock()
+            .expect("clock lock")
+            .tick_bounded(now as u64, self.limits.max_clock_skew_ms);
+        if let Some(ahead_ms) = stepped {
+            tracing::warn!(
+                ahead_ms,
+                "the server clock ran ahead of the wall clock; stepped back"
+            );
+        }
+        stamp
     }
 
     fn check_version(version: u16) -> ServiceResult<()> {
@@ -486,13 +523,9 @@ impl Service {
         let grid = self.grid()?;
         let categories = self.categories()?;
         let now = self.now();
-        {
-            let mut clock = self.hlc.lock().expect("clock lock");
-            for op in &push.ops {
-                // A device clock far ahead does not drag the server's along.
-                let _ = clock.observe(op.hlc, now as u64, self.limits.max_clock_skew_ms);
-            }
-        }
+        // Device clocks are not folded into the server's: the server's clock
+        // stamps only what the server alone writes (grid cells), and a fast
+        // phone must not drag it, and through it every device, ahead.
         let skew_limit = now as u64 + self.limits.max_clock_skew_ms;
         let decide = |op: &Op, current: Option<&ReportState>| {
             if op.hlc.wall_ms > skew_limit {
@@ -911,10 +944,10 @@ mod tests {
         let ann = enrolled(&data, "ann", Role::Warden);
         let now = now_ms() as u64;
         let year = 365 * 24 * 3600 * 1000;
-        let five_min = 5 * 60 * 1000;
+        let half_bound = Limits::default().max_clock_skew_ms / 2;
         let ops = vec![
             create(&ann, now + year, "from the future"),
-            create(&ann, now + five_min, "a bit fast"),
+            create(&ann, now + half_bound, "a bit fast"),
         ];
         let ack = data.service.push(&ann, Push { ops }).unwrap();
         match &ack.results[0].outcome {

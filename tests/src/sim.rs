@@ -266,6 +266,11 @@ impl Sim {
         self.clocks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The server's clock, to change it by hand ([`ManualClock::jump`]).
+    pub fn server_clock(&self) -> Arc<ManualClock> {
+        self.clocks()[0].clone()
+    }
+
     /// The server's time, in milliseconds since the epoch.
     pub fn now_ms(&self) -> u64 {
         self.clocks()[0].now_ms()

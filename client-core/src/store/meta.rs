@@ -23,6 +23,7 @@ const LAST_SYNC_MS: &str = "last_sync_ms";
 const CATEGORIES_VERSION: &str = "categories_version";
 const GRID_VERSION: &str = "grid_version";
 const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
+const CLOCK_ANCHOR: &str = "clock_anchor";
 
 // Cached statements: recording a report reads six keys (the enrolment) and
 // writes one (the clock), and preparing each anew cost more than running it.
@@ -177,6 +178,37 @@ pub fn clock_offset_ms(conn: &Connection) -> Result<i64> {
 
 pub fn set_clock_offset_ms(tx: &Transaction, offset: i64) -> Result<()> {
     set(tx, CLOCK_OFFSET_MS, offset)
+}
+
+/// The server's time at the last hello and this device's time since boot
+/// then: from these, the server's time now, whatever the wall clock did since.
+pub fn clock_anchor(conn: &Connection) -> Result<Option<crate::time::Anchor>> {
+    let Some(text) = get::<String>(conn, CLOCK_ANCHOR)? else {
+        return Ok(None);
+    };
+    let mut parts = text.split(' ').map(str::parse::<u64>);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(server_ms)), Some(Ok(boot)), Some(Ok(ms))) => Ok(Some(crate::time::Anchor {
+            server_ms,
+            at: gridwarden_protocol::clock::SinceBoot { boot, ms },
+        })),
+        _ => Err(corrupt(CLOCK_ANCHOR)),
+    }
+}
+
+pub fn set_clock_anchor(tx: &Transaction, anchor: Option<crate::time::Anchor>) -> Result<()> {
+    match anchor {
+        Some(a) => set(
+            tx,
+            CLOCK_ANCHOR,
+            format!("{} {} {}", a.server_ms, a.at.boot, a.at.ms),
+        ),
+        None => {
+            tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+                .execute([CLOCK_ANCHOR])?;
+            Ok(())
+        }
+    }
 }
 
 pub fn last_sync_ms(conn: &Connection) -> Result<Option<i64>> {

@@ -11,6 +11,7 @@ pub mod grid_cells;
 pub mod ids;
 pub mod meta;
 pub mod outbox;
+pub mod overwrites;
 pub mod patrols;
 pub mod photos;
 pub mod reference;
@@ -47,7 +48,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_confirmed_state.sql"),
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_cases.sql"),
-    include_str!("../../migrations/0005_grid_cells.sql"),
+    include_str!("../../migrations/0005_overwrites.sql"),
+    include_str!("../../migrations/0006_grid_cells.sql"),
 ];
 
 /// An open client database.

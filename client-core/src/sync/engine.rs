@@ -23,7 +23,7 @@ use crate::error::{code_name, ClientError, Result};
 use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
-use crate::store::{cases, meta, outbox, reference, Store};
+use crate::store::{cases, meta, outbox, overwrites, reference, Store};
 use gridwarden_protocol::clock::SharedClock;
 
 /// Most ops in one push.
@@ -33,11 +33,12 @@ pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 /// Page size asked of the server.
 pub const PULL_MAX_RECORDS: u32 = 1000;
 pub const PULL_MAX_BYTES: u32 = 1024 * 1024;
-/// How far ahead of this device's wall clock a server clock may be and still
-/// be folded into the device's HLC. Generous, because the server is the
-/// better clock; the bound only stops a wildly wrong one from dragging every
-/// later local edit into the future.
-pub const MAX_SERVER_SKEW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// How far ahead of this device's estimate of the server's time a pulled
+/// clock may be and still be folded into the device's HLC: half the drift
+/// bound, so the device's next stamps stay inside what the server accepts
+/// (ADR 0013). A stamp further ahead came from a clock that was wrong; the
+/// device's later edits are not dragged after it.
+pub const MAX_SERVER_SKEW_MS: u64 = gridwarden_protocol::hlc::MAX_DRIFT_MS / 2;
 
 /// What the transport should do next.
 #[derive(Debug)]
@@ -109,6 +110,12 @@ pub struct SyncEngine {
     /// Ops re-stamped in this sync after a clock-skew refusal; refused again,
     /// they are rejections like any other (no loop).
     restamped: HashSet<Uuid>,
+    /// How far ahead of the server's time this device's estimate was when
+    /// the Welcome came (negative: behind): ops stamped since the previous
+    /// hello carry this error, and a re-stamp takes it off.
+    stamp_error_ms: i64,
+    /// Overwrite notices of the page being stored, counted once committed.
+    noticed: Vec<overwrites::Overwrite>,
     summary: SyncSummary,
     /// The grid download this sync needs once reference data is current:
     /// the announced layer version and the user's scope.
@@ -121,6 +128,8 @@ impl SyncEngine {
         Self {
             clock,
             restamped: Default::default(),
+            noticed: Vec::new(),
+            stamp_error_ms: 0,
             phase,
             node,
             last_pushed_seq: 0,
@@ -201,11 +210,20 @@ impl SyncEngine {
 
     fn on_welcome(&mut self, store: &mut Store, w: Welcome) -> Result<Step> {
         let tx = store.transaction()?;
+        self.stamp_error_ms =
+            crate::time::server_now(&tx, &*self.clock)? as i64 - w.server_time_ms as i64;
         meta::set_identity(&tx, &w.user, w.role)?;
         meta::set_cells(&tx, &w.cells)?;
         // Half the round trip is the error of this estimate: far below the
         // server's tolerance, far above nothing for a phone set to last year.
         meta::set_clock_offset_ms(&tx, self.clock.now_ms() as i64 - w.server_time_ms as i64)?;
+        // And the clock no one can set, so that time counted from here holds
+        // even if the wall clock is changed before the next sync.
+        let anchor = self.clock.since_boot().map(|at| crate::time::Anchor {
+            server_ms: w.server_time_ms,
+            at,
+        });
+        meta::set_clock_anchor(&tx, anchor)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
         self.cells = cells::Wanted::after_welcome(&tx, &w)?;
@@ -303,15 +321,26 @@ impl SyncEngine {
         let mut restamp_clock = None;
         if ack.results.iter().any(skewed) {
             // Every op stamped with the runaway clock is refused and applied
-            // nowhere, so the clock may step back to corrected time, once,
-            // before the refused ops are stamped again in their order.
-            let offset = meta::clock_offset_ms(&tx)?;
-            let corrected = crate::time::corrected(self.clock.now_ms(), offset);
+            // nowhere, so the clock may step back, once, before the refused
+            // ops are stamped again in their order.
+            let corrected = crate::time::server_now(&tx, &*self.clock)?;
             restamp_clock = Some((
-                HlcClock::resume(Hlc::new(corrected, 0, self.node), self.node),
+                HlcClock::resume(Hlc::new(0, 0, self.node), self.node),
                 corrected,
             ));
         }
+        // When the estimate the ops were stamped with was ahead by a known
+        // error (a wrong server clock at the last hello, a wall clock that
+        // jumped), taking it off gives the time of the edit; otherwise the
+        // time of this sync is the best known.
+        let error = self.stamp_error_ms;
+        let restamp_time = |op: &Op, corrected: u64| {
+            if error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64 {
+                (op.hlc.wall_ms as i64 - error).clamp(0, corrected as i64) as u64
+            } else {
+                corrected
+            }
+        };
         let mut restamped = Vec::new();
         for result in &ack.results {
             let Some(op) = sent.get(&result.op_id) else {
@@ -337,7 +366,7 @@ impl SyncEngine {
                         restamp_clock.as_mut().expect("set when any op is skewed");
                     let again = Op {
                         op_id: Uuid::now_v7(),
-                        hlc: clock.tick(*corrected),
+                        hlc: clock.tick(restamp_time(op, *corrected)),
                         body: op.body.clone(),
                     };
                     outbox::append(&tx, &again)?;
@@ -394,6 +423,7 @@ impl SyncEngine {
     }
 
     fn on_page(&mut self, store: &mut Store, asked: Cursor, page: PullPage) -> Result<Step> {
+        self.noticed.clear();
         let tx = store.transaction()?;
         let mut newest = Hlc::ZERO;
         let count = page.records.len() as u64;
@@ -404,7 +434,11 @@ impl SyncEngine {
                     // survive, and the merge is a join so order is irrelevant.
                     match reports::state(&tx, incoming.id)? {
                         Some(mut local) => {
+                            let before = writes_of(&local, self.node).then(|| local.clone());
                             local.merge(incoming);
+                            if let Some(before) = before {
+                                self.notice_overwrites(&tx, &before, &local)?;
+                            }
                             reports::upsert(&tx, &local, LocalCell::Keep)?;
                             reports::confirm(&tx, incoming)?;
                         }
@@ -425,6 +459,7 @@ impl SyncEngine {
         }
         tx.commit()?;
         self.summary.pulled += count;
+        self.summary.overwritten.append(&mut self.noticed);
         if !page.more {
             return self.finish(store, true);
         }
@@ -437,14 +472,41 @@ impl SyncEngine {
         Ok(self.pull(page.cursor))
     }
 
+    /// Keeps a notice for each of this device's writes in `before` that the
+    /// merge into `after` replaced with another device's.
+    fn notice_overwrites(
+        &mut self,
+        tx: &Transaction,
+        before: &ReportState,
+        after: &ReportState,
+    ) -> Result<()> {
+        let steps = || -> Result<Vec<(String, Uuid)>> {
+            Ok(cases::get(tx, after.id)?
+                .map(|c| c.history.into_iter().map(|t| (t.by, t.device)).collect())
+                .unwrap_or_default())
+        };
+        let found = overwrites::detect(before, after, self.node, self.clock.now_ms() as i64);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let steps = steps()?;
+        for (mut notice, lost) in found {
+            notice.winner_by = overwrites::name_of(notice.winner_node, Some(after), &steps);
+            if overwrites::insert(tx, &notice, lost)? {
+                self.noticed.push(notice);
+            }
+        }
+        Ok(())
+    }
+
     /// Folds a server clock into the device's persisted HLC, so that later
     /// local edits order after what the device has seen.
     fn observe(&self, tx: &Transaction, remote: Hlc) -> Result<()> {
         let mut clock = HlcClock::resume(meta::last_hlc(tx)?, self.node);
-        // The time local ops are stamped with: the device's clock corrected
-        // by its offset to the server's. The raw clock of a phone set a year
-        // ahead would carry the HLC, and every later local op, a year ahead.
-        let now = crate::time::corrected(self.clock.now_ms(), meta::clock_offset_ms(tx)?);
+        // The time local ops are stamped with: the device's estimate of the
+        // server's time. The raw clock of a phone set a year ahead would
+        // carry the HLC, and every later local op, a year ahead.
+        let now = crate::time::server_now(tx, &*self.clock)?;
         match clock.observe(remote, now, MAX_SERVER_SKEW_MS) {
             Ok(()) => meta::set_last_hlc(tx, clock.last()),
             Err(skew) => {
@@ -469,6 +531,17 @@ impl SyncEngine {
 mod cells;
 #[cfg(test)]
 mod tests;
+
+/// Whether any field of `state` holds a write of clock node `node`.
+fn writes_of(state: &ReportState, node: u64) -> bool {
+    [
+        state.category.as_ref().map(|l| l.hlc.node),
+        state.note.as_ref().map(|l| l.hlc.node),
+        state.location.as_ref().map(|l| l.hlc.node),
+        state.address.as_ref().map(|l| l.hlc.node),
+    ]
+    .contains(&Some(node))
+}
 
 /// The effect of one of this device's ops on a report, as a state to join;
 /// `None` for ops about other entities.

@@ -47,6 +47,9 @@ pub struct SyncSummary {
     pub photo_chunks_resent: u64,
     /// Photos still waiting to be sent afterwards.
     pub photos_waiting: u64,
+    /// This user's edits that another user's later edit replaced, learnt
+    /// in this sync (also kept: `Client::overwrites`).
+    pub overwritten: Vec<crate::store::overwrites::Overwrite>,
 }
 
 /// Runs an engine to its end over an open session, starting with `first`.

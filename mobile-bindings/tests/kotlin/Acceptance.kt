@@ -32,6 +32,8 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import uniffi.gridwarden_mobile.CancelToken
+import uniffi.gridwarden_mobile.CaseFilter
+import uniffi.gridwarden_mobile.CaseStatus
 import uniffi.gridwarden_mobile.CaseStep
 import uniffi.gridwarden_mobile.ClientOptions
 import uniffi.gridwarden_mobile.GeoPoint
@@ -334,7 +336,7 @@ suspend fun phones() = kotlinx.coroutines.coroutineScope {
 
     step("a case step refused with its reason") {
         val kerb = warden.recordReport(here("kerb stone loose"))
-        checkEqual(warden.showCase(kerb).status, "reported", "a new case")
+        checkEqual(warden.showCase(kerb).status, CaseStatus.REPORTED, "a new case")
         expect<GridwardenException.Rejected>("needs a reason") { warden.caseStep(kerb, CaseStep.Reject(reason = " ")) }
         // A warden may not register: queued, and refused by the server.
         val register = warden.caseStep(kerb, CaseStep.Register(note = "me"))
@@ -350,9 +352,11 @@ suspend fun phones() = kotlinx.coroutines.coroutineScope {
             "the report's status: $status"
         }
         val case = warden.showCase(kerb)
-        checkEqual(case.status to case.pending, "reported" to listOf<String>(), "the case as the server has it")
+        checkEqual(case.status to case.pending, CaseStatus.REPORTED to listOf<String>(), "the case as the server has it")
         check(case.rejected.orEmpty().contains("only a supervisor may register")) { "case.rejected: ${case.rejected}" }
         check(warden.rejections().any { it.opId == register }) { "rejections()" }
+        val reported = warden.listCases(CaseFilter(status = CaseStatus.REPORTED)).map { it.reportId }
+        check(kerb in reported) { "cases still reported: $reported" }
     }
 
     step("a listener that throws ends the sync with Other") {

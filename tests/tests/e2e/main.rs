@@ -5,6 +5,7 @@ mod bad_input;
 mod cases;
 mod city_grid;
 mod cli;
+mod clocks;
 mod convergence;
 mod faults;
 mod field_loop;
