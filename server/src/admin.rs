@@ -127,8 +127,8 @@ pub struct Enrolment {
     pub expires_ms: i64,
 }
 
-/// Where devices should dial: the explicit address, else what `serve`
-/// recorded (its `--public-addr`, or the address it listens on).
+/// Where devices should dial: the explicit address, else the public address
+/// set on purpose (see [`settle_public_addr`]).
 pub fn advertised_addr(data: &DataDir, explicit: Option<&str>) -> anyhow::Result<String> {
     if let Some(addr) = explicit {
         return Ok(addr.to_owned());
@@ -136,8 +136,38 @@ pub fn advertised_addr(data: &DataDir, explicit: Option<&str>) -> anyhow::Result
     let store = data.store();
     Ok(store
         .meta(crate::PUBLIC_ADDR_KEY)?
-        .or(store.meta(crate::LISTEN_ADDR_KEY)?)
         .unwrap_or_else(|| crate::DEFAULT_LISTEN.to_owned()))
+}
+
+/// The public address enrolment codes carry is configuration: it changes
+/// only when `serve --public-addr` (or the config file's `public_addr`) says
+/// so. A server that only listens somewhere records its listen address the
+/// first time, when none is set, and never overwrites one: a test server on
+/// another port once redirected every later enrolment to itself.
+pub fn settle_public_addr(
+    data: &DataDir,
+    explicit: Option<&str>,
+    listening: std::net::SocketAddr,
+) -> anyhow::Result<Option<String>> {
+    let store = data.store();
+    let stored = store.meta(crate::PUBLIC_ADDR_KEY)?;
+    let wanted = match (explicit, &stored) {
+        (Some(addr), _) => addr.to_owned(),
+        (None, Some(addr)) => return Ok(Some(addr.clone())),
+        // 0.0.0.0 is where to listen, not where to dial.
+        (None, None) if listening.ip().is_unspecified() => return Ok(None),
+        (None, None) => listening.to_string(),
+    };
+    if stored.as_deref() != Some(wanted.as_str()) {
+        store.set_meta(crate::PUBLIC_ADDR_KEY, &wanted)?;
+        access::log(
+            data,
+            "server.public_addr",
+            &wanted,
+            format!("was {}", stored.as_deref().unwrap_or("unset")),
+        )?;
+    }
+    Ok(Some(wanted))
 }
 
 pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::Result<Enrolment> {

@@ -23,14 +23,11 @@ use crate::net::EdgeConfig;
     about = "gridwarden sync server and administration"
 )]
 pub struct Cli {
-    /// Data directory (database, certificate).
-    #[arg(
-        long,
-        global = true,
-        env = "GRIDWARDEN_DATA",
-        default_value = "./gridwarden-data"
-    )]
-    data: PathBuf,
+    /// Data directory (database, certificate). Default: GRIDWARDEN_DATA,
+    /// else the current directory if it is one, else ./gridwarden-data.
+    /// Only `serve` and `init` create it.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
     /// Config file (TOML; default: DATA/server.toml if it exists, else the
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
@@ -41,12 +38,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a data directory (database, certificate, bundled defaults).
+    Init,
     /// Run the sync server.
     Serve {
         /// UDP address to listen on (default: the config's, 127.0.0.1:4433).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Address enrolment codes tell phones to dial, when not the listen address.
+        /// Address enrolment codes tell phones to dial, kept until changed
+        /// on purpose (default: the first start's listen address).
         #[arg(long)]
         public_addr: Option<String>,
     },
@@ -299,16 +299,50 @@ fn print_json(value: serde_json::Value) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::find(cli.config.as_deref(), &cli.data)?;
+    let located = crate::datadir::Located::from_env(cli.data.as_deref());
+    let config = Config::find(cli.config.as_deref(), &located.path)?;
     if let Command::Config { command } = &cli.command {
         return config_command(&config, command);
     }
-    let data = DataDir::open(&cli.data, config.service_limits())?;
+    // Only `serve` and `init` create a directory, and `serve` holds it
+    // locked for as long as it runs.
+    let mut serve_lock = None;
+    match &cli.command {
+        Command::Init => {}
+        Command::Serve { .. } => {
+            std::fs::create_dir_all(&located.path)
+                .with_context(|| format!("creating data directory {}", located.path.display()))?;
+            serve_lock = Some(crate::datadir::ServeLock::acquire(&located.path)?);
+        }
+        _ => located.require_existing()?,
+    }
+    let existed = crate::datadir::is_data_dir(&located.path);
+    eprintln!(
+        "data directory: {} ({})",
+        located.path.display(),
+        located.source
+    );
+    let data = DataDir::open(&located.path, config.service_limits())?;
     match cli.command {
+        Command::Init => {
+            outln!(
+                "{} data directory {}",
+                if existed { "existing" } else { "created" },
+                data.path.display()
+            );
+            outln!(
+                "certificate sha256 fingerprint: {}",
+                hex(&data.identity.fingerprint())
+            );
+            Ok(())
+        }
         Command::Serve {
             listen,
             public_addr,
-        } => serve(data, &config, listen, public_addr),
+        } => {
+            let _lock = serve_lock;
+            serve(data, &config, listen, public_addr)
+        }
         Command::Config { .. } => unreachable!("handled before the data directory is opened"),
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
         Command::Cert { command } => cert(&data, command),
@@ -375,10 +409,7 @@ fn serve(
         .with_context(|| format!("listening on {listen}"))?;
         let store = data.store();
         store.set_meta(crate::LISTEN_ADDR_KEY, &server.local_addr.to_string())?;
-        match &public_addr {
-            Some(addr) => store.set_meta(crate::PUBLIC_ADDR_KEY, addr)?,
-            None => store.set_meta(crate::PUBLIC_ADDR_KEY, &server.local_addr.to_string())?,
-        }
+        let public_addr = admin::settle_public_addr(&data, public_addr.as_deref(), server.local_addr)?;
         outln!(
             "gridwarden-server listening on {} (udp/quic)",
             server.local_addr
@@ -391,8 +422,9 @@ fn serve(
         if let Some(next) = data.identity.next_fingerprint() {
             outln!("announcing the next certificate: {}", hex(&next));
         }
-        if let Some(addr) = &public_addr {
-            outln!("enrolment codes tell devices to dial {addr}");
+        match &public_addr {
+            Some(addr) => outln!("enrolment codes tell devices to dial {addr}"),
+            None => outln!("no public address is set: give `serve --public-addr HOST:PORT` once, or `devices enroll --addr`"),
         }
         std::io::Write::flush(&mut std::io::stdout()).ok();
         shutdown_signal().await;
@@ -518,12 +550,15 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
             if json {
                 print_json(user_json(&user));
             } else {
-                outln!(
-                    "added {} `{}` covering {} cells",
-                    user.role,
-                    user.name,
-                    user.cells.len()
-                );
+                // No cells means the whole city for a supervisor or admin,
+                // and only their own reports for a warden or liaison.
+                let scope = match (user.cells.len(), user.role) {
+                    (0, Role::Supervisor | Role::Admin) => "covering the whole city".to_owned(),
+                    (0, _) => "with no cells: they see only their own reports".to_owned(),
+                    (1, _) => "covering 1 cell".to_owned(),
+                    (n, _) => format!("covering {n} cells"),
+                };
+                outln!("added {} `{}` {scope}", user.role, user.name);
             }
         }
         UsersCommand::Department {

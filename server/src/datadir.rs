@@ -14,6 +14,12 @@ use crate::service::{Limits, Service};
 use crate::store::{SqliteStore, Store};
 use crate::tls::{self, Identity};
 
+mod locate;
+mod lock;
+
+pub use locate::{is_data_dir, Located, Source, DATA_ENV, DEFAULT_DIR};
+pub use lock::{ServeLock, LOCK_FILE};
+
 pub const DB_FILE: &str = "server.db";
 pub const DEFAULT_CATEGORIES: &str = include_str!("../data/categories.json");
 pub const SAMPLE_GRID: &str = include_str!("../data/sample-grid.geojson");

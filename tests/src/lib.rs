@@ -392,10 +392,16 @@ pub mod process {
         /// Starts the binary on `127.0.0.1:port` and waits until it says it
         /// accepts connections.
         pub fn start(data: &Path, port: u16) -> Self {
+            Self::start_with_args(data, port, &[])
+        }
+
+        /// The same with more arguments to `serve` (`--public-addr …`).
+        pub fn start_with_args(data: &Path, port: u16, extra: &[&str]) -> Self {
             let mut child = Command::new(bins::path("gridwarden-server"))
                 .args(["serve", "--data"])
                 .arg(data)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -412,6 +418,11 @@ pub mod process {
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
             Self { child, banner }
+        }
+
+        /// The server's process id.
+        pub fn pid(&self) -> u32 {
+            self.child.id()
         }
 
         /// SIGKILL: no shutdown code runs, nothing is flushed.

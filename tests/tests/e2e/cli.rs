@@ -33,6 +33,12 @@ fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+fn ok_run(bin: &str, args: &[&str]) -> String {
+    let (code, out, err) = run(bin, args);
+    assert_eq!(code, 0, "{bin} {args:?} failed: {err}");
+    out
+}
+
 fn ok_json(bin: &str, args: &[&str]) -> Value {
     let (code, out, err) = run(bin, args);
     assert_eq!(code, 0, "{bin} {args:?} failed: {err}");
@@ -46,7 +52,9 @@ fn the_readme_walkthrough_works_with_the_real_binaries() {
     let d = data.to_str().unwrap();
     let port = free_udp_port();
 
-    // IT: admin commands work before and while the server runs.
+    // IT: admin commands work before and while the server runs, once the
+    // data directory exists (only `init` and `serve` create one).
+    ok_run("gridwarden-server", &["init", "--data", d]);
     let grids = ok_json(
         "gridwarden-server",
         &["grids", "list", "--json", "--data", d],

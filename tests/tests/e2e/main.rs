@@ -11,6 +11,7 @@ mod faults;
 mod field_loop;
 mod kotlin;
 mod mobile;
+mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
