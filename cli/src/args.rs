@@ -56,7 +56,15 @@ pub enum Command {
         /// A label for this device, shown to IT.
         #[arg(long, value_name = "TEXT")]
         label: Option<String>,
+        /// Enrol this home again (a new code after IT revoked it, or after
+        /// a lost certificate pin), keeping its unsent work, which the next
+        /// sync sends.
+        #[arg(long)]
+        again: bool,
     },
+    /// Print what this phone holds unsent (queued changes and their
+    /// reports) as JSON, for IT.
+    Export,
     /// Record a new report. Works with no network; `sync` sends it.
     Report(ReportArgs),
     /// List the cached category table.

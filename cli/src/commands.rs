@@ -43,7 +43,13 @@ impl Output<'_> {
 
 pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<(), Failure> {
     match command {
-        Command::Enroll { code, label } => enroll(client, &code, label, out),
+        Command::Enroll { code, label, again } => enroll(client, &code, label, again, out),
+        Command::Export => {
+            let unsent = client.export_unsent()?;
+            out.emit(&unsent, || {
+                serde_json::to_string_pretty(&unsent).unwrap_or_default() + "\n"
+            })
+        }
         Command::Report(args) => report(client, args, out),
         Command::Categories => categories(client, out),
         Command::Sync { retry } => sync(client, retry, out),
@@ -87,10 +93,15 @@ fn enroll(
     client: &Client,
     code: &str,
     label: Option<String>,
+    again: bool,
     out: &mut Output<'_>,
 ) -> Result<(), Failure> {
     let label = label.unwrap_or_else(default_label);
-    let info = client.enroll(code, &label)?;
+    let info = if again {
+        client.reenroll(code, &label)?
+    } else {
+        client.enroll(code, &label)?
+    };
     out.emit(&info, || {
         let reference = match (info.categories_version, info.grid_version) {
             (Some(c), Some(g)) => format!("Cached category table v{c} and grid layer v{g}.\n"),

@@ -164,6 +164,7 @@ impl Client {
         let mut cache = self.lock_cache();
         let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
+        input.observed_at_ms = checked_observed_time(&tx, &*self.clock, input.observed_at_ms)?;
         check_category(&mut cache, &tx, &input.category)?;
         match input.patrol {
             Some(patrol) if patrols::get(&tx, patrol)?.is_none() => {
@@ -451,6 +452,34 @@ fn category_hint(table: &CategoryTable, code: &str) -> String {
         examples.join(", "),
         table.categories.len()
     )
+}
+
+/// An observed time taken from this device's clock (within a minute of it)
+/// is moved onto the server's time like the op stamps, so a phone with a
+/// wrong date records when things really happened; a time further ahead of
+/// the server's than the drift bound, or before 2020, is refused here with
+/// the reason the server would give.
+fn checked_observed_time(tx: &Transaction, wall: &dyn Clock, observed_ms: i64) -> Result<i64> {
+    let raw = wall.now_ms() as i64;
+    let server = crate::time::server_now(tx, wall)? as i64;
+    let drift = gridwarden_protocol::hlc::MAX_DRIFT_MS as i64;
+    let observed = if observed_ms.abs_diff(raw) <= drift as u64 {
+        server + (observed_ms - raw)
+    } else {
+        observed_ms
+    };
+    if observed > server + drift {
+        return Err(ClientError::InvalidInput(
+            "the observed time is in the future; give the time it really was".into(),
+        ));
+    }
+    if observed < validate::OBSERVED_FLOOR_MS {
+        return Err(ClientError::InvalidInput(
+            "the observed time is before 2020; check the phone's date and give the time it really was"
+                .into(),
+        ));
+    }
+    Ok(observed)
 }
 
 /// Stamps a local op with the next clock value, applies it to `state`, and

@@ -9,7 +9,7 @@ pub enum ClientError {
     #[error("this device is not enrolled yet; run `gridwarden enroll CODE` first with the code IT gave you")]
     NotEnrolled,
 
-    #[error("this device is already enrolled as {user} with {server}; use another home directory to enrol again")]
+    #[error("this device is already enrolled as {user} with {server}; to enrol it again keeping its unsent work (after IT revoked it), add --again; or use another home directory")]
     AlreadyEnrolled { user: String, server: String },
 
     /// A field value the user typed is not acceptable.

@@ -59,13 +59,15 @@ fn not_here(id: Uuid) -> ClientError {
 impl Client {
     /// Starts a patrol; refused while another is under way.
     pub fn patrol_start(&self, note: &str) -> Result<Uuid> {
+        let mut store = self.lock_store();
+        let tx = store.transaction()?;
+        // Patrol times are the server's time, like op stamps: the server
+        // refuses them far from its own (a phone with a wrong date).
         let start = NewPatrol {
-            started_at_ms: self.clock().now_ms() as i64,
+            started_at_ms: crate::time::server_now(&tx, &**self.clock())? as i64,
             note: note.to_owned(),
         };
         validate::patrol_op(&PatrolOp::Start(start.clone()))?;
-        let mut store = self.lock_store();
-        let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
         if let Some(running) = patrols::running(&tx)? {
             return Err(ClientError::InvalidInput(format!(
@@ -96,7 +98,8 @@ impl Client {
                 "no patrol is under way; start one with `gridwarden patrol start`".into(),
             )
         })?;
-        let time_ms = Some(input.time_ms.unwrap_or(self.clock().now_ms() as i64));
+        let now = crate::time::server_now(&tx, &**self.clock())? as i64;
+        let time_ms = Some(input.time_ms.unwrap_or(now));
         let kept = offer_point(&tx, &mut patrol, input, time_ms, 0)?;
         tx.commit()?;
         Ok(kept)
@@ -110,7 +113,7 @@ impl Client {
         let enrolment = require_enrolment(&tx)?;
         let mut patrol = patrols::running(&tx)?
             .ok_or_else(|| ClientError::InvalidInput("no patrol is under way".into()))?;
-        let now = self.clock().now_ms();
+        let now = crate::time::server_now(&tx, &**self.clock())?;
         finish(&tx, &enrolment, &mut patrol, now as i64, &**self.clock())?;
         tx.commit()?;
         Ok(patrol.id)

@@ -5,6 +5,12 @@ use crate::photo::{PhotoRef, MAX_PHOTOS_PER_REPORT};
 use crate::track::{PatrolOp, TrackPoint, MAX_PATROL_NOTE_CHARS, MAX_POINTS_PER_OP};
 use crate::{Location, NewReport, ProtocolError, ReportEdit};
 
+/// 2020-01-01T00:00:00Z: the earliest observed time (of a report, a patrol,
+/// a track point) the server accepts: older than any observation this system
+/// can hold (it went into service in 2026), newer than every clock reset to
+/// 1970. Observed times are also refused beyond the drift bound ahead.
+pub const OBSERVED_FLOOR_MS: i64 = 1_577_836_800_000;
+
 /// Longest note a report may carry, in characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 /// Longest address text, in characters.

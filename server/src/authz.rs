@@ -31,9 +31,21 @@ pub enum Action {
     ListAllPatrols,
     /// Users, devices, grid layers, categories: command line only.
     Administer,
+    /// Change the fields of a report whose case is registered or later:
+    /// cases carry legal weight, so only a supervisor of its district.
+    ChangeLiveCase,
+    /// Delete a report whose case is registered or later: nobody (a
+    /// supervisor closes or rejects the case instead).
+    DeleteLiveCase,
+    /// Move a registered case to a location in the target cell: never out
+    /// of the district of the supervisor moving it.
+    MoveCaseInto,
+    /// Be named to verify a case in the target cell: a warden or liaison
+    /// who holds that cell.
+    VerifyCase,
 }
 
-pub const ACTIONS: [Action; 9] = [
+pub const ACTIONS: [Action; 13] = [
     Action::CreateReport,
     Action::EditReport,
     Action::DeleteReport,
@@ -43,6 +55,10 @@ pub const ACTIONS: [Action; 9] = [
     Action::ReviewPatrol,
     Action::ListAllPatrols,
     Action::Administer,
+    Action::ChangeLiveCase,
+    Action::DeleteLiveCase,
+    Action::MoveCaseInto,
+    Action::VerifyCase,
 ];
 
 /// The user acting.
@@ -118,6 +134,32 @@ pub fn check(actor: &Actor, action: Action, target: &Target) -> Result<(), Denie
         Action::ListAllPatrols => deny(
             ErrorCode::Forbidden,
             "only a supervisor may list every warden's patrols; you see your own".into(),
+        ),
+        Action::ChangeLiveCase | Action::MoveCaseInto if oversees => Ok(()),
+        Action::ChangeLiveCase => deny(
+            ErrorCode::Forbidden,
+            "this report is a registered case: only a supervisor of its district may change it now (cases carry legal weight)".into(),
+        ),
+        Action::MoveCaseInto => deny(
+            ErrorCode::Forbidden,
+            "a registered case stays in your district: the new location lies outside it".into(),
+        ),
+        Action::DeleteLiveCase => deny(
+            ErrorCode::Forbidden,
+            "this report is a registered case and cannot be deleted; a supervisor may close or reject the case instead".into(),
+        ),
+        Action::VerifyCase
+            if matches!(actor.role, Role::Warden | Role::Liaison) && actor.covers(target) =>
+        {
+            Ok(())
+        }
+        Action::VerifyCase => deny(
+            ErrorCode::Forbidden,
+            format!(
+                "{} does not hold this case's grid cell; name a warden or liaison of cell {}",
+                actor.user,
+                target.cell.unwrap_or("(none)")
+            ),
         ),
         Action::Administer => deny(
             ErrorCode::Forbidden,

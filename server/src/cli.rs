@@ -40,6 +40,19 @@ pub struct Cli {
 enum Command {
     /// Create a data directory (database, certificate, bundled defaults).
     Init,
+    /// Copy the data directory to DEST (new or empty) while the server runs:
+    /// a consistent snapshot of the database, the photos, the certificate.
+    Backup {
+        dest: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the data directory (--data; new or empty) from a backup.
+    Restore {
+        src: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the sync server.
     Serve {
         /// UDP address to listen on (default: the config's, 127.0.0.1:4433).
@@ -304,6 +317,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Config { command } = &cli.command {
         return config_command(&config, command);
     }
+    match &cli.command {
+        Command::Backup { dest, json } => {
+            located.require_existing()?;
+            eprintln!(
+                "data directory: {} ({})",
+                located.path.display(),
+                located.source
+            );
+            let c = admin::backup::backup(&located.path, dest)?;
+            return print_copied(&c, *json, "backed up to");
+        }
+        Command::Restore { src, json } => {
+            eprintln!(
+                "restoring into {} ({})",
+                located.path.display(),
+                located.source
+            );
+            let c = admin::backup::restore(src, &located.path)?;
+            return print_copied(&c, *json, "restored into");
+        }
+        _ => {}
+    }
     // Only `serve` and `init` create a directory, and `serve` holds it
     // locked for as long as it runs.
     let mut serve_lock = None;
@@ -343,7 +378,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let _lock = serve_lock;
             serve(data, &config, listen, public_addr)
         }
-        Command::Config { .. } => unreachable!("handled before the data directory is opened"),
+        Command::Config { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled before the data directory is opened")
+        }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
@@ -373,6 +410,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportsCommand::List { unassigned, json },
         } => reports(&data, unassigned, json),
     }
+}
+
+fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        print_json(serde_json::to_value(c)?);
+    } else {
+        outln!(
+            "{what} {}: database {} KiB ({} reports), {} photos ({} KiB), {}",
+            c.path.display(),
+            c.database_bytes / 1024,
+            c.reports,
+            c.photos,
+            c.photo_bytes / 1024,
+            c.files.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn config_command(config: &Config, command: &ConfigCommand) -> anyhow::Result<()> {

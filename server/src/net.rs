@@ -241,7 +241,7 @@ async fn authenticate(
         Err(refusal) => Err(refusal),
         Ok(message) => {
             let service = edge.service.clone();
-            run_blocking(move || service.open_session(message))
+            run_blocking(move || service.open_session_from(message, Some(remote)))
                 .await
                 .map_err(|e| e.to_wire())
                 .and_then(|(session, reply)| {

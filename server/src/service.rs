@@ -16,7 +16,7 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
-use gridwarden_protocol::case::CaseState;
+use gridwarden_protocol::case::{CaseState, CaseStatus};
 use gridwarden_workflow::WorkingCalendar;
 
 use crate::authz::{self, Action, Actor, Denied, Target};
@@ -25,8 +25,10 @@ use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, 
 
 pub mod cases;
 mod grid;
+pub mod observed;
 mod patrols;
 mod photos;
+pub mod refusals;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub struct Session {
     /// The user's grid cells when the connection opened: a warden's scope,
     /// a supervisor's district (none: the whole city).
     pub cells: Vec<String>,
+    /// Where the connection came from, when it came over the network.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl Session {
@@ -159,6 +163,7 @@ pub struct Service {
     /// Where photo bytes live; `None` for a service that keeps no photos
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
+    refusals: refusals::Refusals,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -222,6 +227,7 @@ impl Service {
             hlc: Mutex::new(clock),
             wall,
             photos: None,
+            refusals: Default::default(),
         })
     }
 
@@ -322,15 +328,50 @@ impl Service {
     /// Serves the first message of a connection, which must be `Hello` or
     /// `Enroll`: the session it opens and the answer to send.
     pub fn open_session(&self, message: ClientMessage) -> ServiceResult<(Session, ServerMessage)> {
-        match message {
+        self.open_session_from(message, None)
+    }
+
+    /// The same for a connection from `remote`, which the session, the
+    /// enrolment's audit record and any refusal's carry.
+    pub fn open_session_from(
+        &self,
+        message: ClientMessage,
+        remote: Option<std::net::SocketAddr>,
+    ) -> ServiceResult<(Session, ServerMessage)> {
+        let (what, device) = match &message {
+            ClientMessage::Hello(h) => ("hello", Some(h.device_id)),
+            ClientMessage::Enroll(_) => ("enroll", None),
+            _ => ("first message", None),
+        };
+        let result = match message {
             ClientMessage::Hello(h) => self.hello(&h).map(|(s, w)| (s, ServerMessage::Welcome(w))),
             ClientMessage::Enroll(e) => self
-                .enroll(&e)
+                .enroll_from(&e, remote)
                 .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
             _ => Err(ServiceError::refused(
                 ErrorCode::UnexpectedMessage,
                 "the first message of a connection must be hello or enroll",
             )),
+        };
+        match result {
+            Ok((mut session, answer)) => {
+                session.remote = remote;
+                Ok((session, answer))
+            }
+            Err(e) => {
+                if let ServiceError::Refused { code, message } = &e {
+                    self.audit_refusal(refusals::Refused {
+                        user: None,
+                        device,
+                        remote,
+                        what,
+                        subject: device.map(|d| d.to_string()).unwrap_or_default(),
+                        code: *code,
+                        why: message,
+                    });
+                }
+                Err(e)
+            }
         }
     }
 
@@ -362,6 +403,7 @@ impl Service {
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
+            remote: None,
         };
         Ok((session, self.welcome(&user, now)?))
     }
@@ -412,6 +454,14 @@ impl Service {
 
     /// Redeems a one-time enrolment code for a new device identity.
     pub fn enroll(&self, enroll: &Enroll) -> ServiceResult<(Session, Enrolled)> {
+        self.enroll_from(enroll, None)
+    }
+
+    fn enroll_from(
+        &self,
+        enroll: &Enroll,
+        remote: Option<std::net::SocketAddr>,
+    ) -> ServiceResult<(Session, Enrolled)> {
         Self::check_version(enroll.protocol_version)?;
         let label: String = enroll
             .device_label
@@ -439,13 +489,18 @@ impl Service {
             device: Some(device.id),
             action: "device.enrol".into(),
             subject: device.id.to_string(),
-            detail: format!("label {:?}", device.label),
+            detail: format!(
+                "label {:?} from {}",
+                device.label,
+                remote.map_or_else(|| "-".to_owned(), |a| a.to_string())
+            ),
         })?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
+            remote,
         };
         Ok((
             session,
@@ -474,10 +529,31 @@ impl Service {
 
     /// Serves one request of an authenticated session.
     pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
-        if let Err(e) = self.device_may_connect(session.device_id) {
-            return ServerMessage::Error(e.to_wire());
-        }
-        let result = match message {
+        let what = request_name(&message);
+        let result = self.handle_inner(session, message);
+        result.unwrap_or_else(|e| {
+            if let ServiceError::Refused { code, message } = &e {
+                self.audit_refusal(refusals::Refused {
+                    user: Some(&session.user),
+                    device: Some(session.device_id),
+                    remote: session.remote,
+                    what,
+                    subject: String::new(),
+                    code: *code,
+                    why: message,
+                });
+            }
+            ServerMessage::Error(e.to_wire())
+        })
+    }
+
+    fn handle_inner(
+        &self,
+        session: &Session,
+        message: ClientMessage,
+    ) -> ServiceResult<ServerMessage> {
+        self.device_may_connect(session.device_id)?;
+        match message {
             ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
             ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
             ClientMessage::FetchReference(f) => self.reference(f).map(ServerMessage::Reference),
@@ -503,8 +579,7 @@ impl Service {
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
             )),
-        };
-        result.unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+        }
     }
 
     pub fn push(&self, session: &Session, push: Push) -> ServiceResult<Ack> {
@@ -527,25 +602,48 @@ impl Service {
         // stamps only what the server alone writes (grid cells), and a fast
         // phone must not drag it, and through it every device, ahead.
         let skew_limit = now as u64 + self.limits.max_clock_skew_ms;
+        let live = self.live_cases(&push.ops)?;
+        let disabled = self.disabled_period(&user.name)?;
+        // An op stamped while its user was disabled was queued on a phone IT
+        // had cut off; applying it after the re-enable would put it in the
+        // record as theirs.
+        let while_disabled = |op: &Op| {
+            let at = op.hlc.wall_ms as i64;
+            match disabled {
+                Some((from, to)) if at >= from && at < to => Err(Rejection::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "this change was made while user `{}` was disabled; it is not applied",
+                        user.name
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        };
         let decide = |op: &Op, current: Option<&ReportState>| {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
-            decide(
-                session,
-                op,
-                current,
-                &categories,
-                grid.as_deref(),
-                &self.limits,
-                || self.tick(),
-            )
+            while_disabled(op)?;
+            let live_case = match &op.body {
+                OpBody::Report { report_id, .. } => live.contains(report_id),
+                _ => false,
+            };
+            let context = ReportContext {
+                categories: &categories,
+                grid: grid.as_deref(),
+                limits: &self.limits,
+                now_ms: now,
+                live_case,
+            };
+            decide(session, op, current, &context, || self.tick())
         };
         let decide_patrol = |op: &Op, current: Option<&crate::store::StoredPatrol>| {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
-            patrols::decide(session, op, current)
+            while_disabled(op)?;
+            patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
         };
         // What case decisions need, loaded only for a push that has case ops.
         let has_cases = push
@@ -566,7 +664,23 @@ impl Service {
         } else {
             (WorkingCalendar::default_china(), vec![], vec![], None)
         };
+        let mut verifiers = std::collections::HashMap::new();
+        for op in &push.ops {
+            if let OpBody::Case {
+                op:
+                    gridwarden_protocol::case::CaseOp::SendForVerification {
+                        verifier: Some(name),
+                    },
+                ..
+            } = &op.body
+            {
+                if let Some(u) = self.store.user(name)? {
+                    verifiers.insert(name.clone(), u);
+                }
+            }
+        }
         let case_context = cases::CaseContext {
+            verifiers: &verifiers,
             user: &user,
             department: department.as_deref(),
             categories: &categories,
@@ -579,6 +693,7 @@ impl Service {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
+            while_disabled(op)?;
             cases::decide(session, op, report, case, &case_context)
         };
         let rules = Rules {
@@ -602,6 +717,22 @@ impl Service {
             &stamp,
         )?;
         let server_hlc = server_hlc.get();
+        for (op, outcome) in push.ops.iter().zip(&outcomes) {
+            // A clock refusal is routine: the device re-stamps and re-sends.
+            if let gridwarden_protocol::Outcome::Rejected { code, reason } = outcome {
+                if *code != ErrorCode::ClockSkew {
+                    self.audit_refusal(refusals::Refused {
+                        user: Some(&session.user),
+                        device: Some(session.device_id),
+                        remote: session.remote,
+                        what: op_name(op),
+                        subject: op_subject(op).to_string(),
+                        code: *code,
+                        why: reason,
+                    });
+                }
+            }
+        }
         let results = push
             .ops
             .iter()
@@ -615,6 +746,47 @@ impl Service {
             results,
             server_hlc,
         })
+    }
+
+    /// The reports edited or deleted by `ops` whose case is registered or
+    /// later: their fields are the case's record now.
+    fn live_cases(&self, ops: &[Op]) -> ServiceResult<std::collections::HashSet<Uuid>> {
+        let ids: Vec<Uuid> = ops
+            .iter()
+            .filter_map(|op| match &op.body {
+                OpBody::Report {
+                    report_id,
+                    op: ReportOp::Edit(_) | ReportOp::Delete,
+                } => Some(*report_id),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self
+            .store
+            .cases_of(&ids)?
+            .into_iter()
+            .filter(|c| !matches!(c.status, CaseStatus::Reported | CaseStatus::Rejected))
+            .map(|c| c.report_id)
+            .collect())
+    }
+
+    /// When `user` was last disabled, and until when (now, if still or
+    /// never enabled since); `None` if never disabled.
+    fn disabled_period(&self, user: &str) -> ServiceResult<Option<(i64, i64)>> {
+        let read = |disabled| -> ServiceResult<Option<i64>> {
+            Ok(self
+                .store
+                .meta(&disabled_period_key(user, disabled))?
+                .and_then(|v| v.parse().ok()))
+        };
+        let Some(from) = read(true)? else {
+            return Ok(None);
+        };
+        let to = read(false)?.filter(|to| *to >= from).unwrap_or(i64::MAX);
+        Ok(Some((from, to)))
     }
 
     pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
@@ -673,11 +845,22 @@ impl Service {
             .into_iter()
             .map(|c| (c.report_id, c))
             .collect();
-        let mut records = Vec::with_capacity(page.items.len() + cases.len());
+        // A report nobody acted on yet has its case all the same, with the
+        // registration deadline running from its recording: so it turns
+        // overdue on every device (`cases --overdue`, KPIs) without waiting
+        // for a first step. The first step starts from the same case.
+        let fresh = (ids.len() > cases.len())
+            .then(|| Ok::<_, ServiceError>((self.categories()?, self.calendar()?)))
+            .transpose()?;
+        let mut records = Vec::with_capacity(page.items.len() * 2);
         for item in &page.items {
             match item {
                 FeedItem::Report(state) => {
-                    let case = cases.remove(&state.id);
+                    let case = cases.remove(&state.id).or_else(|| {
+                        let (categories, calendar) = fresh.as_ref()?;
+                        (state.origin.is_some() && !state.is_deleted())
+                            .then(|| cases::initial_case(state, categories, calendar))
+                    });
                     records.push(Record::Report(state.clone()));
                     records.extend(case.map(Record::Case));
                 }
@@ -725,15 +908,30 @@ impl Service {
 }
 
 /// The rules for one pushed op: validation, ownership, merge, grid cell.
+/// What deciding a report op needs besides the op and the stored state.
+struct ReportContext<'a> {
+    categories: &'a CategoryTable,
+    grid: Option<&'a GridIndex>,
+    limits: &'a Limits,
+    now_ms: i64,
+    /// The report's case is registered or later.
+    live_case: bool,
+}
+
 fn decide(
     session: &Session,
     op: &Op,
     current: Option<&ReportState>,
-    categories: &CategoryTable,
-    grid: Option<&GridIndex>,
-    limits: &Limits,
+    cx: &ReportContext,
     tick: impl Fn() -> Hlc,
 ) -> Result<ReportState, Rejection> {
+    let ReportContext {
+        categories,
+        grid,
+        limits,
+        now_ms,
+        live_case,
+    } = *cx;
     let OpBody::Report {
         report_id,
         op: report_op,
@@ -776,6 +974,12 @@ fn decide(
     match report_op {
         ReportOp::Create(new) => {
             validate::new_report(new).map_err(invalid)?;
+            observed::check(
+                "observed",
+                new.observed_at_ms,
+                now_ms,
+                limits.max_clock_skew_ms,
+            )?;
             note_fits(&new.note)?;
             known_category(&new.category)?;
             if let Some(origin) = &state.origin {
@@ -796,8 +1000,24 @@ fn decide(
                 known_category(code)?;
             }
             may_change(session, &state, Action::EditReport)?;
+            if live_case {
+                may_change(session, &state, Action::ChangeLiveCase)?;
+                if let (Some(loc), Some(grid)) = (edit.location, grid) {
+                    let assigned = grid.assign(loc.lon, loc.lat);
+                    let into = Target {
+                        owner: state.origin.as_ref().map(|o| o.reporter.as_str()),
+                        cell: assigned.code(),
+                    };
+                    authz::check(&session.actor(), Action::MoveCaseInto, &into)?;
+                }
+            }
         }
-        ReportOp::Delete => may_change(session, &state, Action::DeleteReport)?,
+        ReportOp::Delete => {
+            may_change(session, &state, Action::DeleteReport)?;
+            if live_case {
+                may_change(session, &state, Action::DeleteLiveCase)?;
+            }
+        }
         ReportOp::AttachPhotos(photos) => {
             validate::photo_refs(photos).map_err(invalid)?;
             may_change(session, &state, Action::AttachPhoto)?;
@@ -814,6 +1034,55 @@ fn decide(
         }
     }
     Ok(state)
+}
+
+/// The meta key holding when `user` was last disabled (`disabled`) or
+/// enabled again.
+pub fn disabled_period_key(user: &str, disabled: bool) -> String {
+    let what = if disabled {
+        "disabled_ms"
+    } else {
+        "enabled_ms"
+    };
+    format!("user.{what}.{user}")
+}
+
+/// A request's name, for the audit log.
+fn request_name(m: &ClientMessage) -> &'static str {
+    match m {
+        ClientMessage::Hello(_) => "hello",
+        ClientMessage::Enroll(_) => "enroll",
+        ClientMessage::Push(_) => "push",
+        ClientMessage::Pull(_) => "pull",
+        ClientMessage::FetchReference(_) => "fetch reference",
+        ClientMessage::PhotoOffer(_) => "photo offer",
+        ClientMessage::PhotoChunk(_) => "photo upload",
+        ClientMessage::FetchPhoto(_) => "photo download",
+        ClientMessage::ListPatrols(_) => "list patrols",
+        ClientMessage::FetchPatrol(_) => "fetch patrol",
+    }
+}
+
+/// An op's name, for the audit log: `report.edit`, `case.dispatch`, …
+fn op_name(op: &Op) -> &'static str {
+    match &op.body {
+        OpBody::Report { op, .. } => match op {
+            ReportOp::Create(_) => "report.create",
+            ReportOp::Edit(_) => "report.edit",
+            ReportOp::Delete => "report.delete",
+            ReportOp::AttachPhotos(_) => "report.attach_photos",
+        },
+        OpBody::Patrol { .. } => "patrol",
+        OpBody::Case { .. } => "case step",
+    }
+}
+
+/// The report or patrol an op is about.
+fn op_subject(op: &Op) -> Uuid {
+    match &op.body {
+        OpBody::Report { report_id, .. } | OpBody::Case { report_id, .. } => *report_id,
+        OpBody::Patrol { patrol_id, .. } => *patrol_id,
+    }
 }
 
 fn revoked() -> ServiceError {
@@ -930,7 +1199,7 @@ mod tests {
                     },
                     address: None,
                     note: note.into(),
-                    observed_at_ms: 0,
+                    observed_at_ms: now_ms(),
                     patrol: None,
                 }),
             },
@@ -969,6 +1238,40 @@ mod tests {
         );
         let stored = data.store().reports(false).unwrap();
         assert_eq!(stored.len(), 1);
+        // Observed times are checked too: before 2020, or days ahead.
+        let mut old = create(&ann, now, "1970");
+        let mut ahead = create(&ann, now, "in three days");
+        for (op, observed) in [(&mut old, 5), (&mut ahead, now as i64 + 3 * 86_400_000)] {
+            if let OpBody::Report {
+                op: ReportOp::Create(new),
+                ..
+            } = &mut op.body
+            {
+                new.observed_at_ms = observed;
+            }
+        }
+        let ack = data
+            .service
+            .push(
+                &ann,
+                Push {
+                    ops: vec![old, ahead],
+                },
+            )
+            .unwrap();
+        let reasons: Vec<String> = ack
+            .results
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Rejected {
+                    code: ErrorCode::InvalidInput,
+                    reason,
+                } => reason.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(reasons[0].contains("before 2020"), "{}", reasons[0]);
+        assert!(reasons[1].contains("3 d 0 h 0 min after"), "{}", reasons[1]);
         assert!(
             ack.server_hlc.wall_ms < now + year,
             "a refused clock does not drag the server's along"

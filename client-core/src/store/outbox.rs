@@ -93,6 +93,37 @@ pub fn op_ids(conn: &Connection) -> Result<Vec<Uuid>> {
 }
 
 /// The queued ops of one report, in the order they were recorded.
+/// Every queued op, in order.
+pub fn all(conn: &Connection) -> Result<Vec<Op>> {
+    let mut stmt = conn.prepare("SELECT seq, op FROM outbox ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let raw: Vec<u8> = row.get(1)?;
+        out.push(
+            codec::decode(&raw).map_err(|e| {
+                ClientError::Protocol(format!("queued op {seq} is unreadable: {e}"))
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Moves every queued op onto clock node `node` (a new enrolment of this
+/// home): the server takes ops only stamped with the pushing device's node.
+/// Op ids stay, so an op the old identity already landed is a duplicate.
+pub fn renode(tx: &Transaction, node: u64) -> Result<u64> {
+    let mut moved = 0;
+    for mut op in all(tx)? {
+        op.hlc.node = node;
+        tx.prepare_cached("UPDATE outbox SET op = ?2 WHERE op_id = ?1")?
+            .execute(params![uuid_blob(&op.op_id), codec::encode(&op)])?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
 pub fn ops_of(conn: &Connection, report_id: Uuid) -> Result<Vec<Op>> {
     let mut stmt =
         conn.prepare_cached("SELECT seq, op FROM outbox WHERE report_id = ?1 ORDER BY seq")?;

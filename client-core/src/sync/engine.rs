@@ -426,7 +426,12 @@ impl SyncEngine {
         self.noticed.clear();
         let tx = store.transaction()?;
         let mut newest = Hlc::ZERO;
-        let count = page.records.len() as u64;
+        // Reports and out-of-scope notices: a case travels with its report.
+        let count = page
+            .records
+            .iter()
+            .filter(|r| !matches!(r, Record::Case(_)))
+            .count() as u64;
         for record in &page.records {
             match record {
                 Record::Report(incoming) => {

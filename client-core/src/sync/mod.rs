@@ -25,7 +25,8 @@ pub struct SyncSummary {
     pub duplicates: u64,
     /// Ops the server refused, with its reasons; they left the outbox.
     pub rejected: Vec<Rejection>,
-    /// Records received from the server and merged here.
+    /// Reports (and out-of-scope notices) received from the server and
+    /// merged here; each report's case travels with it, uncounted.
     pub pulled: u64,
     /// Ops still in the outbox afterwards (only ones the server did not
     /// answer; normally 0).

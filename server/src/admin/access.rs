@@ -77,11 +77,17 @@ pub fn set_user_disabled(data: &DataDir, name: &str, disabled: bool) -> anyhow::
     } else {
         "user.enable"
     };
-    Ok(data.store().set_user_disabled(
+    let user = data.store().set_user_disabled(
         name,
         disabled,
         &record(data, action, name, String::new()),
-    )?)
+    )?;
+    // Kept so ops the user's devices stamped while they were disabled (and
+    // queued offline) are refused when they arrive after the re-enable.
+    let key = crate::service::disabled_period_key(name, disabled);
+    data.store()
+        .set_meta(&key, &data.service.now().to_string())?;
+    Ok(user)
 }
 
 #[derive(Debug, Serialize)]

@@ -18,7 +18,7 @@ const USERS: [(Role, bool); 6] = [
 /// supervisor, district admin, city admin), the answer for (own, in my
 /// cells) (own, outside) (another's, in my cells) (another's, outside):
 /// `Y` allowed, `.` refused.
-const TABLE: [(Action, [&str; 6]); 9] = [
+const TABLE: [(Action, [&str; 6]); 13] = [
     (
         Action::CreateReport,
         ["YYYY", "YYYY", "YYYY", "YYYY", "YYYY", "YYYY"],
@@ -54,6 +54,22 @@ const TABLE: [(Action, [&str; 6]); 9] = [
     (
         Action::Administer,
         ["....", "....", "....", "....", "....", "...."],
+    ),
+    (
+        Action::ChangeLiveCase,
+        ["....", "....", "Y.Y.", "YYYY", "Y.Y.", "YYYY"],
+    ),
+    (
+        Action::DeleteLiveCase,
+        ["....", "....", "....", "....", "....", "...."],
+    ),
+    (
+        Action::MoveCaseInto,
+        ["....", "....", "Y.Y.", "YYYY", "Y.Y.", "YYYY"],
+    ),
+    (
+        Action::VerifyCase,
+        ["Y.Y.", "Y.Y.", "....", "....", "....", "...."],
     ),
 ];
 

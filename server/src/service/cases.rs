@@ -24,6 +24,8 @@ pub(super) struct CaseContext<'a> {
     /// Category → default department.
     pub routes: &'a [(String, String)],
     pub now_ms: i64,
+    /// The users named as verifiers by the push's case steps.
+    pub verifiers: &'a std::collections::HashMap<String, User>,
 }
 
 impl Service {
@@ -48,7 +50,9 @@ fn limit_of(categories: &CategoryTable, report: &ReportState, dispose: bool) -> 
 }
 
 /// When the report entered the loop: its recording time, as stamped by the
-/// device's clock (which the server refuses if far ahead).
+/// device's clock, which the server refuses more than the drift bound ahead
+/// of its own (ADR 0013): so at the latest a minute after the server first
+/// stored it, earlier if the warden recorded it offline.
 pub fn reported_ms(report: &ReportState) -> i64 {
     report
         .origin
@@ -131,6 +135,29 @@ pub(super) fn decide(
             ErrorCode::Forbidden,
             "this case lies outside your district; its own district's supervisor runs it",
         ));
+    }
+    if let CaseOp::SendForVerification {
+        verifier: Some(name),
+    } = &case_op
+    {
+        // A verifier must hold the case: a warden or liaison of its cell,
+        // who receives it in their pulls and may answer it.
+        let Some(named) = cx.verifiers.get(name).filter(|u| !u.disabled) else {
+            return Err(Rejection::new(
+                ErrorCode::InvalidInput,
+                format!("no active user `{name}` to verify this case"),
+            ));
+        };
+        let actor = crate::authz::Actor {
+            user: &named.name,
+            role: named.role,
+            cells: &named.cells,
+        };
+        let target = crate::authz::Target {
+            owner: None,
+            cell: report.grid_cell(),
+        };
+        crate::authz::check(&actor, crate::authz::Action::VerifyCase, &target)?;
     }
     let applying = Applying {
         actor: CaseActor {

@@ -21,6 +21,8 @@ pub(super) fn decide(
     session: &Session,
     op: &Op,
     current: Option<&StoredPatrol>,
+    now_ms: i64,
+    max_ahead_ms: u64,
 ) -> Result<PatrolChange, Rejection> {
     let OpBody::Patrol {
         patrol_id,
@@ -35,6 +37,16 @@ pub(super) fn decide(
     own_clock(session, op)?;
     validate::patrol_op(patrol_op)
         .map_err(|e| Rejection::new(ErrorCode::InvalidInput, e.to_string()))?;
+    let time = |what: &str, ms: i64| super::observed::check(what, ms, now_ms, max_ahead_ms);
+    match patrol_op {
+        PatrolOp::Start(start) => time("patrol start", start.started_at_ms)?,
+        PatrolOp::Stop { ended_at_ms } => time("patrol end", *ended_at_ms)?,
+        PatrolOp::Points(points) => {
+            for t in points.iter().filter_map(|p| p.time_ms) {
+                time("patrol point", t)?;
+            }
+        }
+    }
     if let PatrolOp::Start(start) = patrol_op {
         return match current {
             Some(c) if c.info.device != session.device_id => Err(Rejection::new(

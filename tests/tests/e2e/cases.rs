@@ -417,24 +417,30 @@ fn cases_run_the_whole_loop_from_several_devices_and_every_device_converges() {
         to_ms: i64::MAX,
     };
     let on_phone = sam.kpi(GroupBy::Department, period).unwrap();
-    let store = server.admin().store().clone();
-    let facts: Vec<CaseFacts> =
-        store
-            .reports(false)
-            .unwrap()
-            .into_iter()
-            .map(|r| {
-                let origin = r.origin.clone().unwrap();
-                CaseFacts {
-                    case: store.cases_of(&[r.id]).unwrap().pop().unwrap_or_else(|| {
-                        gridwarden_protocol::case::CaseState::reported(r.id, None)
-                    }),
-                    reported_ms: origin.created.wall_ms as i64,
-                    grid_cell: r.grid_cell().map(str::to_owned),
-                    reporter: origin.reporter,
-                }
-            })
-            .collect();
+    let admin = server.admin();
+    let store = admin.store().clone();
+    // A report nobody acted on has its case with the registration deadline
+    // running, as the server sends it.
+    let (categories, calendar) = (
+        admin.service.categories().unwrap(),
+        admin.service.calendar().unwrap(),
+    );
+    let facts: Vec<CaseFacts> = store
+        .reports(false)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let origin = r.origin.clone().unwrap();
+            CaseFacts {
+                case: store.cases_of(&[r.id]).unwrap().pop().unwrap_or_else(|| {
+                    gridwarden_server::service::cases::initial_case(&r, &categories, &calendar)
+                }),
+                reported_ms: origin.created.wall_ms as i64,
+                grid_cell: r.grid_cell().map(str::to_owned),
+                reporter: origin.reporter,
+            }
+        })
+        .collect();
     assert_eq!(on_phone, kpi(&facts, GroupBy::Department, period));
     let water_row = on_phone.iter().find(|r| r.key == "water").unwrap();
     assert_eq!((water_row.closed_in_period, water_row.reworked), (5, 1));

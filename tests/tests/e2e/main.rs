@@ -9,6 +9,7 @@ mod clocks;
 mod convergence;
 mod faults;
 mod field_loop;
+mod integrity;
 mod kotlin;
 mod mobile;
 mod operations;

@@ -2,6 +2,8 @@
 //! data directory's lock and the rules for finding it, the public address
 //! enrolment codes carry.
 
+mod backup;
+
 use std::path::Path;
 use std::process::Command;
 

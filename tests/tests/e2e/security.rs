@@ -125,8 +125,13 @@ fn a_disabled_user_is_cut_off_everywhere_and_can_be_enabled_again() {
         .into_iter()
         .map(|e| e.record.action)
         .collect();
+    // The refused sync while disabled is audited as a security event.
     assert!(
-        actions.ends_with(&["user.disable".to_string(), "user.enable".to_string()]),
+        actions.ends_with(&[
+            "user.disable".to_string(),
+            "security.refused".to_string(),
+            "user.enable".to_string()
+        ]),
         "{actions:?}"
     );
 }
