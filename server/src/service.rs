@@ -1060,6 +1060,7 @@ fn request_name(m: &ClientMessage) -> &'static str {
         ClientMessage::FetchPhoto(_) => "photo download",
         ClientMessage::ListPatrols(_) => "list patrols",
         ClientMessage::FetchPatrol(_) => "fetch patrol",
+        ClientMessage::FetchCells(_) => "fetch cells",
     }
 }
 
