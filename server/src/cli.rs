@@ -32,9 +32,21 @@ pub struct Cli {
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
+    /// (one object a line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "GRIDWARDEN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
+
+mod logging;
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -276,16 +288,16 @@ enum ReportsCommand {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
-        .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let format = cli.log_format;
+    logging::init(format);
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if format == logging::LogFormat::Json {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             1
         }
     }
@@ -320,20 +332,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Backup { dest, json } => {
             located.require_existing()?;
-            eprintln!(
+            logging::notice(&format!(
                 "data directory: {} ({})",
                 located.path.display(),
                 located.source
-            );
+            ));
             let c = admin::backup::backup(&located.path, dest)?;
             return print_copied(&c, *json, "backed up to");
         }
         Command::Restore { src, json } => {
-            eprintln!(
+            logging::notice(&format!(
                 "restoring into {} ({})",
                 located.path.display(),
                 located.source
-            );
+            ));
             let c = admin::backup::restore(src, &located.path)?;
             return print_copied(&c, *json, "restored into");
         }
@@ -352,11 +364,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         _ => located.require_existing()?,
     }
     let existed = crate::datadir::is_data_dir(&located.path);
-    eprintln!(
+    logging::notice(&format!(
         "data directory: {} ({})",
         located.path.display(),
         located.source
-    );
+    ));
     let data = DataDir::open(&located.path, config.service_limits())?;
     match cli.command {
         Command::Init => {

@@ -162,6 +162,7 @@ fn city_view_bytes(admin: &Admin) -> anyhow::Result<u64> {
         user: "sam".into(),
         role: Role::Supervisor,
         cells: vec![],
+        remote: None,
     };
     let service = &admin.data().service;
     let mut fetch = FetchCells {

@@ -157,3 +157,67 @@ fn admin_commands_never_create_a_data_directory_and_say_which_they_used() {
     assert!(again.contains("existing data directory"), "{again}");
     assert_eq!(fingerprint(&again), fingerprint(&out));
 }
+
+#[test]
+fn logs_are_json_lines_or_plain_text_without_colour_off_a_terminal_and_usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (json_dir, text_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+
+    let (code, _, err) = admin_in(
+        tmp.path(),
+        None,
+        &[
+            "init",
+            "--data",
+            json_dir.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"
+            && l["fields"]["message"] == "loaded the bundled sample grid layer"),
+        "{err}"
+    );
+    // An error is a JSON line too.
+    let missing = tmp.path().join("missing");
+    let (code, _, err) = admin_in(
+        tmp.path(),
+        None,
+        &[
+            "users",
+            "list",
+            "--data",
+            missing.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1);
+    let last: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR", "{err}");
+
+    // Stderr is a pipe here: plain text, no escape codes.
+    let (code, _, err) = admin_in(
+        tmp.path(),
+        None,
+        &["init", "--data", text_dir.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("loaded the bundled sample grid layer"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
+
+    // Usage errors exit 2, as docs/cli.md says.
+    let (code, _, _) = admin_in(tmp.path(), None, &["no-such-command"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = admin_in(tmp.path(), None, &["--log-format", "xml", "init"]);
+    assert_eq!(code, 2);
+}
