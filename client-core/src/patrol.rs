@@ -138,10 +138,23 @@ impl Client {
                 .take(gridwarden_protocol::track::MAX_PATROL_NOTE_CHARS)
                 .collect(),
         };
+        // The same file imported twice would make two patrols of one walk:
+        // recognised by its content, refused naming the first.
+        let hash = blake3::hash(gpx).to_hex().to_string();
         let mut store = self.lock_store();
         let tx = store.transaction()?;
         let enrolment = require_enrolment(&tx)?;
+        if let Some(bytes) = meta::gpx_import(&tx, &hash)? {
+            if let Ok(existing) = Uuid::from_slice(&bytes) {
+                if patrols::get(&tx, existing)?.is_some() {
+                    return Err(ClientError::InvalidInput(format!(
+                        "this GPX file was already imported as patrol {existing}; `gridwarden patrol show {existing}` shows it"
+                    )));
+                }
+            }
+        }
         let id = Uuid::now_v7();
+        meta::set_gpx_import(&tx, &hash, id)?;
         patrols::insert(&tx, id, start.started_at_ms, &start.note)?;
         queue_patrol_op(
             &tx,

@@ -23,8 +23,9 @@ use crate::runtime::Runtime;
 use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
     long, millis, parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions,
-    ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, PatrolQuery,
-    PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions, SyncSummary,
+    ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, Overwrite,
+    PatrolQuery, PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions,
+    SyncSummary,
 };
 
 type Result<T, E = GridwardenError> = std::result::Result<T, E>;
@@ -128,6 +129,16 @@ impl GridwardenClient {
     pub fn show_report(&self, report_id: String) -> Result<Report> {
         let id = self.core.resolve_report_id(&report_id)?;
         Ok(self.core.show_report(id)?.into())
+    }
+
+    /// This user's edits another user's later edit replaced, newest first.
+    pub fn overwrites(&self) -> Result<Vec<Overwrite>> {
+        Ok(self
+            .core
+            .overwrites()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Changes the server refused, newest first.

@@ -230,6 +230,40 @@ impl From<core::ReportView> for Report {
     }
 }
 
+/// One of this user's edits that another user's later edit replaced: the
+/// app shows it, so no change is undone silently.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Overwrite {
+    pub report_id: String,
+    /// `category`, `note`, `location` or `address`.
+    pub field: String,
+    /// This user's value and the one that won, as text.
+    pub mine: String,
+    pub winner: String,
+    /// Who wrote the winning value, when the phone knows.
+    pub winner_by: Option<String>,
+    /// When this user's edit and the winning one were made.
+    pub lost_at_ms: i64,
+    pub winner_at_ms: i64,
+    /// When the phone learnt of it.
+    pub at_ms: i64,
+}
+
+impl From<core::Overwrite> for Overwrite {
+    fn from(o: core::Overwrite) -> Self {
+        Overwrite {
+            report_id: o.report_id.to_string(),
+            field: o.field,
+            mine: o.mine,
+            winner: o.winner,
+            winner_by: o.winner_by,
+            lost_at_ms: o.lost_at_ms,
+            winner_at_ms: o.winner_at_ms,
+            at_ms: o.at_ms,
+        }
+    }
+}
+
 /// A change the server refused, with its reason.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct Rejection {
@@ -614,6 +648,8 @@ pub struct SyncSummary {
     pub photo_chunks_resent: i64,
     /// Photos still waiting to be sent.
     pub photos_waiting: i64,
+    /// This user's edits another user's later edit replaced, learnt now.
+    pub overwritten: Vec<Overwrite>,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
@@ -633,6 +669,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photo_bytes_sent: long(s.photo_bytes_sent),
             photo_chunks_resent: long(s.photo_chunks_resent),
             photos_waiting: long(s.photos_waiting),
+            overwritten: s.overwritten.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -238,6 +238,19 @@ pub fn set_grid_version(tx: &Transaction, v: u64) -> Result<()> {
     set(tx, GRID_VERSION, v as i64)
 }
 
+/// The patrol a GPX file (by the hex BLAKE3 hash of its bytes) was imported as.
+pub fn gpx_import(conn: &Connection, hash_hex: &str) -> Result<Option<Vec<u8>>> {
+    get(conn, &format!("gpx_import:{hash_hex}"))
+}
+
+pub fn set_gpx_import(tx: &Transaction, hash_hex: &str, patrol: uuid::Uuid) -> Result<()> {
+    set(
+        tx,
+        &format!("gpx_import:{hash_hex}"),
+        patrol.as_bytes().to_vec(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

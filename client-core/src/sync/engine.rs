@@ -364,10 +364,16 @@ impl SyncEngine {
                     // clock under a new op id, and rebuild the local copy.
                     let (clock, corrected) =
                         restamp_clock.as_mut().expect("set when any op is skewed");
+                    let mut body = op.body.clone();
+                    if error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64 {
+                        // The times the device read from the same wrong
+                        // clock are off by the same error.
+                        shift_observed_times(&mut body, -error);
+                    }
                     let again = Op {
                         op_id: Uuid::now_v7(),
                         hlc: clock.tick(restamp_time(op, *corrected)),
-                        body: op.body.clone(),
+                        body,
                     };
                     outbox::append(&tx, &again)?;
                     if matches!(op.body, OpBody::Report { .. }) {
@@ -536,6 +542,30 @@ impl SyncEngine {
 mod cells;
 #[cfg(test)]
 mod tests;
+
+/// Moves the times a user observed in `body` (a report's observation, a
+/// patrol's start, end and points) by `by_ms`.
+fn shift_observed_times(body: &mut OpBody, by_ms: i64) {
+    use gridwarden_protocol::PatrolOp;
+    match body {
+        OpBody::Report {
+            op: ReportOp::Create(new),
+            ..
+        } => new.observed_at_ms = new.observed_at_ms.saturating_add(by_ms),
+        OpBody::Patrol { op, .. } => match op {
+            PatrolOp::Start(start) => {
+                start.started_at_ms = start.started_at_ms.saturating_add(by_ms)
+            }
+            PatrolOp::Stop { ended_at_ms } => *ended_at_ms = ended_at_ms.saturating_add(by_ms),
+            PatrolOp::Points(points) => {
+                for t in points.iter_mut().filter_map(|p| p.time_ms.as_mut()) {
+                    *t = t.saturating_add(by_ms);
+                }
+            }
+        },
+        _ => {}
+    }
+}
 
 /// Whether any field of `state` holds a write of clock node `node`.
 fn writes_of(state: &ReportState, node: u64) -> bool {

@@ -297,6 +297,10 @@ class Phones(unittest.TestCase):
         self.assertEqual(mine.note, "cover missing; barrier placed")
         self.assertEqual(mine.address, "Lake Road 1")
         self.assertTrue(mine.status.is_synced())
+        # …and the warden is told her note and address were replaced.
+        told = sorted((o.field, o.winner) for o in back.overwritten)
+        self.assertIn(("note", "cover missing; barrier placed"), told, back)
+        self.assertEqual([o.report_id for o in warden.overwrites()], [cover] * len(told))
 
         # And the warden's own edit and delete go the other way.
         warden.edit_report(rubbish, gw.ReportChanges(clear_address=True, note="rubbish, bags"))

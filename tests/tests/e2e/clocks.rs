@@ -501,3 +501,33 @@ fn note(text: &str) -> ReportEdit {
         ..Default::default()
     }
 }
+
+/// A phone three days fast records before it ever synced (enrolment
+/// measures nothing): the server refuses the stamp, and the device, having
+/// measured its error at the hello, stamps the report again with the error
+/// taken off its stamp and its observed time alike, so it lands at the time
+/// it was really made.
+#[test]
+fn a_phone_days_fast_before_its_first_sync_lands_its_report_at_the_real_time() {
+    let sim = Sim::new();
+    let (_, location) = sim.cells(1).remove(0);
+    sim.add_user("ann", Role::Warden, &[]);
+    let ann = sim.enrol_with_offset("ann", 3 * DAY_MS);
+    let recorded_at = sim.now_ms() as i64;
+    let mut input = report_at("0101", location, "as found");
+    input.observed_at_ms = ann.clock.now_ms() as i64;
+    let id = ann.client.record_report(input).unwrap();
+    sim.advance(60_000);
+    let s = sim.sync(&ann, FaultPlan::Perfect).unwrap();
+    assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+    let state = sim.store().report(id).unwrap().expect("landed");
+    let origin = state.origin.unwrap();
+    assert!(
+        origin.observed_at_ms.abs_diff(recorded_at) < 1_000,
+        "observed {} vs recorded {recorded_at}",
+        origin.observed_at_ms
+    );
+    assert!((origin.created.wall_ms as i64).abs_diff(recorded_at) < 1_000);
+    let shown = ann.client.show_report(id).unwrap();
+    assert_eq!(shown.observed_at_ms, origin.observed_at_ms);
+}

@@ -445,6 +445,15 @@ fn gpx_tracks_from_other_tools_import_and_reach_the_supervisor_and_bad_ones_are_
         );
         imported.push(done);
     }
+    // The same file again is recognised by its content and refused,
+    // naming the patrol it already is; nothing is added.
+    let again = ann
+        .patrol_import_gpx(&fixture("phone_app_1_1.gpx"), Some("again"))
+        .unwrap_err();
+    assert!(
+        matches!(&again, ClientError::InvalidInput(m) if m.contains(&imported[0].patrol.to_string())),
+        "{again:?}"
+    );
     assert!(
         imported[2].segments >= 4,
         "two tracks of two segments: {:?}",
