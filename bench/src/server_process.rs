@@ -52,7 +52,7 @@ impl ServerProcess {
             .env(CHILD_ENV, "1")
             .arg("--data")
             .arg(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--http", "off"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

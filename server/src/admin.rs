@@ -15,6 +15,7 @@ use crate::store::{StoreError, User};
 mod access;
 pub mod backup;
 pub mod cert;
+pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};

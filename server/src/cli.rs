@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The data directory's health: server running, database check, disk
+    /// left, devices seen lately. Exit 1 when the database check fails.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the data directory (--data; new or empty) from a backup.
     Restore {
         src: PathBuf,
@@ -74,6 +80,15 @@ enum Command {
         /// on purpose (default: the first start's listen address).
         #[arg(long)]
         public_addr: Option<String>,
+        /// TCP address of the supervisor console, or `off` (default: the
+        /// config's `console.http`, 127.0.0.1:8080).
+        #[arg(long)]
+        http: Option<String>,
+    },
+    /// The supervisor console (a web page served by `serve`).
+    Console {
+        #[command(subcommand)]
+        command: ConsoleCommand,
     },
     /// Grid layers (单元网格).
     Grids {
@@ -143,6 +158,20 @@ enum CertCommand {
     Activate,
     /// Drop a rotation that was started.
     Cancel,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConsoleCommand {
+    /// Print a one-time sign-in link for a supervisor or admin, valid 15 minutes.
+    Link {
+        #[arg(long)]
+        user: String,
+        /// Address the link points at (default: what `serve` records).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +272,8 @@ enum UsersCommand {
         #[arg(long, conflicts_with = "department")]
         none: bool,
     },
+    /// Set a supervisor's or admin's console password, read from stdin.
+    Passwd { name: String },
     /// Disable a user: every device of theirs is cut off at once and refused.
     Disable { name: String },
     /// Enable a disabled user again.
@@ -386,14 +417,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             public_addr,
+            http,
         } => {
             let _lock = serve_lock;
-            serve(data, &config, listen, public_addr)
+            serve(data, &config, listen, public_addr, http)
         }
+        Command::Console {
+            command: ConsoleCommand::Link { user, url, json },
+        } => console_link(&data, &user, url, json),
         Command::Config { .. } | Command::Backup { .. } | Command::Restore { .. } => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
+        Command::Status { json } => status(&data, json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
@@ -422,6 +458,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportsCommand::List { unassigned, json },
         } => reports(&data, unassigned, json),
     }
+}
+
+fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
+    let s = admin::status::status(data)?;
+    if json {
+        print_json(serde_json::to_value(&s)?);
+    } else {
+        match &s.server_pid {
+            Some(pid) => outln!("server: running (pid {pid})"),
+            None => outln!("server: not running"),
+        }
+        outln!("data directory: {}", s.data_dir);
+        outln!(
+            "database: {} ({} KiB, {} reports)",
+            s.database_check,
+            s.database_bytes / 1024,
+            s.reports
+        );
+        outln!(
+            "disk: {:.1} GiB available",
+            s.disk_available_bytes as f64 / (1u64 << 30) as f64
+        );
+        outln!("certificate sha256 fingerprint: {}", s.fingerprint);
+        outln!(
+            "enrolment codes dial: {}",
+            s.public_addr.as_deref().unwrap_or("(not set)")
+        );
+        outln!(
+            "devices: {} enrolled, {} seen in the last 15 minutes",
+            s.devices_enrolled,
+            s.devices_seen_recently
+        );
+    }
+    if !s.healthy() {
+        anyhow::bail!(
+            "the database fails SQLite's check ({}); stop the server and restore the latest backup (docs/operations.md)",
+            s.database_check
+        );
+    }
+    Ok(())
 }
 
 fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Result<()> {
@@ -457,7 +533,12 @@ fn serve(
     config: &Config,
     listen: Option<SocketAddr>,
     public_addr: Option<String>,
+    http: Option<String>,
 ) -> anyhow::Result<()> {
+    let http = match http {
+        Some(text) => crate::config::parse_http(&text).context("--http")?,
+        None => config.console.http_addr()?,
+    };
     let listen = listen.unwrap_or(config.server.listen);
     let public_addr = public_addr.or_else(|| config.server.public_addr.clone());
     let edge = EdgeConfig {
@@ -480,6 +561,23 @@ fn serve(
             "gridwarden-server listening on {} (udp/quic)",
             server.local_addr
         );
+        let console = match http {
+            Some(addr) => {
+                let console = std::sync::Arc::new(crate::console::Console::new(
+                    data.service.clone(),
+                    config.console.clone(),
+                    config.console.tls_cert.is_some(),
+                ));
+                let http = crate::http::start(console, addr)?;
+                store.set_meta(crate::CONSOLE_URL_KEY, &http.console_url())?;
+                outln!("supervisor console at {}", http.console_url());
+                Some(http)
+            }
+            None => {
+                outln!("supervisor console: off");
+                None
+            }
+        };
         outln!("data directory: {}", data.path.display());
         outln!(
             "certificate sha256 fingerprint: {}",
@@ -495,6 +593,9 @@ fn serve(
         std::io::Write::flush(&mut std::io::stdout()).ok();
         shutdown_signal().await;
         tracing::info!("shutting down");
+        if let Some(http) = console {
+            http.shutdown().await;
+        }
         server.shutdown().await;
         Ok(())
     })
@@ -512,6 +613,37 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+fn console_link(data: &DataDir, user: &str, url: Option<String>, json: bool) -> anyhow::Result<()> {
+    let base = match url {
+        Some(u) => u,
+        None => data
+            .store()
+            .meta(crate::CONSOLE_URL_KEY)?
+            .unwrap_or_else(|| format!("http://{}/console/", crate::DEFAULT_HTTP)),
+    };
+    let origin = base
+        .strip_suffix("/console/")
+        .unwrap_or(base.trim_end_matches('/'))
+        .to_owned();
+    let token = crate::console::auth::new_link(&data.service, user, &admin::cli_actor())?;
+    let link = format!("{origin}/login/link?token={token}");
+    if json {
+        print_json(json!({"user": user, "url": link, "valid_minutes": 15}));
+    } else {
+        outln!("{link}");
+        eprintln!("sign-in link for `{user}`: valid 15 minutes, once");
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn grids(data: &DataDir, command: GridsCommand) -> anyhow::Result<()> {
@@ -640,6 +772,16 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
                 Some(d) => outln!("`{name}` now acts for department `{d}`"),
                 None => outln!("`{name}` acts for no department"),
             }
+        }
+        UsersCommand::Passwd { name } => {
+            let password = read_password()?;
+            crate::console::auth::set_password(
+                &data.service,
+                &name,
+                &password,
+                &admin::cli_actor(),
+            )?;
+            outln!("console password of `{name}` set; their open console sessions ended");
         }
         UsersCommand::Disable { name } => {
             let user = admin::set_user_disabled(data, &name, true)?;

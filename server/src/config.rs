@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: LimitsSection,
     pub connections: ConnectionsSection,
     pub rate: RateSection,
+    pub console: ConsoleSection,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -142,6 +143,75 @@ impl Default for RateSection {
     }
 }
 
+/// The HTTP listener of the supervisor console (docs/console.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    /// TCP address of the console, or `off` (`serve --http` overrides it).
+    pub http: String,
+    /// PEM certificate chain and key files: with both, the console is served
+    /// over HTTPS. Plain HTTP is meant for the loopback default only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// How long a sign-in lasts.
+    pub session_hours: u32,
+    /// Sign-in attempts per user name and per address: a burst, then this
+    /// many per minute.
+    pub signin_burst: u32,
+    pub signin_per_minute: u32,
+    /// Most rows a CSV export writes; more asks to narrow the filters.
+    pub export_max_rows: u32,
+    /// A case whose deadline is this close is "due soon".
+    pub due_soon_hours: u32,
+    /// A hot spot: at least `hotspot_reports` reports of one subclass in one
+    /// cell within `hotspot_window_hours`.
+    pub hotspot_reports: u32,
+    pub hotspot_window_hours: u32,
+    /// A city's own tile service drawn under the cells (`{z}/{x}/{y}` URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_layer_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_layer_attribution: Option<String>,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        Self {
+            http: crate::DEFAULT_HTTP.into(),
+            tls_cert: None,
+            tls_key: None,
+            session_hours: 12,
+            signin_burst: 5,
+            signin_per_minute: 2,
+            export_max_rows: 100_000,
+            due_soon_hours: 4,
+            hotspot_reports: 3,
+            hotspot_window_hours: 24,
+            base_layer_url: None,
+            base_layer_attribution: None,
+        }
+    }
+}
+
+impl ConsoleSection {
+    /// The address to listen on, `None` for `off`.
+    pub fn http_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        parse_http(&self.http).context("console.http")
+    }
+}
+
+/// `off`, or a socket address.
+pub fn parse_http(text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        anyhow::anyhow!("`{text}` is neither `off` nor an address like 127.0.0.1:8080")
+    })
+}
+
 impl Config {
     /// Reads `path`; every refusal names the file and the key.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -221,6 +291,26 @@ impl Config {
             ("rate.ops_per_second", r.ops_per_second.into()),
         ] {
             positive(key, value)?;
+        }
+        let k = &self.console;
+        k.http_addr()?;
+        if k.tls_cert.is_some() != k.tls_key.is_some() {
+            bail!("console.tls_cert and console.tls_key go together: give both or neither");
+        }
+        for (key, value) in [
+            ("console.session_hours", k.session_hours),
+            ("console.signin_burst", k.signin_burst),
+            ("console.signin_per_minute", k.signin_per_minute),
+            ("console.export_max_rows", k.export_max_rows),
+            ("console.hotspot_reports", k.hotspot_reports),
+            ("console.hotspot_window_hours", k.hotspot_window_hours),
+        ] {
+            positive(key, value.into())?;
+        }
+        if let Some(url) = &k.base_layer_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("console.base_layer_url must be an http(s) URL");
+            }
         }
         if (r.op_burst as usize) < l.max_push_ops {
             bail!(

@@ -18,7 +18,7 @@ mod locate;
 mod lock;
 
 pub use locate::{is_data_dir, Located, Source, DATA_ENV, DEFAULT_DIR};
-pub use lock::{ServeLock, LOCK_FILE};
+pub use lock::{holder, ServeLock, LOCK_FILE};
 
 pub const DB_FILE: &str = "server.db";
 pub const DEFAULT_CATEGORIES: &str = include_str!("../data/categories.json");

@@ -5,8 +5,10 @@ pub mod admin;
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod datadir;
 pub mod grid;
+pub mod http;
 pub mod net;
 pub mod photos;
 pub mod service;
@@ -20,5 +22,9 @@ pub use service::{Limits, Service};
 
 /// Where `serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4433";
+/// Where the console's HTTP listener listens unless told otherwise.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 pub(crate) const PUBLIC_ADDR_KEY: &str = "public_addr";
 pub(crate) const LISTEN_ADDR_KEY: &str = "listen_addr";
+/// Meta key of the console URL `serve` printed, for `console link`.
+pub(crate) const CONSOLE_URL_KEY: &str = "console_url";

@@ -107,6 +107,12 @@ impl From<Denied> for ServiceError {
 pub enum ServiceError {
     #[error("{message}")]
     Refused { code: ErrorCode, message: String },
+    /// An id prefix that names several things (the console's search).
+    #[error("{message}")]
+    Ambiguous {
+        message: String,
+        matches: Vec<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -125,6 +131,10 @@ impl ServiceError {
         match self {
             ServiceError::Refused { code, message } => ErrorMessage {
                 code: *code,
+                message: message.clone(),
+            },
+            ServiceError::Ambiguous { message, .. } => ErrorMessage {
+                code: ErrorCode::Conflict,
                 message: message.clone(),
             },
             ServiceError::Store(StoreError::Refused(m)) => ErrorMessage {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use geo::InteriorPoint;
 use gridwarden_client_core::{Client, Location, NewReport};
 use gridwarden_protocol::Role;
+use gridwarden_server::config::ConsoleSection;
+use gridwarden_server::http::HttpServer;
 use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
 pub mod kotlin;
 pub mod mobile;
@@ -19,8 +21,12 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub addr: SocketAddr,
     pub fingerprint: [u8; 32],
+    /// The console's HTTP listener, when started with one.
+    pub http_addr: Option<SocketAddr>,
     runtime: Option<tokio::runtime::Runtime>,
     running: Option<RunningServer>,
+    http: Option<HttpServer>,
+    console: Option<ConsoleSection>,
 }
 
 impl TestServer {
@@ -46,6 +52,46 @@ impl TestServer {
         };
         let listen = "127.0.0.1:0".parse().unwrap();
         Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge).unwrap()
+    }
+
+    /// Starts with the supervisor console's HTTP listener on a free
+    /// loopback port (its other settings from `console`).
+    pub fn start_console(data_dir: &Path, console: ConsoleSection) -> Self {
+        let mut server = Self::start(data_dir);
+        server.open_console(console);
+        server
+    }
+
+    fn open_console(&mut self, console: ConsoleSection) {
+        let (Some(rt), Some(data)) = (
+            &self.runtime,
+            DataDir::open(&self.data_dir, Limits::default()).ok(),
+        ) else {
+            panic!("the server is not running");
+        };
+        let app = std::sync::Arc::new(gridwarden_server::console::Console::new(
+            data.service.clone(),
+            console.clone(),
+            console.tls_cert.is_some(),
+        ));
+        let listen = console
+            .http_addr()
+            .unwrap()
+            .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        let http = rt
+            .block_on(async { gridwarden_server::http::start(app, listen) })
+            .unwrap();
+        self.http_addr = Some(http.local_addr);
+        self.http = Some(http);
+        self.console = Some(console);
+    }
+
+    /// `http://ADDR/PATH` of the console listener.
+    pub fn console_url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.http_addr.expect("started with a console")
+        )
     }
 
     /// Starts on a free loopback port, or says why not: the benchmark
@@ -89,14 +135,20 @@ impl TestServer {
             data_dir: data_dir.to_owned(),
             addr: running.local_addr,
             fingerprint: running.fingerprint,
+            http_addr: None,
             runtime: Some(runtime),
             running: Some(running),
+            http: None,
+            console: None,
         })
     }
 
     /// Stops the server: every connection closes, the port is released.
     pub fn stop(&mut self) {
         if let (Some(rt), Some(running)) = (self.runtime.take(), self.running.take()) {
+            if let Some(http) = self.http.take() {
+                rt.block_on(http.shutdown());
+            }
             rt.block_on(running.shutdown());
             // Wait until every task, and with it the endpoint's socket, is
             // dropped: a restart binds the same port next.
@@ -107,7 +159,16 @@ impl TestServer {
     /// Starts again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();
+        let console = self.console.take();
+        let http_addr = self.http_addr;
         *self = Self::start_on(&self.data_dir.clone(), self.addr);
+        if let Some(mut console) = console {
+            // The same port again, so a test's URLs stay good.
+            if let Some(addr) = http_addr {
+                console.http = addr.to_string();
+            }
+            self.open_console(console);
+        }
     }
 
     /// The data directory as an admin command sees it (its own connections,
@@ -384,7 +445,8 @@ pub mod process {
     pub struct ServerProcess {
         child: Child,
         /// What `serve` printed before it started serving: the address
-        /// line, the data directory and the certificate fingerprint.
+        /// line, the console's URL, the data directory and the certificate
+        /// fingerprint.
         pub banner: Vec<String>,
     }
 
@@ -401,6 +463,8 @@ pub mod process {
                 .args(["serve", "--data"])
                 .arg(data)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                // The console on a free port: tests run side by side.
+                .args(["--http", "127.0.0.1:0"])
                 .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -409,7 +473,7 @@ pub mod process {
                 .unwrap();
             let stdout = child.stdout.take().unwrap();
             let mut lines = BufReader::new(stdout).lines();
-            let banner: Vec<String> = lines.by_ref().take(3).map(|l| l.unwrap()).collect();
+            let banner: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
             let first = banner.first().expect("serve printed nothing");
             assert!(
                 first.contains(&format!("listening on 127.0.0.1:{port}")),

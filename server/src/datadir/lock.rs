@@ -60,6 +60,24 @@ impl ServeLock {
     }
 }
 
+/// The PID of the `serve` holding `dir`, if one does. Probing takes the lock
+/// for an instant: a `serve` starting in that instant is refused and says so.
+pub fn holder(dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    if FileExt::try_lock_exclusive(&file)? {
+        FileExt::unlock(&file)?;
+        return Ok(None);
+    }
+    let mut pid = String::new();
+    file.read_to_string(&mut pid).ok();
+    Ok(Some(pid.trim().to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,7 +91,12 @@ mod tests {
             err.contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
+        assert_eq!(
+            holder(dir.path()).unwrap(),
+            Some(std::process::id().to_string())
+        );
         drop(first);
+        assert_eq!(holder(dir.path()).unwrap(), None);
         ServeLock::acquire(dir.path()).unwrap();
     }
 }

@@ -214,6 +214,23 @@ pub struct AuditEntry {
     pub record: AuditRecord,
 }
 
+/// The label of the device row each console user acts through.
+pub const CONSOLE_DEVICE_LABEL: &str = "console (web)";
+
+/// A signed-in console session, as stored. The cookie holds the token; only
+/// its hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub token_hash: [u8; 32],
+    pub user: String,
+    /// The value every state-changing request must echo in `X-CSRF-Token`.
+    pub csrf: String,
+    /// The user's console device: steps taken in the console are its ops.
+    pub device: Uuid,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 /// Recomputes a report's grid cell; `None` leaves the report untouched.
 pub type Reassign<'a> = dyn Fn(&ReportState) -> Option<ReportState> + 'a;
 
@@ -369,6 +386,36 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditRecord,
     ) -> StoreResult<()>;
     fn user_department(&self, user: &str) -> StoreResult<Option<String>>;
+
+    // The console's sign-in (docs/console-api.md).
+    /// Sets a user's password hash (a PHC string) and appends `audit`;
+    /// ends the user's console sessions.
+    fn set_password_hash(&self, user: &str, hash: &str, audit: &AuditRecord) -> StoreResult<()>;
+    fn password_hash(&self, user: &str) -> StoreResult<Option<String>>;
+    /// Stores a one-time sign-in link's token hash and appends `audit`.
+    fn create_console_link(
+        &self,
+        token_hash: [u8; 32],
+        user: &str,
+        expires_ms: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Consumes a sign-in link, atomically: a link works once. Returns its
+    /// user; refused if unknown, used or expired.
+    fn redeem_console_link(&self, token_hash: [u8; 32], now_ms: i64) -> StoreResult<String>;
+    /// The device a console user's steps are ops of, created on first use.
+    fn console_device(&self, user: &str, now_ms: i64) -> StoreResult<Uuid>;
+    fn create_console_session(
+        &self,
+        session: &ConsoleSession,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    fn console_session(&self, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleSession>>;
+    /// Ends a session (appending `audit` if there was one).
+    fn end_console_session(&self, token_hash: [u8; 32], audit: &AuditRecord) -> StoreResult<()>;
+    /// The last position of the change feed: changes whenever a report or
+    /// its case does. Cheap.
+    fn feed_position(&self) -> StoreResult<u64>;
 
     // Small settings (public address, the server clock).
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::*;
 
 mod cases;
+mod console;
 mod feed;
 mod grid;
 mod group;
@@ -30,7 +31,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_cases.sql"),
     include_str!("../../migrations/0006_case_photos.sql"),
     include_str!("../../migrations/0007_report_cells.sql"),
-    include_str!("../../migrations/0008_grid_cells.sql"),
+    include_str!("../../migrations/0008_console.sql"),
+    include_str!("../../migrations/0009_grid_cells.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -70,7 +72,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
     }
-    if version < 8 {
+    if version < 9 {
         grid::convert_whole_layers(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
@@ -820,6 +822,52 @@ impl Store for SqliteStore {
         self.read(|c| cases::member_of(c, user))
     }
 
+    fn set_password_hash(&self, user: &str, hash: &str, audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| console::set_password(tx, user, hash, audit))
+    }
+
+    fn password_hash(&self, user: &str) -> StoreResult<Option<String>> {
+        self.read(|c| console::password_hash(c, user))
+    }
+
+    fn create_console_link(
+        &self,
+        token_hash: [u8; 32],
+        user: &str,
+        expires_ms: i64,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        self.write(|tx| console::create_link(tx, token_hash, user, expires_ms, audit))
+    }
+
+    fn redeem_console_link(&self, token_hash: [u8; 32], now_ms: i64) -> StoreResult<String> {
+        self.write(|tx| console::redeem_link(tx, token_hash, now_ms))
+    }
+
+    fn console_device(&self, user: &str, now_ms: i64) -> StoreResult<Uuid> {
+        self.write(|tx| console::console_device(tx, user, now_ms))
+    }
+
+    fn create_console_session(
+        &self,
+        session: &ConsoleSession,
+        audit: &AuditRecord,
+    ) -> StoreResult<()> {
+        self.write(|tx| console::create_session(tx, session, audit))
+    }
+
+    fn console_session(&self, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleSession>> {
+        self.read(|c| console::session(c, token_hash))
+    }
+
+    fn end_console_session(&self, token_hash: [u8; 32], audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| console::end_session(tx, token_hash, audit))
+    }
+
+    fn feed_position(&self) -> StoreResult<u64> {
+        self.read(console::feed_position)
+    }
+
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.read(|c| {
             Ok(
@@ -1007,11 +1055,13 @@ mod migration_tests {
         assert_eq!(expected.last(), Some(&(Uuid::from_u128(101), false)));
         drop(store);
         // Back to the schema before the cell index (migration 0007), as a
-        // server of that release left it.
+        // server of that release left it: the later migrations undone too.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE report_left_cells; DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
-             PRAGMA user_version = 6;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             DROP TABLE console_sessions; DROP TABLE console_links;
+             ALTER TABLE users DROP COLUMN password_hash;
+             DROP TABLE report_left_cells; PRAGMA user_version = 6;",
         )
         .unwrap();
         drop(conn);
@@ -1030,7 +1080,7 @@ mod migration_tests {
         let layer = gridwarden_grid::to_wire(1, "old", &cells);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 7;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 8;",
         )
         .unwrap();
         conn.execute(

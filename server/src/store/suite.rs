@@ -60,6 +60,10 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             "photos_and_patrols_are_indexed",
             photos_and_patrols_are_indexed,
         ),
+        (
+            "console_links_work_once_and_sessions_end_with_the_user",
+            console_links_work_once_and_sessions_end_with_the_user,
+        ),
     ];
     for (name, case) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -1213,4 +1217,89 @@ fn departments_routes_and_members(s: &dyn Store) {
     assert!(s
         .set_user_department("zed", None, &audit("user.department"))
         .is_err());
+}
+
+fn console_links_work_once_and_sessions_end_with_the_user(s: &dyn Store) {
+    s.add_user(&user("sam", Role::Supervisor, &[]), 1).unwrap();
+    assert_eq!(s.password_hash("sam").unwrap(), None);
+    s.set_password_hash("sam", "$argon2id$v=19$x", &audit(2, "user.passwd", "sam"))
+        .unwrap();
+    assert_eq!(
+        s.password_hash("sam").unwrap().as_deref(),
+        Some("$argon2id$v=19$x")
+    );
+    assert!(matches!(
+        s.set_password_hash("zed", "h", &audit(2, "user.passwd", "zed")),
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A link signs in once, before it expires.
+    s.create_console_link([1; 32], "sam", 100, &audit(3, "console.link", "sam"))
+        .unwrap();
+    s.create_console_link([2; 32], "sam", 100, &audit(3, "console.link", "sam"))
+        .unwrap();
+    assert_eq!(s.redeem_console_link([1; 32], 50).unwrap(), "sam");
+    assert!(matches!(
+        s.redeem_console_link([1; 32], 51),
+        Err(StoreError::Refused(m)) if m.contains("already used")
+    ));
+    assert!(matches!(
+        s.redeem_console_link([2; 32], 101),
+        Err(StoreError::Refused(m)) if m.contains("expired")
+    ));
+    assert!(matches!(
+        s.redeem_console_link([9; 32], 1),
+        Err(StoreError::Refused(m)) if m.contains("not known")
+    ));
+
+    // One console device per user, until it is revoked.
+    let device = s.console_device("sam", 5).unwrap();
+    assert_eq!(s.console_device("sam", 6).unwrap(), device);
+    assert_eq!(
+        s.device(device).unwrap().unwrap().label,
+        CONSOLE_DEVICE_LABEL
+    );
+    let session = ConsoleSession {
+        token_hash: [3; 32],
+        user: "sam".into(),
+        csrf: "c".into(),
+        device,
+        created_ms: 5,
+        expires_ms: 500,
+    };
+    s.create_console_session(&session, &audit(5, "console.signin", "sam"))
+        .unwrap();
+    assert_eq!(s.console_session([3; 32]).unwrap(), Some(session.clone()));
+    s.end_console_session([3; 32], &audit(6, "console.signout", "sam"))
+        .unwrap();
+    assert_eq!(s.console_session([3; 32]).unwrap(), None);
+
+    // Disabling the user ends every session of theirs in the same step.
+    s.create_console_session(&session, &audit(7, "console.signin", "sam"))
+        .unwrap();
+    s.set_user_disabled("sam", true, &audit(8, "user.disable", "sam"))
+        .unwrap();
+    assert_eq!(s.console_session([3; 32]).unwrap(), None);
+    s.revoke_device(device, &audit(9, "device.revoke", "console"))
+        .unwrap();
+    assert_ne!(s.console_device("sam", 10).unwrap(), device);
+    let actions: Vec<String> = s
+        .audit_log(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.passwd",
+            "console.link",
+            "console.link",
+            "console.signin",
+            "console.signout",
+            "console.signin",
+            "user.disable",
+            "device.revoke"
+        ]
+    );
 }

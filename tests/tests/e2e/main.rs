@@ -6,6 +6,8 @@ mod cases;
 mod city_grid;
 mod cli;
 mod clocks;
+mod console;
+mod console_api;
 mod convergence;
 mod faults;
 mod field_loop;

@@ -76,7 +76,16 @@ fn a_second_serve_is_refused_naming_the_pid_and_a_killed_server_leaves_no_lock()
     server.kill();
     let mut server = ServerProcess::start(&data, other_port);
     assert_eq!(enrolment_addr(&data), first);
+
+    // `status` sees the running server and the device-free fleet.
+    let status: Value = serde_json::from_str(&ok(&data, &["status", "--json"])).unwrap();
+    assert_eq!(status["server_pid"], server.pid().to_string(), "{status}");
+    assert_eq!(status["database_check"], "ok", "{status}");
+    assert!(status["disk_available_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(status["public_addr"], first.as_str());
     server.kill();
+    let text = ok(&data, &["status"]);
+    assert!(text.contains("server: not running"), "{text}");
 
     // Changed only on purpose, and the change is audited.
     let _server =

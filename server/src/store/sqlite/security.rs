@@ -82,6 +82,10 @@ pub(super) fn set_user_disabled(
         "UPDATE users SET disabled_ms = ?1 WHERE name = ?2",
         params![disabled.then_some(audit.at_ms), name],
     )?;
+    if disabled {
+        // Ends their console sessions at once, with the devices' connections.
+        super::console::end_sessions_of(tx, name)?;
+    }
     append(tx, audit)?;
     bump_auth_epoch(tx)?;
     Ok(User { disabled, ..user })
