@@ -31,6 +31,8 @@ pub struct Config {
     pub city_vertices: usize,
     pub record_reports: usize,
     pub peer_docs: usize,
+    /// Cases the console scenario stores (a city's year).
+    pub console_cases: usize,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             city_vertices: 100,
             record_reports: 2_000,
             peer_docs: 10_000,
+            console_cases: 300_000,
         }
     }
 
@@ -71,6 +74,7 @@ impl Config {
             city_vertices: 100,
             record_reports: 500,
             peer_docs: 1_000,
+            console_cases: 30_000,
         }
     }
 }

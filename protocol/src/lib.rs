@@ -17,6 +17,7 @@ pub mod hlc;
 pub mod messages;
 pub mod photo;
 pub mod report;
+pub mod source;
 pub mod track;
 pub mod validate;
 

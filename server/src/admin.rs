@@ -13,6 +13,7 @@ use crate::service::now_ms;
 use crate::store::{StoreError, User};
 
 mod access;
+pub mod apikeys;
 pub mod backup;
 pub mod cert;
 pub mod status;

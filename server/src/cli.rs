@@ -143,6 +143,28 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// API keys of the Open311 interface, one per hotline or app (docs/open311.md).
+    Apikeys {
+        #[command(subcommand)]
+        command: ApikeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApikeysCommand {
+    /// Issue a key for a hotline or app; the key is printed once, only its hash is kept.
+    Add {
+        /// The client's name (e.g. 12345): the reporter of its requests.
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: the server refuses it from the next request on.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -450,6 +472,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Apikeys { command } => apikeys(&data, command),
         Command::Departments { command } => departments(&data, command),
         Command::Calendar { command } => calendar(&data, command),
         Command::Users { command } => users(&data, command),
@@ -568,7 +591,7 @@ fn serve(
                     config.console.clone(),
                     config.console.tls_cert.is_some(),
                 ));
-                let http = crate::http::start(console, addr)?;
+                let http = crate::http::start_with(console, config.open311.clone(), addr)?;
                 store.set_meta(crate::CONSOLE_URL_KEY, &http.console_url())?;
                 outln!("supervisor console at {}", http.console_url());
                 Some(http)
@@ -855,6 +878,48 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     d.label
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+fn apikeys(data: &DataDir, command: ApikeysCommand) -> anyhow::Result<()> {
+    match command {
+        ApikeysCommand::Add { name, json } => {
+            let key = admin::apikeys::add(data, &name)?;
+            if json {
+                print_json(serde_json::to_value(&key)?);
+            } else {
+                outln!(
+                    "API key for `{}` (shown once; give it to the client over a safe channel):",
+                    key.name
+                );
+                outln!("{}", key.api_key);
+            }
+        }
+        ApikeysCommand::List { json } => {
+            let keys = admin::apikeys::list(data)?;
+            if json {
+                print_json(serde_json::to_value(&keys)?);
+            } else if keys.is_empty() {
+                outln!("no API keys; issue one with `gridwarden-server apikeys add NAME`");
+            } else {
+                for k in &keys {
+                    let state = match k.revoked_ms {
+                        Some(ms) => format!("revoked {}", format_ms(ms)),
+                        None => "active".into(),
+                    };
+                    outln!("{:<24} issued {}  {state}", k.name, format_ms(k.created_ms));
+                }
+            }
+        }
+        ApikeysCommand::Revoke { name } => {
+            let k = admin::apikeys::revoke(data, &name)?;
+            outln!(
+                "revoked the API key of `{}` (since {})",
+                k.name,
+                format_ms(k.revoked_ms.unwrap_or_default())
+            );
         }
     }
     Ok(())

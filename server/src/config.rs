@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::service::Limits;
 
+mod open311;
+pub use open311::{AttributeDef, AttributeValue, KeyRate, Open311Section};
+
 /// The name the data directory's own config file goes by.
 pub const CONFIG_FILE: &str = "server.toml";
 
@@ -23,6 +26,7 @@ pub struct Config {
     pub connections: ConnectionsSection,
     pub rate: RateSection,
     pub console: ConsoleSection,
+    pub open311: Open311Section,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -312,6 +316,7 @@ impl Config {
                 bail!("console.base_layer_url must be an http(s) URL");
             }
         }
+        self.open311.check()?;
         if (r.op_burst as usize) < l.max_push_ops {
             bail!(
                 "rate.op_burst ({}) is below limits.max_push_ops ({}): a full push could never pass",

@@ -25,6 +25,7 @@ use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, 
 
 pub mod cases;
 mod grid;
+mod hotline;
 pub mod observed;
 mod patrols;
 mod photos;
@@ -593,6 +594,14 @@ impl Service {
     }
 
     pub fn push(&self, session: &Session, push: Push) -> ServiceResult<Ack> {
+        // The session's user may have changed (disabled) since hello.
+        let user = self.active_user(&session.user)?;
+        self.push_as(session, user, push)
+    }
+
+    /// A push by `user` (a stored user, or a hotline standing in for one:
+    /// `hotline.rs`), decided by the same rules in the same transaction.
+    fn push_as(&self, session: &Session, user: User, push: Push) -> ServiceResult<Ack> {
         if push.ops.len() > self.limits.max_push_ops {
             return Err(ServiceError::refused(
                 ErrorCode::InvalidInput,
@@ -603,8 +612,6 @@ impl Service {
                 ),
             ));
         }
-        // The session's user may have changed (disabled) since hello.
-        let user = self.active_user(&session.user)?;
         let grid = self.grid()?;
         let categories = self.categories()?;
         let now = self.now();

@@ -27,6 +27,7 @@ pub struct TestServer {
     running: Option<RunningServer>,
     http: Option<HttpServer>,
     console: Option<ConsoleSection>,
+    service: std::sync::Arc<gridwarden_server::Service>,
 }
 
 impl TestServer {
@@ -140,6 +141,7 @@ impl TestServer {
             running: Some(running),
             http: None,
             console: None,
+            service: data.service.clone(),
         })
     }
 
@@ -154,6 +156,23 @@ impl TestServer {
             // dropped: a restart binds the same port next.
             rt.shutdown_timeout(std::time::Duration::from_secs(10));
         }
+    }
+
+    /// The HTTP listener (console and Open311) on a free loopback port, on
+    /// this server's runtime and `Service`, as `serve` runs it.
+    pub fn start_http(
+        &self,
+        open311: gridwarden_server::config::Open311Section,
+    ) -> gridwarden_server::http::HttpServer {
+        let console = std::sync::Arc::new(gridwarden_server::console::Console::new(
+            self.service.clone(),
+            gridwarden_server::config::ConsoleSection::default(),
+            false,
+        ));
+        let runtime = self.runtime.as_ref().expect("a running server");
+        let _entered = runtime.enter();
+        gridwarden_server::http::start_with(console, open311, "127.0.0.1:0".parse().unwrap())
+            .unwrap()
     }
 
     /// Starts again on the same port and data directory.

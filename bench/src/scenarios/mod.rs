@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod city;
+pub mod console;
 pub mod fleet;
 pub mod grid;
 pub mod patrol;
@@ -69,6 +70,11 @@ pub const ALL: &[Scenario] = &[
         name: "record",
         what: "record a report on the device",
         run: record::run,
+    },
+    Scenario {
+        name: "console",
+        what: "the supervisor console: queue page, a year's KPIs, the city's map data",
+        run: console::run,
     },
     Scenario {
         name: "photo",

@@ -50,6 +50,27 @@ export class CasePanel {
     }
   }
 
+  /** Whether the user is filling in a step's form (a refresh would wipe it). */
+  busy() {
+    return !!this.actionArea?.querySelector('form');
+  }
+
+  /**
+   * The same case again after a change elsewhere (a live update), unless
+   * a step's form is open: the user's submission then meets the server's
+   * rules, and a refused step says why.
+   */
+  async refresh() {
+    if (!this.current || this.busy()) return;
+    const id = this.current.report.id;
+    try {
+      const data = await api('/api/cases/' + encodeURIComponent(id));
+      if (this.current?.report.id === id && !this.busy()) this.render(data, { pan: false });
+    } catch {
+      // The next open shows the error; a live refresh stays quiet.
+    }
+  }
+
   hide() {
     this.current = null;
     this.visible(false);
@@ -61,7 +82,7 @@ export class CasePanel {
     return h('button', { type: 'button', class: 'close', 'aria-label': t('case.close_panel'), text: '×', onclick: () => this.onClose() });
   }
 
-  render(data) {
+  render(data, { pan = true } = {}) {
     this.current = data;
     const r = data.report;
     const kase = data.case || {};
@@ -69,7 +90,7 @@ export class CasePanel {
     const deadline = kase.deadline ?? [...history].reverse().find((st) => st.deadline)?.deadline;
     const department = kase.department ?? r.department;
     const cd = countdown(deadline);
-    this.map?.selectCase(r);
+    this.map?.selectCase(r, { pan });
     const status = kase.status || r.status || 'reported';
     this.actionArea = h('div', { class: 'action-form' });
     replace(this.root,
@@ -165,7 +186,7 @@ export class CasePanel {
         submit.disabled = true;
         try {
           const updated = await api(`/api/cases/${encodeURIComponent(data.report.id)}/steps`, { method: 'POST', body });
-          this.render(updated);
+          this.render(updated, { pan: false });
           this.onChanged?.();
           replace(this.actionArea, h('p', { class: 'ok', role: 'status', text: t('form.done', { step: named('step', step) }) }));
         } catch (err) {

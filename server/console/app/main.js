@@ -207,7 +207,7 @@ async function start(session) {
     pending = setTimeout(() => {
       queue.changed();
       alerts.refresh();
-      if (casePanel.current) casePanel.show(casePanel.current.report.id);
+      casePanel.refresh();
     }, 250);
   };
   listen({
@@ -225,8 +225,12 @@ async function start(session) {
   });
 }
 
+// Notices of new reports stay until used (a missed one is a missed
+// report); the newest few are kept.
+const TOASTS = 4;
+
 function toast(box, text, onClick) {
   const item = h('button', { type: 'button', class: 'toast', text, onclick: () => { onClick(); item.remove(); } });
   box.append(item);
-  setTimeout(() => item.remove(), 15000);
+  while (box.children.length > TOASTS) box.firstElementChild.remove();
 }

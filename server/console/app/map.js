@@ -263,7 +263,8 @@ export class GridMap {
       this.selection.addLayer(pin);
       if (pan) {
         const z = Math.max(this.map.getZoom(), 16);
-        this.map.setView([report.lat, report.lon], z);
+        // No zoom animation: the pin and the cell outline land together.
+        this.map.setView([report.lat, report.lon], z, { animate: false });
       }
     }
   }

@@ -277,8 +277,8 @@ export class Queue {
       rememberIds(list.map((m) => m.id));
       if (seq === this.markerSeq) {
         this.map.setMarkers(list);
-        // Short ids may have grown with the ids just learnt.
-        this.renderRows();
+        // Short ids may have grown with the ids just learnt (once the rows are in).
+        if (this.total !== undefined) this.renderRows();
       }
     } catch (e) {
       if (seq === this.markerSeq) replace(this.error, e.message);

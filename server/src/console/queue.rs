@@ -525,23 +525,32 @@ impl Filter {
         true
     }
 
-    fn sort(&self, rows: &mut [&Entry]) {
+    /// Sorts `rows`, or only enough of them for the first `keep` to be
+    /// right: a page needs its rows in order, not the whole city's.
+    fn sort(&self, rows: &mut Vec<&Entry>, keep: Option<usize>) {
+        let cmp = |a: &&Entry, b: &&Entry| self.order(a, b);
+        if let Some(k) = keep.filter(|k| *k > 0 && *k < rows.len()) {
+            rows.select_nth_unstable_by(k - 1, cmp);
+            rows.truncate(k);
+        }
+        rows.sort_by(cmp);
+    }
+
+    fn order(&self, a: &Entry, b: &Entry) -> std::cmp::Ordering {
         let key = self.sort;
-        rows.sort_by(|a, b| {
-            let ord = match key {
-                SortKey::Observed => a.reported_ms.cmp(&b.reported_ms),
-                // Cases without a deadline go last either way round.
-                SortKey::Deadline => a
-                    .deadline_ms
-                    .unwrap_or(i64::MAX)
-                    .cmp(&b.deadline_ms.unwrap_or(i64::MAX)),
-                SortKey::Status => a.status.cmp(&b.status),
-                SortKey::Category => a.report.category().cmp(&b.report.category()),
-                SortKey::Cell => a.cell().cmp(&b.cell()),
-            };
-            let ord = if self.descending { ord.reverse() } else { ord };
-            ord.then_with(|| b.report.id.cmp(&a.report.id))
-        });
+        let ord = match key {
+            SortKey::Observed => a.reported_ms.cmp(&b.reported_ms),
+            // A case without a deadline sorts as the latest.
+            SortKey::Deadline => a
+                .deadline_ms
+                .unwrap_or(i64::MAX)
+                .cmp(&b.deadline_ms.unwrap_or(i64::MAX)),
+            SortKey::Status => a.status.cmp(&b.status),
+            SortKey::Category => a.report.category().cmp(&b.report.category()),
+            SortKey::Cell => a.cell().cmp(&b.cell()),
+        };
+        let ord = if self.descending { ord.reverse() } else { ord };
+        ord.then_with(|| b.report.id.cmp(&a.report.id))
     }
 }
 
@@ -712,12 +721,15 @@ impl Console {
     }
 
     /// Entries matching `filter`, sorted.
+    /// Entries matching `filter`, sorted (only the first `keep` when
+    /// given), and how many matched.
     fn matching<T>(
         &self,
         user: &ConsoleUser,
         filter: &Filter,
         names: &Names,
-        f: impl FnOnce(Vec<&Entry>) -> T,
+        keep: Option<usize>,
+        f: impl FnOnce(usize, Vec<&Entry>) -> T,
     ) -> ServiceResult<T> {
         let now = self.service.now();
         self.with_entries(user, |all| {
@@ -725,8 +737,9 @@ impl Console {
                 .into_iter()
                 .filter(|e| filter.matches(e, &names.categories, now))
                 .collect();
-            filter.sort(&mut rows);
-            f(rows)
+            let total = rows.len();
+            filter.sort(&mut rows, keep);
+            f(total, rows)
         })
     }
 
@@ -734,8 +747,9 @@ impl Console {
         let names = self.names()?;
         let filter = Filter::parse(params, &names, self)?;
         let now = self.service.now();
-        self.matching(user, &filter, &names, |rows| QueuePage {
-            total: rows.len(),
+        let keep = filter.offset.saturating_add(filter.limit);
+        self.matching(user, &filter, &names, Some(keep), |total, rows| QueuePage {
+            total,
             rows: rows
                 .iter()
                 .skip(filter.offset)
@@ -755,7 +769,7 @@ impl Console {
         let filter = Filter::parse(params, &names, self)?;
         let cap = self.config.export_max_rows as usize;
         let now = self.service.now();
-        let rows = self.matching(user, &filter, &names, |rows| {
+        let rows = self.matching(user, &filter, &names, None, |_, rows| {
             (rows.len() <= cap)
                 .then(|| {
                     rows.iter()
@@ -783,7 +797,7 @@ impl Console {
         let names = self.names()?;
         let filter = Filter::parse(params, &names, self)?;
         let now = self.service.now();
-        self.matching(user, &filter, &names, |rows| {
+        self.matching(user, &filter, &names, None, |_, rows| {
             rows.iter()
                 .filter_map(|e| {
                     let loc = e.report.location()?;

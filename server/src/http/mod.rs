@@ -17,11 +17,13 @@ use axum::http::{header, HeaderName, HeaderValue};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::config::Open311Section;
 use crate::console::Console;
 
 pub mod assets;
 pub mod console;
 mod error;
+pub mod open311;
 
 pub use error::ApiError;
 
@@ -53,8 +55,14 @@ fn content_security_policy(base_layer: Option<&str>) -> String {
     )
 }
 
-/// Every surface under one router, with the headers every response gets.
+/// Every surface under one router, Open311 with its default settings.
 pub fn router(console: Arc<Console>) -> Router {
+    router_with(console, Open311Section::default())
+}
+
+/// Every surface under one router, with the headers every response gets.
+pub fn router_with(console: Arc<Console>, open311: Open311Section) -> Router {
+    let open311 = Arc::new(open311::Open311::new(console.service.clone(), open311));
     let csp = content_security_policy(console.config.base_layer_url.as_deref());
     let header = |name: HeaderName, value: &str| {
         SetResponseHeaderLayer::overriding(
@@ -65,6 +73,11 @@ pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .merge(assets::routes())
         .merge(console::routes(console))
+        .merge(open311::routes(open311))
+        // gzip when the browser asks (the city's map is ~2.8 MB of GeoJSON
+        // for 10,000 cells, about 150 KB compressed); never the event
+        // stream or images (tower-http's default predicate).
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(header(header::CONTENT_SECURITY_POLICY, &csp))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -97,9 +110,18 @@ impl HttpServer {
     }
 }
 
+/// [`start_with`] Open311's default settings.
+pub fn start(console: Arc<Console>, listen: SocketAddr) -> anyhow::Result<HttpServer> {
+    start_with(console, Open311Section::default(), listen)
+}
+
 /// Binds `listen` and serves `console` (and the other surfaces) on the
 /// current tokio runtime; HTTPS when the config names a certificate and key.
-pub fn start(console: Arc<Console>, listen: SocketAddr) -> anyhow::Result<HttpServer> {
+pub fn start_with(
+    console: Arc<Console>,
+    open311: Open311Section,
+    listen: SocketAddr,
+) -> anyhow::Result<HttpServer> {
     let tls = match (&console.config.tls_cert, &console.config.tls_key) {
         (Some(cert), Some(key)) => Some(rustls_config(cert, key)?),
         _ => None,
@@ -108,7 +130,7 @@ pub fn start(console: Arc<Console>, listen: SocketAddr) -> anyhow::Result<HttpSe
         .with_context(|| format!("binding the console's HTTP listener on {listen}"))?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
-    let app = router(console).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(console, open311).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let is_tls = tls.is_some();
     let task = match tls {

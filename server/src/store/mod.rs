@@ -231,6 +231,57 @@ pub struct ConsoleSession {
     pub expires_ms: i64,
 }
 
+/// An Open311 client's key, as stored: only the BLAKE3 hash of the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The client's name: the reporter of its requests.
+    pub name: String,
+    pub key_hash: [u8; 32],
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// What an Open311 request carries besides the report it became.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HotlineRequest {
+    pub report_id: Uuid,
+    /// The public token a citizen follows the request (and rates it) by.
+    pub token: String,
+    /// The API client (key name) that filed it.
+    pub client: String,
+    /// The client's own id for the request: a repeat returns this one.
+    pub external_id: Option<String>,
+    pub service_code: String,
+    /// The whole description (up to 4,000 characters); the report's note
+    /// holds as much of it as a note may.
+    pub description: String,
+    pub requested_ms: i64,
+    pub media_url: Option<String>,
+    /// `attribute[code]` values as sent (service definition order not kept).
+    pub attributes: Vec<(String, String)>,
+    /// Contact fields (email, names, phone, …): never served publicly.
+    pub contact: Vec<(String, String)>,
+}
+
+/// Which hotline requests a listing returns, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HotlineFilter {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub service_code: Option<String>,
+    pub limit: usize,
+}
+
+/// A citizen's rating of a closed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feedback {
+    pub report_id: Uuid,
+    /// 1 to 5.
+    pub rating: u8,
+    pub comment: String,
+    pub at_ms: i64,
+}
+
 /// Recomputes a report's grid cell; `None` leaves the report untouched.
 pub type Reassign<'a> = dyn Fn(&ReportState) -> Option<ReportState> + 'a;
 
@@ -416,6 +467,30 @@ pub trait Store: Send + Sync + 'static {
     /// The last position of the change feed: changes whenever a report or
     /// its case does. Cheap.
     fn feed_position(&self) -> StoreResult<u64>;
+
+    // Open311 intake (docs/open311.md).
+    /// Stores a new API key and appends `audit`; refused if the name is taken
+    /// by a key or a user.
+    fn add_api_key(&self, key: &ApiKey, audit: &AuditRecord) -> StoreResult<()>;
+    fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    fn api_key_by_hash(&self, key_hash: [u8; 32]) -> StoreResult<Option<ApiKey>>;
+    /// Revokes a key and appends `audit`; revoking a revoked key changes
+    /// nothing and returns it as it is.
+    fn revoke_api_key(&self, name: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<ApiKey>;
+    /// Records a request's extra fields; a request already recorded (same
+    /// report, or same client and external id) is returned as it is.
+    fn add_hotline_request(&self, request: &HotlineRequest) -> StoreResult<HotlineRequest>;
+    fn hotline_request(&self, report_id: Uuid) -> StoreResult<Option<HotlineRequest>>;
+    fn hotline_request_by_token(&self, token: &str) -> StoreResult<Option<HotlineRequest>>;
+    fn hotline_request_by_external_id(
+        &self,
+        client: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<HotlineRequest>>;
+    fn hotline_requests(&self, filter: &HotlineFilter) -> StoreResult<Vec<HotlineRequest>>;
+    /// Stores a rating; refused if the request was rated already.
+    fn add_feedback(&self, feedback: &Feedback) -> StoreResult<()>;
+    fn feedback(&self) -> StoreResult<Vec<Feedback>>;
 
     // Small settings (public address, the server clock).
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;

@@ -20,6 +20,7 @@ mod console;
 mod feed;
 mod grid;
 mod group;
+mod open311;
 mod patrols;
 mod security;
 
@@ -32,7 +33,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_case_photos.sql"),
     include_str!("../../migrations/0007_report_cells.sql"),
     include_str!("../../migrations/0008_console.sql"),
-    include_str!("../../migrations/0009_grid_cells.sql"),
+    include_str!("../../migrations/0009_open311.sql"),
+    include_str!("../../migrations/0010_grid_cells.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -72,7 +74,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
     }
-    if version < 9 {
+    if version < 10 {
         grid::convert_whole_layers(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
@@ -430,6 +432,7 @@ impl Store for SqliteStore {
                     user.name
                 )));
             }
+            open311::name_is_free_of_keys(tx, &user.name)?;
             tx.execute(
                 "INSERT INTO users (name, role, created_ms, disabled_ms) VALUES (?1, ?2, ?3, NULL)",
                 params![user.name, user.role.as_str(), now_ms],
@@ -868,6 +871,62 @@ impl Store for SqliteStore {
         self.read(console::feed_position)
     }
 
+    fn add_api_key(&self, key: &ApiKey, audit: &AuditRecord) -> StoreResult<()> {
+        self.write(|tx| open311::add_key(tx, key, audit))
+    }
+
+    fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.read(open311::keys)
+    }
+
+    fn api_key_by_hash(&self, key_hash: [u8; 32]) -> StoreResult<Option<ApiKey>> {
+        self.read(|c| open311::key_by_hash(c, key_hash))
+    }
+
+    fn revoke_api_key(&self, name: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<ApiKey> {
+        self.write(|tx| open311::revoke_key(tx, name, now_ms, audit))
+    }
+
+    fn add_hotline_request(&self, request: &HotlineRequest) -> StoreResult<HotlineRequest> {
+        self.write(|tx| open311::add_request(tx, request))
+    }
+
+    fn hotline_request(&self, report_id: Uuid) -> StoreResult<Option<HotlineRequest>> {
+        self.read(|c| {
+            open311::request_where(c, "report_id = ?1", &[&report_id.as_bytes().as_slice()])
+        })
+    }
+
+    fn hotline_request_by_token(&self, token: &str) -> StoreResult<Option<HotlineRequest>> {
+        self.read(|c| open311::request_where(c, "token = ?1", &[&token]))
+    }
+
+    fn hotline_request_by_external_id(
+        &self,
+        client: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<HotlineRequest>> {
+        self.read(|c| {
+            open311::request_where(
+                c,
+                "client = ?1 AND external_id = ?2",
+                &[&client, &external_id],
+            )
+        })
+    }
+
+    fn hotline_requests(&self, filter: &HotlineFilter) -> StoreResult<Vec<HotlineRequest>> {
+        self.read(|c| open311::requests(c, filter))
+    }
+
+    fn add_feedback(&self, feedback: &Feedback) -> StoreResult<()> {
+        self.write(|tx| open311::add_feedback(tx, feedback))
+    }
+
+    fn feedback(&self) -> StoreResult<Vec<Feedback>> {
+        self.read(open311::feedback)
+    }
+
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.read(|c| {
             Ok(
@@ -1059,6 +1118,7 @@ mod migration_tests {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
              DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
              DROP TABLE report_left_cells; PRAGMA user_version = 6;",
@@ -1080,7 +1140,7 @@ mod migration_tests {
         let layer = gridwarden_grid::to_wire(1, "old", &cells);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 8;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 9;",
         )
         .unwrap();
         conn.execute(

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use super::*;
 
+mod open311;
+
 type Case = (&'static str, fn(&dyn Store));
 
 pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
@@ -64,6 +66,8 @@ pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
             "console_links_work_once_and_sessions_end_with_the_user",
             console_links_work_once_and_sessions_end_with_the_user,
         ),
+        ("open311_keys_are_audited", open311::keys_are_audited),
+        ("open311_requests_once", open311::requests_are_kept_once),
     ];
     for (name, case) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -333,6 +333,20 @@ fn a_district_supervisor_sees_only_their_district() {
         .collect();
     assert_eq!(codes, vec![mine.as_str()]);
     assert_eq!(features["features"][0]["properties"]["open"], 1);
+    // The map data goes gzipped to a browser that asks for it.
+    let plain = dis
+        .get(server.console_url("/api/grid"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let r = dis
+        .get(server.console_url("/api/grid"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert!(r.bytes().unwrap().len() < plain.len());
 
     let photo_of = |http: &Http, id| {
         let (_, detail) = get(&server, http, &format!("/api/cases/{id}"));

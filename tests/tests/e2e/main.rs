@@ -14,6 +14,7 @@ mod field_loop;
 mod integrity;
 mod kotlin;
 mod mobile;
+mod open311;
 mod operations;
 mod patrols_photos;
 mod reconnect;

@@ -1,4 +1,4 @@
-//! Grid layers by cell (migration 0009): content by hash, versions as
+//! Grid layers by cell (migration 0010): content by hash, versions as
 //! lists of members.
 
 use gridwarden_protocol::codec;
