@@ -10,6 +10,7 @@ use std::sync::Arc;
 use gridwarden_grid::GridIndex;
 use gridwarden_protocol::case::{CaseState, CaseStatus};
 use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::source::Source;
 use gridwarden_protocol::{ErrorCode, ReportState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -93,6 +94,15 @@ impl Entry {
 
     pub fn department(&self) -> Option<&str> {
         self.case.as_ref().and_then(|c| c.department.as_deref())
+    }
+
+    /// A device or a hotline (Open311) recorded it.
+    pub fn source(&self) -> Source {
+        self.report
+            .origin
+            .as_ref()
+            .map(|o| o.source())
+            .unwrap_or(Source::Device)
     }
 
     fn observed_ms(&self) -> i64 {
@@ -246,7 +256,7 @@ pub struct Filter {
     street: Option<String>,
     department: Option<String>,
     reporter: Option<String>,
-    hotline_only: bool,
+    source: Option<Source>,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
     overdue: Option<bool>,
@@ -358,9 +368,10 @@ impl Filter {
                 return Err(bad(format!("reporter: no user named `{r}`")));
             }
         }
-        let hotline_only = match given(&p.source) {
-            None | Some("device") => false,
-            Some("hotline") => true,
+        let source = match given(&p.source) {
+            None => None,
+            Some("device") => Some(Source::Device),
+            Some("hotline") => Some(Source::Hotline),
             Some(other) => {
                 return Err(bad(format!(
                     "source: `{other}` is neither device nor hotline"
@@ -443,7 +454,7 @@ impl Filter {
             street,
             department,
             reporter,
-            hotline_only,
+            source,
             from_ms,
             to_ms,
             overdue,
@@ -458,9 +469,7 @@ impl Filter {
     }
 
     fn matches(&self, e: &Entry, categories: &CategoryTable, now_ms: i64) -> bool {
-        if self.hotline_only {
-            // Every report today comes from a device; hotline intake is
-            // another issue.
+        if self.source.is_some_and(|s| s != e.source()) {
             return false;
         }
         if !self.statuses.is_empty() && !self.statuses.contains(&e.status) {
@@ -604,7 +613,7 @@ impl CaseRow {
                 .map(str::to_owned),
             department,
             reporter: e.reporter().to_owned(),
-            source: "device",
+            source: e.source().as_str(),
             observed_at: rfc3339(e.observed_ms()),
             reported_at: rfc3339(e.reported_ms),
             deadline: e.deadline_ms.map(rfc3339),
