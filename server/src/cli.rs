@@ -690,13 +690,14 @@ fn grids(data: &DataDir, command: GridsCommand) -> anyhow::Result<()> {
             json,
         } => {
             let pattern = CodePattern::parse(&code_pattern)?;
-            let text = admin::read_file(&file)?;
+            let reader = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
             let name = name.unwrap_or_else(|| {
                 file.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
             });
-            let summary = admin::import_grid(data, &text, &name, &pattern, reassign)
+            let summary = admin::import_grid_from(data, reader, &name, &pattern, reassign)
                 .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
             if json {
                 print_json(serde_json::to_value(&summary)?);

@@ -12,7 +12,9 @@ mod suite;
 
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
-use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::grid::GridLayerWire;
+
+pub use crate::grid::{GridMember, StoredCell};
 use gridwarden_protocol::{
     ErrorCode, Op, Outcome, PatrolInfo, PhotoHash, ReportState, Role, TrackPoint,
 };
@@ -340,8 +342,31 @@ pub trait Store: Send + Sync + 'static {
     fn audit_log(&self, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
 
     // Reference data.
-    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64>;
+    /// Stores cells' content (idempotent by hash). Invisible until a layer
+    /// version lists them.
+    fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()>;
+    /// Publishes a new layer version made of `members` (whose content was
+    /// put before) in one transaction; returns its version.
+    fn commit_grid_layer(
+        &self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64>;
+    /// The cells of a version: code, content hash and box.
+    fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>>;
+    /// The stored content of `codes` in `version`, in the order asked, as
+    /// (code, bytes): `GridCellWire`, or with `shapes` the display shapes.
+    /// Codes not in the version are left out.
+    fn grid_cell_data(
+        &self,
+        version: u64,
+        codes: &[String],
+        shapes: bool,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>>;
+    /// The whole current layer in one value. Memory grows with the layer:
+    /// for small layers and tools; devices get theirs in pages.
     fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>>;
     /// Version of the current layer, 0 if none. Cheap: polled per request.
     fn grid_version(&self) -> StoreResult<u64>;
