@@ -165,7 +165,7 @@ pub struct FetchPatrol {
 }
 
 /// Asks for the next page of the grid cells this device should hold (see
-/// docs/adr/0016-paged-versioned-grid-sync.md). The server decides which
+/// docs/adr/0019-paged-versioned-grid-sync.md). The server decides which
 /// cells and in which detail from the user's role and cells.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FetchCells {

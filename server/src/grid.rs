@@ -3,7 +3,7 @@
 //! layer version a list of (code, content hash, bounding box). A new
 //! version that changes 100 cells of 50,000 stores 100 new cells, and the
 //! difference between two versions is a comparison of hashes. See
-//! docs/adr/0016-paged-versioned-grid-sync.md.
+//! docs/adr/0019-paged-versioned-grid-sync.md.
 
 use std::io::Read;
 

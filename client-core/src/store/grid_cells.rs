@@ -1,5 +1,5 @@
 //! The grid cells this device holds and the state of their download
-//! (docs/adr/0016-paged-versioned-grid-sync.md). Pages are applied one
+//! (docs/adr/0019-paged-versioned-grid-sync.md). Pages are applied one
 //! transaction each, with the position to resume from, so a cut loses at
 //! most the page in flight.
 

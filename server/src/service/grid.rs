@@ -1,6 +1,6 @@
 //! The grid as devices receive it: pages of the cells a user's device
 //! should hold, resumable by code, and after that only what changed between
-//! layer versions (docs/adr/0016-paged-versioned-grid-sync.md).
+//! layer versions (docs/adr/0019-paged-versioned-grid-sync.md).
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -371,8 +371,14 @@ fn live_cases_are_protected_and_every_refusal_says_why() {
 
     // A change made while its user was disabled is refused once she is
     // enabled again.
+    // The phone stamps its edit with its estimate of the server's time,
+    // good to a few tens of milliseconds (ADR 0013); the guarantee is for a
+    // change made well inside the disabled period, so the edit is made a
+    // second after the disable and a second before the enable.
     field.admin_text(&["users", "disable", "ann"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
     ok(gw(&ann, &["edit", &other, "--note", "while disabled"]));
+    std::thread::sleep(std::time::Duration::from_secs(1));
     field.admin_text(&["users", "enable", "ann"]);
     let out = sync_rejecting(&ann, 1);
     assert!(out.contains("while user `ann` was disabled"), "{out}");

@@ -172,7 +172,7 @@ fn a_days_patrol_with_photos_syncs_in_one_run_and_the_supervisor_sees_the_same()
     let remote = sam.remote_patrol_blocking(patrol).unwrap();
     assert_eq!(remote.points, local.points, "the same thinned track");
     assert_eq!(listed[0], remote.summary);
-    // The device holds only Ann's cells and their neighbours (ADR 0016):
+    // The device holds only Ann's cells and their neighbours (ADR 0019):
     // it names the visited cells it holds; the server, every one. All else
     // is the same.
     let (held, _) = ann.grid_cells_held().unwrap();
