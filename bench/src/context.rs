@@ -26,6 +26,9 @@ pub struct Config {
     pub fleet_reports: usize,
     pub grid_side: usize,
     pub grid_points: usize,
+    /// The city layer of the `city` scenario: cells and vertices a cell.
+    pub city_cells: usize,
+    pub city_vertices: usize,
     pub record_reports: usize,
     pub peer_docs: usize,
     /// Cases the console scenario stores (a city's year).
@@ -46,6 +49,8 @@ impl Config {
             fleet_reports: 20,
             grid_side: 100,
             grid_points: 2_000_000,
+            city_cells: 50_000,
+            city_vertices: 100,
             record_reports: 2_000,
             peer_docs: 10_000,
             console_cases: 300_000,
@@ -65,6 +70,8 @@ impl Config {
             fleet_reports: 20,
             grid_side: 100,
             grid_points: 200_000,
+            city_cells: 5_000,
+            city_vertices: 100,
             record_reports: 500,
             peer_docs: 1_000,
             console_cases: 30_000,

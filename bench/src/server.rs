@@ -45,6 +45,11 @@ impl Admin {
         Ok(())
     }
 
+    /// The data directory as the admin holds it (its own service).
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
     /// The first `n` cells of the current layer with a point the assignment
     /// rules really put in each.
     pub fn cells_with_points(&self, n: usize) -> anyhow::Result<Vec<(String, (f64, f64))>> {

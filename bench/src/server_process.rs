@@ -106,6 +106,17 @@ impl ServerProcess {
         Ok(kib * 1024)
     }
 
+    /// Resident memory now, in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmRSS in /proc/PID/status")?;
+        Ok(kib * 1024)
+    }
+
     /// CPU time the server process has used so far (user + system).
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))

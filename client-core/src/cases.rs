@@ -96,7 +96,7 @@ fn view_of(
                 device: t.device,
                 device_ms: t.device_ms,
                 server_ms: t.server_ms,
-                text: t.op.text().to_owned(),
+                text: t.op.detail(),
                 department: match &t.op {
                     CaseOp::Dispatch { department, .. } => Some(department.clone()),
                     _ => None,

@@ -312,6 +312,29 @@ impl Client {
         Ok(cell)
     }
 
+    /// The codes of the grid cells this device holds, in order, and whether
+    /// they are the whole layer (rather than its user's part).
+    pub fn grid_cells_held(&self) -> Result<(Vec<String>, bool)> {
+        let store = self.lock_store();
+        let codes = crate::store::grid_cells::codes(store.conn())?;
+        let whole = crate::store::grid_cells::state(store.conn())?.whole;
+        Ok((codes, whole))
+    }
+
+    /// The offline guess of the grid cell at a point, saying why there is
+    /// none: "outside the cells on this device" where the device holds only
+    /// its user's part of the layer.
+    pub fn grid_guess(&self, lon: f64, lat: f64) -> Result<crate::CellGuess> {
+        validate::location(&Location {
+            lon,
+            lat,
+            accuracy_m: None,
+        })?;
+        let store = self.lock_store();
+        let guess = self.lock_cache().guess(store.conn(), lon, lat)?;
+        Ok(guess)
+    }
+
     pub fn outbox_len(&self) -> Result<u64> {
         outbox::len(self.lock_store().conn())
     }

@@ -29,6 +29,7 @@ pub mod view;
 #[cfg(test)]
 mod testutil;
 
+pub use cache::CellGuess;
 pub use cases::{CaseFilter, CaseView, StepView};
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};

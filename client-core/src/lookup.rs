@@ -164,15 +164,7 @@ impl Client {
         let categories = reference::categories(conn)?
             .map(|t| t.categories.into_iter().map(|c| (c.code, c.name)).collect())
             .unwrap_or_default();
-        let cells = reference::grid(conn)?
-            .map(|layer| {
-                layer
-                    .cells
-                    .into_iter()
-                    .filter_map(|c| Some((c.code, c.name.filter(|n| !n.is_empty())?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cells = crate::store::grid_cells::names(conn)?.into_iter().collect();
         Ok(ReferenceNames { categories, cells })
     }
 }

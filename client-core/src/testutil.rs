@@ -115,7 +115,7 @@ pub fn cache_reference(
         meta::set_categories_version(&tx, t.version).unwrap();
     }
     if let Some(g) = grid {
-        reference::put_grid(&tx, g).unwrap();
+        crate::store::grid_cells::put_whole_layer(&tx, g).unwrap();
         meta::set_grid_version(&tx, g.version).unwrap();
     }
     tx.commit().unwrap();

@@ -6,12 +6,17 @@
 //! each feature's geometry goes through the `geojson` crate.
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use geojson::{Geometry, Value as GeoValue};
 use serde_json::{Map, Value};
 
 use crate::cell::{build_geometry, RawPolygon};
 use crate::{Cell, CodePattern, GridError};
+
+mod stream;
+
+pub use stream::ImportError;
 
 /// Parses a FeatureCollection of Polygon/MultiPolygon features into cells.
 ///
@@ -20,64 +25,57 @@ use crate::{Cell, CodePattern, GridError};
 /// and other properties are ignored. All or nothing: the first problem found
 /// is returned and no cells are.
 pub fn parse_geojson(text: &str, pattern: &CodePattern) -> Result<Vec<Cell>, GridError> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| GridError::Json {
-        detail: e.to_string(),
-        line: e.line(),
-        column: e.column(),
-    })?;
-    let features = feature_array(&doc)?;
-    if features.is_empty() {
-        return Err(GridError::Empty);
-    }
-
-    let mut cells: Vec<Cell> = Vec::with_capacity(features.len());
-    let mut first_use: HashMap<String, usize> = HashMap::with_capacity(features.len());
-    for (index, feature) in features.iter().enumerate() {
-        let cell =
-            parse_feature(feature, pattern).map_err(|(code, problem)| GridError::Feature {
-                index,
-                code,
-                problem,
-            })?;
-        // Checked after the feature itself, so a broken duplicate reports
-        // its own problem first.
-        if let Some(&first) = first_use.get(&cell.code) {
-            return Err(GridError::DuplicateCode {
-                index,
-                code: cell.code,
-                first,
-            });
-        }
-        first_use.insert(cell.code.clone(), index);
+    let mut cells = Vec::new();
+    read_geojson(text.as_bytes(), pattern, |cell| {
         cells.push(cell);
-    }
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|e| match e {
+        ImportError::Grid(e) => e,
+        ImportError::Sink(never) => match never {},
+    })?;
     Ok(cells)
 }
 
-/// The `features` array of a FeatureCollection, or why there is none.
-fn feature_array(doc: &Value) -> Result<&Vec<Value>, GridError> {
-    let not_fc = |found: String| GridError::NotFeatureCollection { found };
-    let Value::Object(obj) = doc else {
-        return Err(not_fc(format!("the document is {}", describe(doc))));
-    };
-    match obj.get("type") {
-        Some(Value::String(t)) if t == "FeatureCollection" => {}
-        Some(Value::String(t)) => return Err(not_fc(format!("its \"type\" is {t:?}"))),
-        Some(other) => return Err(not_fc(format!("its \"type\" is {}", describe(other)))),
-        None => return Err(not_fc("the top-level object has no \"type\"".to_owned())),
-    }
-    match obj.get("features") {
-        Some(Value::Array(features)) => Ok(features),
-        Some(other) => Err(not_fc(format!(
-            "its \"features\" is {}, not an array",
-            describe(other)
-        ))),
-        None => Err(not_fc("it has no \"features\" array".to_owned())),
+/// Reads a FeatureCollection from `reader` one feature at a time and hands
+/// each cell to `sink` as soon as it is checked, so a city's layer (hundreds
+/// of megabytes of GeoJSON) is never held whole, neither as text nor as a
+/// JSON tree. The checks are those of [`parse_geojson`]; a caller that must
+/// be all-or-nothing (the server's import) discards what `sink` received
+/// when an error comes back. Returns the number of cells.
+pub fn read_geojson<R: Read, E>(
+    reader: R,
+    pattern: &CodePattern,
+    sink: impl FnMut(Cell) -> Result<(), E>,
+) -> Result<usize, ImportError<E>> {
+    stream::read(reader, pattern, sink)
+}
+
+/// Codes seen so far, to refuse duplicates naming the first feature.
+#[derive(Default)]
+struct Seen {
+    first: HashMap<String, usize>,
+}
+
+impl Seen {
+    fn check(&mut self, index: usize, code: &str) -> Result<(), GridError> {
+        if let Some(&first) = self.first.get(code) {
+            return Err(GridError::DuplicateCode {
+                index,
+                code: code.to_owned(),
+                first,
+            });
+        }
+        self.first.insert(code.to_owned(), index);
+        Ok(())
     }
 }
 
 /// One feature to one cell. The error carries the code when it is known.
-fn parse_feature(feature: &Value, pattern: &CodePattern) -> Result<Cell, (Option<String>, String)> {
+pub(crate) fn parse_feature(
+    feature: &Value,
+    pattern: &CodePattern,
+) -> Result<Cell, (Option<String>, String)> {
     let no_code = |problem: String| (None, problem);
     let Value::Object(obj) = feature else {
         return Err(no_code(format!(
@@ -175,7 +173,7 @@ fn polygons_of(geometry: Option<&Value>) -> Result<Vec<RawPolygon>, String> {
 }
 
 /// A short description of a JSON value for messages ("an array", "the number 3").
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("the boolean {b}"),

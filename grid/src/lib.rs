@@ -25,6 +25,8 @@ mod index;
 mod metric;
 mod orient;
 pub mod rfc3339;
+pub mod shapes;
+pub mod synth;
 pub mod track;
 mod wire;
 
@@ -35,7 +37,7 @@ pub use cell::Cell;
 pub use code::{CodePattern, MAX_CODE_LEN};
 pub use error::GridError;
 pub use gpx::{parse_gpx, to_gpx, GpxError, GpxTrack};
-pub use import::parse_geojson;
+pub use import::{parse_geojson, read_geojson, ImportError};
 pub use index::{Assignment, AssignmentRef, GridIndex, NEAR_LIMIT_M};
 pub use track::{distance_m, flag_jumps, summarise, to_geojson, Thinner};
-pub use wire::{from_wire, to_wire};
+pub use wire::{cell_from_wire, cell_to_wire, from_wire, to_wire};

@@ -18,7 +18,8 @@ pub fn to_wire(version: u64, name: &str, cells: &[Cell]) -> GridLayerWire {
     }
 }
 
-fn cell_to_wire(cell: &Cell) -> GridCellWire {
+/// One cell as it travels.
+pub fn cell_to_wire(cell: &Cell) -> GridCellWire {
     GridCellWire {
         code: cell.code.clone(),
         name: cell.name.clone(),
@@ -60,20 +61,27 @@ pub fn from_wire(layer: &GridLayerWire) -> Result<Vec<Cell>, GridError> {
             ));
         }
         first_use.insert(&wire.code, index);
-        let polygons: Vec<RawPolygon> = wire
-            .polygons
-            .iter()
-            .map(|p| {
-                std::iter::once(&p.exterior)
-                    .chain(&p.holes)
-                    .cloned()
-                    .collect()
-            })
-            .collect();
-        let geometry = build_geometry(polygons).map_err(|e| refuse(Some(&wire.code), e))?;
-        cells.push(Cell::new(wire.code.clone(), wire.name.clone(), geometry));
+        cells.push(cell_from_wire(wire).map_err(|e| refuse(Some(&wire.code), e))?);
     }
     Ok(cells)
+}
+
+/// One cell from the wire, with the geometry checks of the GeoJSON import
+/// (its code is checked only by [`from_wire`] and the callers that hold a
+/// whole layer). The error is the problem alone.
+pub fn cell_from_wire(wire: &GridCellWire) -> Result<Cell, String> {
+    let polygons: Vec<RawPolygon> = wire
+        .polygons
+        .iter()
+        .map(|p| {
+            std::iter::once(&p.exterior)
+                .chain(&p.holes)
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let geometry = build_geometry(polygons)?;
+    Ok(Cell::new(wire.code.clone(), wire.name.clone(), geometry))
 }
 
 #[cfg(test)]

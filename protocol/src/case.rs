@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::category::TimeLimit;
 use crate::photo::PhotoRef;
+use crate::report::Location;
 use crate::Role;
 
 /// Most steps one case keeps: a case this long is stuck, and a bound keeps
@@ -132,6 +133,16 @@ pub enum CaseOp {
         reason: String,
         extension: TimeLimit,
     },
+    /// Written by the server, never sent by a device: a supervisor of the
+    /// case's district changed its report's category or location after it
+    /// was registered (a case is a record: the change stays in its
+    /// history). Appended last: postcard numbers variants by position.
+    Amend {
+        /// The category before and after, if it changed.
+        category: Option<(String, String)>,
+        /// The location before and after, if it moved.
+        location: Option<(Location, Location)>,
+    },
 }
 
 impl CaseOp {
@@ -146,6 +157,7 @@ impl CaseOp {
             CaseOp::Close { .. } => "close",
             CaseOp::Reopen { .. } => "reopen",
             CaseOp::Postpone { .. } => "postpone",
+            CaseOp::Amend { .. } => "amend",
         }
     }
 
@@ -160,8 +172,27 @@ impl CaseOp {
             CaseOp::Reject { reason }
             | CaseOp::Reopen { reason }
             | CaseOp::Postpone { reason, .. } => reason,
-            CaseOp::SendForVerification { .. } => "",
+            CaseOp::SendForVerification { .. } | CaseOp::Amend { .. } => "",
         }
+    }
+
+    /// What a history entry shows: the op's text, or for an amendment what
+    /// changed, old → new.
+    pub fn detail(&self) -> String {
+        let CaseOp::Amend { category, location } = self else {
+            return self.text().to_owned();
+        };
+        let mut parts = Vec::new();
+        if let Some((old, new)) = category {
+            parts.push(format!("category {old} → {new}"));
+        }
+        if let Some((old, new)) = location {
+            parts.push(format!(
+                "location {:.6},{:.6} → {:.6},{:.6}",
+                old.lon, old.lat, new.lon, new.lat
+            ));
+        }
+        parts.join("; ")
     }
 
     pub fn photos(&self) -> &[PhotoRef] {
@@ -393,6 +424,37 @@ impl CaseState {
             deadline_ms: self.deadline_ms,
         });
         self.status = to;
+        Ok(())
+    }
+
+    /// Records in the history that the report's category or location
+    /// changed (`op` is a [`CaseOp::Amend`]); the status, deadline and
+    /// everything else stay as they are. Refused, like any step, once the
+    /// history is full.
+    pub fn amend(&mut self, op: CaseOp, at: Applying) -> Result<(), CaseRefusal> {
+        if !matches!(op, CaseOp::Amend { .. }) {
+            return Err(CaseRefusal::NotAllowed(format!(
+                "{} is not an amendment (a server bug)",
+                op.name()
+            )));
+        }
+        if self.history.len() >= MAX_CASE_STEPS {
+            return Err(CaseRefusal::NotAllowed(format!(
+                "this case already has {MAX_CASE_STEPS} steps; close it and record a new report"
+            )));
+        }
+        self.history.push(CaseTransition {
+            op,
+            from: self.status,
+            to: self.status,
+            by: at.actor.user.to_owned(),
+            role: at.actor.role,
+            device: at.device,
+            device_ms: at.device_ms,
+            server_ms: at.server_ms,
+            // An amendment sets no deadline: the KPIs read none from it.
+            deadline_ms: None,
+        });
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::category::CategoryTable;
-use crate::grid::GridLayerWire;
+use crate::grid::{CellCoverage, CellShape, GridCellWire, GridLayerWire};
 use crate::photo::{PhotoHash, PhotoRef};
 use crate::track::{PatrolSummary, TrackPoint};
 use crate::{ErrorCode, Hlc, Op, ReportState};
@@ -164,6 +164,25 @@ pub struct FetchPatrol {
     pub patrol_id: Uuid,
 }
 
+/// Asks for the next page of the grid cells this device should hold (see
+/// docs/adr/0019-paged-versioned-grid-sync.md). The server decides which
+/// cells and in which detail from the user's role and cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchCells {
+    /// The layer version being fetched; 0 asks for the current one.
+    pub layer_version: u64,
+    /// The `scope_tag` of the last page applied (0: none). When the user's
+    /// scope has changed since, the server starts a whole download over.
+    pub scope_tag: u64,
+    /// A layer version the device holds completely for `scope_tag`: only
+    /// the cells that changed since are sent.
+    pub since_version: Option<u64>,
+    /// Resume after this cell code: the `next` of the last page applied.
+    pub after: Option<String>,
+    /// Most encoded bytes the device wants in one page (the server may cap it lower).
+    pub max_bytes: u32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ClientMessage {
     Hello(Hello),
@@ -176,6 +195,7 @@ pub enum ClientMessage {
     FetchPhoto(FetchPhoto),
     ListPatrols(ListPatrols),
     FetchPatrol(FetchPatrol),
+    FetchCells(FetchCells),
 }
 
 /// The server's answer to `Hello`: who the device belongs to.
@@ -294,6 +314,29 @@ pub struct PatrolTrack {
     pub points: Vec<TrackPoint>,
 }
 
+/// A page of grid cells, in code order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellPage {
+    pub layer_version: u64,
+    pub layer_name: String,
+    /// Names the scope these cells were chosen for; sent back in the next
+    /// `FetchCells`.
+    pub scope_tag: u64,
+    pub coverage: CellCoverage,
+    /// Drop every cell held before applying this page: a whole download
+    /// starts here.
+    pub reset: bool,
+    /// Full geometry (coverage `Scope`).
+    pub cells: Vec<GridCellWire>,
+    /// Display shapes (coverage `WholeDisplay`).
+    pub shapes: Vec<CellShape>,
+    /// Codes to drop: cells removed from the layer or gone from the scope.
+    pub removed: Vec<String>,
+    /// Where the next page starts; `None` when this was the last one and the
+    /// device now holds `layer_version` completely.
+    pub next: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ServerMessage {
     Welcome(Welcome),
@@ -306,6 +349,7 @@ pub enum ServerMessage {
     PhotoData(PhotoData),
     Patrols(Vec<PatrolSummary>),
     PatrolTrack(PatrolTrack),
+    CellPage(CellPage),
 }
 
 impl ServerMessage {

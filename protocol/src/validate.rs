@@ -184,6 +184,13 @@ pub fn case_op(op: &crate::case::CaseOp) -> Result<(), ProtocolError> {
             }
             text("verifier", user, 64)?;
         }
+        CaseOp::Amend { .. } => {
+            return Err(ProtocolError::Invalid(
+                "a case's category and location change by editing its report; \
+                 the server writes the amendment into the case's history"
+                    .into(),
+            ));
+        }
         CaseOp::Reject { reason } | CaseOp::Reopen { reason } | CaseOp::Postpone { reason, .. }
             if reason.trim().is_empty() =>
         {

@@ -5,7 +5,9 @@
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState};
 use gridwarden_protocol::category::{Category, CategoryTable, Family, TimeLimit};
-use gridwarden_protocol::grid::{GridCellWire, GridLayerWire, PolygonWire};
+use gridwarden_protocol::grid::{
+    CellCoverage, CellShape, GridCellWire, GridLayerWire, PolygonWire, ShapePolygon,
+};
 use gridwarden_protocol::report::{Lww, Origin};
 use gridwarden_protocol::*;
 use uuid::Uuid;
@@ -244,6 +246,16 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             "client_fetch_patrol",
             ClientMessage::FetchPatrol(FetchPatrol { patrol_id: id(31) }),
         ),
+        (
+            "client_fetch_cells",
+            ClientMessage::FetchCells(FetchCells {
+                layer_version: 7,
+                scope_tag: 0x1234_5678_9abc_def0,
+                since_version: Some(6),
+                after: Some("990102001001012".into()),
+                max_bytes: 1_048_576,
+            }),
+        ),
     ]
 }
 
@@ -311,8 +323,49 @@ fn case_state() -> CaseState {
     case
 }
 
+/// A registered case whose report a supervisor moved and re-categorised:
+/// the amendment is the last variant of `CaseOp`.
+fn case_state_amended() -> CaseState {
+    let mut case = case_state();
+    case.amend(
+        CaseOp::Amend {
+            category: Some(("0101".into(), "0203".into())),
+            location: Some((
+                new_report().location,
+                Location {
+                    lon: 111.7023456,
+                    lat: 40.8423456,
+                    accuracy_m: None,
+                },
+            )),
+        },
+        Applying {
+            actor: CaseActor {
+                user: "li.na",
+                role: Role::Supervisor,
+                department: None,
+                covers_cell: true,
+            },
+            device: id(10),
+            device_ms: 1_763_800_200_000,
+            server_ms: 1_763_800_200_300,
+            next_deadline_ms: None,
+        },
+    )
+    .unwrap();
+    case
+}
+
 fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     vec![
+        (
+            "server_pull_page_case_amended",
+            ServerMessage::PullPage(PullPage {
+                records: vec![Record::Case(case_state_amended())],
+                cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 45]),
+                more: false,
+            }),
+        ),
         (
             "server_pull_page_case",
             ServerMessage::PullPage(PullPage {
@@ -449,6 +502,53 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
             ServerMessage::PatrolTrack(PatrolTrack {
                 summary: patrol_summary(),
                 points: vec![track_point(0), track_point(1)],
+            }),
+        ),
+        (
+            "server_cell_page",
+            ServerMessage::CellPage(CellPage {
+                layer_version: 7,
+                layer_name: "青山新区 v7".into(),
+                scope_tag: 0x1234_5678_9abc_def0,
+                coverage: CellCoverage::Scope,
+                reset: false,
+                cells: vec![GridCellWire {
+                    code: "990102001001001".into(),
+                    name: Some("block 1".into()),
+                    polygons: vec![PolygonWire {
+                        exterior: vec![
+                            [111.7, 40.84],
+                            [111.701, 40.84],
+                            [111.701, 40.841],
+                            [111.7, 40.84],
+                        ],
+                        holes: vec![],
+                    }],
+                }],
+                shapes: vec![],
+                removed: vec!["990102001001099".into()],
+                next: Some("990102001001001".into()),
+            }),
+        ),
+        (
+            "server_cell_page_shapes",
+            ServerMessage::CellPage(CellPage {
+                layer_version: 7,
+                layer_name: "city".into(),
+                scope_tag: 42,
+                coverage: CellCoverage::WholeDisplay,
+                reset: true,
+                cells: vec![],
+                shapes: vec![CellShape {
+                    code: "990102001001001".into(),
+                    name: None,
+                    unit: 500,
+                    polygons: vec![ShapePolygon {
+                        rings: vec![vec![2_231_000, 815_000, 20, 0, 0, 20, -20, 0]],
+                    }],
+                }],
+                removed: vec![],
+                next: None,
             }),
         ),
     ]

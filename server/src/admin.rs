@@ -16,10 +16,12 @@ mod access;
 pub mod apikeys;
 pub mod backup;
 pub mod cert;
+mod recover;
 pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
+pub use recover::{import_unsent, Imported};
 
 #[derive(Debug, Serialize)]
 pub struct ImportSummary {
@@ -39,35 +41,41 @@ pub fn import_grid(
     pattern: &CodePattern,
     reassign_all: bool,
 ) -> anyhow::Result<ImportSummary> {
-    let cells = gridwarden_grid::parse_geojson(geojson, pattern)?;
-    let wire = gridwarden_grid::to_wire(0, name, &cells);
-    // Devices receive the layer in one frame; a layer that cannot travel
-    // would stop every device's sync, so it is refused here.
-    let size = gridwarden_protocol::codec::encode(&wire).len();
-    let limit = data.service.limits().max_frame.saturating_sub(64 * 1024);
-    if size > limit {
-        bail!(
-            "the layer is {} KiB once encoded for devices; the limit is {} KiB — simplify the polygons (fewer vertices) or split the district into several layers",
-            size / 1024,
-            limit / 1024
-        );
-    }
-    let version = data.store().add_grid_layer(name, &wire.cells, now_ms())?;
+    import_grid_from(data, geojson.as_bytes(), name, pattern, reassign_all)
+}
+
+/// Imports a layer read from `reader` (a file of any size: it is streamed,
+/// see [`crate::grid::import_layer`]) as the new current version.
+pub fn import_grid_from(
+    data: &DataDir,
+    reader: impl std::io::Read,
+    name: &str,
+    pattern: &CodePattern,
+    reassign_all: bool,
+) -> anyhow::Result<ImportSummary> {
+    // Devices receive cells in pages of at most a frame; one cell must fit
+    // in a page with room to spare. No limit applies to the layer.
+    let max_cell_bytes = data.service.limits().max_frame / 4;
+    let (version, cells) = crate::grid::import_layer(
+        data.store().as_ref(),
+        reader,
+        name,
+        pattern,
+        max_cell_bytes,
+        now_ms(),
+    )?;
     let reports_assigned = data.service.reassign(reassign_all)?;
     let reports_unassigned = data.store().reports(true)?.len();
     access::log(
         data,
         "grid.import",
         &format!("layer v{version}"),
-        format!(
-            "{name:?}: {} cells; {reports_assigned} reports assigned",
-            cells.len()
-        ),
+        format!("{name:?}: {cells} cells; {reports_assigned} reports assigned"),
     )?;
     Ok(ImportSummary {
         version,
         name: name.to_owned(),
-        cells: cells.len(),
+        cells,
         reports_assigned,
         reports_unassigned,
     })
@@ -227,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn a_layer_too_large_to_reach_devices_is_refused_and_nothing_changes() {
+    fn a_layer_larger_than_a_frame_imports_and_a_cell_too_large_for_a_page_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let limits = Limits {
             max_frame: 80 * 1024,
@@ -238,9 +246,18 @@ mod tests {
         let pattern = CodePattern::default_15();
         let err =
             import_grid(&data, &layer_with_vertices(4_000), "big", &pattern, false).unwrap_err();
-        assert!(err.to_string().contains("simplify the polygons"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("feature 0 (code \"990102001001001\")"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("simplify that polygon"), "{err}");
+        assert!(!err.to_string().contains("several layers"), "{err}");
         assert_eq!(data.store().grid_version().unwrap(), before);
-        import_grid(&data, &layer_with_vertices(100), "small", &pattern, false).unwrap();
-        assert_eq!(data.store().grid_version().unwrap(), before + 1);
+        // 400 cells of 100 vertices: ~650 KiB for devices, eight frames.
+        let city = gridwarden_grid::synth::StreetGrid::city(400, 100, 1);
+        let summary = import_grid(&data, &city.geojson(), "city", &pattern, false).unwrap();
+        assert_eq!((summary.version, summary.cells), (before + 1, 400));
+        assert_eq!(data.service.grid().unwrap().unwrap().cells().len(), 400);
     }
 }

@@ -325,6 +325,17 @@ enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Apply what a phone that can no longer sync holds unsent (the JSON of
+    /// its `gridwarden export --json`) as a push from that user's device:
+    /// the same rules, audited as recovered; importing twice adds nothing.
+    ImportUnsent {
+        file: PathBuf,
+        /// Whose work it is (must match the file's user).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -679,13 +690,14 @@ fn grids(data: &DataDir, command: GridsCommand) -> anyhow::Result<()> {
             json,
         } => {
             let pattern = CodePattern::parse(&code_pattern)?;
-            let text = admin::read_file(&file)?;
+            let reader = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
             let name = name.unwrap_or_else(|| {
                 file.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
             });
-            let summary = admin::import_grid(data, &text, &name, &pattern, reassign)
+            let summary = admin::import_grid_from(data, reader, &name, &pattern, reassign)
                 .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
             if json {
                 print_json(serde_json::to_value(&summary)?);
@@ -876,6 +888,24 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     d.user,
                     d.label
                 );
+            }
+        }
+        DevicesCommand::ImportUnsent { file, user, json } => {
+            let done = admin::import_unsent(data, &file, &user)?;
+            if json {
+                print_json(json!(done));
+            } else {
+                outln!(
+                    "imported the unsent work of `{}` from device {}: applied {}, already there {}, refused {}",
+                    done.user,
+                    done.device_id,
+                    done.applied,
+                    done.duplicate,
+                    done.refused.len()
+                );
+                for (op, why) in &done.refused {
+                    outln!("  refused {op}: {why}");
+                }
             }
         }
     }

@@ -87,8 +87,7 @@ fn initialise(service: &Service) -> anyhow::Result<()> {
             &gridwarden_grid::CodePattern::default_15(),
         )
         .context("bundled sample grid layer")?;
-        let wire = gridwarden_grid::to_wire(0, SAMPLE_GRID_NAME, &cells);
-        store.add_grid_layer(SAMPLE_GRID_NAME, &wire.cells, now)?;
+        crate::grid::add_layer(store.as_ref(), SAMPLE_GRID_NAME, &cells, now)?;
         tracing::info!(cells = cells.len(), "loaded the bundled sample grid layer");
     }
     store.set_meta(INITIALISED_KEY, &now.to_string())?;

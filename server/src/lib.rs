@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod datadir;
+pub mod grid;
 pub mod http;
 pub mod net;
 pub mod photos;

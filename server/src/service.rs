@@ -24,6 +24,7 @@ use crate::photos::PhotoStore;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
 
 pub mod cases;
+mod grid;
 mod hotline;
 pub mod observed;
 mod patrols;
@@ -165,6 +166,8 @@ pub struct Service {
     store: Arc<dyn Store>,
     limits: Limits,
     grid: RwLock<Option<Cached<GridIndex>>>,
+    /// Layer versions' catalogs, for devices' grid pages.
+    grid_catalogs: crate::grid::CatalogCache,
     categories: RwLock<Option<Cached<CategoryTable>>>,
     hlc: Mutex<HlcClock>,
     wall: SharedClock,
@@ -230,6 +233,7 @@ impl Service {
             store,
             limits,
             grid: RwLock::new(None),
+            grid_catalogs: Default::default(),
             categories: RwLock::new(None),
             hlc: Mutex::new(clock),
             wall,
@@ -270,15 +274,12 @@ impl Service {
         {
             return Ok(Some(c.value.clone()));
         }
-        let Some(layer) = self.store.current_grid_layer()? else {
+        let Some(index) = self.build_grid_index(version)? else {
             return Ok(None);
         };
-        let cells = gridwarden_grid::from_wire(&layer).map_err(|e| {
-            StoreError::Corrupt(format!("stored grid layer {}: {e}", layer.version))
-        })?;
-        let index = Arc::new(GridIndex::new(cells));
+        let index = Arc::new(index);
         *self.grid.write().expect("grid lock") = Some(Cached {
-            version: layer.version,
+            version,
             value: index.clone(),
         });
         Ok(Some(index))
@@ -582,6 +583,9 @@ impl Service {
             ClientMessage::FetchPatrol(fetch) => self
                 .fetch_patrol(session, fetch.patrol_id)
                 .map(ServerMessage::PatrolTrack),
+            ClientMessage::FetchCells(fetch) => self
+                .fetch_cells(session, fetch)
+                .map(ServerMessage::CellPage),
             ClientMessage::Hello(_) | ClientMessage::Enroll(_) => Err(ServiceError::refused(
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
@@ -709,10 +713,14 @@ impl Service {
             while_disabled(op)?;
             cases::decide(session, op, report, case, &case_context)
         };
+        let amend = |op: &Op, before: &ReportState, after: &ReportState, case: &CaseState| {
+            cases::amendment(session, &user, op, before, after, case, now)
+        };
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
             case: &decide_case,
+            amend: &amend,
         };
         // The clock after every decision of the push, stored in the push's
         // own transaction: one commit (one fsync) per push, not two.
@@ -889,13 +897,12 @@ impl Service {
         let categories = self.categories()?;
         let categories =
             (fetch.categories_version != Some(categories.version)).then(|| (*categories).clone());
-        let grid_version = self.store.grid_version()?;
-        let grid = if fetch.grid_version != Some(grid_version) {
-            self.store.current_grid_layer()?
-        } else {
-            None
-        };
-        Ok(Reference { categories, grid })
+        // Layers travel in pages (`FetchCells`): a city's does not fit in
+        // one frame. The field stays for the message's shape.
+        Ok(Reference {
+            categories,
+            grid: None,
+        })
     }
 
     /// Assigns grid cells from the current layer: to unassigned reports, or
@@ -1074,6 +1081,7 @@ fn request_name(m: &ClientMessage) -> &'static str {
         ClientMessage::FetchPhoto(_) => "photo download",
         ClientMessage::ListPatrols(_) => "list patrols",
         ClientMessage::FetchPatrol(_) => "fetch patrol",
+        ClientMessage::FetchCells(_) => "fetch cells",
     }
 }
 

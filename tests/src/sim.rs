@@ -648,6 +648,7 @@ fn describe_request(m: &ClientMessage) -> String {
         ClientMessage::FetchPhoto(_) => "FetchPhoto".into(),
         ClientMessage::ListPatrols(_) => "ListPatrols".into(),
         ClientMessage::FetchPatrol(_) => "FetchPatrol".into(),
+        ClientMessage::FetchCells(f) => format!("FetchCells[v{}]", f.layer_version),
     }
 }
 
@@ -673,6 +674,11 @@ fn describe_answer(m: &ServerMessage) -> String {
         ServerMessage::Patrols(p) => format!("Patrols[{}]", p.len()),
         ServerMessage::PatrolTrack(t) => format!("PatrolTrack[{} points]", t.points.len()),
         ServerMessage::Reference(_) => "Reference".into(),
+        ServerMessage::CellPage(p) => format!(
+            "CellPage[{} cells, {} shapes]",
+            p.cells.len(),
+            p.shapes.len()
+        ),
         ServerMessage::Error(e) => format!("Error({:?}: {})", e.code, e.message),
     }
 }

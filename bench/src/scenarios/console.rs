@@ -59,9 +59,12 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let data = DataDir::open(&dir, Limits::default())?;
     let grid = SyntheticGrid::new(side, side);
     let cells = grid.cells();
-    let wire = gridwarden_grid::to_wire(0, "synthetic", &cells);
-    data.store()
-        .add_grid_layer("synthetic", &wire.cells, data.service.now())?;
+    gridwarden_server::grid::add_layer(
+        data.store().as_ref(),
+        "synthetic",
+        &cells,
+        data.service.now(),
+    )?;
     let ann = device(&data, "ann", Role::Warden)?;
     let sam = device(&data, "sam", Role::Supervisor)?;
     let started = Instant::now();

@@ -3,6 +3,7 @@
 //! both see the same machine, and returns its rows of the table.
 
 pub mod apply;
+pub mod city;
 pub mod console;
 pub mod fleet;
 pub mod grid;
@@ -54,6 +55,11 @@ pub const ALL: &[Scenario] = &[
         name: "grid",
         what: "grid assignment against 10,000 cells",
         run: grid::run,
+    },
+    Scenario {
+        name: "city",
+        what: "a 50,000-cell street-following city: import, a warden's part, the whole-city view",
+        run: city::run,
     },
     Scenario {
         name: "patrol",

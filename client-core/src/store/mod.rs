@@ -7,6 +7,7 @@
 //! transaction derefs to one).
 
 pub mod cases;
+pub mod grid_cells;
 pub mod ids;
 pub mod meta;
 pub mod outbox;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_patrols_photos.sql"),
     include_str!("../../migrations/0004_cases.sql"),
     include_str!("../../migrations/0005_overwrites.sql"),
+    include_str!("../../migrations/0006_grid_cells.sql"),
 ];
 
 /// An open client database.

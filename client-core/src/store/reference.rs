@@ -1,16 +1,14 @@
-//! Reference data cached for offline work: the category table and the grid
-//! layer, stored as the wire encodes them.
+//! Reference data cached for offline work: the category table, stored as
+//! the wire encodes it. Grid cells have their own tables (`grid_cells.rs`).
 
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::codec;
-use gridwarden_protocol::grid::GridLayerWire;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ClientError, Result};
 
 const CATEGORIES: &str = "categories";
-const GRID: &str = "grid";
 
 fn put(tx: &Transaction, kind: &str, version: u64, data: Vec<u8>) -> Result<()> {
     tx.prepare_cached(
@@ -55,16 +53,4 @@ pub fn categories(conn: &Connection) -> Result<Option<CategoryTable>> {
 
 pub fn categories_version(conn: &Connection) -> Result<Option<u64>> {
     version(conn, CATEGORIES)
-}
-
-pub fn put_grid(tx: &Transaction, layer: &GridLayerWire) -> Result<()> {
-    put(tx, GRID, layer.version, codec::encode(layer))
-}
-
-pub fn grid(conn: &Connection) -> Result<Option<GridLayerWire>> {
-    load(conn, GRID)
-}
-
-pub fn grid_version(conn: &Connection) -> Result<Option<u64>> {
-    version(conn, GRID)
 }

@@ -4,7 +4,8 @@
 //! committed when can be tested without a socket.
 //!
 //! Hello → FetchReference (only when the server announces other versions than
-//! the cached ones) → Push (the outbox in order, batch by batch) → Pull (pages
+//! the cached ones) → FetchCells (pages of the grid cells the device holds,
+//! only when the layer or the user's scope changed; `cells.rs`) → Push (the outbox in order, batch by batch) → Pull (pages
 //! from the stored cursor while the server says there are more) → Done.
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +62,8 @@ enum Phase {
     AwaitPage {
         cursor: Cursor,
     },
+    /// Pages of grid cells.
+    AwaitCells,
     Done,
 }
 
@@ -71,6 +74,7 @@ impl Phase {
             Phase::AwaitReference { .. } => "Reference",
             Phase::AwaitAck { .. } => "Ack",
             Phase::AwaitPage { .. } => "PullPage",
+            Phase::AwaitCells => "CellPage",
             Phase::Done => "nothing",
         }
     }
@@ -88,6 +92,7 @@ pub(crate) fn message_name(m: &ServerMessage) -> &'static str {
         ServerMessage::PhotoData(_) => "PhotoData",
         ServerMessage::Patrols(_) => "Patrols",
         ServerMessage::PatrolTrack(_) => "PatrolTrack",
+        ServerMessage::CellPage(_) => "CellPage",
     }
 }
 
@@ -112,6 +117,10 @@ pub struct SyncEngine {
     /// Overwrite notices of the page being stored, counted once committed.
     noticed: Vec<overwrites::Overwrite>,
     summary: SyncSummary,
+    /// The grid download this sync needs once reference data is current:
+    /// the announced layer version and the user's scope.
+    cells: Option<cells::Wanted>,
+    cell_pages: u32,
 }
 
 impl SyncEngine {
@@ -126,6 +135,8 @@ impl SyncEngine {
             last_pushed_seq: 0,
             push_and_pull,
             summary: SyncSummary::default(),
+            cells: None,
+            cell_pages: 0,
         }
     }
 
@@ -149,12 +160,13 @@ impl SyncEngine {
     /// Continues a just-enrolled connection: fetches all reference data so
     /// the device works offline at once, then stops.
     pub fn after_enrolment(device_id: Uuid, clock: SharedClock) -> (Self, ClientMessage) {
-        let engine = Self::new(
+        let mut engine = Self::new(
             Phase::AwaitReference { announced: None },
             hlc::node_id(device_id),
             false,
             clock,
         );
+        engine.cells = Some(cells::Wanted::current());
         let fetch = FetchReference {
             categories_version: None,
             grid_version: None,
@@ -187,6 +199,7 @@ impl SyncEngine {
             (Phase::AwaitPage { cursor }, ServerMessage::PullPage(page)) => {
                 self.on_page(store, cursor, page)
             }
+            (Phase::AwaitCells, ServerMessage::CellPage(page)) => self.on_cells(store, page),
             (phase, other) => Err(ClientError::Protocol(format!(
                 "the server answered {} while this device waited for {}",
                 message_name(&other),
@@ -213,8 +226,9 @@ impl SyncEngine {
         meta::set_clock_anchor(&tx, anchor)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
+        self.cells = cells::Wanted::after_welcome(&tx, &w)?;
         tx.commit()?;
-        if cached_categories != Some(w.categories_version) || cached_grid != Some(w.grid_version) {
+        if cached_categories != Some(w.categories_version) {
             self.phase = Phase::AwaitReference {
                 announced: Some((w.categories_version, w.grid_version)),
             };
@@ -224,7 +238,7 @@ impl SyncEngine {
             };
             return Ok(Step::Send(ClientMessage::FetchReference(fetch)));
         }
-        self.next_push(store)
+        self.after_reference(store)
     }
 
     fn on_reference(
@@ -248,19 +262,24 @@ impl SyncEngine {
                 }
             }
         }
-        match r.grid {
-            Some(layer) => {
-                reference::put_grid(&tx, &layer)?;
-                meta::set_grid_version(&tx, layer.version)?;
-                self.summary.grid_updated = true;
-            }
-            None => {
-                if let (None, Some((_, v))) = (meta::grid_version(&tx)?, announced) {
-                    meta::set_grid_version(&tx, v)?;
-                }
-            }
+        // Servers since FetchCells never send a layer here; an older one
+        // that does gives the whole layer, kept as such.
+        if let Some(layer) = r.grid {
+            crate::store::grid_cells::put_whole_layer(&tx, &layer)?;
+            meta::set_grid_version(&tx, layer.version)?;
+            self.summary.grid_updated = true;
+            self.cells = None;
         }
         tx.commit()?;
+        self.after_reference(store)
+    }
+
+    /// Grid cells when they are wanted, then the push (or the end of the
+    /// short conversation after enrolment).
+    fn after_reference(&mut self, store: &mut Store) -> Result<Step> {
+        if let Some(wanted) = self.cells.take() {
+            return self.start_cells(store, wanted);
+        }
         if self.push_and_pull {
             self.next_push(store)
         } else {
@@ -520,6 +539,7 @@ impl SyncEngine {
     }
 }
 
+mod cells;
 #[cfg(test)]
 mod tests;
 

@@ -33,6 +33,8 @@ pub struct SyncSummary {
     pub pending: u64,
     pub categories_updated: bool,
     pub grid_updated: bool,
+    /// Grid cells received (new or changed since the version held).
+    pub grid_cells: u64,
     /// Frame bytes written to and read from the server's streams.
     pub bytes_sent: u64,
     pub bytes_received: u64,

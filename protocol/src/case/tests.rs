@@ -398,3 +398,49 @@ fn who_may_take_each_step_as_a_table() {
         }
     }
 }
+
+fn amendment() -> CaseOp {
+    CaseOp::Amend {
+        category: Some(("0101".into(), "0203".into())),
+        location: None,
+    }
+}
+
+#[test]
+fn an_amendment_keeps_status_and_deadline_and_is_never_a_devices_step() {
+    let mut case = CaseState::reported(Uuid::from_u128(1), Some(HOUR));
+    case.transition(
+        &CaseOp::Register {
+            note: note("立案")
+        },
+        at(supervisor("li"), 10),
+    )
+    .unwrap();
+    case.transition(&dispatch("water"), at(supervisor("li"), 20))
+        .unwrap();
+    let before = case.clone();
+    case.amend(amendment(), at(supervisor("li"), 30)).unwrap();
+    assert_eq!(case.status, CaseStatus::Dispatched);
+    assert_eq!(case.deadline_ms, before.deadline_ms);
+    let last = case.history.last().unwrap();
+    assert_eq!(
+        (last.from, last.to),
+        (CaseStatus::Dispatched, CaseStatus::Dispatched)
+    );
+    assert_eq!(last.deadline_ms, None);
+    assert_eq!(last.op.detail(), "category 0101 → 0203");
+    // The join keeps the longer history whichever arrives first.
+    let mut old = before.clone();
+    old.merge(&case);
+    assert_eq!(old, case);
+    let mut new = case.clone();
+    new.merge(&before);
+    assert_eq!(new, case);
+    // A device cannot send one: the machine and validation refuse it.
+    assert!(case.next_status(&amendment()).is_none());
+    assert!(crate::validate::case_op(&amendment()).is_err());
+    assert!(case
+        .transition(&amendment(), at(supervisor("li"), 40))
+        .is_err());
+    assert!(case.amend(dispose(), at(supervisor("li"), 40)).is_err());
+}

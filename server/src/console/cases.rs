@@ -166,7 +166,7 @@ fn history(case: &CaseState) -> Vec<Value> {
                 "role": t.role,
                 "at": rfc3339(t.server_ms),
                 "device_at": rfc3339(t.device_ms),
-                "text": t.op.text(),
+                "text": t.op.detail(),
                 "deadline": t.deadline_ms.map(rfc3339),
                 "department": department,
                 "verifier": verifier,

@@ -3,7 +3,7 @@
 //! deadlines from the category table and the working calendar, and the
 //! departments a case may go to.
 
-use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseRefusal, CaseState};
+use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseRefusal, CaseState, CaseStatus};
 use gridwarden_protocol::category::{CategoryTable, TimeLimit};
 use gridwarden_protocol::{validate, ErrorCode, Op, OpBody, ReportState};
 use gridwarden_workflow::WorkingCalendar;
@@ -177,6 +177,52 @@ pub(super) fn decide(
             CaseRefusal::NotAllowed(m) => Rejection::new(ErrorCode::Forbidden, m),
         })?;
     Ok(next)
+}
+
+/// What an applied report edit writes into its case's history: once the
+/// case is registered or later, a change of the report's category or
+/// location is an amendment (who, when, old → new), so it travels to
+/// devices with the case. Whether the user may make the change at all is
+/// decided before, by the access table (`ChangeLiveCase`, `MoveCaseInto`).
+pub(super) fn amendment(
+    session: &Session,
+    user: &User,
+    op: &Op,
+    before: &ReportState,
+    after: &ReportState,
+    case: &CaseState,
+    now_ms: i64,
+) -> Result<Option<CaseState>, Rejection> {
+    if matches!(case.status, CaseStatus::Reported | CaseStatus::Rejected) {
+        return Ok(None);
+    }
+    let category = match (before.category(), after.category()) {
+        (Some(old), Some(new)) if old != new => Some((old.to_owned(), new.to_owned())),
+        _ => None,
+    };
+    let location = match (before.location(), after.location()) {
+        (Some(old), Some(new)) if old != new => Some((old, new)),
+        _ => None,
+    };
+    if category.is_none() && location.is_none() {
+        return Ok(None);
+    }
+    let mut next = case.clone();
+    let applying = Applying {
+        actor: CaseActor {
+            user: &user.name,
+            role: user.role,
+            department: None,
+            covers_cell: true,
+        },
+        device: session.device_id,
+        device_ms: op.hlc.wall_ms as i64,
+        server_ms: now_ms,
+        next_deadline_ms: None,
+    };
+    next.amend(CaseOp::Amend { category, location }, applying)
+        .map_err(|refusal| Rejection::new(ErrorCode::Forbidden, refusal.to_string()))?;
+    Ok(Some(next))
 }
 
 fn default_department(report: &ReportState, cx: &CaseContext) -> Result<String, Rejection> {

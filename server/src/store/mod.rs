@@ -12,7 +12,9 @@ mod suite;
 
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
-use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::grid::GridLayerWire;
+
+pub use crate::grid::{GridMember, StoredCell};
 use gridwarden_protocol::{
     ErrorCode, Op, Outcome, PatrolInfo, PhotoHash, ReportState, Role, TrackPoint,
 };
@@ -157,11 +159,20 @@ pub type DecidePatrol<'a> =
 pub type DecideCase<'a> =
     dyn Fn(&Op, Option<&ReportState>, Option<&CaseState>) -> Result<CaseState, Rejection> + 'a;
 
+/// What a report op that was applied writes into its case's history, given
+/// the report before and after and the stored case: the case's next state
+/// (an amendment when a live case's category or location changed), or
+/// `None` to leave the case as it is. Decided in the same transaction, so
+/// the report and its history change together.
+pub type AmendCase<'a> = dyn Fn(&Op, &ReportState, &ReportState, &CaseState) -> Result<Option<CaseState>, Rejection>
+    + 'a;
+
 /// The rules a push is applied by, one per kind of entity.
 pub struct Rules<'a> {
     pub report: &'a Decide<'a>,
     pub patrol: &'a DecidePatrol<'a>,
     pub case: &'a DecideCase<'a>,
+    pub amend: &'a AmendCase<'a>,
 }
 
 /// A photo taken at a case step.
@@ -331,8 +342,31 @@ pub trait Store: Send + Sync + 'static {
     fn audit_log(&self, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>>;
 
     // Reference data.
-    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64>;
+    /// Stores cells' content (idempotent by hash). Invisible until a layer
+    /// version lists them.
+    fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()>;
+    /// Publishes a new layer version made of `members` (whose content was
+    /// put before) in one transaction; returns its version.
+    fn commit_grid_layer(
+        &self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64>;
+    /// The cells of a version: code, content hash and box.
+    fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>>;
+    /// The stored content of `codes` in `version`, in the order asked, as
+    /// (code, bytes): `GridCellWire`, or with `shapes` the display shapes.
+    /// Codes not in the version are left out.
+    fn grid_cell_data(
+        &self,
+        version: u64,
+        codes: &[String],
+        shapes: bool,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>>;
+    /// The whole current layer in one value. Memory grows with the layer:
+    /// for small layers and tools; devices get theirs in pages.
     fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>>;
     /// Version of the current layer, 0 if none. Cheap: polled per request.
     fn grid_version(&self) -> StoreResult<u64>;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
-use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
+use gridwarden_protocol::grid::GridLayerWire;
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use super::*;
 mod cases;
 mod console;
 mod feed;
+mod grid;
 mod group;
 mod open311;
 mod patrols;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_report_cells.sql"),
     include_str!("../../migrations/0008_console.sql"),
     include_str!("../../migrations/0009_open311.sql"),
+    include_str!("../../migrations/0010_grid_cells.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -71,6 +73,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     }
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
+    }
+    if version < 10 {
+        grid::convert_whole_layers(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
@@ -311,7 +316,9 @@ fn save_report(
     reason = "one lives at a time, inside a push loop; boxing buys nothing"
 )]
 enum Change {
-    Report(ReportState, Row),
+    /// A report's next state, and its case's when the change is in the
+    /// case's history.
+    Report(ReportState, Row, Option<CaseState>),
     Patrol(PatrolChange),
     /// A case's next state, and its report, which moves in the feed with it.
     Case(CaseState, ReportState),
@@ -357,9 +364,21 @@ fn apply_ops(
                 } else {
                     Row::New
                 };
-                (rules.report)(op, current.as_ref())
-                    .map(|next| (current.as_ref() != Some(&next)).then_some(next))
-                    .map(|next| next.map(|n| Change::Report(n, row)))
+                match (rules.report)(op, current.as_ref()) {
+                    Ok(next) if current.as_ref() == Some(&next) => Ok(None),
+                    Ok(next) => {
+                        let case = match &current {
+                            Some(_) => cases::load(tx, *report_id)?,
+                            None => None,
+                        };
+                        match (&current, case) {
+                            (Some(before), Some(case)) => (rules.amend)(op, before, &next, &case)
+                                .map(|amended| Some(Change::Report(next, row, amended))),
+                            _ => Ok(Some(Change::Report(next, row, None))),
+                        }
+                    }
+                    Err(r) => Err(r),
+                }
             }
             OpBody::Patrol { patrol_id, .. } => {
                 let current = patrols::load_patrol(tx, *patrol_id)?;
@@ -382,7 +401,10 @@ fn apply_ops(
         match decided {
             Ok(change) => {
                 match change {
-                    Some(Change::Report(next, row)) => {
+                    Some(Change::Report(next, row, amended)) => {
+                        if let Some(case) = amended {
+                            cases::save(tx, &case, now_ms)?;
+                        }
                         save_report(tx, &next, seq, device, now_ms, row)?;
                         seq += 1;
                     }
@@ -571,16 +593,33 @@ impl Store for SqliteStore {
         self.read(|c| security::audit_log(c, since_ms))
     }
 
-    fn add_grid_layer(&self, name: &str, cells: &[GridCellWire], now_ms: i64) -> StoreResult<u64> {
-        self.write(|tx| {
-            let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM grid_layers", [], |r| r.get(0))?;
-            let layer = GridLayerWire { version: version as u64, name: name.to_owned(), cells: cells.to_vec() };
-            tx.execute(
-                "INSERT INTO grid_layers (version, name, imported_ms, cell_count, layer) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![version, name, now_ms, cells.len() as i64, codec::encode(&layer)],
-            )?;
-            Ok(version as u64)
-        })
+    fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| grid::put_cells(tx, cells))
+    }
+
+    fn commit_grid_layer(
+        &self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        self.write(|tx| grid::commit_layer(tx, name, members, now_ms))
+    }
+
+    fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>> {
+        self.read(|c| grid::members(c, version))
+    }
+
+    fn grid_cell_data(
+        &self,
+        version: u64,
+        codes: &[String],
+        shapes: bool,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.read(|c| grid::cell_data(c, version, codes, shapes))
     }
 
     fn grid_layers(&self) -> StoreResult<Vec<LayerInfo>> {
@@ -601,20 +640,7 @@ impl Store for SqliteStore {
     }
 
     fn current_grid_layer(&self) -> StoreResult<Option<GridLayerWire>> {
-        self.read(|c| {
-            let bytes: Option<Vec<u8>> = c
-                .query_row(
-                    "SELECT layer FROM grid_layers ORDER BY version DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            bytes
-                .map(|b| {
-                    codec::decode(&b).map_err(|e| StoreError::Corrupt(format!("grid layer: {e}")))
-                })
-                .transpose()
-        })
+        self.read(grid::current_layer)
     }
 
     fn grid_version(&self) -> StoreResult<u64> {
@@ -1096,6 +1122,7 @@ mod migration_tests {
             report: &west_or_east,
             patrol: &no_patrols,
             case: &no_cases,
+            amend: &|_, _, _, _| Ok(None),
         };
         store
             .apply_ops(Uuid::from_u128(7), &ops, &rules, 1)
@@ -1108,7 +1135,8 @@ mod migration_tests {
         // server of that release left it: the later migrations undone too.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
              DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
              DROP TABLE report_left_cells; PRAGMA user_version = 6;",
@@ -1117,5 +1145,30 @@ mod migration_tests {
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();
         assert_eq!(west_pull(&store), expected);
+    }
+
+    #[test]
+    fn a_layer_stored_whole_by_an_earlier_release_is_converted_to_cells_on_open() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(super::SqliteStore::open(&path).unwrap());
+        let city = gridwarden_grid::synth::StreetGrid::city(5, 12, 4);
+        let cells: Vec<_> = city.iter().collect();
+        let layer = gridwarden_grid::to_wire(1, "old", &cells);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 9;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO grid_layers (version, name, imported_ms, cell_count, layer) VALUES (1, 'old', 1, 5, ?1)",
+            [gridwarden_protocol::codec::encode(&layer)],
+        )
+        .unwrap();
+        drop(conn);
+        let store = super::SqliteStore::open(&path).unwrap();
+        assert_eq!(store.grid_members(1).unwrap().len(), 5);
+        assert_eq!(store.current_grid_layer().unwrap().unwrap(), layer);
     }
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
-use gridwarden_protocol::grid::GridCellWire;
 use gridwarden_protocol::{
     ErrorCode, Hlc, Location, NewPatrol, NewReport, Op, OpBody, Outcome, PatrolInfo, PatrolOp,
     PhotoHash, PhotoRef, ReportOp, ReportState, Role, TrackPoint,
@@ -202,6 +201,7 @@ fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
         case: &decide_case,
         report,
         patrol: &decide_patrol,
+        amend: &|_, _, _, _| Ok(None),
     }
 }
 
@@ -537,26 +537,36 @@ fn reference_data_versions(s: &dyn Store) {
         (0, 0)
     );
     assert!(s.current_grid_layer().unwrap().is_none());
-    let cell = GridCellWire {
-        code: "990102001001001".into(),
-        name: None,
-        polygons: vec![],
-    };
-    assert_eq!(
-        s.add_grid_layer("one", std::slice::from_ref(&cell), 1)
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        s.add_grid_layer("two", &[cell.clone(), cell], 2).unwrap(),
-        2
-    );
+    let city = gridwarden_grid::synth::StreetGrid::city(3, 8, 1);
+    let cells: Vec<_> = city.iter().collect();
+    assert_eq!(crate::grid::add_layer(s, "one", &cells[..1], 1).unwrap(), 1);
+    assert_eq!(crate::grid::add_layer(s, "two", &cells, 2).unwrap(), 2);
     assert_eq!(s.grid_version().unwrap(), 2);
     let layer = s.current_grid_layer().unwrap().unwrap();
     assert_eq!(
         (layer.version, layer.name.as_str(), layer.cells.len()),
-        (2, "two", 2)
+        (2, "two", 3)
     );
+    assert_eq!(layer.cells[2], gridwarden_grid::cell_to_wire(&cells[2]));
+    // Content is stored once: the cell both versions share has one hash.
+    let (one, two) = (s.grid_members(1).unwrap(), s.grid_members(2).unwrap());
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0], two[0]);
+    let data = s
+        .grid_cell_data(2, &[two[1].code.clone(), "nope".into()], false)
+        .unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0].0, two[1].code);
+    let shapes = s.grid_cell_data(2, &[two[1].code.clone()], true).unwrap();
+    let shapes: Vec<gridwarden_protocol::grid::CellShape> =
+        gridwarden_protocol::codec::decode(&shapes[0].1).unwrap();
+    assert_eq!(shapes.len(), gridwarden_grid::shapes::DISPLAY_LEVELS.len());
+    // A layer naming a cell whose content was never stored is refused
+    // whole.
+    let mut ghost = two[0].clone();
+    ghost.hash = [7; 32];
+    assert!(s.commit_grid_layer("ghost", &[ghost], 3).is_err());
+    assert_eq!(s.grid_version().unwrap(), 2);
     assert_eq!(s.grid_layers().unwrap().len(), 2);
     let table = CategoryTable {
         version: 0,

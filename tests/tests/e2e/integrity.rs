@@ -371,8 +371,14 @@ fn live_cases_are_protected_and_every_refusal_says_why() {
 
     // A change made while its user was disabled is refused once she is
     // enabled again.
+    // The phone stamps its edit with its estimate of the server's time,
+    // good to a few tens of milliseconds (ADR 0013); the guarantee is for a
+    // change made well inside the disabled period, so the edit is made a
+    // second after the disable and a second before the enable.
     field.admin_text(&["users", "disable", "ann"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
     ok(gw(&ann, &["edit", &other, "--note", "while disabled"]));
+    std::thread::sleep(std::time::Duration::from_secs(1));
     field.admin_text(&["users", "enable", "ann"]);
     let out = sync_rejecting(&ann, 1);
     assert!(out.contains("while user `ann` was disabled"), "{out}");
@@ -435,4 +441,142 @@ fn a_revoked_phones_unsent_reports_come_home_with_a_new_code() {
         })
         .count();
     assert_eq!(recovered, 1);
+}
+
+/// Item 8, the record: once a report is a registered case, its district
+/// supervisor's change of its category and of its location (within the
+/// district) is written into the case's history, who, when, old → new, and
+/// the warden's phone pulls that history with the case.
+#[test]
+fn a_supervisors_change_of_a_live_cases_category_and_location_is_in_its_history() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let id = recorded(&ann);
+    let cell = cell_of(&ann, &id);
+    let sam = field.phone_in("sam", "supervisor", &cell);
+    ok(gw(&sam, &["sync"]));
+    ok(gw(&sam, &["case", "register", &id, "--note", "立案"]));
+    sync_rejecting(&sam, 0);
+
+    // A few metres along the street: the same cell, inside his district.
+    ok(gw(
+        &sam,
+        &[
+            "edit",
+            &id,
+            "--category",
+            "0102",
+            "--lon",
+            "111.68742",
+            "--lat",
+            "40.84947",
+        ],
+    ));
+    sync_rejecting(&sam, 0);
+
+    ok(gw(&ann, &["sync"]));
+    assert_eq!(cell_of(&ann, &id), cell, "the move stays in the cell");
+    let case: Value =
+        serde_json::from_str(&ok(gw(&ann, &["case", "show", &id, "--json"]))).unwrap();
+    assert_eq!(case["status"], "registered", "{case:#}");
+    let steps = case["history"].as_array().unwrap();
+    let ops: Vec<&str> = steps.iter().map(|s| s["op"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["register", "amend"], "{case:#}");
+    let amend = &steps[1];
+    assert_eq!(amend["by"], "sam");
+    assert_eq!(amend["role"], "supervisor");
+    assert_eq!(amend["from"], "registered");
+    assert_eq!(amend["to"], "registered");
+    assert!(amend["server_ms"].as_i64().unwrap() >= steps[0]["server_ms"].as_i64().unwrap());
+    let text = amend["text"].as_str().unwrap();
+    assert!(text.contains("category 0101 → 0102"), "{text}");
+    assert!(
+        text.contains("location 111.687400,40.849450 → 111.687420,40.849470"),
+        "{text}"
+    );
+    // And the plain `case show` a warden reads.
+    let shown = ok(gw(&ann, &["case", "show", &id]));
+    assert!(
+        shown.contains("amend")
+            && shown.contains("category 0101 → 0102")
+            && shown.contains("by sam"),
+        "{shown}"
+    );
+    // The change is in the audit log as the case's, too.
+    let amended = field
+        .audit()
+        .into_iter()
+        .filter(|l| l["action"] == "case.amend" && l["subject"] == id.as_str())
+        .count();
+    assert_eq!(amended, 1);
+
+    // A note edit is not a change of the record's place or kind: no entry.
+    ok(gw(&sam, &["edit", &id, "--note", "补充说明"]));
+    sync_rejecting(&sam, 0);
+    ok(gw(&ann, &["sync"]));
+    let case: Value =
+        serde_json::from_str(&ok(gw(&ann, &["case", "show", &id, "--json"]))).unwrap();
+    assert_eq!(case["history"].as_array().unwrap().len(), 2, "{case:#}");
+}
+
+/// Item 5, through IT: what a revoked phone exported is imported on the
+/// server as a push from its user's device, audited as recovered; a second
+/// import adds nothing, and a file named for another user is refused.
+#[test]
+fn it_imports_a_revoked_phones_export_once_and_audits_it() {
+    let field = Field::start();
+    let ann = field.phone("ann", "warden");
+    let sam = field.phone("sam", "supervisor");
+    let status: Value = serde_json::from_str(&ok(gw(&ann, &["status", "--json"]))).unwrap();
+    let device = status["device_id"].as_str().unwrap().to_owned();
+    for i in 0..5 {
+        let mut args = report_args("2026-05-01T09:30:00+08:00");
+        let note = format!("offline {i}");
+        args[8] = &note;
+        ok(gw(&ann, &args));
+    }
+    field.admin(&["devices", "revoke", &device]);
+    let file = field.root.join("ann-unsent.json");
+    std::fs::write(&file, ok(gw(&ann, &["export", "--json"]))).unwrap();
+    let file = file.to_str().unwrap();
+
+    let wrong = run(
+        "gridwarden-server",
+        &[
+            "devices",
+            "import-unsent",
+            file,
+            "--user",
+            "sam",
+            "--data",
+            field.data.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(wrong.code, 0);
+    assert!(wrong.err.contains("not `sam`"), "{}", wrong.err);
+
+    let first = field.admin(&["devices", "import-unsent", file, "--user", "ann"]);
+    assert_eq!(first["applied"], 5, "{first:#}");
+    assert_eq!(first["duplicate"], 0, "{first:#}");
+    assert_eq!(first["refused"].as_array().unwrap().len(), 0, "{first:#}");
+    let again = field.admin(&["devices", "import-unsent", file, "--user", "ann"]);
+    assert_eq!(again["applied"], 0, "{again:#}");
+    assert_eq!(again["duplicate"], 5, "{again:#}");
+
+    ok(gw(&sam, &["sync"]));
+    let listed: Value = serde_json::from_str(&ok(gw(&sam, &["list", "--json"]))).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|r| r["reporter"] == "ann"), "{listed:#?}");
+    let imports: Vec<Value> = field
+        .audit()
+        .into_iter()
+        .filter(|l| l["action"] == "device.import" && l["subject"] == device.as_str())
+        .collect();
+    assert_eq!(imports.len(), 2, "{imports:#?}");
+    let detail = imports[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("recovered unsent work of `ann`") && detail.contains("applied 5"),
+        "{detail}"
+    );
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cases;
+mod city_grid;
 mod cli;
 mod clocks;
 mod console;

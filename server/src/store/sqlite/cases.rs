@@ -52,7 +52,7 @@ pub(super) fn save(tx: &Connection, case: &CaseState, now_ms: i64) -> StoreResul
                 photo.size as i64
             ])?;
         }
-        let text = t.op.text();
+        let text = t.op.detail();
         security::append(
             tx,
             &AuditRecord {

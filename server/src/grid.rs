@@ -1,0 +1,135 @@
+//! Grid layers as the server keeps them: each cell stored once by content
+//! (its full geometry and its display shapes, computed at import), and each
+//! layer version a list of (code, content hash, bounding box). A new
+//! version that changes 100 cells of 50,000 stores 100 new cells, and the
+//! difference between two versions is a comparison of hashes. See
+//! docs/adr/0019-paged-versioned-grid-sync.md.
+
+use std::io::Read;
+
+use gridwarden_grid::shapes::display_shapes;
+use gridwarden_grid::{Cell, CodePattern, ImportError};
+use gridwarden_protocol::codec;
+
+use crate::store::{Store, StoreError, StoreResult};
+
+mod catalog;
+
+pub use catalog::{Catalog, CatalogCache, Coverage, SCOPE_MARGIN_M};
+
+/// Cells handed to the store at once while a layer streams in.
+const BATCH: usize = 512;
+
+/// A cell of a layer version: where it is and which content it has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridMember {
+    pub code: String,
+    /// BLAKE3 of the stored content.
+    pub hash: [u8; 32],
+    /// `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: [f64; 4],
+}
+
+/// A cell's stored content.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredCell {
+    pub member: GridMember,
+    /// `GridCellWire`, protocol codec.
+    pub wire: Vec<u8>,
+    /// `Vec<CellShape>`, one per display level, protocol codec.
+    pub shapes: Vec<u8>,
+}
+
+/// Bumped when what is derived from a cell at import (the display levels)
+/// changes, so a re-import stores the new derivation instead of matching
+/// the old content by hash.
+const DERIVATION: &[u8] = b"gridwarden cell v1";
+
+pub fn stored_cell(cell: &Cell) -> StoredCell {
+    let wire = codec::encode(&gridwarden_grid::cell_to_wire(cell));
+    let shapes = codec::encode(&display_shapes(cell));
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(DERIVATION);
+    hasher.update(&wire);
+    let rect = geo::BoundingRect::bounding_rect(&cell.geometry);
+    let bbox = rect.map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+    StoredCell {
+        member: GridMember {
+            code: cell.code.clone(),
+            hash: *hasher.finalize().as_bytes(),
+            bbox,
+        },
+        wire,
+        shapes,
+    }
+}
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerImportError {
+    #[error(transparent)]
+    Grid(#[from] gridwarden_grid::GridError),
+    #[error("feature {index} (code {code:?}) is {bytes} bytes once encoded for devices; one cell may be at most {limit} bytes (a page of cells travels in one frame) — simplify that polygon")]
+    CellTooLarge {
+        index: usize,
+        code: String,
+        bytes: usize,
+        limit: usize,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Streams a GeoJSON layer into the store as a new version: cells are
+/// checked, simplified and stored in batches as they are read (content
+/// first, which no reader sees), and the version is published in one
+/// transaction at the end, so devices and assignment switch from the old
+/// layer to the whole new one at once. Nothing is published if any feature
+/// is refused. Returns the version and the number of cells.
+pub fn import_layer(
+    store: &dyn Store,
+    reader: impl Read,
+    name: &str,
+    pattern: &CodePattern,
+    max_cell_bytes: usize,
+    now_ms: i64,
+) -> Result<(u64, usize), LayerImportError> {
+    let mut batch: Vec<StoredCell> = Vec::with_capacity(BATCH);
+    let mut members: Vec<GridMember> = Vec::new();
+    let sink = |cell: Cell| -> Result<(), LayerImportError> {
+        let stored = stored_cell(&cell);
+        if stored.wire.len() > max_cell_bytes {
+            return Err(LayerImportError::CellTooLarge {
+                index: members.len(),
+                code: cell.code,
+                bytes: stored.wire.len(),
+                limit: max_cell_bytes,
+            });
+        }
+        members.push(stored.member.clone());
+        batch.push(stored);
+        if batch.len() >= BATCH {
+            store.put_grid_cells(&batch)?;
+            batch.clear();
+        }
+        Ok(())
+    };
+    let count = gridwarden_grid::read_geojson(reader, pattern, sink).map_err(|e| match e {
+        ImportError::Grid(e) => LayerImportError::Grid(e),
+        ImportError::Sink(e) => e,
+    })?;
+    store.put_grid_cells(&batch)?;
+    let version = store.commit_grid_layer(name, &members, now_ms)?;
+    Ok((version, count))
+}
+
+/// Stores already-checked cells as a new layer version (the bundled sample,
+/// tests).
+pub fn add_layer(store: &dyn Store, name: &str, cells: &[Cell], now_ms: i64) -> StoreResult<u64> {
+    let stored: Vec<StoredCell> = cells.iter().map(stored_cell).collect();
+    for chunk in stored.chunks(BATCH) {
+        store.put_grid_cells(chunk)?;
+    }
+    let members: Vec<GridMember> = stored.into_iter().map(|s| s.member).collect();
+    store.commit_grid_layer(name, &members, now_ms)
+}
