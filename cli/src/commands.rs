@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use gridwarden_client_core::{
-    Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReferenceNames, ReportEdit,
-    ReportView, RetryPolicy, SyncProgress, SyncSummary,
+    CellGuess, Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReferenceNames,
+    ReportEdit, ReportView, RetryPolicy, SyncProgress, SyncSummary,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -455,13 +455,25 @@ fn delete(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure
 }
 
 fn cell(client: &Client, lon: f64, lat: f64, out: &mut Output<'_>) -> Result<(), Failure> {
-    let cell = client.grid_cell_at(lon, lat)?;
+    // The device may hold only its user's part of the layer (ADR 0019):
+    // the guess tells "in no cell" from "beyond the cells held here".
+    let guess = client.grid_guess(lon, lat)?;
+    let cell = guess.code().map(str::to_owned);
     let grid_version = client.status()?.grid_version;
-    let doc = json!({ "lon": lon, "lat": lat, "cell": cell, "grid_version": grid_version });
-    out.emit(&doc, || match (&cell, grid_version) {
-        (Some(code), _) => format!("{code}\n"),
-        (None, None) => "No grid layer cached yet; run `gridwarden sync`.\n".into(),
-        (None, Some(_)) => "This point is in no grid cell of the cached layer.\n".into(),
+    let doc = json!({
+        "lon": lon,
+        "lat": lat,
+        "cell": cell,
+        "guess": guess.to_string(),
+        "grid_version": grid_version,
+    });
+    out.emit(&doc, || match &guess {
+        CellGuess::Cell(code) => format!("{code}\n"),
+        CellGuess::NoGrid => "No grid layer cached yet; run `gridwarden sync`.\n".into(),
+        CellGuess::NoCell => "This point is in no grid cell.\n".into(),
+        CellGuess::OutsideHeld => "This point is outside the cells on this device; \
+             the server assigns its cell when the report is synced.\n"
+            .into(),
     })
 }
 

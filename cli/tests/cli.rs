@@ -266,6 +266,14 @@ fn the_whole_field_workflow() {
 
     let cell = gw(h, &["cell", "--lon", LON, "--lat", LAT]);
     assert_eq!(cell.out.trim(), CELL);
+    // Ann's device holds her cells and their neighbours, not the city.
+    let far = gw(h, &["cell", "--lon", "10", "--lat", "10"]);
+    assert_eq!(far.code, 0, "{}", far.err);
+    assert!(
+        far.out.contains("outside the cells on this device"),
+        "{}",
+        far.out
+    );
 
     // A second warden records inside ann's cell; ann's next sync pulls it.
     let bo = server.enrol(&tmp.path().join("bo"), "bo");
