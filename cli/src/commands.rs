@@ -130,6 +130,7 @@ fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(),
             accuracy_m: args.accuracy,
         },
         address: args.address.filter(|a| !a.is_empty()),
+        asset: args.asset.filter(|a| !a.is_empty()),
         note: args.note,
         observed_at_ms,
         patrol: match &args.patrol {
@@ -360,6 +361,7 @@ fn show_text(r: &ReportView, names: &ReferenceNames, offset: Offset) -> String {
         ("note", r.note.clone()),
         ("location", format!("{}, {}{accuracy}", r.lon, r.lat)),
         ("address", r.address.clone().unwrap_or_else(none)),
+        ("asset", r.asset.clone().unwrap_or_else(none)),
         ("observed", offset.full(r.observed_at_ms)),
         ("reporter", r.reporter.clone()),
         ("device", r.device.to_string()),
@@ -433,10 +435,11 @@ fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Fai
         note: args.note,
         location,
         address: args.address.map(|a| Some(a).filter(|a| !a.is_empty())),
+        asset: args.asset.map(|a| Some(a).filter(|a| !a.is_empty())),
     };
     if edit.is_empty() {
         return Err(Failure::Usage(
-            "nothing to change; give --category, --note, --lon and --lat, or --address".into(),
+            "nothing to change; give --category, --note, --lon and --lat, --address or --asset".into(),
         ));
     }
     client.edit_report(id, edit)?;

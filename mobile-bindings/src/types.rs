@@ -88,6 +88,7 @@ impl NewReport {
             note: self.note,
             observed_at_ms: self.observed_at_ms.unwrap_or_else(now_ms),
             patrol,
+            asset: None,
         };
         Ok((report, paths(self.photo_paths)))
     }
@@ -128,6 +129,7 @@ impl TryFrom<ReportChanges> for core::ReportEdit {
             note: c.note,
             location: c.location.map(Into::into),
             address,
+            asset: None,
         })
     }
 }

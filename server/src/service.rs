@@ -12,7 +12,7 @@ use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
     validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
     FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
-    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome, PROTOCOL_VERSION,
+    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome,
 };
 use uuid::Uuid;
 
@@ -30,6 +30,7 @@ pub mod observed;
 mod patrols;
 mod photos;
 pub mod refusals;
+pub mod versions;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +50,9 @@ pub struct Limits {
     pub max_photo_bytes: u64,
     /// Longest report note accepted, in characters.
     pub max_note_chars: usize,
+    /// Protocol versions refused from a time (ms since the epoch), set by IT
+    /// in `[protocol] refuse_after` (service/versions.rs).
+    pub refuse_versions_after: std::collections::BTreeMap<u16, i64>,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             enrolment_ttl_ms: 24 * 3600 * 1000,
             max_photo_bytes: 25 * 1024 * 1024,
             max_note_chars: gridwarden_protocol::validate::MAX_NOTE_CHARS,
+            refuse_versions_after: Default::default(),
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct Service {
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
     refusals: refusals::Refusals,
+    /// Names this store's data for devices; renewed by a restore.
+    store_epoch: Uuid,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -229,7 +236,9 @@ impl Service {
                 ),
             })?;
         }
+        let store_epoch = versions::load_or_create_epoch(store.as_ref())?;
         Ok(Self {
+            store_epoch,
             store,
             limits,
             grid: RwLock::new(None),
@@ -326,16 +335,6 @@ impl Service {
         stamp
     }
 
-    fn check_version(version: u16) -> ServiceResult<()> {
-        if version != PROTOCOL_VERSION {
-            return Err(ServiceError::refused(
-                ErrorCode::UnsupportedVersion,
-                format!("this app speaks protocol version {version}, the server speaks {PROTOCOL_VERSION}; update the app"),
-            ));
-        }
-        Ok(())
-    }
-
     /// Serves the first message of a connection, which must be `Hello` or
     /// `Enroll`: the session it opens and the answer to send.
     pub fn open_session(&self, message: ClientMessage) -> ServiceResult<(Session, ServerMessage)> {
@@ -388,7 +387,7 @@ impl Service {
 
     /// Authenticates the first message of a connection.
     pub fn hello(&self, hello: &Hello) -> ServiceResult<(Session, Welcome)> {
-        Self::check_version(hello.protocol_version)?;
+        self.check_version(hello.protocol_version)?;
         let not_enrolled = || {
             ServiceError::refused(
                 ErrorCode::Unauthenticated,
@@ -408,7 +407,13 @@ impl Service {
         }
         let user = self.active_user(&device.user)?;
         let now = self.now();
-        self.store.touch_device(device.id, now)?;
+        // One write: seen now, speaking this version with this app.
+        self.store.note_device_protocol(
+            device.id,
+            Some(now),
+            hello.protocol_version,
+            Some(&hello.client),
+        )?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
@@ -416,7 +421,7 @@ impl Service {
             cells: user.cells.clone(),
             remote: None,
         };
-        Ok((session, self.welcome(&user, now)?))
+        Ok((session, self.welcome(&user, now, hello.protocol_version)?))
     }
 
     /// Whether an already authenticated device may still be served: it was
@@ -451,15 +456,21 @@ impl Service {
         Ok(user)
     }
 
-    fn welcome(&self, user: &User, now: i64) -> ServiceResult<Welcome> {
+    fn welcome(&self, user: &User, now: i64, version: u16) -> ServiceResult<Welcome> {
         Ok(Welcome {
-            protocol_version: PROTOCOL_VERSION,
+            // The version this connection speaks.
+            protocol_version: version,
             server_time_ms: now as u64,
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
             categories_version: self.store.categories_version()?,
             grid_version: self.store.grid_version()?,
+            limits: self.device_limits(),
+            store_epoch: self.store_epoch,
+            update_required_by_ms: self
+                .update_required_by(version)
+                .map(|ms| ms.max(0) as u64),
         })
     }
 
@@ -473,7 +484,7 @@ impl Service {
         enroll: &Enroll,
         remote: Option<std::net::SocketAddr>,
     ) -> ServiceResult<(Session, Enrolled)> {
-        Self::check_version(enroll.protocol_version)?;
+        self.check_version(enroll.protocol_version)?;
         let label: String = enroll
             .device_label
             .chars()
@@ -494,6 +505,8 @@ impl Service {
             self.store
                 .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, self.now())?;
         tracing::info!(device = %device.id, user = %user.name, "device enrolled");
+        self.store
+            .note_device_protocol(device.id, None, enroll.protocol_version, None)?;
         self.store.append_audit(&crate::store::AuditRecord {
             at_ms: self.now(),
             actor: user.name.clone(),
@@ -520,8 +533,15 @@ impl Service {
                 token: token.to_vec(),
                 user: user.name,
                 role: user.role,
+                limits: self.device_limits(),
+                store_epoch: self.store_epoch,
             },
         ))
+    }
+
+    /// Names this store's data (`Welcome::store_epoch`).
+    pub fn store_epoch(&self) -> Uuid {
+        self.store_epoch
     }
 
     /// Creates a one-time enrolment secret for `user`; returns the secret.
@@ -1199,7 +1219,7 @@ mod tests {
         admin::add_user(data, user, role, vec![]).unwrap();
         let secret = data.service.new_enrolment_secret(user).unwrap();
         let enroll = Enroll {
-            protocol_version: PROTOCOL_VERSION,
+            protocol_version: gridwarden_protocol::PROTOCOL_VERSION,
             secret,
             device_label: "t".into(),
         };
@@ -1223,6 +1243,7 @@ mod tests {
                     note: note.into(),
                     observed_at_ms: now_ms(),
                     patrol: None,
+                    asset: None,
                 }),
             },
         }

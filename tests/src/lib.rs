@@ -273,6 +273,7 @@ pub fn report_at(category: &str, location: Location, note: &str) -> NewReport {
         note: note.into(),
         observed_at_ms: 1_763_800_000_000,
         patrol: None,
+        asset: None,
     }
 }
 

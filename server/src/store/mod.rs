@@ -65,6 +65,16 @@ pub struct Device {
     pub last_seen_ms: Option<i64>,
 }
 
+/// The protocol version and app a device last spoke with (migration 0011).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceProtocol {
+    pub device: Uuid,
+    /// `None`: not seen since the server recorded versions.
+    pub protocol_version: Option<u16>,
+    /// The app's name and version from its `Hello`.
+    pub client: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
     pub version: u64,
@@ -319,6 +329,17 @@ pub trait Store: Send + Sync + 'static {
     fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
     fn devices(&self) -> StoreResult<Vec<Device>>;
     fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()>;
+    /// Records the protocol version (and app, when known) a device speaks;
+    /// with `seen_ms`, also that it was seen then. One write per hello.
+    fn note_device_protocol(
+        &self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Every device's last protocol version and app, in enrolment order.
+    fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>>;
     /// Revokes a device and appends `audit`, atomically; bumps the
     /// [`Store::auth_epoch`]. Revoking a revoked device changes nothing and
     /// returns it as it is.

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_console.sql"),
     include_str!("../../migrations/0009_open311.sql"),
     include_str!("../../migrations/0010_grid_cells.sql"),
+    include_str!("../../migrations/0011_device_protocol.sql"),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -568,6 +569,50 @@ impl Store for SqliteStore {
         })
     }
 
+    fn note_device_protocol(
+        &self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE devices SET last_seen_ms = COALESCE(?1, last_seen_ms),
+                     protocol_version = ?2, client = COALESCE(?3, client)
+                 WHERE id = ?4",
+                params![seen_ms, protocol_version, client, id.as_bytes().as_slice()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, protocol_version, client FROM devices ORDER BY enrolled_ms",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Option<u16>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, protocol_version, client)| {
+                    Ok(DeviceProtocol {
+                        device: uuid_from(id)?,
+                        protocol_version,
+                        client,
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn revoke_device(&self, id: Uuid, audit: &AuditRecord) -> StoreResult<Device> {
         self.write(|tx| security::revoke_device(tx, id, audit))
     }
@@ -1036,6 +1081,7 @@ mod migration_tests {
                     note: String::new(),
                     observed_at_ms: 0,
                     patrol: None,
+                    asset: None,
                 }),
             },
         }

@@ -115,6 +115,7 @@ fn create(op: u128, report: u128, lon: f64) -> Op {
                 note: String::new(),
                 observed_at_ms: 0,
                 patrol: None,
+                asset: None,
             }),
         },
     }
