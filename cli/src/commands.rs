@@ -228,6 +228,9 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
         ));
     }
     text.push_str(&overwrites_text(&s.overwritten, offset));
+    if let Some(ms) = s.update_required_by_ms {
+        text.push_str(&update_required(ms, offset));
+    }
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
     }
@@ -531,7 +534,18 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
     if !s.cells.is_empty() {
         text.push_str(&format!("Your grid cells: {}\n", s.cells.join(", ")));
     }
+    if let Some(ms) = s.update_required_by_ms {
+        text.push_str(&update_required(ms, offset));
+    }
     text
+}
+
+/// The server's notice that it will stop accepting this app's protocol.
+fn update_required(ms: i64, offset: Offset) -> String {
+    format!(
+        "update required by {}: the server stops accepting this version of gridwarden then; install the new version before\n",
+        offset.full(ms)
+    )
 }
 
 fn rejections(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {

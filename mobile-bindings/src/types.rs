@@ -333,6 +333,9 @@ pub struct ClientStatus {
     pub last_sync_ms: Option<i64>,
     pub categories_version: Option<i64>,
     pub grid_version: Option<i64>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (ms since the epoch): tell the user to update the app before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 impl From<core::ClientStatus> for ClientStatus {
@@ -352,6 +355,7 @@ impl From<core::ClientStatus> for ClientStatus {
             last_sync_ms: s.last_sync_ms,
             categories_version: s.categories_version.map(long),
             grid_version: s.grid_version.map(long),
+            update_required_by_ms: s.update_required_by_ms,
         }
     }
 }
@@ -652,6 +656,9 @@ pub struct SyncSummary {
     pub photos_waiting: i64,
     /// This user's edits another user's later edit replaced, learnt now.
     pub overwritten: Vec<Overwrite>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (ms since the epoch): tell the user to update the app before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
@@ -672,6 +679,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photo_chunks_resent: long(s.photo_chunks_resent),
             photos_waiting: long(s.photos_waiting),
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
+            update_required_by_ms: s.update_required_by_ms,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod photos;
 pub mod reference;
 pub mod rejections;
 pub mod reports;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_cases.sql"),
     include_str!("../../migrations/0005_overwrites.sql"),
     include_str!("../../migrations/0006_grid_cells.sql"),
+    include_str!("../../migrations/0007_protocol_3.sql"),
 ];
 
 /// An open client database.
@@ -163,6 +165,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             return Ok(());
         };
         tx.execute_batch(sql)?;
+        // Steps SQL cannot do, in the same transaction (upgrade.rs).
+        if current + 1 == 7 {
+            upgrade::protocol_3(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (current + 1) as i64)?;
         tx.commit()?;
     }

@@ -46,7 +46,7 @@ pub fn client_from_v2(m: v2::ClientMessage) -> Result<ClientMessage, ProtocolErr
     }
 }
 
-fn op_from_v2(op: v2::Op) -> Result<Op, ProtocolError> {
+pub(super) fn op_from_v2(op: v2::Op) -> Result<Op, ProtocolError> {
     let body = match op.body {
         v2::OpBody::Report { report_id, op } => OpBody::Report {
             report_id,
@@ -131,7 +131,7 @@ pub fn server_from_v2(m: v2::ServerMessage) -> Result<ServerMessage, ProtocolErr
     })
 }
 
-fn report_from_v2(s: v2::ReportState) -> Result<ReportState, ProtocolError> {
+pub(super) fn report_from_v2(s: v2::ReportState) -> Result<ReportState, ProtocolError> {
     Ok(ReportState {
         id: s.id,
         origin: s.origin.as_ref().map(same::<_, Origin>).transpose()?,

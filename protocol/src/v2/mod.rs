@@ -8,3 +8,18 @@ pub mod shapes;
 pub use convert::{
     client_from_v2, client_to_v2, error_to_v2, server_from_v2, server_to_v2, Unrepresentable,
 };
+
+use crate::{codec, Op, ProtocolError, ReportState};
+
+/// A report state stored by a release speaking version 2 (its stores keep
+/// states and ops in the wire's encoding), as the current shape: for the
+/// stores' forward migrations.
+pub fn stored_report_state(bytes: &[u8]) -> Result<ReportState, ProtocolError> {
+    convert::report_from_v2(codec::decode(bytes)?)
+}
+
+/// An op stored by a release speaking version 2 (a device's outbox), as the
+/// current shape.
+pub fn stored_op(bytes: &[u8]) -> Result<Op, ProtocolError> {
+    convert::op_from_v2(codec::decode(bytes)?)
+}

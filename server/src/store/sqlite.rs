@@ -23,6 +23,7 @@ mod group;
 mod open311;
 mod patrols;
 mod security;
+mod upgrade;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
@@ -77,6 +78,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     }
     if version < 10 {
         grid::convert_whole_layers(&tx)?;
+    }
+    if version < 11 {
+        upgrade::protocol_3(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
