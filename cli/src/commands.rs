@@ -442,7 +442,8 @@ fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Fai
     };
     if edit.is_empty() {
         return Err(Failure::Usage(
-            "nothing to change; give --category, --note, --lon and --lat, --address or --asset".into(),
+            "nothing to change; give --category, --note, --lon and --lat, --address or --asset"
+                .into(),
         ));
     }
     client.edit_report(id, edit)?;

@@ -203,7 +203,11 @@ impl ReportState {
                 merge_opt(&mut self.note, Some(&Lww::new(new.note.clone(), hlc)));
                 merge_opt(&mut self.location, Some(&Lww::new(new.location, hlc)));
                 merge_opt(&mut self.address, Some(&Lww::new(new.address.clone(), hlc)));
-                merge_opt(&mut self.asset, Some(&Lww::new(new.asset.clone(), hlc)));
+                // Only a set asset writes its register: a report without one
+                // (nearly all) carries no clock for it on the wire.
+                if new.asset.is_some() {
+                    merge_opt(&mut self.asset, Some(&Lww::new(new.asset.clone(), hlc)));
+                }
             }
             ReportOp::Edit(edit) => {
                 if let Some(v) = &edit.category {

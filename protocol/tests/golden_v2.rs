@@ -49,8 +49,7 @@ fn every_v2_vector_is_read_converted_and_answered_in_the_same_bytes() {
         let p = payload(&name, &bytes);
         if name.starts_with("client_") {
             let old: shapes::ClientMessage = codec::decode(&p).unwrap();
-            let current = v2::client_from_v2(old.clone())
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let current = v2::client_from_v2(old.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
             // The server's own entry point reads it the same way.
             assert_eq!(versions::decode_client(2, &p).unwrap(), current, "{name}");
             let back = v2::client_to_v2(&current).unwrap();

@@ -524,6 +524,19 @@ fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
             s.devices_enrolled,
             s.devices_seen_recently
         );
+        let by_version: Vec<String> = s
+            .devices_by_protocol
+            .iter()
+            .map(|(v, n)| format!("{n} on protocol {v}"))
+            .collect();
+        if !by_version.is_empty() {
+            outln!(
+                "devices by protocol version (this server speaks {} and {}): {}",
+                gridwarden_protocol::versions::OLDEST_SUPPORTED,
+                gridwarden_protocol::PROTOCOL_VERSION,
+                by_version.join(", ")
+            );
+        }
     }
     if !s.healthy() {
         anyhow::bail!(
@@ -855,11 +868,20 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
         }
         DevicesCommand::List { json } => {
             let devices = data.store().devices()?;
+            let protocols: std::collections::HashMap<_, _> = data
+                .store()
+                .device_protocols()?
+                .into_iter()
+                .map(|p| (p.device, p))
+                .collect();
+            let protocol = |id| protocols.get(&id).and_then(|p| p.protocol_version);
+            let app = |id| protocols.get(&id).and_then(|p| p.client.clone());
             let rows: Vec<_> = devices
                 .iter()
                 .map(|d| {
                     json!({"id": d.id, "user": d.user, "label": d.label, "enrolled_ms": d.enrolled_ms,
-                           "revoked_ms": d.revoked_ms, "last_seen_ms": d.last_seen_ms})
+                           "revoked_ms": d.revoked_ms, "last_seen_ms": d.last_seen_ms,
+                           "protocol_version": protocol(d.id), "client": app(d.id)})
                 })
                 .collect();
             if json {
@@ -871,7 +893,19 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     } else {
                         "active"
                     };
-                    outln!("{}  {:<16} {:<8} {}", d.id, d.user, state, d.label);
+                    let spoke = match (protocol(d.id), app(d.id)) {
+                        (Some(v), Some(app)) => format!("protocol {v} ({app})"),
+                        (Some(v), None) => format!("protocol {v}"),
+                        (None, _) => "protocol ?".to_owned(),
+                    };
+                    outln!(
+                        "{}  {:<16} {:<8} {:<40} {}",
+                        d.id,
+                        d.user,
+                        state,
+                        spoke,
+                        d.label
+                    );
                 }
             }
         }

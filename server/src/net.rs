@@ -445,15 +445,12 @@ async fn read_payload(
         refuse(e.code(), format!("unreadable request: {e}"))
     };
     decoder.extend(&bytes).map_err(malformed)?;
-    let payload = decoder
-        .next_payload()
-        .map_err(malformed)?
-        .ok_or_else(|| {
-            refuse(
-                ErrorCode::BadFrame,
-                "unreadable request: the frame is incomplete".into(),
-            )
-        })?;
+    let payload = decoder.next_payload().map_err(malformed)?.ok_or_else(|| {
+        refuse(
+            ErrorCode::BadFrame,
+            "unreadable request: the frame is incomplete".into(),
+        )
+    })?;
     if decoder.buffered() != 0 {
         return Err(refuse(
             ErrorCode::BadFrame,

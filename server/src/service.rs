@@ -468,9 +468,7 @@ impl Service {
             grid_version: self.store.grid_version()?,
             limits: self.device_limits(),
             store_epoch: self.store_epoch,
-            update_required_by_ms: self
-                .update_required_by(version)
-                .map(|ms| ms.max(0) as u64),
+            update_required_by_ms: self.update_required_by(version).map(|ms| ms.max(0) as u64),
         })
     }
 

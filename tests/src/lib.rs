@@ -47,11 +47,16 @@ impl TestServer {
 
     /// Starts with the limits and edge settings of a config file.
     pub fn start_configured(data_dir: &Path, config: &Config) -> Self {
+        Self::start_configured_on(data_dir, "127.0.0.1:0".parse().unwrap(), config)
+    }
+
+    /// The same on `listen` (a restart with another config keeps the port
+    /// enrolled devices dial).
+    pub fn start_configured_on(data_dir: &Path, listen: SocketAddr, config: &Config) -> Self {
         let edge = EdgeConfig {
             connections: config.connections.clone(),
             rate: config.rate.clone(),
         };
-        let listen = "127.0.0.1:0".parse().unwrap();
         Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge).unwrap()
     }
 

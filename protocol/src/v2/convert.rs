@@ -241,7 +241,7 @@ fn record_to_v2(r: &Record) -> Option<v2::Record> {
     }
 }
 
-fn report_to_v2(s: &ReportState) -> Option<v2::ReportState> {
+pub(super) fn report_to_v2(s: &ReportState) -> Option<v2::ReportState> {
     fn lww<T: Serialize, U: DeserializeOwned>(l: &Option<Lww<T>>) -> Option<Option<v2::Lww<U>>> {
         same(l).ok()
     }
@@ -262,7 +262,8 @@ fn report_to_v2(s: &ReportState) -> Option<v2::ReportState> {
 /// read (amendments). The status, deadline and every device's step stay.
 fn case_to_v2(c: &CaseState) -> Option<v2::CaseState> {
     let mut kept = c.clone();
-    kept.history.retain(|t| !matches!(t.op, CaseOp::Amend { .. }));
+    kept.history
+        .retain(|t| !matches!(t.op, CaseOp::Amend { .. }));
     same(&kept).ok()
 }
 
@@ -278,7 +279,7 @@ pub fn client_to_v2(m: &ClientMessage) -> Result<v2::ClientMessage, Unrepresenta
     }
 }
 
-fn op_to_v2(op: &Op) -> Result<v2::Op, Unrepresentable> {
+pub(super) fn op_to_v2(op: &Op) -> Result<v2::Op, Unrepresentable> {
     let body = match &op.body {
         OpBody::Report { report_id, op } => v2::OpBody::Report {
             report_id: *report_id,

@@ -23,3 +23,17 @@ pub fn stored_report_state(bytes: &[u8]) -> Result<ReportState, ProtocolError> {
 pub fn stored_op(bytes: &[u8]) -> Result<Op, ProtocolError> {
     convert::op_from_v2(codec::decode(bytes)?)
 }
+
+/// A current report state as a release speaking version 2 stored it (for
+/// tests that fake an old store, and tools); `None` if it cannot be said
+/// in version 2.
+pub fn encode_stored_report_state(state: &ReportState) -> Option<Vec<u8>> {
+    convert::report_to_v2(state).map(|s| codec::encode(&s))
+}
+
+/// A current op as a release speaking version 2 stored it in a device's
+/// outbox (for tests that fake an old store); `None` if version 2 cannot
+/// say it.
+pub fn encode_stored_op(op: &Op) -> Option<Vec<u8>> {
+    convert::op_to_v2(op).ok().map(|o| codec::encode(&o))
+}

@@ -446,10 +446,7 @@ pub struct Ack {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "frozen shape: as released"
-)]
+#[allow(clippy::large_enum_variant, reason = "frozen shape: as released")]
 pub enum Record {
     Report(ReportState),
     OutOfScope { report_id: Uuid },

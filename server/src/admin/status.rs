@@ -26,6 +26,10 @@ pub struct Status {
     pub devices_enrolled: usize,
     /// Devices seen by the server in the last 15 minutes.
     pub devices_seen_recently: usize,
+    /// Active devices by the protocol version they last spoke ("unknown":
+    /// not seen since versions were recorded), so IT knows when the previous
+    /// version can be dropped (docs/protocol.md, "Versions").
+    pub devices_by_protocol: std::collections::BTreeMap<String, usize>,
 }
 
 impl Status {
@@ -44,7 +48,18 @@ pub fn status(data: &DataDir) -> anyhow::Result<Status> {
     let devices = data.store().devices()?;
     let active = devices.iter().filter(|d| d.revoked_ms.is_none());
     let since = now_ms() - RECENT_MS;
+    let active_ids: std::collections::HashSet<_> = active.clone().map(|d| d.id).collect();
+    let mut devices_by_protocol = std::collections::BTreeMap::new();
+    for p in data.store().device_protocols()? {
+        if active_ids.contains(&p.device) {
+            let key = p
+                .protocol_version
+                .map_or_else(|| "unknown".to_owned(), |v| v.to_string());
+            *devices_by_protocol.entry(key).or_insert(0) += 1;
+        }
+    }
     Ok(Status {
+        devices_by_protocol,
         data_dir: data.path.display().to_string(),
         server_pid: holder(&data.path)?,
         database_check: checks.join("; "),

@@ -39,7 +39,10 @@ impl Service {
     /// or no longer accepts, with what to do about it.
     pub(super) fn check_version(&self, version: u16) -> ServiceResult<()> {
         let refuse = |message: String| {
-            Err(ServiceError::refused(ErrorCode::UnsupportedVersion, message))
+            Err(ServiceError::refused(
+                ErrorCode::UnsupportedVersion,
+                message,
+            ))
         };
         if version > PROTOCOL_VERSION {
             return refuse(format!(

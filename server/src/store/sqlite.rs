@@ -593,9 +593,8 @@ impl Store for SqliteStore {
 
     fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>> {
         self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, protocol_version, client FROM devices ORDER BY enrolled_ms",
-            )?;
+            let mut stmt =
+                c.prepare("SELECT id, protocol_version, client FROM devices ORDER BY enrolled_ms")?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok((
@@ -1189,9 +1188,29 @@ mod migration_tests {
              DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
              DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
+             ALTER TABLE devices DROP COLUMN protocol_version;
+             ALTER TABLE devices DROP COLUMN client;
              DROP TABLE report_left_cells; PRAGMA user_version = 6;",
         )
         .unwrap();
+        // Report states as that release encoded them (protocol 2's shapes).
+        let states: Vec<(Vec<u8>, Vec<u8>)> = conn
+            .prepare("SELECT id, state FROM reports")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (id, state) in states {
+            let state: gridwarden_protocol::ReportState =
+                gridwarden_protocol::codec::decode(&state).unwrap();
+            let old = gridwarden_protocol::v2::encode_stored_report_state(&state).unwrap();
+            conn.execute(
+                "UPDATE reports SET state = ?1 WHERE id = ?2",
+                rusqlite::params![old, id],
+            )
+            .unwrap();
+        }
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();
         assert_eq!(west_pull(&store), expected);
@@ -1208,7 +1227,10 @@ mod migration_tests {
         let layer = gridwarden_grid::to_wire(1, "old", &cells);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 9;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             ALTER TABLE devices DROP COLUMN protocol_version;
+             ALTER TABLE devices DROP COLUMN client;
+             PRAGMA user_version = 9;",
         )
         .unwrap();
         conn.execute(

@@ -19,3 +19,5 @@ mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
+mod upgrade;
+mod versions;

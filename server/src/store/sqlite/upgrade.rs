@@ -15,9 +15,8 @@ const BATCH: i64 = 1_000;
 /// before 0.2.0) to protocol 3's.
 pub(super) fn protocol_3(tx: &Connection) -> StoreResult<()> {
     let mut after = 0i64;
-    let mut read = tx.prepare(
-        "SELECT rowid, state FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-    )?;
+    let mut read =
+        tx.prepare("SELECT rowid, state FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")?;
     let mut put = tx.prepare("UPDATE reports SET state = ?1 WHERE rowid = ?2")?;
     loop {
         let rows: Vec<(i64, Vec<u8>)> = read
