@@ -316,6 +316,7 @@ fn an_export_imports_back_unchanged_and_bom_and_datav_files_are_read() {
     assert_eq!(code, 1);
     assert!(err.contains("has no properties.code"), "{err}");
     assert!(err.contains("adcode"), "{err}");
+    assert!(err.contains("`--code-property NAME`"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     let imported = admin_json(
         &data,
