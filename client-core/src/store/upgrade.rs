@@ -8,6 +8,9 @@ use rusqlite::{params, Transaction};
 
 use crate::error::{ClientError, Result};
 
+/// A report's id, local state and confirmed state, as stored.
+type StoredStates = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
 /// Migration 0007: report states (local and confirmed) and outbox ops from
 /// protocol 2's shapes to protocol 3's.
 pub(super) fn protocol_3(tx: &Transaction) -> Result<()> {
@@ -16,7 +19,7 @@ pub(super) fn protocol_3(tx: &Transaction) -> Result<()> {
             "a stored {what} cannot be read as protocol 2 while upgrading the database: {e}"
         ))
     };
-    let states: Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = tx
+    let states: Vec<StoredStates> = tx
         .prepare("SELECT id, state, confirmed FROM reports")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -53,7 +56,7 @@ mod tests {
     /// and outbox ops in protocol 2's shapes.
     fn downgrade(home: &std::path::Path) {
         let conn = rusqlite::Connection::open(home.join(crate::store::DB_FILE)).unwrap();
-        let states: Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = conn
+        let states: Vec<super::StoredStates> = conn
             .prepare("SELECT id, state, confirmed FROM reports")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
