@@ -68,6 +68,9 @@ impl Store {
         std::fs::create_dir_all(home)?;
         let path = home.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
+        // Before anything writes to it: a newer release's database is
+        // refused unchanged (WAL mode alone rewrites the file's header).
+        schema_of(&conn)?;
         configure(&conn)?;
         migrate(&mut conn)?;
         let store = Store { conn, path };

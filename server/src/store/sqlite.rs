@@ -62,6 +62,25 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// Refuses a database from a newer release before anything is written to
+/// it (setting WAL mode alone rewrites the file's header).
+fn refuse_newer(path: &Path) -> StoreResult<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    Ok(())
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -90,6 +109,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        refuse_newer(path)?;
         let mut writer = open_connection(path)?;
         migrate(&mut writer, path)?;
         Ok(Self {
