@@ -1,4 +1,4 @@
-//! The one SQLite migration runner of gridwarden (ADR 0020), shared by the
+//! The one SQLite migration runner of gridwarden (ADR 0021), shared by the
 //! device store (`client-core`) and the embedded server store (`server`).
 //!
 //! One rule for both: numbered steps run in order, each in its own IMMEDIATE

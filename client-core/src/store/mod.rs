@@ -43,7 +43,7 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 const STATEMENT_CACHE: usize = 64;
 
 /// Schema migrations, applied in order by the shared runner (`gridwarden-sql`,
-/// ADR 0020): each in its own transaction, `PRAGMA user_version` counting how
+/// ADR 0021): each in its own transaction, `PRAGMA user_version` counting how
 /// many have run. Append only: a released migration never changes.
 const MIGRATIONS: &[Step] = &[
     Step::sql(include_str!("../../migrations/0001_init.sql")),

@@ -25,7 +25,7 @@ mod open311;
 mod patrols;
 mod security;
 
-/// Schema migrations, run by the shared runner (`gridwarden-sql`, ADR 0020):
+/// Schema migrations, run by the shared runner (`gridwarden-sql`, ADR 0021):
 /// each in its own transaction with `user_version` set in it.
 const MIGRATIONS: &[Step] = &[
     Step::sql(include_str!("../../migrations/0001_init.sql")),
