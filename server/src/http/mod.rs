@@ -1,8 +1,8 @@
 //! The server's one HTTP listener, on the same tokio runtime as QUIC: one
 //! router with a module per surface. Today that is the supervisor console
 //! (`console/`: its JSON API; `assets.rs`: its page, embedded at build
-//! time). Open311 (`/open311/…`) and `/metrics` join as sibling modules,
-//! merged in [`router`]. Handlers are thin: they parse, call the
+//! time), Open311 (`open311/`), and `/metrics`, `/healthz`, `/readyz`
+//! (`ops.rs`), merged in [`router`]. Handlers are thin: they parse, call the
 //! [`Console`] (which calls the same `Service` as the QUIC edge) on the
 //! blocking pool, and map errors to statuses in one place (`error.rs`).
 //! docs/adr/0017-http-stack.md says why axum and axum-server.
@@ -24,6 +24,7 @@ pub mod assets;
 pub mod console;
 mod error;
 pub mod open311;
+pub mod ops;
 
 pub use error::ApiError;
 
@@ -62,6 +63,15 @@ pub fn router(console: Arc<Console>) -> Router {
 
 /// Every surface under one router, with the headers every response gets.
 pub fn router_with(console: Arc<Console>, open311: Open311Section) -> Router {
+    router_parts(console, open311, ops::Health::default())
+}
+
+fn router_parts(console: Arc<Console>, open311: Open311Section, health: ops::Health) -> Router {
+    let ops = ops::routes(
+        console.service.clone(),
+        health,
+        console.config.metrics_token.clone(),
+    );
     let open311 = Arc::new(open311::Open311::new(console.service.clone(), open311));
     let csp = content_security_policy(console.config.base_layer_url.as_deref());
     let header = |name: HeaderName, value: &str| {
@@ -74,6 +84,7 @@ pub fn router_with(console: Arc<Console>, open311: Open311Section) -> Router {
         .merge(assets::routes())
         .merge(console::routes(console))
         .merge(open311::routes(open311))
+        .merge(ops)
         // gzip when the browser asks (the city's map is ~2.8 MB of GeoJSON
         // for 10,000 cells, about 150 KB compressed); never the event
         // stream or images (tower-http's default predicate).
@@ -93,6 +104,7 @@ pub struct HttpServer {
     pub local_addr: SocketAddr,
     pub tls: bool,
     handle: axum_server::Handle,
+    health: ops::Health,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -105,6 +117,8 @@ impl HttpServer {
 
     /// Stops accepting, gives open requests a moment, then drops them.
     pub async fn shutdown(self) {
+        // `/readyz` says so while open requests finish.
+        self.health.shutting_down();
         self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
         let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
     }
@@ -130,7 +144,9 @@ pub fn start_with(
         .with_context(|| format!("binding the console's HTTP listener on {listen}"))?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
-    let app = router_with(console, open311).into_make_service_with_connect_info::<SocketAddr>();
+    let health = ops::Health::default();
+    let app = router_parts(console, open311, health.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let is_tls = tls.is_some();
     let task = match tls {
@@ -159,6 +175,7 @@ pub fn start_with(
         local_addr,
         tls: is_tls,
         handle,
+        health,
         task,
     })
 }

@@ -3,6 +3,7 @@
 //! enrolment codes carry.
 
 mod backup;
+mod watch;
 
 use std::path::Path;
 use std::process::Command;
