@@ -16,6 +16,7 @@ mod access;
 pub mod apikeys;
 pub mod backup;
 pub mod cert;
+pub mod gc;
 mod recover;
 pub mod status;
 pub mod workflow;

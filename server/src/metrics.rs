@@ -124,14 +124,26 @@ impl Metrics {
             registry: Registry::default(),
         };
         let r = &mut registry;
-        r.register("connections", "Authenticated device connections", m.connections.clone());
-        r.register("connections_open", "Device connections open now", m.connections_open.clone());
+        r.register(
+            "connections",
+            "Authenticated device connections",
+            m.connections.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Device connections open now",
+            m.connections_open.clone(),
+        );
         r.register(
             "connections_refused",
             "Connections turned away (at_capacity, authenticating, refused, rate_limited, busy)",
             m.connections_refused.clone(),
         );
-        r.register("syncs", "Syncs (authenticated connections) ended", m.syncs.clone());
+        r.register(
+            "syncs",
+            "Syncs (authenticated connections) ended",
+            m.syncs.clone(),
+        );
         r.register(
             "sync_duration_seconds",
             "A sync's duration, hello to close",
@@ -139,22 +151,42 @@ impl Metrics {
         );
         r.register("requests", "Requests served, by kind", m.requests.clone());
         r.register("ops_applied", "Ops applied", m.ops_applied.clone());
-        r.register("ops_duplicate", "Ops received again, already applied", m.ops_duplicate.clone());
-        r.register("ops_refused", "Ops refused, by error code", m.ops_refused.clone());
+        r.register(
+            "ops_duplicate",
+            "Ops received again, already applied",
+            m.ops_duplicate.clone(),
+        );
+        r.register(
+            "ops_refused",
+            "Ops refused, by error code",
+            m.ops_refused.clone(),
+        );
         r.register("pull_pages", "Pull pages served", m.pull_pages.clone());
-        r.register("pull_records", "Records sent in pull pages", m.pull_records.clone());
+        r.register(
+            "pull_records",
+            "Records sent in pull pages",
+            m.pull_records.clone(),
+        );
         r.register(
             "photo_received_bytes",
             "Photo bytes received in upload chunks",
             m.photo_bytes_received.clone(),
         );
-        r.register("photo_sent_bytes", "Photo bytes sent to devices", m.photo_bytes_sent.clone());
+        r.register(
+            "photo_sent_bytes",
+            "Photo bytes sent to devices",
+            m.photo_bytes_sent.clone(),
+        );
         r.register(
             "photo_resumes",
             "Photo uploads resumed from a part already stored",
             m.photo_resumes.clone(),
         );
-        r.register("photos_stored", "Photos completed and stored", m.photos_stored.clone());
+        r.register(
+            "photos_stored",
+            "Photos completed and stored",
+            m.photos_stored.clone(),
+        );
         r.register(
             "group_commit_writes",
             "Writes committed together in one transaction (one fsync)",
@@ -175,7 +207,11 @@ impl Metrics {
             "Requests refused by a device rate limit (connection, request, ops)",
             m.rate_limited.clone(),
         );
-        r.register("audit_events", "Audit lines written by the server", m.audit_events.clone());
+        r.register(
+            "audit_events",
+            "Audit lines written by the server",
+            m.audit_events.clone(),
+        );
         r.register(
             "cert_reloads",
             "TLS certificate reloads (SIGHUP), by outcome",
@@ -205,7 +241,9 @@ impl Metrics {
     }
 
     pub fn refused_connection(&self, reason: &'static str) {
-        self.connections_refused.get_or_create(&Reason { reason }).inc();
+        self.connections_refused
+            .get_or_create(&Reason { reason })
+            .inc();
     }
 
     pub fn rate_limited(&self, limit: &'static str) {

@@ -104,8 +104,11 @@ pub fn load_existing(dir: &Path, now_ms: i64) -> anyhow::Result<Identity> {
     let cert = read(CERT_FILE)?;
     let key = read(KEY_FILE)?;
     let next = read_optional(&dir.join(NEXT_CERT_FILE))?;
-    for (name, der) in std::iter::once((CERT_FILE, &cert)).chain(next.iter().map(|n| (NEXT_CERT_FILE, n))) {
-        let (from, until) = validity_ms(der).with_context(|| format!("{name} is not a certificate"))?;
+    for (name, der) in
+        std::iter::once((CERT_FILE, &cert)).chain(next.iter().map(|n| (NEXT_CERT_FILE, n)))
+    {
+        let (from, until) =
+            validity_ms(der).with_context(|| format!("{name} is not a certificate"))?;
         if now_ms < from || now_ms > until {
             anyhow::bail!(
                 "{name} is valid from {} to {} (Unix ms), not now",

@@ -8,7 +8,7 @@
 //! docs/adr/0017-http-stack.md says why axum and axum-server.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +105,9 @@ pub struct HttpServer {
     pub tls: bool,
     handle: axum_server::Handle,
     health: ops::Health,
+    /// The HTTPS configuration and the PEM files it came from, read again
+    /// by [`HttpServer::reload_tls`].
+    tls_files: Option<(axum_server::tls_rustls::RustlsConfig, PathBuf, PathBuf)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -113,6 +116,27 @@ impl HttpServer {
     pub fn console_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}/console/", self.local_addr)
+    }
+
+    /// Reads the console's certificate and key again (SIGHUP): new
+    /// connections get them; a pair that does not load, does not match or
+    /// is outside its validity at `now_ms` is refused and the old one kept.
+    /// `Ok(false)` when the listener is plain HTTP.
+    pub fn reload_tls(&self, now_ms: i64) -> anyhow::Result<bool> {
+        let Some((config, cert, key)) = &self.tls_files else {
+            return Ok(false);
+        };
+        let (fresh, leaf) = rustls_server_config(cert, key)?;
+        let (from, until) = crate::tls::validity_ms(&leaf)
+            .with_context(|| format!("console.tls_cert {}", cert.display()))?;
+        if now_ms < from || now_ms > until {
+            anyhow::bail!(
+                "console.tls_cert {} is valid from {from} to {until} (Unix ms), not now",
+                cert.display()
+            );
+        }
+        config.reload_from_config(fresh);
+        Ok(true)
     }
 
     /// Stops accepting, gives open requests a moment, then drops them.
@@ -137,9 +161,10 @@ pub fn start_with(
     listen: SocketAddr,
 ) -> anyhow::Result<HttpServer> {
     let tls = match (&console.config.tls_cert, &console.config.tls_key) {
-        (Some(cert), Some(key)) => Some(rustls_config(cert, key)?),
+        (Some(cert), Some(key)) => Some((rustls_config(cert, key)?, cert.clone(), key.clone())),
         _ => None,
     };
+    let tls_files = tls.clone();
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("binding the console's HTTP listener on {listen}"))?;
     listener.set_nonblocking(true)?;
@@ -150,7 +175,7 @@ pub fn start_with(
     let handle = axum_server::Handle::new();
     let is_tls = tls.is_some();
     let task = match tls {
-        Some(config) => {
+        Some((config, _, _)) => {
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
                 .handshake_timeout(HANDSHAKE_TIMEOUT);
             let server = axum_server::from_tcp(listener)
@@ -176,6 +201,7 @@ pub fn start_with(
         tls: is_tls,
         handle,
         health,
+        tls_files,
         task,
     })
 }
@@ -183,6 +209,15 @@ pub fn start_with(
 /// rustls with the ring provider (the one QUIC uses) and the PEM files of
 /// the config: IT's certificate for the console, not the pinned QUIC one.
 fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    let (config, _) = rustls_server_config(cert, key)?;
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(config))
+}
+
+/// The rustls configuration of the PEM files, and the leaf certificate's DER.
+fn rustls_server_config(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<u8>)> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
@@ -193,6 +228,7 @@ fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rus
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| anyhow::anyhow!("console.tls_key {}: {e}", key.display()))?;
+    let leaf = certs[0].to_vec();
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -201,9 +237,7 @@ fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rus
     .with_single_cert(certs, key)
     .context("the console's certificate and key do not go together")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
-        Arc::new(config),
-    ))
+    Ok((Arc::new(config), leaf))
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! enrolment codes carry.
 
 mod backup;
+mod gc;
+mod rotate;
 mod watch;
 
 use std::path::Path;

@@ -7,13 +7,12 @@ use std::path::Path;
 
 use gridwarden_client_core::{Client, Location};
 use gridwarden_e2e::process::{free_udp_port, ServerProcess};
-use gridwarden_e2e::report_at;
-use prometheus_parse::{Scrape, Value};
+use gridwarden_e2e::{metrics, report_at};
 use serde_json::Value as Json;
 
 use super::ok;
 
-const IN_CELL: Location = Location {
+pub(super) const IN_CELL: Location = Location {
     lon: 111.6874,
     lat: 40.84945,
     accuracy_m: Some(5.0),
@@ -31,8 +30,8 @@ pub(super) fn origin(server: &ServerProcess) -> String {
         .to_owned()
 }
 
-/// Every sample of a scrape: `name{label=value,…}` → value (a histogram's
-/// count and sum as `name_count`, `name_sum`).
+/// One scrape, checked: the OpenMetrics content type, parsed by
+/// prometheus-parse, and nothing in it naming a device or user.
 fn scrape(origin: &str) -> HashMap<String, f64> {
     let response = reqwest::blocking::get(format!("{origin}/metrics")).unwrap();
     assert_eq!(response.status(), 200);
@@ -45,35 +44,10 @@ fn scrape(origin: &str) -> HashMap<String, f64> {
         "{content_type}"
     );
     let text = response.text().unwrap();
-    let parsed = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
-    let mut samples = HashMap::new();
-    for s in parsed.samples {
-        let mut labels: Vec<String> = s
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        labels.sort();
-        let key = if labels.is_empty() {
-            s.metric.clone()
-        } else {
-            format!("{}{{{}}}", s.metric, labels.join(","))
-        };
-        match s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => {
-                samples.insert(key, v);
-            }
-            Value::Histogram(buckets) => {
-                let count = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
-                samples.insert(format!("{key}_count"), count);
-            }
-            Value::Summary(_) => {}
-        }
-    }
     // No device, user or report in a label, nor anywhere in the text.
     assert!(!text.contains("ann"), "{text}");
     assert!(!text.contains("e2e phone"), "{text}");
-    samples
+    metrics::parse(&text).unwrap()
 }
 
 fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str) -> f64 {
@@ -81,7 +55,7 @@ fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str)
     value(after) - value(before)
 }
 
-fn enrol(data: &Path, home: &Path, user: &str) -> Client {
+pub(super) fn enrol(data: &Path, home: &Path, user: &str) -> Client {
     let out = ok(data, &["devices", "enroll", "--user", user, "--json"]);
     let code: Json = serde_json::from_str(&out).unwrap();
     let client = Client::open(home).unwrap();
@@ -139,7 +113,10 @@ fn metrics_move_with_a_real_sync_and_parse_as_prometheus_text() {
     assert!(moved("gridwarden_requests_total{kind=push}") >= 1.0);
     assert!(moved("gridwarden_pull_pages_total") >= 1.0);
     assert!(moved("gridwarden_pull_records_total") >= 3.0);
-    assert_eq!(moved("gridwarden_photo_received_bytes_total"), photo.len() as f64);
+    assert_eq!(
+        moved("gridwarden_photo_received_bytes_total"),
+        photo.len() as f64
+    );
     assert_eq!(moved("gridwarden_photos_stored_total"), 1.0);
     assert!(moved("gridwarden_group_commit_writes_count") >= 1.0);
     assert!(moved("gridwarden_group_commit_wait_seconds_count") >= 1.0);
@@ -173,7 +150,11 @@ fn metrics_move_with_a_real_sync_and_parse_as_prometheus_text() {
     assert_eq!(summary.rejected.len(), 1, "{summary:?}");
     let after = scrape(&origin);
     assert_eq!(
-        delta(&before, &after, "gridwarden_ops_refused_total{code=forbidden}"),
+        delta(
+            &before,
+            &after,
+            "gridwarden_ops_refused_total{code=forbidden}"
+        ),
         1.0
     );
     assert_eq!(delta(&before, &after, "gridwarden_ops_applied_total"), 0.0);
