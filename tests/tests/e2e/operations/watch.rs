@@ -159,3 +159,34 @@ fn metrics_move_with_a_real_sync_and_parse_as_prometheus_text() {
     );
     assert_eq!(delta(&before, &after, "gridwarden_ops_applied_total"), 0.0);
 }
+
+#[test]
+fn with_a_token_configured_metrics_asks_it_even_on_loopback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = gridwarden_e2e::TestServer::start_console(
+        &tmp.path().join("data"),
+        gridwarden_server::config::ConsoleSection {
+            http: "127.0.0.1:0".into(),
+            metrics_token: Some("s3cret-scrape-token".into()),
+            ..Default::default()
+        },
+    );
+    let url = server.console_url("/metrics");
+    let http = reqwest::blocking::Client::new();
+    let refused = http.get(&url).send().unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().unwrap().contains("console.metrics_token"));
+    let wrong = http.get(&url).bearer_auth("guess").send().unwrap();
+    assert_eq!(wrong.status(), 403);
+    let scraped = http
+        .get(&url)
+        .bearer_auth("s3cret-scrape-token")
+        .send()
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let samples = metrics::parse(&scraped.text().unwrap()).unwrap();
+    assert!(samples.contains_key("gridwarden_connections_total"));
+    // Health needs no token.
+    let ready = http.get(server.console_url("/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
+}
