@@ -22,6 +22,7 @@ mod upgrade;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gridwarden_sql::{MigrationError, Step};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{ClientError, Result};
@@ -42,16 +43,20 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// be prepared again every time.
 const STATEMENT_CACHE: usize = 64;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` counts how many
-/// have run. Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_confirmed_state.sql"),
-    include_str!("../../migrations/0003_patrols_photos.sql"),
-    include_str!("../../migrations/0004_cases.sql"),
-    include_str!("../../migrations/0005_overwrites.sql"),
-    include_str!("../../migrations/0006_grid_cells.sql"),
-    include_str!("../../migrations/0007_protocol_3.sql"),
+/// Schema migrations, applied in order by the shared runner (`gridwarden-sql`,
+/// ADR 0021): each in its own transaction, `PRAGMA user_version` counting how
+/// many have run. Append only: a released migration never changes.
+const MIGRATIONS: &[Step] = &[
+    Step::sql(include_str!("../../migrations/0001_init.sql")),
+    Step::sql(include_str!("../../migrations/0002_confirmed_state.sql")),
+    Step::sql(include_str!("../../migrations/0003_patrols_photos.sql")),
+    Step::sql(include_str!("../../migrations/0004_cases.sql")),
+    Step::sql(include_str!("../../migrations/0005_overwrites.sql")),
+    Step::sql(include_str!("../../migrations/0006_grid_cells.sql")),
+    Step::with_after(
+        include_str!("../../migrations/0007_protocol_3.sql"),
+        upgrade::protocol_3,
+    ),
 ];
 
 /// An open client database.
@@ -70,7 +75,10 @@ impl Store {
         let mut conn = Connection::open(&path)?;
         // Before anything writes to it: a newer release's database is
         // refused unchanged (WAL mode alone rewrites the file's header).
-        schema_of(&conn)?;
+        gridwarden_sql::checked_version(&conn, MIGRATIONS.len() as u32).map_err(|e| match e {
+            MigrationError::TooNew { found, known } => ClientError::DatabaseTooNew { found, known },
+            other => ClientError::Io(std::io::Error::other(other)),
+        })?;
         configure(&conn)?;
         migrate(&mut conn)?;
         let store = Store { conn, path };
@@ -155,41 +163,15 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    if schema_of(conn)? == MIGRATIONS.len() {
-        return Ok(());
-    }
-    loop {
-        // The version is read again under the write lock: another connection
-        // may have run migrations between this one's first look and its lock
-        // (two openers of a fresh home), and running one twice fails.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = schema_of(&tx)?;
-        let Some(sql) = MIGRATIONS.get(current) else {
-            return Ok(());
-        };
-        tx.execute_batch(sql)?;
-        // Steps SQL cannot do, in the same transaction (upgrade.rs).
-        if current + 1 == 7 {
-            upgrade::protocol_3(&tx)?;
+    gridwarden_sql::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        MigrationError::TooNew { found, known } => ClientError::DatabaseTooNew { found, known },
+        MigrationError::Sqlite { source, .. } | MigrationError::Version(source) => {
+            ClientError::Storage(source)
         }
-        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
-        tx.commit()?;
-    }
-}
-
-/// The schema version of the open database, refused when it is newer than
-/// this build knows.
-fn schema_of(conn: &Connection) -> Result<usize> {
-    let current =
-        conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(ClientError::InvalidInput(format!(
-            "the client database has schema version {current}, newer than this program \
-             understands ({}); update gridwarden",
-            MIGRATIONS.len()
-        )));
-    }
-    Ok(current)
+        // A step's Rust work (upgrade.rs) failing is the store's failure.
+        after @ MigrationError::After { .. } => ClientError::Io(std::io::Error::other(after)),
+    })?;
+    Ok(())
 }
 
 /// The schema version this build creates.
@@ -284,7 +266,21 @@ mod tests {
             .pragma_update(None, "user_version", 999)
             .unwrap();
         drop(store);
-        let err = Store::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("newer"), "{err}");
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::DatabaseTooNew {
+                    found: 999,
+                    known
+                } if known as usize == schema_version()
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("newer gridwarden") && message.contains("update the app"),
+            "{message}"
+        );
     }
 }

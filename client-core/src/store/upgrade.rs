@@ -6,18 +6,17 @@
 use gridwarden_protocol::{codec, v2};
 use rusqlite::{params, Transaction};
 
-use crate::error::{ClientError, Result};
+use gridwarden_sql::BoxError;
 
 /// A report's id, local state and confirmed state, as stored.
 type StoredStates = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
 /// Migration 0007: report states (local and confirmed) and outbox ops from
 /// protocol 2's shapes to protocol 3's.
-pub(super) fn protocol_3(tx: &Transaction) -> Result<()> {
-    let unreadable = |what: &str, e: gridwarden_protocol::ProtocolError| {
-        ClientError::Protocol(format!(
-            "a stored {what} cannot be read as protocol 2 while upgrading the database: {e}"
-        ))
+pub(super) fn protocol_3(tx: &Transaction) -> Result<(), BoxError> {
+    let unreadable = |what: &str, e: gridwarden_protocol::ProtocolError| -> BoxError {
+        format!("a stored {what} cannot be read as protocol 2 while upgrading the database: {e}")
+            .into()
     };
     let states: Vec<StoredStates> = tx
         .prepare("SELECT id, state, confirmed FROM reports")?

@@ -153,7 +153,7 @@ fn a_0_1_0_data_directory_and_phone_home_migrate_and_serve_the_same() {
     assert_eq!(boss.list_reports().unwrap().len(), old.len() + 1);
 
     // IT sees the phone now speaks protocol 3.
-    let status = gridwarden_server::admin::status::status(&server.admin()).unwrap();
+    let status = gridwarden_server::admin::status::status(&server.admin(), None).unwrap();
     assert_eq!(status.devices_by_protocol.get("3"), Some(&2));
 }
 

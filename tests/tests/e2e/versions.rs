@@ -351,7 +351,7 @@ fn a_protocol_2_phone_pushes_pulls_and_edits_beside_protocol_3_and_loses_nothing
     assert_eq!(again[&r1].note.as_ref().unwrap().value, "井盖已临时围挡");
 
     // IT sees which devices speak which version.
-    let status = admin::status::status(&server.admin()).unwrap();
+    let status = admin::status::status(&server.admin(), None).unwrap();
     assert_eq!(
         status.devices_by_protocol,
         BTreeMap::from([("2".to_owned(), 1), ("3".to_owned(), 1)])

@@ -3,9 +3,8 @@
 //! changes their shape. Each runs in the migration's transaction.
 
 use gridwarden_protocol::{codec, v2};
-use rusqlite::{params, Connection};
-
-use crate::store::{StoreError, StoreResult};
+use gridwarden_sql::BoxError;
+use rusqlite::{params, Transaction};
 
 /// Rows re-encoded per statement, so a city's reports never sit in memory
 /// at once.
@@ -13,7 +12,7 @@ const BATCH: i64 = 1_000;
 
 /// Migration 0011: report states from protocol 2's shapes (every release
 /// before 0.2.0) to protocol 3's.
-pub(super) fn protocol_3(tx: &Connection) -> StoreResult<()> {
+pub(super) fn protocol_3(tx: &Transaction) -> Result<(), BoxError> {
     let mut after = 0i64;
     let mut read =
         tx.prepare("SELECT rowid, state FROM reports WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")?;
@@ -27,9 +26,9 @@ pub(super) fn protocol_3(tx: &Connection) -> StoreResult<()> {
         };
         for (rowid, blob) in rows {
             let state = v2::stored_report_state(&blob).map_err(|e| {
-                StoreError::Corrupt(format!(
+                format!(
                     "a report state cannot be read as protocol 2 while upgrading the database: {e}"
-                ))
+                )
             })?;
             put.execute(params![codec::encode(&state), rowid])?;
         }
