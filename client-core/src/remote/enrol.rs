@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{ClientError, Result};
 use crate::link::quic::QuicConnect;
-use crate::link::{Connect, Exchange};
+use crate::link::{unexpected, Connect, Exchange};
 use crate::local::{enrolment, Device};
 use crate::store::meta::{self, Enrolment};
 use crate::sync::engine::SyncEngine;
@@ -109,12 +109,7 @@ async fn claim<E: Exchange>(
     });
     let enrolled = match link.exchange(&request).await? {
         ServerMessage::Enrolled(e) => e,
-        ServerMessage::Error(e) => {
-            return Err(ClientError::Refused {
-                code: e.code,
-                message: e.message,
-            })
-        }
+        refusal @ ServerMessage::Error(_) => return Err(unexpected(refusal, "enrolment")),
         other => {
             return Err(ClientError::Protocol(format!(
                 "the server answered enrolment with {other:?}"

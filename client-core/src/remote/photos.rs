@@ -8,7 +8,7 @@ use gridwarden_protocol::{ClientMessage, FetchPhoto, PhotoHash, PhotoRef, Server
 
 use super::{closing, open};
 use crate::error::{ClientError, Result};
-use crate::link::{Connect, Exchange};
+use crate::link::{unexpected, Connect, Exchange};
 use crate::local::{photos, Device};
 
 /// Writes a photo to `out`, fetching it from the server first unless it is
@@ -50,12 +50,7 @@ async fn download<E: Exchange>(link: &mut E, hash: PhotoHash) -> Result<Vec<u8>>
                     break;
                 }
             }
-            ServerMessage::Error(e) => {
-                return Err(ClientError::Refused {
-                    code: e.code,
-                    message: e.message,
-                })
-            }
+            refusal @ ServerMessage::Error(_) => return Err(unexpected(refusal, "a photo fetch")),
             other => {
                 return Err(ClientError::Protocol(format!(
                     "unexpected answer to a photo fetch: {other:?}"
