@@ -85,7 +85,9 @@ pub enum LayerImportError {
 /// first, which no reader sees), and the version is published in one
 /// transaction at the end, so devices and assignment switch from the old
 /// layer to the whole new one at once. Nothing is published if any feature
-/// is refused. Returns the version and the number of cells.
+/// is refused. `audit` makes the import's audit line from the version and
+/// the cell count, written in the transaction that publishes the version.
+/// Returns the version and the number of cells.
 pub fn import_layer(
     store: &dyn Store,
     reader: impl Read,
@@ -93,6 +95,7 @@ pub fn import_layer(
     pattern: &CodePattern,
     max_cell_bytes: usize,
     now_ms: i64,
+    audit: &dyn Fn(u64, usize) -> crate::store::AuditRecord,
 ) -> Result<(u64, usize), LayerImportError> {
     let mut batch: Vec<StoredCell> = Vec::with_capacity(BATCH);
     let mut members: Vec<GridMember> = Vec::new();
@@ -119,7 +122,11 @@ pub fn import_layer(
         ImportError::Sink(e) => e,
     })?;
     store.put_grid_cells(&batch)?;
-    let version = store.commit_grid_layer(name, &members, now_ms)?;
+    let version = crate::store::write(store, |tx| {
+        let version = tx.commit_grid_layer(name, &members, now_ms)?;
+        tx.append_audit(&audit(version, count))?;
+        Ok(version)
+    })?;
     Ok((version, count))
 }
 
@@ -131,5 +138,5 @@ pub fn add_layer(store: &dyn Store, name: &str, cells: &[Cell], now_ms: i64) -> 
         store.put_grid_cells(chunk)?;
     }
     let members: Vec<GridMember> = stored.into_iter().map(|s| s.member).collect();
-    store.commit_grid_layer(name, &members, now_ms)
+    crate::store::write(store, |tx| tx.commit_grid_layer(name, &members, now_ms))
 }
