@@ -14,6 +14,8 @@ use crate::store::{StoreError, User};
 
 mod access;
 pub mod apikeys;
+#[cfg(test)]
+mod audit_tests;
 pub mod backup;
 pub mod cert;
 mod recover;
