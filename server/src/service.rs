@@ -988,20 +988,38 @@ impl Service {
     /// Assigns grid cells from the current layer: to unassigned reports, or
     /// to every report when `all` is set. Returns how many changed.
     pub fn reassign(&self, all: bool) -> ServiceResult<usize> {
-        self.reassign_audited(all, None)
+        self.reassign_where(!all, &|_| true)
     }
 
-    /// As [`Service::reassign`]; `audit` makes the admin action's line from
-    /// the number of reports that moved, written in the same transaction.
+    /// Recomputes the cell of the live reports `movable` accepts (of those
+    /// without a cell only, with `only_unassigned`) against the current
+    /// layer. A changed cell is stored as the server's change of the report:
+    /// it moves in the feed, so the devices of the cell it leaves and of
+    /// the cell it enters pull it, and the console follows.
+    pub fn reassign_where(
+        &self,
+        only_unassigned: bool,
+        movable: &dyn Fn(&ReportState) -> bool,
+    ) -> ServiceResult<usize> {
+        self.reassign_audited(only_unassigned, movable, None)
+    }
+
+    /// As [`Service::reassign_where`]; `audit` makes the admin action's line
+    /// from the number of reports that moved, written in the same
+    /// transaction as the moves.
     pub fn reassign_audited(
         &self,
-        all: bool,
+        only_unassigned: bool,
+        movable: &dyn Fn(&ReportState) -> bool,
         audit: Option<&dyn Fn(usize) -> crate::store::AuditRecord>,
     ) -> ServiceResult<usize> {
         let Some(grid) = self.grid()? else {
             return Ok(0);
         };
         let reassign = |state: &ReportState| {
+            if !movable(state) {
+                return None;
+            }
             let loc = state.location()?;
             let cell = grid.assign(loc.lon, loc.lat).code().map(str::to_owned);
             if state.grid_cell.as_ref().is_some_and(|g| g.value == cell) {
@@ -1013,7 +1031,7 @@ impl Service {
         };
         let now = self.now();
         let changed = crate::store::write(self.store.as_ref(), |tx| {
-            let changed = tx.reassign(!all, &reassign, now)?;
+            let changed = tx.reassign(only_unassigned, &reassign, now)?;
             tx.set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
             if let Some(audit) = audit {
                 tx.append_audit(&audit(changed))?;
