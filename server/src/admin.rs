@@ -18,6 +18,7 @@ pub mod apikeys;
 mod audit_tests;
 pub mod backup;
 pub mod cert;
+pub mod gc;
 pub mod grids;
 mod recover;
 pub mod status;
