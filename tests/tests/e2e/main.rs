@@ -20,3 +20,4 @@ mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
+mod sim_remote;
