@@ -20,5 +20,6 @@ mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
+mod sim_remote;
 mod upgrade;
 mod versions;
