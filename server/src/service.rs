@@ -12,7 +12,7 @@ use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
     validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
     FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
-    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome, PROTOCOL_VERSION,
+    Reference, ReportOp, ReportState, Role, ServerMessage, TrackPoint, Welcome, PROTOCOL_VERSION,
 };
 use uuid::Uuid;
 
@@ -24,6 +24,7 @@ use crate::photos::PhotoStore;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
 
 pub mod cases;
+mod echo;
 mod grid;
 mod hotline;
 pub mod observed;
@@ -264,6 +265,11 @@ impl Service {
     /// The current grid index, rebuilt when an admin imported a new layer
     /// (possibly from another process) since it was last built.
     pub fn grid(&self) -> ServiceResult<Option<Arc<GridIndex>>> {
+        Ok(self.versioned_grid()?.1)
+    }
+
+    /// The current layer's index with the version it was built from.
+    fn versioned_grid(&self) -> ServiceResult<(u64, Option<Arc<GridIndex>>)> {
         let version = self.store.grid_version()?;
         if let Some(c) = self
             .grid
@@ -272,17 +278,17 @@ impl Service {
             .as_ref()
             .filter(|c| c.version == version)
         {
-            return Ok(Some(c.value.clone()));
+            return Ok((version, Some(c.value.clone())));
         }
         let Some(index) = self.build_grid_index(version)? else {
-            return Ok(None);
+            return Ok((version, None));
         };
         let index = Arc::new(index);
         *self.grid.write().expect("grid lock") = Some(Cached {
             version,
             value: index.clone(),
         });
-        Ok(Some(index))
+        Ok((version, Some(index)))
     }
 
     pub fn categories(&self) -> ServiceResult<Arc<CategoryTable>> {
@@ -612,7 +618,7 @@ impl Service {
                 ),
             ));
         }
-        let grid = self.grid()?;
+        let (layer, grid) = self.versioned_grid()?;
         let categories = self.categories()?;
         let now = self.now();
         // Device clocks are not folded into the server's: the server's clock
@@ -661,6 +667,9 @@ impl Service {
             }
             while_disabled(op)?;
             patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
+        };
+        let digest_track = |stored: Option<&[u8]>, before: &[TrackPoint], after: &[TrackPoint]| {
+            patrols::digest(stored, before, after, grid.as_deref(), layer)
         };
         // What case decisions need, loaded only for a push that has case ops.
         let has_cases = push
@@ -719,6 +728,7 @@ impl Service {
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
+            track: &digest_track,
             case: &decide_case,
             amend: &amend,
         };
@@ -835,7 +845,7 @@ impl Service {
         query.max_bytes = (query.max_bytes / 2).max(1);
         let (page, records) = loop {
             let page = self.store.pull(&query)?;
-            let records = self.with_cases(&page)?;
+            let records = self.with_cases(&page, session.device_id)?;
             let has_cases = records.len() > page.items.len();
             let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
             if fits || page.items.len() <= 1 {
@@ -850,8 +860,8 @@ impl Service {
         })
     }
 
-    /// A page's records with each report's case right after it.
-    fn with_cases(&self, page: &crate::store::Page) -> ServiceResult<Vec<Record>> {
+    /// A page's records for `device`, each report's case right after it.
+    fn with_cases(&self, page: &crate::store::Page, device: Uuid) -> ServiceResult<Vec<Record>> {
         let ids: Vec<Uuid> = page
             .items
             .iter()
@@ -882,7 +892,7 @@ impl Service {
                         (state.origin.is_some() && !state.is_deleted())
                             .then(|| cases::initial_case(state, categories, calendar))
                     });
-                    records.push(Record::Report(state.clone()));
+                    records.push(Record::Report(echo::what_the_device_lacks(state, device)));
                     records.extend(case.map(Record::Case));
                 }
                 FeedItem::OutOfScope(report_id) => records.push(Record::OutOfScope {
