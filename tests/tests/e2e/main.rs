@@ -13,6 +13,7 @@ mod faults;
 mod field_loop;
 mod integrity;
 mod kotlin;
+mod no_echo;
 mod mobile;
 mod open311;
 mod operations;
