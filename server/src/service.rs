@@ -176,6 +176,8 @@ pub struct Service {
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
     refusals: refusals::Refusals,
+    /// Reports each device pushed in its current sync (no echo on pull).
+    pushed: echo::Pushed,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -240,6 +242,7 @@ impl Service {
             wall,
             photos: None,
             refusals: Default::default(),
+            pushed: Default::default(),
         })
     }
 
@@ -422,6 +425,7 @@ impl Service {
             cells: user.cells.clone(),
             remote: None,
         };
+        self.pushed.hello(session.device_id);
         Ok((session, self.welcome(&user, now)?))
     }
 
@@ -748,6 +752,20 @@ impl Service {
             &stamp,
         )?;
         let server_hlc = server_hlc.get();
+        self.pushed.pushed(
+            session.device_id,
+            push.ops
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(op, outcome)| match (&op.body, outcome) {
+                    (
+                        OpBody::Report { report_id, .. },
+                        gridwarden_protocol::Outcome::Applied
+                        | gridwarden_protocol::Outcome::Duplicate,
+                    ) => Some(*report_id),
+                    _ => None,
+                }),
+        );
         for (op, outcome) in push.ops.iter().zip(&outcomes) {
             // A clock refusal is routine: the device re-stamps and re-sends.
             if let gridwarden_protocol::Outcome::Rejected { code, reason } = outcome {
@@ -853,6 +871,9 @@ impl Service {
             }
             query.max_records = page.items.len() / 2;
         };
+        if !page.more {
+            self.pushed.pulled_all(session.device_id);
+        }
         Ok(PullPage {
             records,
             cursor: encode_cursor(page.last_seq),
@@ -892,7 +913,9 @@ impl Service {
                         (state.origin.is_some() && !state.is_deleted())
                             .then(|| cases::initial_case(state, categories, calendar))
                     });
-                    records.push(Record::Report(echo::what_the_device_lacks(state, device)));
+                    records.push(Record::Report(
+                        self.pushed.what_the_device_lacks(state, device),
+                    ));
                     records.extend(case.map(Record::Case));
                 }
                 FeedItem::OutOfScope(report_id) => records.push(Record::OutOfScope {

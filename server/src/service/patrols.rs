@@ -195,15 +195,13 @@ impl Service {
             .as_deref()
             .and_then(|bytes| codec::decode::<TrackDigest>(bytes).ok());
         Ok(match kept {
-            Some(kept) => {
-                gridwarden_grid::track::assemble(
-                    &patrol.info,
-                    &kept.facts,
-                    kept.tally.visited(),
-                    &scope,
-                    reports,
-                )
-            }
+            Some(kept) => gridwarden_grid::track::assemble(
+                &patrol.info,
+                &kept.facts,
+                kept.tally.visited(),
+                &scope,
+                reports,
+            ),
             // Points stored before migration 0011 (or a digest this version
             // cannot read): summarised from the track as before.
             None if patrol.point_count > 0 => {

@@ -81,7 +81,10 @@ fn listing_reads_the_kept_summary_and_never_walks_the_track() {
             .map(|chunk| op(&ann, now - 5, patrol, PatrolOp::Points(chunk.to_vec()))),
     );
     for push in ops.chunks(10) {
-        let ack = data.service.push(&ann, Push { ops: push.to_vec() }).unwrap();
+        let ack = data
+            .service
+            .push(&ann, Push { ops: push.to_vec() })
+            .unwrap();
         assert!(
             ack.results.iter().all(|r| r.outcome == Outcome::Applied),
             "{ack:?}"
@@ -99,11 +102,15 @@ fn listing_reads_the_kept_summary_and_never_walks_the_track() {
     // What the whole track gives, computed here from the same points.
     let stored = data.store().patrol(patrol).unwrap().unwrap();
     let grid = data.service.grid().unwrap().unwrap();
-    let whole = gridwarden_grid::track::summarise(&stored.info, &points, Some(&grid), &scope, vec![]);
+    let whole =
+        gridwarden_grid::track::summarise(&stored.info, &points, Some(&grid), &scope, vec![]);
     assert_eq!(before[0], whole);
     assert_eq!(whole.points, MAX_POINTS_PER_PATROL);
     assert_eq!(whole.visited_cells.len(), 20, "{:?}", whole.visited_cells);
-    assert_eq!(whole.covered_cells, scope, "the zigzag crosses both of ann's cells");
+    assert_eq!(
+        whole.covered_cells, scope,
+        "the zigzag crosses both of ann's cells"
+    );
 
     // The track goes; the listing does not notice: it never reads it.
     let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();

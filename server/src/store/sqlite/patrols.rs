@@ -7,8 +7,7 @@ use uuid::Uuid;
 use super::{decode_state, uuid_from};
 use crate::store::{DigestTrack, PatrolChange, PatrolFilter, StoreResult, StoredPatrol};
 
-const PATROL_COLUMNS: &str =
-    "id, warden, device, started_ms, ended_ms, note, point_count, digest";
+const PATROL_COLUMNS: &str = "id, warden, device, started_ms, ended_ms, note, point_count, digest";
 
 /// id, warden, device, started, ended, note, point count, digest
 type PatrolRow = (
