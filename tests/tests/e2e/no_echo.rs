@@ -23,14 +23,21 @@ fn a_sync_that_pushes_new_reports_does_not_pull_them_back_whole() {
     let ids: Vec<_> = (0..REPORTS)
         .map(|i| {
             phone
-                .record_report(report_at("0101", here, &format!("井盖缺失 manhole cover {i}")))
+                .record_report(report_at(
+                    "0101",
+                    here,
+                    &format!("井盖缺失 manhole cover {i}"),
+                ))
                 .unwrap()
         })
         .collect();
 
     let pushed = phone.sync().unwrap();
     assert_eq!(pushed.pushed, REPORTS as u64);
-    assert_eq!(pushed.pulled, REPORTS as u64, "the server's part of each comes back");
+    assert_eq!(
+        pushed.pulled, REPORTS as u64,
+        "the server's part of each comes back"
+    );
     let pulled = tablet.sync().unwrap();
     assert_eq!(pulled.pulled, REPORTS as u64);
     // The tablet's sync received the reports whole; the phone's carried its
@@ -51,7 +58,9 @@ fn a_sync_that_pushes_new_reports_does_not_pull_them_back_whole() {
     for client in [&phone, &tablet] {
         let views = client.list_reports().unwrap();
         assert_eq!(views.len(), REPORTS);
-        assert!(views.iter().all(|v| v.grid_cell.as_deref() == Some(cell.as_str())));
+        assert!(views
+            .iter()
+            .all(|v| v.grid_cell.as_deref() == Some(cell.as_str())));
         assert_eq!(client.cases(&CaseFilter::default()).unwrap().len(), REPORTS);
     }
     drop((phone, tablet));
@@ -60,7 +69,10 @@ fn a_sync_that_pushes_new_reports_does_not_pull_them_back_whole() {
     let tablet = Store::open(&tablet_home).unwrap();
     for id in ids {
         let on_server = admin.store().report(id).unwrap().unwrap();
-        assert_eq!(reports::state(phone.conn(), id).unwrap(), Some(on_server.clone()));
+        assert_eq!(
+            reports::state(phone.conn(), id).unwrap(),
+            Some(on_server.clone())
+        );
         assert_eq!(reports::state(tablet.conn(), id).unwrap(), Some(on_server));
     }
 }

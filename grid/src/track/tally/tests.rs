@@ -68,13 +68,25 @@ fn zigzag(n: u32) -> Vec<TrackPoint> {
 fn eventful_walk() -> Vec<TrackPoint> {
     let lat = NORTH - 1.5 * CELL_LAT;
     let mut points: Vec<TrackPoint> = (0..60)
-        .map(|i| point(i, Some(i64::from(i) * 5), WEST + 0.001 + f64::from(i) * 0.00008, lat))
+        .map(|i| {
+            point(
+                i,
+                Some(i64::from(i) * 5),
+                WEST + 0.001 + f64::from(i) * 0.00008,
+                lat,
+            )
+        })
         .collect();
     points[20].lat += 0.005; // a spike
     let far = NORTH - 8.5 * CELL_LAT;
     for k in 0..20u32 {
         let t = 60 * 5 + 300 + i64::from(k) * 5;
-        points.push(point(60 + k, Some(t), WEST + 0.001 + f64::from(k) * 0.00008, far));
+        points.push(point(
+            60 + k,
+            Some(t),
+            WEST + 0.001 + f64::from(k) * 0.00008,
+            far,
+        ));
     }
     // Segment 1 opens with a fix 2 km off, then walks where the warden is.
     let mut bad = point(80, Some(800), WEST + 0.03, NORTH - 5.5 * CELL_LAT);
@@ -104,7 +116,12 @@ fn fed_in(points: &[TrackPoint], batches: &[Vec<usize>]) -> Tally {
         held.extend(batch.iter().map(|&i| points[i].clone()));
         tally.update(&before, &held, &grid);
         let whole = summarise(&info(), &held, Some(&grid), &[], vec![]);
-        assert_eq!(tally.visited(), whole.visited_cells, "after {} points", held.len());
+        assert_eq!(
+            tally.visited(),
+            whole.visited_cells,
+            "after {} points",
+            held.len()
+        );
     }
     tally
 }
