@@ -525,8 +525,16 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
         version(s.categories_version),
         version(s.grid_version)
     ));
-    if !s.cells.is_empty() {
-        text.push_str(&format!("Your grid cells: {}\n", s.cells.join(", ")));
+    // No cells means the whole city for a supervisor or admin, and only
+    // their own reports for a warden or liaison: never "0 cells".
+    let cells = match (s.cells.is_empty(), s.role.as_deref()) {
+        (false, _) => Some(s.cells.join(", ")),
+        (true, Some("supervisor" | "admin")) => Some("none given: the whole city".to_owned()),
+        (true, Some(_)) => Some("none given: you see your own reports".to_owned()),
+        (true, None) => None,
+    };
+    if let Some(cells) = cells {
+        text.push_str(&format!("Your grid cells: {cells}\n"));
     }
     text
 }

@@ -146,7 +146,7 @@ impl CodePattern {
     }
 
     /// Human wording of the pattern, used in error messages.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self.kind {
             Kind::Digits { min, max } if min == max => format!("exactly {min} ASCII digits"),
             Kind::Digits { min, max } => format!("{min} to {max} ASCII digits"),

@@ -14,14 +14,33 @@ use serde_json::{Map, Value};
 use crate::cell::{build_geometry, RawPolygon};
 use crate::{Cell, CodePattern, GridError};
 
+mod bom;
 mod stream;
 
 pub use stream::ImportError;
 
+/// Which feature properties carry a cell's code and name: `code` and `name`
+/// unless a file says otherwise (DataV's boundary files carry the code as
+/// `adcode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fields {
+    pub code: String,
+    pub name: String,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields {
+            code: "code".to_owned(),
+            name: "name".to_owned(),
+        }
+    }
+}
+
 /// Parses a FeatureCollection of Polygon/MultiPolygon features into cells.
 ///
-/// Each feature needs a string `properties.code` matching `pattern`;
-/// `properties.name` is optional. Foreign members (such as a layer `name`)
+/// Each feature needs `properties.code` matching `pattern` (a string, or a
+/// whole number whose digits match); `properties.name` is optional. Foreign members (such as a layer `name`)
 /// and other properties are ignored. All or nothing: the first problem found
 /// is returned and no cells are.
 pub fn parse_geojson(text: &str, pattern: &CodePattern) -> Result<Vec<Cell>, GridError> {
@@ -48,7 +67,26 @@ pub fn read_geojson<R: Read, E>(
     pattern: &CodePattern,
     sink: impl FnMut(Cell) -> Result<(), E>,
 ) -> Result<usize, ImportError<E>> {
-    stream::read(reader, pattern, sink)
+    read_geojson_fields(reader, pattern, &Fields::default(), sink)
+}
+
+/// [`read_geojson`] with the code and name read from the properties that
+/// `fields` names. A UTF-8 byte-order mark at the start is skipped (files
+/// saved by Windows tools carry one; JSON itself forbids it).
+pub fn read_geojson_fields<R: Read, E>(
+    reader: R,
+    pattern: &CodePattern,
+    fields: &Fields,
+    sink: impl FnMut(Cell) -> Result<(), E>,
+) -> Result<usize, ImportError<E>> {
+    let reader = bom::skip(reader).map_err(|e| {
+        ImportError::Grid(GridError::Json {
+            detail: e.to_string(),
+            line: 1,
+            column: 1,
+        })
+    })?;
+    stream::read(reader, pattern, fields, sink)
 }
 
 /// Codes seen so far, to refuse duplicates naming the first feature.
@@ -75,6 +113,7 @@ impl Seen {
 pub(crate) fn parse_feature(
     feature: &Value,
     pattern: &CodePattern,
+    fields: &Fields,
 ) -> Result<Cell, (Option<String>, String)> {
     let no_code = |problem: String| (None, problem);
     let Value::Object(obj) = feature else {
@@ -95,9 +134,10 @@ pub(crate) fn parse_feature(
     let props = match obj.get("properties") {
         Some(Value::Object(props)) => props,
         Some(Value::Null) | None => {
-            return Err(no_code(
-                "has no properties; every cell needs a string properties.code".to_owned(),
-            ));
+            return Err(no_code(format!(
+                "has no properties; every cell needs a string properties.{}",
+                fields.code
+            )));
         }
         Some(other) => {
             return Err(no_code(format!(
@@ -106,15 +146,16 @@ pub(crate) fn parse_feature(
             )));
         }
     };
-    let code = code_of(props).map_err(no_code)?;
-    let with_code = |problem: String| (Some(code.to_owned()), problem);
-    pattern.check(code).map_err(|e| with_code(e.to_string()))?;
-    let name = match props.get("name") {
+    let code = code_of(props, &fields.code, pattern).map_err(no_code)?;
+    let with_code = |problem: String| (Some(code.clone()), problem);
+    pattern.check(&code).map_err(|e| with_code(e.to_string()))?;
+    let name = match props.get(&fields.name) {
         Some(Value::String(name)) => Some(name.clone()),
         Some(Value::Null) | None => None,
         Some(other) => {
             return Err(with_code(format!(
-                "properties.name is {}; a name must be a string",
+                "properties.{} is {}; a name must be a string",
+                fields.name,
                 describe(other)
             )));
         }
@@ -124,21 +165,43 @@ pub(crate) fn parse_feature(
     Ok(Cell::new(code, name, geometry))
 }
 
-/// `properties.code`, refusing anything that is not a non-empty string.
-fn code_of(props: &Map<String, Value>) -> Result<&str, String> {
-    match props.get("code") {
-        Some(Value::String(code)) if code.is_empty() => Err("properties.code is empty".to_owned()),
-        Some(Value::String(code)) => Ok(code),
+/// The code property (`key`): a non-empty string, or a whole number whose
+/// digits match `pattern`.
+fn code_of(props: &Map<String, Value>, key: &str, pattern: &CodePattern) -> Result<String, String> {
+    match props.get(key) {
+        Some(Value::String(code)) if code.is_empty() => Err(format!("properties.{key} is empty")),
+        Some(Value::String(code)) => Ok(code.clone()),
         Some(Value::Null) | None => {
-            Err("has no properties.code; every cell needs a code".to_owned())
+            let mut known: Vec<&str> = props.keys().map(String::as_str).take(8).collect();
+            if props.len() > known.len() {
+                known.push("…");
+            }
+            let known = if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (its properties: {})", known.join(", "))
+            };
+            Err(format!(
+                "has no properties.{key}; every cell needs a code{known}"
+            ))
         }
-        // A number loses leading zeros and, past 2^53, digits: refuse it
-        // rather than guess what the code was.
-        Some(Value::Number(n)) => Err(format!(
-            "properties.code is the number {n}; codes must be JSON strings (write \"{n}\") so leading zeros and long codes survive"
-        )),
+        // DataV's boundary files (and many GIS exports) write codes such as
+        // `adcode` as numbers. A whole number read exactly (serde_json keeps
+        // integers up to 2^64 exact) whose digits fit the pattern is that
+        // code; anything else (a fraction, an exponent, a code whose leading
+        // zeros a number cannot carry) is refused rather than guessed.
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(whole) if pattern.check(&whole.to_string()).is_ok() => Ok(whole.to_string()),
+            Some(whole) => Err(format!(
+                "properties.{key} is the number {whole}, which does not match the code pattern ({}); a code that needs leading zeros must be a JSON string (write \"…\")",
+                pattern.describe()
+            )),
+            None => Err(format!(
+                "properties.{key} is the number {n}; codes must be whole numbers or JSON strings (write \"{n}\")"
+            )),
+        },
         Some(other) => Err(format!(
-            "properties.code is {}; codes must be JSON strings",
+            "properties.{key} is {}; codes must be JSON strings",
             describe(other)
         )),
     }

@@ -19,6 +19,7 @@
 mod cell;
 mod code;
 mod error;
+mod export;
 pub mod gpx;
 mod import;
 mod index;
@@ -36,8 +37,9 @@ mod test_support;
 pub use cell::Cell;
 pub use code::{CodePattern, MAX_CODE_LEN};
 pub use error::GridError;
+pub use export::{cell_feature, LayerWriter};
 pub use gpx::{parse_gpx, to_gpx, GpxError, GpxTrack};
-pub use import::{parse_geojson, read_geojson, ImportError};
+pub use import::{parse_geojson, read_geojson, read_geojson_fields, Fields, ImportError};
 pub use index::{Assignment, AssignmentRef, GridIndex, NEAR_LIMIT_M};
 pub use track::{distance_m, flag_jumps, summarise, to_geojson, Thinner};
 pub use wire::{cell_from_wire, cell_to_wire, from_wire, to_wire};

@@ -16,69 +16,48 @@ mod access;
 pub mod apikeys;
 pub mod backup;
 pub mod cert;
+pub mod grids;
 mod recover;
 pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
+pub use grids::{GridImport, Held, ImportOutcome, ImportSummary};
 pub use recover::{import_unsent, Imported};
 
-#[derive(Debug, Serialize)]
-pub struct ImportSummary {
-    pub version: u64,
-    pub name: String,
-    pub cells: usize,
-    /// Reports that received a cell (or a new one with `reassign`).
-    pub reports_assigned: usize,
-    /// Reports still outside every cell.
-    pub reports_unassigned: usize,
-}
-
+/// Imports a layer and applies it whatever it removes (the programmatic
+/// form of `grids import --apply`); `reassign` re-places every open report.
 pub fn import_grid(
     data: &DataDir,
     geojson: &str,
     name: &str,
     pattern: &CodePattern,
-    reassign_all: bool,
+    reassign: bool,
 ) -> anyhow::Result<ImportSummary> {
-    import_grid_from(data, geojson.as_bytes(), name, pattern, reassign_all)
+    import_grid_from(data, geojson.as_bytes(), name, pattern, reassign)
 }
 
-/// Imports a layer read from `reader` (a file of any size: it is streamed,
-/// see [`crate::grid::import_layer`]) as the new current version.
+/// [`import_grid`] from a reader of any size (streamed, see
+/// [`grids::import`]).
 pub fn import_grid_from(
     data: &DataDir,
     reader: impl std::io::Read,
     name: &str,
     pattern: &CodePattern,
-    reassign_all: bool,
+    reassign: bool,
 ) -> anyhow::Result<ImportSummary> {
-    // Devices receive cells in pages of at most a frame; one cell must fit
-    // in a page with room to spare. No limit applies to the layer.
-    let max_cell_bytes = data.service.limits().max_frame / 4;
-    let (version, cells) = crate::grid::import_layer(
-        data.store().as_ref(),
-        reader,
+    let how = GridImport {
         name,
         pattern,
-        max_cell_bytes,
-        now_ms(),
-    )?;
-    let reports_assigned = data.service.reassign(reassign_all)?;
-    let reports_unassigned = data.store().reports(true)?.len();
-    access::log(
-        data,
-        "grid.import",
-        &format!("layer v{version}"),
-        format!("{name:?}: {cells} cells; {reports_assigned} reports assigned"),
-    )?;
-    Ok(ImportSummary {
-        version,
-        name: name.to_owned(),
-        cells,
-        reports_assigned,
-        reports_unassigned,
-    })
+        fields: &gridwarden_grid::Fields::default(),
+        apply: true,
+        reassign,
+        dry_run: false,
+    };
+    match grids::import(data, reader, &how)? {
+        ImportOutcome::Imported(summary) => Ok(summary),
+        ImportOutcome::Held { why, .. } => bail!("the layer was held back ({why:?})"),
+    }
 }
 
 pub fn add_user(

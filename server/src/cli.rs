@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gridwarden_grid::CodePattern;
 use gridwarden_protocol::enrolment::hex;
 use gridwarden_protocol::Role;
 use serde_json::json;
@@ -206,7 +205,10 @@ enum ConfigCommand {
 
 #[derive(Subcommand, Debug)]
 enum GridsCommand {
-    /// Import a GeoJSON FeatureCollection as the new current layer.
+    /// Import a GeoJSON FeatureCollection as the new current layer, saying
+    /// what it changes against the current one. A layer that removes cells
+    /// in use (users hold them, open reports lie in them) is not imported
+    /// without --apply (exit 3).
     Import {
         file: PathBuf,
         /// Layer name (default: the file name).
@@ -215,11 +217,36 @@ enum GridsCommand {
         /// Cell code pattern: digits:15, digits:12-20 or any.
         #[arg(long, default_value = "digits:15")]
         code_pattern: String,
-        /// Reassign every report, not only those without a cell.
+        /// The feature property holding the cell code (DataV files: adcode).
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        /// The feature property holding the cell name.
+        #[arg(long, default_value = "name")]
+        name_property: String,
+        /// Import even when the layer removes cells in use.
+        #[arg(long)]
+        apply: bool,
+        /// Re-place every open report on the new layer (default: only
+        /// reports without a cell get one).
         #[arg(long)]
         reassign: bool,
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Write a layer out: CSV of its cells (code, name, area, box), or with
+    /// --geojson the layer itself, which `grids import` reads back.
+    Export {
+        /// The layer version (default: the current one).
+        #[arg(long)]
+        version: Option<u64>,
+        #[arg(long)]
+        geojson: bool,
+        /// Write to FILE instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// List the current layer's cells and the layer history.
     List {
@@ -357,12 +384,14 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            if format == logging::LogFormat::Json {
-                tracing::error!("{e:#}");
-            } else {
-                eprintln!("error: {e:#}");
+            let exit = e.downcast_ref::<Exit>().map(|exit| exit.code);
+            match (format, exit) {
+                (logging::LogFormat::Json, None) => tracing::error!("{e:#}"),
+                (logging::LogFormat::Json, Some(_)) => tracing::warn!("{e:#}"),
+                (_, None) => eprintln!("error: {e:#}"),
+                (_, Some(_)) => eprintln!("{e:#}"),
             }
-            1
+            exit.unwrap_or(1)
         }
     }
 }
@@ -379,6 +408,24 @@ macro_rules! outln {
         }
     }};
 }
+
+mod grids;
+
+/// An ending that is no failure of the program but must not exit 0 (an
+/// import held back): the message goes to stderr, the code is returned.
+#[derive(Debug)]
+struct Exit {
+    code: i32,
+    message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 fn print_json(value: serde_json::Value) {
     outln!(
@@ -686,28 +733,38 @@ fn grids(data: &DataDir, command: GridsCommand) -> anyhow::Result<()> {
             file,
             name,
             code_pattern,
+            code_property,
+            name_property,
+            apply,
             reassign,
+            dry_run,
             json,
-        } => {
-            let pattern = CodePattern::parse(&code_pattern)?;
-            let reader = std::fs::File::open(&file)
-                .with_context(|| format!("cannot open {}", file.display()))?;
-            let name = name.unwrap_or_else(|| {
-                file.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            let summary = admin::import_grid_from(data, reader, &name, &pattern, reassign)
-                .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
-            if json {
-                print_json(serde_json::to_value(&summary)?);
-            } else {
-                outln!(
-                    "imported layer version {} `{}`: {} cells; {} reports assigned, {} outside every cell",
-                    summary.version, summary.name, summary.cells, summary.reports_assigned, summary.reports_unassigned
-                );
-            }
-        }
+        } => grids::import(
+            data,
+            grids::ImportArgs {
+                file,
+                name,
+                code_pattern,
+                code_property,
+                name_property,
+                apply,
+                reassign,
+                dry_run,
+                json,
+            },
+        )?,
+        GridsCommand::Export {
+            version,
+            geojson,
+            out,
+        } => grids::export(
+            data,
+            grids::ExportArgs {
+                version,
+                geojson,
+                out,
+            },
+        )?,
         GridsCommand::List { json } => {
             let layers = data.store().grid_layers()?;
             let grid = data.service.grid()?;
@@ -766,6 +823,18 @@ fn categories(data: &DataDir, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a user's cells cover, in words. No cells means the whole city for
+/// a supervisor or admin, and only their own reports for a warden or
+/// liaison: never "covering 0 cells".
+fn scope(user: &crate::store::User) -> String {
+    match (user.cells.len(), user.role) {
+        (0, Role::Supervisor | Role::Admin) => "covering the whole city".to_owned(),
+        (0, _) => "with no cells: they see only their own reports".to_owned(),
+        (1, _) => "covering 1 cell".to_owned(),
+        (n, _) => format!("covering {n} cells"),
+    }
+}
+
 fn user_json(u: &crate::store::User) -> serde_json::Value {
     json!({"name": u.name, "role": u.role, "grids": u.cells, "disabled": u.disabled})
 }
@@ -782,15 +851,7 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
             if json {
                 print_json(user_json(&user));
             } else {
-                // No cells means the whole city for a supervisor or admin,
-                // and only their own reports for a warden or liaison.
-                let scope = match (user.cells.len(), user.role) {
-                    (0, Role::Supervisor | Role::Admin) => "covering the whole city".to_owned(),
-                    (0, _) => "with no cells: they see only their own reports".to_owned(),
-                    (1, _) => "covering 1 cell".to_owned(),
-                    (n, _) => format!("covering {n} cells"),
-                };
-                outln!("added {} `{}` {scope}", user.role, user.name);
+                outln!("added {} `{}` {}", user.role, user.name, scope(&user));
             }
         }
         UsersCommand::Department {
@@ -834,7 +895,11 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
                 print_json(json!(users.iter().map(user_json).collect::<Vec<_>>()));
             } else {
                 for u in &users {
-                    outln!("{:<20} {:<10} {}", u.name, u.role, u.cells.join(","));
+                    let cells = match u.cells.len() {
+                        0 => format!("({})", scope(u)),
+                        _ => u.cells.join(","),
+                    };
+                    outln!("{:<20} {:<10} {cells}", u.name, u.role);
                 }
             }
         }

@@ -8,14 +8,16 @@
 use std::io::Read;
 
 use gridwarden_grid::shapes::display_shapes;
-use gridwarden_grid::{Cell, CodePattern, ImportError};
+use gridwarden_grid::{Cell, CodePattern, Fields, ImportError};
 use gridwarden_protocol::codec;
 
 use crate::store::{Store, StoreError, StoreResult};
 
 mod catalog;
+pub mod diff;
 
 pub use catalog::{Catalog, CatalogCache, Coverage, SCOPE_MARGIN_M};
+pub use diff::LayerChanges;
 
 /// Cells handed to the store at once while a layer streams in.
 const BATCH: usize = 512;
@@ -80,22 +82,37 @@ pub enum LayerImportError {
     Store(#[from] StoreError),
 }
 
-/// Streams a GeoJSON layer into the store as a new version: cells are
-/// checked, simplified and stored in batches as they are read (content
-/// first, which no reader sees), and the version is published in one
-/// transaction at the end, so devices and assignment switch from the old
-/// layer to the whole new one at once. Nothing is published if any feature
-/// is refused. Returns the version and the number of cells.
-pub fn import_layer(
+/// A layer read and its cells' content stored, not yet published: no
+/// reader sees it until [`Staged::publish`].
+pub struct Staged {
+    pub members: Vec<GridMember>,
+    /// The cells, for comparing the layer with the current one.
+    pub cells: Vec<Cell>,
+}
+
+impl Staged {
+    /// Publishes the staged layer as the new current version, in one
+    /// transaction: devices and assignment switch from the old layer to
+    /// the whole new one at once.
+    pub fn publish(&self, store: &dyn Store, name: &str, now_ms: i64) -> StoreResult<u64> {
+        store.commit_grid_layer(name, &self.members, now_ms)
+    }
+}
+
+/// Streams a GeoJSON layer into the store: cells are checked and their
+/// content (with the display shapes) stored in batches as they are read,
+/// content which no reader sees until a version lists it. Nothing is
+/// staged if any feature is refused.
+pub fn stage_layer(
     store: &dyn Store,
     reader: impl Read,
-    name: &str,
     pattern: &CodePattern,
+    fields: &Fields,
     max_cell_bytes: usize,
-    now_ms: i64,
-) -> Result<(u64, usize), LayerImportError> {
+) -> Result<Staged, LayerImportError> {
     let mut batch: Vec<StoredCell> = Vec::with_capacity(BATCH);
     let mut members: Vec<GridMember> = Vec::new();
+    let mut cells: Vec<Cell> = Vec::new();
     let sink = |cell: Cell| -> Result<(), LayerImportError> {
         let stored = stored_cell(&cell);
         if stored.wire.len() > max_cell_bytes {
@@ -108,19 +125,19 @@ pub fn import_layer(
         }
         members.push(stored.member.clone());
         batch.push(stored);
+        cells.push(cell);
         if batch.len() >= BATCH {
             store.put_grid_cells(&batch)?;
             batch.clear();
         }
         Ok(())
     };
-    let count = gridwarden_grid::read_geojson(reader, pattern, sink).map_err(|e| match e {
+    gridwarden_grid::read_geojson_fields(reader, pattern, fields, sink).map_err(|e| match e {
         ImportError::Grid(e) => LayerImportError::Grid(e),
         ImportError::Sink(e) => e,
     })?;
     store.put_grid_cells(&batch)?;
-    let version = store.commit_grid_layer(name, &members, now_ms)?;
-    Ok((version, count))
+    Ok(Staged { members, cells })
 }
 
 /// Stores already-checked cells as a new layer version (the bundled sample,

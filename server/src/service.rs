@@ -941,10 +941,26 @@ impl Service {
     /// Assigns grid cells from the current layer: to unassigned reports, or
     /// to every report when `all` is set. Returns how many changed.
     pub fn reassign(&self, all: bool) -> ServiceResult<usize> {
+        self.reassign_where(!all, &|_| true)
+    }
+
+    /// Recomputes the cell of the live reports `movable` accepts (of those
+    /// without a cell only, with `only_unassigned`) against the current
+    /// layer. A changed cell is stored as the server's change of the report:
+    /// it moves in the feed, so the devices of the cell it leaves and of
+    /// the cell it enters pull it, and the console follows.
+    pub fn reassign_where(
+        &self,
+        only_unassigned: bool,
+        movable: &dyn Fn(&ReportState) -> bool,
+    ) -> ServiceResult<usize> {
         let Some(grid) = self.grid()? else {
             return Ok(0);
         };
         let reassign = |state: &ReportState| {
+            if !movable(state) {
+                return None;
+            }
             let loc = state.location()?;
             let cell = grid.assign(loc.lon, loc.lat).code().map(str::to_owned);
             if state.grid_cell.as_ref().is_some_and(|g| g.value == cell) {
@@ -954,7 +970,9 @@ impl Service {
             next.set_grid_cell(cell, self.tick());
             Some(next)
         };
-        let changed = self.store.reassign(!all, &reassign, self.now())?;
+        let changed = self
+            .store
+            .reassign(only_unassigned, &reassign, self.now())?;
         self.store
             .set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
         Ok(changed)

@@ -10,7 +10,7 @@ use std::io::Read;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{describe, parse_feature, Seen};
+use super::{describe, parse_feature, Fields, Seen};
 use crate::{Cell, CodePattern, GridError};
 
 /// Why a streamed import stopped: the layer (for the IT operator) or the
@@ -25,6 +25,7 @@ pub enum ImportError<E> {
 
 struct State<'p, F, E> {
     pattern: &'p CodePattern,
+    fields: &'p Fields,
     sink: F,
     seen: Seen,
     count: usize,
@@ -48,10 +49,12 @@ impl<F, E> State<'_, F, E> {
 pub(super) fn read<R: Read, E>(
     reader: R,
     pattern: &CodePattern,
+    fields: &Fields,
     sink: impl FnMut(Cell) -> Result<(), E>,
 ) -> Result<usize, ImportError<E>> {
     let mut state = State {
         pattern,
+        fields,
         sink,
         seen: Seen::default(),
         count: 0,
@@ -213,7 +216,7 @@ impl<'de, F: FnMut(Cell) -> Result<(), E>, E> Visitor<'de> for Features<'_, '_, 
         // size of the layer.
         while let Some(feature) = seq.next_element::<Value>()? {
             let index = state.count;
-            let cell = match parse_feature(&feature, state.pattern) {
+            let cell = match parse_feature(&feature, state.pattern, state.fields) {
                 Ok(cell) => cell,
                 Err((code, problem)) => {
                     return state.fail(ImportError::Grid(GridError::Feature {

@@ -157,18 +157,26 @@ fn refuses_missing_empty_and_non_string_codes() {
     );
     assert_eq!(
         e,
-        "feature 1: has no properties.code; every cell needs a code"
+        "feature 1: has no properties.code; every cell needs a code (its properties: name)"
     );
     let e = refusal_of_second(json!({"type": "Feature", "properties": null, "geometry": geometry}));
     assert!(e.starts_with("feature 1: has no properties"), "{e}");
     let e = refusal_of_second(feature(json!(""), geometry.clone()));
     assert_eq!(e, "feature 1: properties.code is empty");
-    let e = refusal_of_second(feature(json!(990102001001002_u64), geometry.clone()));
+    // A whole number is a code when its digits fit the pattern; one that
+    // does not fit (a 15-digit code that lost its leading zero), or a
+    // fraction, is refused rather than guessed.
+    let e = refusal_of_second(feature(json!(90102001001002_u64), geometry.clone()));
     assert!(
-        e.starts_with("feature 1: properties.code is the number 990102001001002"),
+        e.starts_with("feature 1: properties.code is the number 90102001001002, which does not match the code pattern (exactly 15 ASCII digits)"),
         "{e}"
     );
-    assert!(e.contains("must be JSON strings"), "{e}");
+    assert!(e.contains("must be a JSON string"), "{e}");
+    let e = refusal_of_second(feature(json!(990102001001.5), geometry.clone()));
+    assert!(
+        e.starts_with("feature 1: properties.code is the number 990102001001.5"),
+        "{e}"
+    );
     let e = refusal_of_second(feature(json!(["x"]), geometry.clone()));
     assert!(
         e.starts_with("feature 1: properties.code is an array"),
@@ -293,4 +301,79 @@ fn refuses_malformed_geometry_and_features() {
         e.contains("feature 1 (code") && e.contains("properties.name is the number 7"),
         "{e}"
     );
+}
+
+#[test]
+fn numbers_matching_the_pattern_are_codes() {
+    let mut features = two_good();
+    features[1]["properties"]["code"] = json!(990102001001002_u64);
+    let cells = parse_geojson(&collection(features), &CodePattern::default_15()).unwrap();
+    assert_eq!(cells[1].code, CODE_B);
+}
+
+/// DataV GeoAtlas's boundary files: the code as the number `adcode`, the
+/// name as `name`, more properties besides.
+#[test]
+fn other_properties_carry_the_code_and_the_name_when_told() {
+    let datav = |adcode: Value, x0: f64| {
+        json!({"type": "Feature", "properties": {
+            "adcode": adcode, "name": "东城区", "center": [116.418757, 39.917544],
+            "level": "district", "parent": {"adcode": 110000}, "acroutes": [100000, 110000]
+        }, "geometry": polygon(square(x0, 39.9))})
+    };
+    let text = collection(vec![
+        datav(json!(110101), 116.40),
+        datav(json!(110102), 116.41),
+    ]);
+    let pattern = CodePattern::digits(6);
+    let e = parse_geojson(&text, &pattern).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "feature 0: has no properties.code; every cell needs a code (its properties: "
+        ),
+        "{e}"
+    );
+    assert!(e.contains("adcode"), "{e}");
+    let fields = Fields {
+        code: "adcode".into(),
+        name: "name".into(),
+    };
+    let mut cells = Vec::new();
+    read_geojson_fields(text.as_bytes(), &pattern, &fields, |c| {
+        cells.push(c);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap();
+    let got: Vec<_> = cells
+        .iter()
+        .map(|c| (c.code.as_str(), c.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [("110101", Some("东城区")), ("110102", Some("东城区"))]
+    );
+    // A name property that is not a string is named in the refusal.
+    let fields = Fields {
+        code: "adcode".into(),
+        name: "center".into(),
+    };
+    let e = read_geojson_fields(text.as_bytes(), &pattern, &fields, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "feature 0 (code \"110101\"): properties.center is an array; a name must be a string"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let text = format!("\u{feff}{}", collection(two_good()));
+    let cells = parse_geojson(&text, &CodePattern::default_15()).unwrap();
+    assert_eq!(cells.len(), 2);
+    // A mark anywhere else is still not JSON.
+    let e = refusal(&format!(" \u{feff}{}", collection(two_good())));
+    assert!(e.starts_with("the grid layer is not valid JSON"), "{e}");
 }

@@ -250,9 +250,11 @@ fn broken_geojson_is_refused_and_the_current_layer_stays() {
         ),
         (
             format!(
-                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"code":990102001001001}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"code":90102001001001}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
             ),
-            "code",
+            // A number is a code only when its digits fit the pattern: this
+            // one lost the leading zero of a 15-digit code.
+            "does not match the code pattern",
         ),
         (
             format!(

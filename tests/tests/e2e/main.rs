@@ -11,6 +11,7 @@ mod console_api;
 mod convergence;
 mod faults;
 mod field_loop;
+mod grid_layers;
 mod integrity;
 mod kotlin;
 mod mobile;
