@@ -32,16 +32,17 @@ pub fn start_on(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<TestServe
 /// the server. Connection caps and timeouts stay as shipped: the fleet
 /// should meet them as a city's devices do.
 pub fn config() -> Config {
-    let mut config = Config::default();
-    config.rate = RateSection {
-        connections_per_minute: 1_000_000,
-        connection_burst: 1_000_000,
-        requests_per_second: 1_000_000,
-        request_burst: 1_000_000,
-        ops_per_second: 10_000_000,
-        op_burst: 10_000_000,
-    };
-    config
+    Config {
+        rate: RateSection {
+            connections_per_minute: 1_000_000,
+            connection_burst: 1_000_000,
+            requests_per_second: 1_000_000,
+            request_burst: 1_000_000,
+            ops_per_second: 10_000_000,
+            op_burst: 10_000_000,
+        },
+        ..Config::default()
+    }
 }
 
 /// Writes [`config`] as `DIR/server.toml`, the file `gridwarden-server

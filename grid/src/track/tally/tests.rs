@@ -113,7 +113,7 @@ fn fed_in(points: &[TrackPoint], batches: &[Vec<usize>]) -> Tally {
     let mut held: Vec<TrackPoint> = Vec::new();
     for batch in batches {
         let before = held.clone();
-        held.extend(batch.iter().map(|&i| points[i].clone()));
+        held.extend(batch.iter().map(|&i| points[i]));
         tally.update(&before, &held, &grid);
         let whole = summarise(&info(), &held, Some(&grid), &[], vec![]);
         assert_eq!(

@@ -106,7 +106,7 @@ pub(super) fn save_patrol(
             p.segment,
         ])?;
         if inserted > 0 {
-            after.push(p.clone());
+            after.push(*p);
         }
         added += inserted as i64;
     }
