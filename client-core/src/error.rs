@@ -45,6 +45,11 @@ pub enum ClientError {
     #[error("local storage failed: {0}")]
     Storage(#[from] rusqlite::Error),
 
+    /// The device's database was written by a newer gridwarden. Nothing the
+    /// user types fixes it and nothing was changed: the app needs updating.
+    #[error("this device's database was written by a newer gridwarden (schema {found}, this version knows {known}); update the app or the gridwarden command, nothing was changed")]
+    DatabaseTooNew { found: u32, known: u32 },
+
     #[error("cannot use the client home directory: {0}")]
     Io(#[from] std::io::Error),
 

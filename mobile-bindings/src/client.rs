@@ -362,6 +362,30 @@ mod tests {
         }
     }
 
+    /// A home written by a newer app (a downgrade, an old install restoring
+    /// a new backup) is not the user's input to correct: it arrives as
+    /// `UpdateRequired`, and the database is left as it was.
+    #[test]
+    fn a_home_from_a_newer_app_asks_for_an_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().display().to_string();
+        drop(GridwardenClient::open(home.clone()).unwrap());
+        let db = dir.path().join(gridwarden_client_core::store::DB_FILE);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = GridwardenClient::open(home).err().unwrap();
+        assert!(
+            matches!(&err, GridwardenError::UpdateRequired { message } if message.contains("newer gridwarden")),
+            "{err:?}"
+        );
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 999, "nothing was changed");
+    }
+
     /// A step the device's own checks refuse never reaches the outbox; it
     /// is `Rejected` with the core's sentence, enrolled or not.
     #[test]

@@ -2,9 +2,9 @@
 //! mapped to it.
 //!
 //! Apps branch on what they can do about a failure, not on why the core
-//! failed, so the core's dozen variants collapse into six: wait for the
-//! network, enrol, show the reason to the user, storage trouble, the sync
-//! was cancelled, or something to report. Every variant carries the core's
+//! failed, so the core's dozen variants collapse into seven: wait for the
+//! network, enrol, show the reason to the user, storage trouble, update the
+//! app, the sync was cancelled, or something to report. Every variant carries the core's
 //! sentence, written for a warden to read.
 //!
 //! It crosses as a *flat* error: each variant arrives as its class and its
@@ -37,6 +37,12 @@ pub enum GridwardenError {
     /// revoked storage permission, a home directory that cannot be created.
     #[error("{message}")]
     Storage { message: String },
+
+    /// This home's database was written by a newer version of the app (a
+    /// downgrade, or a backup restored into an older install). Nothing was
+    /// changed; only updating the app fixes it, so it is not `Rejected`.
+    #[error("{message}")]
+    UpdateRequired { message: String },
 
     /// The sync was cancelled through its `CancelToken` (or its task was
     /// cancelled). What was acknowledged before is kept on both sides.
@@ -77,6 +83,7 @@ impl From<ClientError> for GridwardenError {
             }
             ClientError::Refused { .. } => GridwardenError::Rejected { reason: message },
             ClientError::Storage(_) | ClientError::Io(_) => GridwardenError::Storage { message },
+            ClientError::DatabaseTooNew { .. } => GridwardenError::UpdateRequired { message },
             ClientError::Cancelled => GridwardenError::Cancelled { message },
             ClientError::CertificateMismatch { .. } | ClientError::Protocol(_) => {
                 GridwardenError::Other { message }
@@ -121,6 +128,13 @@ mod tests {
             (
                 ClientError::Io(std::io::Error::other("disk full")),
                 "Storage",
+            ),
+            (
+                ClientError::DatabaseTooNew {
+                    found: 99,
+                    known: 6,
+                },
+                "UpdateRequired",
             ),
             (ClientError::Cancelled, "Cancelled"),
             (ClientError::Protocol("garbage".into()), "Other"),

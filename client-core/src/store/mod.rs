@@ -21,6 +21,7 @@ pub mod reports;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gridwarden_sql::{MigrationError, Step};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{ClientError, Result};
@@ -41,15 +42,16 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// be prepared again every time.
 const STATEMENT_CACHE: usize = 64;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` counts how many
-/// have run. Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_confirmed_state.sql"),
-    include_str!("../../migrations/0003_patrols_photos.sql"),
-    include_str!("../../migrations/0004_cases.sql"),
-    include_str!("../../migrations/0005_overwrites.sql"),
-    include_str!("../../migrations/0006_grid_cells.sql"),
+/// Schema migrations, applied in order by the shared runner (`gridwarden-sql`,
+/// ADR 0021): each in its own transaction, `PRAGMA user_version` counting how
+/// many have run. Append only: a released migration never changes.
+const MIGRATIONS: &[Step] = &[
+    Step::sql(include_str!("../../migrations/0001_init.sql")),
+    Step::sql(include_str!("../../migrations/0002_confirmed_state.sql")),
+    Step::sql(include_str!("../../migrations/0003_patrols_photos.sql")),
+    Step::sql(include_str!("../../migrations/0004_cases.sql")),
+    Step::sql(include_str!("../../migrations/0005_overwrites.sql")),
+    Step::sql(include_str!("../../migrations/0006_grid_cells.sql")),
 ];
 
 /// An open client database.
@@ -150,37 +152,16 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    if schema_of(conn)? == MIGRATIONS.len() {
-        return Ok(());
-    }
-    loop {
-        // The version is read again under the write lock: another connection
-        // may have run migrations between this one's first look and its lock
-        // (two openers of a fresh home), and running one twice fails.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = schema_of(&tx)?;
-        let Some(sql) = MIGRATIONS.get(current) else {
-            return Ok(());
-        };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
-        tx.commit()?;
-    }
-}
-
-/// The schema version of the open database, refused when it is newer than
-/// this build knows.
-fn schema_of(conn: &Connection) -> Result<usize> {
-    let current =
-        conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(ClientError::InvalidInput(format!(
-            "the client database has schema version {current}, newer than this program \
-             understands ({}); update gridwarden",
-            MIGRATIONS.len()
-        )));
-    }
-    Ok(current)
+    gridwarden_sql::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        MigrationError::TooNew { found, known } => ClientError::DatabaseTooNew { found, known },
+        MigrationError::Sqlite { source, .. } | MigrationError::Version(source) => {
+            ClientError::Storage(source)
+        }
+        // The device's steps are SQL only; should one do Rust work some day,
+        // its failure is the store's too.
+        after @ MigrationError::After { .. } => ClientError::Io(std::io::Error::other(after)),
+    })?;
+    Ok(())
 }
 
 /// The schema version this build creates.
@@ -275,7 +256,21 @@ mod tests {
             .pragma_update(None, "user_version", 999)
             .unwrap();
         drop(store);
-        let err = Store::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("newer"), "{err}");
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::DatabaseTooNew {
+                    found: 999,
+                    known
+                } if known as usize == schema_version()
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("newer gridwarden") && message.contains("update the app"),
+            "{message}"
+        );
     }
 }

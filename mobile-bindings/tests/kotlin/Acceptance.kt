@@ -21,6 +21,7 @@
 // when every step passed.
 
 import java.io.File
+import java.io.RandomAccessFile
 import java.util.concurrent.ConcurrentLinkedQueue
 import kotlin.system.exitProcess
 import kotlinx.coroutines.CancellationException
@@ -198,6 +199,23 @@ suspend fun phones() = kotlinx.coroutines.coroutineScope {
         checkEqual(warden.status().outbox, 0L, "nothing refused was queued")
     }
 
+    step("a home written by a newer app asks for an update, untouched") {
+        val home = File(ROOT, "newer")
+        GridwardenClient.openWithOptions(home.path, OPTIONS).close()
+        // SQLite keeps `user_version` as a big-endian 32-bit integer at offset
+        // 60 of the file's header; closed, the home has no write-ahead log.
+        val db = RandomAccessFile(File(home, "client.db"), "rw")
+        db.use { it.seek(60); it.writeInt(999) }
+        saw(
+            expect<GridwardenException.UpdateRequired>("newer gridwarden") {
+                GridwardenClient.openWithOptions(home.path, OPTIONS)
+            },
+            Next.UPDATE_APP,
+        )
+        val version = RandomAccessFile(File(home, "client.db"), "r").use { it.seek(60); it.readInt() }
+        checkEqual(version, 999, "the newer home was left as it was")
+    }
+
     lateinit var cover: String
     lateinit var rubbish: String
     lateinit var patrol: String
@@ -369,7 +387,7 @@ suspend fun phones() = kotlinx.coroutines.coroutineScope {
     }
 
     step("every documented error arrived as its Kotlin type") {
-        val all = listOf("Offline", "NotEnrolled", "Rejected", "Storage", "Cancelled", "Other")
+        val all = listOf("Offline", "NotEnrolled", "Rejected", "Storage", "UpdateRequired", "Cancelled", "Other")
         checkEqual(seen.keys.sorted(), all.sorted(), "variants seen")
     }
 

@@ -22,6 +22,7 @@ unittest reports on stderr. Standard library only.
 
 import asyncio
 import os
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -205,6 +206,19 @@ class Phones(unittest.TestCase):
             fresh.sync_blocking(gw.SyncOptions(), None, None)
         self.assertFalse(fresh.status().enrolled)
         self.assertEqual(fresh.categories(), [])
+
+    def test_03b_a_home_from_a_newer_app_asks_for_an_update(self):
+        home = os.path.join(self.root, "newer")
+        open_client(home)  # creates the home; dropped at once, closing it
+        db = os.path.join(home, "client.db")
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA user_version = 999")
+        with self.assertRaises(gw.GridwardenError.UpdateRequired) as caught:
+            open_client(home)
+        self.assertIn("newer gridwarden", str(caught.exception))
+        with sqlite3.connect(db) as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        self.assertEqual(version, 999, "nothing was changed")
 
     def test_04_a_field_day_recorded_offline_reaches_the_supervisor_and_comes_back(self):
         warden, supervisor = self.warden, self.supervisor

@@ -53,6 +53,7 @@ pub fn import(data: &DataDir, args: ImportArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
     };
     let outcome = grids::import(data, reader, &how)
+        .map_err(|e| with_hint(e, &fields))
         .with_context(|| format!("importing {}; nothing was changed", file.display()))?;
     match outcome {
         ImportOutcome::Imported(summary) => {
@@ -95,6 +96,21 @@ pub fn import(data: &DataDir, args: ImportArgs) -> anyhow::Result<()> {
                 .into()),
             }
         }
+    }
+}
+
+/// A feature without the code property usually means a file that keeps its
+/// codes elsewhere: say which option reads them.
+fn with_hint(e: anyhow::Error, fields: &Fields) -> anyhow::Error {
+    let missing = format!("has no properties.{}", fields.code);
+    match e.downcast_ref::<crate::grid::LayerImportError>() {
+        Some(crate::grid::LayerImportError::Grid(gridwarden_grid::GridError::Feature {
+            problem,
+            ..
+        })) if problem.starts_with(&missing) => {
+            anyhow::anyhow!("{e:#}; `--code-property NAME` reads the code from another property")
+        }
+        _ => e,
     }
 }
 

@@ -10,6 +10,7 @@ use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::GridLayerWire;
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
+use gridwarden_sql::{MigrationError, Step};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
@@ -24,18 +25,23 @@ mod open311;
 mod patrols;
 mod security;
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_left_cells.sql"),
-    include_str!("../../migrations/0003_patrols_photos.sql"),
-    include_str!("../../migrations/0004_audit_log.sql"),
-    include_str!("../../migrations/0005_cases.sql"),
-    include_str!("../../migrations/0006_case_photos.sql"),
-    include_str!("../../migrations/0007_report_cells.sql"),
-    include_str!("../../migrations/0008_console.sql"),
-    include_str!("../../migrations/0009_open311.sql"),
-    include_str!("../../migrations/0010_grid_cells.sql"),
-    include_str!("../../migrations/0011_patrol_digests.sql"),
+/// Schema migrations, run by the shared runner (`gridwarden-sql`, ADR 0021):
+/// each in its own transaction with `user_version` set in it.
+const MIGRATIONS: &[Step] = &[
+    Step::sql(include_str!("../../migrations/0001_init.sql")),
+    Step::sql(include_str!("../../migrations/0002_left_cells.sql")),
+    Step::sql(include_str!("../../migrations/0003_patrols_photos.sql")),
+    Step::sql(include_str!("../../migrations/0004_audit_log.sql")),
+    Step::sql(include_str!("../../migrations/0005_cases.sql")),
+    Step::sql(include_str!("../../migrations/0006_case_photos.sql")),
+    Step::sql(include_str!("../../migrations/0007_report_cells.sql")),
+    Step::sql(include_str!("../../migrations/0008_console.sql")),
+    Step::sql(include_str!("../../migrations/0009_open311.sql")),
+    Step::with_after(
+        include_str!("../../migrations/0010_grid_cells.sql"),
+        grid::convert_whole_layers,
+    ),
+    Step::sql(include_str!("../../migrations/0011_patrol_digests.sql")),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -62,24 +68,16 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::TooNew {
+    gridwarden_sql::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        MigrationError::TooNew { found, known } => StoreError::TooNew {
             path: path.display().to_string(),
-            found: version,
-            known,
-        });
-    }
-    for sql in &MIGRATIONS[version as usize..] {
-        tx.execute_batch(sql)?;
-    }
-    if version < 10 {
-        grid::convert_whole_layers(&tx)?;
-    }
-    tx.pragma_update(None, "user_version", known)?;
-    tx.commit()?;
+            found: found.into(),
+            known: known.into(),
+        },
+        MigrationError::Sqlite { source, .. } | MigrationError::Version(source) => source.into(),
+        // The one Rust step (0010) fails only on a layer that does not decode.
+        after @ MigrationError::After { .. } => StoreError::Corrupt(after.to_string()),
+    })?;
     Ok(())
 }
 

@@ -316,6 +316,7 @@ fn an_export_imports_back_unchanged_and_bom_and_datav_files_are_read() {
     assert_eq!(code, 1);
     assert!(err.contains("has no properties.code"), "{err}");
     assert!(err.contains("adcode"), "{err}");
+    assert!(err.contains("`--code-property NAME`"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     let imported = admin_json(
         &data,
@@ -345,4 +346,81 @@ fn an_export_imports_back_unchanged_and_bom_and_datav_files_are_read() {
         .map(|c| (c["code"].as_str().unwrap(), c["name"].as_str().unwrap()))
         .collect();
     assert_eq!(cells, [("150102", "新城区"), ("150103", "回民区")]);
+}
+
+/// `--reassign` moves open reports only: a rejected (or closed) case keeps
+/// the cell it was handled in. Real client cores over QUIC, the server in
+/// process.
+#[test]
+fn reassign_leaves_a_rejected_case_in_the_cell_it_was_handled_in() {
+    use gridwarden_client_core::case::CaseOp;
+    use gridwarden_client_core::Location;
+    use gridwarden_e2e::{report_at, TestServer};
+    use gridwarden_protocol::Role;
+    use gridwarden_server::admin::grids::{self, GridImport, ImportOutcome};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[CELL_A]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let sam = server.enrol(&tmp.path().join("sam"), "sam");
+    let here = Location {
+        lon: IN_A.0.parse().unwrap(),
+        lat: IN_A.1.parse().unwrap(),
+        accuracy_m: Some(5.0),
+    };
+    let open = ann.record_report(report_at("0101", here, "open")).unwrap();
+    let rejected = ann
+        .record_report(report_at("0101", here, "a duplicate"))
+        .unwrap();
+    assert_eq!(ann.sync().unwrap().pushed, 2);
+    sam.sync().unwrap();
+    sam.case_step(
+        rejected,
+        CaseOp::Reject {
+            reason: "duplicate".into(),
+        },
+    )
+    .unwrap();
+    assert!(sam.sync().unwrap().rejected.is_empty());
+
+    let layer = replacement_layer();
+    let how = GridImport {
+        name: "district v2",
+        pattern: &gridwarden_grid::CodePattern::default_15(),
+        fields: &gridwarden_grid::Fields::default(),
+        apply: true,
+        reassign: true,
+        dry_run: false,
+    };
+    let admin = server.admin();
+    let ImportOutcome::Imported(summary) = grids::import(&admin, layer.as_bytes(), &how).unwrap()
+    else {
+        panic!("an applied import was held back");
+    };
+    let moving: Vec<_> = summary
+        .changes
+        .reports_moving
+        .iter()
+        .map(|m| (m.report, m.from.as_deref(), m.to.as_deref()))
+        .collect();
+    assert_eq!(moving, [(open, Some(CELL_A), Some(CELL_N))]);
+    assert_eq!(summary.reports_assigned, 1);
+    let cell_of = |id| {
+        admin
+            .store()
+            .report(id)
+            .unwrap()
+            .unwrap()
+            .grid_cell()
+            .map(str::to_owned)
+    };
+    assert_eq!(cell_of(open).as_deref(), Some(CELL_N));
+    assert_eq!(cell_of(rejected).as_deref(), Some(CELL_A));
+    // The supervisor's device follows the server.
+    sam.sync().unwrap();
+    let on_sam = |id| sam.show_report(id).unwrap().grid_cell;
+    assert_eq!(on_sam(open).as_deref(), Some(CELL_N));
+    assert_eq!(on_sam(rejected).as_deref(), Some(CELL_A));
 }

@@ -1,7 +1,7 @@
 import uniffi.gridwarden_mobile.GridwardenException
 
 /** What the app does about a failed call. */
-enum class Next { RETRY_LATER, ENROL, CORRECT_INPUT, FREE_SPACE, NOTHING, CONTACT_IT }
+enum class Next { RETRY_LATER, ENROL, CORRECT_INPUT, FREE_SPACE, UPDATE_APP, NOTHING, CONTACT_IT }
 
 /**
  * Every call throws only `GridwardenException`, a sealed class: this `when`
@@ -15,6 +15,7 @@ fun nextStep(e: GridwardenException): Next =
         is GridwardenException.NotEnrolled -> Next.ENROL
         is GridwardenException.Rejected -> Next.CORRECT_INPUT
         is GridwardenException.Storage -> Next.FREE_SPACE
+        is GridwardenException.UpdateRequired -> Next.UPDATE_APP
         is GridwardenException.Cancelled -> Next.NOTHING
         is GridwardenException.Other -> Next.CONTACT_IT
     }

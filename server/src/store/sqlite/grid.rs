@@ -137,9 +137,16 @@ pub(super) fn current_layer(c: &Connection) -> StoreResult<Option<GridLayerWire>
     }))
 }
 
-/// Converts layers stored whole (before migration 0008) to rows by cell,
-/// once, at open. Part of the migration's transaction.
-pub(super) fn convert_whole_layers(tx: &Connection) -> StoreResult<()> {
+/// Converts layers stored whole (before migration 0010) to rows by cell,
+/// once, after migration 0010's SQL and in its transaction. A layer that does
+/// not decode stops the migration (`StoreError::Corrupt` as the user error).
+pub(super) fn convert_whole_layers(
+    tx: &rusqlite::Transaction<'_>,
+) -> Result<(), gridwarden_sql::BoxError> {
+    Ok(convert_layers(tx)?)
+}
+
+fn convert_layers(tx: &Connection) -> StoreResult<()> {
     let whole: Vec<(i64, Vec<u8>)> = tx
         .prepare("SELECT version, layer FROM grid_layers WHERE length(layer) > 0 ORDER BY version")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
