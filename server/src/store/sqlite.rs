@@ -44,9 +44,10 @@ const MIGRATIONS: &[Step] = &[
         include_str!("../../migrations/0010_grid_cells.sql"),
         grid::convert_whole_layers,
     ),
+    Step::sql(include_str!("../../migrations/0011_patrol_digests.sql")),
     // Report states re-encoded from protocol 2's shapes (ADR 0024).
     Step::with_after(
-        include_str!("../../migrations/0011_device_protocol.sql"),
+        include_str!("../../migrations/0012_device_protocol.sql"),
         upgrade::protocol_3,
     ),
 ];
@@ -435,7 +436,9 @@ fn apply_ops(
                         save_report(tx, &next, seq, device, now_ms, row)?;
                         seq += 1;
                     }
-                    Some(Change::Patrol(change)) => patrols::save_patrol(tx, &change, now_ms)?,
+                    Some(Change::Patrol(change)) => {
+                        patrols::save_patrol(tx, &change, now_ms, rules.track)?
+                    }
                     Some(Change::Case(case, report)) => {
                         cases::save(tx, &case, now_ms)?;
                         // The report moves in the feed with its case.
@@ -1226,6 +1229,7 @@ mod migration_tests {
         let rules = Rules {
             report: &west_or_east,
             patrol: &no_patrols,
+            track: &|_, _, _| unreachable!("report ops only"),
             case: &no_cases,
             amend: &|_, _, _, _| Ok(None),
         };
@@ -1246,7 +1250,8 @@ mod migration_tests {
              ALTER TABLE users DROP COLUMN password_hash;
              ALTER TABLE devices DROP COLUMN protocol_version;
              ALTER TABLE devices DROP COLUMN client;
-             DROP TABLE report_left_cells; PRAGMA user_version = 6;",
+             DROP TABLE report_left_cells; ALTER TABLE patrols DROP COLUMN digest;
+             PRAGMA user_version = 6;",
         )
         .unwrap();
         // Report states as that release encoded them (protocol 2's shapes).
@@ -1286,7 +1291,7 @@ mod migration_tests {
             "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
              ALTER TABLE devices DROP COLUMN protocol_version;
              ALTER TABLE devices DROP COLUMN client;
-             PRAGMA user_version = 9;",
+             ALTER TABLE patrols DROP COLUMN digest; PRAGMA user_version = 9;",
         )
         .unwrap();
         conn.execute(
