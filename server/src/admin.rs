@@ -9,7 +9,6 @@ use gridwarden_protocol::Role;
 use serde::Serialize;
 
 use crate::datadir::DataDir;
-use crate::service::now_ms;
 use crate::store::{StoreError, User};
 
 mod access;
@@ -92,7 +91,7 @@ pub fn add_user(
         cells,
         disabled: false,
     };
-    data.store().add_user(&user, now_ms())?;
+    data.store().add_user(&user, data.service.now())?;
     access::log(
         data,
         "user.add",
@@ -181,7 +180,7 @@ pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::R
         code,
         server_addr,
         fingerprint: hex(&fingerprint),
-        expires_ms: now_ms() + data.service.limits().enrolment_ttl_ms,
+        expires_ms: data.service.now() + data.service.limits().enrolment_ttl_ms,
     })
 }
 

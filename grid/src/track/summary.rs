@@ -110,6 +110,8 @@ struct Coverage<'g> {
     grid: &'g GridIndex,
     bounds: Option<([f64; 2], [f64; 2])>,
     seen: Vec<bool>,
+    /// Positions looked up, the cost the box clipping bounds.
+    lookups: usize,
 }
 
 impl<'g> Coverage<'g> {
@@ -118,10 +120,12 @@ impl<'g> Coverage<'g> {
             grid,
             bounds: grid.bounds(),
             seen: vec![false; grid.len()],
+            lookups: 0,
         }
     }
 
     fn point(&mut self, lon: f64, lat: f64) {
+        self.lookups += 1;
         if let Some(i) = self.grid.containing(lon, lat) {
             self.seen[i] = true;
         }

@@ -17,7 +17,6 @@ use uuid::Uuid;
 use super::access;
 use crate::datadir::DataDir;
 use crate::grid::{diff, LayerChanges};
-use crate::service::now_ms;
 
 /// Cells read from the store at a time while exporting.
 const CHUNK: usize = 512;
@@ -105,7 +104,7 @@ pub fn import(
     if store.grid_version()? != changes.current_version {
         bail!("another layer was imported while this one was read; run the import again to compare with it");
     }
-    let version = store.commit_grid_layer(how.name, &members, now_ms())?;
+    let version = store.commit_grid_layer(how.name, &members, data.service.now())?;
     let reports_assigned = if how.reassign {
         let closed = closed_reports(data)?;
         data.service

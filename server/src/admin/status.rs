@@ -6,7 +6,6 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::datadir::{holder, DataDir, DB_FILE};
-use crate::service::now_ms;
 
 /// Devices seen within this long count as connected lately.
 const RECENT_MS: i64 = 15 * 60 * 1000;
@@ -43,7 +42,7 @@ pub fn status(data: &DataDir) -> anyhow::Result<Status> {
         .collect::<Result<_, _>>()?;
     let devices = data.store().devices()?;
     let active = devices.iter().filter(|d| d.revoked_ms.is_none());
-    let since = now_ms() - RECENT_MS;
+    let since = data.service.now() - RECENT_MS;
     Ok(Status {
         data_dir: data.path.display().to_string(),
         server_pid: holder(&data.path)?,
