@@ -28,6 +28,9 @@ pub fn run_if_child() {
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The HTTP listener's origin (`http://127.0.0.1:PORT`), when started
+    /// with one ([`ServerProcess::start_with_http`]): `/metrics` is there.
+    pub http: Option<String>,
     /// How long `stop` waits for the process to end before killing it.
     patience: Duration,
 }
@@ -36,6 +39,16 @@ impl ServerProcess {
     /// Starts `gridwarden-server --data DIR serve` on a free loopback port
     /// and waits until it accepts connections. Its log goes to `DIR/server.log`.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::spawn(data_dir, false)
+    }
+
+    /// The same with the HTTP listener on a free loopback port (the fleet
+    /// scrapes `/metrics`).
+    pub fn start_with_http(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::spawn(data_dir, true)
+    }
+
+    fn spawn(data_dir: &Path, http: bool) -> anyhow::Result<Self> {
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let exe = std::env::current_exe()?;
         let prefix = std::env::var(PREFIX_ENV).unwrap_or_default();
@@ -52,7 +65,8 @@ impl ServerProcess {
             .env(CHILD_ENV, "1")
             .arg("--data")
             .arg(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--http", "off"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--http"])
+            .arg(if http { "127.0.0.1:0" } else { "off" })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -69,6 +83,11 @@ impl ServerProcess {
             let _ = child.kill();
             bail!("unexpected first line from the server: {first}");
         };
+        // "supervisor console at http://127.0.0.1:PORT/console/"
+        let second = lines.next().context("the server printed one line")??;
+        let http = second
+            .strip_prefix("supervisor console at ")
+            .map(|url| url.trim_end_matches("/console/").to_owned());
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         // A profiler writes its output after the server stopped: give it time.
@@ -80,6 +99,7 @@ impl ServerProcess {
         Ok(Self {
             child,
             addr,
+            http,
             patience,
         })
     }

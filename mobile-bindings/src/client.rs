@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use gridwarden_protocol::clock::SharedClock;
 use gridwarden_client_core::workflow::Period;
 use gridwarden_client_core::{
     Client, EnrolmentInfo as CoreEnrolment, ListPatrols, PatrolSummary as CoreSummary,
     PatrolTrack as CoreTrack, Result as CoreResult,
 };
+use gridwarden_protocol::clock::SharedClock;
 
 use crate::error::GridwardenError;
 use crate::runtime::Runtime;

@@ -1148,4 +1148,3 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<Uuid, GridwardenError> 
 pub(crate) fn paths(files: Vec<String>) -> Vec<PathBuf> {
     files.into_iter().map(PathBuf::from).collect()
 }
-

@@ -42,7 +42,10 @@ pub fn epoch_day(date: Date) -> i64 {
 /// The date `days` after 1970-01-01; `None` outside years -9999..=9999.
 pub fn date_of_epoch_day(days: i64) -> Option<Date> {
     let hours = days.checked_mul(24)?;
-    EPOCH.date().checked_add(SignedDuration::from_hours(hours)).ok()
+    EPOCH
+        .date()
+        .checked_add(SignedDuration::from_hours(hours))
+        .ok()
 }
 
 /// The offset in milliseconds, to add to a UTC time for the local one.
@@ -100,10 +103,10 @@ pub fn parse_rfc3339(text: &str, leniency: Leniency) -> Option<i64> {
     }
     let mut rest = &text[19..];
     let mut fraction = "";
-    if let Some(after) = rest
-        .strip_prefix('.')
-        .or_else(|| rest.strip_prefix(',').filter(|_| leniency == Leniency::Lenient))
-    {
+    if let Some(after) = rest.strip_prefix('.').or_else(|| {
+        rest.strip_prefix(',')
+            .filter(|_| leniency == Leniency::Lenient)
+    }) {
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return None;

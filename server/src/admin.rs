@@ -15,6 +15,7 @@ mod access;
 pub mod apikeys;
 pub mod backup;
 pub mod cert;
+pub mod gc;
 pub mod grids;
 mod recover;
 pub mod status;

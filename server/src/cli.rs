@@ -47,6 +47,7 @@ pub struct Cli {
 }
 
 mod logging;
+mod serving;
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -62,6 +63,19 @@ enum Command {
     /// The data directory's health: server running, database check, disk
     /// left, devices seen lately. Exit 1 when the database check fails.
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Photo files no live report or case step references (and their upload
+    /// parts): listed, or with --apply removed. Files changed within the
+    /// grace period are kept.
+    Gc {
+        /// Remove them (without it, only list what would go).
+        #[arg(long)]
+        apply: bool,
+        /// Keep files changed within this many hours.
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
         #[arg(long)]
         json: bool,
     },
@@ -174,9 +188,9 @@ enum CertCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Start a rotation: create the next certificate (restart the server to announce it).
+    /// Start a rotation: create the next certificate (reload the server — `systemctl reload` or SIGHUP — to announce it).
     Rotate,
-    /// Finish a rotation: serve the next certificate (restart the server to use it).
+    /// Finish a rotation: serve the next certificate (reload the server — SIGHUP — to use it).
     Activate,
     /// Drop a rotation that was started.
     Cancel,
@@ -510,7 +524,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),
-        Command::Status { json } => status(&data, json),
+        Command::Gc {
+            apply,
+            grace_hours,
+            json,
+        } => gc(&data, apply, grace_hours, json),
+        Command::Status { json } => status(&data, config.console.tls_cert.as_deref(), json),
         Command::Cert { command } => cert(&data, command),
         Command::Grids { command } => grids(&data, command),
         Command::Categories {
@@ -542,14 +561,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
-    let s = admin::status::status(data)?;
+fn status(
+    data: &DataDir,
+    console_cert: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let s = admin::status::status(data, console_cert)?;
     if json {
         print_json(serde_json::to_value(&s)?);
     } else {
-        match &s.server_pid {
-            Some(pid) => outln!("server: running (pid {pid})"),
-            None => outln!("server: not running"),
+        match (&s.server_pid, s.connected_devices) {
+            (Some(pid), Some(n)) => {
+                outln!("server: running (pid {pid}), {n} devices connected now")
+            }
+            (Some(pid), None) => outln!("server: running (pid {pid})"),
+            (None, _) => outln!("server: not running"),
+        }
+        if let Some(http) = &s.http {
+            outln!("console: {http} (/metrics, /healthz, /readyz beside it)");
+        }
+        for c in &s.certificates {
+            match (c.days_left, &c.warning) {
+                (_, Some(w)) => outln!("certificate ({}): WARNING: {w}", c.which),
+                (Some(days), None) => outln!("certificate ({}): {days} days left", c.which),
+                (None, None) => {}
+            }
         }
         outln!("data directory: {}", s.data_dir);
         outln!(
@@ -578,6 +614,37 @@ fn status(data: &DataDir, json: bool) -> anyhow::Result<()> {
             "the database fails SQLite's check ({}); stop the server and restore the latest backup (docs/operations.md)",
             s.database_check
         );
+    }
+    Ok(())
+}
+
+fn gc(data: &DataDir, apply: bool, grace_hours: u64, json: bool) -> anyhow::Result<()> {
+    let grace = std::time::Duration::from_secs(grace_hours.saturating_mul(3600));
+    let r = admin::gc::gc(data, apply, grace)?;
+    if json {
+        print_json(serde_json::to_value(&r)?);
+        return Ok(());
+    }
+    for c in &r.collected {
+        outln!(
+            "{} {} {} ({} bytes)",
+            if apply { "removed" } else { "would remove" },
+            c.kind,
+            c.hash,
+            c.bytes
+        );
+    }
+    outln!(
+        "{} {} files ({} KiB); kept {} referenced, {} changed within {} hours",
+        if apply { "removed" } else { "would remove" },
+        r.collected.len(),
+        r.collected_bytes / 1024,
+        r.kept_referenced,
+        r.kept_recent,
+        grace_hours
+    );
+    if !apply && !r.collected.is_empty() {
+        outln!("nothing was removed: run again with --apply to remove them");
     }
     Ok(())
 }
@@ -673,7 +740,7 @@ fn serve(
             None => outln!("no public address is set: give `serve --public-addr HOST:PORT` once, or `devices enroll --addr`"),
         }
         std::io::Write::flush(&mut std::io::stdout()).ok();
-        shutdown_signal().await;
+        serving::until_shutdown(&data.path, &data.service, &server, console.as_ref()).await?;
         tracing::info!("shutting down");
         if let Some(http) = console {
             http.shutdown().await;
@@ -681,20 +748,6 @@ fn serve(
         server.shutdown().await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn console_link(data: &DataDir, user: &str, url: Option<String>, json: bool) -> anyhow::Result<()> {
@@ -1102,7 +1155,7 @@ fn cert(data: &DataDir, command: CertCommand) -> anyhow::Result<()> {
             };
             outln!("next certificate:               {next}");
             match s.announced_ms {
-                None => outln!("not announced yet: restart the server so devices learn it"),
+                None => outln!("not announced yet: reload the server (SIGHUP, `systemctl reload gridwarden-server`) so devices learn it"),
                 Some(ms) => outln!(
                     "announced since {}: {} devices have learnt it, {} have not connected since",
                     format_ms(ms),
@@ -1117,16 +1170,16 @@ fn cert(data: &DataDir, command: CertCommand) -> anyhow::Result<()> {
         CertCommand::Rotate => {
             let next = cert::rotate(data)?;
             outln!("next certificate sha256 fingerprint: {next}");
-            outln!("restart the server: it then announces the next certificate to every device that connects; `cert status` shows who has learnt it; then `cert activate`");
+            outln!("reload the server (SIGHUP, `systemctl reload gridwarden-server`): it then announces the next certificate to every device that connects; `cert status` shows who has learnt it; then `cert activate`");
         }
         CertCommand::Activate => {
             let now = cert::activate(data)?;
             outln!("certificate sha256 fingerprint is now {now} (the old one is kept as server-cert.previous.der)");
-            outln!("restart the server to serve it; devices that connected during the rollover follow, others need a new enrolment code; codes issued before now carry the old fingerprint");
+            outln!("reload the server (SIGHUP) to serve it; devices that connected during the rollover follow, others need a new enrolment code; codes issued before now carry the old fingerprint");
         }
         CertCommand::Cancel => {
             cert::cancel(data)?;
-            outln!("rotation dropped; restart the server to stop announcing it");
+            outln!("rotation dropped; reload the server (SIGHUP) to stop announcing it");
         }
     }
     Ok(())

@@ -178,6 +178,10 @@ pub struct ConsoleSection {
     pub base_layer_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_layer_attribution: Option<String>,
+    /// A bearer token `/metrics` asks of every scrape; without one it is
+    /// answered on loopback only (docs/operations.md, "Watch").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ConsoleSection {
@@ -195,6 +199,7 @@ impl Default for ConsoleSection {
             hotspot_window_hours: 24,
             base_layer_url: None,
             base_layer_attribution: None,
+            metrics_token: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::service::{Limits, Service};
 use crate::store::{SqliteStore, Store};
 use crate::tls::{self, Identity};
 
+pub mod live;
 mod locate;
 mod lock;
 

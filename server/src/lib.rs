@@ -9,6 +9,7 @@ pub mod console;
 pub mod datadir;
 pub mod grid;
 pub mod http;
+pub mod metrics;
 pub mod net;
 pub mod photos;
 pub mod service;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::{ConnectionsSection, RateSection};
+use crate::metrics;
 use crate::service::{Service, ServiceError, Session};
 use crate::tls;
 
@@ -66,6 +67,7 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub fingerprint: [u8; 32],
     endpoint: quinn::Endpoint,
+    edge: Arc<Edge>,
     accept_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
 }
@@ -120,14 +122,34 @@ impl RunningServer {
             registry: Arc::new(Registry::default()),
         });
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), edge.clone()));
-        let watch_task = tokio::spawn(watch_revocations(edge));
+        let watch_task = tokio::spawn(watch_revocations(edge.clone()));
         Ok(Self {
             local_addr,
             fingerprint: identity.fingerprint(),
             endpoint,
+            edge,
             accept_task,
             watch_task,
         })
+    }
+
+    /// Serves new connections with `identity` (a rotated certificate, read
+    /// again on SIGHUP); open connections keep the one they started with.
+    /// The stateless-reset and connection-id keys stay those of the start.
+    pub fn reload_identity(&self, identity: &tls::Identity) -> anyhow::Result<()> {
+        let config = tls::quic_server_config(
+            identity,
+            self.edge.service.limits().max_frame,
+            Duration::from_secs(self.edge.connections.idle_timeout_s),
+        )?;
+        self.endpoint.set_server_config(Some(config));
+        crate::admin::cert::note_announcement(&self.edge.service, identity.next_fingerprint())?;
+        Ok(())
+    }
+
+    /// Devices with a connection open now.
+    pub fn connected_devices(&self) -> usize {
+        self.edge.registry.snapshot().len()
     }
 
     /// Closes every connection and waits briefly for the close to reach the
@@ -167,11 +189,13 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
         // handshakes costs the server a refusal packet each, no more.
         if endpoint.open_connections() >= edge.connections.max_connections as usize {
             tracing::warn!(%remote, "connection refused: the server is at its connection limit");
+            metrics::get().refused_connection("at_capacity");
             incoming.refuse();
             continue;
         }
         let Ok(permit) = edge.unauthenticated.clone().try_acquire_owned() else {
             tracing::warn!(%remote, "connection refused: too many connections are still authenticating");
+            metrics::get().refused_connection("authenticating");
             incoming.refuse();
             continue;
         };
@@ -197,6 +221,18 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
     }
 }
 
+/// Ends a sync in the metrics when its connection's task ends.
+struct SyncEnd(Instant);
+
+impl Drop for SyncEnd {
+    fn drop(&mut self) {
+        let metrics = metrics::get();
+        metrics.connections_open.dec();
+        metrics.syncs.inc();
+        metrics.sync_seconds.observe(self.0.elapsed().as_secs_f64());
+    }
+}
+
 async fn serve_connection(
     conn: quinn::Connection,
     session: Session,
@@ -205,6 +241,12 @@ async fn serve_connection(
 ) {
     let remote = conn.remote_address();
     tracing::info!(%remote, device = %session.device_id, user = %session.user, "device connected");
+    let metrics = metrics::get();
+    metrics.connections.inc();
+    metrics.connections_open.inc();
+    let started = Instant::now();
+    // Counted when the connection ends, however it ends.
+    let _sync = SyncEnd(started);
     conn.set_max_concurrent_bi_streams(edge.connections.max_streams.into());
     let session = Arc::new(session);
     loop {
@@ -252,7 +294,10 @@ async fn authenticate(
                     let device = session.device_id;
                     edge.limiter
                         .connection(device, Instant::now())
-                        .map_err(|rate::Limited(why)| limited(why))?;
+                        .map_err(|rate::Limited(why)| {
+                            metrics::get().rate_limited("connection");
+                            limited(why)
+                        })?;
                     let max = edge.connections.max_per_device as usize;
                     let registration =
                         edge.registry
@@ -273,6 +318,11 @@ async fn authenticate(
         }
         Err(refusal) => {
             tracing::warn!(%remote, code = ?refusal.code, reason = %refusal.message, "connection refused");
+            metrics::get().refused_connection(if refusal.code == ErrorCode::RateLimited {
+                "rate_limited"
+            } else {
+                "refused"
+            });
             write_response(
                 &mut send,
                 &ServerMessage::Error(refusal),
@@ -296,6 +346,7 @@ async fn serve_stream(
     let device = session.device_id;
     let timeout = edge.request_timeout();
     if let Err(rate::Limited(why)) = edge.limiter.request(device, Instant::now()) {
+        metrics::get().rate_limited("request");
         // Not even read: a flooding device costs the server one answer.
         let _ = recv.stop(CLOSE_BUSY.into());
         let refusal = ServerMessage::error(ErrorCode::RateLimited, why);
@@ -310,7 +361,10 @@ async fn serve_stream(
                 _ => 0,
             };
             match edge.limiter.ops(device, ops, Instant::now()) {
-                Err(rate::Limited(why)) => ServerMessage::error(ErrorCode::RateLimited, why),
+                Err(rate::Limited(why)) => {
+                    metrics::get().rate_limited("ops");
+                    ServerMessage::error(ErrorCode::RateLimited, why)
+                }
                 Ok(()) => {
                     let service = edge.service.clone();
                     let session = session.clone();

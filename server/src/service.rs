@@ -534,6 +534,7 @@ impl Service {
     /// Serves one request of an authenticated session.
     pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
         let what = request_name(&message);
+        crate::metrics::get().request(what);
         let result = self.handle_inner(session, message);
         result.unwrap_or_else(|e| {
             if let ServiceError::Refused { code, message } = &e {
@@ -722,6 +723,7 @@ impl Service {
             server_hlc.set(self.tick());
             format_hlc(server_hlc.get())
         };
+        let started = std::time::Instant::now();
         let outcomes = self.store.apply_ops_with_meta(
             session.device_id,
             &push.ops,
@@ -730,8 +732,19 @@ impl Service {
             SERVER_HLC_KEY,
             &stamp,
         )?;
+        let metrics = crate::metrics::get();
+        metrics.store_time("push", started.elapsed());
         let server_hlc = server_hlc.get();
         for (op, outcome) in push.ops.iter().zip(&outcomes) {
+            match outcome {
+                gridwarden_protocol::Outcome::Applied => {
+                    metrics.ops_applied.inc();
+                }
+                gridwarden_protocol::Outcome::Duplicate => {
+                    metrics.ops_duplicate.inc();
+                }
+                gridwarden_protocol::Outcome::Rejected { code, .. } => metrics.refused_op(*code),
+            }
             // A clock refusal is routine: the device re-stamps and re-sends.
             if let gridwarden_protocol::Outcome::Rejected { code, reason } = outcome {
                 if *code != ErrorCode::ClockSkew {
@@ -827,8 +840,10 @@ impl Service {
         let mut query = query;
         query.max_bytes = (query.max_bytes / 2).max(1);
         let (page, records) = loop {
+            let started = std::time::Instant::now();
             let page = self.store.pull(&query)?;
             let records = self.with_cases(&page)?;
+            crate::metrics::get().store_time("pull", started.elapsed());
             let has_cases = records.len() > page.items.len();
             let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
             if fits || page.items.len() <= 1 {
@@ -836,6 +851,9 @@ impl Service {
             }
             query.max_records = page.items.len() / 2;
         };
+        let metrics = crate::metrics::get();
+        metrics.pull_pages.inc();
+        metrics.pull_records.inc_by(records.len() as u64);
         Ok(PullPage {
             records,
             cursor: encode_cursor(page.last_seq),

@@ -92,6 +92,54 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<Identity> {
     })
 }
 
+/// Reads the certificate and key already in `dir` (and the next
+/// certificate), creating and repairing nothing: what a running server
+/// reloads on SIGHUP. Refuses a key that does not go with the certificate,
+/// and a certificate outside its validity at `now_ms`.
+pub fn load_existing(dir: &Path, now_ms: i64) -> anyhow::Result<Identity> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let cert = read(CERT_FILE)?;
+    let key = read(KEY_FILE)?;
+    let next = read_optional(&dir.join(NEXT_CERT_FILE))?;
+    for (name, der) in
+        std::iter::once((CERT_FILE, &cert)).chain(next.iter().map(|n| (NEXT_CERT_FILE, n)))
+    {
+        let (from, until) =
+            validity_ms(der).with_context(|| format!("{name} is not a certificate"))?;
+        if now_ms < from || now_ms > until {
+            anyhow::bail!(
+                "{name} is valid from {} to {} (Unix ms), not now",
+                from,
+                until
+            );
+        }
+    }
+    let identity = Identity {
+        cert: CertificateDer::from(cert),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        next: next.map(CertificateDer::from),
+    };
+    // rustls checks that the key parses and matches the certificate.
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(chain(&identity), identity.key.clone_key())
+        .with_context(|| format!("{KEY_FILE} and {CERT_FILE} do not go together"))?;
+    Ok(identity)
+}
+
+/// A DER certificate's validity: (not before, not after) in Unix ms.
+pub fn validity_ms(der: &[u8]) -> anyhow::Result<(i64, i64)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| anyhow::anyhow!("unreadable X.509 certificate: {e}"))?;
+    let v = cert.validity();
+    let ms = |t: &x509_parser::time::ASN1Time| t.timestamp().saturating_mul(1000);
+    Ok((ms(&v.not_before), ms(&v.not_after)))
+}
+
 fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),

@@ -12,6 +12,7 @@ use gridwarden_server::config::ConsoleSection;
 use gridwarden_server::http::HttpServer;
 use gridwarden_server::{admin, Config, DataDir, EdgeConfig, Limits, RunningServer};
 pub mod kotlin;
+pub mod metrics;
 pub mod mobile;
 pub mod relay;
 pub mod sim;
@@ -467,6 +468,8 @@ pub mod process {
         /// line, the console's URL, the data directory and the certificate
         /// fingerprint.
         pub banner: Vec<String>,
+        /// Its log lines (stderr), when started with [`ServerProcess::start_logged`].
+        log: Option<std::sync::mpsc::Receiver<String>>,
     }
 
     impl ServerProcess {
@@ -478,6 +481,31 @@ pub mod process {
 
         /// The same with more arguments to `serve` (`--public-addr …`).
         pub fn start_with_args(data: &Path, port: u16, extra: &[&str]) -> Self {
+            Self::spawn(data, port, extra, false)
+        }
+
+        /// [`ServerProcess::start_with_args`], keeping its log lines for
+        /// [`ServerProcess::wait_for_log`].
+        pub fn start_logged(data: &Path, port: u16, extra: &[&str]) -> Self {
+            Self::spawn(data, port, extra, true)
+        }
+
+        /// Waits for a log line containing `needle` (lines before it are
+        /// consumed) and returns it.
+        pub fn wait_for_log(&self, needle: &str, limit: std::time::Duration) -> String {
+            let log = self.log.as_ref().expect("started with start_logged");
+            let deadline = std::time::Instant::now() + limit;
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match log.recv_timeout(left) {
+                    Ok(line) if line.contains(needle) => return line,
+                    Ok(_) => {}
+                    Err(e) => panic!("no log line with `{needle}`: {e}"),
+                }
+            }
+        }
+
+        fn spawn(data: &Path, port: u16, extra: &[&str], logged: bool) -> Self {
             let mut child = Command::new(bins::path("gridwarden-server"))
                 .args(["serve", "--data"])
                 .arg(data)
@@ -487,9 +515,24 @@ pub mod process {
                 .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
+                .stderr(if logged {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
                 .spawn()
                 .unwrap();
+            let log = child.stderr.take().map(|stderr| {
+                let (send, receive) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        if send.send(line).is_err() {
+                            break;
+                        }
+                    }
+                });
+                receive
+            });
             let stdout = child.stdout.take().unwrap();
             let mut lines = BufReader::new(stdout).lines();
             let banner: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
@@ -500,7 +543,7 @@ pub mod process {
             );
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
-            Self { child, banner }
+            Self { child, banner, log }
         }
 
         /// The server's process id.

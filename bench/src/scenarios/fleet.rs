@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+
 use gridwarden_client_core::Client;
 use gridwarden_protocol::Role;
 
@@ -62,7 +64,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     for i in 0..n {
         admin.add_user(&user(i), Role::Warden, &[grid.code_of(i)])?;
     }
-    let server = ServerProcess::start(&server_dir)?;
+    let server = ServerProcess::start_with_http(&server_dir)?;
     let addr = server.addr.to_string();
     let codes = (0..n)
         .map(|i| admin.enrolment_code(&user(i), &addr))
@@ -101,9 +103,21 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         }
         server.reset_peak_rss()?;
         let cpu_before = (server.cpu_seconds()?, own_cpu_seconds()?);
+        let scrape = || {
+            let origin = server.http.as_deref().context("no HTTP listener")?;
+            gridwarden_e2e::metrics::scrape(origin).map_err(|e| anyhow::anyhow!("/metrics: {e}"))
+        };
+        let metrics_before = scrape()?;
         let t0 = Instant::now();
         let results = runtime.block_on(sync_all(&devices, RUN_BUDGET));
         let all_done = t0.elapsed();
+        // What the server's own counters saw of the run (docs/operations.md).
+        let moved = gridwarden_e2e::metrics::deltas(&metrics_before, &scrape()?);
+        let moved: Vec<String> = moved.iter().map(|(k, v)| format!("{k} +{v}")).collect();
+        progress(
+            "fleet",
+            format!("run {run}: /metrics moved: {}", moved.join(", ")),
+        );
         let peak = server.peak_rss_bytes()?;
         server_cpu.push(server.cpu_seconds()? - cpu_before.0);
         devices_cpu.push(own_cpu_seconds()? - cpu_before.1);

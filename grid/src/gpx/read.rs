@@ -347,11 +347,14 @@ impl<'a> State<'a> {
             return Ok(());
         };
         if let Some((text, at)) = open.time.as_ref().filter(|(t, _)| !t.trim().is_empty()) {
-            open.point.time_ms = Some(parse_rfc3339(text, Leniency::Lenient).ok_or_else(|| GpxError::BadTime {
-                point: open.number,
-                line: self.line(*at),
-                text: text.trim().chars().take(MAX_TIME_BYTES).collect(),
-            })?);
+            open.point.time_ms =
+                Some(
+                    parse_rfc3339(text, Leniency::Lenient).ok_or_else(|| GpxError::BadTime {
+                        point: open.number,
+                        line: self.line(*at),
+                        text: text.trim().chars().take(MAX_TIME_BYTES).collect(),
+                    })?,
+                );
         }
         let route = self.stack.last().is_some_and(|(t, _)| *t == Tag::Rte);
         if route {

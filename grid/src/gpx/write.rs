@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use gridwarden_protocol::track::{PatrolInfo, TrackPoint};
 
-use gridwarden_protocol::time::format_rfc3339;
 use crate::track::sorted;
+use gridwarden_protocol::time::format_rfc3339;
 
 /// A GPX 1.1 document (creator "gridwarden") with one `<trk>` named after
 /// the patrol's note (or, without one, its id and warden), and one

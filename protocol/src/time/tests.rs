@@ -66,7 +66,10 @@ fn refuses_what_is_not_a_time() {
 #[test]
 fn strict_wants_the_offset_written_out() {
     assert_eq!(strict("2023-11-15T06:13:20+08:00"), Some(1_700_000_000_000));
-    assert_eq!(strict("2023-11-14 20:13:20.5-02:00"), Some(1_700_000_000_500));
+    assert_eq!(
+        strict("2023-11-14 20:13:20.5-02:00"),
+        Some(1_700_000_000_500)
+    );
     for lenient_only in [
         "2023-11-14T22:13:20",
         "2023-11-14T22:13:20+0800",
@@ -81,7 +84,10 @@ fn strict_wants_the_offset_written_out() {
 
 #[test]
 fn formats_utc_with_milliseconds() {
-    assert_eq!(format_rfc3339(0).as_deref(), Some("1970-01-01T00:00:00.000Z"));
+    assert_eq!(
+        format_rfc3339(0).as_deref(),
+        Some("1970-01-01T00:00:00.000Z")
+    );
     assert_eq!(
         format_rfc3339(1_715_905_800_123).as_deref(),
         Some("2024-05-17T00:30:00.123Z")

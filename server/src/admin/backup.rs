@@ -98,7 +98,9 @@ fn copy_dir(src: &Path, dest: &Path) -> anyhow::Result<Copied> {
     for entry in fs::read_dir(src)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let skip = name.starts_with(DB_FILE) || name == LOCK_FILE;
+        let skip = name.starts_with(DB_FILE)
+            || name == LOCK_FILE
+            || name.starts_with(crate::datadir::live::LIVE_FILE);
         if entry.file_type()?.is_file() && !skip {
             fs::copy(entry.path(), dest.join(&name))
                 .with_context(|| format!("copying {}", entry.path().display()))?;

@@ -1,6 +1,8 @@
 //! `status`: the health of a data directory from the command line — is a
-//! server running on it, does the database pass SQLite's check, how much
-//! disk is left, which devices were seen lately.
+//! server running on it and how many devices it has connected now (from the
+//! live file `serve` keeps, `datadir/live.rs`), when the certificates
+//! expire, does the database pass SQLite's check, how much disk is left,
+//! which devices were seen lately.
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -9,12 +11,23 @@ use crate::datadir::{holder, DataDir, DB_FILE};
 
 /// Devices seen within this long count as connected lately.
 const RECENT_MS: i64 = 15 * 60 * 1000;
+/// A certificate expiring sooner than this is a warning.
+pub const CERT_WARN_DAYS: i64 = 30;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub data_dir: String,
     /// The PID of the `serve` holding the directory.
     pub server_pid: Option<String>,
+    /// Devices with a connection open to the running server, as it wrote
+    /// them at `live_as_of_ms` (every 2 s); `None` when no server runs.
+    pub connected_devices: Option<usize>,
+    pub live_as_of_ms: Option<i64>,
+    /// The console's URL (`/metrics`, `/healthz`, `/readyz` beside it).
+    pub http: Option<String>,
+    /// The certificate devices pin, and the console's when it has one.
+    pub certificates: Vec<CertExpiry>,
     /// SQLite's `quick_check`: `ok`, or what is wrong.
     pub database_check: String,
     pub database_bytes: u64,
@@ -27,13 +40,96 @@ pub struct Status {
     pub devices_seen_recently: usize,
 }
 
+#[derive(Debug, Serialize)]
+pub struct CertExpiry {
+    /// `quic` (the pinned certificate) or `console`.
+    pub which: &'static str,
+    pub path: String,
+    pub not_after_ms: Option<i64>,
+    /// Whole days left; negative once expired.
+    pub days_left: Option<i64>,
+    /// Fewer than 30 days left, expired, or unreadable.
+    pub warning: Option<String>,
+}
+
 impl Status {
     pub fn healthy(&self) -> bool {
         self.database_check == "ok"
     }
+
+    pub fn warnings(&self) -> Vec<&str> {
+        self.certificates
+            .iter()
+            .filter_map(|c| c.warning.as_deref())
+            .collect()
+    }
 }
 
-pub fn status(data: &DataDir) -> anyhow::Result<Status> {
+fn expiry(
+    which: &'static str,
+    path: &std::path::Path,
+    der: anyhow::Result<Vec<u8>>,
+    now: i64,
+) -> CertExpiry {
+    let not_after = der.and_then(|der| Ok(crate::tls::validity_ms(&der)?.1));
+    let (not_after_ms, days_left, warning) = match not_after {
+        Ok(at) => {
+            let days = (at - now).div_euclid(DAY_MS);
+            let warning = if at <= now {
+                Some(format!("the {which} certificate has expired"))
+            } else if days < CERT_WARN_DAYS {
+                Some(format!("the {which} certificate expires in {days} days"))
+            } else {
+                None
+            };
+            (Some(at), Some(days), warning)
+        }
+        Err(e) => (
+            None,
+            None,
+            Some(format!("the {which} certificate is unreadable: {e:#}")),
+        ),
+    };
+    CertExpiry {
+        which,
+        path: path.display().to_string(),
+        not_after_ms,
+        days_left,
+        warning,
+    }
+}
+
+/// The expiry of the pinned certificate and of the console's (its first
+/// PEM certificate), if one is configured.
+pub fn certificates(
+    data: &DataDir,
+    console_cert: Option<&std::path::Path>,
+    now: i64,
+) -> Vec<CertExpiry> {
+    let quic = data.path.join(crate::tls::CERT_FILE);
+    let mut all = vec![expiry(
+        "quic",
+        &quic,
+        std::fs::read(&quic).map_err(Into::into),
+        now,
+    )];
+    if let Some(path) = console_cert {
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|mut certs| {
+                certs
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("no certificate in the file"))?
+                    .map(|c| c.to_vec())
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            });
+        all.push(expiry("console", path, der, now));
+    }
+    all
+}
+
+pub fn status(data: &DataDir, console_cert: Option<&std::path::Path>) -> anyhow::Result<Status> {
     let db = data.path.join(DB_FILE);
     let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let checks: Vec<String> = conn
@@ -42,10 +138,20 @@ pub fn status(data: &DataDir) -> anyhow::Result<Status> {
         .collect::<Result<_, _>>()?;
     let devices = data.store().devices()?;
     let active = devices.iter().filter(|d| d.revoked_ms.is_none());
-    let since = data.service.now() - RECENT_MS;
+    let now = data.service.now();
+    let since = now - RECENT_MS;
+    let server_pid = holder(&data.path)?;
+    // Only a running server's file says anything.
+    let live = server_pid
+        .as_ref()
+        .and_then(|_| crate::datadir::live::read(&data.path));
     Ok(Status {
         data_dir: data.path.display().to_string(),
-        server_pid: holder(&data.path)?,
+        server_pid,
+        connected_devices: live.as_ref().map(|l| l.connected_devices),
+        live_as_of_ms: live.as_ref().map(|l| l.updated_ms),
+        http: live.and_then(|l| l.http),
+        certificates: certificates(data, console_cert, now),
         database_check: checks.join("; "),
         database_bytes: std::fs::metadata(&db)?.len(),
         disk_available_bytes: fs4::available_space(&data.path)?,

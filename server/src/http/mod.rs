@@ -1,14 +1,14 @@
 //! The server's one HTTP listener, on the same tokio runtime as QUIC: one
 //! router with a module per surface. Today that is the supervisor console
 //! (`console/`: its JSON API; `assets.rs`: its page, embedded at build
-//! time). Open311 (`/open311/…`) and `/metrics` join as sibling modules,
-//! merged in [`router`]. Handlers are thin: they parse, call the
+//! time), Open311 (`open311/`), and `/metrics`, `/healthz`, `/readyz`
+//! (`ops.rs`), merged in [`router`]. Handlers are thin: they parse, call the
 //! [`Console`] (which calls the same `Service` as the QUIC edge) on the
 //! blocking pool, and map errors to statuses in one place (`error.rs`).
 //! docs/adr/0017-http-stack.md says why axum and axum-server.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ pub mod assets;
 pub mod console;
 mod error;
 pub mod open311;
+pub mod ops;
 
 pub use error::ApiError;
 
@@ -62,6 +63,15 @@ pub fn router(console: Arc<Console>) -> Router {
 
 /// Every surface under one router, with the headers every response gets.
 pub fn router_with(console: Arc<Console>, open311: Open311Section) -> Router {
+    router_parts(console, open311, ops::Health::default())
+}
+
+fn router_parts(console: Arc<Console>, open311: Open311Section, health: ops::Health) -> Router {
+    let ops = ops::routes(
+        console.service.clone(),
+        health,
+        console.config.metrics_token.clone(),
+    );
     let open311 = Arc::new(open311::Open311::new(console.service.clone(), open311));
     let csp = content_security_policy(console.config.base_layer_url.as_deref());
     let header = |name: HeaderName, value: &str| {
@@ -74,6 +84,7 @@ pub fn router_with(console: Arc<Console>, open311: Open311Section) -> Router {
         .merge(assets::routes())
         .merge(console::routes(console))
         .merge(open311::routes(open311))
+        .merge(ops)
         // gzip when the browser asks (the city's map is ~2.8 MB of GeoJSON
         // for 10,000 cells, about 150 KB compressed); never the event
         // stream or images (tower-http's default predicate).
@@ -93,6 +104,10 @@ pub struct HttpServer {
     pub local_addr: SocketAddr,
     pub tls: bool,
     handle: axum_server::Handle,
+    health: ops::Health,
+    /// The HTTPS configuration and the PEM files it came from, read again
+    /// by [`HttpServer::reload_tls`].
+    tls_files: Option<(axum_server::tls_rustls::RustlsConfig, PathBuf, PathBuf)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -103,8 +118,31 @@ impl HttpServer {
         format!("{scheme}://{}/console/", self.local_addr)
     }
 
+    /// Reads the console's certificate and key again (SIGHUP): new
+    /// connections get them; a pair that does not load, does not match or
+    /// is outside its validity at `now_ms` is refused and the old one kept.
+    /// `Ok(false)` when the listener is plain HTTP.
+    pub fn reload_tls(&self, now_ms: i64) -> anyhow::Result<bool> {
+        let Some((config, cert, key)) = &self.tls_files else {
+            return Ok(false);
+        };
+        let (fresh, leaf) = rustls_server_config(cert, key)?;
+        let (from, until) = crate::tls::validity_ms(&leaf)
+            .with_context(|| format!("console.tls_cert {}", cert.display()))?;
+        if now_ms < from || now_ms > until {
+            anyhow::bail!(
+                "console.tls_cert {} is valid from {from} to {until} (Unix ms), not now",
+                cert.display()
+            );
+        }
+        config.reload_from_config(fresh);
+        Ok(true)
+    }
+
     /// Stops accepting, gives open requests a moment, then drops them.
     pub async fn shutdown(self) {
+        // `/readyz` says so while open requests finish.
+        self.health.shutting_down();
         self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
         let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
     }
@@ -123,18 +161,21 @@ pub fn start_with(
     listen: SocketAddr,
 ) -> anyhow::Result<HttpServer> {
     let tls = match (&console.config.tls_cert, &console.config.tls_key) {
-        (Some(cert), Some(key)) => Some(rustls_config(cert, key)?),
+        (Some(cert), Some(key)) => Some((rustls_config(cert, key)?, cert.clone(), key.clone())),
         _ => None,
     };
+    let tls_files = tls.clone();
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("binding the console's HTTP listener on {listen}"))?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
-    let app = router_with(console, open311).into_make_service_with_connect_info::<SocketAddr>();
+    let health = ops::Health::default();
+    let app = router_parts(console, open311, health.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let is_tls = tls.is_some();
     let task = match tls {
-        Some(config) => {
+        Some((config, _, _)) => {
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
                 .handshake_timeout(HANDSHAKE_TIMEOUT);
             let server = axum_server::from_tcp(listener)
@@ -159,6 +200,8 @@ pub fn start_with(
         local_addr,
         tls: is_tls,
         handle,
+        health,
+        tls_files,
         task,
     })
 }
@@ -166,6 +209,15 @@ pub fn start_with(
 /// rustls with the ring provider (the one QUIC uses) and the PEM files of
 /// the config: IT's certificate for the console, not the pinned QUIC one.
 fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    let (config, _) = rustls_server_config(cert, key)?;
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(config))
+}
+
+/// The rustls configuration of the PEM files, and the leaf certificate's DER.
+fn rustls_server_config(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, Vec<u8>)> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
@@ -176,6 +228,7 @@ fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rus
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| anyhow::anyhow!("console.tls_key {}: {e}", key.display()))?;
+    let leaf = certs[0].to_vec();
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -184,9 +237,7 @@ fn rustls_config(cert: &Path, key: &Path) -> anyhow::Result<axum_server::tls_rus
     .with_single_cert(certs, key)
     .context("the console's certificate and key do not go together")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
-        Arc::new(config),
-    ))
+    Ok((Arc::new(config), leaf))
 }
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ impl Service {
             .photo_store()?
             .progress(photo.hash, photo.size)
             .map_err(photo_failure)?;
+        if progress.received > 0 && !progress.complete {
+            crate::metrics::get().photo_resumes.inc();
+        }
         Ok(status(photo.hash, progress))
     }
 
@@ -137,7 +140,10 @@ impl Service {
                 &chunk.chunk_hash,
             )
             .map_err(photo_failure)?;
+        let metrics = crate::metrics::get();
+        metrics.photo_bytes_received.inc_by(chunk.data.len() as u64);
         if progress.complete {
+            metrics.photos_stored.inc();
             tracing::info!(photo = %chunk.hash, bytes = chunk.total, device = %session.device_id, "photo stored");
         }
         Ok(status(chunk.hash, progress))
@@ -181,6 +187,9 @@ impl Service {
             .photo_store()?
             .read(fetch.hash, fetch.offset, max_len)
             .map_err(photo_failure)?;
+        crate::metrics::get()
+            .photo_bytes_sent
+            .inc_by(data.len() as u64);
         Ok(PhotoData {
             hash: fetch.hash,
             size,

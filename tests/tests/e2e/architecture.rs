@@ -97,7 +97,10 @@ fn rust_files(dir: &str) -> Vec<String> {
     let mut files = Vec::new();
     let mut todo = vec![root.join(dir)];
     while let Some(dir) = todo.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a source directory").flatten() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("a source directory")
+            .flatten()
+        {
             let path = entry.path();
             if path.is_dir() {
                 todo.push(path);
@@ -137,9 +140,7 @@ fn on_the_device_quinn_is_only_in_client_cores_link() {
     let users = files_mentioning(DEVICE_SOURCES, &["quinn::", "use quinn"]);
     let stray: Vec<_> = users
         .iter()
-        .filter(|f| {
-            *f != "client-core/src/transport.rs" && !f.starts_with("client-core/src/link/")
-        })
+        .filter(|f| *f != "client-core/src/transport.rs" && !f.starts_with("client-core/src/link/"))
         .collect();
     assert!(stray.is_empty(), "quinn outside the link layer: {stray:?}");
     assert!(!users.is_empty(), "the link layer was found");

@@ -3,6 +3,9 @@
 //! enrolment codes carry.
 
 mod backup;
+mod gc;
+mod rotate;
+mod watch;
 
 use std::path::Path;
 use std::process::Command;

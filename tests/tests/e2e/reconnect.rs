@@ -105,7 +105,10 @@ fn a_sync_can_be_cancelled_while_waiting_and_gives_up_after_its_attempts() {
     assert!(matches!(result, Err(ClientError::Cancelled)), "{result:?}");
     let events = events.into_inner().unwrap();
     assert!(
-        matches!(events.last(), Some(SyncProgress::Waiting { attempt: 2, .. })),
+        matches!(
+            events.last(),
+            Some(SyncProgress::Waiting { attempt: 2, .. })
+        ),
         "cancel takes effect at once: {events:?}"
     );
 

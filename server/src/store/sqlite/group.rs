@@ -79,6 +79,15 @@ impl GroupWriter {
     /// Runs `f` in the shared write transaction; returns its result once its
     /// changes are durable.
     pub(super) fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let arrived = Instant::now();
+        let result = self.write_timed(f);
+        crate::metrics::get()
+            .group_commit_wait_seconds
+            .observe(arrived.elapsed().as_secs_f64());
+        result
+    }
+
+    fn write_timed<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut inner = self.lock();
         self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -130,6 +139,9 @@ impl GroupWriter {
                 Err(e) => Err(e),
             };
         }
+        crate::metrics::get()
+            .group_commit_writes
+            .observe(open.writes as f64);
         let committed = inner.conn.execute_batch("COMMIT");
         let outcome = committed.as_ref().map(|_| ()).map_err(|e| e.to_string());
         self.end(inner, batch, outcome);

@@ -23,6 +23,7 @@ pub(super) fn append(tx: &Connection, audit: &AuditRecord) -> StoreResult<u64> {
         audit.subject,
         audit.detail,
     ])?;
+    crate::metrics::get().audit_events.inc();
     Ok(tx.last_insert_rowid() as u64)
 }
 

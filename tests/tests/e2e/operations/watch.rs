@@ -1,0 +1,192 @@
+//! What IT watches, through the real binary: `/metrics` parsed by a
+//! Prometheus text parser written by others (prometheus-parse) before and
+//! after a real sync, `/healthz` and `/readyz`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gridwarden_client_core::{Client, Location};
+use gridwarden_e2e::process::{free_udp_port, ServerProcess};
+use gridwarden_e2e::{metrics, report_at};
+use serde_json::Value as Json;
+
+use super::ok;
+
+pub(super) const IN_CELL: Location = Location {
+    lon: 111.6874,
+    lat: 40.84945,
+    accuracy_m: Some(5.0),
+};
+
+/// The console's origin (`http://127.0.0.1:PORT`) from `serve`'s banner.
+pub(super) fn origin(server: &ServerProcess) -> String {
+    let line = server
+        .banner
+        .iter()
+        .find(|l| l.starts_with("supervisor console at "))
+        .unwrap_or_else(|| panic!("{:?}", server.banner));
+    line.trim_start_matches("supervisor console at ")
+        .trim_end_matches("/console/")
+        .to_owned()
+}
+
+/// One scrape, checked: the OpenMetrics content type, parsed by
+/// prometheus-parse, and nothing in it naming a device or user.
+fn scrape(origin: &str) -> HashMap<String, f64> {
+    let response = reqwest::blocking::get(format!("{origin}/metrics")).unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().unwrap();
+    // No device, user or report in a label, nor anywhere in the text.
+    assert!(!text.contains("ann"), "{text}");
+    assert!(!text.contains("e2e phone"), "{text}");
+    metrics::parse(&text).unwrap()
+}
+
+fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str) -> f64 {
+    let value = |m: &HashMap<String, f64>| m.get(key).copied().unwrap_or(0.0);
+    value(after) - value(before)
+}
+
+pub(super) fn enrol(data: &Path, home: &Path, user: &str) -> Client {
+    let out = ok(data, &["devices", "enroll", "--user", user, "--json"]);
+    let code: Json = serde_json::from_str(&out).unwrap();
+    let client = Client::open(home).unwrap();
+    client
+        .enroll(code["code"].as_str().unwrap(), "e2e phone")
+        .unwrap();
+    client
+}
+
+#[test]
+fn metrics_move_with_a_real_sync_and_parse_as_prometheus_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init"]);
+    ok(&data, &["users", "add", "ann", "--role", "warden"]);
+    let server = ServerProcess::start(&data, free_udp_port());
+    let origin = origin(&server);
+
+    // Health: the process is up, the store answers.
+    let health = reqwest::blocking::get(format!("{origin}/healthz")).unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::blocking::get(format!("{origin}/readyz")).unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Json = ready.json().unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["store"], "ok", "{ready}");
+
+    let before = scrape(&origin);
+    let ann = enrol(&data, &tmp.path().join("ann"), "ann");
+    let photo_file = tmp.path().join("p.jpg");
+    let photo: Vec<u8> = [0xFF, 0xD8, 0xFF, 0xE0]
+        .into_iter()
+        .chain((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8))
+        .collect();
+    std::fs::write(&photo_file, &photo).unwrap();
+    for i in 0..3 {
+        let id = ann
+            .record_report(report_at("0101", IN_CELL, &format!("metrics {i}")))
+            .unwrap();
+        if i == 0 {
+            ann.attach_photos(id, std::slice::from_ref(&photo_file))
+                .unwrap();
+        }
+    }
+    let summary = ann.sync().unwrap();
+    assert_eq!(summary.pushed, 4, "{summary:?}");
+    let after = scrape(&origin);
+
+    let moved = |key: &str| delta(&before, &after, key);
+    // The enrolment and the sync each opened a connection; both ended.
+    assert!(moved("gridwarden_connections_total") >= 2.0);
+    assert!(moved("gridwarden_syncs_total") >= 2.0);
+    assert!(moved("gridwarden_sync_duration_seconds_count") >= 2.0);
+    assert_eq!(moved("gridwarden_ops_applied_total"), 4.0);
+    assert!(moved("gridwarden_requests_total{kind=push}") >= 1.0);
+    assert!(moved("gridwarden_pull_pages_total") >= 1.0);
+    assert!(moved("gridwarden_pull_records_total") >= 3.0);
+    assert_eq!(
+        moved("gridwarden_photo_received_bytes_total"),
+        photo.len() as f64
+    );
+    assert_eq!(moved("gridwarden_photos_stored_total"), 1.0);
+    assert!(moved("gridwarden_group_commit_writes_count") >= 1.0);
+    assert!(moved("gridwarden_group_commit_wait_seconds_count") >= 1.0);
+    assert!(moved("gridwarden_store_seconds_count{op=push}") >= 1.0);
+    assert!(moved("gridwarden_store_seconds_count{op=pull}") >= 1.0);
+    // The enrolment is audited.
+    assert!(moved("gridwarden_audit_events_total") >= 1.0);
+    assert_eq!(after["gridwarden_connections_open"], 0.0);
+
+    // A refused op is counted by its code: a warden covering the cell sees
+    // ann's report but may not edit it (only its reporter or a supervisor).
+    let cell = ann.list_reports().unwrap()[0]
+        .grid_cell
+        .clone()
+        .expect("the server assigned a cell");
+    ok(
+        &data,
+        &["users", "add", "bob", "--role", "warden", "--grids", &cell],
+    );
+    let bob = enrol(&data, &tmp.path().join("bob"), "bob");
+    bob.sync().unwrap();
+    let theirs = bob.list_reports().unwrap();
+    assert_eq!(theirs.len(), 3, "bob sees the cell's reports");
+    let before = scrape(&origin);
+    let edit = gridwarden_client_core::ReportEdit {
+        note: Some("not mine".into()),
+        ..Default::default()
+    };
+    bob.edit_report(theirs[0].id, edit).unwrap();
+    let summary = bob.sync().unwrap();
+    assert_eq!(summary.rejected.len(), 1, "{summary:?}");
+    let after = scrape(&origin);
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            "gridwarden_ops_refused_total{code=forbidden}"
+        ),
+        1.0
+    );
+    assert_eq!(delta(&before, &after, "gridwarden_ops_applied_total"), 0.0);
+}
+
+#[test]
+fn with_a_token_configured_metrics_asks_it_even_on_loopback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = gridwarden_e2e::TestServer::start_console(
+        &tmp.path().join("data"),
+        gridwarden_server::config::ConsoleSection {
+            http: "127.0.0.1:0".into(),
+            metrics_token: Some("s3cret-scrape-token".into()),
+            ..Default::default()
+        },
+    );
+    let url = server.console_url("/metrics");
+    let http = reqwest::blocking::Client::new();
+    let refused = http.get(&url).send().unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().unwrap().contains("console.metrics_token"));
+    let wrong = http.get(&url).bearer_auth("guess").send().unwrap();
+    assert_eq!(wrong.status(), 403);
+    let scraped = http
+        .get(&url)
+        .bearer_auth("s3cret-scrape-token")
+        .send()
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let samples = metrics::parse(&scraped.text().unwrap()).unwrap();
+    assert!(samples.contains_key("gridwarden_connections_total"));
+    // Health needs no token.
+    let ready = http.get(server.console_url("/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
+}
