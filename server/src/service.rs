@@ -1250,7 +1250,9 @@ mod tests {
                     },
                     address: None,
                     note: note.into(),
-                    observed_at_ms: gridwarden_protocol::clock::SystemClock.now_ms() as i64,
+                    observed_at_ms: gridwarden_protocol::clock::Clock::now_ms(
+                        &gridwarden_protocol::clock::SystemClock,
+                    ) as i64,
                     patrol: None,
                 }),
             },
