@@ -1,45 +1,91 @@
 //! The gridwarden client core: everything a device does, shared by the phone
 //! apps (through bindings) and the command-line client (brief decision 10).
 //!
-//! - [`Client`] records, edits, deletes and browses reports offline: each
-//!   action is one SQLite transaction that also appends an op to the outbox.
-//! - [`Client::sync`] pushes the outbox, refreshes reference data and pulls
-//!   the device's scoped change feed over one QUIC connection, pinned to the
-//!   certificate learnt at enrolment.
-//! - [`sync::engine`] is the IO-free state machine behind it.
+//! # Layers
+//!
+//! Each layer uses only the layers above it in this list (checked by the
+//! `layers` test, which reads every module's `use crate::…` lines):
+//!
+//! 1. **base** — [`error`] (the one error type), `time` (the server-time
+//!    estimate's arithmetic), [`tls`] (certificate pins).
+//! 2. **link** — `link`: the [`Exchange`] trait (one connection: a message
+//!    out, its answer back), [`Connect`] (opens one), the helpers for
+//!    unexpected answers, and `link::quic` ([`transport`]), the only code on
+//!    the device that touches quinn.
+//! 3. **store** — [`store`]: the SQLite tables, one function per query.
+//! 4. **local** — `local`: what a device does without the network. The
+//!    report, photo, patrol and case writes are functions over one
+//!    `&rusqlite::Transaction` and a `Clock`; `local::Device` holds the
+//!    store, the reference cache and the clock they share.
+//! 5. **sync** — [`sync`]: the IO-free [`sync::engine`] and its driver over
+//!    any [`Connect`], the photo upload, retries.
+//! 6. **remote** — `remote`: enrolment and the on-demand requests (photo
+//!    fetch, patrol review), over any [`Connect`] too, so the simulation
+//!    drives them like the sync.
+//! 7. **client** — [`Client`]: the thin facade front ends hold; it delegates
+//!    to the layers below and none of them calls back into it. Its blocking
+//!    calls share one runtime the client keeps (never one per call).
 
-mod cache;
-pub mod cases;
-mod client;
-mod enroll;
 pub mod error;
-pub mod lookup;
-pub mod patrol;
-pub mod photo;
-mod recover;
-mod remote;
-pub mod store;
-pub mod sync;
 mod time;
 pub mod tls;
-pub mod transport;
-mod trust;
-pub mod view;
 
+mod link;
+
+pub mod store;
+
+mod local;
+
+pub mod sync;
+
+mod remote;
+
+mod client;
+
+#[cfg(test)]
+mod layers;
 #[cfg(test)]
 mod testutil;
 
-pub use cache::CellGuess;
+/// The QUIC link (`link::quic`), for tools and tests that open raw
+/// connections or sync over a session of their own.
+pub use link::quic as transport;
+
+/// The case loop's views and filter.
+pub mod cases {
+    pub use crate::local::cases::{CaseFilter, CaseView, StepView};
+}
+/// Ids by typed prefix, short ids, names of codes.
+pub mod lookup {
+    pub use crate::local::lookup::{
+        id_prefix_digits, PrefixMatches, ReferenceNames, ShortIds, MIN_SHORT_ID_DIGITS,
+    };
+}
+/// Patrol inputs and results.
+pub mod patrol {
+    pub use crate::local::patrols::{ImportedPatrol, PointInput, POINTS_PER_OP};
+}
+/// Photos as a device shows them.
+pub mod photo {
+    pub use crate::local::photos::{PhotoView, DEVICE_MAX_PHOTO_BYTES};
+}
+/// Reports as a device shows them.
+pub mod view {
+    pub use crate::local::view::{ReportStatus, ReportView};
+}
+
 pub use cases::{CaseFilter, CaseView, StepView};
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
+pub use link::{Connect, Exchange};
+pub use local::cache::CellGuess;
+pub use local::enrolment::UnsentWork;
 pub use lookup::{PrefixMatches, ReferenceNames, ShortIds};
 pub use patrol::{ImportedPatrol, PointInput};
 pub use photo::PhotoView;
-pub use recover::UnsentWork;
 pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
-pub use sync::{CancelToken, Controls, Exchange, RetryPolicy, SyncProgress, SyncSummary};
+pub use sync::{CancelToken, Controls, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 
 pub use gridwarden_protocol::{case, category};
@@ -67,5 +113,19 @@ mod thread_safety {
         let client = Client::open(dir.path()).unwrap();
         is_send(&client.sync_async());
         is_send(&client.enroll_async("gw1.x", "label"));
+        is_send(&client.fetch_photo(
+            &crate::PhotoRef {
+                hash: gridwarden_protocol::PhotoHash([0; 32]),
+                size: 0,
+                mime: String::new(),
+            },
+            dir.path(),
+        ));
+        is_send(&client.remote_patrols(crate::ListPatrols {
+            warden: None,
+            since_ms: None,
+            until_ms: None,
+            max_patrols: 1,
+        }));
     }
 }

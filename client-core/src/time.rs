@@ -1,7 +1,7 @@
 //! Time arithmetic of the client. The clock itself is injected
 //! (`gridwarden_protocol::clock`), so simulations can move it by hand.
 
-use gridwarden_protocol::clock::{Clock, SinceBoot};
+use gridwarden_protocol::clock::SinceBoot;
 
 /// A device wall-clock reading corrected by the offset to the server's clock
 /// measured at the last sync, so a phone whose date is wrong still stamps its
@@ -51,19 +51,10 @@ pub fn estimate_server_ms(
     }
 }
 
-/// [`estimate_server_ms`] for `clock` now, with what the store measured.
-pub fn server_now(conn: &rusqlite::Connection, clock: &dyn Clock) -> crate::error::Result<u64> {
-    Ok(estimate_server_ms(
-        clock.now_ms(),
-        clock.since_boot(),
-        crate::store::meta::clock_offset_ms(conn)?,
-        crate::store::meta::clock_anchor(conn)?,
-    ))
-}
-
 /// The system clock's reading, for tests.
 #[cfg(test)]
 pub fn now_ms() -> u64 {
+    use gridwarden_protocol::clock::Clock;
     gridwarden_protocol::clock::SystemClock.now_ms()
 }
 

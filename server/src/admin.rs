@@ -13,6 +13,8 @@ use crate::store::{StoreError, User};
 
 mod access;
 pub mod apikeys;
+#[cfg(test)]
+mod audit_tests;
 pub mod backup;
 pub mod cert;
 pub mod gc;
@@ -92,13 +94,24 @@ pub fn add_user(
         cells,
         disabled: false,
     };
-    data.store().add_user(&user, data.service.now())?;
-    access::log(
+    let audit = access::record(
         data,
         "user.add",
         name,
         format!("role {role}, cells {}", user.cells.join(",")),
-    )?;
+    );
+    crate::store::write(data.store().as_ref(), |tx| {
+        // An API client's name is the reporter of its requests: a user of
+        // that name would own them.
+        if tx.api_key(name)?.is_some() {
+            return Ok(Err(anyhow::anyhow!(
+                "`{name}` is the name of an Open311 API client (the reporter of its requests); pick another user name"
+            )));
+        }
+        tx.add_user(&user, data.service.now())?;
+        tx.append_audit(&audit)?;
+        Ok(Ok(()))
+    })??;
     Ok(user)
 }
 
@@ -143,32 +156,36 @@ pub fn settle_public_addr(
         (None, None) => listening.to_string(),
     };
     if stored.as_deref() != Some(wanted.as_str()) {
-        store.set_meta(crate::PUBLIC_ADDR_KEY, &wanted)?;
-        access::log(
+        let audit = access::record(
             data,
             "server.public_addr",
             &wanted,
             format!("was {}", stored.as_deref().unwrap_or("unset")),
-        )?;
+        );
+        crate::store::write(store.as_ref(), |tx| {
+            tx.set_meta(crate::PUBLIC_ADDR_KEY, &wanted)?;
+            tx.append_audit(&audit)?;
+            Ok(())
+        })?;
     }
     Ok(Some(wanted))
 }
 
 pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::Result<Enrolment> {
-    let secret = data
-        .service
-        .new_enrolment_secret(user)
-        .map_err(|e| match e {
-            crate::service::ServiceError::Store(StoreError::NotFound(m)) => anyhow::anyhow!(m),
-            other => anyhow::anyhow!(other),
-        })?;
     let server_addr = advertised_addr(data, addr)?;
-    access::log(
+    let audit = access::record(
         data,
         "device.enrolment_code",
         user,
         format!("dialling {server_addr}"),
-    )?;
+    );
+    let secret = data
+        .service
+        .new_enrolment_secret_audited(user, Some(&audit))
+        .map_err(|e| match e {
+            crate::service::ServiceError::Store(StoreError::NotFound(m)) => anyhow::anyhow!(m),
+            other => anyhow::anyhow!(other),
+        })?;
     let fingerprint = data.identity.fingerprint();
     let code = EnrolmentCode {
         secret,

@@ -21,7 +21,8 @@ use gridwarden_workflow::WorkingCalendar;
 
 use crate::authz::{self, Action, Actor, Denied, Target};
 use crate::photos::PhotoStore;
-use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, Store, StoreError, User};
+use crate::store::prelude::*;
+use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, StoreError, User};
 
 pub mod cases;
 mod grid;
@@ -30,6 +31,7 @@ pub mod observed;
 mod patrols;
 mod photos;
 pub mod refusals;
+mod sentences;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,10 +140,6 @@ impl ServiceError {
                 code: ErrorCode::Conflict,
                 message: message.clone(),
             },
-            ServiceError::Store(StoreError::Refused(m)) => ErrorMessage {
-                code: ErrorCode::EnrolmentRefused,
-                message: m.clone(),
-            },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure while serving a request");
                 ErrorMessage {
@@ -155,6 +153,30 @@ impl ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Makes a push's audit line from its outcomes.
+pub type PushAudit<'a> = dyn Fn(&[gridwarden_protocol::Outcome]) -> crate::store::AuditRecord + 'a;
+
+/// The enrolment rules: a code the server issued, not used before, not
+/// expired. Returns the code's user, or the refusal the device shows.
+fn enrolment_refusal(
+    enrolment: Option<crate::store::identity::Enrolment>,
+    now_ms: i64,
+) -> Result<String, ServiceError> {
+    let refused = |m: &str| Err(ServiceError::refused(ErrorCode::EnrolmentRefused, m));
+    let Some(enrolment) = enrolment else {
+        return refused("this enrolment code is not known to the server; ask IT for a new one");
+    };
+    if enrolment.used_ms.is_some() {
+        return refused(
+            "this enrolment code was already used; each code enrols one device — ask IT for a new one",
+        );
+    }
+    if now_ms > enrolment.expires_ms {
+        return refused("this enrolment code has expired; ask IT for a new one");
+    }
+    Ok(enrolment.user)
+}
 
 /// A cached, versioned derivative of stored reference data.
 struct Cached<T> {
@@ -483,22 +505,45 @@ impl Service {
             revoked_ms: None,
             last_seen_ms: None,
         };
-        let user =
-            self.store
-                .redeem_enrolment(hash32(enroll.secret.as_bytes()), &device, self.now())?;
+        let secret_hash = hash32(enroll.secret.as_bytes());
+        let now = self.now();
+        // The code is checked, used and the device registered in one unit of
+        // work with its audit line: a code works once, and the log shows
+        // every device that was enrolled and no other.
+        let user = crate::store::write(self.store.as_ref(), |tx| {
+            let user = match enrolment_refusal(tx.enrolment(secret_hash)?, now) {
+                Err(refusal) => return Ok(Err(refusal)),
+                Ok(name) => match tx.user(&name)? {
+                    Some(user) if user.disabled => {
+                        return Ok(Err(ServiceError::refused(
+                            ErrorCode::EnrolmentRefused,
+                            format!("user `{name}` is disabled; ask IT"),
+                        )))
+                    }
+                    Some(user) => user,
+                    None => {
+                        return Err(StoreError::Corrupt(format!(
+                            "enrolment for missing user {name}"
+                        )))
+                    }
+                },
+            };
+            tx.use_enrolment(secret_hash, &device, now)?;
+            tx.append_audit(&crate::store::AuditRecord {
+                at_ms: now,
+                actor: user.name.clone(),
+                device: Some(device.id),
+                action: "device.enrol".into(),
+                subject: device.id.to_string(),
+                detail: format!(
+                    "label {:?} from {}",
+                    device.label,
+                    remote.map_or_else(|| "-".to_owned(), |a| a.to_string())
+                ),
+            })?;
+            Ok(Ok(user))
+        })??;
         tracing::info!(device = %device.id, user = %user.name, "device enrolled");
-        self.store.append_audit(&crate::store::AuditRecord {
-            at_ms: self.now(),
-            actor: user.name.clone(),
-            device: Some(device.id),
-            action: "device.enrol".into(),
-            subject: device.id.to_string(),
-            detail: format!(
-                "label {:?} from {}",
-                device.label,
-                remote.map_or_else(|| "-".to_owned(), |a| a.to_string())
-            ),
-        })?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
@@ -519,15 +564,31 @@ impl Service {
 
     /// Creates a one-time enrolment secret for `user`; returns the secret.
     pub fn new_enrolment_secret(&self, user: &str) -> ServiceResult<String> {
+        self.new_enrolment_secret_audited(user, None)
+    }
+
+    /// As [`Service::new_enrolment_secret`], appending `audit` (if any) in
+    /// the same transaction as the code.
+    pub fn new_enrolment_secret_audited(
+        &self,
+        user: &str,
+        audit: Option<&crate::store::AuditRecord>,
+    ) -> ServiceResult<String> {
         let bytes: [u8; 16] = rand::random();
         let secret = gridwarden_protocol::enrolment::hex(&bytes);
         let now = self.now();
-        self.store.create_enrolment(
-            user,
-            hash32(secret.as_bytes()),
-            now,
-            now + self.limits.enrolment_ttl_ms,
-        )?;
+        crate::store::write(self.store.as_ref(), |tx| {
+            tx.create_enrolment(
+                user,
+                hash32(secret.as_bytes()),
+                now,
+                now + self.limits.enrolment_ttl_ms,
+            )?;
+            if let Some(audit) = audit {
+                tx.append_audit(audit)?;
+            }
+            Ok(())
+        })?;
         Ok(secret)
     }
 
@@ -590,12 +651,31 @@ impl Service {
     pub fn push(&self, session: &Session, push: Push) -> ServiceResult<Ack> {
         // The session's user may have changed (disabled) since hello.
         let user = self.active_user(&session.user)?;
-        self.push_as(session, user, push)
+        self.push_as(session, user, push, None)
+    }
+
+    /// A push made by an admin command on a device's behalf (`recover`):
+    /// `audit` makes its line from the outcomes, written in the push's own
+    /// transaction.
+    pub fn push_audited(
+        &self,
+        session: &Session,
+        push: Push,
+        audit: &PushAudit,
+    ) -> ServiceResult<Ack> {
+        let user = self.active_user(&session.user)?;
+        self.push_as(session, user, push, Some(audit))
     }
 
     /// A push by `user` (a stored user, or a hotline standing in for one:
     /// `hotline.rs`), decided by the same rules in the same transaction.
-    fn push_as(&self, session: &Session, user: User, push: Push) -> ServiceResult<Ack> {
+    fn push_as(
+        &self,
+        session: &Session,
+        user: User,
+        push: Push,
+        audit: Option<&PushAudit>,
+    ) -> ServiceResult<Ack> {
         if push.ops.len() > self.limits.max_push_ops {
             return Err(ServiceError::refused(
                 ErrorCode::InvalidInput,
@@ -724,14 +804,14 @@ impl Service {
             format_hlc(server_hlc.get())
         };
         let started = std::time::Instant::now();
-        let outcomes = self.store.apply_ops_with_meta(
-            session.device_id,
-            &push.ops,
-            &rules,
-            now,
-            SERVER_HLC_KEY,
-            &stamp,
-        )?;
+        let outcomes = crate::store::write(self.store.as_ref(), |tx| {
+            let outcomes = tx.apply_ops(session.device_id, &push.ops, &rules, now)?;
+            tx.set_meta(SERVER_HLC_KEY, &stamp())?;
+            if let Some(audit) = audit {
+                tx.append_audit(&audit(&outcomes))?;
+            }
+            Ok(outcomes)
+        })?;
         let metrics = crate::metrics::get();
         metrics.store_time("push", started.elapsed());
         let server_hlc = server_hlc.get();
@@ -932,6 +1012,18 @@ impl Service {
         only_unassigned: bool,
         movable: &dyn Fn(&ReportState) -> bool,
     ) -> ServiceResult<usize> {
+        self.reassign_audited(only_unassigned, movable, None)
+    }
+
+    /// As [`Service::reassign_where`]; `audit` makes the admin action's line
+    /// from the number of reports that moved, written in the same
+    /// transaction as the moves.
+    pub fn reassign_audited(
+        &self,
+        only_unassigned: bool,
+        movable: &dyn Fn(&ReportState) -> bool,
+        audit: Option<&dyn Fn(usize) -> crate::store::AuditRecord>,
+    ) -> ServiceResult<usize> {
         let Some(grid) = self.grid()? else {
             return Ok(0);
         };
@@ -948,11 +1040,15 @@ impl Service {
             next.set_grid_cell(cell, self.tick());
             Some(next)
         };
-        let changed = self
-            .store
-            .reassign(only_unassigned, &reassign, self.now())?;
-        self.store
-            .set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
+        let now = self.now();
+        let changed = crate::store::write(self.store.as_ref(), |tx| {
+            let changed = tx.reassign(only_unassigned, &reassign, now)?;
+            tx.set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
+            if let Some(audit) = audit {
+                tx.append_audit(&audit(changed))?;
+            }
+            Ok(changed)
+        })?;
         Ok(changed)
     }
 }

@@ -266,6 +266,21 @@ impl Drop for TestServer {
     }
 }
 
+/// JPEG-looking bytes (the magic number, then noise from `seed`): `len` of
+/// them, for photo tests.
+pub fn jpeg(seed: u64, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
 pub fn report_at(category: &str, location: Location, note: &str) -> NewReport {
     NewReport {
         category: category.into(),

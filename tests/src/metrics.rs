@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use prometheus_parse::{Scrape, Value};
 
 /// Every sample of one scrape of `ORIGIN/metrics`: `name{label=value,…}` →
-/// value; a histogram as `name_count` (its observations).
+/// value; a histogram as its `name_count` and `name_sum`.
 pub fn scrape(origin: &str) -> Result<HashMap<String, f64>, String> {
     let response =
         reqwest::blocking::get(format!("{origin}/metrics")).map_err(|e| e.to_string())?;
@@ -33,11 +33,9 @@ pub fn parse(text: &str) -> Result<HashMap<String, f64>, String> {
             Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => {
                 samples.insert(key, v);
             }
-            Value::Histogram(buckets) => {
-                let count = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
-                samples.insert(format!("{key}_count"), count);
-            }
-            Value::Summary(_) => {}
+            // A histogram's `_count` and `_sum` lines come as samples of
+            // their own; its buckets are left out.
+            Value::Histogram(_) | Value::Summary(_) => {}
         }
     }
     Ok(samples)

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use geo::InteriorPoint;
-use gridwarden_client_core::{Client, ClientError, Exchange, Location, SyncSummary};
+use gridwarden_client_core::{Client, ClientError, Connect, Exchange, Location, SyncSummary};
 use gridwarden_protocol::clock::{Clock, ManualClock};
 use gridwarden_protocol::enrolment::EnrolmentCode;
 use gridwarden_protocol::frame::{encode_frame, FrameDecoder};
@@ -388,6 +388,18 @@ impl Sim {
         }
     }
 
+    /// Connections for `device`, the n-th with the n-th plan (then
+    /// perfect ones): what the client's remote calls (photo fetch, patrol
+    /// review) and `Client::sync_with` take, like the QUIC connector.
+    pub fn connector(&self, device: &SimDevice, plans: Vec<FaultPlan>) -> SimConnect<'_> {
+        SimConnect {
+            sim: self,
+            device: device.index,
+            plans: Mutex::new(plans.into()),
+            opened: AtomicUsize::new(0),
+        }
+    }
+
     /// One `Client::sync_over` of `device` over a new connection.
     pub fn sync(&self, device: &SimDevice, plan: FaultPlan) -> Result<SyncSummary, ClientError> {
         let mut link = self.link(device.index, plan);
@@ -616,6 +628,37 @@ impl Exchange for SimLink<'_> {
 
     fn bytes(&self) -> (u64, u64) {
         (self.sent, self.received)
+    }
+}
+
+/// Opens [`SimLink`]s for one device, each with the next [`FaultPlan`] of
+/// its list (perfect ones after the end). Create it with [`Sim::connector`].
+pub struct SimConnect<'a> {
+    sim: &'a Sim,
+    device: usize,
+    plans: Mutex<VecDeque<FaultPlan>>,
+    opened: AtomicUsize,
+}
+
+impl SimConnect<'_> {
+    /// Connections opened so far.
+    pub fn opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+}
+
+impl<'a> Connect for SimConnect<'a> {
+    type Link = SimLink<'a>;
+
+    fn connect(&self) -> impl Future<Output = Result<SimLink<'a>, ClientError>> + Send {
+        let plan = self
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+            .unwrap_or(FaultPlan::Perfect);
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        std::future::ready(Ok(self.sim.link(self.device, plan)))
     }
 }
 

@@ -1,8 +1,11 @@
 use gridwarden_protocol::validate::MAX_NOTE_CHARS;
 use gridwarden_protocol::{codec, Location, Op, ReportEdit};
 
+use gridwarden_protocol::{hlc, OpBody, ReportOp};
+
 use super::*;
-use crate::store::outbox;
+use crate::error::ClientError;
+use crate::store::{outbox, reports};
 use crate::testutil::*;
 use crate::view::ReportStatus;
 

@@ -11,15 +11,16 @@
 use std::collections::{HashMap, HashSet};
 
 use gridwarden_protocol::{
-    hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hello, Hlc, HlcClock, Op, OpBody,
+    hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hlc, HlcClock, Op, OpBody,
     OpResult, Outcome, Pull, PullPage, Push, Record, Reference, ReportOp, ReportState,
-    ServerMessage, Welcome, PROTOCOL_VERSION,
+    ServerMessage, Welcome,
 };
 use rusqlite::Transaction;
 use uuid::Uuid;
 
 use super::SyncSummary;
 use crate::error::{code_name, ClientError, Result};
+use crate::link::message_name;
 use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
@@ -80,22 +81,6 @@ impl Phase {
     }
 }
 
-pub(crate) fn message_name(m: &ServerMessage) -> &'static str {
-    match m {
-        ServerMessage::Welcome(_) => "Welcome",
-        ServerMessage::Enrolled(_) => "Enrolled",
-        ServerMessage::Ack(_) => "Ack",
-        ServerMessage::PullPage(_) => "PullPage",
-        ServerMessage::Reference(_) => "Reference",
-        ServerMessage::Error(_) => "Error",
-        ServerMessage::PhotoStatus(_) => "PhotoStatus",
-        ServerMessage::PhotoData(_) => "PhotoData",
-        ServerMessage::Patrols(_) => "Patrols",
-        ServerMessage::PatrolTrack(_) => "PatrolTrack",
-        ServerMessage::CellPage(_) => "CellPage",
-    }
-}
-
 #[derive(Debug)]
 pub struct SyncEngine {
     phase: Phase,
@@ -146,14 +131,13 @@ impl SyncEngine {
         client_name: &str,
         clock: SharedClock,
     ) -> Result<(Self, ClientMessage)> {
-        let e = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
-        let hello = Hello {
-            protocol_version: PROTOCOL_VERSION,
-            device_id: e.device_id,
-            token: e.token,
-            client: client_name.to_owned(),
-        };
-        let engine = Self::new(Phase::AwaitWelcome, hlc::node_id(e.device_id), true, clock);
+        let hello = super::hello(store.conn(), client_name)?;
+        let engine = Self::new(
+            Phase::AwaitWelcome,
+            hlc::node_id(hello.device_id),
+            true,
+            clock,
+        );
         Ok((engine, ClientMessage::Hello(hello)))
     }
 
@@ -211,7 +195,7 @@ impl SyncEngine {
     fn on_welcome(&mut self, store: &mut Store, w: Welcome) -> Result<Step> {
         let tx = store.transaction()?;
         self.stamp_error_ms =
-            crate::time::server_now(&tx, &*self.clock)? as i64 - w.server_time_ms as i64;
+            crate::local::server_now(&tx, &*self.clock)? as i64 - w.server_time_ms as i64;
         meta::set_identity(&tx, &w.user, w.role)?;
         meta::set_cells(&tx, &w.cells)?;
         // Half the round trip is the error of this estimate: far below the
@@ -323,7 +307,7 @@ impl SyncEngine {
             // Every op stamped with the runaway clock is refused and applied
             // nowhere, so the clock may step back, once, before the refused
             // ops are stamped again in their order.
-            let corrected = crate::time::server_now(&tx, &*self.clock)?;
+            let corrected = crate::local::server_now(&tx, &*self.clock)?;
             restamp_clock = Some((
                 HlcClock::resume(Hlc::new(0, 0, self.node), self.node),
                 corrected,
@@ -517,7 +501,7 @@ impl SyncEngine {
         // The time local ops are stamped with: the device's estimate of the
         // server's time. The raw clock of a phone set a year ahead would
         // carry the HLC, and every later local op, a year ahead.
-        let now = crate::time::server_now(tx, &*self.clock)?;
+        let now = crate::local::server_now(tx, &*self.clock)?;
         match clock.observe(remote, now, MAX_SERVER_SKEW_MS) {
             Ok(()) => meta::set_last_hlc(tx, clock.last()),
             Err(skew) => {

@@ -1,6 +1,9 @@
-//! Synchronisation with the server: the IO-free [`engine`] decides, and the
-//! driver here carries its messages over one QUIC connection.
+//! The sync layer: the IO-free [`engine`] decides, and the driver here
+//! carries its messages over any [`Connect`] (QUIC, or the simulation's
+//! lossy links), then uploads the photos waiting. Above the local layer and
+//! the link; below the remote calls and the [`crate::Client`] facade.
 
+mod connect;
 pub mod engine;
 mod photos;
 pub mod retry;
@@ -8,13 +11,17 @@ pub mod retry;
 use serde::Serialize;
 
 use crate::error::{ClientError, Result};
+pub use crate::link::{Connect, Exchange};
+use crate::local::Device;
 use crate::store::meta;
 use crate::store::rejections::Rejection;
-use crate::transport;
-use crate::Client;
+pub(crate) use connect::Enrolled;
 use engine::{Step, SyncEngine};
-use gridwarden_protocol::{ClientMessage, ServerMessage};
+use gridwarden_protocol::{ClientMessage, Hello, ServerMessage, PROTOCOL_VERSION};
 pub use retry::{CancelToken, RetryPolicy, SyncProgress};
+
+/// The client software name sent in Hello, for the server's logs.
+pub(crate) const CLIENT_NAME: &str = concat!("gridwarden-client-core/", env!("CARGO_PKG_VERSION"));
 
 /// What one sync did. Serialised as the `--json` output of `gridwarden sync`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -51,25 +58,6 @@ pub struct SyncSummary {
     /// This user's edits that another user's later edit replaced, learnt
     /// in this sync (also kept: `Client::overwrites`).
     pub overwritten: Vec<crate::store::overwrites::Overwrite>,
-}
-
-/// Runs an engine to its end over an open session, starting with `first`.
-/// The store is locked only while the engine handles an answer, never across
-/// a network wait.
-/// Carries one client message to the server and returns its answer: the seam
-/// between the sync engine and a transport. QUIC implements it in
-/// `transport.rs`; tests implement it with in-process links that drop,
-/// duplicate and reorder.
-pub trait Exchange {
-    fn exchange(
-        &mut self,
-        message: &ClientMessage,
-    ) -> impl std::future::Future<Output = Result<ServerMessage>> + Send;
-
-    /// Frame bytes sent and received so far, for the sync summary.
-    fn bytes(&self) -> (u64, u64) {
-        (0, 0)
-    }
 }
 
 /// Optional hooks of a sync: a way to stop it and a listener for progress.
@@ -112,8 +100,11 @@ impl Controls<'_> {
     }
 }
 
+/// Runs an engine to its end over an open link, starting with `first`.
+/// The store is locked only while the engine handles an answer, never across
+/// a network wait.
 pub(crate) async fn drive<E: Exchange>(
-    client: &Client,
+    device: &Device,
     link: &mut E,
     mut engine: SyncEngine,
     first: ClientMessage,
@@ -123,7 +114,7 @@ pub(crate) async fn drive<E: Exchange>(
     loop {
         let answer = exchange(link, &next, controls).await?;
         let step = {
-            let mut store = client.lock_store();
+            let mut store = device.lock_store();
             engine.handle(&mut store, answer)?
         };
         let (bytes_sent, bytes_received) = link.bytes();
@@ -140,9 +131,9 @@ pub(crate) async fn drive<E: Exchange>(
         match step {
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
-                client.lock_store().checkpoint();
+                device.lock_store().checkpoint();
                 // Records are done and durable on both sides; photos follow.
-                photos::upload_all(client, link, controls, &mut summary).await?;
+                photos::upload_all(device, link, controls, &mut summary).await?;
                 (summary.bytes_sent, summary.bytes_received) = link.bytes();
                 return Ok(summary);
             }
@@ -150,105 +141,95 @@ pub(crate) async fn drive<E: Exchange>(
     }
 }
 
-impl Client {
-    /// Sends the outbox, fetches newer reference data and pulls what the
-    /// server has for this device. Blocking; owns a runtime for the call.
-    /// Use [`Client::sync_async`] inside an async context.
-    pub fn sync(&self) -> Result<SyncSummary> {
-        transport::runtime()?.block_on(self.sync_async())
-    }
+/// The Hello that opens every authenticated connection of this device.
+pub(crate) fn hello(conn: &rusqlite::Connection, client_name: &str) -> Result<Hello> {
+    let e = meta::enrolment(conn)?.ok_or(ClientError::NotEnrolled)?;
+    Ok(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        device_id: e.device_id,
+        token: e.token,
+        client: client_name.to_owned(),
+    })
+}
 
-    pub async fn sync_async(&self) -> Result<SyncSummary> {
-        self.sync_attempt(Controls::default()).await
-    }
+/// Seals the patrol points kept since the last sync, then starts an engine.
+fn start(device: &Device) -> Result<(SyncEngine, ClientMessage)> {
+    device.write(crate::local::patrols::seal_tracks)?;
+    SyncEngine::start(&device.lock_store(), CLIENT_NAME, device.clock().clone())
+}
 
-    /// Syncs over QUIC, retrying with backoff while the server cannot be
-    /// reached, until `policy` gives up or `controls.cancel` fires. Refusals
-    /// (a revoked device, a bad request) are not retried: trying again would
-    /// get the same answer.
-    pub async fn sync_retrying(
-        &self,
-        policy: &RetryPolicy,
-        controls: Controls<'_>,
-    ) -> Result<SyncSummary> {
-        let mut attempt = 1;
-        loop {
-            controls.check()?;
-            controls.report(SyncProgress::Connecting { attempt });
-            let error = match self.sync_attempt(controls).await {
-                Ok(summary) => return Ok(summary),
-                Err(e) if e.is_retryable() => e,
-                Err(e) => return Err(e),
-            };
-            let Some(delay) = policy.delay_before(attempt + 1, rand::random::<f64>()) else {
-                return Err(error);
-            };
-            controls.report(SyncProgress::Waiting {
-                attempt,
-                delay_ms: delay.as_millis() as u64,
-                reason: error.to_string(),
-            });
-            tracing::info!(attempt, ?delay, %error, "sync failed; retrying");
-            match controls.cancel {
-                Some(cancel) => tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = cancel.cancelled() => return Err(ClientError::Cancelled),
-                },
-                None => tokio::time::sleep(delay).await,
-            }
-            attempt += 1;
-        }
-    }
+/// One sync over a new connection from `connect`, closed afterwards.
+pub(crate) async fn sync_once<C: Connect>(
+    device: &Device,
+    connect: &C,
+    controls: Controls<'_>,
+) -> Result<SyncSummary> {
+    let (engine, hello) = start(device)?;
+    let mut link = cancellable(connect.connect(), controls).await?;
+    let result = drive(device, &mut link, engine, hello, controls).await;
+    link.close().await;
+    result
+}
 
-    /// Blocking form of [`Client::sync_retrying`], for the command line.
-    pub fn sync_retrying_blocking(
-        &self,
-        policy: &RetryPolicy,
-        controls: Controls<'_>,
-    ) -> Result<SyncSummary> {
-        transport::runtime()?.block_on(self.sync_retrying(policy, controls))
-    }
+/// One sync over a link already open (see [`Exchange`]).
+pub(crate) async fn sync_over<E: Exchange>(
+    device: &Device,
+    link: &mut E,
+    controls: Controls<'_>,
+) -> Result<SyncSummary> {
+    let (engine, hello) = start(device)?;
+    drive(device, link, engine, hello, controls).await
+}
 
-    async fn sync_attempt(&self, controls: Controls<'_>) -> Result<SyncSummary> {
-        self.seal_tracks()?;
-        let (engine, hello, server, pins) = {
-            let store = self.lock_store();
-            let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
-            let pins = meta::pins(store.conn(), &enrolment)?;
-            let (engine, hello) =
-                SyncEngine::start(&store, crate::client::CLIENT_NAME, self.clock().clone())?;
-            (engine, hello, enrolment.server_addr, pins)
+/// Syncs, retrying with backoff while the server cannot be reached, until
+/// `policy` gives up or `controls.cancel` fires. Refusals (a revoked device,
+/// a bad request) are not retried: trying again would get the same answer.
+pub(crate) async fn sync_retrying<C: Connect>(
+    device: &Device,
+    connect: &C,
+    policy: &RetryPolicy,
+    controls: Controls<'_>,
+) -> Result<SyncSummary> {
+    let mut attempt = 1;
+    loop {
+        controls.check()?;
+        controls.report(SyncProgress::Connecting { attempt });
+        let error = match sync_once(device, connect, controls).await {
+            Ok(summary) => return Ok(summary),
+            Err(e) if e.is_retryable() => e,
+            Err(e) => return Err(e),
         };
-        let connect = self.connect_enrolled(&server, pins);
-        let mut session = match controls.cancel {
-            Some(cancel) => tokio::select! {
-                s = connect => s?,
-                _ = cancel.cancelled() => return Err(ClientError::Cancelled),
+        let Some(delay) = policy.delay_before(attempt + 1, rand::random::<f64>()) else {
+            return Err(error);
+        };
+        controls.report(SyncProgress::Waiting {
+            attempt,
+            delay_ms: delay.as_millis() as u64,
+            reason: error.to_string(),
+        });
+        tracing::info!(attempt, ?delay, %error, "sync failed; retrying");
+        cancellable(
+            async {
+                tokio::time::sleep(delay).await;
+                Ok(())
             },
-            None => connect.await?,
-        };
-        let result = drive(self, &mut session, engine, hello, controls).await;
-        session.close().await;
-        result
+            controls,
+        )
+        .await?;
+        attempt += 1;
     }
+}
 
-    /// One sync over any link (see [`Exchange`]).
-    pub async fn sync_over<E: Exchange>(&self, link: &mut E) -> Result<SyncSummary> {
-        self.sync_over_with(link, Controls::default()).await
-    }
-
-    /// One sync over any link, with cancellation and progress.
-    pub async fn sync_over_with<E: Exchange>(
-        &self,
-        link: &mut E,
-        controls: Controls<'_>,
-    ) -> Result<SyncSummary> {
-        self.seal_tracks()?;
-        let (engine, hello) = SyncEngine::start(
-            &self.lock_store(),
-            crate::client::CLIENT_NAME,
-            self.clock().clone(),
-        )?;
-        drive(self, link, engine, hello, controls).await
+/// Waits for `work` unless `controls.cancel` fires first.
+pub(crate) async fn cancellable<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    controls: Controls<'_>,
+) -> Result<T> {
+    match controls.cancel {
+        Some(cancel) => tokio::select! {
+            out = work => out,
+            _ = cancel.cancelled() => Err(ClientError::Cancelled),
+        },
+        None => work.await,
     }
 }

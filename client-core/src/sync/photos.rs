@@ -11,35 +11,35 @@ use gridwarden_protocol::{
 
 use super::{exchange, Controls, Exchange, SyncProgress, SyncSummary};
 use crate::error::{ClientError, Result};
-use crate::remote::unexpected;
+use crate::link::unexpected;
+use crate::local::Device;
 use crate::store::photos::{self, LocalPhoto, PhotoState};
-use crate::Client;
 
 /// Damaged chunks in a row after which the upload gives up for this sync.
 const MAX_DAMAGED_IN_A_ROW: u32 = 3;
 
 /// Uploads every photo waiting for the server.
 pub(crate) async fn upload_all<E: Exchange>(
-    client: &Client,
+    device: &Device,
     link: &mut E,
     controls: Controls<'_>,
     summary: &mut SyncSummary,
 ) -> Result<()> {
-    let waiting = photos::ready(client.lock_store().conn())?;
+    let waiting = photos::ready(device.lock_store().conn())?;
     for photo in waiting {
-        upload_one(client, link, controls, summary, &photo).await?;
+        upload_one(device, link, controls, summary, &photo).await?;
     }
-    summary.photos_waiting = photos::waiting(client.lock_store().conn())?;
+    summary.photos_waiting = photos::waiting(device.lock_store().conn())?;
     Ok(())
 }
 
 fn set_state(
-    client: &Client,
+    device: &Device,
     photo: &LocalPhoto,
     state: PhotoState,
     reason: Option<&str>,
 ) -> Result<()> {
-    let mut store = client.lock_store();
+    let mut store = device.lock_store();
     let tx = store.transaction()?;
     photos::set_state(&tx, photo.photo.hash, state, reason)?;
     tx.commit()?;
@@ -47,26 +47,26 @@ fn set_state(
 }
 
 async fn upload_one<E: Exchange>(
-    client: &Client,
+    device: &Device,
     link: &mut E,
     controls: Controls<'_>,
     summary: &mut SyncSummary,
     local: &LocalPhoto,
 ) -> Result<()> {
     let photo = &local.photo;
-    let files = client.photo_files();
+    let files = device.photo_files();
     let offer = ClientMessage::PhotoOffer(PhotoOffer {
         photo: photo.clone(),
     });
     let mut received = match exchange(link, &offer, controls).await? {
         ServerMessage::PhotoStatus(s) if s.complete => {
-            set_state(client, local, PhotoState::Uploaded, None)?;
+            set_state(device, local, PhotoState::Uploaded, None)?;
             summary.photos_uploaded += 1;
             return Ok(());
         }
         ServerMessage::PhotoStatus(s) => s.received,
         ServerMessage::Error(e) if e.code == ErrorCode::PhotoTooLarge => {
-            set_state(client, local, PhotoState::Refused, Some(&e.message))?;
+            set_state(device, local, PhotoState::Refused, Some(&e.message))?;
             summary.photos_refused.push(e.message);
             return Ok(());
         }
@@ -130,7 +130,7 @@ async fn upload_one<E: Exchange>(
             other => return Err(unexpected(other, "a photo chunk")),
         }
     }
-    set_state(client, local, PhotoState::Uploaded, None)?;
+    set_state(device, local, PhotoState::Uploaded, None)?;
     summary.photos_uploaded += 1;
     Ok(())
 }

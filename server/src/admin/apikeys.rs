@@ -47,7 +47,18 @@ pub fn add(data: &DataDir, name: &str) -> anyhow::Result<NewKey> {
         revoked_ms: None,
     };
     let audit = record(data, "apikey.add", name, "Open311 API key issued".into());
-    data.store().add_api_key(&key, &audit)?;
+    crate::store::write(data.store().as_ref(), |tx| {
+        // The key's name is the reporter of its requests: a user of that
+        // name would seem to have filed them.
+        if tx.user(name)?.is_some() {
+            return Ok(Err(anyhow::anyhow!(
+                "`{name}` is a user's name; an API client's name is the reporter of its requests, so pick another"
+            )));
+        }
+        tx.add_api_key(&key)?;
+        tx.append_audit(&audit)?;
+        Ok(Ok(()))
+    })??;
     Ok(NewKey {
         name: name.to_owned(),
         api_key,

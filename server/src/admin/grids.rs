@@ -104,39 +104,55 @@ pub fn import(
     if store.grid_version()? != changes.current_version {
         bail!("another layer was imported while this one was read; run the import again to compare with it");
     }
-    let version = store.commit_grid_layer(how.name, &members, data.service.now())?;
+    // The layer and its audit line are published together; re-placing the
+    // reports is its own change, with its own line in its own transaction.
+    let version = crate::store::write(store.as_ref(), |tx| {
+        let version = tx.commit_grid_layer(how.name, &members, data.service.now())?;
+        tx.append_audit(&access::record(
+            data,
+            "grid.import",
+            &format!("layer v{version}"),
+            format!(
+                "{:?}: {} cells ({} added, {} removed, {} reshaped, {} renamed){}{}",
+                how.name,
+                members.len(),
+                changes.added.len(),
+                changes.removed.len(),
+                changes.reshaped.len(),
+                changes.renamed.len(),
+                if how.reassign { "; --reassign" } else { "" },
+                if changes.removed_in_use.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; --apply removed cells in use: {}",
+                        changes.removed_in_use.join(",")
+                    )
+                },
+            ),
+        ))?;
+        Ok(version)
+    })?;
+    let line = |assigned: usize| {
+        access::record(
+            data,
+            "grid.reassign",
+            &format!("layer v{version}"),
+            format!(
+                "{assigned} reports assigned{}",
+                if how.reassign { " (--reassign)" } else { "" }
+            ),
+        )
+    };
     let reports_assigned = if how.reassign {
         let closed = closed_reports(data)?;
         data.service
-            .reassign_where(false, &|r| !closed.contains(&r.id))?
+            .reassign_audited(false, &|r| !closed.contains(&r.id), Some(&line))?
     } else {
-        data.service.reassign(false)?
+        data.service
+            .reassign_audited(true, &|_| true, Some(&line))?
     };
     let reports_unassigned = store.reports(true)?.len();
-    access::log(
-        data,
-        "grid.import",
-        &format!("layer v{version}"),
-        format!(
-            "{:?}: {} cells ({} added, {} removed, {} reshaped, {} renamed); {} reports assigned{}{}",
-            how.name,
-            members.len(),
-            changes.added.len(),
-            changes.removed.len(),
-            changes.reshaped.len(),
-            changes.renamed.len(),
-            reports_assigned,
-            if how.reassign { "; --reassign" } else { "" },
-            if changes.removed_in_use.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; --apply removed cells in use: {}",
-                    changes.removed_in_use.join(",")
-                )
-            },
-        ),
-    )?;
     Ok(ImportOutcome::Imported(ImportSummary {
         version,
         name: how.name.to_owned(),

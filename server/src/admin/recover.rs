@@ -13,7 +13,7 @@ use gridwarden_protocol::{Op, Outcome, Push};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::access::log;
+use super::access::record;
 use crate::datadir::DataDir;
 use crate::service::Session;
 
@@ -86,8 +86,27 @@ pub fn import_unsent(data: &DataDir, file: &Path, user: &str) -> anyhow::Result<
         refused: Vec::new(),
     };
     let chunk = data.service.limits().max_push_ops.max(1);
+    // Each chunk is one push with its own audit line, written in the push's
+    // transaction: the log holds exactly the chunks that landed.
     for ops in work.ops.chunks(chunk) {
-        let ack = data.service.push(&session, Push { ops: ops.to_vec() })?;
+        let line = |outcomes: &[Outcome]| {
+            let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+            record(
+                data,
+                "device.import",
+                &work.device_id.to_string(),
+                format!(
+                    "recovered unsent work of `{user}` from {}: applied {}, already there {}, refused {}",
+                    file.display(),
+                    count(|o| matches!(o, Outcome::Applied)),
+                    count(|o| matches!(o, Outcome::Duplicate)),
+                    count(|o| matches!(o, Outcome::Rejected { .. })),
+                ),
+            )
+        };
+        let ack = data
+            .service
+            .push_audited(&session, Push { ops: ops.to_vec() }, &line)?;
         for result in ack.results {
             match result.outcome {
                 Outcome::Applied => imported.applied += 1,
@@ -96,17 +115,5 @@ pub fn import_unsent(data: &DataDir, file: &Path, user: &str) -> anyhow::Result<
             }
         }
     }
-    log(
-        data,
-        "device.import",
-        &work.device_id.to_string(),
-        format!(
-            "recovered unsent work of `{user}` from {}: applied {}, already there {}, refused {}",
-            file.display(),
-            imported.applied,
-            imported.duplicate,
-            imported.refused.len()
-        ),
-    )?;
     Ok(imported)
 }

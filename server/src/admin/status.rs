@@ -164,3 +164,42 @@ pub fn status(data: &DataDir, console_cert: Option<&std::path::Path>) -> anyhow:
             .count(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_until(year: i32, month: u8, day: u8) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec!["gw.example".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year, month, day);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_certificate_warns_under_thirty_days_and_once_expired() {
+        let path = std::path::Path::new("cert.der");
+        // 2026-12-06T00:00Z.
+        let now = 1_796_515_200_000;
+        let far = expiry("console", path, Ok(cert_until(2028, 1, 1)), now);
+        assert!(
+            far.warning.is_none() && far.days_left.unwrap() > 365,
+            "{far:?}"
+        );
+        let soon = expiry("console", path, Ok(cert_until(2026, 12, 20)), now);
+        assert_eq!(soon.days_left, Some(14));
+        assert_eq!(
+            soon.warning.as_deref(),
+            Some("the console certificate expires in 14 days")
+        );
+        let gone = expiry("console", path, Ok(cert_until(2026, 1, 1)), now);
+        assert!(gone.days_left.unwrap() < 0);
+        assert_eq!(
+            gone.warning.as_deref(),
+            Some("the console certificate has expired")
+        );
+        let junk = expiry("quic", path, Ok(b"junk".to_vec()), now);
+        assert!(junk.warning.unwrap().contains("unreadable"));
+    }
+}

@@ -41,19 +41,23 @@ pub fn import_categories(data: &DataDir, path: &Path) -> anyhow::Result<Categori
             "category {code} is routed to department `{missing}`, which does not exist; add it first with `gridwarden-server departments add {missing} NAME`"
         );
     }
-    let version = data.store().put_categories(&table, data.service.now())?;
-    data.store().set_category_routes(&routes)?;
-    access::log(
-        data,
-        "categories.import",
-        &format!("table v{version}"),
-        format!(
-            "{} categories, {} routes, from {}",
-            table.categories.len(),
-            routes.len(),
-            path.display()
-        ),
-    )?;
+    let now = data.service.now();
+    let version = crate::store::write(data.store().as_ref(), |tx| {
+        let version = tx.put_categories(&table, now)?;
+        tx.set_category_routes(&routes)?;
+        tx.append_audit(&access::record(
+            data,
+            "categories.import",
+            &format!("table v{version}"),
+            format!(
+                "{} categories, {} routes, from {}",
+                table.categories.len(),
+                routes.len(),
+                path.display()
+            ),
+        ))?;
+        Ok(version)
+    })?;
     Ok(CategoriesImported {
         version,
         categories: table.categories.len(),
@@ -119,9 +123,8 @@ pub fn import_calendar(data: &DataDir, path: &Path) -> anyhow::Result<WorkingCal
     let calendar = WorkingCalendar::from_json(&text)
         .with_context(|| format!("{}: nothing was changed", path.display()))?;
     let normalised = serde_json::to_string(&calendar.to_file())?;
-    data.store().set_meta(CALENDAR_KEY, &normalised)?;
     let file = calendar.to_file();
-    access::log(
+    let audit = access::record(
         data,
         "calendar.import",
         "working calendar",
@@ -130,6 +133,11 @@ pub fn import_calendar(data: &DataDir, path: &Path) -> anyhow::Result<WorkingCal
             file.holidays.len(),
             file.working_weekends.len()
         ),
-    )?;
+    );
+    crate::store::write(data.store().as_ref(), |tx| {
+        tx.set_meta(CALENDAR_KEY, &normalised)?;
+        tx.append_audit(&audit)?;
+        Ok(())
+    })?;
     Ok(calendar)
 }

@@ -13,7 +13,7 @@ use gridwarden_protocol::{ErrorCode, Role};
 
 use super::Console;
 use crate::service::{Service, ServiceError, ServiceResult, Session};
-use crate::store::{AuditRecord, ConsoleSession, StoreError, User};
+use crate::store::{AuditRecord, ConsoleSession, User};
 
 /// How long a printed sign-in link stays valid.
 pub const LINK_TTL_MS: i64 = 15 * 60 * 1000;
@@ -285,14 +285,27 @@ impl Console {
             )
         };
         let hash = token_hash(token).ok_or_else(forged)?;
-        let name = self
-            .service
-            .store()
-            .redeem_console_link(hash, self.service.now())
-            .map_err(|e| match e {
-                StoreError::Refused(m) => refused(ErrorCode::Unauthenticated, m),
-                other => other.into(),
-            })?;
+        let now = self.service.now();
+        // Checked and used in one unit of work: a link signs in once.
+        let name = crate::store::write(self.service.store().as_ref(), |tx| {
+            let Some(link) = tx.console_link(hash)? else {
+                return Ok(Err(forged()));
+            };
+            if link.used_ms.is_some() {
+                return Ok(Err(refused(
+                    ErrorCode::Unauthenticated,
+                    "this sign-in link was already used; each link signs in once — ask IT for a new one",
+                )));
+            }
+            if now > link.expires_ms {
+                return Ok(Err(refused(
+                    ErrorCode::Unauthenticated,
+                    "this sign-in link has expired (links last 15 minutes); ask IT for a new one",
+                )));
+            }
+            tx.use_console_link(hash, now)?;
+            Ok(Ok(link.user))
+        })??;
         let user = self.active_user(&name)?;
         may_sign_in(&user)?;
         self.open_session(&user, &format!("one-time link, from {address}"))

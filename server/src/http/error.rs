@@ -50,9 +50,6 @@ impl ApiError {
             ServiceError::Store(crate::store::StoreError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            ServiceError::Store(crate::store::StoreError::Refused(_)) => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
             ServiceError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

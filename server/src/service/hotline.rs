@@ -54,7 +54,7 @@ impl Service {
                 op: ReportOp::Create(new),
             },
         };
-        let ack = self.push_as(&session, user, Push { ops: vec![op] })?;
+        let ack = self.push_as(&session, user, Push { ops: vec![op] }, None)?;
         match ack.results.into_iter().next().map(|r| r.outcome) {
             Some(Outcome::Applied | Outcome::Duplicate) => {}
             Some(Outcome::Rejected { code, reason }) => {

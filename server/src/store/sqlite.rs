@@ -9,11 +9,13 @@ use std::time::Duration;
 use gridwarden_protocol::case::CaseState;
 use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::GridLayerWire;
-use gridwarden_protocol::{codec, Op, OpBody, Outcome, ReportState, Role};
+use gridwarden_protocol::{codec, Op, OpBody, Outcome, PhotoHash, ReportState, Role, TrackPoint};
 use gridwarden_sql::{MigrationError, Step};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
+use super::console::ConsoleLink;
+use super::identity::Enrolment;
 use super::*;
 
 mod cases;
@@ -435,33 +437,306 @@ fn set_meta(tx: &Connection, key: &str, value: &str) -> StoreResult<()> {
     Ok(())
 }
 
-impl Store for SqliteStore {
-    fn add_user(&self, user: &User, now_ms: i64) -> StoreResult<()> {
-        self.write(|tx| {
-            let exists = tx
-                .prepare_cached("SELECT 1 FROM users WHERE name = ?1")?
-                .exists([&user.name])?;
-            if exists {
-                return Err(StoreError::Conflict(format!(
-                    "a user named `{}` already exists",
-                    user.name
-                )));
-            }
-            open311::name_is_free_of_keys(tx, &user.name)?;
-            tx.execute(
-                "INSERT INTO users (name, role, created_ms, disabled_ms) VALUES (?1, ?2, ?3, NULL)",
-                params![user.name, user.role.as_str(), now_ms],
-            )?;
-            for cell in &user.cells {
-                tx.execute(
-                    "INSERT OR IGNORE INTO user_cells (user, cell) VALUES (?1, ?2)",
-                    params![user.name, cell],
-                )?;
-            }
-            Ok(())
-        })
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl Transact for SqliteStore {
+    fn transact(
+        &self,
+        work: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        // Run once: SQLite's one writer never fails to serialise.
+        self.write(|conn| work(&mut SqliteTx { conn }))
+    }
+}
+
+/// A unit of work on the SQLite backend: the writer connection, inside a
+/// savepoint of the (possibly shared, `group.rs`) write transaction.
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl IdentityTx for SqliteTx<'_> {
+    fn user(&mut self, name: &str) -> StoreResult<Option<User>> {
+        load_user(self.conn, name)
     }
 
+    fn add_user(&mut self, user: &User, now_ms: i64) -> StoreResult<()> {
+        let tx = self.conn;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM users WHERE name = ?1")?
+            .exists([&user.name])?;
+        if exists {
+            return Err(StoreError::Conflict(Clash::User(user.name.clone())));
+        }
+        tx.execute(
+            "INSERT INTO users (name, role, created_ms, disabled_ms) VALUES (?1, ?2, ?3, NULL)",
+            params![user.name, user.role.as_str(), now_ms],
+        )?;
+        for cell in &user.cells {
+            tx.execute(
+                "INSERT OR IGNORE INTO user_cells (user, cell) VALUES (?1, ?2)",
+                params![user.name, cell],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn create_enrolment(
+        &mut self,
+        user: &str,
+        secret_hash: [u8; 32],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        if load_user(self.conn, user)?.is_none() {
+            return Err(StoreError::NotFound(Missing::User(user.into())));
+        }
+        self.conn.execute(
+            "INSERT INTO enrolments (secret_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![secret_hash.as_slice(), user, now_ms, expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn enrolment(&mut self, secret_hash: [u8; 32]) -> StoreResult<Option<Enrolment>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT user, created_ms, expires_ms, used_ms FROM enrolments WHERE secret_hash = ?1",
+                [secret_hash.as_slice()],
+                |r| {
+                    Ok(Enrolment {
+                        user: r.get(0)?,
+                        created_ms: r.get(1)?,
+                        expires_ms: r.get(2)?,
+                        used_ms: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn use_enrolment(
+        &mut self,
+        secret_hash: [u8; 32],
+        device: &Device,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let tx = self.conn;
+        let user: String = tx.query_row(
+            "UPDATE enrolments SET used_ms = ?1, device_id = ?2 WHERE secret_hash = ?3 RETURNING user",
+            params![now_ms, device.id.as_bytes().as_slice(), secret_hash.as_slice()],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO devices (id, user, label, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![device.id.as_bytes().as_slice(), user, device.label, device.token_hash.as_slice(), now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn touch_device(&mut self, id: Uuid, now_ms: i64) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE devices SET last_seen_ms = ?1 WHERE id = ?2",
+            params![now_ms, id.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, id: Uuid, at_ms: i64) -> StoreResult<(Device, bool)> {
+        security::revoke_device(self.conn, id, at_ms)
+    }
+
+    fn set_user_disabled(
+        &mut self,
+        name: &str,
+        disabled: bool,
+        at_ms: i64,
+    ) -> StoreResult<(User, bool)> {
+        security::set_user_disabled(self.conn, name, disabled, at_ms)
+    }
+}
+
+impl AuditTx for SqliteTx<'_> {
+    fn append_audit(&mut self, audit: &AuditRecord) -> StoreResult<u64> {
+        security::append(self.conn, audit)
+    }
+}
+
+impl MetaTx for SqliteTx<'_> {
+    fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
+        load_meta(self.conn, key)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        set_meta(self.conn, key, value)
+    }
+}
+
+impl FeedTx for SqliteTx<'_> {
+    fn apply_ops(
+        &mut self,
+        device: Uuid,
+        ops: &[Op],
+        rules: &Rules,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Outcome>> {
+        apply_ops(self.conn, device, ops, rules, now_ms)
+    }
+
+    fn reassign(
+        &mut self,
+        only_unassigned: bool,
+        reassign: &Reassign,
+        now_ms: i64,
+    ) -> StoreResult<usize> {
+        let tx = self.conn;
+        let sql = if only_unassigned {
+            "SELECT state, device FROM reports WHERE deleted = 0 AND grid_cell IS NULL ORDER BY seq"
+        } else {
+            "SELECT state, device FROM reports WHERE deleted = 0 ORDER BY seq"
+        };
+        let rows = tx
+            .prepare(sql)?
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seq = next_seq(tx)?;
+        let mut changed = 0;
+        for (blob, device) in rows {
+            let state = decode_state(&blob)?;
+            if let Some(next) = reassign(&state).filter(|n| *n != state) {
+                save_report(tx, &next, seq, uuid_from(device)?, now_ms, Row::Existing)?;
+                seq += 1;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+impl CaseTx for SqliteTx<'_> {
+    fn add_department(&mut self, department: &Department, now_ms: i64) -> StoreResult<()> {
+        cases::add_department(self.conn, department, now_ms)
+    }
+
+    fn set_category_routes(&mut self, routes: &[(String, String)]) -> StoreResult<()> {
+        cases::set_routes(self.conn, routes)
+    }
+
+    fn set_user_department(&mut self, user: &str, department: Option<&str>) -> StoreResult<()> {
+        cases::set_member(self.conn, user, department)
+    }
+}
+
+impl ConsoleTx for SqliteTx<'_> {
+    fn set_password_hash(&mut self, user: &str, hash: &str) -> StoreResult<()> {
+        console::set_password(self.conn, user, hash)
+    }
+
+    fn end_sessions_of(&mut self, user: &str) -> StoreResult<()> {
+        console::end_sessions_of(self.conn, user)
+    }
+
+    fn create_console_link(
+        &mut self,
+        token_hash: [u8; 32],
+        user: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        console::create_link(self.conn, token_hash, user, now_ms, expires_ms)
+    }
+
+    fn console_link(&mut self, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleLink>> {
+        console::link(self.conn, token_hash)
+    }
+
+    fn use_console_link(&mut self, token_hash: [u8; 32], now_ms: i64) -> StoreResult<()> {
+        console::use_link(self.conn, token_hash, now_ms)
+    }
+
+    fn console_device(&mut self, user: &str, now_ms: i64) -> StoreResult<Uuid> {
+        console::console_device(self.conn, user, now_ms)
+    }
+
+    fn create_console_session(&mut self, session: &ConsoleSession) -> StoreResult<()> {
+        console::create_session(self.conn, session)
+    }
+
+    fn end_console_session(&mut self, token_hash: [u8; 32]) -> StoreResult<bool> {
+        console::end_session(self.conn, token_hash)
+    }
+}
+
+impl Open311Tx for SqliteTx<'_> {
+    fn api_key(&mut self, name: &str) -> StoreResult<Option<ApiKey>> {
+        open311::key_named(self.conn, name)
+    }
+
+    fn add_api_key(&mut self, key: &ApiKey) -> StoreResult<()> {
+        open311::add_key(self.conn, key)
+    }
+
+    fn revoke_api_key(&mut self, name: &str, now_ms: i64) -> StoreResult<(ApiKey, bool)> {
+        open311::revoke_key(self.conn, name, now_ms)
+    }
+
+    fn add_hotline_request(&mut self, request: &HotlineRequest) -> StoreResult<HotlineRequest> {
+        open311::add_request(self.conn, request)
+    }
+
+    fn add_feedback(&mut self, feedback: &Feedback) -> StoreResult<()> {
+        open311::add_feedback(self.conn, feedback)
+    }
+}
+
+impl GridTx for SqliteTx<'_> {
+    fn put_grid_cells(&mut self, cells: &[StoredCell]) -> StoreResult<()> {
+        grid::put_cells(self.conn, cells)
+    }
+
+    fn commit_grid_layer(
+        &mut self,
+        name: &str,
+        members: &[GridMember],
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        grid::commit_layer(self.conn, name, members, now_ms)
+    }
+
+    fn put_categories(&mut self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64> {
+        let tx = self.conn;
+        let version: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM category_tables",
+            [],
+            |r| r.get(0),
+        )?;
+        let table = CategoryTable {
+            version: version as u64,
+            categories: categories.categories.clone(),
+        };
+        let body = serde_json::to_string(&table).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO category_tables (version, imported_ms, body) VALUES (?1, ?2, ?3)",
+            params![version, now_ms, body],
+        )?;
+        Ok(version as u64)
+    }
+}
+
+fn load_meta(c: &Connection, key: &str) -> StoreResult<Option<String>> {
+    Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+impl IdentityStore for SqliteStore {
     fn user(&self, name: &str) -> StoreResult<Option<User>> {
         self.read(|c| load_user(c, name))
     }
@@ -476,67 +751,6 @@ impl Store for SqliteStore {
                 .iter()
                 .filter_map(|n| load_user(c, n).transpose())
                 .collect()
-        })
-    }
-
-    fn create_enrolment(
-        &self,
-        user: &str,
-        secret_hash: [u8; 32],
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> StoreResult<()> {
-        self.write(|tx| {
-            if load_user(tx, user)?.is_none() {
-                return Err(StoreError::NotFound(format!("no user named `{user}`; add it with `users add` first")));
-            }
-            tx.execute(
-                "INSERT INTO enrolments (secret_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![secret_hash.as_slice(), user, now_ms, expires_ms],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn redeem_enrolment(
-        &self,
-        secret_hash: [u8; 32],
-        device: &Device,
-        now_ms: i64,
-    ) -> StoreResult<User> {
-        self.write(|tx| {
-            let row = tx
-                .query_row(
-                    "SELECT user, expires_ms, used_ms FROM enrolments WHERE secret_hash = ?1",
-                    [secret_hash.as_slice()],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?)),
-                )
-                .optional()?;
-            let (user_name, expires_ms, used_ms) = row.ok_or_else(|| {
-                StoreError::Refused("this enrolment code is not known to the server; ask IT for a new one".into())
-            })?;
-            if used_ms.is_some() {
-                return Err(StoreError::Refused(
-                    "this enrolment code was already used; each code enrols one device — ask IT for a new one".into(),
-                ));
-            }
-            if now_ms > expires_ms {
-                return Err(StoreError::Refused("this enrolment code has expired; ask IT for a new one".into()));
-            }
-            let user = load_user(tx, &user_name)?
-                .ok_or_else(|| StoreError::Corrupt(format!("enrolment for missing user {user_name}")))?;
-            if user.disabled {
-                return Err(StoreError::Refused(format!("user `{user_name}` is disabled; ask IT")));
-            }
-            tx.execute(
-                "UPDATE enrolments SET used_ms = ?1, device_id = ?2 WHERE secret_hash = ?3",
-                params![now_ms, device.id.as_bytes().as_slice(), secret_hash.as_slice()],
-            )?;
-            tx.execute(
-                "INSERT INTO devices (id, user, label, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![device.id.as_bytes().as_slice(), user_name, device.label, device.token_hash.as_slice(), now_ms],
-            )?;
-            Ok(user)
         })
     }
 
@@ -556,57 +770,24 @@ impl Store for SqliteStore {
         })
     }
 
-    fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE devices SET last_seen_ms = ?1 WHERE id = ?2",
-                params![now_ms, id.as_bytes().as_slice()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn revoke_device(&self, id: Uuid, audit: &AuditRecord) -> StoreResult<Device> {
-        self.write(|tx| security::revoke_device(tx, id, audit))
-    }
-
-    fn set_user_disabled(
-        &self,
-        name: &str,
-        disabled: bool,
-        audit: &AuditRecord,
-    ) -> StoreResult<User> {
-        self.write(|tx| security::set_user_disabled(tx, name, disabled, audit))
-    }
-
     fn auth_epoch(&self) -> StoreResult<u64> {
         self.read(security::auth_epoch)
     }
+}
 
-    fn append_audit(&self, audit: &AuditRecord) -> StoreResult<u64> {
-        self.write(|tx| security::append(tx, audit))
-    }
-
+impl AuditStore for SqliteStore {
     fn audit_log(&self, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
         self.read(|c| security::audit_log(c, since_ms))
     }
+}
 
-    fn put_grid_cells(&self, cells: &[StoredCell]) -> StoreResult<()> {
-        if cells.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| grid::put_cells(tx, cells))
+impl MetaStore for SqliteStore {
+    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| load_meta(c, key))
     }
+}
 
-    fn commit_grid_layer(
-        &self,
-        name: &str,
-        members: &[GridMember],
-        now_ms: i64,
-    ) -> StoreResult<u64> {
-        self.write(|tx| grid::commit_layer(tx, name, members, now_ms))
-    }
-
+impl GridStore for SqliteStore {
     fn grid_members(&self, version: u64) -> StoreResult<Vec<GridMember>> {
         self.read(|c| grid::members(c, version))
     }
@@ -651,27 +832,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_categories(&self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64> {
-        self.write(|tx| {
-            let version: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM category_tables",
-                [],
-                |r| r.get(0),
-            )?;
-            let table = CategoryTable {
-                version: version as u64,
-                categories: categories.categories.clone(),
-            };
-            let body =
-                serde_json::to_string(&table).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.execute(
-                "INSERT INTO category_tables (version, imported_ms, body) VALUES (?1, ?2, ?3)",
-                params![version, now_ms, body],
-            )?;
-            Ok(version as u64)
-        })
-    }
-
     fn categories(&self) -> StoreResult<Option<CategoryTable>> {
         self.read(|c| {
             let body: Option<String> = c
@@ -698,34 +858,9 @@ impl Store for SqliteStore {
             )? as u64)
         })
     }
+}
 
-    fn apply_ops(
-        &self,
-        device: Uuid,
-        ops: &[Op],
-        rules: &Rules,
-        now_ms: i64,
-    ) -> StoreResult<Vec<Outcome>> {
-        self.write(|tx| apply_ops(tx, device, ops, rules, now_ms))
-    }
-
-    fn apply_ops_with_meta(
-        &self,
-        device: Uuid,
-        ops: &[Op],
-        rules: &Rules,
-        now_ms: i64,
-        key: &str,
-        value: &dyn Fn() -> String,
-    ) -> StoreResult<Vec<Outcome>> {
-        // One transaction, so one commit and one fsync for both.
-        self.write(|tx| {
-            let outcomes = apply_ops(tx, device, ops, rules, now_ms)?;
-            set_meta(tx, key, &value())?;
-            Ok(outcomes)
-        })
-    }
-
+impl FeedStore for SqliteStore {
     fn pull(&self, q: &PullQuery) -> StoreResult<Page> {
         self.read(|c| feed::pull(c, q))
     }
@@ -749,36 +884,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn reassign(
-        &self,
-        only_unassigned: bool,
-        reassign: &Reassign,
-        now_ms: i64,
-    ) -> StoreResult<usize> {
-        self.write(|tx| {
-            let sql = if only_unassigned {
-                "SELECT state, device FROM reports WHERE deleted = 0 AND grid_cell IS NULL ORDER BY seq"
-            } else {
-                "SELECT state, device FROM reports WHERE deleted = 0 ORDER BY seq"
-            };
-            let rows = tx
-                .prepare(sql)?
-                .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut seq = next_seq(tx)?;
-            let mut changed = 0;
-            for (blob, device) in rows {
-                let state = decode_state(&blob)?;
-                if let Some(next) = reassign(&state).filter(|n| *n != state) {
-                    save_report(tx, &next, seq, uuid_from(device)?, now_ms, Row::Existing)?;
-                    seq += 1;
-                    changed += 1;
-                }
-            }
-            Ok(changed)
-        })
+    fn feed_position(&self) -> StoreResult<u64> {
+        self.read(console::feed_position)
     }
+}
 
+impl PatrolStore for SqliteStore {
     fn patrol(&self, id: Uuid) -> StoreResult<Option<StoredPatrol>> {
         self.read(|c| patrols::load_patrol(c, id))
     }
@@ -794,11 +905,19 @@ impl Store for SqliteStore {
     fn patrol_reports(&self, patrol: Uuid) -> StoreResult<Vec<Uuid>> {
         self.read(|c| patrols::patrol_reports(c, patrol))
     }
+}
 
+impl PhotoStore for SqliteStore {
     fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>> {
         self.read(|c| patrols::photo_reports(c, hash))
     }
 
+    fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
+        self.read(|c| cases::photo_uses(c, hash))
+    }
+}
+
+impl CaseStore for SqliteStore {
     fn cases_of(&self, reports: &[Uuid]) -> StoreResult<Vec<CaseState>> {
         self.read(|c| cases::cases_of(c, reports))
     }
@@ -807,103 +926,36 @@ impl Store for SqliteStore {
         self.read(cases::all)
     }
 
-    fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
-        self.read(|c| cases::photo_uses(c, hash))
-    }
-
-    fn add_department(&self, department: &Department, audit: &AuditRecord) -> StoreResult<()> {
-        self.write(|tx| cases::add_department(tx, department, audit))
-    }
-
     fn departments(&self) -> StoreResult<Vec<Department>> {
         self.read(cases::departments)
-    }
-
-    fn set_category_routes(&self, routes: &[(String, String)]) -> StoreResult<()> {
-        self.write(|tx| cases::set_routes(tx, routes))
     }
 
     fn category_routes(&self) -> StoreResult<Vec<(String, String)>> {
         self.read(cases::routes)
     }
 
-    fn set_user_department(
-        &self,
-        user: &str,
-        department: Option<&str>,
-        audit: &AuditRecord,
-    ) -> StoreResult<()> {
-        self.write(|tx| cases::set_member(tx, user, department, audit))
-    }
-
     fn user_department(&self, user: &str) -> StoreResult<Option<String>> {
         self.read(|c| cases::member_of(c, user))
     }
+}
 
-    fn set_password_hash(&self, user: &str, hash: &str, audit: &AuditRecord) -> StoreResult<()> {
-        self.write(|tx| console::set_password(tx, user, hash, audit))
-    }
-
+impl ConsoleStore for SqliteStore {
     fn password_hash(&self, user: &str) -> StoreResult<Option<String>> {
         self.read(|c| console::password_hash(c, user))
-    }
-
-    fn create_console_link(
-        &self,
-        token_hash: [u8; 32],
-        user: &str,
-        expires_ms: i64,
-        audit: &AuditRecord,
-    ) -> StoreResult<()> {
-        self.write(|tx| console::create_link(tx, token_hash, user, expires_ms, audit))
-    }
-
-    fn redeem_console_link(&self, token_hash: [u8; 32], now_ms: i64) -> StoreResult<String> {
-        self.write(|tx| console::redeem_link(tx, token_hash, now_ms))
-    }
-
-    fn console_device(&self, user: &str, now_ms: i64) -> StoreResult<Uuid> {
-        self.write(|tx| console::console_device(tx, user, now_ms))
-    }
-
-    fn create_console_session(
-        &self,
-        session: &ConsoleSession,
-        audit: &AuditRecord,
-    ) -> StoreResult<()> {
-        self.write(|tx| console::create_session(tx, session, audit))
     }
 
     fn console_session(&self, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleSession>> {
         self.read(|c| console::session(c, token_hash))
     }
+}
 
-    fn end_console_session(&self, token_hash: [u8; 32], audit: &AuditRecord) -> StoreResult<()> {
-        self.write(|tx| console::end_session(tx, token_hash, audit))
-    }
-
-    fn feed_position(&self) -> StoreResult<u64> {
-        self.read(console::feed_position)
-    }
-
-    fn add_api_key(&self, key: &ApiKey, audit: &AuditRecord) -> StoreResult<()> {
-        self.write(|tx| open311::add_key(tx, key, audit))
-    }
-
+impl Open311Store for SqliteStore {
     fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
         self.read(open311::keys)
     }
 
     fn api_key_by_hash(&self, key_hash: [u8; 32]) -> StoreResult<Option<ApiKey>> {
         self.read(|c| open311::key_by_hash(c, key_hash))
-    }
-
-    fn revoke_api_key(&self, name: &str, now_ms: i64, audit: &AuditRecord) -> StoreResult<ApiKey> {
-        self.write(|tx| open311::revoke_key(tx, name, now_ms, audit))
-    }
-
-    fn add_hotline_request(&self, request: &HotlineRequest) -> StoreResult<HotlineRequest> {
-        self.write(|tx| open311::add_request(tx, request))
     }
 
     fn hotline_request(&self, report_id: Uuid) -> StoreResult<Option<HotlineRequest>> {
@@ -934,40 +986,25 @@ impl Store for SqliteStore {
         self.read(|c| open311::requests(c, filter))
     }
 
-    fn add_feedback(&self, feedback: &Feedback) -> StoreResult<()> {
-        self.write(|tx| open311::add_feedback(tx, feedback))
-    }
-
     fn feedback(&self) -> StoreResult<Vec<Feedback>> {
         self.read(open311::feedback)
-    }
-
-    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
-        })
-    }
-
-    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.write(|tx| set_meta(tx, key, value))
     }
 }
 
 #[cfg(test)]
+mod suite {
+    crate::store_suite!(|dir: &std::path::Path| {
+        Some(Box::new(super::SqliteStore::open(&dir.join("server.db")).unwrap()) as Box<_>)
+    });
+}
+
+#[cfg(test)]
 mod tests {
-    #[test]
-    fn sqlite_store_passes_the_shared_suite() {
-        super::super::suite::run_all(|dir| {
-            Box::new(super::SqliteStore::open(&dir.join("server.db")).unwrap())
-        });
-    }
 
     #[test]
     fn the_audit_log_cannot_be_rewritten_even_with_sql() {
-        use crate::store::{AuditRecord, Store};
+        use crate::store::prelude::*;
+        use crate::store::AuditRecord;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.db");
         let store = super::SqliteStore::open(&path).unwrap();
@@ -1013,6 +1050,7 @@ mod migration_tests {
     use gridwarden_protocol::{Hlc, Location, NewReport, Op, OpBody, ReportOp, ReportState};
     use uuid::Uuid;
 
+    use crate::store::prelude::*;
     use crate::store::{
         FeedItem, PatrolChange, PullQuery, Rejection, Rules, Scope, Store, StoredPatrol,
     };
@@ -1147,7 +1185,7 @@ mod migration_tests {
 
     #[test]
     fn a_layer_stored_whole_by_an_earlier_release_is_converted_to_cells_on_open() {
-        use crate::store::Store;
+        use crate::store::prelude::*;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         drop(super::SqliteStore::open(&path).unwrap());

@@ -1,7 +1,8 @@
-//! The behaviour every [`Store`] backend must show. A backend's test calls
-//! [`run_all`] with a constructor; each case gets a fresh directory.
-
-use std::path::Path;
+//! The behaviour every [`Store`] backend must show, as one public function
+//! per case. A backend's tests expand [`store_suite!`](crate::store_suite)
+//! with a constructor: one named `#[test]` per case, each with a fresh
+//! directory and store, so a failure names its case and the others still
+//! run. Public (not `cfg(test)`) so a backend in another crate can run it.
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
@@ -11,71 +12,15 @@ use gridwarden_protocol::{
 };
 use uuid::Uuid;
 
+use super::console::ConsoleLink;
+use super::identity::Enrolment;
 use super::*;
 
 mod open311;
 
-type Case = (&'static str, fn(&dyn Store));
-
-pub fn run_all(make: impl Fn(&Path) -> Box<dyn Store>) {
-    let cases: &[Case] = &[
-        ("users", users),
-        ("enrolment_works_once", enrolment_works_once),
-        ("enrolment_expires", enrolment_expires),
-        (
-            "revocation_and_disabling_are_audited",
-            revocation_and_disabling_are_audited,
-        ),
-        ("audit_log_reads_by_time", audit_log_reads_by_time),
-        ("apply_is_idempotent", apply_is_idempotent),
-        ("rejected_ops_change_nothing", rejected_ops_change_nothing),
-        ("pull_pages_and_scopes", pull_pages_and_scopes),
-        ("pull_respects_byte_budget", pull_respects_byte_budget),
-        ("reference_data_versions", reference_data_versions),
-        ("reassign_only_unassigned", reassign_only_unassigned),
-        (
-            "a_report_leaving_a_scope_is_announced",
-            a_report_leaving_a_scope_is_announced,
-        ),
-        ("meta", meta),
-        (
-            "cases_move_with_their_report_and_are_audited",
-            cases_move_with_their_report_and_are_audited,
-        ),
-        (
-            "departments_routes_and_members",
-            departments_routes_and_members,
-        ),
-        (
-            "a_push_and_its_meta_entry_land_together",
-            a_push_and_its_meta_entry_land_together,
-        ),
-        (
-            "a_scoped_pull_merges_cells_and_own_reports_in_feed_order",
-            a_scoped_pull_merges_cells_and_own_reports_in_feed_order,
-        ),
-        (
-            "patrols_keep_a_grow_only_track",
-            patrols_keep_a_grow_only_track,
-        ),
-        (
-            "photos_and_patrols_are_indexed",
-            photos_and_patrols_are_indexed,
-        ),
-        (
-            "console_links_work_once_and_sessions_end_with_the_user",
-            console_links_work_once_and_sessions_end_with_the_user,
-        ),
-        ("open311_keys_are_audited", open311::keys_are_audited),
-        ("open311_requests_once", open311::requests_are_kept_once),
-    ];
-    for (name, case) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let store = make(dir.path());
-        eprintln!("store suite: {name}");
-        case(store.as_ref());
-    }
-}
+pub use open311::{
+    keys_are_audited as open311_keys_are_audited, requests_are_kept_once as open311_requests_once,
+};
 
 fn user(name: &str, role: Role, cells: &[&str]) -> User {
     User {
@@ -215,7 +160,7 @@ fn reports(page: &Page) -> Vec<&ReportState> {
         .collect()
 }
 
-fn users(s: &dyn Store) {
+pub fn users(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &["A", "B"]), 1)
         .unwrap();
     s.add_user(&user("sam", Role::Supervisor, &[]), 1).unwrap();
@@ -232,43 +177,56 @@ fn users(s: &dyn Store) {
     assert_eq!(names, ["ann", "sam"]);
 }
 
-fn enrolment_works_once(s: &dyn Store) {
+/// Uses an enrolment code in one unit of work, the way the service does:
+/// the code's row as found, and the device registered only if the code was
+/// unused (the service's other rules are not the store's business).
+fn redeem(s: &dyn Store, hash: [u8; 32], device: &Device, now_ms: i64) -> Option<Enrolment> {
+    write(s, |tx| {
+        let found = tx.enrolment(hash)?;
+        if found.as_ref().is_some_and(|e| e.used_ms.is_none()) {
+            tx.use_enrolment(hash, device, now_ms)?;
+        }
+        Ok(found)
+    })
+    .unwrap()
+}
+
+pub fn enrolment_works_once(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
     assert!(matches!(
         s.create_enrolment("zed", [1; 32], 0, 100),
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound(Missing::User(u))) if u == "zed"
     ));
     s.create_enrolment("ann", [1; 32], 0, 100).unwrap();
-    let got = s.redeem_enrolment([1; 32], &device(5, "ann"), 10).unwrap();
-    assert_eq!(got.name, "ann");
-    let again = s
-        .redeem_enrolment([1; 32], &device(6, "ann"), 11)
-        .unwrap_err()
-        .to_string();
-    assert!(again.contains("already used"), "{again}");
+    let got = redeem(s, [1; 32], &device(5, "ann"), 10).unwrap();
+    assert_eq!(
+        got,
+        Enrolment {
+            user: "ann".into(),
+            created_ms: 0,
+            expires_ms: 100,
+            used_ms: None
+        }
+    );
+    let again = redeem(s, [1; 32], &device(6, "ann"), 11).unwrap();
+    assert_eq!(again.used_ms, Some(10), "the store tells the code was used");
     assert!(
         s.device(Uuid::from_u128(6)).unwrap().is_none(),
         "a refused enrolment registers nothing"
     );
-    let unknown = s
-        .redeem_enrolment([9; 32], &device(7, "ann"), 11)
-        .unwrap_err()
-        .to_string();
-    assert!(unknown.contains("not known"), "{unknown}");
+    assert_eq!(redeem(s, [9; 32], &device(7, "ann"), 11), None);
     let d = s.device(Uuid::from_u128(5)).unwrap().unwrap();
     assert_eq!((d.user.as_str(), d.token_hash), ("ann", [5; 32]));
+    assert_eq!(d.enrolled_ms, 10);
     s.touch_device(d.id, 50).unwrap();
     assert_eq!(s.devices().unwrap()[0].last_seen_ms, Some(50));
 }
 
-fn enrolment_expires(s: &dyn Store) {
+pub fn enrolment_expires(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
     s.create_enrolment("ann", [2; 32], 0, 100).unwrap();
-    let err = s
-        .redeem_enrolment([2; 32], &device(5, "ann"), 101)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("expired"), "{err}");
+    let found = write(s, |tx| tx.enrolment([2; 32])).unwrap().unwrap();
+    assert_eq!(found.expires_ms, 100, "the store answers the expiry");
     assert!(s.devices().unwrap().is_empty());
 }
 
@@ -283,10 +241,10 @@ fn audit(at_ms: i64, action: &str, subject: &str) -> AuditRecord {
     }
 }
 
-fn revocation_and_disabling_are_audited(s: &dyn Store) {
+pub fn revocation_and_disabling_are_audited(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
     s.create_enrolment("ann", [1; 32], 0, 100).unwrap();
-    s.redeem_enrolment([1; 32], &device(5, "ann"), 10).unwrap();
+    redeem(s, [1; 32], &device(5, "ann"), 10).unwrap();
     let id = Uuid::from_u128(5);
     let epoch = s.auth_epoch().unwrap();
 
@@ -344,7 +302,7 @@ fn revocation_and_disabling_are_audited(s: &dyn Store) {
     );
 }
 
-fn audit_log_reads_by_time(s: &dyn Store) {
+pub fn audit_log_reads_by_time(s: &dyn Store) {
     let dev = Uuid::from_u128(3);
     let first = s.append_audit(&audit(100, "grid.import", "v2")).unwrap();
     let second = s
@@ -361,7 +319,7 @@ fn audit_log_reads_by_time(s: &dyn Store) {
     assert_eq!(s.audit_log(None).unwrap().len(), 2);
 }
 
-fn apply_is_idempotent(s: &dyn Store) {
+pub fn apply_is_idempotent(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let ops = [create(1, 100, 1.0), create(2, 101, -1.0)];
     let first = s
@@ -393,7 +351,7 @@ fn apply_is_idempotent(s: &dyn Store) {
     );
 }
 
-fn rejected_ops_change_nothing(s: &dyn Store) {
+pub fn rejected_ops_change_nothing(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let refuse_west = |op: &Op, cur: Option<&ReportState>| {
         let state = decide_with_cells(op, cur)?;
@@ -430,7 +388,7 @@ fn rejected_ops_change_nothing(s: &dyn Store) {
     assert_eq!(out, [Outcome::Applied]);
 }
 
-fn pull_pages_and_scopes(s: &dyn Store) {
+pub fn pull_pages_and_scopes(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let ops: Vec<Op> = (0..25)
         .map(|i| create(i + 1, 1000 + i, if i % 2 == 0 { -1.0 } else { 1.0 }))
@@ -503,7 +461,7 @@ fn pull_pages_and_scopes(s: &dyn Store) {
     );
 }
 
-fn pull_respects_byte_budget(s: &dyn Store) {
+pub fn pull_respects_byte_budget(s: &dyn Store) {
     let ops: Vec<Op> = (0..10).map(|i| create(i + 1, 2000 + i, 1.0)).collect();
     s.apply_ops(Uuid::from_u128(7), &ops, &rules(&decide_with_cells), 5)
         .unwrap();
@@ -531,7 +489,7 @@ fn pull_respects_byte_budget(s: &dyn Store) {
     assert_eq!(tiny.items.len(), 1, "a page always makes progress");
 }
 
-fn reference_data_versions(s: &dyn Store) {
+pub fn reference_data_versions(s: &dyn Store) {
     assert_eq!(
         (s.grid_version().unwrap(), s.categories_version().unwrap()),
         (0, 0)
@@ -586,7 +544,7 @@ fn reference_data_versions(s: &dyn Store) {
     assert_eq!((got.version, got.categories.len()), (1, 1));
 }
 
-fn reassign_only_unassigned(s: &dyn Store) {
+pub fn reassign_only_unassigned(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let no_cell = |op: &Op, cur: Option<&ReportState>| {
         let OpBody::Report { report_id, op: rop } = &op.body else {
@@ -626,7 +584,7 @@ fn reassign_only_unassigned(s: &dyn Store) {
     assert!(s.reports(true).unwrap().is_empty());
 }
 
-fn meta(s: &dyn Store) {
+pub fn meta(s: &dyn Store) {
     assert_eq!(s.meta("public_addr").unwrap(), None);
     s.set_meta("public_addr", "1.2.3.4:4433").unwrap();
     s.set_meta("public_addr", "5.6.7.8:4433").unwrap();
@@ -636,7 +594,7 @@ fn meta(s: &dyn Store) {
     );
 }
 
-fn a_push_and_its_meta_entry_land_together(s: &dyn Store) {
+pub fn a_push_and_its_meta_entry_land_together(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let decided = std::cell::Cell::new(0);
     let counting = |op: &Op, cur: Option<&ReportState>| {
@@ -661,7 +619,7 @@ fn a_push_and_its_meta_entry_land_together(s: &dyn Store) {
 
 /// Reports in three cells by two reporters, one of which moves out of the
 /// puller's cells: pages of every size give the same items in feed order.
-fn a_scoped_pull_merges_cells_and_own_reports_in_feed_order(s: &dyn Store) {
+pub fn a_scoped_pull_merges_cells_and_own_reports_in_feed_order(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     // West of 0° is "W", up to 10° "E", further east "N"; even op ids are
     // ann's reports, odd ones bob's.
@@ -761,7 +719,7 @@ fn a_scoped_pull_merges_cells_and_own_reports_in_feed_order(s: &dyn Store) {
     }
 }
 
-fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
+pub fn a_report_leaving_a_scope_is_announced(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     s.apply_ops(dev, &[create(1, 100, -1.0)], &rules(&decide_with_cells), 1)
         .unwrap();
@@ -897,7 +855,7 @@ fn point(seq: u32) -> TrackPoint {
     }
 }
 
-fn patrols_keep_a_grow_only_track(s: &dyn Store) {
+pub fn patrols_keep_a_grow_only_track(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let start = |day: i64, id: u128, op: u128| {
         patrol_op(
@@ -981,7 +939,7 @@ fn patrols_keep_a_grow_only_track(s: &dyn Store) {
     assert_eq!(s.patrols(&one).unwrap().len(), 1);
 }
 
-fn photos_and_patrols_are_indexed(s: &dyn Store) {
+pub fn photos_and_patrols_are_indexed(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let photo = PhotoRef {
         hash: PhotoHash::of(b"jpeg"),
@@ -1045,7 +1003,7 @@ fn case_op(op: u128, report: u128, body: CaseOp) -> Op {
     }
 }
 
-fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
+pub fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
     let dev = Uuid::from_u128(7);
     let all = PullQuery {
         after_seq: 0,
@@ -1179,7 +1137,7 @@ fn cases_move_with_their_report_and_are_audited(s: &dyn Store) {
     );
 }
 
-fn departments_routes_and_members(s: &dyn Store) {
+pub fn departments_routes_and_members(s: &dyn Store) {
     let audit = |action: &str| AuditRecord {
         at_ms: 1,
         actor: "cli:root@host".into(),
@@ -1224,7 +1182,7 @@ fn departments_routes_and_members(s: &dyn Store) {
         .is_err());
 }
 
-fn console_links_work_once_and_sessions_end_with_the_user(s: &dyn Store) {
+pub fn console_links_work_once_and_sessions_end_with_the_user(s: &dyn Store) {
     s.add_user(&user("sam", Role::Supervisor, &[]), 1).unwrap();
     assert_eq!(s.password_hash("sam").unwrap(), None);
     s.set_password_hash("sam", "$argon2id$v=19$x", &audit(2, "user.passwd", "sam"))
@@ -1243,19 +1201,23 @@ fn console_links_work_once_and_sessions_end_with_the_user(s: &dyn Store) {
         .unwrap();
     s.create_console_link([2; 32], "sam", 100, &audit(3, "console.link", "sam"))
         .unwrap();
-    assert_eq!(s.redeem_console_link([1; 32], 50).unwrap(), "sam");
-    assert!(matches!(
-        s.redeem_console_link([1; 32], 51),
-        Err(StoreError::Refused(m)) if m.contains("already used")
-    ));
-    assert!(matches!(
-        s.redeem_console_link([2; 32], 101),
-        Err(StoreError::Refused(m)) if m.contains("expired")
-    ));
-    assert!(matches!(
-        s.redeem_console_link([9; 32], 1),
-        Err(StoreError::Refused(m)) if m.contains("not known")
-    ));
+    let link = |hash| write(s, |tx| tx.console_link(hash)).unwrap();
+    assert_eq!(
+        link([1; 32]),
+        Some(ConsoleLink {
+            user: "sam".into(),
+            created_ms: 3,
+            expires_ms: 100,
+            used_ms: None
+        })
+    );
+    write(s, |tx| tx.use_console_link([1; 32], 50)).unwrap();
+    assert_eq!(link([1; 32]).unwrap().used_ms, Some(50));
+    // Using it again keeps the first use.
+    write(s, |tx| tx.use_console_link([1; 32], 51)).unwrap();
+    assert_eq!(link([1; 32]).unwrap().used_ms, Some(50));
+    assert_eq!(link([2; 32]).unwrap().used_ms, None);
+    assert_eq!(link([9; 32]), None);
 
     // One console device per user, until it is revoked.
     let device = s.console_device("sam", 5).unwrap();
@@ -1307,4 +1269,173 @@ fn console_links_work_once_and_sessions_end_with_the_user(s: &dyn Store) {
             "device.revoke"
         ]
     );
+}
+
+pub fn a_unit_of_work_commits_whole_or_not_at_all(s: &dyn Store) {
+    let work = |fail: bool| {
+        write(s, |tx| {
+            tx.add_user(&user("ann", Role::Warden, &["A"]), 1)?;
+            tx.append_audit(&audit(1, "user.add", "ann"))?;
+            tx.set_meta("k", "v")?;
+            assert_eq!(tx.user("ann")?.map(|u| u.cells), Some(vec!["A".into()]));
+            if fail {
+                return Err(StoreError::Corrupt("stop here".into()));
+            }
+            Ok(())
+        })
+    };
+    assert!(matches!(work(true), Err(StoreError::Corrupt(_))));
+    assert_eq!(
+        s.user("ann").unwrap(),
+        None,
+        "nothing of a failed unit stays"
+    );
+    assert!(s.audit_log(None).unwrap().is_empty());
+    assert_eq!(s.meta("k").unwrap(), None);
+    work(false).unwrap();
+    assert!(s.user("ann").unwrap().is_some());
+    assert_eq!(s.audit_log(None).unwrap().len(), 1);
+    assert_eq!(s.meta("k").unwrap().as_deref(), Some("v"));
+}
+
+/// Every admin write of the store's own (those that take an audit line)
+/// leaves no line when its change fails.
+pub fn a_failed_admin_change_leaves_no_audit_line(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
+    s.add_department(
+        &Department {
+            code: "water".into(),
+            name: "Water".into(),
+            utility: true,
+        },
+        &audit(1, "department.add", "water"),
+    )
+    .unwrap();
+    s.add_api_key(
+        &ApiKey {
+            name: "12345".into(),
+            key_hash: [1; 32],
+            created_ms: 1,
+            revoked_ms: None,
+        },
+        &audit(1, "apikey.add", "12345"),
+    )
+    .unwrap();
+    let lines = || s.audit_log(None).unwrap().len();
+    let before = lines();
+    let failed: Vec<(&str, StoreError)> = vec![
+        (
+            "revoke an unknown device",
+            s.revoke_device(Uuid::from_u128(9), &audit(2, "device.revoke", "9"))
+                .unwrap_err(),
+        ),
+        (
+            "disable an unknown user",
+            s.set_user_disabled("zed", true, &audit(2, "user.disable", "zed"))
+                .unwrap_err(),
+        ),
+        (
+            "a department twice",
+            s.add_department(
+                &Department {
+                    code: "water".into(),
+                    name: "Again".into(),
+                    utility: false,
+                },
+                &audit(2, "department.add", "water"),
+            )
+            .unwrap_err(),
+        ),
+        (
+            "a member of an unknown department",
+            s.set_user_department("ann", Some("fire"), &audit(2, "user.department", "ann"))
+                .unwrap_err(),
+        ),
+        (
+            "a password for an unknown user",
+            s.set_password_hash("zed", "h", &audit(2, "user.passwd", "zed"))
+                .unwrap_err(),
+        ),
+        (
+            "a sign-in link for an unknown user",
+            s.create_console_link([4; 32], "zed", 10, &audit(2, "console.link", "zed"))
+                .unwrap_err(),
+        ),
+        (
+            "an API key name twice",
+            s.add_api_key(
+                &ApiKey {
+                    name: "12345".into(),
+                    key_hash: [2; 32],
+                    created_ms: 2,
+                    revoked_ms: None,
+                },
+                &audit(2, "apikey.add", "12345"),
+            )
+            .unwrap_err(),
+        ),
+        (
+            "revoke an unknown API key",
+            s.revoke_api_key("nobody", 2, &audit(2, "apikey.revoke", "nobody"))
+                .unwrap_err(),
+        ),
+    ];
+    for (what, err) in &failed {
+        assert!(
+            matches!(err, StoreError::NotFound(_) | StoreError::Conflict(_)),
+            "{what}: {err:?}"
+        );
+    }
+    assert_eq!(lines(), before, "no failed change left a line");
+}
+
+/// Expands to one `#[test]` per case of the shared store suite, each on a
+/// fresh store from `$make`: a function or closure taking a fresh,
+/// empty directory (`&std::path::Path`) and returning
+/// `Option<Box<dyn Store>>` (`None`: the backend is not available here, and
+/// the constructor has said so; it fails instead when it must be there).
+/// The calling crate needs `tempfile` among its (dev-)dependencies.
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@cases $make;
+            users,
+            enrolment_works_once,
+            enrolment_expires,
+            revocation_and_disabling_are_audited,
+            audit_log_reads_by_time,
+            apply_is_idempotent,
+            rejected_ops_change_nothing,
+            pull_pages_and_scopes,
+            pull_respects_byte_budget,
+            reference_data_versions,
+            reassign_only_unassigned,
+            a_report_leaving_a_scope_is_announced,
+            meta,
+            cases_move_with_their_report_and_are_audited,
+            departments_routes_and_members,
+            a_push_and_its_meta_entry_land_together,
+            a_scoped_pull_merges_cells_and_own_reports_in_feed_order,
+            patrols_keep_a_grow_only_track,
+            photos_and_patrols_are_indexed,
+            console_links_work_once_and_sessions_end_with_the_user,
+            open311_keys_are_audited,
+            open311_requests_once,
+            a_unit_of_work_commits_whole_or_not_at_all,
+            a_failed_admin_change_leaves_no_audit_line,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let dir = ::tempfile::tempdir().expect("a temporary directory");
+                let make = $make;
+                let store: Option<Box<dyn $crate::store::Store>> = make(dir.path());
+                if let Some(store) = store {
+                    $crate::store::suite::$case(store.as_ref());
+                }
+            }
+        )*
+    };
 }

@@ -21,3 +21,4 @@ mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
+mod sim_remote;

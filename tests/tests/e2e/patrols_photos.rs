@@ -9,25 +9,10 @@ use gridwarden_client_core::{
     CancelToken, Client, ClientError, Controls, ListPatrols, PointInput, RetryPolicy, SyncProgress,
 };
 use gridwarden_e2e::relay::{Direction, Relay};
-use gridwarden_e2e::{report_at, TestServer};
+use gridwarden_e2e::{jpeg, report_at, TestServer};
 use gridwarden_protocol::photo::CHUNK_SIZE;
 use gridwarden_protocol::{ClientMessage, Location, PhotoHash, Role, ServerMessage};
 use gridwarden_server::Limits;
-
-/// Bytes that look like a JPEG (the device sniffs the type), different for
-/// each `seed`.
-fn jpeg(seed: u64, len: usize) -> Vec<u8> {
-    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while bytes.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 fn write_photo(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);

@@ -4,6 +4,8 @@ use gridwarden_protocol::{
     ErrorCode, Hlc, OpBody, OpResult, ReportEdit, ReportOp, ReportState, Role,
 };
 
+use gridwarden_protocol::PROTOCOL_VERSION;
+
 use super::*;
 use crate::testutil::*;
 use crate::time::now_ms;

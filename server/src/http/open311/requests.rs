@@ -52,8 +52,8 @@ impl From<ServiceError> for Oops {
 impl From<StoreError> for Oops {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => Oops::not_found(m),
-            StoreError::Conflict(m) | StoreError::Refused(m) => Oops::bad(m),
+            StoreError::NotFound(m) => Oops::not_found(m.to_string()),
+            StoreError::Conflict(m) => Oops::bad(m.to_string()),
             other => {
                 tracing::error!(error = %other, "store failure while serving Open311");
                 Oops::new(

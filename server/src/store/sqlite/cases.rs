@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::security;
 use gridwarden_protocol::PhotoHash;
 
-use crate::store::{AuditRecord, CasePhotoUse, Department, StoreError, StoreResult};
+use crate::store::{CasePhotoUse, Clash, Department, Missing, StoreError, StoreResult};
 
 fn decode(bytes: &[u8]) -> StoreResult<CaseState> {
     codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
@@ -52,23 +52,9 @@ pub(super) fn save(tx: &Connection, case: &CaseState, now_ms: i64) -> StoreResul
                 photo.size as i64
             ])?;
         }
-        let text = t.op.detail();
-        security::append(
-            tx,
-            &AuditRecord {
-                at_ms: t.server_ms,
-                actor: t.by.clone(),
-                device: Some(t.device),
-                action: format!("case.{}", t.op.name()),
-                subject: case.report_id.to_string(),
-                detail: format!(
-                    "{} → {}{}{text}",
-                    t.from,
-                    t.to,
-                    if text.is_empty() { "" } else { ": " }
-                ),
-            },
-        )?;
+    }
+    if let Some(audit) = crate::store::cases::step_audit(case) {
+        security::append(tx, &audit)?;
     }
     Ok(())
 }
@@ -114,19 +100,12 @@ pub(super) fn all(conn: &Connection) -> StoreResult<Vec<CaseState>> {
     rows.iter().map(|b| decode(b)).collect()
 }
 
-pub(super) fn add_department(
-    tx: &Connection,
-    d: &Department,
-    audit: &AuditRecord,
-) -> StoreResult<()> {
+pub(super) fn add_department(tx: &Connection, d: &Department, now_ms: i64) -> StoreResult<()> {
     let exists = tx
         .prepare_cached("SELECT 1 FROM departments WHERE code = ?1")?
         .exists([&d.code])?;
     if exists {
-        return Err(StoreError::Conflict(format!(
-            "a department with code `{}` already exists",
-            d.code
-        )));
+        return Err(StoreError::Conflict(Clash::Department(d.code.clone())));
     }
     tx.execute(
         "INSERT INTO departments (code, name, kind, created_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -134,10 +113,9 @@ pub(super) fn add_department(
             d.code,
             d.name,
             if d.utility { "utility" } else { "department" },
-            audit.at_ms
+            now_ms
         ],
     )?;
-    security::append(tx, audit)?;
     Ok(())
 }
 
@@ -164,9 +142,10 @@ pub(super) fn set_routes(tx: &Connection, routes: &[(String, String)]) -> StoreR
             rusqlite::Error::SqliteFailure(f, _)
                 if f.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
-                StoreError::NotFound(format!(
-                    "category {category} is routed to department `{department}`, which does not exist; add it with `departments add`"
-                ))
+                StoreError::NotFound(Missing::RouteTarget {
+                    category: category.clone(),
+                    department: department.clone(),
+                })
             }
             other => other.into(),
         })?;
@@ -181,14 +160,9 @@ pub(super) fn routes(conn: &Connection) -> StoreResult<Vec<(String, String)>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn set_member(
-    tx: &Connection,
-    user: &str,
-    department: Option<&str>,
-    audit: &AuditRecord,
-) -> StoreResult<()> {
+pub(super) fn set_member(tx: &Connection, user: &str, department: Option<&str>) -> StoreResult<()> {
     if super::load_user(tx, user)?.is_none() {
-        return Err(StoreError::NotFound(format!("no user named `{user}`")));
+        return Err(StoreError::NotFound(Missing::User(user.into())));
     }
     match department {
         Some(d) => {
@@ -196,9 +170,7 @@ pub(super) fn set_member(
                 .prepare_cached("SELECT 1 FROM departments WHERE code = ?1")?
                 .exists([d])?;
             if !known {
-                return Err(StoreError::NotFound(format!(
-                    "no department with code `{d}`; see `gridwarden-server departments list`"
-                )));
+                return Err(StoreError::NotFound(Missing::Department(d.into())));
             }
             tx.execute(
                 "INSERT INTO department_members (user, department) VALUES (?1, ?2)
@@ -210,7 +182,6 @@ pub(super) fn set_member(
             tx.execute("DELETE FROM department_members WHERE user = ?1", [user])?;
         }
     }
-    security::append(tx, audit)?;
     Ok(())
 }
 

@@ -4,27 +4,18 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-use super::{load_user, security, uuid_from};
-use crate::store::{AuditRecord, ConsoleSession, StoreError, StoreResult, CONSOLE_DEVICE_LABEL};
+use super::{load_user, uuid_from};
+use crate::store::console::ConsoleLink;
+use crate::store::{ConsoleSession, Missing, StoreError, StoreResult, CONSOLE_DEVICE_LABEL};
 
-pub(super) fn set_password(
-    tx: &Connection,
-    name: &str,
-    hash: &str,
-    audit: &AuditRecord,
-) -> StoreResult<()> {
+pub(super) fn set_password(tx: &Connection, name: &str, hash: &str) -> StoreResult<()> {
     if load_user(tx, name)?.is_none() {
-        return Err(StoreError::NotFound(format!(
-            "no user named `{name}`; see `gridwarden-server users list`"
-        )));
+        return Err(StoreError::NotFound(Missing::User(name.into())));
     }
     tx.execute(
         "UPDATE users SET password_hash = ?1 WHERE name = ?2",
         params![hash, name],
     )?;
-    // A new password ends every session signed in with the old one.
-    end_sessions_of(tx, name)?;
-    security::append(tx, audit)?;
     Ok(())
 }
 
@@ -46,59 +37,45 @@ pub(super) fn create_link(
     tx: &Connection,
     token_hash: [u8; 32],
     user: &str,
+    now_ms: i64,
     expires_ms: i64,
-    audit: &AuditRecord,
 ) -> StoreResult<()> {
     if load_user(tx, user)?.is_none() {
-        return Err(StoreError::NotFound(format!(
-            "no user named `{user}`; add it with `users add` first"
-        )));
+        return Err(StoreError::NotFound(Missing::User(user.into())));
     }
     tx.execute(
         "INSERT INTO console_links (token_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![token_hash.as_slice(), user, audit.at_ms, expires_ms],
+        params![token_hash.as_slice(), user, now_ms, expires_ms],
     )?;
-    security::append(tx, audit)?;
     Ok(())
 }
 
-pub(super) fn redeem_link(
-    tx: &Connection,
-    token_hash: [u8; 32],
-    now_ms: i64,
-) -> StoreResult<String> {
-    let row = tx
+pub(super) fn link(tx: &Connection, token_hash: [u8; 32]) -> StoreResult<Option<ConsoleLink>> {
+    Ok(tx
         .query_row(
-            "SELECT user, expires_ms, used_ms FROM console_links WHERE token_hash = ?1",
+            "SELECT user, created_ms, expires_ms, used_ms FROM console_links WHERE token_hash = ?1",
             [token_hash.as_slice()],
             |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
+                Ok(ConsoleLink {
+                    user: r.get(0)?,
+                    created_ms: r.get(1)?,
+                    expires_ms: r.get(2)?,
+                    used_ms: r.get(3)?,
+                })
             },
         )
-        .optional()?;
-    let refused = |m: &str| Err(StoreError::Refused(m.into()));
-    let Some((user, expires_ms, used_ms)) = row else {
-        return refused("this sign-in link is not known to the server; ask IT for a new one");
-    };
-    if used_ms.is_some() {
-        return refused(
-            "this sign-in link was already used; each link signs in once — ask IT for a new one",
-        );
-    }
-    if now_ms > expires_ms {
-        return refused(
-            "this sign-in link has expired (links last 15 minutes); ask IT for a new one",
-        );
-    }
+        .optional()?)
+}
+
+pub(super) fn use_link(tx: &Connection, token_hash: [u8; 32], now_ms: i64) -> StoreResult<()> {
+    // `used_ms IS NULL`: of two units of work using one link, the second
+    // changes nothing (and its caller, having read the link unused in the
+    // same transaction, cannot be the second under SQLite's one writer).
     tx.execute(
-        "UPDATE console_links SET used_ms = ?1 WHERE token_hash = ?2",
+        "UPDATE console_links SET used_ms = ?1 WHERE token_hash = ?2 AND used_ms IS NULL",
         params![now_ms, token_hash.as_slice()],
     )?;
-    Ok(user)
+    Ok(())
 }
 
 /// The user's console device, created on first use (or anew if IT revoked
@@ -124,11 +101,7 @@ pub(super) fn console_device(tx: &Connection, user: &str, now_ms: i64) -> StoreR
     Ok(id)
 }
 
-pub(super) fn create_session(
-    tx: &Connection,
-    s: &ConsoleSession,
-    audit: &AuditRecord,
-) -> StoreResult<()> {
+pub(super) fn create_session(tx: &Connection, s: &ConsoleSession) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO console_sessions (token_hash, user, csrf, device, created_ms, expires_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -141,7 +114,6 @@ pub(super) fn create_session(
             s.expires_ms
         ],
     )?;
-    security::append(tx, audit)?;
     Ok(())
 }
 
@@ -176,18 +148,11 @@ pub(super) fn session(
     .transpose()
 }
 
-pub(super) fn end_session(
-    tx: &Connection,
-    token_hash: [u8; 32],
-    audit: &AuditRecord,
-) -> StoreResult<()> {
+pub(super) fn end_session(tx: &Connection, token_hash: [u8; 32]) -> StoreResult<bool> {
     let gone = tx
         .prepare_cached("DELETE FROM console_sessions WHERE token_hash = ?1")?
         .execute([token_hash.as_slice()])?;
-    if gone > 0 {
-        security::append(tx, audit)?;
-    }
-    Ok(())
+    Ok(gone > 0)
 }
 
 pub(super) fn feed_position(conn: &Connection) -> StoreResult<u64> {

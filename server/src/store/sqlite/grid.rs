@@ -6,7 +6,7 @@ use gridwarden_protocol::grid::{GridCellWire, GridLayerWire};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::grid::{stored_cell, GridMember, StoredCell};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Clash, StoreError, StoreResult};
 
 pub(super) fn put_cells(tx: &Connection, cells: &[StoredCell]) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
@@ -49,10 +49,7 @@ fn insert_members(tx: &Connection, version: i64, members: &[GridMember]) -> Stor
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    StoreError::Refused(format!(
-                        "code {:?} appears twice in the layer, or its cell content was not stored first",
-                        m.code
-                    ))
+                    StoreError::Conflict(Clash::GridCode(m.code.clone()))
                 }
                 e => e.into(),
             })?;

@@ -186,9 +186,8 @@ impl GroupWriter {
         }
         match ended.failures.get(&batch) {
             None => Ok(()),
-            Some(why) => Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
-                Some(format!("the write was not committed: {why}")),
+            Some(why) => Err(StoreError::Backend(format!(
+                "the write was not committed: {why}"
             ))),
         }
     }
@@ -265,7 +264,7 @@ mod tests {
                         let result = w.write(|c| {
                             c.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
                             if k % 7 == 0 {
-                                return Err(StoreError::Refused("sevens fail".into()));
+                                return Err(StoreError::Corrupt("sevens fail".into()));
                             }
                             Ok(k)
                         });

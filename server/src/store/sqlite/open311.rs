@@ -1,14 +1,12 @@
-//! Open311 intake in the SQLite backend: API keys (hashes only, each change
-//! with its audit line in one transaction), the requests' extra fields and
-//! citizens' ratings.
+//! Open311 intake in the SQLite backend: API keys (hashes only), the
+//! requests' extra fields and citizens' ratings.
 
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::security::append;
 use super::{hash_from, uuid_from};
 use crate::store::{
-    ApiKey, AuditRecord, Feedback, HotlineFilter, HotlineRequest, StoreError, StoreResult,
+    ApiKey, Clash, Feedback, HotlineFilter, HotlineRequest, Missing, StoreError, StoreResult,
 };
 
 fn key_from(r: &Row) -> rusqlite::Result<(String, Vec<u8>, i64, Option<i64>)> {
@@ -28,45 +26,26 @@ fn to_key(
 
 const KEY_COLUMNS: &str = "name, key_hash, created_ms, revoked_ms";
 
-pub(super) fn add_key(tx: &Connection, key: &ApiKey, audit: &AuditRecord) -> StoreResult<()> {
-    let user: Option<String> = tx
-        .query_row("SELECT name FROM users WHERE name = ?1", [&key.name], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if user.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "`{}` is a user's name; an API client's name is the reporter of its requests, so pick another",
-            key.name
-        )));
-    }
+pub(super) fn add_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
     let inserted = tx.execute(
         "INSERT INTO api_keys (name, key_hash, created_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO NOTHING",
         params![key.name, key.key_hash.as_slice(), key.created_ms],
     )?;
     if inserted == 0 {
-        return Err(StoreError::Conflict(format!(
-            "an API key named `{}` exists already; revoke it and pick a new name to replace it",
-            key.name
-        )));
+        return Err(StoreError::Conflict(Clash::ApiKey(key.name.clone())));
     }
-    append(tx, audit)?;
     Ok(())
 }
 
-/// A user may not take an API client's name: the client is the reporter of
-/// its requests, and a user would then own them.
-pub(super) fn name_is_free_of_keys(tx: &Connection, name: &str) -> StoreResult<()> {
-    if tx
-        .prepare_cached("SELECT 1 FROM api_keys WHERE name = ?1")?
-        .exists([name])?
-    {
-        return Err(StoreError::Conflict(format!(
-            "`{name}` is the name of an Open311 API client (the reporter of its requests); pick another user name"
-        )));
-    }
-    Ok(())
+pub(super) fn key_named(tx: &Connection, name: &str) -> StoreResult<Option<ApiKey>> {
+    tx.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE name = ?1"
+    ))?
+    .query_row([name], key_from)
+    .optional()?
+    .map(to_key)
+    .transpose()
 }
 
 pub(super) fn keys(conn: &Connection) -> StoreResult<Vec<ApiKey>> {
@@ -86,37 +65,23 @@ pub(super) fn key_by_hash(conn: &Connection, hash: [u8; 32]) -> StoreResult<Opti
     .transpose()
 }
 
-pub(super) fn revoke_key(
-    tx: &Connection,
-    name: &str,
-    now_ms: i64,
-    audit: &AuditRecord,
-) -> StoreResult<ApiKey> {
-    let key = tx
-        .query_row(
-            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE name = ?1"),
-            [name],
-            key_from,
-        )
-        .optional()?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!(
-                "no API key named `{name}`; see `gridwarden-server apikeys list`"
-            ))
-        })
-        .and_then(to_key)?;
+pub(super) fn revoke_key(tx: &Connection, name: &str, now_ms: i64) -> StoreResult<(ApiKey, bool)> {
+    let key =
+        key_named(tx, name)?.ok_or_else(|| StoreError::NotFound(Missing::ApiKey(name.into())))?;
     if key.revoked_ms.is_some() {
-        return Ok(key);
+        return Ok((key, false));
     }
     tx.execute(
         "UPDATE api_keys SET revoked_ms = ?2 WHERE name = ?1",
         params![name, now_ms],
     )?;
-    append(tx, audit)?;
-    Ok(ApiKey {
-        revoked_ms: Some(now_ms),
-        ..key
-    })
+    Ok((
+        ApiKey {
+            revoked_ms: Some(now_ms),
+            ..key
+        },
+        true,
+    ))
 }
 
 const REQUEST_COLUMNS: &str = "report_id, token, client, external_id, service_code, requested_ms, \
@@ -241,9 +206,7 @@ pub(super) fn add_feedback(tx: &Connection, fb: &Feedback) -> StoreResult<()> {
         ],
     )?;
     if inserted == 0 {
-        return Err(StoreError::Conflict(
-            "this request was rated already; a rating is given once".into(),
-        ));
+        return Err(StoreError::Conflict(Clash::Feedback(fb.report_id)));
     }
     Ok(())
 }

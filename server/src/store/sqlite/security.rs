@@ -1,12 +1,13 @@
 //! Revocation, disabled users and the append-only audit log in the SQLite
-//! backend. Each admin change and its audit line share one transaction: the
-//! log never misses a revocation that happened, nor shows one that did not.
+//! backend. Each admin change and its audit line share one unit of work
+//! (`crate::store::Transact`): the log never misses a revocation that
+//! happened, nor shows one that did not.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::{load_device, load_user, uuid_from};
-use crate::store::{AuditEntry, AuditRecord, Device, StoreError, StoreResult, User};
+use crate::store::{AuditEntry, AuditRecord, Device, Missing, StoreError, StoreResult, User};
 
 const AUTH_EPOCH_KEY: &str = "auth_epoch";
 
@@ -44,52 +45,42 @@ pub(super) fn auth_epoch(conn: &Connection) -> StoreResult<u64> {
     Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
-pub(super) fn revoke_device(tx: &Connection, id: Uuid, audit: &AuditRecord) -> StoreResult<Device> {
-    let device = load_device(tx, id)?.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "no device with id {id}; see `gridwarden-server devices list`"
-        ))
-    })?;
+pub(super) fn revoke_device(tx: &Connection, id: Uuid, at_ms: i64) -> StoreResult<(Device, bool)> {
+    let device = load_device(tx, id)?.ok_or(StoreError::NotFound(Missing::Device(id)))?;
     if device.revoked_ms.is_some() {
-        return Ok(device);
+        return Ok((device, false));
     }
     tx.execute(
         "UPDATE devices SET revoked_ms = ?1 WHERE id = ?2",
-        params![audit.at_ms, id.as_bytes().as_slice()],
+        params![at_ms, id.as_bytes().as_slice()],
     )?;
-    append(tx, audit)?;
     bump_auth_epoch(tx)?;
-    Ok(Device {
-        revoked_ms: Some(audit.at_ms),
-        ..device
-    })
+    Ok((
+        Device {
+            revoked_ms: Some(at_ms),
+            ..device
+        },
+        true,
+    ))
 }
 
 pub(super) fn set_user_disabled(
     tx: &Connection,
     name: &str,
     disabled: bool,
-    audit: &AuditRecord,
-) -> StoreResult<User> {
-    let user = load_user(tx, name)?.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "no user named `{name}`; see `gridwarden-server users list`"
-        ))
-    })?;
+    at_ms: i64,
+) -> StoreResult<(User, bool)> {
+    let user =
+        load_user(tx, name)?.ok_or_else(|| StoreError::NotFound(Missing::User(name.into())))?;
     if user.disabled == disabled {
-        return Ok(user);
+        return Ok((user, false));
     }
     tx.execute(
         "UPDATE users SET disabled_ms = ?1 WHERE name = ?2",
-        params![disabled.then_some(audit.at_ms), name],
+        params![disabled.then_some(at_ms), name],
     )?;
-    if disabled {
-        // Ends their console sessions at once, with the devices' connections.
-        super::console::end_sessions_of(tx, name)?;
-    }
-    append(tx, audit)?;
     bump_auth_epoch(tx)?;
-    Ok(User { disabled, ..user })
+    Ok((User { disabled, ..user }, true))
 }
 
 pub(super) fn audit_log(conn: &Connection, since_ms: Option<i64>) -> StoreResult<Vec<AuditEntry>> {

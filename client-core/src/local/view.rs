@@ -60,7 +60,7 @@ pub struct ReportView {
     pub deleted: bool,
     pub status: ReportStatus,
     /// Photos of the report (never their bytes): where each stands.
-    pub photos: Vec<crate::photo::PhotoView>,
+    pub photos: Vec<super::photos::PhotoView>,
 }
 
 impl ReportView {
@@ -101,7 +101,7 @@ impl ReportView {
             photos: s
                 .photos
                 .iter()
-                .map(|p| crate::photo::PhotoView::of(p, None))
+                .map(|p| super::photos::PhotoView::of(p, None))
                 .collect(),
         })
     }

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::client::Client;
 use crate::error::{ClientError, Result};
 use crate::store::ids::{self, IdKind};
 use crate::store::reference;
+use rusqlite::Connection;
 
 /// Fewest hex digits a short id has: short enough to type, long enough that
 /// it rarely changes as the device learns more ids.
@@ -123,50 +123,31 @@ impl ReferenceNames {
     }
 }
 
-impl Client {
-    /// Reports (so cases) whose id starts with the typed prefix: how many,
-    /// and the first `limit`.
-    pub fn report_id_matches(&self, text: &str, limit: usize) -> Result<PrefixMatches> {
-        self.id_matches(IdKind::Report, text, limit)
-    }
+/// Ids of `kind` whose hex starts with the typed prefix: how many, and the
+/// first `limit`.
+pub fn id_matches(
+    conn: &Connection,
+    kind: IdKind,
+    text: &str,
+    limit: usize,
+) -> Result<PrefixMatches> {
+    let digits = id_prefix_digits(text)?;
+    let (total, ids) = ids::with_prefix(conn, kind, &digits, limit)?;
+    Ok(PrefixMatches { total, ids })
+}
 
-    /// This device's patrols whose id starts with the typed prefix.
-    pub fn patrol_id_matches(&self, text: &str, limit: usize) -> Result<PrefixMatches> {
-        self.id_matches(IdKind::Patrol, text, limit)
-    }
+/// Short ids unique among every id of `kind` on this device.
+pub fn short_ids(conn: &Connection, kind: IdKind) -> Result<ShortIds> {
+    Ok(ShortIds::new(ids::all(conn, kind)?))
+}
 
-    fn id_matches(&self, kind: IdKind, text: &str, limit: usize) -> Result<PrefixMatches> {
-        let digits = id_prefix_digits(text)?;
-        let (total, ids) = ids::with_prefix(self.lock_store().conn(), kind, &digits, limit)?;
-        Ok(PrefixMatches { total, ids })
-    }
-
-    /// Short ids unique among every report on this device.
-    pub fn report_short_ids(&self) -> Result<ShortIds> {
-        Ok(ShortIds::new(ids::all(
-            self.lock_store().conn(),
-            IdKind::Report,
-        )?))
-    }
-
-    /// Short ids unique among every patrol on this device.
-    pub fn patrol_short_ids(&self) -> Result<ShortIds> {
-        Ok(ShortIds::new(ids::all(
-            self.lock_store().conn(),
-            IdKind::Patrol,
-        )?))
-    }
-
-    /// Names of categories and grid cells in the cached reference data.
-    pub fn reference_names(&self) -> Result<ReferenceNames> {
-        let store = self.lock_store();
-        let conn = store.conn();
-        let categories = reference::categories(conn)?
-            .map(|t| t.categories.into_iter().map(|c| (c.code, c.name)).collect())
-            .unwrap_or_default();
-        let cells = crate::store::grid_cells::names(conn)?.into_iter().collect();
-        Ok(ReferenceNames { categories, cells })
-    }
+/// Names of categories and grid cells in the cached reference data.
+pub fn reference_names(conn: &Connection) -> Result<ReferenceNames> {
+    let categories = reference::categories(conn)?
+        .map(|t| t.categories.into_iter().map(|c| (c.code, c.name)).collect())
+        .unwrap_or_default();
+    let cells = crate::store::grid_cells::names(conn)?.into_iter().collect();
+    Ok(ReferenceNames { categories, cells })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! QUIC transport: one quinn connection per sync, one bidirectional stream per
-//! request. All tokio and quinn code of the client lives here; the sync engine
-//! above it sees only messages.
+//! request. All quinn code of the device lives here; the layers above see
+//! only [`Exchange`] and [`Connect`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +11,12 @@ use gridwarden_protocol::frame::{self, FrameDecoder, DEFAULT_MAX_FRAME, HEADER_L
 use gridwarden_protocol::{ClientMessage, ServerMessage, SERVER_NAME};
 use quinn::crypto::rustls::QuicClientConfig;
 
+use super::{Connect, Exchange};
 use crate::error::{ClientError, Result};
 use crate::tls::{self, Pins, Presented};
+
+/// How long a connection waits for the server's handshake by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection that hears nothing for this long is dead. Keep-alives below
 /// it keep a connection open while the server prepares a large answer.
@@ -78,12 +82,8 @@ pub async fn connect_quic(
     server: &str,
     fingerprint: [u8; 32],
 ) -> Result<(quinn::Endpoint, quinn::Connection)> {
-    let (endpoint, conn, _) = open(
-        server,
-        Pins::only(fingerprint),
-        crate::DEFAULT_CONNECT_TIMEOUT,
-    )
-    .await?;
+    let (endpoint, conn, _) =
+        open(server, Pins::only(fingerprint), DEFAULT_CONNECT_TIMEOUT).await?;
     Ok((endpoint, conn))
 }
 
@@ -224,20 +224,33 @@ pub(crate) fn decode_answer(bytes: &[u8]) -> Result<ServerMessage> {
     Ok(message)
 }
 
-/// A single-threaded runtime for the blocking entry points (CLI, tests).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
-impl crate::sync::Exchange for Session {
+impl Exchange for Session {
     async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
         self.request(message).await
     }
 
     fn bytes(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)
+    }
+
+    async fn close(self) {
+        Session::close(self).await
+    }
+}
+
+/// Opens pinned QUIC connections to one server.
+#[derive(Clone, Debug)]
+pub struct QuicConnect {
+    pub server: String,
+    pub pins: Pins,
+    pub timeout: Duration,
+}
+
+impl Connect for QuicConnect {
+    type Link = Session;
+
+    async fn connect(&self) -> Result<Session> {
+        connect_pinned(&self.server, self.pins, self.timeout).await
     }
 }
 
@@ -268,7 +281,10 @@ mod tests {
     #[test]
     fn an_unreachable_server_is_reported_as_offline() {
         // Nothing listens on this port: the handshake times out.
-        let rt = runtime().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let err = rt
             .block_on(connect("127.0.0.1:9", [0; 32], Duration::from_millis(300)))
             .err()

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::store::{grid_cells, meta, reference};
 
 #[derive(Default)]
-pub(crate) struct RefCache {
+pub struct RefCache {
     categories: Option<(u64, Arc<CategoryTable>)>,
     /// By grid revision; `None` inside: no cells held.
     grid: Option<(i64, Option<Arc<Held>>)>,

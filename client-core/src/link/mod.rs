@@ -1,0 +1,81 @@
+//! The link layer, the leaf of the client core: how one message reaches the
+//! server and its one answer comes back. [`Exchange`] is one open
+//! connection, [`Connect`] opens one; [`quic`] is the network's (the only
+//! code on the device that touches quinn), the simulation has its own.
+//! Nothing here knows the store or the sync: the layers above speak only
+//! these two traits.
+
+pub mod quic;
+
+use std::future::Future;
+
+use gridwarden_protocol::{ClientMessage, ServerMessage};
+
+use crate::error::{ClientError, Result};
+
+/// Carries one client message to the server and returns its answer: the seam
+/// between the layers above and a transport. QUIC implements it in
+/// [`quic`]; tests implement it with in-process links that drop,
+/// duplicate and reorder.
+pub trait Exchange {
+    fn exchange(
+        &mut self,
+        message: &ClientMessage,
+    ) -> impl Future<Output = Result<ServerMessage>> + Send;
+
+    /// Frame bytes sent and received so far, for the sync summary.
+    fn bytes(&self) -> (u64, u64) {
+        (0, 0)
+    }
+
+    /// Ends the connection once the work on it is done (QUIC closes it
+    /// politely, so the server frees it at once).
+    fn close(self) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async {}
+    }
+}
+
+/// Opens connections to the server: the sync, enrolment's reference fetch
+/// and the on-demand requests each take one, so the same code runs over
+/// QUIC and over the simulation's lossy links.
+pub trait Connect {
+    type Link: Exchange + Send;
+
+    /// Opens one connection (no message sent yet).
+    fn connect(&self) -> impl Future<Output = Result<Self::Link>> + Send;
+}
+
+/// A server answer that is not the one asked for: a refusal carries the
+/// server's reason; anything else is a protocol error.
+pub fn unexpected(answer: ServerMessage, asked: &str) -> ClientError {
+    match answer {
+        ServerMessage::Error(e) => ClientError::Refused {
+            code: e.code,
+            message: e.message,
+        },
+        other => ClientError::Protocol(format!(
+            "unexpected answer to {asked}: {}",
+            message_name(&other)
+        )),
+    }
+}
+
+/// The name of a server message, for errors that say what came instead.
+pub fn message_name(m: &ServerMessage) -> &'static str {
+    match m {
+        ServerMessage::Welcome(_) => "Welcome",
+        ServerMessage::Enrolled(_) => "Enrolled",
+        ServerMessage::Ack(_) => "Ack",
+        ServerMessage::PullPage(_) => "PullPage",
+        ServerMessage::Reference(_) => "Reference",
+        ServerMessage::Error(_) => "Error",
+        ServerMessage::PhotoStatus(_) => "PhotoStatus",
+        ServerMessage::PhotoData(_) => "PhotoData",
+        ServerMessage::Patrols(_) => "Patrols",
+        ServerMessage::PatrolTrack(_) => "PatrolTrack",
+        ServerMessage::CellPage(_) => "CellPage",
+    }
+}

@@ -1,0 +1,67 @@
+//! Photos fetched on demand by whoever reviews a report or a case: in
+//! chunks, checked against the photo's hash, kept on the device.
+
+use std::path::Path;
+
+use gridwarden_protocol::photo::CHUNK_SIZE;
+use gridwarden_protocol::{ClientMessage, FetchPhoto, PhotoHash, PhotoRef, ServerMessage};
+
+use super::{closing, open};
+use crate::error::{ClientError, Result};
+use crate::link::{unexpected, Connect, Exchange};
+use crate::local::{photos, Device};
+
+/// Writes a photo to `out`, fetching it from the server first unless it is
+/// on this device. Returns its size.
+pub async fn fetch<C: Connect>(
+    device: &Device,
+    connect: &C,
+    photo: &PhotoRef,
+    out: &Path,
+) -> Result<u64> {
+    let files = device.photo_files();
+    if !files.has(photo.hash) {
+        let mut link = open(device, connect).await?;
+        let downloaded = download(&mut link, photo.hash).await;
+        let bytes = closing(link, downloaded).await?;
+        device.write(|tx, clock| photos::keep_fetched(tx, &files, clock, photo, &bytes))?;
+    }
+    photos::copy_out(&files, photo, out)
+}
+
+/// Fetches a whole photo chunk by chunk and checks it against its hash.
+async fn download<E: Exchange>(link: &mut E, hash: PhotoHash) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    loop {
+        let ask = ClientMessage::FetchPhoto(FetchPhoto {
+            hash,
+            offset: bytes.len() as u64,
+            max_len: CHUNK_SIZE as u32,
+        });
+        match link.exchange(&ask).await? {
+            ServerMessage::PhotoData(d) if d.hash == hash && d.offset == bytes.len() as u64 => {
+                if d.data.is_empty() && (bytes.len() as u64) < d.size {
+                    return Err(ClientError::Protocol(
+                        "the server sent an empty photo chunk".into(),
+                    ));
+                }
+                bytes.extend_from_slice(&d.data);
+                if bytes.len() as u64 >= d.size {
+                    break;
+                }
+            }
+            refusal @ ServerMessage::Error(_) => return Err(unexpected(refusal, "a photo fetch")),
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "unexpected answer to a photo fetch: {other:?}"
+                )))
+            }
+        }
+    }
+    if PhotoHash::of(&bytes) != hash {
+        return Err(ClientError::Protocol(format!(
+            "photo {hash} arrived damaged (its hash does not match); fetch it again"
+        )));
+    }
+    Ok(bytes)
+}

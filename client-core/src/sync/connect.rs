@@ -1,0 +1,44 @@
+//! Connecting to the enrolled server over QUIC with this device's pins, and
+//! keeping the pins in step with a certificate rotation (see `tls.rs`).
+
+use std::time::Duration;
+
+use crate::error::{ClientError, Result};
+use crate::link::quic::{self, Session};
+use crate::link::Connect;
+use crate::local::Device;
+use crate::store::meta;
+
+/// Opens QUIC connections to the server this device is enrolled with.
+pub(crate) struct Enrolled<'a> {
+    pub device: &'a Device,
+    pub timeout: Duration,
+}
+
+impl Connect for Enrolled<'_> {
+    type Link = Session;
+
+    /// Connects trusting the stored pins; once the handshake is complete,
+    /// stores a promoted pin or a newly announced next certificate.
+    async fn connect(&self) -> Result<Session> {
+        let (server, pins) = {
+            let store = self.device.lock_store();
+            let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+            let pins = meta::pins(store.conn(), &enrolment)?;
+            (enrolment.server_addr, pins)
+        };
+        let session = quic::connect_pinned(&server, pins, self.timeout).await?;
+        let presented = session.presented();
+        let mut store = self.device.lock_store();
+        let tx = store.transaction()?;
+        if meta::remember_presented(&tx, pins, presented)? {
+            tx.commit()?;
+            tracing::info!(
+                promoted = presented.certificate != pins.current,
+                announced_next = presented.announced_next.is_some(),
+                "the server's certificate pins changed"
+            );
+        }
+        Ok(session)
+    }
+}
