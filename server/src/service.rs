@@ -12,7 +12,7 @@ use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
     validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
     FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
-    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome, PROTOCOL_VERSION,
+    Reference, ReportOp, ReportState, Role, ServerMessage, TrackPoint, Welcome, PROTOCOL_VERSION,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ use crate::store::prelude::*;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, StoreError, User};
 
 pub mod cases;
+mod echo;
 mod grid;
 mod hotline;
 pub mod observed;
@@ -197,6 +198,8 @@ pub struct Service {
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
     refusals: refusals::Refusals,
+    /// Reports each device pushed in its current sync (no echo on pull).
+    pushed: echo::Pushed,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -254,6 +257,7 @@ impl Service {
             wall,
             photos: None,
             refusals: Default::default(),
+            pushed: Default::default(),
         })
     }
 
@@ -279,6 +283,11 @@ impl Service {
     /// The current grid index, rebuilt when an admin imported a new layer
     /// (possibly from another process) since it was last built.
     pub fn grid(&self) -> ServiceResult<Option<Arc<GridIndex>>> {
+        Ok(self.versioned_grid()?.1)
+    }
+
+    /// The current layer's index with the version it was built from.
+    fn versioned_grid(&self) -> ServiceResult<(u64, Option<Arc<GridIndex>>)> {
         let version = self.store.grid_version()?;
         if let Some(c) = self
             .grid
@@ -287,17 +296,17 @@ impl Service {
             .as_ref()
             .filter(|c| c.version == version)
         {
-            return Ok(Some(c.value.clone()));
+            return Ok((version, Some(c.value.clone())));
         }
         let Some(index) = self.build_grid_index(version)? else {
-            return Ok(None);
+            return Ok((version, None));
         };
         let index = Arc::new(index);
         *self.grid.write().expect("grid lock") = Some(Cached {
             version,
             value: index.clone(),
         });
-        Ok(Some(index))
+        Ok((version, Some(index)))
     }
 
     pub fn categories(&self) -> ServiceResult<Arc<CategoryTable>> {
@@ -431,6 +440,7 @@ impl Service {
             cells: user.cells.clone(),
             remote: None,
         };
+        self.pushed.hello(session.device_id);
         Ok((session, self.welcome(&user, now)?))
     }
 
@@ -686,7 +696,7 @@ impl Service {
                 ),
             ));
         }
-        let grid = self.grid()?;
+        let (layer, grid) = self.versioned_grid()?;
         let categories = self.categories()?;
         let now = self.now();
         // Device clocks are not folded into the server's: the server's clock
@@ -735,6 +745,9 @@ impl Service {
             }
             while_disabled(op)?;
             patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
+        };
+        let digest_track = |stored: Option<&[u8]>, before: &[TrackPoint], after: &[TrackPoint]| {
+            patrols::digest(stored, before, after, grid.as_deref(), layer)
         };
         // What case decisions need, loaded only for a push that has case ops.
         let has_cases = push
@@ -793,6 +806,7 @@ impl Service {
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
+            track: &digest_track,
             case: &decide_case,
             amend: &amend,
         };
@@ -815,6 +829,20 @@ impl Service {
         let metrics = crate::metrics::get();
         metrics.store_time("push", started.elapsed());
         let server_hlc = server_hlc.get();
+        self.pushed.pushed(
+            session.device_id,
+            push.ops
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(op, outcome)| match (&op.body, outcome) {
+                    (
+                        OpBody::Report { report_id, .. },
+                        gridwarden_protocol::Outcome::Applied
+                        | gridwarden_protocol::Outcome::Duplicate,
+                    ) => Some(*report_id),
+                    _ => None,
+                }),
+        );
         for (op, outcome) in push.ops.iter().zip(&outcomes) {
             match outcome {
                 gridwarden_protocol::Outcome::Applied => {
@@ -922,7 +950,7 @@ impl Service {
         let (page, records) = loop {
             let started = std::time::Instant::now();
             let page = self.store.pull(&query)?;
-            let records = self.with_cases(&page)?;
+            let records = self.with_cases(&page, session.device_id)?;
             crate::metrics::get().store_time("pull", started.elapsed());
             let has_cases = records.len() > page.items.len();
             let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
@@ -931,6 +959,9 @@ impl Service {
             }
             query.max_records = page.items.len() / 2;
         };
+        if !page.more {
+            self.pushed.pulled_all(session.device_id);
+        }
         let metrics = crate::metrics::get();
         metrics.pull_pages.inc();
         metrics.pull_records.inc_by(records.len() as u64);
@@ -941,8 +972,8 @@ impl Service {
         })
     }
 
-    /// A page's records with each report's case right after it.
-    fn with_cases(&self, page: &crate::store::Page) -> ServiceResult<Vec<Record>> {
+    /// A page's records for `device`, each report's case right after it.
+    fn with_cases(&self, page: &crate::store::Page, device: Uuid) -> ServiceResult<Vec<Record>> {
         let ids: Vec<Uuid> = page
             .items
             .iter()
@@ -973,7 +1004,9 @@ impl Service {
                         (state.origin.is_some() && !state.is_deleted())
                             .then(|| cases::initial_case(state, categories, calendar))
                     });
-                    records.push(Record::Report(state.clone()));
+                    records.push(Record::Report(
+                        self.pushed.what_the_device_lacks(state, device),
+                    ));
                     records.extend(case.map(Record::Case));
                 }
                 FeedItem::OutOfScope(report_id) => records.push(Record::OutOfScope {

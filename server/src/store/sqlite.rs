@@ -43,6 +43,7 @@ const MIGRATIONS: &[Step] = &[
         include_str!("../../migrations/0010_grid_cells.sql"),
         grid::convert_whole_layers,
     ),
+    Step::sql(include_str!("../../migrations/0011_patrol_digests.sql")),
 ];
 const READER_POOL: usize = 4;
 /// Prepared statements kept per connection: a push and a scoped pull touch
@@ -408,7 +409,9 @@ fn apply_ops(
                         save_report(tx, &next, seq, device, now_ms, row)?;
                         seq += 1;
                     }
-                    Some(Change::Patrol(change)) => patrols::save_patrol(tx, &change, now_ms)?,
+                    Some(Change::Patrol(change)) => {
+                        patrols::save_patrol(tx, &change, now_ms, rules.track)?
+                    }
                     Some(Change::Case(case, report)) => {
                         cases::save(tx, &case, now_ms)?;
                         // The report moves in the feed with its case.
@@ -1157,6 +1160,7 @@ mod migration_tests {
         let rules = Rules {
             report: &west_or_east,
             patrol: &no_patrols,
+            track: &|_, _, _| unreachable!("report ops only"),
             case: &no_cases,
             amend: &|_, _, _, _| Ok(None),
         };
@@ -1175,7 +1179,8 @@ mod migration_tests {
              DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
              DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
-             DROP TABLE report_left_cells; PRAGMA user_version = 6;",
+             DROP TABLE report_left_cells; ALTER TABLE patrols DROP COLUMN digest;
+             PRAGMA user_version = 6;",
         )
         .unwrap();
         drop(conn);
@@ -1194,7 +1199,8 @@ mod migration_tests {
         let layer = gridwarden_grid::to_wire(1, "old", &cells);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 9;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             ALTER TABLE patrols DROP COLUMN digest; PRAGMA user_version = 9;",
         )
         .unwrap();
         conn.execute(

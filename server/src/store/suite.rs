@@ -146,6 +146,7 @@ fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
         case: &decide_case,
         report,
         patrol: &decide_patrol,
+        track: &|_, _, after| after.len().to_le_bytes().to_vec(),
         amend: &|_, _, _, _| Ok(None),
     }
 }

@@ -16,6 +16,7 @@ mod grid_layers;
 mod integrity;
 mod kotlin;
 mod mobile;
+mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
