@@ -174,15 +174,10 @@ pub(crate) struct Coverage<'g> {
     grid: &'g GridIndex,
     bounds: Option<([f64; 2], [f64; 2])>,
     seen: Vec<bool>,
-<<<<<<< HEAD
-    /// Positions looked up, the cost the box clipping bounds.
-    lookups: usize,
-=======
     /// Cells marked since [`Coverage::take_marked`] last ran.
     marked: Vec<usize>,
     /// Cell lookups made, for tests that count work rather than time it.
     pub lookups: u64,
->>>>>>> main
 }
 
 impl<'g> Coverage<'g> {
@@ -191,10 +186,7 @@ impl<'g> Coverage<'g> {
             grid,
             bounds: grid.bounds(),
             seen: vec![false; grid.len()],
-<<<<<<< HEAD
-=======
             marked: Vec::new(),
->>>>>>> main
             lookups: 0,
         }
     }
