@@ -6,13 +6,14 @@ use gridwarden_client_core::{
     CellGuess, Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReferenceNames,
     ReportEdit, ReportView, RetryPolicy, SyncProgress, SyncSummary,
 };
+use gridwarden_protocol::clock::SharedClock;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{Command, EditArgs, ReportArgs};
 use crate::names::named;
 use crate::render::{excerpt, table};
-use crate::time::{now_ms, parse_observed_at, Offset};
+use crate::time::{parse_observed_at, Offset};
 use crate::Failure;
 
 /// Where a command writes its result.
@@ -21,6 +22,8 @@ pub struct Output<'a> {
     pub json: bool,
     /// The city's offset, for times in text output.
     pub offset: Offset,
+    /// The clock the client reads too: "now" for a report and a KPI period.
+    pub clock: SharedClock,
 }
 
 impl Output<'_> {
@@ -120,7 +123,7 @@ fn enroll(
 fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(), Failure> {
     let observed_at_ms = match &args.observed_at {
         Some(text) => parse_observed_at(text).map_err(Failure::Usage)?,
-        None => now_ms(),
+        None => out.clock.now_ms() as i64,
     };
     let input = NewReport {
         category: args.category,

@@ -6,7 +6,7 @@
 //! files as paths the app can read or write.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gridwarden_client_core as core;
 use uuid::Uuid;
@@ -75,7 +75,11 @@ pub struct NewReport {
 
 impl NewReport {
     /// The core's input and the photo files, apart.
-    pub(crate) fn into_core(self) -> Result<(core::NewReport, Vec<PathBuf>), GridwardenError> {
+    /// `now_ms` stands for a missing `observed_at_ms`.
+    pub(crate) fn into_core(
+        self,
+        now_ms: i64,
+    ) -> Result<(core::NewReport, Vec<PathBuf>), GridwardenError> {
         let patrol = self
             .patrol_id
             .as_deref()
@@ -86,7 +90,7 @@ impl NewReport {
             location: self.location.into(),
             address: self.address,
             note: self.note,
-            observed_at_ms: self.observed_at_ms.unwrap_or_else(now_ms),
+            observed_at_ms: self.observed_at_ms.unwrap_or(now_ms),
             patrol,
             asset: None,
         };
@@ -1153,11 +1157,4 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<Uuid, GridwardenError> 
 
 pub(crate) fn paths(files: Vec<String>) -> Vec<PathBuf> {
     files.into_iter().map(PathBuf::from).collect()
-}
-
-/// The device clock, for a report observed "now".
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

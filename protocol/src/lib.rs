@@ -18,6 +18,7 @@ pub mod messages;
 pub mod photo;
 pub mod report;
 pub mod source;
+pub mod time;
 pub mod track;
 pub mod v2;
 pub mod validate;

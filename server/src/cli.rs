@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridwarden_protocol::enrolment::hex;
+use gridwarden_protocol::time::{format_rfc3339, parse_rfc3339, Leniency};
 use gridwarden_protocol::Role;
 use serde_json::json;
 
@@ -1248,7 +1249,7 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
     } else {
         text.to_owned()
     };
-    gridwarden_grid::rfc3339::parse(&full).ok_or_else(|| {
+    parse_rfc3339(&full, Leniency::Lenient).ok_or_else(|| {
         anyhow::anyhow!(
             "--since {text:?} is not a date; write YYYY-MM-DD or 2026-11-22T08:00:00+08:00"
         )
@@ -1256,7 +1257,7 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
 }
 
 fn format_ms(ms: i64) -> String {
-    gridwarden_grid::rfc3339::format(ms).unwrap_or_else(|| ms.to_string())
+    format_rfc3339(ms).unwrap_or_else(|| ms.to_string())
 }
 
 fn reports(data: &DataDir, unassigned: bool, json: bool) -> anyhow::Result<()> {

@@ -212,13 +212,6 @@ pub struct Service {
 pub const SERVER_NODE: u64 = 0;
 const SERVER_HLC_KEY: &str = "server_hlc";
 
-pub fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    since.as_millis() as i64
-}
-
 fn hash32(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
 }
@@ -1403,7 +1396,9 @@ mod tests {
                     },
                     address: None,
                     note: note.into(),
-                    observed_at_ms: now_ms(),
+                    observed_at_ms: gridwarden_protocol::clock::Clock::now_ms(
+                        &gridwarden_protocol::clock::SystemClock,
+                    ) as i64,
                     patrol: None,
                     asset: None,
                 }),
@@ -1416,7 +1411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::open(dir.path(), Limits::default()).unwrap();
         let ann = enrolled(&data, "ann", Role::Warden);
-        let now = now_ms() as u64;
+        let now = data.service.now() as u64;
         let year = 365 * 24 * 3600 * 1000;
         let half_bound = Limits::default().max_clock_skew_ms / 2;
         let ops = vec![

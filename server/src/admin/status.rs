@@ -8,7 +8,6 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::datadir::{holder, DataDir, DB_FILE};
-use crate::service::now_ms;
 
 /// Devices seen within this long count as connected lately.
 const RECENT_MS: i64 = 15 * 60 * 1000;
@@ -143,7 +142,7 @@ pub fn status(data: &DataDir, console_cert: Option<&std::path::Path>) -> anyhow:
         .collect::<Result<_, _>>()?;
     let devices = data.store().devices()?;
     let active = devices.iter().filter(|d| d.revoked_ms.is_none());
-    let now = now_ms();
+    let now = data.service.now();
     let since = now - RECENT_MS;
     let server_pid = holder(&data.path)?;
     // Only a running server's file says anything.

@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, so the workspace links it once.
 //! Every test runs a real server and real client cores over QUIC on loopback.
 
+mod architecture;
 mod bad_input;
 mod cases;
 mod city_grid;
