@@ -116,6 +116,7 @@ fn wrote_everything(state: &ReportState, device: Uuid) -> bool {
         && by_device(state.note.as_ref().map(|r| r.hlc))
         && by_device(state.location.as_ref().map(|r| r.hlc))
         && by_device(state.address.as_ref().map(|r| r.hlc))
+        && by_device(state.asset.as_ref().map(|r| r.hlc))
         && by_device(state.deleted)
 }
 
@@ -135,6 +136,7 @@ mod tests {
                 accuracy_m: Some(5.0),
             },
             address: Some("青山路 12".into()),
+            asset: None,
             note: "井盖缺失".into(),
             observed_at_ms: 1_000,
             patrol: None,

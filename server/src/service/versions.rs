@@ -84,7 +84,7 @@ impl Service {
 
 /// `2027-03-01` (UTC) for messages.
 pub fn day(ms: i64) -> String {
-    gridwarden_grid::rfc3339::format(ms)
+    gridwarden_protocol::time::format_rfc3339(ms)
         .map(|t| t.chars().take(10).collect())
         .unwrap_or_else(|| ms.to_string())
 }
