@@ -38,7 +38,10 @@ impl ProtocolSection {
                     versions::OLDEST_SUPPORTED
                 );
             }
-            let Some(ms) = gridwarden_protocol::time::parse_rfc3339(when, gridwarden_protocol::time::Leniency::Strict) else {
+            let Some(ms) = gridwarden_protocol::time::parse_rfc3339(
+                when,
+                gridwarden_protocol::time::Leniency::Strict,
+            ) else {
                 bail!("protocol.refuse_after.\"{version}\": `{when}` is not an RFC 3339 time such as 2027-03-01T00:00:00Z");
             };
             out.insert(v, ms);
