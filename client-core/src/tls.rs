@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -144,19 +144,71 @@ impl ServerCertVerifier for PinnedCertVerifier {
     }
 }
 
+/// The key a device shows in the handshake while it enrols (ECDSA P-256,
+/// PKCS#8): the server derives the device's id from it and the code, so an
+/// enrolment retried after a lost answer gets the same device, and someone
+/// with only the code does not (server `service/enrolment.rs`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceKey {
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceKey(..)")
+    }
+}
+
+impl DeviceKey {
+    pub fn generate() -> Result<Self, rcgen::Error> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        Ok(Self {
+            pkcs8: key.serialize_der(),
+        })
+    }
+
+    pub fn from_pkcs8(pkcs8: Vec<u8>) -> Self {
+        Self { pkcs8 }
+    }
+
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// A self-signed certificate for the key: only its public key matters
+    /// to the server, so it is made anew for each connection.
+    fn certified(&self) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), rcgen::Error> {
+        let der = PrivatePkcs8KeyDer::from(self.pkcs8.clone());
+        let key =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let cert = rcgen::CertificateParams::new(vec!["gridwarden-device".to_owned()])?
+            .self_signed(&key)?;
+        Ok((cert.der().clone(), PrivateKeyDer::Pkcs8(der)))
+    }
+}
+
 /// A TLS 1.3 client configuration that trusts only `pins`, using the ring
 /// provider built here (nothing is installed process-wide, so a host app's
-/// own rustls setup is left alone).
+/// own rustls setup is left alone); showing `key` when given one.
 pub(crate) fn client_config(
     pins: Pins,
+    key: Option<&DeviceKey>,
 ) -> Result<(rustls::ClientConfig, Arc<PinnedCertVerifier>), rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedCertVerifier::new(pins, &provider));
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(verifier.clone())
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier.clone());
+    let mut config = match key {
+        None => builder.with_no_client_auth(),
+        Some(key) => {
+            let (cert, key) = key
+                .certified()
+                .map_err(|e| rustls::Error::General(format!("the device key: {e}")))?;
+            builder.with_client_auth_cert(vec![cert], key)?
+        }
+    };
     config.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
     Ok((config, verifier))
 }

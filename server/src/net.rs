@@ -269,6 +269,16 @@ async fn serve_connection(
     }
 }
 
+/// The hash of the key the device showed in the handshake, if any
+/// (`tls/device_key.rs`).
+fn device_key(conn: &quinn::Connection) -> Option<[u8; 32]> {
+    let identity = conn.peer_identity()?;
+    let certs = identity
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    crate::tls::device_key::hash(certs.first()?)
+}
+
 /// Reads the first stream's Hello or Enroll; closes the connection if it is
 /// anything else, is refused, or comes from a device over its limits. Also
 /// returns the protocol version the connection speaks.
@@ -306,7 +316,8 @@ async fn authenticate(
         Err(refusal) => Err(refusal),
         Ok(message) => {
             let service = edge.service.clone();
-            run_blocking(move || service.open_session_from(message, Some(remote)))
+            let device_key = device_key(conn);
+            run_blocking(move || service.open_session_from(message, Some(remote), device_key))
                 .await
                 .map_err(|e| e.to_wire())
                 .and_then(|(session, reply)| {

@@ -26,6 +26,7 @@ use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, StoreEr
 
 pub mod cases;
 mod echo;
+mod enrolment;
 mod grid;
 mod hotline;
 pub mod observed;
@@ -162,27 +163,6 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Makes a push's audit line from its outcomes.
 pub type PushAudit<'a> = dyn Fn(&[gridwarden_protocol::Outcome]) -> crate::store::AuditRecord + 'a;
-
-/// The enrolment rules: a code the server issued, not used before, not
-/// expired. Returns the code's user, or the refusal the device shows.
-fn enrolment_refusal(
-    enrolment: Option<crate::store::identity::Enrolment>,
-    now_ms: i64,
-) -> Result<String, ServiceError> {
-    let refused = |m: &str| Err(ServiceError::refused(ErrorCode::EnrolmentRefused, m));
-    let Some(enrolment) = enrolment else {
-        return refused("this enrolment code is not known to the server; ask IT for a new one");
-    };
-    if enrolment.used_ms.is_some() {
-        return refused(
-            "this enrolment code was already used; each code enrols one device — ask IT for a new one",
-        );
-    }
-    if now_ms > enrolment.expires_ms {
-        return refused("this enrolment code has expired; ask IT for a new one");
-    }
-    Ok(enrolment.user)
-}
 
 /// A cached, versioned derivative of stored reference data.
 struct Cached<T> {
@@ -362,15 +342,17 @@ impl Service {
     /// Serves the first message of a connection, which must be `Hello` or
     /// `Enroll`: the session it opens and the answer to send.
     pub fn open_session(&self, message: ClientMessage) -> ServiceResult<(Session, ServerMessage)> {
-        self.open_session_from(message, None)
+        self.open_session_from(message, None, None)
     }
 
     /// The same for a connection from `remote`, which the session, the
-    /// enrolment's audit record and any refusal's carry.
+    /// enrolment's audit record and any refusal's carry; `device_key` is the
+    /// hash of the key the device proved in the handshake, if it showed one.
     pub fn open_session_from(
         &self,
         message: ClientMessage,
         remote: Option<std::net::SocketAddr>,
+        device_key: Option<[u8; 32]>,
     ) -> ServiceResult<(Session, ServerMessage)> {
         let (what, device) = match &message {
             ClientMessage::Hello(h) => ("hello", Some(h.device_id)),
@@ -380,7 +362,7 @@ impl Service {
         let result = match message {
             ClientMessage::Hello(h) => self.hello(&h).map(|(s, w)| (s, ServerMessage::Welcome(w))),
             ClientMessage::Enroll(e) => self
-                .enroll_from(&e, remote)
+                .enroll_from(&e, remote, device_key)
                 .map(|(s, d)| (s, ServerMessage::Enrolled(d))),
             _ => Err(ServiceError::refused(
                 ErrorCode::UnexpectedMessage,
@@ -499,13 +481,17 @@ impl Service {
 
     /// Redeems a one-time enrolment code for a new device identity.
     pub fn enroll(&self, enroll: &Enroll) -> ServiceResult<(Session, Enrolled)> {
-        self.enroll_from(enroll, None)
+        self.enroll_from(enroll, None, None)
     }
 
+    /// Enrols from `remote`; `device_key` is the hash of the key the device
+    /// proved it holds in the handshake, which makes a retry after a lost
+    /// answer get the same device (`service/enrolment.rs` says why).
     fn enroll_from(
         &self,
         enroll: &Enroll,
         remote: Option<std::net::SocketAddr>,
+        device_key: Option<[u8; 32]>,
     ) -> ServiceResult<(Session, Enrolled)> {
         self.check_version(enroll.protocol_version)?;
         let label: String = enroll
@@ -514,9 +500,11 @@ impl Service {
             .filter(|c| !c.is_control())
             .take(100)
             .collect();
+        let secret_hash = hash32(enroll.secret.as_bytes());
         let token: [u8; 32] = rand::random();
         let device = Device {
-            id: Uuid::new_v4(),
+            id: device_key
+                .map_or_else(Uuid::new_v4, |key| enrolment::device_id(&secret_hash, &key)),
             user: String::new(),
             label,
             token_hash: hash32(&token),
@@ -524,30 +512,55 @@ impl Service {
             revoked_ms: None,
             last_seen_ms: None,
         };
-        let secret_hash = hash32(enroll.secret.as_bytes());
         let now = self.now();
+        // A retry may not revive a device IT revoked since.
+        if device_key.is_some()
+            && self
+                .store
+                .device(device.id)?
+                .is_some_and(|d| d.revoked_ms.is_some())
+        {
+            return Err(ServiceError::refused(
+                ErrorCode::EnrolmentRefused,
+                "this device was revoked by IT; ask IT for a new enrolment code",
+            ));
+        }
         // The code is checked, used and the device registered in one unit of
         // work with its audit line: a code works once, and the log shows
         // every device that was enrolled and no other.
         let user = crate::store::write(self.store.as_ref(), |tx| {
-            let user = match enrolment_refusal(tx.enrolment(secret_hash)?, now) {
+            let decision = match enrolment::decide(
+                tx.enrolment(secret_hash)?,
+                device.id,
+                device_key.is_some(),
+                now,
+            ) {
                 Err(refusal) => return Ok(Err(refusal)),
-                Ok(name) => match tx.user(&name)? {
-                    Some(user) if user.disabled => {
-                        return Ok(Err(ServiceError::refused(
-                            ErrorCode::EnrolmentRefused,
-                            format!("user `{name}` is disabled; ask IT"),
-                        )))
-                    }
-                    Some(user) => user,
-                    None => {
-                        return Err(StoreError::Corrupt(format!(
-                            "enrolment for missing user {name}"
-                        )))
-                    }
-                },
+                Ok(decision) => decision,
             };
-            tx.use_enrolment(secret_hash, &device, now)?;
+            let (name, again) = match decision {
+                enrolment::Decision::New { user } => (user, false),
+                enrolment::Decision::Again { user } => (user, true),
+            };
+            let user = match tx.user(&name)? {
+                Some(user) if user.disabled => {
+                    return Ok(Err(ServiceError::refused(
+                        ErrorCode::EnrolmentRefused,
+                        format!("user `{name}` is disabled; ask IT"),
+                    )))
+                }
+                Some(user) => user,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "enrolment for missing user {name}"
+                    )))
+                }
+            };
+            if again {
+                tx.set_device_token(device.id, device.token_hash)?;
+            } else {
+                tx.use_enrolment(secret_hash, &device, now)?;
+            }
             tx.note_device_protocol(device.id, None, enroll.protocol_version, None)?;
             tx.append_audit(&crate::store::AuditRecord {
                 at_ms: now,
@@ -556,9 +569,14 @@ impl Service {
                 action: "device.enrol".into(),
                 subject: device.id.to_string(),
                 detail: format!(
-                    "label {:?} from {}",
+                    "label {:?} from {}{}",
                     device.label,
-                    remote.map_or_else(|| "-".to_owned(), |a| a.to_string())
+                    remote.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+                    if again {
+                        "; again with the same device key (the first answer was lost): new token"
+                    } else {
+                        ""
+                    }
                 ),
             })?;
             Ok(Ok(user))

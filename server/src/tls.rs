@@ -9,6 +9,8 @@ use anyhow::Context;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
+pub mod device_key;
+
 pub const CERT_FILE: &str = "server-cert.der";
 pub const KEY_FILE: &str = "server-key.der";
 /// During a rotation: the certificate devices learn to trust next.
@@ -281,9 +283,9 @@ pub fn quic_server_config(
     idle_timeout: std::time::Duration,
 ) -> anyhow::Result<quinn::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(device_key::AnyDeviceKey::new(provider)))
         .with_single_cert(chain(identity), identity.key.clone_key())?;
     tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
     // No 0-RTT until the protocol makes its first flight replay-safe.

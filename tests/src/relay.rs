@@ -85,6 +85,8 @@ struct Shared {
     loss_ppm: AtomicU32,
     delay_us: AtomicU64,
     cut: AtomicBool,
+    /// Per direction: drop everything going that way (a one-way outage).
+    cut_toward: [AtomicBool; 2],
     /// Per direction: cut everything once this many bytes were forwarded
     /// that way (`u64::MAX`: no such trigger).
     cut_at_bytes: [AtomicU64; 2],
@@ -128,7 +130,7 @@ impl Shared {
         c.seen_bytes.fetch_add(len as u64, Ordering::SeqCst);
         let ppm = self.loss_ppm.load(Ordering::SeqCst);
         let lost = rng.chance(ppm);
-        if lost || self.cut.load(Ordering::SeqCst) {
+        if lost || self.is_cut(dir) {
             c.dropped_datagrams.fetch_add(1, Ordering::SeqCst);
             return false;
         }
@@ -138,13 +140,17 @@ impl Shared {
     /// Called just before sending: a cut that came while the datagram was
     /// delayed drops it too.
     fn still_open(&self, dir: Direction) -> bool {
-        if self.cut.load(Ordering::SeqCst) {
+        if self.is_cut(dir) {
             self.counters[dir.index()]
                 .dropped_datagrams
                 .fetch_add(1, Ordering::SeqCst);
             return false;
         }
         true
+    }
+
+    fn is_cut(&self, dir: Direction) -> bool {
+        self.cut.load(Ordering::SeqCst) || self.cut_toward[dir.index()].load(Ordering::SeqCst)
     }
 
     fn forwarded(&self, dir: Direction, len: usize) {
@@ -207,6 +213,7 @@ impl Relay {
             loss_ppm: AtomicU32::new(0),
             delay_us: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            cut_toward: Default::default(),
             cut_at_bytes: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
             counters: Default::default(),
             seed,
@@ -272,6 +279,12 @@ impl Relay {
     /// Drops everything (`true`) or nothing more than loss says (`false`).
     pub fn set_cut(&self, cut: bool) {
         self.shared.cut.store(cut, Ordering::SeqCst);
+    }
+
+    /// Drops everything going `dir` (`true`), or stops doing so: an answer
+    /// lost while the request got through.
+    pub fn set_cut_toward(&self, dir: Direction, cut: bool) {
+        self.shared.cut_toward[dir.index()].store(cut, Ordering::SeqCst);
     }
 
     pub fn is_cut(&self) -> bool {

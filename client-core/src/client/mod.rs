@@ -110,6 +110,14 @@ impl Client {
         Ok(meta::enrolment(self.lock_store().conn())?.is_some())
     }
 
+    /// The key this device shows while it enrols (made and kept at the
+    /// first call). Only for test suites that open the enrolling connection
+    /// by hand; an app never needs it.
+    #[doc(hidden)]
+    pub fn enrolment_key_for_tests(&self) -> Result<crate::tls::DeviceKey> {
+        crate::remote::enrol::device_key(&self.device)
+    }
+
     /// The secret token of this device. Only for test suites that speak the
     /// protocol by hand as an enrolled device; an app never shows it.
     #[doc(hidden)]

@@ -13,7 +13,7 @@ use quinn::crypto::rustls::QuicClientConfig;
 
 use super::{Connect, Exchange};
 use crate::error::{ClientError, Result};
-use crate::tls::{self, Pins, Presented};
+use crate::tls::{self, DeviceKey, Pins, Presented};
 
 /// How long a connection waits for the server's handshake by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,7 +64,18 @@ pub async fn connect(server: &str, fingerprint: [u8; 32], timeout: Duration) -> 
 /// Connects trusting only `pins` (the pinned certificate and, during a
 /// rotation, the next one).
 pub async fn connect_pinned(server: &str, pins: Pins, timeout: Duration) -> Result<Session> {
-    let (endpoint, conn, presented) = open(server, pins, timeout).await?;
+    connect_with_key(server, pins, timeout, None).await
+}
+
+/// Connects trusting only `pins`, showing `key` in the handshake (a device
+/// that enrols: its retry after a lost answer is recognised by it).
+pub async fn connect_with_key(
+    server: &str,
+    pins: Pins,
+    timeout: Duration,
+    key: Option<&DeviceKey>,
+) -> Result<Session> {
+    let (endpoint, conn, presented) = open(server, pins, timeout, key).await?;
     Ok(Session {
         endpoint,
         conn,
@@ -82,8 +93,13 @@ pub async fn connect_quic(
     server: &str,
     fingerprint: [u8; 32],
 ) -> Result<(quinn::Endpoint, quinn::Connection)> {
-    let (endpoint, conn, _) =
-        open(server, Pins::only(fingerprint), DEFAULT_CONNECT_TIMEOUT).await?;
+    let (endpoint, conn, _) = open(
+        server,
+        Pins::only(fingerprint),
+        DEFAULT_CONNECT_TIMEOUT,
+        None,
+    )
+    .await?;
     Ok((endpoint, conn))
 }
 
@@ -91,9 +107,10 @@ async fn open(
     server: &str,
     pins: Pins,
     timeout: Duration,
+    key: Option<&DeviceKey>,
 ) -> Result<(quinn::Endpoint, quinn::Connection, Presented)> {
     let addr = resolve(server).await?;
-    let (tls_config, verifier) = tls::client_config(pins)
+    let (tls_config, verifier) = tls::client_config(pins, key)
         .map_err(|e| ClientError::Protocol(format!("cannot set up TLS: {e}")))?;
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;

@@ -11,13 +11,13 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{ClientError, Result};
-use crate::link::quic::QuicConnect;
-use crate::link::{unexpected, Connect, Exchange};
+use crate::link::quic;
+use crate::link::{unexpected, Exchange};
 use crate::local::{enrolment, Device};
 use crate::store::meta::{self, Enrolment};
 use crate::sync::engine::SyncEngine;
 use crate::sync::{self, Controls};
-use crate::tls::Pins;
+use crate::tls::{DeviceKey, Pins};
 
 /// The result of a successful enrolment.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -79,12 +79,8 @@ pub async fn over_quic(
     }
     let code = EnrolmentCode::parse(code)?;
     let pins = Pins::only(code.fingerprint);
-    let connect = QuicConnect {
-        server: code.server_addr.clone(),
-        pins,
-        timeout,
-    };
-    let mut session = connect.connect().await?;
+    let key = device_key(device)?;
+    let mut session = quic::connect_with_key(&code.server_addr, pins, timeout, Some(&key)).await?;
     let result = match kind {
         Kind::First => first(device, &mut session, &code, device_label).await,
         Kind::Again => again(device, &mut session, &code, device_label).await,
@@ -94,6 +90,21 @@ pub async fn over_quic(
     }
     session.close().await;
     result
+}
+
+/// The key this device shows while it enrols: the one kept from an earlier
+/// attempt, else a new one, stored before it is first shown. With it, an
+/// attempt whose answer was lost can simply be made again with the same
+/// code and gets the same device (server `service/enrolment.rs`); storing
+/// the enrolment forgets it.
+pub fn device_key(device: &Device) -> Result<DeviceKey> {
+    if let Some(pkcs8) = meta::enrolment_key(device.lock_store().conn())? {
+        return Ok(DeviceKey::from_pkcs8(pkcs8));
+    }
+    let key = DeviceKey::generate()
+        .map_err(|e| ClientError::Protocol(format!("cannot make this device's key: {e}")))?;
+    device.write(|tx, _| meta::set_enrolment_key(tx, Some(key.pkcs8())))?;
+    Ok(key)
 }
 
 /// Spends the code: sends its secret, returns the identity the server issued.
@@ -136,7 +147,10 @@ pub async fn first<E: Exchange>(
 ) -> Result<EnrolmentInfo> {
     already_enrolled(device)?;
     let enrolment = claim(link, code, device_label.to_owned()).await?;
-    device.write(|tx, _| enrolment::store_first(tx, &enrolment))?;
+    device.write(|tx, _| {
+        enrolment::store_first(tx, &enrolment)?;
+        meta::set_enrolment_key(tx, None)
+    })?;
     let mut info = EnrolmentInfo::from_enrolment(&enrolment);
 
     // The code is spent and the identity stored: from here a failure only
@@ -168,6 +182,9 @@ pub async fn again<E: Exchange>(
     let old = meta::enrolment(device.lock_store().conn())?.ok_or(ClientError::NotEnrolled)?;
     let label = format!("re-enrolled, was {}: {device_label}", old.device_id);
     let enrolment = claim(link, code, label).await?;
-    device.write(|tx, _| enrolment::store_again(tx, &old, &enrolment))?;
+    device.write(|tx, _| {
+        enrolment::store_again(tx, &old, &enrolment)?;
+        meta::set_enrolment_key(tx, None)
+    })?;
     Ok(EnrolmentInfo::from_enrolment(&enrolment))
 }

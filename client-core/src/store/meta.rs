@@ -25,6 +25,7 @@ const GRID_VERSION: &str = "grid_version";
 const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
 const CLOCK_ANCHOR: &str = "clock_anchor";
 const UPDATE_REQUIRED_BY_MS: &str = "update_required_by_ms";
+const ENROLMENT_KEY: &str = "enrolment_key";
 
 // Cached statements: recording a report reads six keys (the enrolment) and
 // writes one (the clock), and preparing each anew cost more than running it.
@@ -146,6 +147,24 @@ pub fn cells(conn: &Connection) -> Result<Vec<String>> {
 
 pub fn set_cells(tx: &Transaction, cells: &[String]) -> Result<()> {
     set(tx, CELLS, codec::encode(&cells))
+}
+
+/// The key (PKCS#8) this device shows while it enrols, kept from before
+/// its first attempt until an enrolment is stored, so a retry after a lost
+/// answer presents the same key (server `service/enrolment.rs`).
+pub fn enrolment_key(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    get(conn, ENROLMENT_KEY)
+}
+
+pub fn set_enrolment_key(tx: &Transaction, pkcs8: Option<&[u8]>) -> Result<()> {
+    match pkcs8 {
+        Some(key) => set(tx, ENROLMENT_KEY, key),
+        None => {
+            tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+                .execute([ENROLMENT_KEY])?;
+            Ok(())
+        }
+    }
 }
 
 /// Where the next pull starts; the start of the feed if never pulled.

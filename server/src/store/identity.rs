@@ -12,6 +12,9 @@ pub struct Enrolment {
     pub created_ms: i64,
     pub expires_ms: i64,
     pub used_ms: Option<i64>,
+    /// The device the code enrolled, once used: a retry of that enrolment
+    /// (its answer lost) is recognised by it (`Service::enroll`).
+    pub device: Option<Uuid>,
 }
 
 pub trait IdentityStore: Transact {
@@ -119,6 +122,9 @@ pub trait IdentityTx {
         now_ms: i64,
     ) -> StoreResult<()>;
     fn touch_device(&mut self, id: Uuid, now_ms: i64) -> StoreResult<()>;
+    /// Replaces a device's token hash: the token issued by an enrolment
+    /// whose answer was lost is replaced by the one the retry carries.
+    fn set_device_token(&mut self, id: Uuid, token_hash: [u8; 32]) -> StoreResult<()>;
     /// Records the protocol version (and app, when known) a device speaks;
     /// with `seen_ms`, also that it was seen then. One write per hello.
     fn note_device_protocol(

@@ -533,21 +533,29 @@ impl IdentityTx for SqliteTx<'_> {
     }
 
     fn enrolment(&mut self, secret_hash: [u8; 32]) -> StoreResult<Option<Enrolment>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
-                "SELECT user, created_ms, expires_ms, used_ms FROM enrolments WHERE secret_hash = ?1",
+                "SELECT user, created_ms, expires_ms, used_ms, device_id FROM enrolments WHERE secret_hash = ?1",
                 [secret_hash.as_slice()],
                 |r| {
-                    Ok(Enrolment {
-                        user: r.get(0)?,
-                        created_ms: r.get(1)?,
-                        expires_ms: r.get(2)?,
-                        used_ms: r.get(3)?,
-                    })
+                    Ok((
+                        Enrolment {
+                            user: r.get(0)?,
+                            created_ms: r.get(1)?,
+                            expires_ms: r.get(2)?,
+                            used_ms: r.get(3)?,
+                            device: None,
+                        },
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
                 },
             )
-            .optional()?)
+            .optional()?
+            .map(|(mut e, device)| {
+                e.device = device.map(uuid_from).transpose()?;
+                Ok::<_, StoreError>(e)
+            })
+            .transpose()
     }
 
     fn use_enrolment(
@@ -565,6 +573,14 @@ impl IdentityTx for SqliteTx<'_> {
         tx.execute(
             "INSERT INTO devices (id, user, label, token_hash, enrolled_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![device.id.as_bytes().as_slice(), user, device.label, device.token_hash.as_slice(), now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_token(&mut self, id: Uuid, token_hash: [u8; 32]) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE devices SET token_hash = ?1 WHERE id = ?2",
+            params![token_hash.as_slice(), id.as_bytes().as_slice()],
         )?;
         Ok(())
     }

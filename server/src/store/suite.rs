@@ -207,11 +207,17 @@ pub fn enrolment_works_once(s: &dyn Store) {
             user: "ann".into(),
             created_ms: 0,
             expires_ms: 100,
-            used_ms: None
+            used_ms: None,
+            device: None,
         }
     );
     let again = redeem(s, [1; 32], &device(6, "ann"), 11).unwrap();
     assert_eq!(again.used_ms, Some(10), "the store tells the code was used");
+    assert_eq!(
+        again.device,
+        Some(Uuid::from_u128(5)),
+        "and which device it enrolled"
+    );
     assert!(
         s.device(Uuid::from_u128(6)).unwrap().is_none(),
         "a refused enrolment registers nothing"
@@ -222,6 +228,9 @@ pub fn enrolment_works_once(s: &dyn Store) {
     assert_eq!(d.enrolled_ms, 10);
     s.touch_device(d.id, 50).unwrap();
     assert_eq!(s.devices().unwrap()[0].last_seen_ms, Some(50));
+    // A retried enrolment replaces the token the lost answer carried.
+    write(s, |tx| tx.set_device_token(d.id, [8; 32])).unwrap();
+    assert_eq!(s.device(d.id).unwrap().unwrap().token_hash, [8; 32]);
 }
 
 pub fn enrolment_expires(s: &dyn Store) {

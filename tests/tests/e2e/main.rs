@@ -23,5 +23,6 @@ mod patrols_photos;
 mod reconnect;
 mod security;
 mod sim_remote;
+mod sync_gaps;
 mod upgrade;
 mod versions;
