@@ -16,6 +16,7 @@ pub mod apikeys;
 #[cfg(test)]
 mod audit_tests;
 pub mod backup;
+mod cells;
 pub mod cert;
 pub mod gc;
 pub mod grids;
@@ -24,6 +25,7 @@ pub mod status;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};
+pub use cells::set_user_cells;
 pub use grids::{GridImport, Held, ImportOutcome, ImportSummary};
 pub use recover::{import_unsent, Imported};
 

@@ -328,6 +328,20 @@ enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change the grid cells a user covers. Their devices catch up at the
+    /// next sync: older reports and cases of added cells arrive, copies of
+    /// removed cells' reports leave (their own reports stay).
+    Cells {
+        name: String,
+        /// Cell codes to add, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        add: Vec<String>,
+        /// Cell codes to remove, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        remove: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make a user act for a department (they report disposal of its cases).
     Department {
         name: String,
@@ -919,6 +933,27 @@ fn users(data: &DataDir, command: UsersCommand) -> anyhow::Result<()> {
                 print_json(user_json(&user));
             } else {
                 outln!("added {} `{}` {}", user.role, user.name, scope(&user));
+            }
+        }
+        UsersCommand::Cells {
+            name,
+            add,
+            remove,
+            json,
+        } => {
+            let user = admin::set_user_cells(data, &name, &add, &remove)?;
+            if json {
+                print_json(user_json(&user));
+            } else {
+                outln!(
+                    "`{}` now {}{}; their devices catch up at their next sync",
+                    user.name,
+                    scope(&user),
+                    match user.cells.len() {
+                        0 => String::new(),
+                        _ => format!(" ({})", user.cells.join(",")),
+                    }
+                );
             }
         }
         UsersCommand::Department {

@@ -10,9 +10,9 @@ use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::clock::SharedClock;
 use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
-    validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
-    FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
-    Reference, ReportOp, ReportState, Role, ServerMessage, TrackPoint, Welcome,
+    validate, Ack, ClientMessage, Enroll, Enrolled, ErrorCode, ErrorMessage, FetchReference, Hello,
+    Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record, Reference, ReportOp,
+    ReportState, Role, ServerMessage, TrackPoint, Welcome,
 };
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ pub mod observed;
 mod patrols;
 mod photos;
 pub mod refusals;
+mod scope;
 mod sentences;
 pub mod versions;
 
@@ -185,6 +186,8 @@ pub struct Service {
     refusals: refusals::Refusals,
     /// Names this store's data for devices; renewed by a restore.
     store_epoch: Uuid,
+    /// Signs pull cursors (`service/scope.rs`).
+    cursor_key: scope::CursorKey,
     /// Reports each device pushed in its current sync (no echo on pull).
     pushed: echo::Pushed,
 }
@@ -235,8 +238,10 @@ impl Service {
             })?;
         }
         let store_epoch = versions::load_or_create_epoch(store.as_ref())?;
+        let cursor_key = scope::CursorKey::load_or_create(store.as_ref())?;
         Ok(Self {
             store_epoch,
+            cursor_key,
             store,
             limits,
             grid: RwLock::new(None),
@@ -961,20 +966,37 @@ impl Service {
 
     pub fn pull(&self, session: &Session, pull: Pull) -> ServiceResult<PullPage> {
         let user = self.active_user(&session.user)?;
-        let after_seq = decode_cursor(&pull.cursor)?;
-        let scope = if authz::pull_is_scoped(user.role, !user.cells.is_empty()) {
-            Scope::Cells {
+        let scoped = authz::pull_is_scoped(user.role, !user.cells.is_empty());
+        let now: scope::Cells = scoped.then(|| user.cells.iter().cloned().collect());
+        // A cursor issued for another scope than the user's now first
+        // catches up over the cells that changed (`service/scope.rs`).
+        let position = scope::next(self.cursor_key.decode(&pull.cursor, &now), &now);
+        let (after_seq, catch_up) = match position {
+            scope::Position::At { seq, .. } => (seq, None),
+            scope::Position::CatchUp(c) => (c.at, Some(c)),
+        };
+        let store_scope = match &catch_up {
+            Some(c) => c.store_scope(),
+            None if scoped => Some(Scope::Cells {
                 user: user.name.clone(),
                 cells: user.cells.clone(),
-            }
-        } else {
-            Scope::All
+            }),
+            None => Some(Scope::All),
+        };
+        let Some(store_scope) = store_scope else {
+            // No cell the device could hold changed: on with the feed.
+            let c = catch_up.expect("only a catch-up reads nothing");
+            return Ok(PullPage {
+                records: Vec::new(),
+                cursor: self.cursor_key.encode(&c.after(0, false)),
+                more: true,
+            });
         };
         // Leave room in the frame for the page's own framing.
         let byte_cap = self.limits.max_frame.saturating_sub(64 * 1024).max(1);
         let query = PullQuery {
             after_seq,
-            scope,
+            scope: store_scope,
             max_records: (pull.max_records as usize).clamp(1, self.limits.max_page_records),
             max_bytes: (pull.max_bytes as usize).clamp(1, byte_cap),
         };
@@ -984,7 +1006,10 @@ impl Service {
         query.max_bytes = (query.max_bytes / 2).max(1);
         let (page, records) = loop {
             let started = std::time::Instant::now();
-            let page = self.store.pull(&query)?;
+            let mut page = self.store.pull(&query)?;
+            if let Some(c) = &catch_up {
+                page = c.filter(self.store.as_ref(), &user.name, page)?;
+            }
             let records = self.with_cases(&page, session.device_id)?;
             crate::metrics::get().store_time("pull", started.elapsed());
             let has_cases = records.len() > page.items.len();
@@ -994,15 +1019,26 @@ impl Service {
             }
             query.max_records = page.items.len() / 2;
         };
-        if !page.more {
-            self.pushed.pulled_all(session.device_id);
-        }
         let metrics = crate::metrics::get();
         metrics.pull_pages.inc();
         metrics.pull_records.inc_by(records.len() as u64);
+        if let Some(c) = catch_up {
+            // The feed follows the catch-up: there is always more.
+            return Ok(PullPage {
+                records,
+                cursor: self.cursor_key.encode(&c.after(page.last_seq, page.more)),
+                more: true,
+            });
+        }
+        if !page.more {
+            self.pushed.pulled_all(session.device_id);
+        }
         Ok(PullPage {
             records,
-            cursor: encode_cursor(page.last_seq),
+            cursor: self.cursor_key.encode(&scope::Position::At {
+                seq: page.last_seq,
+                scope: now,
+            }),
             more: page.more,
         })
     }
@@ -1348,23 +1384,6 @@ fn may_change(session: &Session, state: &ReportState, action: Action) -> Result<
     };
     authz::check(&session.actor(), action, &target)?;
     Ok(())
-}
-
-pub fn encode_cursor(seq: u64) -> Cursor {
-    Cursor(seq.to_be_bytes().to_vec())
-}
-
-pub fn decode_cursor(cursor: &Cursor) -> ServiceResult<u64> {
-    match cursor.0.len() {
-        0 => Ok(0),
-        8 => Ok(u64::from_be_bytes(
-            cursor.0[..].try_into().expect("8 bytes"),
-        )),
-        _ => Err(ServiceError::refused(
-            ErrorCode::BadFrame,
-            "the pull cursor was not issued by this server; reset the device's sync position",
-        )),
-    }
 }
 
 fn format_hlc(h: Hlc) -> String {

@@ -103,6 +103,9 @@ pub trait IdentityTx {
     fn user(&mut self, name: &str) -> StoreResult<Option<User>>;
     /// Refused with [`super::Clash::User`] if the name is taken.
     fn add_user(&mut self, user: &User, now_ms: i64) -> StoreResult<()>;
+    /// Replaces a user's cells; returns the user as changed. Refused with
+    /// [`super::Missing::User`] for an unknown user.
+    fn set_user_cells(&mut self, name: &str, cells: &[String]) -> StoreResult<User>;
     /// Refused with [`super::Missing::User`] for an unknown user.
     fn create_enrolment(
         &mut self,

@@ -515,6 +515,23 @@ impl IdentityTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn set_user_cells(&mut self, name: &str, cells: &[String]) -> StoreResult<User> {
+        let tx = self.conn;
+        let user =
+            load_user(tx, name)?.ok_or_else(|| StoreError::NotFound(Missing::User(name.into())))?;
+        tx.execute("DELETE FROM user_cells WHERE user = ?1", [name])?;
+        for cell in cells {
+            tx.execute(
+                "INSERT OR IGNORE INTO user_cells (user, cell) VALUES (?1, ?2)",
+                params![name, cell],
+            )?;
+        }
+        let mut cells = cells.to_vec();
+        cells.sort();
+        cells.dedup();
+        Ok(User { cells, ..user })
+    }
+
     fn create_enrolment(
         &mut self,
         user: &str,

@@ -193,6 +193,21 @@ fn redeem(s: &dyn Store, hash: [u8; 32], device: &Device, now_ms: i64) -> Option
     .unwrap()
 }
 
+pub fn user_cells_are_replaced(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &["B", "A"]), 1)
+        .unwrap();
+    let changed = write(s, |tx| tx.set_user_cells("ann", &["C".into(), "A".into()])).unwrap();
+    assert_eq!(changed.cells, ["A", "C"]);
+    assert_eq!(s.user("ann").unwrap().unwrap().cells, ["A", "C"]);
+    assert!(matches!(
+        write(s, |tx| tx.set_user_cells("zed", &[])),
+        Err(StoreError::NotFound(Missing::User(u))) if u == "zed"
+    ));
+    let none = write(s, |tx| tx.set_user_cells("ann", &[])).unwrap();
+    assert!(none.cells.is_empty());
+    assert!(s.user("ann").unwrap().unwrap().cells.is_empty());
+}
+
 pub fn enrolment_works_once(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
     assert!(matches!(
@@ -1411,6 +1426,7 @@ macro_rules! store_suite {
     ($make:expr) => {
         $crate::store_suite!(@cases $make;
             users,
+            user_cells_are_replaced,
             enrolment_works_once,
             enrolment_expires,
             revocation_and_disabling_are_audited,

@@ -1,19 +1,26 @@
 //! Gaps a warden meets in sync (issue 21), over real QUIC with a real
-//! server: an enrolment whose answer was lost.
+//! server: an enrolment whose answer was lost; a user's cells changed by
+//! IT, directly or by a layer that renumbers them.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gridwarden_client_core::tls::Pins;
 use gridwarden_client_core::transport;
-use gridwarden_client_core::Client;
+use gridwarden_client_core::{CaseFilter, Client, Location};
 use gridwarden_e2e::raw::Raw;
 use gridwarden_e2e::relay::{Direction, Relay};
-use gridwarden_e2e::TestServer;
+use gridwarden_e2e::{bins, report_at, TestServer};
 use gridwarden_protocol::enrolment::EnrolmentCode;
 use gridwarden_protocol::{ClientMessage, Enroll, Role, ServerMessage, PROTOCOL_VERSION};
+use gridwarden_server::admin::{
+    self,
+    grids::{self, GridImport, ImportOutcome},
+};
 use gridwarden_server::store::Device;
 use gridwarden_server::DataDir;
+use uuid::Uuid;
 
 /// Every device here gives up on a handshake after this long.
 const CONNECT: Duration = Duration::from_secs(5);
@@ -128,4 +135,209 @@ fn an_enrolment_whose_answer_was_lost_is_retried_with_the_same_code_and_gets_the
         other => panic!("enrolled without the key: {other:?}"),
     }
     assert_eq!(devices_of(&admin, "ann").len(), 1);
+}
+
+fn held(phone: &Client) -> BTreeSet<Uuid> {
+    phone
+        .list_reports()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn cases_held(phone: &Client) -> BTreeSet<Uuid> {
+    phone
+        .cases(&CaseFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.report_id)
+        .collect()
+}
+
+fn ids<const N: usize>(ids: [Uuid; N]) -> BTreeSet<Uuid> {
+    ids.into_iter().collect()
+}
+
+#[test]
+fn cells_added_to_a_warden_bring_their_older_reports_and_cases_and_cells_removed_take_the_copies_away(
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    let [(a, in_a), (b, in_b)] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&a]);
+    server.add_user("bob", Role::Warden, &[&b]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let bob = server.enrol(&tmp.path().join("bob"), "bob");
+    let bob_in_a = bob
+        .record_report(report_at("0101", in_a, "bob in A"))
+        .unwrap();
+    let bob_in_b = bob
+        .record_report(report_at("0101", in_b, "bob in B"))
+        .unwrap();
+    let ann_in_a = ann
+        .record_report(report_at("0101", in_a, "ann in A"))
+        .unwrap();
+    let ann_in_b = ann
+        .record_report(report_at("0101", in_b, "ann in B"))
+        .unwrap();
+    bob.sync().unwrap();
+    ann.sync().unwrap();
+    assert_eq!(held(&ann), ids([bob_in_a, ann_in_a, ann_in_b]));
+    // Cell B moves on after ann's cursor too: the catch-up covers what is
+    // older than it, the feed what is newer.
+    let bob_later = bob.record_report(report_at("0101", in_b, "later")).unwrap();
+    bob.sync().unwrap();
+
+    let admin = server.admin();
+    admin::set_user_cells(&admin, "ann", std::slice::from_ref(&b), &[]).unwrap();
+    ann.sync().unwrap();
+    let everything = ids([bob_in_a, bob_in_b, bob_later, ann_in_a, ann_in_b]);
+    assert_eq!(held(&ann), everything, "cell B's older reports arrived");
+    assert!(
+        cases_held(&ann).is_superset(&ids([bob_in_b, bob_later])),
+        "with their cases"
+    );
+    assert_eq!(ann.sync().unwrap().pulled, 0, "and nothing twice");
+
+    admin::set_user_cells(&admin, "ann", &[], std::slice::from_ref(&a)).unwrap();
+    ann.sync().unwrap();
+    let kept = ids([bob_in_b, bob_later, ann_in_a, ann_in_b]);
+    assert_eq!(held(&ann), kept, "bob's report in A left; ann's own stays");
+    assert!(!cases_held(&ann).contains(&bob_in_a), "its case too");
+
+    // From here the feed goes on under the new scope.
+    let bob_in_a_again = bob
+        .record_report(report_at("0101", in_a, "A again"))
+        .unwrap();
+    let bob_in_b_again = bob
+        .record_report(report_at("0101", in_b, "B again"))
+        .unwrap();
+    bob.sync().unwrap();
+    ann.sync().unwrap();
+    assert!(held(&ann).contains(&bob_in_b_again));
+    assert!(!held(&ann).contains(&bob_in_a_again));
+
+    let changes: Vec<String> = admin
+        .store()
+        .audit_log(None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == "user.cells")
+        .map(|e| e.record.detail)
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(
+        changes[0].starts_with(&format!("added {b}; removed none")),
+        "{changes:?}"
+    );
+    assert!(
+        changes[1].starts_with(&format!("added none; removed {a}")),
+        "{changes:?}"
+    );
+    // Refused changes change nothing and write no line.
+    let err = admin::set_user_cells(&admin, "ann", &[], std::slice::from_ref(&a)).unwrap_err();
+    assert!(err.to_string().contains("does not cover"), "{err}");
+    let err = admin::set_user_cells(&admin, "ann", &["no-such-cell".into()], &[]).unwrap_err();
+    assert!(err.to_string().contains("no cell with code"), "{err}");
+    assert_eq!(admin.store().user("ann").unwrap().unwrap().cells, [b]);
+}
+
+/// Cell 1 of the sample layer, a point inside it, and the code a
+/// replacement layer gives the same ground.
+const CELL_A: &str = "990102001001001";
+const IN_A: Location = Location {
+    lon: 111.6838,
+    lat: 40.8521,
+    accuracy_m: Some(5.0),
+};
+const CELL_N: &str = "990102009009001";
+
+fn renumbered_layer() -> String {
+    let sample = include_str!("../../../server/data/sample-grid.geojson");
+    let mut layer: serde_json::Value = serde_json::from_str(sample).unwrap();
+    let features = layer["features"].as_array_mut().unwrap();
+    let a = features
+        .iter_mut()
+        .find(|f| f["properties"]["code"] == CELL_A)
+        .unwrap();
+    a["properties"]["code"] = serde_json::json!(CELL_N);
+    layer.to_string()
+}
+
+#[test]
+fn a_layer_that_renumbers_a_wardens_cell_takes_her_reports_along_once_it_moves_her() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[CELL_A]);
+    server.add_user("bob", Role::Warden, &[]);
+    let ann = server.enrol(&tmp.path().join("ann"), "ann");
+    let bob = server.enrol(&tmp.path().join("bob"), "bob");
+    let report = bob
+        .record_report(report_at("0101", IN_A, "井盖缺失"))
+        .unwrap();
+    bob.sync().unwrap();
+    ann.sync().unwrap();
+    assert_eq!(held(&ann), ids([report]));
+
+    // IT replaces the layer; the open report is placed in the new code.
+    let admin = server.admin();
+    let how = GridImport {
+        name: "district v2",
+        pattern: &gridwarden_grid::CodePattern::default_15(),
+        fields: &gridwarden_grid::Fields::default(),
+        apply: true,
+        reassign: true,
+        dry_run: false,
+    };
+    let ImportOutcome::Imported(summary) =
+        grids::import(&admin, renumbered_layer().as_bytes(), &how).unwrap()
+    else {
+        panic!("an applied import was held back");
+    };
+    assert_eq!(summary.reports_assigned, 1);
+    // ann still covers the old code, which no longer holds the report.
+    ann.sync().unwrap();
+    assert!(held(&ann).is_empty(), "it left the cell she covers");
+
+    // IT moves ann to the new code with the command: the report comes back.
+    let (code, out, err) = run_admin(
+        &server,
+        &[
+            "users", "cells", "ann", "--remove", CELL_A, "--add", CELL_N, "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let user: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(user["grids"], serde_json::json!([CELL_N]), "{user}");
+    ann.sync().unwrap();
+    assert_eq!(held(&ann), ids([report]));
+    assert_eq!(
+        ann.show_report(report).unwrap().grid_cell.as_deref(),
+        Some(CELL_N)
+    );
+    assert!(cases_held(&ann).contains(&report));
+    // A bad change through the command: a clear error, nothing changed.
+    let (code, _, err) = run_admin(&server, &["users", "cells", "ann", "--add", CELL_N]);
+    assert_ne!(code, 0);
+    assert!(err.contains("already covers cell"), "{err}");
+    assert_eq!(admin.store().user("ann").unwrap().unwrap().cells, [CELL_N]);
+}
+
+/// `gridwarden-server --data DIR ARGS` of the real binary, beside the
+/// running server.
+fn run_admin(server: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(bins::path("gridwarden-server"))
+        .arg("--data")
+        .arg(&server.data_dir)
+        .args(args)
+        .env_remove("GRIDWARDEN_DATA")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
