@@ -57,6 +57,9 @@ const MIGRATIONS: &[Step] = &[
         include_str!("../../migrations/0007_protocol_3.sql"),
         upgrade::protocol_3,
     ),
+    Step::sql(include_str!(
+        "../../migrations/0008_outbox_edit_estimate.sql"
+    )),
 ];
 
 /// An open client database.
