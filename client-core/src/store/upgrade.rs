@@ -85,6 +85,9 @@ mod tests {
             conn.execute("UPDATE outbox SET op = ?1 WHERE seq = ?2", params![op, seq])
                 .unwrap();
         }
+        // And the columns later steps add go, as in a home of that release.
+        conn.execute("ALTER TABLE outbox DROP COLUMN estimate_ms", [])
+            .unwrap();
         conn.pragma_update(None, "user_version", 6).unwrap();
     }
 
