@@ -58,7 +58,7 @@ const MIGRATIONS: &[Step] = &[
         upgrade::protocol_3,
     ),
     Step::sql(include_str!(
-        "../../migrations/0008_outbox_edit_estimate.sql"
+        "../../migrations/0009_outbox_edit_estimate.sql"
     )),
 ];
 

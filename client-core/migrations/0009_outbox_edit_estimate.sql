@@ -1,4 +1,4 @@
--- gridwarden client store, version 8: each queued op keeps the device's
+-- gridwarden client store, version 9: each queued op keeps the device's
 -- estimate of the server's time at the moment of the edit. An op's clock
 -- can run ahead of that estimate (the device saw a server clock that ran
 -- ahead), and when the server refuses it for clock skew the op is stamped
