@@ -360,6 +360,7 @@ impl From<core::ClientStatus> for ClientStatus {
             categories_version: s.categories_version.map(long),
             grid_version: s.grid_version.map(long),
             update_required_by_ms: s.update_required_by_ms,
+            given_back: long(s.given_back),
         }
     }
 }
@@ -663,6 +664,9 @@ pub struct SyncSummary {
     /// The server stops accepting this app's protocol version at this time
     /// (ms since the epoch): tell the user to update the app before then.
     pub update_required_by_ms: Option<i64>,
+    /// Changes given back to a server restored from a backup (it may have
+    /// lost them); the server applies only the ones it lacks.
+    pub given_back: i64,
 }
 
 impl From<core::SyncSummary> for SyncSummary {

@@ -3,6 +3,7 @@
 //! enrolment codes carry.
 
 mod backup;
+mod give_back;
 mod gc;
 mod rotate;
 mod watch;
