@@ -44,9 +44,8 @@ pub fn requeue(tx: &Transaction, node: u64) -> Result<u64> {
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
             let raw: Vec<u8> = row.get(1)?;
-            let mut op: Op = codec::decode(&raw).map_err(|e| {
-                ClientError::Protocol(format!("kept op {seq} is unreadable: {e}"))
-            })?;
+            let mut op: Op = codec::decode(&raw)
+                .map_err(|e| ClientError::Protocol(format!("kept op {seq} is unreadable: {e}")))?;
             if queued.contains(uuid_blob(&op.op_id)) {
                 continue;
             }

@@ -233,9 +233,7 @@ pub fn set_store_epoch(tx: &Transaction, epoch: Uuid) -> Result<()> {
 /// before the first enrolment or sync with a server that says.
 pub fn limits(conn: &Connection) -> Result<Option<DeviceLimits>> {
     match get::<Vec<u8>>(conn, LIMITS)? {
-        Some(bytes) => codec::decode(&bytes)
-            .map(Some)
-            .map_err(|_| corrupt(LIMITS)),
+        Some(bytes) => codec::decode(&bytes).map(Some).map_err(|_| corrupt(LIMITS)),
         None => Ok(None),
     }
 }

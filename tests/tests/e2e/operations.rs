@@ -3,8 +3,8 @@
 //! enrolment codes carry.
 
 mod backup;
-mod give_back;
 mod gc;
+mod give_back;
 mod rotate;
 mod watch;
 

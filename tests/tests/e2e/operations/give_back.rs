@@ -75,7 +75,15 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
     for i in 0..DEVICES {
         ok(
             &data,
-            &["users", "add", &format!("w{i}"), "--role", "warden", "--grids", &cell],
+            &[
+                "users",
+                "add",
+                &format!("w{i}"),
+                "--role",
+                "warden",
+                "--grids",
+                &cell,
+            ],
         );
     }
     ok(&data, &["users", "add", "boss", "--role", "supervisor"]);
@@ -90,7 +98,9 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
     // What the devices were told is stored: each report's latest note.
     let mut expected: BTreeMap<Uuid, String> = BTreeMap::new();
     let record = |expected: &mut BTreeMap<Uuid, String>, device: &Client, note: String| {
-        let id = device.record_report(report_at("0101", here, &note)).unwrap();
+        let id = device
+            .record_report(report_at("0101", here, &note))
+            .unwrap();
         expected.insert(id, note);
         id
     };
@@ -98,13 +108,23 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
     // Before the backup: two reports each, one of device 0's with a photo.
     let mut first_ids = Vec::new();
     for (i, device) in devices.iter().enumerate() {
-        first_ids.push(record(&mut expected, device, format!("w{i} before the backup")));
-        record(&mut expected, device, format!("w{i} before the backup, second"));
+        first_ids.push(record(
+            &mut expected,
+            device,
+            format!("w{i} before the backup"),
+        ));
+        record(
+            &mut expected,
+            device,
+            format!("w{i} before the backup, second"),
+        );
     }
     let kept_photo = jpeg(1, 50_000);
     let kept_file = tmp.path().join("kept.jpg");
     std::fs::write(&kept_file, &kept_photo).unwrap();
-    devices[0].attach_photos(first_ids[0], &[kept_file]).unwrap();
+    devices[0]
+        .attach_photos(first_ids[0], &[kept_file])
+        .unwrap();
     let before = sync_all(&devices);
     let in_backup_ops = total(&before, |s| s.pushed);
 
@@ -131,7 +151,11 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
     let lost_photo = jpeg(2, 70_000);
     let lost_file = tmp.path().join("lost.jpg");
     std::fs::write(&lost_file, &lost_photo).unwrap();
-    let with_lost_photo = record(&mut expected, &devices[0], "w0 with a photo after the backup".into());
+    let with_lost_photo = record(
+        &mut expected,
+        &devices[0],
+        "w0 with a photo after the backup".into(),
+    );
     devices[0]
         .attach_photos(with_lost_photo, &[lost_file])
         .unwrap();
@@ -148,7 +172,12 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
     let restored = tmp.path().join("restored");
     ok(
         &restored,
-        &["restore", backup.to_str().unwrap(), "--data", restored.to_str().unwrap()],
+        &[
+            "restore",
+            backup.to_str().unwrap(),
+            "--data",
+            restored.to_str().unwrap(),
+        ],
     );
     let _server = ServerProcess::start(&restored, port);
 
@@ -164,7 +193,11 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
         in_backup_ops + lost_ops,
         "every acknowledged op is given back"
     );
-    assert_eq!(total(&again, |s| s.pushed), lost_ops, "applied: what was lost");
+    assert_eq!(
+        total(&again, |s| s.pushed),
+        lost_ops,
+        "applied: what was lost"
+    );
     assert_eq!(
         total(&again, |s| s.duplicates),
         in_backup_ops,
@@ -217,5 +250,8 @@ fn phones_give_back_what_a_restored_server_lacks_and_every_record_is_held_once()
         patrol.points_kept as i64
     );
     let reports: HashSet<Uuid> = expected.keys().copied().collect();
-    assert_eq!(count("SELECT count(*) FROM reports") as usize, reports.len());
+    assert_eq!(
+        count("SELECT count(*) FROM reports") as usize,
+        reports.len()
+    );
 }
