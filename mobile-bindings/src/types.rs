@@ -360,7 +360,6 @@ impl From<core::ClientStatus> for ClientStatus {
             categories_version: s.categories_version.map(long),
             grid_version: s.grid_version.map(long),
             update_required_by_ms: s.update_required_by_ms,
-            given_back: long(s.given_back),
         }
     }
 }
@@ -688,6 +687,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photos_waiting: long(s.photos_waiting),
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
             update_required_by_ms: s.update_required_by_ms,
+            given_back: long(s.given_back),
         }
     }
 }
