@@ -31,6 +31,9 @@ pub struct Config {
     pub city_vertices: usize,
     pub record_reports: usize,
     pub peer_docs: usize,
+    /// Reports of the whole-process sync (`gridwarden sync` against
+    /// PouchDB's whole replication).
+    pub process_reports: usize,
     /// Cases the console scenario stores (a city's year).
     pub console_cases: usize,
 }
@@ -53,6 +56,7 @@ impl Config {
             city_vertices: 100,
             record_reports: 2_000,
             peer_docs: 10_000,
+            process_reports: 5_000,
             console_cases: 300_000,
         }
     }
@@ -74,6 +78,7 @@ impl Config {
             city_vertices: 100,
             record_reports: 500,
             peer_docs: 1_000,
+            process_reports: 1_000,
             console_cases: 30_000,
         }
     }
@@ -93,6 +98,9 @@ pub struct Prepared {
     pub reports: usize,
     /// Points inside the warden's two cells, where the reports were made.
     pub places: Vec<(f64, f64)>,
+    /// The address the device was enrolled with: a server started on it is
+    /// the one `gridwarden sync` dials.
+    pub addr: std::net::SocketAddr,
 }
 
 pub struct Context {
@@ -149,6 +157,7 @@ impl Context {
             device_home: dir.join("device"),
             reports: prepared.reports,
             places: prepared.places.clone(),
+            addr: prepared.addr,
         };
         copy_dir(&prepared.server_dir, &copy.server_dir)?;
         copy_dir(&prepared.device_home, &copy.device_home)?;
@@ -161,6 +170,7 @@ fn prepare(dir: &Path, count: usize) -> anyhow::Result<Prepared> {
     let server_dir = dir.join("server");
     let device_home = dir.join("device");
     let mut server = server::start(&server_dir)?;
+    let addr = server.addr;
     let admin = server::admin_of(&server)?;
     let cells = admin.cells_with_points(2)?;
     let codes: Vec<String> = cells.iter().map(|(code, _)| code.clone()).collect();
@@ -187,6 +197,7 @@ fn prepare(dir: &Path, count: usize) -> anyhow::Result<Prepared> {
         device_home,
         reports: count,
         places,
+        addr,
     })
 }
 

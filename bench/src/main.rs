@@ -6,10 +6,15 @@
 //! cargo run --release -p gridwarden-bench              # everything, ~10 min
 //! cargo run --release -p gridwarden-bench -- --quick   # a tenth of the sizes, 3 runs
 //! cargo run --release -p gridwarden-bench -- --only push --only pull
+//! cargo run --release -p gridwarden-bench -- --quick --no-peer  # CI's smoke run
 //! ```
+//!
+//! A scenario that fails or errors makes the process exit with status 1
+//! after the table is printed; figures are never checked against targets.
 //!
 //! docs/benchmarks.md has the table as measured and what limits each figure.
 
+mod cli_process;
 mod context;
 mod device;
 mod machine;
@@ -43,7 +48,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only this scenario (repeatable): push, pull, apply, wire, fleet,
-    /// grid, patrol, record, console, photo.
+    /// grid, city, patrol, record, console, photo.
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
     /// Runs per figure (default 5, or 3 with --quick).
@@ -63,6 +68,7 @@ struct Args {
 
 fn main() {
     server_process::run_if_child();
+    cli_process::run_if_child();
     if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -122,6 +128,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
     let mut took: Vec<(&str, f64)> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
     for scenario in selected {
         eprintln!("\n== {}: {}", scenario.name, scenario.what);
         let began = Instant::now();
@@ -129,6 +136,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => {
                 eprintln!("  {} failed: {e:#}", scenario.name);
+                failed.push(scenario.name);
                 rows.push(Row::missing(
                     format!("{}: {}", scenario.name, scenario.what),
                     "",
@@ -170,6 +178,15 @@ fn run(args: Args) -> anyhow::Result<()> {
     if args.keep {
         let kept = work.keep();
         eprintln!("kept {}", kept.display());
+    }
+    // The table is printed either way; a scenario that no longer runs fails
+    // the process, so CI's smoke run (`.ci/run`) notices a harness that rots.
+    if !failed.is_empty() {
+        bail!(
+            "{} scenario(s) failed: {} (their rows say why)",
+            failed.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }

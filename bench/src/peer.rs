@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -113,38 +114,75 @@ impl Peer {
         &mut self,
         reports_file: &Path,
         count_bytes: bool,
+        batch: Batch,
     ) -> anyhow::Result<(String, Replication)> {
-        self.databases += 1;
-        let db = format!("reports-{}", self.databases);
-        let run = self.replicate("push", &db, Some(reports_file), count_bytes)?;
+        let db = self.new_db();
+        let local = self.new_local();
+        let run = self.replicate("push", &db, &local, Some(reports_file), count_bytes, batch)?;
         Ok((db, run))
     }
 
     /// A new, empty local PouchDB replicates server database `db`.
-    pub fn pull(&mut self, db: &str, count_bytes: bool) -> anyhow::Result<Replication> {
-        self.replicate("pull", db, None, count_bytes)
+    pub fn pull(
+        &mut self,
+        db: &str,
+        count_bytes: bool,
+        batch: Batch,
+    ) -> anyhow::Result<Replication> {
+        let local = self.new_local();
+        self.replicate("pull", db, &local, None, count_bytes, batch)
+    }
+
+    /// The whole process, as `gridwarden sync` is measured: the reports of
+    /// `reports_file` are loaded into a local PouchDB by one node process
+    /// (not timed), then a fresh node process replicates them to a new
+    /// database of the server; the time is from spawning that process to
+    /// its exit (node's start-up, loading PouchDB, opening the database,
+    /// the replication, closing).
+    pub fn whole_push(&mut self, reports_file: &Path, batch: Batch) -> anyhow::Result<f64> {
+        let db = self.new_db();
+        let local = self.new_local();
+        self.replicate("load", &db, &local, Some(reports_file), false, batch)?;
+        let started = Instant::now();
+        let run = self.replicate("push", &db, &local, None, false, batch)?;
+        let seconds = started.elapsed().as_secs_f64();
+        anyhow::ensure!(run.docs > 0, "the fresh process replicated nothing");
+        Ok(seconds)
+    }
+
+    fn new_db(&mut self) -> String {
+        self.databases += 1;
+        format!("reports-{}", self.databases)
+    }
+
+    fn new_local(&mut self) -> PathBuf {
+        self.databases += 1;
+        self.local_dir.join(format!("local-{}", self.databases))
     }
 
     fn replicate(
         &mut self,
         mode: &str,
         db: &str,
+        local: &Path,
         reports_file: Option<&Path>,
         count_bytes: bool,
+        batch: Batch,
     ) -> anyhow::Result<Replication> {
-        self.databases += 1;
-        let local = self.local_dir.join(format!("local-{}", self.databases));
         let mut cmd = Command::new("node");
         cmd.arg(scripts_dir().join("replicate.js"))
             .arg(mode)
             .arg(self.port.to_string())
             .arg(db)
-            .arg(&local);
+            .arg(local);
         if let Some(file) = reports_file {
             cmd.arg("--reports").arg(file);
         }
         if count_bytes {
             cmd.arg("--count-bytes");
+        }
+        if let Batch::Tuned = batch {
+            cmd.arg("--batch-size").arg(TUNED_BATCH_SIZE.to_string());
         }
         let output = cmd.stderr(Stdio::inherit()).output()?;
         if !output.status.success() {
@@ -156,6 +194,34 @@ impl Peer {
             .last()
             .context("replicate.js printed nothing")?;
         serde_json::from_str(last).with_context(|| format!("replicate.js printed {last}"))
+    }
+}
+
+/// PouchDB's replication `batch_size` as its users set it for thousands of
+/// docs (its default is 100, with 10 batches in flight).
+pub const TUNED_BATCH_SIZE: u32 = 1_000;
+
+/// Which replication settings a peer run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// PouchDB's defaults (`batch_size` 100).
+    Default,
+    /// `batch_size` [`TUNED_BATCH_SIZE`].
+    Tuned,
+}
+
+impl Batch {
+    pub const BOTH: [Batch; 2] = [Batch::Default, Batch::Tuned];
+
+    /// How a row's label names it.
+    pub fn label(self) -> String {
+        match self {
+            Batch::Default => "PouchDB's defaults (batch_size 100)".to_owned(),
+            Batch::Tuned => format!(
+                "batch_size {}, as its users tune it",
+                crate::table::grouped(i64::from(TUNED_BATCH_SIZE))
+            ),
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub fn report(i: usize, places: &[(f64, f64)]) -> NewReport {
             accuracy_m: Some(3.0 + (i % 20) as f32),
         },
         address: None,
+        asset: None,
         note: NOTES[i % NOTES.len()].into(),
         observed_at_ms: OBSERVED_FROM_MS + i as i64 * 1_000,
         patrol: None,

@@ -36,8 +36,10 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `gridwarden-server --data DIR serve` on a free loopback port
-    /// and waits until it accepts connections. Its log goes to `DIR/server.log`.
+    /// Starts `gridwarden-server --data DIR serve` on a free loopback port,
+    /// with the harness's config written as `DIR/server.toml`
+    /// ([`crate::server::config`]), and waits until it accepts connections.
+    /// Its log goes to `DIR/server.log`.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
         Self::spawn(data_dir, false)
     }
@@ -49,6 +51,7 @@ impl ServerProcess {
     }
 
     fn spawn(data_dir: &Path, http: bool) -> anyhow::Result<Self> {
+        crate::server::write_config(data_dir)?;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let exe = std::env::current_exe()?;
         let prefix = std::env::var(PREFIX_ENV).unwrap_or_default();

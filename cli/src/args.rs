@@ -327,6 +327,10 @@ pub struct ReportArgs {
     /// Address text.
     #[arg(long, value_name = "TEXT")]
     pub address: Option<String>,
+    /// The code of the city asset concerned (a lamp post's or manhole
+    /// cover's number).
+    #[arg(long, value_name = "CODE")]
+    pub asset: Option<String>,
     /// When you saw it: RFC 3339 (2024-05-01T09:30:00+08:00) or ms since
     /// the epoch. Default: now.
     #[arg(long, value_name = "TIME")]
@@ -358,4 +362,7 @@ pub struct EditArgs {
     /// New address text; an empty string clears it.
     #[arg(long, value_name = "TEXT")]
     pub address: Option<String>,
+    /// New asset code; an empty string clears it.
+    #[arg(long, value_name = "CODE")]
+    pub asset: Option<String>,
 }

@@ -6,13 +6,14 @@ use gridwarden_client_core::{
     CellGuess, Client, ClientStatus, Controls, Location, NewReport, Overwrite, ReferenceNames,
     ReportEdit, ReportView, RetryPolicy, SyncProgress, SyncSummary,
 };
+use gridwarden_protocol::clock::SharedClock;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{Command, EditArgs, ReportArgs};
 use crate::names::named;
 use crate::render::{excerpt, table};
-use crate::time::{now_ms, parse_observed_at, Offset};
+use crate::time::{parse_observed_at, Offset};
 use crate::Failure;
 
 /// Where a command writes its result.
@@ -21,6 +22,8 @@ pub struct Output<'a> {
     pub json: bool,
     /// The city's offset, for times in text output.
     pub offset: Offset,
+    /// The clock the client reads too: "now" for a report and a KPI period.
+    pub clock: SharedClock,
 }
 
 impl Output<'_> {
@@ -120,7 +123,7 @@ fn enroll(
 fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(), Failure> {
     let observed_at_ms = match &args.observed_at {
         Some(text) => parse_observed_at(text).map_err(Failure::Usage)?,
-        None => now_ms(),
+        None => out.clock.now_ms() as i64,
     };
     let input = NewReport {
         category: args.category,
@@ -130,6 +133,7 @@ fn report(client: &Client, args: ReportArgs, out: &mut Output<'_>) -> Result<(),
             accuracy_m: args.accuracy,
         },
         address: args.address.filter(|a| !a.is_empty()),
+        asset: args.asset.filter(|a| !a.is_empty()),
         note: args.note,
         observed_at_ms,
         patrol: match &args.patrol {
@@ -227,6 +231,9 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
         ));
     }
     text.push_str(&overwrites_text(&s.overwritten, offset));
+    if let Some(ms) = s.update_required_by_ms {
+        text.push_str(&update_required(ms, offset));
+    }
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
     }
@@ -360,6 +367,7 @@ fn show_text(r: &ReportView, names: &ReferenceNames, offset: Offset) -> String {
         ("note", r.note.clone()),
         ("location", format!("{}, {}{accuracy}", r.lon, r.lat)),
         ("address", r.address.clone().unwrap_or_else(none)),
+        ("asset", r.asset.clone().unwrap_or_else(none)),
         ("observed", offset.full(r.observed_at_ms)),
         ("reporter", r.reporter.clone()),
         ("device", r.device.to_string()),
@@ -433,10 +441,12 @@ fn edit(client: &Client, args: EditArgs, out: &mut Output<'_>) -> Result<(), Fai
         note: args.note,
         location,
         address: args.address.map(|a| Some(a).filter(|a| !a.is_empty())),
+        asset: args.asset.map(|a| Some(a).filter(|a| !a.is_empty())),
     };
     if edit.is_empty() {
         return Err(Failure::Usage(
-            "nothing to change; give --category, --note, --lon and --lat, or --address".into(),
+            "nothing to change; give --category, --note, --lon and --lat, --address or --asset"
+                .into(),
         ));
     }
     client.edit_report(id, edit)?;
@@ -536,7 +546,18 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
     if let Some(cells) = cells {
         text.push_str(&format!("Your grid cells: {cells}\n"));
     }
+    if let Some(ms) = s.update_required_by_ms {
+        text.push_str(&update_required(ms, offset));
+    }
     text
+}
+
+/// The server's notice that it will stop accepting this app's protocol.
+fn update_required(ms: i64, offset: Offset) -> String {
+    format!(
+        "update required by {}: the server stops accepting this version of gridwarden then; install the new version before\n",
+        offset.full(ms)
+    )
 }
 
 fn rejections(client: &Client, out: &mut Output<'_>) -> Result<(), Failure> {

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::commands::Output;
 use crate::render::table;
-use crate::time::now_ms;
 use crate::Failure;
 
 const DAY_MS: i64 = 86_400_000;
@@ -38,8 +37,10 @@ pub fn kpi(
     out: &mut Output<'_>,
 ) -> Result<(), Failure> {
     let by: GroupBy = by.parse().map_err(Failure::Usage)?;
-    let day = |text: &str| out.offset.parse_day(text).map_err(Failure::Usage);
-    let to_ms = to.as_deref().map(day).transpose()?.unwrap_or_else(now_ms);
+    let offset = out.offset;
+    let day = |text: &str| offset.parse_day(text).map_err(Failure::Usage);
+    let now = out.clock.now_ms() as i64;
+    let to_ms = to.as_deref().map(day).transpose()?.unwrap_or(now);
     let from_ms = from
         .as_deref()
         .map(day)

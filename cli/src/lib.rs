@@ -134,12 +134,15 @@ fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     }
     let offset = time::Offset::parse(&cli.utc_offset).map_err(Failure::Usage)?;
     let home = home_dir(&cli)?;
+    let clock = gridwarden_protocol::clock::system();
     let client = Client::open(&home)?
+        .with_clock(clock.clone())
         .with_connect_timeout(Duration::from_secs_f64(cli.connect_timeout.min(3600.0)));
     let mut output = commands::Output {
         out,
         json: cli.json,
         offset,
+        clock,
     };
     commands::run(&client, cli.command, &mut output)
 }

@@ -241,6 +241,7 @@ fn the_whole_field_workflow() {
         [
             "accuracy_m",
             "address",
+            "asset",
             "category",
             "category_name",
             "deleted",

@@ -47,6 +47,7 @@ pub fn new_report(category: &str, lon: f64, lat: f64) -> NewReport {
         note: "manhole cover missing".into(),
         observed_at_ms: 1_700_000_000_000,
         patrol: None,
+        asset: None,
     }
 }
 

@@ -25,7 +25,6 @@ mod import;
 mod index;
 mod metric;
 mod orient;
-pub mod rfc3339;
 pub mod shapes;
 pub mod synth;
 pub mod track;

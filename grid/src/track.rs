@@ -11,11 +11,13 @@ use gridwarden_protocol::track::TrackPoint;
 mod flag;
 mod geojson;
 mod summary;
+mod tally;
 mod thin;
 
 pub use flag::flag_jumps;
 pub use geojson::to_geojson;
-pub use summary::summarise;
+pub use summary::{assemble, summarise, TrackFacts};
+pub use tally::Tally;
 pub use thin::Thinner;
 
 /// Fastest a warden on foot is believed to move, m/s (10.8 km/h). Brisk

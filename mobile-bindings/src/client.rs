@@ -17,6 +17,7 @@ use gridwarden_client_core::{
     Client, EnrolmentInfo as CoreEnrolment, ListPatrols, PatrolSummary as CoreSummary,
     PatrolTrack as CoreTrack, Result as CoreResult,
 };
+use gridwarden_protocol::clock::SharedClock;
 
 use crate::error::GridwardenError;
 use crate::runtime::Runtime;
@@ -34,6 +35,8 @@ type Result<T, E = GridwardenError> = std::result::Result<T, E>;
 pub struct GridwardenClient {
     core: Arc<Client>,
     runtime: Runtime,
+    /// The core's clock too: "now" for a report observed now.
+    clock: SharedClock,
 }
 
 #[uniffi::export]
@@ -48,7 +51,9 @@ impl GridwardenClient {
 
     #[uniffi::constructor]
     pub fn open_with_options(home: String, options: ClientOptions) -> Result<Arc<Self>> {
+        let clock = gridwarden_protocol::clock::system();
         let core = Client::open(&home)?
+            .with_clock(clock.clone())
             .with_connect_timeout(millis(options.connect_timeout_ms, "connect_timeout_ms")?);
         let runtime = Runtime::new().map_err(|e| GridwardenError::Other {
             message: format!("cannot start the library's network thread: {e}"),
@@ -56,6 +61,7 @@ impl GridwardenClient {
         Ok(Arc::new(Self {
             core: Arc::new(core),
             runtime,
+            clock,
         }))
     }
 
@@ -94,7 +100,7 @@ impl GridwardenClient {
     /// Records a report, with its photos, in one local transaction; never
     /// waits for the network. Returns its id.
     pub fn record_report(&self, report: NewReport) -> Result<String> {
-        let (input, photos) = report.into_core()?;
+        let (input, photos) = report.into_core(self.clock.now_ms() as i64)?;
         let id = self.core.record_report_with_photos(input, &photos)?;
         Ok(id.to_string())
     }

@@ -6,7 +6,7 @@
 //! files as paths the app can read or write.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gridwarden_client_core as core;
 use uuid::Uuid;
@@ -75,7 +75,11 @@ pub struct NewReport {
 
 impl NewReport {
     /// The core's input and the photo files, apart.
-    pub(crate) fn into_core(self) -> Result<(core::NewReport, Vec<PathBuf>), GridwardenError> {
+    /// `now_ms` stands for a missing `observed_at_ms`.
+    pub(crate) fn into_core(
+        self,
+        now_ms: i64,
+    ) -> Result<(core::NewReport, Vec<PathBuf>), GridwardenError> {
         let patrol = self
             .patrol_id
             .as_deref()
@@ -86,8 +90,9 @@ impl NewReport {
             location: self.location.into(),
             address: self.address,
             note: self.note,
-            observed_at_ms: self.observed_at_ms.unwrap_or_else(now_ms),
+            observed_at_ms: self.observed_at_ms.unwrap_or(now_ms),
             patrol,
+            asset: None,
         };
         Ok((report, paths(self.photo_paths)))
     }
@@ -128,6 +133,7 @@ impl TryFrom<ReportChanges> for core::ReportEdit {
             note: c.note,
             location: c.location.map(Into::into),
             address,
+            asset: None,
         })
     }
 }
@@ -331,6 +337,9 @@ pub struct ClientStatus {
     pub last_sync_ms: Option<i64>,
     pub categories_version: Option<i64>,
     pub grid_version: Option<i64>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (ms since the epoch): tell the user to update the app before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 impl From<core::ClientStatus> for ClientStatus {
@@ -350,6 +359,7 @@ impl From<core::ClientStatus> for ClientStatus {
             last_sync_ms: s.last_sync_ms,
             categories_version: s.categories_version.map(long),
             grid_version: s.grid_version.map(long),
+            update_required_by_ms: s.update_required_by_ms,
         }
     }
 }
@@ -650,6 +660,9 @@ pub struct SyncSummary {
     pub photos_waiting: i64,
     /// This user's edits another user's later edit replaced, learnt now.
     pub overwritten: Vec<Overwrite>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (ms since the epoch): tell the user to update the app before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
@@ -670,6 +683,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photo_chunks_resent: long(s.photo_chunks_resent),
             photos_waiting: long(s.photos_waiting),
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
+            update_required_by_ms: s.update_required_by_ms,
         }
     }
 }
@@ -1143,11 +1157,4 @@ pub(crate) fn parse_id(text: &str, what: &str) -> Result<Uuid, GridwardenError> 
 
 pub(crate) fn paths(files: Vec<String>) -> Vec<PathBuf> {
     files.into_iter().map(PathBuf::from).collect()
-}
-
-/// The device clock, for a report observed "now".
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -26,3 +26,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
     }
     Ok(value)
 }
+
+/// Decodes a value from the start of the input, ignoring what follows: for
+/// reading the fields every version of a message begins with.
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    postcard::take_from_bytes(bytes)
+        .map(|(value, _)| value)
+        .map_err(|e| ProtocolError::Malformed(e.to_string()))
+}

@@ -15,11 +15,16 @@ pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
 
 /// Encodes a message as one frame (header and payload).
 pub fn encode_frame<T: Serialize>(message: &T) -> Vec<u8> {
-    let payload = codec::encode(message);
+    frame_payload(&codec::encode(message))
+}
+
+/// Frames an already encoded payload (one encoded in an older version's
+/// shapes, `versions`).
+pub fn frame_payload(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     let len = u32::try_from(payload.len()).expect("a frame payload fits in u32");
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(payload);
     out
 }
 

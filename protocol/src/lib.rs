@@ -18,8 +18,11 @@ pub mod messages;
 pub mod photo;
 pub mod report;
 pub mod source;
+pub mod time;
 pub mod track;
+pub mod v2;
 pub mod validate;
+pub mod versions;
 
 pub use error::{ErrorCode, ProtocolError};
 pub use hlc::{Hlc, HlcClock};
@@ -29,7 +32,9 @@ pub use report::{Location, NewReport, Op, OpBody, ReportEdit, ReportOp, ReportSt
 pub use track::{NewPatrol, PatrolInfo, PatrolOp, PatrolSummary, TrackPoint};
 
 /// Version of the message set. Sent in the first message of every connection.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// The server also speaks the version before it (`versions`, `v2`); what
+/// changed in each is in CHANGELOG.md and docs/protocol.md.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// ALPN identifier negotiated in the TLS handshake.
 pub const ALPN: &[u8] = b"gridwarden/1";

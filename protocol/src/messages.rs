@@ -209,6 +209,38 @@ pub struct Welcome {
     pub cells: Vec<String>,
     pub categories_version: u64,
     pub grid_version: u64,
+    /// What the server refuses, so the device refuses it first (since 3).
+    pub limits: DeviceLimits,
+    /// Names the server's data: a new random id whenever the server's store
+    /// is restored from a backup, so a device can tell that the server may
+    /// lack what it acknowledged before (since 3).
+    pub store_epoch: Uuid,
+    /// The server stops accepting this device's protocol version at this
+    /// time (ms since the epoch): update the app before then (since 3).
+    pub update_required_by_ms: Option<u64>,
+}
+
+/// Limits the server enforces that a device can check before sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLimits {
+    /// Largest photo accepted, in bytes.
+    pub max_photo_bytes: u64,
+    /// Longest report note accepted, in characters.
+    pub max_note_chars: u32,
+    /// How far ahead of the server's clock a device's time may be (ms).
+    pub max_clock_skew_ms: u64,
+}
+
+impl DeviceLimits {
+    /// What a device assumes when the server did not say (an older server):
+    /// zero means "unknown", never "nothing is accepted".
+    pub fn unknown() -> Self {
+        Self {
+            max_photo_bytes: 0,
+            max_note_chars: 0,
+            max_clock_skew_ms: 0,
+        }
+    }
 }
 
 /// The server's answer to `Enroll`: the device's identity and its secret.
@@ -218,6 +250,10 @@ pub struct Enrolled {
     pub token: Vec<u8>,
     pub user: String,
     pub role: Role,
+    /// As in `Welcome` (since 3).
+    pub limits: DeviceLimits,
+    /// As in `Welcome` (since 3).
+    pub store_epoch: Uuid,
 }
 
 /// What happened to one pushed op.
@@ -350,6 +386,28 @@ pub enum ServerMessage {
     Patrols(Vec<PatrolSummary>),
     PatrolTrack(PatrolTrack),
     CellPage(CellPage),
+    /// Unprompted, on a long-lived connection: something changed that the
+    /// device should fetch (since 3; not sent yet).
+    Notice(Notice),
+}
+
+/// Something the server tells a connected device without being asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    /// The reports (or other entities) concerned, when the kind names any.
+    pub ids: Vec<Uuid>,
+}
+
+/// What a notice is about. Appended only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoticeKind {
+    /// Records in the device's scope changed: pull.
+    Changed,
+    /// A task for the device's user (a verification, a case to act on).
+    Task,
+    /// The category table or grid layer changed.
+    Reference,
 }
 
 impl ServerMessage {

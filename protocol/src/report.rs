@@ -34,6 +34,9 @@ pub struct NewReport {
     /// When the warden saw the issue, device wall clock, ms since the epoch.
     pub observed_at_ms: i64,
     pub patrol: Option<Uuid>,
+    /// The code of the city asset concerned (a lamp post's or manhole
+    /// cover's number, 部件编号), when there is one (since 3).
+    pub asset: Option<String>,
 }
 
 /// A change to some fields of a report; `None` leaves a field as it is.
@@ -43,6 +46,8 @@ pub struct ReportEdit {
     pub note: Option<String>,
     pub location: Option<Location>,
     pub address: Option<Option<String>>,
+    /// Since 3.
+    pub asset: Option<Option<String>>,
 }
 
 impl ReportEdit {
@@ -51,6 +56,7 @@ impl ReportEdit {
             && self.note.is_none()
             && self.location.is_none()
             && self.address.is_none()
+            && self.asset.is_none()
     }
 }
 
@@ -147,6 +153,9 @@ pub struct ReportState {
     pub note: Option<Lww<String>>,
     pub location: Option<Lww<Location>>,
     pub address: Option<Lww<Option<String>>>,
+    /// Since 3: a phone on version 2 never sees it, and its edits (which
+    /// cannot carry it) leave it as it is.
+    pub asset: Option<Lww<Option<String>>>,
     /// Tombstone: the greatest clock of any delete. A delete wins over every
     /// edit, concurrent or later (docs/adr/0003-merge-rules.md).
     pub deleted: Option<Hlc>,
@@ -167,6 +176,7 @@ impl ReportState {
             note: None,
             location: None,
             address: None,
+            asset: None,
             deleted: None,
             grid_cell: None,
             photos: Vec::new(),
@@ -193,6 +203,11 @@ impl ReportState {
                 merge_opt(&mut self.note, Some(&Lww::new(new.note.clone(), hlc)));
                 merge_opt(&mut self.location, Some(&Lww::new(new.location, hlc)));
                 merge_opt(&mut self.address, Some(&Lww::new(new.address.clone(), hlc)));
+                // Only a set asset writes its register: a report without one
+                // (nearly all) carries no clock for it on the wire.
+                if new.asset.is_some() {
+                    merge_opt(&mut self.asset, Some(&Lww::new(new.asset.clone(), hlc)));
+                }
             }
             ReportOp::Edit(edit) => {
                 if let Some(v) = &edit.category {
@@ -206,6 +221,9 @@ impl ReportState {
                 }
                 if let Some(v) = &edit.address {
                     merge_opt(&mut self.address, Some(&Lww::new(v.clone(), hlc)));
+                }
+                if let Some(v) = &edit.asset {
+                    merge_opt(&mut self.asset, Some(&Lww::new(v.clone(), hlc)));
                 }
             }
             ReportOp::Delete => self.deleted = self.deleted.max(Some(hlc)),
@@ -221,6 +239,7 @@ impl ReportState {
         merge_opt(&mut self.note, other.note.as_ref());
         merge_opt(&mut self.location, other.location.as_ref());
         merge_opt(&mut self.address, other.address.as_ref());
+        merge_opt(&mut self.asset, other.asset.as_ref());
         self.deleted = self.deleted.max(other.deleted);
         merge_opt(&mut self.grid_cell, other.grid_cell.as_ref());
         self.add_photos(&other.photos);
@@ -270,6 +289,10 @@ impl ReportState {
         self.address.as_ref().and_then(|a| a.value.as_deref())
     }
 
+    pub fn asset(&self) -> Option<&str> {
+        self.asset.as_ref().and_then(|a| a.value.as_deref())
+    }
+
     /// Server-assigned grid cell, `None` if not assigned (yet).
     pub fn grid_cell(&self) -> Option<&str> {
         self.grid_cell.as_ref().and_then(|g| g.value.as_deref())
@@ -284,6 +307,7 @@ impl ReportState {
             self.note.as_ref().map(|l| l.hlc),
             self.location.as_ref().map(|l| l.hlc),
             self.address.as_ref().map(|l| l.hlc),
+            self.asset.as_ref().map(|l| l.hlc),
             self.grid_cell.as_ref().map(|l| l.hlc),
         ];
         for c in clocks.into_iter().flatten() {
@@ -310,6 +334,7 @@ mod tests {
             note: "cover missing".into(),
             observed_at_ms: 1_700_000_000_000,
             patrol: None,
+            asset: None,
         }
     }
 

@@ -15,6 +15,8 @@ pub const OBSERVED_FLOOR_MS: i64 = 1_577_836_800_000;
 pub const MAX_NOTE_CHARS: usize = 2000;
 /// Longest address text, in characters.
 pub const MAX_ADDRESS_CHARS: usize = 300;
+/// Longest asset code (since protocol 3), in characters.
+pub const MAX_ASSET_CHARS: usize = 64;
 /// Longest category code.
 pub const MAX_CATEGORY_CHARS: usize = 32;
 /// Accuracy worse than this is not a location a warden can act on.
@@ -77,6 +79,9 @@ pub fn new_report(r: &NewReport) -> Result<(), ProtocolError> {
     if let Some(a) = &r.address {
         text("address", a, MAX_ADDRESS_CHARS)?;
     }
+    if let Some(a) = &r.asset {
+        text("asset", a, MAX_ASSET_CHARS)?;
+    }
     Ok(())
 }
 
@@ -95,6 +100,9 @@ pub fn report_edit(e: &ReportEdit) -> Result<(), ProtocolError> {
     }
     if let Some(Some(a)) = &e.address {
         text("address", a, MAX_ADDRESS_CHARS)?;
+    }
+    if let Some(Some(a)) = &e.asset {
+        text("asset", a, MAX_ASSET_CHARS)?;
     }
     Ok(())
 }

@@ -1,7 +1,10 @@
-//! Golden byte vectors: the exact encoding of every message, pinned in
-//! `golden/*.hex`. A change to any of these bytes is a wire-format change and
-//! needs a new protocol version. Regenerate deliberately with
+//! Golden byte vectors: the exact encoding of every message of the current
+//! version, pinned in `golden/v3/*.hex`. Once a version is released (tagged)
+//! a change to any of these bytes is a wire-format change and needs a new
+//! protocol version. Regenerate deliberately with
 //! `GRIDWARDEN_BLESS=1 cargo test -p gridwarden-protocol --test golden`.
+//! The vectors of older versions in the window (`golden/v2/`, as released)
+//! are never regenerated: `tests/golden_v2.rs` reads them.
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState};
 use gridwarden_protocol::category::{Category, CategoryTable, Family, TimeLimit};
@@ -32,6 +35,15 @@ fn new_report() -> NewReport {
         note: "井盖缺失 manhole cover missing".into(),
         observed_at_ms: 1_763_799_999_000,
         patrol: None,
+        asset: Some("LD-0412".into()),
+    }
+}
+
+fn limits() -> DeviceLimits {
+    DeviceLimits {
+        max_photo_bytes: 25 * 1024 * 1024,
+        max_note_chars: 2000,
+        max_clock_skew_ms: 60_000,
     }
 }
 
@@ -97,6 +109,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
                                 note: None,
                                 location: None,
                                 address: Some(None),
+                                asset: Some(Some("LD-0413".into())),
                             }),
                         },
                     },
@@ -384,6 +397,9 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 cells: vec!["990102001001001".into(), "990102001001002".into()],
                 categories_version: 1,
                 grid_version: 3,
+                limits: limits(),
+                store_epoch: id(77),
+                update_required_by_ms: Some(1_798_761_600_000),
             }),
         ),
         (
@@ -393,6 +409,15 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                 token: vec![0xcd; 32],
                 user: "wang.wei".into(),
                 role: Role::Liaison,
+                limits: limits(),
+                store_epoch: id(77),
+            }),
+        ),
+        (
+            "server_notice",
+            ServerMessage::Notice(Notice {
+                kind: NoticeKind::Task,
+                ids: vec![id(1)],
             }),
         ),
         (
@@ -555,7 +580,7 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
 }
 
 fn check(name: &str, bytes: &[u8]) -> Option<String> {
-    let path = format!("{}/golden/{name}.hex", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/golden/v3/{name}.hex", env!("CARGO_MANIFEST_DIR"));
     let actual = enrolment::hex(bytes);
     if std::env::var_os("GRIDWARDEN_BLESS").is_some() {
         std::fs::write(&path, format!("{actual}\n")).unwrap();
@@ -615,15 +640,24 @@ fn a_create_op_for_one_report_stays_small_on_the_wire() {
 
 #[test]
 fn truncated_frames_of_every_message_are_errors_not_panics() {
-    let all: Vec<Vec<u8>> = client_messages()
-        .iter()
-        .map(|(_, m)| codec::encode(m))
-        .chain(server_messages().iter().map(|(_, m)| codec::encode(m)))
-        .collect();
-    for bytes in all {
+    // postcard is prefix-free: a message cut short is never a whole one, so
+    // every cut must come back as an error (a panic fails the test too).
+    // Read as the other side's message, the bytes may mean anything; that
+    // only must not panic.
+    for (name, m) in client_messages() {
+        let bytes = codec::encode(&m);
         for cut in 0..bytes.len() {
-            let _ = codec::decode::<ClientMessage>(&bytes[..cut]);
+            let err = codec::decode::<ClientMessage>(&bytes[..cut]);
+            assert!(err.is_err(), "{name} cut at {cut} decoded: {err:?}");
             let _ = codec::decode::<ServerMessage>(&bytes[..cut]);
+        }
+    }
+    for (name, m) in server_messages() {
+        let bytes = codec::encode(&m);
+        for cut in 0..bytes.len() {
+            let err = codec::decode::<ServerMessage>(&bytes[..cut]);
+            assert!(err.is_err(), "{name} cut at {cut} decoded: {err:?}");
+            let _ = codec::decode::<ClientMessage>(&bytes[..cut]);
         }
     }
     let _unused: Option<Lww<u8>> = None;

@@ -9,7 +9,6 @@ use gridwarden_protocol::Role;
 use serde::Serialize;
 
 use crate::datadir::DataDir;
-use crate::service::now_ms;
 use crate::store::{StoreError, User};
 
 mod access;
@@ -109,7 +108,7 @@ pub fn add_user(
                 "`{name}` is the name of an Open311 API client (the reporter of its requests); pick another user name"
             )));
         }
-        tx.add_user(&user, now_ms())?;
+        tx.add_user(&user, data.service.now())?;
         tx.append_audit(&audit)?;
         Ok(Ok(()))
     })??;
@@ -199,7 +198,7 @@ pub fn enrol_device(data: &DataDir, user: &str, addr: Option<&str>) -> anyhow::R
         code,
         server_addr,
         fingerprint: hex(&fingerprint),
-        expires_ms: now_ms() + data.service.limits().enrolment_ttl_ms,
+        expires_ms: data.service.now() + data.service.limits().enrolment_ttl_ms,
     })
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridwarden_protocol::enrolment::hex;
+use gridwarden_protocol::time::{format_rfc3339, parse_rfc3339, Leniency};
 use gridwarden_protocol::Role;
 use serde_json::json;
 
@@ -607,6 +608,19 @@ fn status(
             s.devices_enrolled,
             s.devices_seen_recently
         );
+        let by_version: Vec<String> = s
+            .devices_by_protocol
+            .iter()
+            .map(|(v, n)| format!("{n} on protocol {v}"))
+            .collect();
+        if !by_version.is_empty() {
+            outln!(
+                "devices by protocol version (this server speaks {} and {}): {}",
+                gridwarden_protocol::versions::OLDEST_SUPPORTED,
+                gridwarden_protocol::PROTOCOL_VERSION,
+                by_version.join(", ")
+            );
+        }
     }
     if !s.healthy() {
         anyhow::bail!(
@@ -973,11 +987,20 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
         }
         DevicesCommand::List { json } => {
             let devices = data.store().devices()?;
+            let protocols: std::collections::HashMap<_, _> = data
+                .store()
+                .device_protocols()?
+                .into_iter()
+                .map(|p| (p.device, p))
+                .collect();
+            let protocol = |id| protocols.get(&id).and_then(|p| p.protocol_version);
+            let app = |id| protocols.get(&id).and_then(|p| p.client.clone());
             let rows: Vec<_> = devices
                 .iter()
                 .map(|d| {
                     json!({"id": d.id, "user": d.user, "label": d.label, "enrolled_ms": d.enrolled_ms,
-                           "revoked_ms": d.revoked_ms, "last_seen_ms": d.last_seen_ms})
+                           "revoked_ms": d.revoked_ms, "last_seen_ms": d.last_seen_ms,
+                           "protocol_version": protocol(d.id), "client": app(d.id)})
                 })
                 .collect();
             if json {
@@ -989,7 +1012,19 @@ fn devices(data: &DataDir, command: DevicesCommand) -> anyhow::Result<()> {
                     } else {
                         "active"
                     };
-                    outln!("{}  {:<16} {:<8} {}", d.id, d.user, state, d.label);
+                    let spoke = match (protocol(d.id), app(d.id)) {
+                        (Some(v), Some(app)) => format!("protocol {v} ({app})"),
+                        (Some(v), None) => format!("protocol {v}"),
+                        (None, _) => "protocol ?".to_owned(),
+                    };
+                    outln!(
+                        "{}  {:<16} {:<8} {:<40} {}",
+                        d.id,
+                        d.user,
+                        state,
+                        spoke,
+                        d.label
+                    );
                 }
             }
         }
@@ -1214,7 +1249,7 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
     } else {
         text.to_owned()
     };
-    gridwarden_grid::rfc3339::parse(&full).ok_or_else(|| {
+    parse_rfc3339(&full, Leniency::Lenient).ok_or_else(|| {
         anyhow::anyhow!(
             "--since {text:?} is not a date; write YYYY-MM-DD or 2026-11-22T08:00:00+08:00"
         )
@@ -1222,7 +1257,7 @@ fn parse_since(text: &str) -> anyhow::Result<i64> {
 }
 
 fn format_ms(ms: i64) -> String {
-    gridwarden_grid::rfc3339::format(ms).unwrap_or_else(|| ms.to_string())
+    format_rfc3339(ms).unwrap_or_else(|| ms.to_string())
 }
 
 fn reports(data: &DataDir, unassigned: bool, json: bool) -> anyhow::Result<()> {

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::service::Limits;
 
 mod open311;
+mod protocol;
 pub use open311::{AttributeDef, AttributeValue, KeyRate, Open311Section};
+pub use protocol::ProtocolSection;
 
 /// The name the data directory's own config file goes by.
 pub const CONFIG_FILE: &str = "server.toml";
@@ -27,6 +29,7 @@ pub struct Config {
     pub rate: RateSection,
     pub console: ConsoleSection,
     pub open311: Open311Section,
+    pub protocol: ProtocolSection,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -256,6 +259,7 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        self.protocol.check()?;
         let l = &self.limits;
         let c = &self.connections;
         let r = &self.rate;
@@ -343,6 +347,8 @@ impl Config {
             enrolment_ttl_ms: i64::from(l.enrolment_code_hours) * 3_600_000,
             max_photo_bytes: l.max_photo_bytes,
             max_note_chars: l.max_note_chars,
+            // Checked when the file was read.
+            refuse_versions_after: self.protocol.refuse_after_ms().unwrap_or_default(),
         }
     }
 

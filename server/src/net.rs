@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gridwarden_protocol::frame::{encode_frame, FrameDecoder, HEADER_LEN};
-use gridwarden_protocol::{ClientMessage, ErrorCode, ErrorMessage, ServerMessage};
+use gridwarden_protocol::frame::{frame_payload, FrameDecoder, HEADER_LEN};
+use gridwarden_protocol::{
+    versions, ClientMessage, ErrorCode, ErrorMessage, ServerMessage, PROTOCOL_VERSION,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -212,11 +214,11 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
                     return;
                 }
             };
-            let Some((session, registration)) = authenticate(&conn, &edge).await else {
+            let Some((session, version, registration)) = authenticate(&conn, &edge).await else {
                 return;
             };
             drop(permit);
-            serve_connection(conn, session, registration, edge).await;
+            serve_connection(conn, session, version, registration, edge).await;
         });
     }
 }
@@ -233,14 +235,18 @@ impl Drop for SyncEnd {
     }
 }
 
+/// Serves an authenticated connection's requests in protocol `version`
+/// (what its first message said): older versions are read with their frozen
+/// shapes and answered in them (`gridwarden_protocol::versions`).
 async fn serve_connection(
     conn: quinn::Connection,
     session: Session,
+    version: u16,
     _registration: registry::Registration,
     edge: Arc<Edge>,
 ) {
     let remote = conn.remote_address();
-    tracing::info!(%remote, device = %session.device_id, user = %session.user, "device connected");
+    tracing::info!(%remote, device = %session.device_id, user = %session.user, version, "device connected");
     let metrics = metrics::get();
     metrics.connections.inc();
     metrics.connections_open.inc();
@@ -253,7 +259,7 @@ async fn serve_connection(
         match conn.accept_bi().await {
             Ok((send, recv)) => {
                 let (edge, session) = (edge.clone(), session.clone());
-                tokio::spawn(async move { serve_stream(send, recv, edge, session).await });
+                tokio::spawn(async move { serve_stream(send, recv, edge, session, version).await });
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "connection ended");
@@ -264,11 +270,12 @@ async fn serve_connection(
 }
 
 /// Reads the first stream's Hello or Enroll; closes the connection if it is
-/// anything else, is refused, or comes from a device over its limits.
+/// anything else, is refused, or comes from a device over its limits. Also
+/// returns the protocol version the connection speaks.
 async fn authenticate(
     conn: &quinn::Connection,
     edge: &Arc<Edge>,
-) -> Option<(Session, registry::Registration)> {
+) -> Option<(Session, u16, registry::Registration)> {
     let remote = conn.remote_address();
     let hello_timeout = Duration::from_secs(edge.connections.hello_timeout_s);
     let (mut send, recv) = match tokio::time::timeout(hello_timeout, conn.accept_bi()).await {
@@ -279,7 +286,23 @@ async fn authenticate(
         }
     };
     let max = edge.service.limits().max_frame;
-    let outcome = match read_request(recv, max, hello_timeout).await {
+    // Which shapes to read the rest of the message with, and to answer in:
+    // the version it announces when this server speaks it, else the current
+    // one (every version's Hello, Enroll and Error read alike, so a device
+    // outside the window still reads its refusal).
+    let mut version = PROTOCOL_VERSION;
+    let outcome = match read_payload(recv, max, hello_timeout).await {
+        Err(refusal) => Err(refusal),
+        Ok(payload) => {
+            if let Some(v) = versions::first_message_version(&payload) {
+                if versions::supported(v) {
+                    version = v;
+                }
+            }
+            decode(version, &payload)
+        }
+    };
+    let outcome = match outcome {
         Err(refusal) => Err(refusal),
         Ok(message) => {
             let service = edge.service.clone();
@@ -313,8 +336,8 @@ async fn authenticate(
     };
     match outcome {
         Ok((session, registration, reply)) => {
-            write_response(&mut send, &reply, edge.request_timeout()).await;
-            Some((session, registration))
+            write_response(&mut send, &reply, version, edge.request_timeout()).await;
+            Some((session, version, registration))
         }
         Err(refusal) => {
             tracing::warn!(%remote, code = ?refusal.code, reason = %refusal.message, "connection refused");
@@ -326,6 +349,7 @@ async fn authenticate(
             write_response(
                 &mut send,
                 &ServerMessage::Error(refusal),
+                version,
                 edge.request_timeout(),
             )
             .await;
@@ -342,6 +366,7 @@ async fn serve_stream(
     mut recv: quinn::RecvStream,
     edge: Arc<Edge>,
     session: Arc<Session>,
+    version: u16,
 ) {
     let device = session.device_id;
     let timeout = edge.request_timeout();
@@ -350,11 +375,14 @@ async fn serve_stream(
         // Not even read: a flooding device costs the server one answer.
         let _ = recv.stop(CLOSE_BUSY.into());
         let refusal = ServerMessage::error(ErrorCode::RateLimited, why);
-        write_response(&mut send, &refusal, timeout).await;
+        write_response(&mut send, &refusal, version, timeout).await;
         return;
     }
     let max = edge.service.limits().max_frame;
-    let reply = match read_request(recv, max, timeout).await {
+    let request = read_payload(recv, max, timeout)
+        .await
+        .and_then(|payload| decode(version, &payload));
+    let reply = match request {
         Ok(message) => {
             let ops = match &message {
                 ClientMessage::Push(push) => push.ops.len(),
@@ -379,7 +407,7 @@ async fn serve_stream(
             ServerMessage::Error(refusal)
         }
     };
-    write_response(&mut send, &reply, timeout).await;
+    write_response(&mut send, &reply, version, timeout).await;
 }
 
 /// Cuts off the open connections of devices that IT revoked (or whose user
@@ -435,12 +463,13 @@ async fn run_blocking<T: Send + 'static>(
     }
 }
 
-/// Reads one whole request frame from a stream the client has finished.
-async fn read_request(
+/// Reads one whole request frame's payload from a stream the client has
+/// finished.
+async fn read_payload(
     mut recv: quinn::RecvStream,
     max_frame: usize,
     timeout: Duration,
-) -> Result<ClientMessage, ErrorMessage> {
+) -> Result<Vec<u8>, ErrorMessage> {
     let refuse = |code, message: String| ErrorMessage { code, message };
     let bytes = match tokio::time::timeout(timeout, recv.read_to_end(max_frame + HEADER_LEN)).await
     {
@@ -470,26 +499,37 @@ async fn read_request(
         refuse(e.code(), format!("unreadable request: {e}"))
     };
     decoder.extend(&bytes).map_err(malformed)?;
-    let message = decoder
-        .next_message::<ClientMessage>()
-        .map_err(malformed)?
-        .ok_or_else(|| {
-            refuse(
-                ErrorCode::BadFrame,
-                "unreadable request: the frame is incomplete".into(),
-            )
-        })?;
+    let payload = decoder.next_payload().map_err(malformed)?.ok_or_else(|| {
+        refuse(
+            ErrorCode::BadFrame,
+            "unreadable request: the frame is incomplete".into(),
+        )
+    })?;
     if decoder.buffered() != 0 {
         return Err(refuse(
             ErrorCode::BadFrame,
             "unreadable request: bytes after the frame".into(),
         ));
     }
-    Ok(message)
+    Ok(payload)
 }
 
-async fn write_response(send: &mut quinn::SendStream, message: &ServerMessage, timeout: Duration) {
-    let frame = encode_frame(message);
+/// A request in protocol `version`'s shapes, as the current message.
+fn decode(version: u16, payload: &[u8]) -> Result<ClientMessage, ErrorMessage> {
+    versions::decode_client(version, payload).map_err(|e| ErrorMessage {
+        code: e.code(),
+        message: format!("unreadable request: {e}"),
+    })
+}
+
+/// Writes `message` in protocol `version`'s shapes.
+async fn write_response(
+    send: &mut quinn::SendStream,
+    message: &ServerMessage,
+    version: u16,
+    timeout: Duration,
+) {
+    let frame = frame_payload(&versions::encode_server(version, message));
     // A peer that never reads must not pin this task and its buffer.
     match tokio::time::timeout(timeout, send.write_all(&frame)).await {
         Ok(Ok(())) => {

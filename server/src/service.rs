@@ -12,7 +12,7 @@ use gridwarden_protocol::hlc::node_id;
 use gridwarden_protocol::{
     validate, Ack, ClientMessage, Cursor, Enroll, Enrolled, ErrorCode, ErrorMessage,
     FetchReference, Hello, Hlc, HlcClock, Op, OpBody, OpResult, Pull, PullPage, Push, Record,
-    Reference, ReportOp, ReportState, Role, ServerMessage, Welcome, PROTOCOL_VERSION,
+    Reference, ReportOp, ReportState, Role, ServerMessage, TrackPoint, Welcome,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ use crate::store::prelude::*;
 use crate::store::{Device, FeedItem, PullQuery, Rejection, Rules, Scope, StoreError, User};
 
 pub mod cases;
+mod echo;
 mod grid;
 mod hotline;
 pub mod observed;
@@ -32,6 +33,7 @@ mod patrols;
 mod photos;
 pub mod refusals;
 mod sentences;
+pub mod versions;
 
 /// Limits and timings the service enforces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct Limits {
     pub max_photo_bytes: u64,
     /// Longest report note accepted, in characters.
     pub max_note_chars: usize,
+    /// Protocol versions refused from a time (ms since the epoch), set by IT
+    /// in `[protocol] refuse_after` (service/versions.rs).
+    pub refuse_versions_after: std::collections::BTreeMap<u16, i64>,
 }
 
 impl Default for Limits {
@@ -63,6 +68,7 @@ impl Default for Limits {
             enrolment_ttl_ms: 24 * 3600 * 1000,
             max_photo_bytes: 25 * 1024 * 1024,
             max_note_chars: gridwarden_protocol::validate::MAX_NOTE_CHARS,
+            refuse_versions_after: Default::default(),
         }
     }
 }
@@ -197,17 +203,14 @@ pub struct Service {
     /// (some simulations), which refuses photo requests.
     photos: Option<PhotoStore>,
     refusals: refusals::Refusals,
+    /// Names this store's data for devices; renewed by a restore.
+    store_epoch: Uuid,
+    /// Reports each device pushed in its current sync (no echo on pull).
+    pushed: echo::Pushed,
 }
 
 pub const SERVER_NODE: u64 = 0;
 const SERVER_HLC_KEY: &str = "server_hlc";
-
-pub fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    since.as_millis() as i64
-}
 
 fn hash32(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
@@ -251,7 +254,9 @@ impl Service {
                 ),
             })?;
         }
+        let store_epoch = versions::load_or_create_epoch(store.as_ref())?;
         Ok(Self {
+            store_epoch,
             store,
             limits,
             grid: RwLock::new(None),
@@ -261,6 +266,7 @@ impl Service {
             wall,
             photos: None,
             refusals: Default::default(),
+            pushed: Default::default(),
         })
     }
 
@@ -286,6 +292,11 @@ impl Service {
     /// The current grid index, rebuilt when an admin imported a new layer
     /// (possibly from another process) since it was last built.
     pub fn grid(&self) -> ServiceResult<Option<Arc<GridIndex>>> {
+        Ok(self.versioned_grid()?.1)
+    }
+
+    /// The current layer's index with the version it was built from.
+    fn versioned_grid(&self) -> ServiceResult<(u64, Option<Arc<GridIndex>>)> {
         let version = self.store.grid_version()?;
         if let Some(c) = self
             .grid
@@ -294,17 +305,17 @@ impl Service {
             .as_ref()
             .filter(|c| c.version == version)
         {
-            return Ok(Some(c.value.clone()));
+            return Ok((version, Some(c.value.clone())));
         }
         let Some(index) = self.build_grid_index(version)? else {
-            return Ok(None);
+            return Ok((version, None));
         };
         let index = Arc::new(index);
         *self.grid.write().expect("grid lock") = Some(Cached {
             version,
             value: index.clone(),
         });
-        Ok(Some(index))
+        Ok((version, Some(index)))
     }
 
     pub fn categories(&self) -> ServiceResult<Arc<CategoryTable>> {
@@ -346,16 +357,6 @@ impl Service {
             );
         }
         stamp
-    }
-
-    fn check_version(version: u16) -> ServiceResult<()> {
-        if version != PROTOCOL_VERSION {
-            return Err(ServiceError::refused(
-                ErrorCode::UnsupportedVersion,
-                format!("this app speaks protocol version {version}, the server speaks {PROTOCOL_VERSION}; update the app"),
-            ));
-        }
-        Ok(())
     }
 
     /// Serves the first message of a connection, which must be `Hello` or
@@ -410,7 +411,7 @@ impl Service {
 
     /// Authenticates the first message of a connection.
     pub fn hello(&self, hello: &Hello) -> ServiceResult<(Session, Welcome)> {
-        Self::check_version(hello.protocol_version)?;
+        self.check_version(hello.protocol_version)?;
         let not_enrolled = || {
             ServiceError::refused(
                 ErrorCode::Unauthenticated,
@@ -430,7 +431,13 @@ impl Service {
         }
         let user = self.active_user(&device.user)?;
         let now = self.now();
-        self.store.touch_device(device.id, now)?;
+        // One write: seen now, speaking this version with this app.
+        self.store.note_device_protocol(
+            device.id,
+            Some(now),
+            hello.protocol_version,
+            Some(&hello.client),
+        )?;
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
@@ -438,7 +445,8 @@ impl Service {
             cells: user.cells.clone(),
             remote: None,
         };
-        Ok((session, self.welcome(&user, now)?))
+        self.pushed.hello(session.device_id);
+        Ok((session, self.welcome(&user, now, hello.protocol_version)?))
     }
 
     /// Whether an already authenticated device may still be served: it was
@@ -473,15 +481,19 @@ impl Service {
         Ok(user)
     }
 
-    fn welcome(&self, user: &User, now: i64) -> ServiceResult<Welcome> {
+    fn welcome(&self, user: &User, now: i64, version: u16) -> ServiceResult<Welcome> {
         Ok(Welcome {
-            protocol_version: PROTOCOL_VERSION,
+            // The version this connection speaks.
+            protocol_version: version,
             server_time_ms: now as u64,
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
             categories_version: self.store.categories_version()?,
             grid_version: self.store.grid_version()?,
+            limits: self.device_limits(),
+            store_epoch: self.store_epoch,
+            update_required_by_ms: self.update_required_by(version).map(|ms| ms.max(0) as u64),
         })
     }
 
@@ -495,7 +507,7 @@ impl Service {
         enroll: &Enroll,
         remote: Option<std::net::SocketAddr>,
     ) -> ServiceResult<(Session, Enrolled)> {
-        Self::check_version(enroll.protocol_version)?;
+        self.check_version(enroll.protocol_version)?;
         let label: String = enroll
             .device_label
             .chars()
@@ -536,6 +548,7 @@ impl Service {
                 },
             };
             tx.use_enrolment(secret_hash, &device, now)?;
+            tx.note_device_protocol(device.id, None, enroll.protocol_version, None)?;
             tx.append_audit(&crate::store::AuditRecord {
                 at_ms: now,
                 actor: user.name.clone(),
@@ -565,8 +578,15 @@ impl Service {
                 token: token.to_vec(),
                 user: user.name,
                 role: user.role,
+                limits: self.device_limits(),
+                store_epoch: self.store_epoch,
             },
         ))
+    }
+
+    /// Names this store's data (`Welcome::store_epoch`).
+    pub fn store_epoch(&self) -> Uuid {
+        self.store_epoch
     }
 
     /// Creates a one-time enrolment secret for `user`; returns the secret.
@@ -693,7 +713,7 @@ impl Service {
                 ),
             ));
         }
-        let grid = self.grid()?;
+        let (layer, grid) = self.versioned_grid()?;
         let categories = self.categories()?;
         let now = self.now();
         // Device clocks are not folded into the server's: the server's clock
@@ -742,6 +762,9 @@ impl Service {
             }
             while_disabled(op)?;
             patrols::decide(session, op, current, now, self.limits.max_clock_skew_ms)
+        };
+        let digest_track = |stored: Option<&[u8]>, before: &[TrackPoint], after: &[TrackPoint]| {
+            patrols::digest(stored, before, after, grid.as_deref(), layer)
         };
         // What case decisions need, loaded only for a push that has case ops.
         let has_cases = push
@@ -800,6 +823,7 @@ impl Service {
         let rules = Rules {
             report: &decide,
             patrol: &decide_patrol,
+            track: &digest_track,
             case: &decide_case,
             amend: &amend,
         };
@@ -822,6 +846,20 @@ impl Service {
         let metrics = crate::metrics::get();
         metrics.store_time("push", started.elapsed());
         let server_hlc = server_hlc.get();
+        self.pushed.pushed(
+            session.device_id,
+            push.ops
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(op, outcome)| match (&op.body, outcome) {
+                    (
+                        OpBody::Report { report_id, .. },
+                        gridwarden_protocol::Outcome::Applied
+                        | gridwarden_protocol::Outcome::Duplicate,
+                    ) => Some(*report_id),
+                    _ => None,
+                }),
+        );
         for (op, outcome) in push.ops.iter().zip(&outcomes) {
             match outcome {
                 gridwarden_protocol::Outcome::Applied => {
@@ -929,7 +967,7 @@ impl Service {
         let (page, records) = loop {
             let started = std::time::Instant::now();
             let page = self.store.pull(&query)?;
-            let records = self.with_cases(&page)?;
+            let records = self.with_cases(&page, session.device_id)?;
             crate::metrics::get().store_time("pull", started.elapsed());
             let has_cases = records.len() > page.items.len();
             let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
@@ -938,6 +976,9 @@ impl Service {
             }
             query.max_records = page.items.len() / 2;
         };
+        if !page.more {
+            self.pushed.pulled_all(session.device_id);
+        }
         let metrics = crate::metrics::get();
         metrics.pull_pages.inc();
         metrics.pull_records.inc_by(records.len() as u64);
@@ -948,8 +989,8 @@ impl Service {
         })
     }
 
-    /// A page's records with each report's case right after it.
-    fn with_cases(&self, page: &crate::store::Page) -> ServiceResult<Vec<Record>> {
+    /// A page's records for `device`, each report's case right after it.
+    fn with_cases(&self, page: &crate::store::Page, device: Uuid) -> ServiceResult<Vec<Record>> {
         let ids: Vec<Uuid> = page
             .items
             .iter()
@@ -980,7 +1021,9 @@ impl Service {
                         (state.origin.is_some() && !state.is_deleted())
                             .then(|| cases::initial_case(state, categories, calendar))
                     });
-                    records.push(Record::Report(state.clone()));
+                    records.push(Record::Report(
+                        self.pushed.what_the_device_lacks(state, device),
+                    ));
                     records.extend(case.map(Record::Case));
                 }
                 FeedItem::OutOfScope(report_id) => records.push(Record::OutOfScope {
@@ -1331,7 +1374,7 @@ mod tests {
         admin::add_user(data, user, role, vec![]).unwrap();
         let secret = data.service.new_enrolment_secret(user).unwrap();
         let enroll = Enroll {
-            protocol_version: PROTOCOL_VERSION,
+            protocol_version: gridwarden_protocol::PROTOCOL_VERSION,
             secret,
             device_label: "t".into(),
         };
@@ -1353,8 +1396,11 @@ mod tests {
                     },
                     address: None,
                     note: note.into(),
-                    observed_at_ms: now_ms(),
+                    observed_at_ms: gridwarden_protocol::clock::Clock::now_ms(
+                        &gridwarden_protocol::clock::SystemClock,
+                    ) as i64,
                     patrol: None,
+                    asset: None,
                 }),
             },
         }
@@ -1365,7 +1411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::open(dir.path(), Limits::default()).unwrap();
         let ann = enrolled(&data, "ann", Role::Warden);
-        let now = now_ms() as u64;
+        let now = data.service.now() as u64;
         let year = 365 * 24 * 3600 * 1000;
         let half_bound = Limits::default().max_clock_skew_ms / 2;
         let ops = vec![

@@ -48,12 +48,28 @@ impl TestServer {
 
     /// Starts with the limits and edge settings of a config file.
     pub fn start_configured(data_dir: &Path, config: &Config) -> Self {
+        let listen = "127.0.0.1:0".parse().unwrap();
+        Self::try_start_configured(data_dir, listen, config).unwrap()
+    }
+
+    /// The same on `listen` (a restart with another config keeps the port
+    /// enrolled devices dial).
+    pub fn start_configured_on(data_dir: &Path, listen: SocketAddr, config: &Config) -> Self {
+        Self::try_start_configured(data_dir, listen, config).unwrap()
+    }
+
+    /// As [`Self::start_configured`] on `listen`, or says why not (the
+    /// benchmark harness reports a failure in its table instead of panicking).
+    pub fn try_start_configured(
+        data_dir: &Path,
+        listen: SocketAddr,
+        config: &Config,
+    ) -> Result<Self, String> {
         let edge = EdgeConfig {
             connections: config.connections.clone(),
             rate: config.rate.clone(),
         };
-        let listen = "127.0.0.1:0".parse().unwrap();
-        Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge).unwrap()
+        Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge)
     }
 
     /// Starts with the supervisor console's HTTP listener on a free
@@ -289,6 +305,7 @@ pub fn report_at(category: &str, location: Location, note: &str) -> NewReport {
         note: note.into(),
         observed_at_ms: 1_763_800_000_000,
         patrol: None,
+        asset: None,
     }
 }
 

@@ -699,6 +699,7 @@ fn describe_answer(m: &ServerMessage) -> String {
     match m {
         ServerMessage::Welcome(_) => "Welcome".into(),
         ServerMessage::Enrolled(_) => "Enrolled".into(),
+        ServerMessage::Notice(_) => "Notice".into(),
         ServerMessage::Ack(a) => {
             let outcomes: Vec<&str> = a
                 .results

@@ -11,10 +11,11 @@
 use std::collections::BTreeSet;
 
 use gridwarden_protocol::category::TimeLimit;
+use gridwarden_protocol::time::{self, CivilDate, Offset};
 use serde::{Deserialize, Serialize};
 
 const MINUTE_MS: i64 = 60_000;
-const DAY_MS: i64 = 86_400_000;
+const DAY_MS: i64 = time::DAY_MS;
 /// How far a deadline is looked for: a limit that cannot be met within ten
 /// years of working days is a calendar with no working time.
 const MAX_DAYS_SEARCHED: i64 = 3_660;
@@ -34,37 +35,31 @@ pub struct Date {
 }
 
 impl Date {
-    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
-        let (y, m, d) = (
-            i64::from(self.year) - i64::from(self.month <= 2),
-            i64::from(self.month),
-            i64::from(self.day),
-        );
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        time::epoch_day(self.civil())
     }
 
+    /// The date `days` after 1970-01-01, held within the years
+    /// -9999..=9999 the calendar spans.
     pub fn from_days(days: i64) -> Self {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Self { year, month, day }
+        let civil = time::date_of_epoch_day(days).unwrap_or(if days < 0 {
+            CivilDate::MIN
+        } else {
+            CivilDate::MAX
+        });
+        Self::of(civil)
     }
 
     /// ISO weekday: 1 = Monday … 7 = Sunday.
     pub fn weekday(self) -> u8 {
-        // 1970-01-01 was a Thursday (4).
-        ((self.days_since_epoch() + 3).rem_euclid(7) + 1) as u8
+        self.civil().weekday().to_monday_one_offset() as u8
+    }
+
+    /// The ISO 8601 week: its year (the year of its Thursday) and number.
+    pub fn iso_week(self) -> (i32, u8) {
+        let week = self.civil().iso_week_date();
+        (i32::from(week.year()), week.week() as u8)
     }
 
     pub fn parse(text: &str) -> Result<Self, CalendarError> {
@@ -75,18 +70,32 @@ impl Date {
         else {
             return Err(bad());
         };
-        let date = Date {
-            year: y.parse().map_err(|_| bad())?,
-            month: m.parse().map_err(|_| bad())?,
-            day: d.parse().map_err(|_| bad())?,
-        };
-        if !(1..=12).contains(&date.month)
-            || date.day == 0
-            || Date::from_days(date.days_since_epoch()) != date
-        {
-            return Err(bad());
+        let (year, month, day) = (
+            y.parse().map_err(|_| bad())?,
+            m.parse().map_err(|_| bad())?,
+            d.parse().map_err(|_| bad())?,
+        );
+        CivilDate::new(year, month, day)
+            .map(Self::of)
+            .map_err(|_| bad())
+    }
+
+    fn of(civil: CivilDate) -> Self {
+        Date {
+            year: i32::from(civil.year()),
+            month: civil.month() as u8,
+            day: civil.day() as u8,
         }
-        Ok(date)
+    }
+
+    /// The same date in jiff. A day past its month's end (a `Date` written
+    /// as a literal) runs on into the next month.
+    fn civil(self) -> CivilDate {
+        let year = self.year.clamp(-9999, 9999) as i16;
+        let month = self.month.clamp(1, 12) as i8;
+        let first = CivilDate::new(year, month, 1).unwrap_or(CivilDate::MAX);
+        time::date_of_epoch_day(time::epoch_day(first) + i64::from(self.day) - 1)
+            .unwrap_or(CivilDate::MAX)
     }
 }
 
@@ -99,8 +108,8 @@ impl std::fmt::Display for Date {
 /// A city's working calendar. Built from [`CalendarFile`] (JSON), checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkingCalendar {
-    /// Local time minus UTC, in minutes (China: +480).
-    utc_offset_min: i32,
+    /// Local time minus UTC (China: +08:00).
+    utc_offset: Offset,
     /// Working periods of a working day, minutes from local midnight,
     /// sorted and disjoint.
     periods: Vec<(u32, u32)>,
@@ -168,11 +177,10 @@ impl WorkingCalendar {
     pub fn from_file(file: &CalendarFile) -> Result<Self, CalendarError> {
         let invalid = |m: String| CalendarError::Invalid(m);
         let offset = &file.utc_offset;
-        let utc_offset_min = match (offset.get(..1), offset.get(1..).and_then(minutes)) {
-            (Some("+"), Some(m)) if m <= 14 * 60 => m as i32,
-            (Some("-"), Some(m)) if m <= 12 * 60 => -(m as i32),
-            _ => return Err(invalid(format!("utc_offset `{offset}` is not like +08:00"))),
-        };
+        // Offsets in use run from -12:00 to +14:00.
+        let utc_offset = time::parse_offset(offset)
+            .filter(|o| o.seconds() >= -12 * 3600)
+            .ok_or_else(|| invalid(format!("utc_offset `{offset}` is not like +08:00")))?;
         let mut periods = Vec::new();
         for p in &file.working_hours {
             let period = p
@@ -211,7 +219,7 @@ impl WorkingCalendar {
             )));
         }
         Ok(Self {
-            utc_offset_min,
+            utc_offset,
             periods,
             weekend,
             holidays,
@@ -221,10 +229,8 @@ impl WorkingCalendar {
 
     pub fn to_file(&self) -> CalendarFile {
         let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-        let sign = if self.utc_offset_min < 0 { '-' } else { '+' };
-        let off = self.utc_offset_min.unsigned_abs();
         CalendarFile {
-            utc_offset: format!("{sign}{}", hm(off)),
+            utc_offset: time::offset_label(self.utc_offset),
             working_hours: self
                 .periods
                 .iter()
@@ -252,12 +258,17 @@ impl WorkingCalendar {
         self.periods.iter().map(|(a, b)| i64::from(b - a)).sum()
     }
 
+    /// The city's offset from UTC.
+    pub fn utc_offset(&self) -> Offset {
+        self.utc_offset
+    }
+
     fn local(&self, utc_ms: i64) -> i64 {
-        utc_ms + i64::from(self.utc_offset_min) * MINUTE_MS
+        utc_ms + time::offset_ms(self.utc_offset)
     }
 
     fn utc(&self, local_ms: i64) -> i64 {
-        local_ms - i64::from(self.utc_offset_min) * MINUTE_MS
+        local_ms - time::offset_ms(self.utc_offset)
     }
 
     /// The moment `work_ms` of working time after `start_ms` (UTC ms).

@@ -91,6 +91,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
                                 accuracy_m: None,
                             },
                             address: None,
+                            asset: None,
                             note: format!("bench report {i}"),
                             observed_at_ms: now as i64,
                             patrol: None,

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod grid;
 pub mod patrol;
 pub mod photo;
+pub mod process;
 pub mod pull;
 pub mod push;
 pub mod record;
@@ -28,7 +29,7 @@ pub struct Scenario {
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "push",
-        what: "one device pushes its reports (and the PouchDB peer)",
+        what: "one device pushes its reports; `gridwarden sync` as a whole process (and the PouchDB peer)",
         run: push::run,
     },
     Scenario {

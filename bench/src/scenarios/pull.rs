@@ -6,7 +6,7 @@
 use super::{count, progress};
 use crate::context::{Context, WARDEN};
 use crate::device::{self, Device, Until};
-use crate::peer::Peer;
+use crate::peer::{Batch, Peer};
 use crate::raw_sqlite;
 use crate::server;
 use crate::table::{Row, Target};
@@ -67,18 +67,22 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
          reports; the warden's new phone, scoped to their cells",
         gridwarden_client_core::sync::engine::PULL_MAX_RECORDS
     ));
-    let rate_row = Row::measured("initial pull rate", "records/s", rates).baseline(
-        format!(
-            "PouchDB peer: a new PouchDB pulls {} docs",
-            count(ctx.config.peer_docs)
-        ),
-        peer_pull(ctx, &prepared.places)?,
-    );
+    let mut rate_row = Row::measured("initial pull rate", "records/s", rates);
+    for batch in Batch::BOTH {
+        rate_row = rate_row.baseline(
+            format!(
+                "PouchDB peer: a new PouchDB pulls {} docs, {}",
+                count(ctx.config.peer_docs),
+                batch.label()
+            ),
+            peer_pull(ctx, &prepared.places, batch)?,
+        );
+    }
     Ok(vec![time_row, rate_row])
 }
 
 /// PouchDB pull rates (docs/s), one per run; none without a peer.
-fn peer_pull(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<Vec<f64>> {
+fn peer_pull(ctx: &mut Context, places: &[(f64, f64)], batch: Batch) -> anyhow::Result<Vec<f64>> {
     if ctx.peer.is_none() {
         progress("pull", format!("no PouchDB peer: {}", ctx.peer_missing));
         return Ok(Vec::new());
@@ -87,14 +91,14 @@ fn peer_pull(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<Vec<f64
     Peer::write_reports(&file, ctx.config.peer_docs, places)?;
     let runs = ctx.config.runs;
     let peer = ctx.peer.as_mut().expect("checked");
-    let (db, _) = peer.push(&file, false)?;
+    let (db, _) = peer.push(&file, false, Batch::Tuned)?;
     let mut rates = Vec::new();
     for run in 1..=runs {
-        let replication = peer.pull(&db, false)?;
+        let replication = peer.pull(&db, false, batch)?;
         progress(
             "pull",
             format!(
-                "PouchDB run {run}: {:.0} docs/s",
+                "PouchDB ({batch:?}) run {run}: {:.0} docs/s",
                 replication.docs_per_second()
             ),
         );

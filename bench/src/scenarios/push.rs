@@ -9,7 +9,7 @@ use gridwarden_server::datadir::DB_FILE;
 use super::{count, progress};
 use crate::context::Context;
 use crate::device::{Device, Until};
-use crate::peer::Peer;
+use crate::peer::{Batch, Peer};
 use crate::raw_sqlite;
 use crate::server;
 use crate::table::{Row, Target};
@@ -81,19 +81,22 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
          WAL, synchronous=FULL) in transactions of 500 rows or all at once, the faster",
         gridwarden_client_core::sync::engine::MAX_PUSH_OPS
     ));
-    let peer_runs = peer_push(ctx, &prepared.places)?;
-    row = row.baseline(
-        format!(
-            "PouchDB peer: {} docs replicated to express-pouchdb",
-            count(ctx.config.peer_docs)
-        ),
-        peer_runs,
-    );
-    Ok(vec![row])
+    for batch in Batch::BOTH {
+        let peer_runs = peer_push(ctx, &prepared.places, batch)?;
+        row = row.baseline(
+            format!(
+                "PouchDB peer: {} docs replicated to express-pouchdb, {}",
+                count(ctx.config.peer_docs),
+                batch.label()
+            ),
+            peer_runs,
+        );
+    }
+    Ok(vec![row, super::process::run(ctx)?])
 }
 
 /// PouchDB push rates (docs/s), one per run; none without a peer.
-fn peer_push(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<Vec<f64>> {
+fn peer_push(ctx: &mut Context, places: &[(f64, f64)], batch: Batch) -> anyhow::Result<Vec<f64>> {
     if ctx.peer.is_none() {
         progress("push", format!("no PouchDB peer: {}", ctx.peer_missing));
         return Ok(Vec::new());
@@ -104,11 +107,11 @@ fn peer_push(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<Vec<f64
     let peer = ctx.peer.as_mut().expect("checked");
     let mut rates = Vec::new();
     for run in 1..=runs {
-        let (_, replication) = peer.push(&file, false)?;
+        let (_, replication) = peer.push(&file, false, batch)?;
         progress(
             "push",
             format!(
-                "PouchDB run {run}: {:.0} docs/s",
+                "PouchDB ({batch:?}) run {run}: {:.0} docs/s",
                 replication.docs_per_second()
             ),
         );

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{count, progress};
 use crate::context::{Context, WARDEN};
 use crate::device::{self, Device, Until};
-use crate::peer::Peer;
+use crate::peer::{Batch, Peer};
 use crate::server;
 use crate::table::{Row, Target};
 use gridwarden_e2e::relay::{Direction, Relay, Stats};
@@ -24,6 +24,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let prepared = ctx.prepared(n)?;
     let (mut up, mut push_total, mut push_frames, mut pull_total) =
         (vec![], vec![], vec![], vec![]);
+    let (mut echo_down, mut pull_down) = (vec![], vec![]);
     for run in 1..=ctx.config.runs {
         let copy = ctx.copy_of(&prepared, &format!("wire-{run}"))?;
         let server = server::start(&copy.server_dir)?;
@@ -53,6 +54,29 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             trace_pull.pulled
         );
 
+        // The whole sync of a device that pushes the reports: what comes
+        // back (acks, then the pull of what it lacks) against what a device
+        // that never held them receives.
+        let copy = ctx.copy_of(&prepared, &format!("wire-echo-{run}"))?;
+        let echo_server = server::start(&copy.server_dir)?;
+        let relay = Relay::start(echo_server.addr, run as u64);
+        let trace_echo = Device::open(&copy.device_home)?.sync(
+            &relay.addr().to_string(),
+            echo_server.fingerprint,
+            Until::Done,
+        )?;
+        std::thread::sleep(SETTLE);
+        let echoed = traffic(&relay);
+        anyhow::ensure!(
+            trace_echo.pushed == n as u64,
+            "pushed {} of {n}",
+            trace_echo.pushed
+        );
+        drop(relay);
+        drop(echo_server);
+        echo_down.push(per(echoed.down.forwarded_bytes));
+        pull_down.push(per(pulled.down.forwarded_bytes));
+
         up.push(per(pushed.up.forwarded_bytes));
         push_total.push(per(pushed.total()));
         push_frames.push(per(trace.frame_bytes_sent + trace.frame_bytes_received));
@@ -60,16 +84,37 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         progress(
             "wire",
             format!(
-                "run {run}: push {:.1} B/report up + {:.1} down ({} + {} datagrams); pull {:.1} B/report",
+                "run {run}: push {:.1} B/report up + {:.1} down ({} + {} datagrams); pull {:.1} B/report; \
+                 a pushing sync receives {:.1} B/report ({} records back), a pulling one {:.1}",
                 per(pushed.up.forwarded_bytes),
                 per(pushed.down.forwarded_bytes),
                 pushed.up.forwarded_datagrams,
                 pushed.down.forwarded_datagrams,
-                per(pulled.total())
+                per(pulled.total()),
+                per(echoed.down.forwarded_bytes),
+                trace_echo.pulled,
+                per(pulled.down.forwarded_bytes)
             ),
         );
     }
-    let (peer_push, peer_pull) = peer_bytes(ctx, &prepared.places)?;
+    let echo_row = Row::measured(
+        format!(
+            "bytes received per report by a device whose sync pushes {} new reports (acks, then the pull of what it lacks)",
+            count(n)
+        ),
+        "B",
+        echo_down,
+    )
+    .baseline(
+        "bytes received per report by a device pulling the same reports (the echo, before issue 22)",
+        pull_down,
+    )
+    .note(
+        "UDP payload towards the device; a report its device wrote comes back as its grid cell \
+         and photo set only, with its case",
+    );
+    let (peer_push, peer_pull) = peer_bytes(ctx, &prepared.places, Batch::Default)?;
+    let (tuned_push, tuned_pull) = peer_bytes(ctx, &prepared.places, Batch::Tuned)?;
     Ok(vec![
         Row::measured(
             format!(
@@ -94,10 +139,19 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         )
         .baseline(
             format!(
-                "PouchDB peer: HTTP bytes per doc pushed, {} docs",
-                count(ctx.config.peer_docs)
+                "PouchDB peer: HTTP bytes per doc pushed, {} docs, {}",
+                count(ctx.config.peer_docs),
+                Batch::Default.label()
             ),
             peer_push,
+        )
+        .baseline(
+            format!(
+                "PouchDB peer: HTTP bytes per doc pushed, {} docs, {}",
+                count(ctx.config.peer_docs),
+                Batch::Tuned.label()
+            ),
+            tuned_push,
         )
         .target(Target::at_most(150.0, "≤ 150 B")),
         Row::measured(
@@ -107,11 +161,21 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         )
         .baseline(
             format!(
-                "PouchDB peer: HTTP bytes per doc pulled, {} docs",
-                count(ctx.config.peer_docs)
+                "PouchDB peer: HTTP bytes per doc pulled, {} docs, {}",
+                count(ctx.config.peer_docs),
+                Batch::Default.label()
             ),
             peer_pull,
+        )
+        .baseline(
+            format!(
+                "PouchDB peer: HTTP bytes per doc pulled, {} docs, {}",
+                count(ctx.config.peer_docs),
+                Batch::Tuned.label()
+            ),
+            tuned_pull,
         ),
+        echo_row,
     ])
 }
 
@@ -137,7 +201,11 @@ fn traffic(relay: &Relay) -> Traffic {
 
 /// PouchDB bytes per doc for one push and one pull through a counting TCP
 /// relay; empty without a peer.
-fn peer_bytes(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+fn peer_bytes(
+    ctx: &mut Context,
+    places: &[(f64, f64)],
+    batch: Batch,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     if ctx.peer.is_none() {
         progress("wire", format!("no PouchDB peer: {}", ctx.peer_missing));
         return Ok((vec![], vec![]));
@@ -145,13 +213,13 @@ fn peer_bytes(ctx: &mut Context, places: &[(f64, f64)]) -> anyhow::Result<(Vec<f
     let file = ctx.dir("peer-wire")?.join("reports.jsonl");
     Peer::write_reports(&file, ctx.config.peer_docs, places)?;
     let peer = ctx.peer.as_mut().expect("checked");
-    let (db, push) = peer.push(&file, true)?;
-    let pull = peer.pull(&db, true)?;
+    let (db, push) = peer.push(&file, true, batch)?;
+    let pull = peer.pull(&db, true, batch)?;
     let per = |r: &crate::peer::Replication| (r.bytes_up + r.bytes_down) as f64 / r.docs as f64;
     progress(
         "wire",
         format!(
-            "PouchDB: push {:.0} B/doc, pull {:.0} B/doc",
+            "PouchDB ({batch:?}): push {:.0} B/doc, pull {:.0} B/doc",
             per(&push),
             per(&pull)
         ),

@@ -68,6 +68,9 @@ pub struct ClientStatus {
     pub last_sync_ms: Option<i64>,
     pub categories_version: Option<u64>,
     pub grid_version: Option<u64>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (from the last sync's `Welcome`): update the app before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 impl Client {
@@ -135,6 +138,7 @@ impl Client {
             last_sync_ms: meta::last_sync_ms(conn)?,
             categories_version: meta::categories_version(conn)?,
             grid_version: meta::grid_version(conn)?,
+            update_required_by_ms: meta::update_required_by_ms(conn)?,
         })
     }
 

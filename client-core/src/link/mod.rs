@@ -77,5 +77,6 @@ pub fn message_name(m: &ServerMessage) -> &'static str {
         ServerMessage::Patrols(_) => "Patrols",
         ServerMessage::PatrolTrack(_) => "PatrolTrack",
         ServerMessage::CellPage(_) => "CellPage",
+        ServerMessage::Notice(_) => "Notice",
     }
 }

@@ -49,6 +49,8 @@ pub struct ReportView {
     pub lat: f64,
     pub accuracy_m: Option<f32>,
     pub address: Option<String>,
+    /// The city asset concerned (protocol 3).
+    pub asset: Option<String>,
     pub observed_at_ms: i64,
     pub reporter: String,
     pub device: Uuid,
@@ -90,6 +92,7 @@ impl ReportView {
             lat: location.lat,
             accuracy_m: location.accuracy_m,
             address: s.address().map(str::to_owned),
+            asset: s.asset().map(str::to_owned),
             observed_at_ms: origin.observed_at_ms,
             reporter: origin.reporter.clone(),
             device: origin.device,

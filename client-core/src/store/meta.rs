@@ -24,6 +24,7 @@ const CATEGORIES_VERSION: &str = "categories_version";
 const GRID_VERSION: &str = "grid_version";
 const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
 const CLOCK_ANCHOR: &str = "clock_anchor";
+const UPDATE_REQUIRED_BY_MS: &str = "update_required_by_ms";
 
 // Cached statements: recording a report reads six keys (the enrolment) and
 // writes one (the clock), and preparing each anew cost more than running it.
@@ -206,6 +207,22 @@ pub fn set_clock_anchor(tx: &Transaction, anchor: Option<crate::time::Anchor>) -
         None => {
             tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
                 .execute([CLOCK_ANCHOR])?;
+            Ok(())
+        }
+    }
+}
+
+/// When the server stops accepting this app's protocol version, as its last
+/// `Welcome` said (`None`: no date set).
+pub fn update_required_by_ms(conn: &Connection) -> Result<Option<i64>> {
+    get(conn, UPDATE_REQUIRED_BY_MS)
+}
+
+pub fn set_update_required_by_ms(tx: &Transaction, ms: Option<i64>) -> Result<()> {
+    match ms {
+        Some(ms) => set(tx, UPDATE_REQUIRED_BY_MS, ms),
+        None => {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [UPDATE_REQUIRED_BY_MS])?;
             Ok(())
         }
     }

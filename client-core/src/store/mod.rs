@@ -17,6 +17,7 @@ pub mod photos;
 pub mod reference;
 pub mod rejections;
 pub mod reports;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -52,6 +53,10 @@ const MIGRATIONS: &[Step] = &[
     Step::sql(include_str!("../../migrations/0004_cases.sql")),
     Step::sql(include_str!("../../migrations/0005_overwrites.sql")),
     Step::sql(include_str!("../../migrations/0006_grid_cells.sql")),
+    Step::with_after(
+        include_str!("../../migrations/0007_protocol_3.sql"),
+        upgrade::protocol_3,
+    ),
 ];
 
 /// An open client database.
@@ -68,6 +73,12 @@ impl Store {
         std::fs::create_dir_all(home)?;
         let path = home.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
+        // Before anything writes to it: a newer release's database is
+        // refused unchanged (WAL mode alone rewrites the file's header).
+        gridwarden_sql::checked_version(&conn, MIGRATIONS.len() as u32).map_err(|e| match e {
+            MigrationError::TooNew { found, known } => ClientError::DatabaseTooNew { found, known },
+            other => ClientError::Io(std::io::Error::other(other)),
+        })?;
         configure(&conn)?;
         migrate(&mut conn)?;
         let store = Store { conn, path };
@@ -157,8 +168,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         MigrationError::Sqlite { source, .. } | MigrationError::Version(source) => {
             ClientError::Storage(source)
         }
-        // The device's steps are SQL only; should one do Rust work some day,
-        // its failure is the store's too.
+        // A step's Rust work (upgrade.rs) failing is the store's failure.
         after @ MigrationError::After { .. } => ClientError::Io(std::io::Error::other(after)),
     })?;
     Ok(())

@@ -208,6 +208,11 @@ impl SyncEngine {
             at,
         });
         meta::set_clock_anchor(&tx, anchor)?;
+        let update_by = w
+            .update_required_by_ms
+            .map(|ms| ms.min(i64::MAX as u64) as i64);
+        meta::set_update_required_by_ms(&tx, update_by)?;
+        self.summary.update_required_by_ms = update_by;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
         self.cells = cells::Wanted::after_welcome(&tx, &w)?;

@@ -58,6 +58,9 @@ pub struct SyncSummary {
     /// This user's edits that another user's later edit replaced, learnt
     /// in this sync (also kept: `Client::overwrites`).
     pub overwritten: Vec<crate::store::overwrites::Overwrite>,
+    /// The server stops accepting this app's protocol version at this time
+    /// (ms since the epoch): the app must be updated before then.
+    pub update_required_by_ms: Option<i64>,
 }
 
 /// Optional hooks of a sync: a way to stop it and a listener for progress.

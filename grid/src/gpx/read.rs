@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::{GpxError, GpxTrack, MAX_POINTS};
-use crate::rfc3339;
+use gridwarden_protocol::time::{parse_rfc3339, Leniency};
 
 /// Deepest element nesting read: GPX needs 5 (`gpx/trk/trkseg/trkpt/time`),
 /// extensions a few more. The limit bounds the parser's stack on hostile
@@ -347,11 +347,14 @@ impl<'a> State<'a> {
             return Ok(());
         };
         if let Some((text, at)) = open.time.as_ref().filter(|(t, _)| !t.trim().is_empty()) {
-            open.point.time_ms = Some(rfc3339::parse(text).ok_or_else(|| GpxError::BadTime {
-                point: open.number,
-                line: self.line(*at),
-                text: text.trim().chars().take(MAX_TIME_BYTES).collect(),
-            })?);
+            open.point.time_ms =
+                Some(
+                    parse_rfc3339(text, Leniency::Lenient).ok_or_else(|| GpxError::BadTime {
+                        point: open.number,
+                        line: self.line(*at),
+                        text: text.trim().chars().take(MAX_TIME_BYTES).collect(),
+                    })?,
+                );
         }
         let route = self.stack.last().is_some_and(|(t, _)| *t == Tag::Rte);
         if route {

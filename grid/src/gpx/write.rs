@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use gridwarden_protocol::track::{PatrolInfo, TrackPoint};
 
-use crate::rfc3339;
 use crate::track::sorted;
+use gridwarden_protocol::time::format_rfc3339;
 
 /// A GPX 1.1 document (creator "gridwarden") with one `<trk>` named after
 /// the patrol's note (or, without one, its id and warden), and one
@@ -27,7 +27,7 @@ pub fn to_gpx(info: &PatrolInfo, points: &[TrackPoint]) -> String {
     };
     out.push_str("  <metadata>\n");
     let _ = writeln!(out, "    <name>{}</name>", escape(&name));
-    if let Some(t) = rfc3339::format(info.started_at_ms) {
+    if let Some(t) = format_rfc3339(info.started_at_ms) {
         let _ = writeln!(out, "    <time>{t}</time>");
     }
     out.push_str("  </metadata>\n  <trk>\n");
@@ -51,7 +51,7 @@ pub fn to_gpx(info: &PatrolInfo, points: &[TrackPoint]) -> String {
             segment = Some(p.segment);
         }
         let _ = write!(out, "      <trkpt lat=\"{}\" lon=\"{}\">", p.lat, p.lon);
-        if let Some(t) = p.time_ms.and_then(rfc3339::format) {
+        if let Some(t) = p.time_ms.and_then(format_rfc3339) {
             let _ = write!(out, "<time>{t}</time>");
         }
         out.push_str("</trkpt>\n");

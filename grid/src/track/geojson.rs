@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::flag::{classify, Classified};
 use super::sorted;
-use crate::rfc3339;
+use gridwarden_protocol::time::format_rfc3339;
 
 /// A FeatureCollection with the accepted track as one `MultiLineString`
 /// feature, one line per segment (a recovered jump also starts a new line;
@@ -29,7 +29,7 @@ pub fn to_geojson(summary: &PatrolSummary, points: &[TrackPoint]) -> String {
                     "flagged": true,
                     "seq": p.seq,
                     "time_ms": p.time_ms,
-                    "time": p.time_ms.and_then(rfc3339::format),
+                    "time": p.time_ms.and_then(format_rfc3339),
                 },
             }));
             continue;

@@ -39,35 +39,51 @@ pub fn summarise(
     points: &[TrackPoint],
     grid: Option<&GridIndex>,
     scope: &[String],
-    mut reports: Vec<Uuid>,
+    reports: Vec<Uuid>,
 ) -> PatrolSummary {
     let points = sorted(points);
-    let Classified { flagged, run_start } = classify(&points);
+    let walk = walk(&points);
+    let visited_cells = grid
+        .map(|grid| {
+            let mut coverage = Coverage::new(grid);
+            for piece in &walk.pieces {
+                coverage.piece(&points, *piece);
+            }
+            coverage.codes()
+        })
+        .unwrap_or_default();
+    assemble(info, &walk.facts, visited_cells, scope, reports)
+}
 
-    let mut coverage = grid.map(Coverage::new);
-    let mut distance = 0.0;
-    let mut prev: Option<&TrackPoint> = None;
-    for ((p, &f), &starts_run) in points.iter().zip(&flagged).zip(&run_start) {
-        if f {
-            continue;
-        }
-        match prev.filter(|_| !starts_run) {
-            Some(a) => {
-                distance += step_m(a, p);
-                if let Some(c) = &mut coverage {
-                    c.step(a, p);
-                }
-            }
-            None => {
-                if let Some(c) = &mut coverage {
-                    c.point(p.lon, p.lat);
-                }
-            }
-        }
-        prev = Some(p);
+/// What a summary says about the track itself, apart from the cells: the
+/// part [`super::Tally`] users store next to the tally.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackFacts {
+    pub points: u32,
+    pub flagged: u32,
+    pub distance_m: f64,
+    /// Last timed point − first timed point, in `seq` order, when at least
+    /// two are timed.
+    pub timed_span_ms: Option<i64>,
+}
+
+impl TrackFacts {
+    /// The facts of a whole track (any order). Linear, no cell lookups.
+    pub fn of(points: &[TrackPoint]) -> Self {
+        walk(&sorted(points)).facts
     }
+}
 
-    let visited_cells = coverage.map(Coverage::codes).unwrap_or_default();
+/// A summary from its parts: the track's facts, the cells it visited (sorted,
+/// deduplicated), and what is looked up when it is shown (the warden's scope
+/// now, the reports made on the patrol).
+pub fn assemble(
+    info: &PatrolInfo,
+    facts: &TrackFacts,
+    visited_cells: Vec<String>,
+    scope: &[String],
+    mut reports: Vec<Uuid>,
+) -> PatrolSummary {
     let mut scope: Vec<&str> = scope.iter().map(String::as_str).collect();
     scope.sort_unstable();
     scope.dedup();
@@ -77,13 +93,16 @@ pub fn summarise(
         .cloned()
         .collect();
     reports.sort_unstable();
-
+    let duration_ms = facts.timed_span_ms.or_else(|| {
+        info.ended_at_ms
+            .map(|end| end.saturating_sub(info.started_at_ms))
+    });
     PatrolSummary {
         info: info.clone(),
-        points: saturate(points.len()),
-        flagged: saturate(flagged.iter().filter(|f| **f).count()),
-        distance_m: distance,
-        duration_ms: duration(info, &points),
+        points: facts.points,
+        flagged: facts.flagged,
+        distance_m: facts.distance_m,
+        duration_ms,
         scope_cells: saturate(scope.len()),
         covered_cells,
         visited_cells,
@@ -91,39 +110,120 @@ pub fn summarise(
     }
 }
 
+/// A piece of the accepted track that coverage samples, by index into the
+/// sorted points: a run's first point alone (`from` none), or the step from
+/// the previous accepted point of the run to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub from: Option<usize>,
+    pub to: usize,
+}
+
+/// The accepted track of sorted points: its facts and its pieces in order.
+pub(crate) struct Walk {
+    pub facts: TrackFacts,
+    pub pieces: Vec<Piece>,
+}
+
+pub(crate) fn walk(points: &[TrackPoint]) -> Walk {
+    let Classified { flagged, run_start } = classify(points);
+    let mut distance = 0.0;
+    let mut pieces = Vec::with_capacity(points.len());
+    let mut prev: Option<usize> = None;
+    for (i, (&f, &starts_run)) in flagged.iter().zip(&run_start).enumerate() {
+        if f {
+            continue;
+        }
+        match prev.filter(|_| !starts_run) {
+            Some(a) => {
+                distance += step_m(&points[a], &points[i]);
+                pieces.push(Piece {
+                    from: Some(a),
+                    to: i,
+                });
+            }
+            None => pieces.push(Piece { from: None, to: i }),
+        }
+        prev = Some(i);
+    }
+    Walk {
+        facts: TrackFacts {
+            points: saturate(points.len()),
+            flagged: saturate(flagged.iter().filter(|f| **f).count()),
+            distance_m: distance,
+            timed_span_ms: timed_span(points),
+        },
+        pieces,
+    }
+}
+
 fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn duration(info: &PatrolInfo, points: &[TrackPoint]) -> Option<i64> {
+fn timed_span(points: &[TrackPoint]) -> Option<i64> {
     let mut times = points.iter().filter_map(|p| p.time_ms);
     match (times.next(), times.next_back()) {
         (Some(first), Some(last)) => Some(last.saturating_sub(first)),
-        _ => info
-            .ended_at_ms
-            .map(|end| end.saturating_sub(info.started_at_ms)),
+        _ => None,
     }
 }
 
 /// The cells a track passes through, one flag per cell of the layer.
-struct Coverage<'g> {
+pub(crate) struct Coverage<'g> {
     grid: &'g GridIndex,
     bounds: Option<([f64; 2], [f64; 2])>,
     seen: Vec<bool>,
+    /// Cells marked since [`Coverage::take_marked`] last ran.
+    marked: Vec<usize>,
+    /// Cell lookups made, for tests that count work rather than time it.
+    pub lookups: u64,
 }
 
 impl<'g> Coverage<'g> {
-    fn new(grid: &'g GridIndex) -> Self {
+    pub fn new(grid: &'g GridIndex) -> Self {
         Coverage {
             grid,
             bounds: grid.bounds(),
             seen: vec![false; grid.len()],
+            marked: Vec::new(),
+            lookups: 0,
         }
     }
 
+    /// Samples one piece of the track (`points` sorted, as [`walk`] saw them).
+    pub fn piece(&mut self, points: &[TrackPoint], piece: Piece) {
+        let to = &points[piece.to];
+        match piece.from {
+            Some(from) => self.step(&points[from], to),
+            None => self.point(to.lon, to.lat),
+        }
+    }
+
+    /// The cells marked since the last call, each once, and forgets them,
+    /// so one `Coverage` tells apart the cells of one piece after another.
+    pub fn take_marked(&mut self) -> Vec<&'g str> {
+        let grid = self.grid;
+        let cells = grid.cells();
+        let marked: Vec<&'g str> = self
+            .marked
+            .iter()
+            .map(|&i| cells[i].code.as_str())
+            .collect();
+        for &i in &self.marked {
+            self.seen[i] = false;
+        }
+        self.marked.clear();
+        marked
+    }
+
     fn point(&mut self, lon: f64, lat: f64) {
+        self.lookups += 1;
         if let Some(i) = self.grid.containing(lon, lat) {
-            self.seen[i] = true;
+            if !self.seen[i] {
+                self.seen[i] = true;
+                self.marked.push(i);
+            }
         }
     }
 
@@ -160,7 +260,7 @@ impl<'g> Coverage<'g> {
         }
     }
 
-    fn codes(self) -> Vec<String> {
+    pub fn codes(self) -> Vec<String> {
         let mut codes: Vec<String> = self
             .seen
             .iter()

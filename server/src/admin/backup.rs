@@ -62,6 +62,16 @@ pub fn restore(src: &Path, data: &Path) -> anyhow::Result<Copied> {
         );
     }
     jump_feed(&mut conn)?;
+    // The data is no longer what devices last saw: a new epoch tells them
+    // (`Welcome::store_epoch`).
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [
+            crate::service::versions::STORE_EPOCH_KEY,
+            &uuid::Uuid::new_v4().to_string(),
+        ],
+    )?;
     Ok(copied)
 }
 

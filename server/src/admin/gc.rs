@@ -12,7 +12,7 @@
 //! removed, so a photo attached again meanwhile stays.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, UNIX_EPOCH};
 
 use gridwarden_protocol::PhotoHash;
 use serde::Serialize;
@@ -81,7 +81,8 @@ fn referenced(data: &DataDir, hash: PhotoHash) -> anyhow::Result<bool> {
 }
 
 pub fn gc(data: &DataDir, apply: bool, grace: Duration) -> anyhow::Result<GcReport> {
-    let now = SystemTime::now();
+    // Files are dated by the wall clock; "now" is the service's.
+    let now = UNIX_EPOCH + Duration::from_millis(u64::try_from(data.service.now()).unwrap_or(0));
     let mut report = GcReport {
         applied: apply,
         grace_hours: grace.as_secs() / 3600,

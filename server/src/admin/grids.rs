@@ -17,7 +17,6 @@ use uuid::Uuid;
 use super::access;
 use crate::datadir::DataDir;
 use crate::grid::{diff, LayerChanges};
-use crate::service::now_ms;
 
 /// Cells read from the store at a time while exporting.
 const CHUNK: usize = 512;
@@ -108,7 +107,7 @@ pub fn import(
     // The layer and its audit line are published together; re-placing the
     // reports is its own change, with its own line in its own transaction.
     let version = crate::store::write(store.as_ref(), |tx| {
-        let version = tx.commit_grid_layer(how.name, &members, now_ms())?;
+        let version = tx.commit_grid_layer(how.name, &members, data.service.now())?;
         tx.append_audit(&access::record(
             data,
             "grid.import",

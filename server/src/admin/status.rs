@@ -8,7 +8,6 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 use crate::datadir::{holder, DataDir, DB_FILE};
-use crate::service::now_ms;
 
 /// Devices seen within this long count as connected lately.
 const RECENT_MS: i64 = 15 * 60 * 1000;
@@ -39,6 +38,10 @@ pub struct Status {
     pub devices_enrolled: usize,
     /// Devices seen by the server in the last 15 minutes.
     pub devices_seen_recently: usize,
+    /// Active devices by the protocol version they last spoke ("unknown":
+    /// not seen since versions were recorded), so IT knows when the previous
+    /// version can be dropped (docs/protocol.md, "Versions").
+    pub devices_by_protocol: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,14 +142,25 @@ pub fn status(data: &DataDir, console_cert: Option<&std::path::Path>) -> anyhow:
         .collect::<Result<_, _>>()?;
     let devices = data.store().devices()?;
     let active = devices.iter().filter(|d| d.revoked_ms.is_none());
-    let now = now_ms();
+    let now = data.service.now();
     let since = now - RECENT_MS;
     let server_pid = holder(&data.path)?;
     // Only a running server's file says anything.
     let live = server_pid
         .as_ref()
         .and_then(|_| crate::datadir::live::read(&data.path));
+    let active_ids: std::collections::HashSet<_> = active.clone().map(|d| d.id).collect();
+    let mut devices_by_protocol = std::collections::BTreeMap::new();
+    for p in data.store().device_protocols()? {
+        if active_ids.contains(&p.device) {
+            let key = p
+                .protocol_version
+                .map_or_else(|| "unknown".to_owned(), |v| v.to_string());
+            *devices_by_protocol.entry(key).or_insert(0) += 1;
+        }
+    }
     Ok(Status {
+        devices_by_protocol,
         data_dir: data.path.display().to_string(),
         server_pid,
         connected_devices: live.as_ref().map(|l| l.connected_devices),

@@ -87,17 +87,8 @@ fn group_name(by: GroupBy, key: &str, names: &Names) -> Option<String> {
 
 /// ISO week label of a local date.
 fn iso_week(date: gridwarden_workflow::Date) -> String {
-    // The ISO year is the one of the week's Thursday.
-    let days = date.days_since_epoch();
-    let thursday = days - i64::from(date.weekday()) + 4;
-    let t = gridwarden_workflow::Date::from_days(thursday);
-    let jan1 = gridwarden_workflow::Date {
-        year: t.year,
-        month: 1,
-        day: 1,
-    }
-    .days_since_epoch();
-    format!("{}-W{:02}", t.year, (thursday - jan1) / 7 + 1)
+    let (year, week) = date.iso_week();
+    format!("{year}-W{week:02}")
 }
 
 impl Console {

@@ -7,20 +7,11 @@ use gridwarden_workflow::WorkingCalendar;
 
 use crate::service::ServiceError;
 
-const DAY_MS: i64 = 86_400_000;
+use gridwarden_protocol::time::DAY_MS;
 
 /// The city's offset from UTC in minutes (the calendar's).
 pub fn offset_minutes(calendar: &WorkingCalendar) -> i32 {
-    let text = calendar.to_file().utc_offset;
-    let sign = if text.starts_with('-') { -1 } else { 1 };
-    let digits: Vec<i32> = text[1..]
-        .split(':')
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    match digits.as_slice() {
-        [h, m] => sign * (h * 60 + m),
-        _ => 0,
-    }
+    calendar.utc_offset().seconds() / 60
 }
 
 /// Midnight of a local date `YYYY-MM-DD`, as UTC milliseconds; `what` names
@@ -38,17 +29,10 @@ pub fn local_day(ms: i64, offset_min: i32) -> Date {
     Date::from_days((ms + i64::from(offset_min) * 60_000).div_euclid(DAY_MS))
 }
 
-/// `2026-12-05T13:04:05.123Z`.
+/// `2026-12-05T13:04:05.123Z`; the plain number for a time beyond the
+/// years RFC 3339 writes.
 pub fn rfc3339(ms: i64) -> String {
-    let date = Date::from_days(ms.div_euclid(DAY_MS));
-    let in_day = ms.rem_euclid(DAY_MS);
-    format!(
-        "{date}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
+    gridwarden_protocol::time::format_rfc3339(ms).unwrap_or_else(|| ms.to_string())
 }
 
 #[cfg(test)]

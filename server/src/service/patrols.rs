@@ -4,10 +4,14 @@
 //! points or stops it. Wardens and liaisons see their own patrols;
 //! supervisors see everyone's.
 
+use gridwarden_grid::track::{Tally, TrackFacts};
+use gridwarden_grid::GridIndex;
 use gridwarden_protocol::track::{MAX_POINTS_PER_OP, MAX_POINTS_PER_PATROL};
 use gridwarden_protocol::{
-    validate, ErrorCode, ListPatrols, Op, OpBody, PatrolInfo, PatrolOp, PatrolSummary, PatrolTrack,
+    codec, validate, ErrorCode, ListPatrols, Op, OpBody, PatrolInfo, PatrolOp, PatrolSummary,
+    PatrolTrack, TrackPoint,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{own_clock, Service, ServiceError, ServiceResult, Session};
@@ -121,6 +125,46 @@ pub(super) fn decide(
     }
 }
 
+/// What the server keeps of a patrol's track as its points arrive: the
+/// track's facts and its cells counted piece by piece against layer
+/// `layer` (`gridwarden_grid::track::Tally`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TrackDigest {
+    layer: Option<u64>,
+    facts: TrackFacts,
+    tally: Tally,
+}
+
+/// The digest of the track `after`, from the one kept for `before`: its
+/// facts anew (linear, no lookups) and its tally brought forward, looking up
+/// only the parts of the track that changed. Against another layer than the
+/// kept tally's (a new version was imported since), the tally is counted
+/// again from nothing, once.
+pub(super) fn digest(
+    stored: Option<&[u8]>,
+    before: &[TrackPoint],
+    after: &[TrackPoint],
+    grid: Option<&GridIndex>,
+    layer: u64,
+) -> Vec<u8> {
+    let layer = grid.map(|_| layer);
+    let kept = stored
+        .and_then(|bytes| codec::decode::<TrackDigest>(bytes).ok())
+        .filter(|kept| kept.layer == layer);
+    let (mut tally, before) = match kept {
+        Some(kept) => (kept.tally, before),
+        None => (Tally::default(), &[][..]),
+    };
+    if let Some(grid) = grid {
+        tally.update(before, after, grid);
+    }
+    codec::encode(&TrackDigest {
+        layer,
+        facts: TrackFacts::of(after),
+        tally,
+    })
+}
+
 impl Service {
     /// Whether `session` may review `warden`'s patrols.
     fn may_review(&self, session: &Session, warden: &str) -> ServiceResult<()> {
@@ -135,26 +179,50 @@ impl Service {
         )?)
     }
 
-    fn summarise(
-        &self,
-        patrol: &StoredPatrol,
-    ) -> ServiceResult<(PatrolSummary, Vec<gridwarden_protocol::TrackPoint>)> {
-        let points = self.store.track(patrol.info.id)?;
+    /// A patrol's summary from what was kept of its track when the points
+    /// arrived ([`digest`]): no track is read and no cell looked up here, so
+    /// a listing of 500 patrols costs what it returns. The warden's scope
+    /// and the reports made on the patrol are read now, as they may change.
+    fn summary(&self, patrol: &StoredPatrol) -> ServiceResult<PatrolSummary> {
         let scope = self
             .store
             .user(&patrol.info.warden)?
             .map(|u| u.cells)
             .unwrap_or_default();
         let reports = self.store.patrol_reports(patrol.info.id)?;
-        let grid = self.grid()?;
-        let summary = gridwarden_grid::track::summarise(
-            &patrol.info,
-            &points,
-            grid.as_deref(),
-            &scope,
-            reports,
-        );
-        Ok((summary, points))
+        let kept = patrol
+            .digest
+            .as_deref()
+            .and_then(|bytes| codec::decode::<TrackDigest>(bytes).ok());
+        Ok(match kept {
+            Some(kept) => gridwarden_grid::track::assemble(
+                &patrol.info,
+                &kept.facts,
+                kept.tally.visited(),
+                &scope,
+                reports,
+            ),
+            // Points stored before migration 0011 (or a digest this version
+            // cannot read): summarised from the track as before.
+            None if patrol.point_count > 0 => {
+                let points = self.store.track(patrol.info.id)?;
+                let grid = self.grid()?;
+                gridwarden_grid::track::summarise(
+                    &patrol.info,
+                    &points,
+                    grid.as_deref(),
+                    &scope,
+                    reports,
+                )
+            }
+            None => gridwarden_grid::track::assemble(
+                &patrol.info,
+                &TrackFacts::default(),
+                Vec::new(),
+                &scope,
+                reports,
+            ),
+        })
     }
 
     pub fn list_patrols(
@@ -184,7 +252,7 @@ impl Service {
         self.store
             .patrols(&filter)?
             .iter()
-            .map(|p| self.summarise(p).map(|(s, _)| s))
+            .map(|p| self.summary(p))
             .collect()
     }
 
@@ -199,7 +267,11 @@ impl Service {
         let patrol = self.store.patrol(id)?.ok_or_else(not_found)?;
         self.may_review(session, &patrol.info.warden)
             .map_err(|_| not_found())?;
-        let (summary, points) = self.summarise(&patrol)?;
+        let summary = self.summary(&patrol)?;
+        let points = self.store.track(patrol.info.id)?;
         Ok(PatrolTrack { summary, points })
     }
 }
+
+#[cfg(test)]
+mod tests;

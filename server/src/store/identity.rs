@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{write, AuditRecord, Device, StoreResult, Transact, User};
+use super::{write, AuditRecord, Device, DeviceProtocol, StoreResult, Transact, User};
 
 /// An enrolment code as stored (only its secret's hash).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub trait IdentityStore: Transact {
     fn users(&self) -> StoreResult<Vec<User>>;
     fn device(&self, id: Uuid) -> StoreResult<Option<Device>>;
     fn devices(&self) -> StoreResult<Vec<Device>>;
+    /// Every device's last protocol version and app, in enrolment order.
+    fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>>;
     /// A number that changes whenever a device is revoked or a user disabled
     /// or enabled, by this process or another: cheap, polled by the server to
     /// cut off open connections at once.
@@ -45,6 +47,19 @@ pub trait IdentityStore: Transact {
 
     fn touch_device(&self, id: Uuid, now_ms: i64) -> StoreResult<()> {
         write(self, |tx| tx.touch_device(id, now_ms))
+    }
+
+    /// [`IdentityTx::note_device_protocol`] alone.
+    fn note_device_protocol(
+        &self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()> {
+        write(self, |tx| {
+            tx.note_device_protocol(id, seen_ms, protocol_version, client)
+        })
     }
 
     /// Revokes a device, appending `audit` in the same transaction if it
@@ -104,6 +119,15 @@ pub trait IdentityTx {
         now_ms: i64,
     ) -> StoreResult<()>;
     fn touch_device(&mut self, id: Uuid, now_ms: i64) -> StoreResult<()>;
+    /// Records the protocol version (and app, when known) a device speaks;
+    /// with `seen_ms`, also that it was seen then. One write per hello.
+    fn note_device_protocol(
+        &mut self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()>;
     /// Revokes a device at `at_ms` and bumps the auth epoch; returns it and
     /// whether it changed (a revoked device is left as it is).
     fn revoke_device(&mut self, id: Uuid, at_ms: i64) -> StoreResult<(Device, bool)>;

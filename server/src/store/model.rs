@@ -26,6 +26,16 @@ pub struct Device {
     pub last_seen_ms: Option<i64>,
 }
 
+/// The protocol version and app a device last spoke with (migration 0012).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceProtocol {
+    pub device: Uuid,
+    /// `None`: not seen since the server recorded versions.
+    pub protocol_version: Option<u16>,
+    /// The app's name and version from its `Hello`.
+    pub client: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
     pub version: u64,
@@ -101,6 +111,10 @@ pub type Decide<'a> = dyn Fn(&Op, Option<&ReportState>) -> Result<ReportState, R
 pub struct StoredPatrol {
     pub info: PatrolInfo,
     pub point_count: u32,
+    /// What the service keeps of the track as its points arrive (its
+    /// summary's parts; opaque here); `None` until points arrive after
+    /// migration 0011.
+    pub digest: Option<Vec<u8>>,
 }
 
 /// What a patrol op changes: the patrol's facts, and points to add to its
@@ -114,6 +128,13 @@ pub struct PatrolChange {
 /// The service's decision for one patrol op given the stored patrol.
 pub type DecidePatrol<'a> =
     dyn Fn(&Op, Option<&StoredPatrol>) -> Result<PatrolChange, Rejection> + 'a;
+
+/// What the service keeps of a patrol's track, given what it kept before and
+/// the track before and after new points were added (each in any order):
+/// the new digest. Called in the push's transaction, so a track and its
+/// digest never disagree; the digest is what listings read, so they never
+/// walk a track.
+pub type DigestTrack<'a> = dyn Fn(Option<&[u8]>, &[TrackPoint], &[TrackPoint]) -> Vec<u8> + 'a;
 
 /// The service's decision for one case op given the report and its case
 /// (`None` while nobody acted on the report): the case's next state.
@@ -132,6 +153,7 @@ pub type AmendCase<'a> = dyn Fn(&Op, &ReportState, &ReportState, &CaseState) -> 
 pub struct Rules<'a> {
     pub report: &'a Decide<'a>,
     pub patrol: &'a DecidePatrol<'a>,
+    pub track: &'a DigestTrack<'a>,
     pub case: &'a DecideCase<'a>,
     pub amend: &'a AmendCase<'a>,
 }

@@ -26,6 +26,7 @@ mod group;
 mod open311;
 mod patrols;
 mod security;
+mod upgrade;
 
 /// Schema migrations, run by the shared runner (`gridwarden-sql`, ADR 0021):
 /// each in its own transaction with `user_version` set in it.
@@ -42,6 +43,12 @@ const MIGRATIONS: &[Step] = &[
     Step::with_after(
         include_str!("../../migrations/0010_grid_cells.sql"),
         grid::convert_whole_layers,
+    ),
+    Step::sql(include_str!("../../migrations/0011_patrol_digests.sql")),
+    // Report states re-encoded from protocol 2's shapes (ADR 0024).
+    Step::with_after(
+        include_str!("../../migrations/0012_device_protocol.sql"),
+        upgrade::protocol_3,
     ),
 ];
 const READER_POOL: usize = 4;
@@ -68,6 +75,25 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// Refuses a database from a newer release before anything is written to
+/// it (setting WAL mode alone rewrites the file's header).
+fn refuse_newer(path: &Path) -> StoreResult<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    Ok(())
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     gridwarden_sql::migrate(conn, MIGRATIONS).map_err(|e| match e {
         MigrationError::TooNew { found, known } => StoreError::TooNew {
@@ -76,7 +102,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
             known: known.into(),
         },
         MigrationError::Sqlite { source, .. } | MigrationError::Version(source) => source.into(),
-        // The one Rust step (0010) fails only on a layer that does not decode.
+        // The Rust steps fail only on a value that does not decode (0010: a
+        // layer; 0011: a report state).
         after @ MigrationError::After { .. } => StoreError::Corrupt(after.to_string()),
     })?;
     Ok(())
@@ -85,6 +112,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        refuse_newer(path)?;
         let mut writer = open_connection(path)?;
         migrate(&mut writer, path)?;
         Ok(Self {
@@ -408,7 +436,9 @@ fn apply_ops(
                         save_report(tx, &next, seq, device, now_ms, row)?;
                         seq += 1;
                     }
-                    Some(Change::Patrol(change)) => patrols::save_patrol(tx, &change, now_ms)?,
+                    Some(Change::Patrol(change)) => {
+                        patrols::save_patrol(tx, &change, now_ms, rules.track)?
+                    }
                     Some(Change::Case(case, report)) => {
                         cases::save(tx, &case, now_ms)?;
                         // The report moves in the feed with its case.
@@ -543,6 +573,22 @@ impl IdentityTx for SqliteTx<'_> {
         self.conn.execute(
             "UPDATE devices SET last_seen_ms = ?1 WHERE id = ?2",
             params![now_ms, id.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+
+    fn note_device_protocol(
+        &mut self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE devices SET last_seen_ms = COALESCE(?1, last_seen_ms),
+                 protocol_version = ?2, client = COALESCE(?3, client)
+             WHERE id = ?4",
+            params![seen_ms, protocol_version, client, id.as_bytes().as_slice()],
         )?;
         Ok(())
     }
@@ -772,6 +818,31 @@ impl IdentityStore for SqliteStore {
 
     fn auth_epoch(&self) -> StoreResult<u64> {
         self.read(security::auth_epoch)
+    }
+
+    fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, protocol_version, client FROM devices ORDER BY enrolled_ms")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Option<u16>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, protocol_version, client)| {
+                    Ok(DeviceProtocol {
+                        device: uuid_from(id)?,
+                        protocol_version,
+                        client,
+                    })
+                })
+                .collect()
+        })
     }
 }
 
@@ -1072,6 +1143,7 @@ mod migration_tests {
                     note: String::new(),
                     observed_at_ms: 0,
                     patrol: None,
+                    asset: None,
                 }),
             },
         }
@@ -1157,6 +1229,7 @@ mod migration_tests {
         let rules = Rules {
             report: &west_or_east,
             patrol: &no_patrols,
+            track: &|_, _, _| unreachable!("report ops only"),
             case: &no_cases,
             amend: &|_, _, _, _| Ok(None),
         };
@@ -1175,9 +1248,30 @@ mod migration_tests {
              DROP TABLE open311_feedback; DROP TABLE open311_requests; DROP TABLE api_keys;
              DROP TABLE console_sessions; DROP TABLE console_links;
              ALTER TABLE users DROP COLUMN password_hash;
-             DROP TABLE report_left_cells; PRAGMA user_version = 6;",
+             ALTER TABLE devices DROP COLUMN protocol_version;
+             ALTER TABLE devices DROP COLUMN client;
+             DROP TABLE report_left_cells; ALTER TABLE patrols DROP COLUMN digest;
+             PRAGMA user_version = 6;",
         )
         .unwrap();
+        // Report states as that release encoded them (protocol 2's shapes).
+        let states: Vec<(Vec<u8>, Vec<u8>)> = conn
+            .prepare("SELECT id, state FROM reports")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (id, state) in states {
+            let state: gridwarden_protocol::ReportState =
+                gridwarden_protocol::codec::decode(&state).unwrap();
+            let old = gridwarden_protocol::v2::encode_stored_report_state(&state).unwrap();
+            conn.execute(
+                "UPDATE reports SET state = ?1 WHERE id = ?2",
+                rusqlite::params![old, id],
+            )
+            .unwrap();
+        }
         drop(conn);
         let store = super::SqliteStore::open(&path).unwrap();
         assert_eq!(west_pull(&store), expected);
@@ -1194,7 +1288,10 @@ mod migration_tests {
         let layer = gridwarden_grid::to_wire(1, "old", &cells);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data; PRAGMA user_version = 9;",
+            "DROP TABLE grid_layer_cells; DROP TABLE grid_cell_data;
+             ALTER TABLE devices DROP COLUMN protocol_version;
+             ALTER TABLE devices DROP COLUMN client;
+             ALTER TABLE patrols DROP COLUMN digest; PRAGMA user_version = 9;",
         )
         .unwrap();
         conn.execute(

@@ -60,6 +60,7 @@ fn create(op: u128, report: u128, lon: f64) -> Op {
                 note: String::new(),
                 observed_at_ms: 0,
                 patrol: None,
+                asset: None,
             }),
         },
     }
@@ -146,6 +147,7 @@ fn rules<'a>(report: &'a Decide<'a>) -> Rules<'a> {
         case: &decide_case,
         report,
         patrol: &decide_patrol,
+        track: &|_, _, after| after.len().to_le_bytes().to_vec(),
         amend: &|_, _, _, _| Ok(None),
     }
 }

@@ -164,7 +164,7 @@ fn unknown_devices_and_wrong_tokens_are_refused() {
     let raw = Raw::connect(server.addr, server.fingerprint);
     let token = ann.device_token_for_tests().unwrap();
     let hello = ClientMessage::Hello(Hello {
-        protocol_version: 999,
+        protocol_version: 1,
         device_id,
         token,
         client: "x".into(),

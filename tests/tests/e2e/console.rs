@@ -81,6 +81,7 @@ fn report(note: &str, location: Location, patrol: Option<Uuid>) -> NewReport {
         // Now, so the KPI period around today counts it.
         observed_at_ms: now_ms(),
         patrol,
+        asset: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The end-to-end suite: one binary, so the workspace links it once.
 //! Every test runs a real server and real client cores over QUIC on loopback.
 
+mod architecture;
 mod bad_input;
 mod cases;
 mod city_grid;
@@ -15,9 +16,12 @@ mod grid_layers;
 mod integrity;
 mod kotlin;
 mod mobile;
+mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
 mod reconnect;
 mod security;
 mod sim_remote;
+mod upgrade;
+mod versions;

@@ -429,7 +429,7 @@ fn a_district_supervisor_sees_and_runs_only_their_district() {
     let op = gridwarden_protocol::Op {
         op_id: uuid::Uuid::now_v7(),
         hlc: gridwarden_protocol::Hlc::new(
-            gridwarden_server::service::now_ms() as u64,
+            gridwarden_protocol::clock::Clock::now_ms(&gridwarden_protocol::clock::SystemClock),
             0,
             gridwarden_protocol::hlc::node_id(device),
         ),

@@ -21,6 +21,9 @@ fn welcome(categories_version: u64, grid_version: u64) -> ServerMessage {
         cells: vec!["150102001001001".into()],
         categories_version,
         grid_version,
+        limits: gridwarden_protocol::DeviceLimits::unknown(),
+        store_epoch: Uuid::nil(),
+        update_required_by_ms: None,
     })
 }
 

@@ -2,7 +2,7 @@
 //! (`2026-12-05T21:04:05+08:00`). Read: any RFC 3339 time, or a bare date
 //! meaning its midnight in the city.
 
-use gridwarden_grid::rfc3339;
+use gridwarden_protocol::time::{self, Leniency, Offset};
 
 use super::doc::Oops;
 
@@ -10,13 +10,9 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// `ms` as local time in the city, with its offset.
 pub fn format(ms: i64, offset_min: i32) -> String {
-    let local = ms + i64::from(offset_min) * 60_000;
-    // `YYYY-MM-DDTHH:MM:SS.fffZ` of the local wall time; the offset replaces
-    // the milliseconds and the Z.
-    let text = rfc3339::format(local).unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into());
-    let sign = if offset_min < 0 { '-' } else { '+' };
-    let off = offset_min.unsigned_abs();
-    format!("{}{sign}{:02}:{:02}", &text[..19], off / 60, off % 60)
+    let offset = Offset::from_seconds(offset_min * 60).unwrap_or(Offset::UTC);
+    let local = time::format_local(ms, offset, "%Y-%m-%dT%H:%M:%S");
+    format!("{local}{}", time::offset_label(offset))
 }
 
 /// A date parameter: an ISO 8601 time (an offset, or `Z`), or `YYYY-MM-DD`.
@@ -27,10 +23,11 @@ pub fn parse(text: &str, offset_min: i32, name: &str) -> Result<i64, Oops> {
         ))
     };
     if text.len() == 10 {
-        let ms = rfc3339::parse(&format!("{text}T00:00:00Z")).ok_or_else(bad)?;
+        let midnight = format!("{text}T00:00:00Z");
+        let ms = time::parse_rfc3339(&midnight, Leniency::Lenient).ok_or_else(bad)?;
         return Ok(ms - i64::from(offset_min) * 60_000);
     }
-    let ms = rfc3339::parse(text).ok_or_else(bad)?;
+    let ms = time::parse_rfc3339(text, Leniency::Lenient).ok_or_else(bad)?;
     // Without an offset the time is the city's, not UTC.
     let has_offset =
         text.ends_with(['Z', 'z']) || text.get(19..).is_some_and(|rest| rest.contains(['+', '-']));

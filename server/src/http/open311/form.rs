@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use gridwarden_protocol::category::CategoryTable;
+use gridwarden_protocol::time::{parse_rfc3339, Leniency};
 
 use super::doc::Oops;
 use crate::config::{AttributeDef, Open311Section};
@@ -182,7 +183,7 @@ fn check_attribute(def: &AttributeDef, values: &[String]) -> Result<(), Oops> {
         plain_text(&format!("attribute[{code}]"), v, MAX_FIELD_CHARS)?;
         let ok = match def.datatype.as_str() {
             "number" => v.parse::<f64>().is_ok_and(f64::is_finite),
-            "datetime" => gridwarden_grid::rfc3339::parse(v).is_some(),
+            "datetime" => parse_rfc3339(v, Leniency::Lenient).is_some(),
             "singlevaluelist" | "multivaluelist" => def.values.iter().any(|x| &x.key == v),
             _ => true,
         };

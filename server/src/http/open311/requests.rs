@@ -178,6 +178,7 @@ impl Open311 {
             note: note_of(&intake.description, self.service.limits().max_note_chars),
             observed_at_ms: now_ms,
             patrol: None,
+            asset: None,
         };
         self.service
             .hotline_report(&key.name, report_id, op_id, new)?;

@@ -5,12 +5,21 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::{decode_state, uuid_from};
-use crate::store::{PatrolChange, PatrolFilter, StoreResult, StoredPatrol};
+use crate::store::{DigestTrack, PatrolChange, PatrolFilter, StoreResult, StoredPatrol};
 
-const PATROL_COLUMNS: &str = "id, warden, device, started_ms, ended_ms, note, point_count";
+const PATROL_COLUMNS: &str = "id, warden, device, started_ms, ended_ms, note, point_count, digest";
 
-/// id, warden, device, started, ended, note, point count
-type PatrolRow = (Vec<u8>, String, Vec<u8>, i64, Option<i64>, String, i64);
+/// id, warden, device, started, ended, note, point count, digest
+type PatrolRow = (
+    Vec<u8>,
+    String,
+    Vec<u8>,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    Option<Vec<u8>>,
+);
 
 fn patrol_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PatrolRow> {
     Ok((
@@ -21,11 +30,12 @@ fn patrol_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PatrolRow> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn patrol_from(row: PatrolRow) -> StoreResult<StoredPatrol> {
-    let (id, warden, device, started_at_ms, ended_at_ms, note, count) = row;
+    let (id, warden, device, started_at_ms, ended_at_ms, note, count, digest) = row;
     Ok(StoredPatrol {
         info: PatrolInfo {
             id: uuid_from(id)?,
@@ -36,6 +46,7 @@ fn patrol_from(row: PatrolRow) -> StoreResult<StoredPatrol> {
             note,
         },
         point_count: count as u32,
+        digest,
     })
 }
 
@@ -50,8 +61,14 @@ pub(super) fn load_patrol(c: &Connection, id: Uuid) -> StoreResult<Option<Stored
 }
 
 /// Stores a patrol's new facts and adds its new points (a point already
-/// stored under the same sequence number is kept as it was).
-pub(super) fn save_patrol(tx: &Connection, change: &PatrolChange, now_ms: i64) -> StoreResult<()> {
+/// stored under the same sequence number is kept as it was), and the
+/// service's digest of the track when points were added.
+pub(super) fn save_patrol(
+    tx: &Connection,
+    change: &PatrolChange,
+    now_ms: i64,
+    digest: &DigestTrack<'_>,
+) -> StoreResult<()> {
     let info = &change.info;
     tx.prepare_cached(
         "INSERT INTO patrols (id, warden, device, started_ms, ended_ms, note, point_count, updated_ms)
@@ -70,13 +87,15 @@ pub(super) fn save_patrol(tx: &Connection, change: &PatrolChange, now_ms: i64) -
     if change.points.is_empty() {
         return Ok(());
     }
+    let before = track(tx, info.id)?;
+    let mut after = before.clone();
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO track_points (patrol, seq, time_ms, lon, lat, accuracy_m, speed_mps, segment)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let mut added = 0i64;
     for p in &change.points {
-        added += insert.execute(params![
+        let inserted = insert.execute(params![
             info.id.as_bytes().as_slice(),
             p.seq,
             p.time_ms,
@@ -85,10 +104,23 @@ pub(super) fn save_patrol(tx: &Connection, change: &PatrolChange, now_ms: i64) -
             p.accuracy_m,
             p.speed_mps,
             p.segment,
-        ])? as i64;
+        ])?;
+        if inserted > 0 {
+            after.push(*p);
+        }
+        added += inserted as i64;
     }
-    tx.prepare_cached("UPDATE patrols SET point_count = point_count + ?2 WHERE id = ?1")?
-        .execute(params![info.id.as_bytes().as_slice(), added])?;
+    if added == 0 {
+        return Ok(());
+    }
+    let stored: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT digest FROM patrols WHERE id = ?1")?
+        .query_row([info.id.as_bytes().as_slice()], |r| r.get(0))?;
+    let digest = digest(stored.as_deref(), &before, &after);
+    tx.prepare_cached(
+        "UPDATE patrols SET point_count = point_count + ?2, digest = ?3 WHERE id = ?1",
+    )?
+    .execute(params![info.id.as_bytes().as_slice(), added, digest])?;
     Ok(())
 }
 

@@ -178,6 +178,15 @@ fn a_backup_taken_while_devices_push_restores_every_acknowledged_report_once() {
     // with the same certificate the devices pinned.
     let server = TestServer::start_on(&restored, addr);
     assert_eq!(server.fingerprint, fingerprint);
+    // A new store epoch: devices learn the server's data is not what they
+    // last saw (Welcome::store_epoch).
+    let epoch = |dir: &Path| {
+        gridwarden_server::datadir::DataDir::open(dir, Default::default())
+            .unwrap()
+            .service
+            .store_epoch()
+    };
+    assert_ne!(epoch(&restored), epoch(&data));
     server.add_user("boss", Role::Supervisor, &[]);
     let boss = server.enrol(&tmp.path().join("boss"), "boss");
     boss.sync().unwrap();
