@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::admin;
 use crate::config::Config;
-use crate::datadir::DataDir;
+use crate::datadir::{DataDir, StoreLocation};
 use crate::net::EdgeConfig;
 
 #[derive(Parser, Debug)]
@@ -32,6 +32,13 @@ pub struct Cli {
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Where the records live: `sqlite` (the embedded default, server.db in
+    /// the data directory) or a PostgreSQL URL,
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, that several server
+    /// processes may share (docs/scale.md). Default: GRIDWARDEN_STORE, else
+    /// `store` in server.toml's [server] section, else `sqlite`.
+    #[arg(long, global = true, env = "GRIDWARDEN_STORE")]
+    store: Option<String>,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
     /// (one object a line).
     #[arg(
@@ -455,6 +462,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Config { command } = &cli.command {
         return config_command(&config, command);
     }
+    let store = match cli.store.as_deref().or(config.server.store.as_deref()) {
+        Some(text) => StoreLocation::parse(text).context("--store")?,
+        None => StoreLocation::Embedded,
+    };
+    if matches!(
+        cli.command,
+        Command::Backup { .. } | Command::Restore { .. }
+    ) && store != StoreLocation::Embedded
+    {
+        anyhow::bail!(
+            "backup and restore copy the embedded store; the records in {} are backed up with PostgreSQL's own tools (pg_dump, docs/scale.md)",
+            store.shown(&located.path)
+        );
+    }
     match &cli.command {
         Command::Backup { dest, json } => {
             located.require_existing()?;
@@ -495,7 +516,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         located.path.display(),
         located.source
     ));
-    let data = DataDir::open(&located.path, config.service_limits())?;
+    if store != StoreLocation::Embedded {
+        logging::notice(&format!("store: {}", store.shown(&located.path)));
+    }
+    let data = DataDir::open_on(
+        &located.path,
+        &store,
+        config.service_limits(),
+        gridwarden_protocol::clock::system(),
+    )?;
     match cli.command {
         Command::Init => {
             outln!(

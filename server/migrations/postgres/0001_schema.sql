@@ -1,4 +1,4 @@
--- The PostgreSQL schema: the SQLite schema after its migration 0010, in
+-- The PostgreSQL schema: the SQLite schema after its migration 0012, in
 -- SQL that also runs on CockroachDB and YugabyteDB (no sequences as
 -- ordering keys, no triggers; see docs/scale.md). Blobs are bytea, times
 -- are milliseconds since the epoch in bigint.
@@ -42,7 +42,10 @@ CREATE TABLE devices (
     token_hash   bytea NOT NULL,
     enrolled_ms  bigint NOT NULL,
     revoked_ms   bigint,
-    last_seen_ms bigint
+    last_seen_ms bigint,
+    -- The protocol version and app a device last spoke (SQLite 0012).
+    protocol_version integer,
+    client           text
 );
 
 CREATE TABLE grid_layers (
@@ -121,7 +124,9 @@ CREATE TABLE patrols (
     ended_ms    bigint,
     note        text NOT NULL,
     point_count bigint NOT NULL DEFAULT 0,
-    updated_ms  bigint NOT NULL
+    updated_ms  bigint NOT NULL,
+    -- The service's digest of the track, kept as points arrive (SQLite 0011).
+    digest      bytea
 );
 CREATE INDEX patrols_by_start ON patrols (started_ms);
 CREATE INDEX patrols_by_warden ON patrols (warden, started_ms);

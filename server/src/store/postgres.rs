@@ -21,6 +21,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::*;
 
+#[doc(hidden)]
+pub mod cluster;
 mod feed;
 mod migrate;
 mod reads;
@@ -33,7 +35,8 @@ const POOL_SIZE: usize = 16;
 const ATTEMPTS: u32 = 30;
 
 pub struct PgStore {
-    rt: Runtime,
+    /// Taken only by `Drop`.
+    rt: Option<Runtime>,
     pool: Pool,
     /// The URL without its password, for messages.
     shown: String,
@@ -107,7 +110,11 @@ impl PgStore {
                 .build()
                 .map_err(|e| StoreError::Backend(format!("{shown}: {e}")))?
         };
-        let store = Self { rt, pool, shown };
+        let store = Self {
+            rt: Some(rt),
+            pool,
+            shown,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -121,11 +128,15 @@ impl PgStore {
     /// plain one, a `spawn_blocking` one, or (at start-up) a worker of the
     /// server's own runtime.
     fn block<F: Future>(&self, f: F) -> F::Output {
+        let rt = self
+            .rt
+            .as_ref()
+            .expect("the runtime lives as long as the store");
         match Handle::try_current() {
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.rt.block_on(f))
+                tokio::task::block_in_place(|| rt.block_on(f))
             }
-            _ => self.rt.block_on(f),
+            _ => rt.block_on(f),
         }
     }
 
@@ -144,8 +155,21 @@ impl PgStore {
         let mut db = Db {
             rt: self,
             conn: Conn::Client(&client),
+            failed: None,
         };
         f(&mut db)
+    }
+}
+
+impl Drop for PgStore {
+    /// The pool's connections are tasks on the store's runtime; it is shut
+    /// down without waiting, as dropping it inside another runtime (the
+    /// server's, at exit) would panic.
+    fn drop(&mut self) {
+        self.pool.close();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -162,6 +186,7 @@ impl Transact for PgStore {
             let mut db = Db {
                 rt: self,
                 conn: Conn::Tx(&tx),
+                failed: None,
             };
             let result = work(&mut tx::PgTx { db: &mut db });
             let failed = db.failed.take();
@@ -280,4 +305,14 @@ impl From<&tokio_postgres::Error> for StoreError {
             None => StoreError::Backend(e.to_string()),
         }
     }
+}
+
+/// The shared store suite on a fresh database of the test binary's
+/// throwaway cluster (skipped with a notice where PostgreSQL is missing).
+#[cfg(test)]
+mod suite {
+    crate::store_suite!(|_dir: &std::path::Path| {
+        let url = super::cluster::fresh_database()?;
+        Some(Box::new(super::PgStore::open(&url).expect("opening the test database")) as Box<_>)
+    });
 }

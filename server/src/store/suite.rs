@@ -16,8 +16,10 @@ use super::console::ConsoleLink;
 use super::identity::Enrolment;
 use super::*;
 
+mod concurrency;
 mod open311;
 
+pub use concurrency::writers_and_readers_never_skip;
 pub use open311::{
     keys_are_audited as open311_keys_are_audited, requests_are_kept_once as open311_requests_once,
 };
@@ -1425,6 +1427,7 @@ macro_rules! store_suite {
             open311_requests_once,
             a_unit_of_work_commits_whole_or_not_at_all,
             a_failed_admin_change_leaves_no_audit_line,
+            writers_and_readers_never_skip,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -47,7 +47,7 @@ pub(super) fn load_case(db: &mut Db, report: Uuid, lock: bool) -> StoreResult<Op
 }
 
 pub(super) const PATROL_COLUMNS: &str =
-    "id, warden, device, started_ms, ended_ms, note, point_count";
+    "id, warden, device, started_ms, ended_ms, note, point_count, digest";
 
 pub(super) fn patrol(row: &tokio_postgres::Row) -> StoreResult<StoredPatrol> {
     Ok(StoredPatrol {
@@ -60,6 +60,7 @@ pub(super) fn patrol(row: &tokio_postgres::Row) -> StoreResult<StoredPatrol> {
             note: row.get(5),
         },
         point_count: row.get::<_, i64>(6) as u32,
+        digest: row.get(7),
     })
 }
 
@@ -73,7 +74,15 @@ pub(super) fn load_patrol(db: &mut Db, id: Uuid, lock: bool) -> StoreResult<Opti
         .transpose()
 }
 
-fn save_patrol(db: &mut Db, change: &PatrolChange, now_ms: i64) -> StoreResult<()> {
+/// Stores a patrol's new facts and adds its new points (a point already
+/// stored under the same sequence number is kept as it was), and the
+/// service's digest of the track when points were added.
+fn save_patrol(
+    db: &mut Db,
+    change: &PatrolChange,
+    now_ms: i64,
+    digest: &DigestTrack<'_>,
+) -> StoreResult<()> {
     let info = &change.info;
     let id = info.id.as_bytes().as_slice();
     db.execute(
@@ -90,9 +99,13 @@ fn save_patrol(db: &mut Db, change: &PatrolChange, now_ms: i64) -> StoreResult<(
             &now_ms,
         ],
     )?;
-    let mut added = 0i64;
+    if change.points.is_empty() {
+        return Ok(());
+    }
+    let before = track(db, info.id)?;
+    let mut after = before.clone();
     for p in &change.points {
-        added += db.execute(
+        let inserted = db.execute(
             "INSERT INTO track_points (patrol, seq, time_ms, lon, lat, accuracy_m, speed_mps, segment)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (patrol, seq) DO NOTHING",
             &[
@@ -105,14 +118,23 @@ fn save_patrol(db: &mut Db, change: &PatrolChange, now_ms: i64) -> StoreResult<(
                 &p.speed_mps.map(f64::from),
                 &i64::from(p.segment),
             ],
-        )? as i64;
-    }
-    if added > 0 {
-        db.execute(
-            "UPDATE patrols SET point_count = point_count + $2 WHERE id = $1",
-            &[&id, &added],
         )?;
+        if inserted > 0 {
+            after.push(*p);
+        }
     }
+    let added = (after.len() - before.len()) as i64;
+    if added == 0 {
+        return Ok(());
+    }
+    let stored: Option<Vec<u8>> = db
+        .one("SELECT digest FROM patrols WHERE id = $1", &[&id])?
+        .get(0);
+    let digest = digest(stored.as_deref(), &before, &after);
+    db.execute(
+        "UPDATE patrols SET point_count = point_count + $2, digest = $3 WHERE id = $1",
+        &[&id, &added, &digest],
+    )?;
     Ok(())
 }
 
@@ -312,7 +334,7 @@ pub(super) fn apply_ops(
                         }
                         save_report(db, &next, device, now_ms)?;
                     }
-                    Some(Change::Patrol(change)) => save_patrol(db, &change, now_ms)?,
+                    Some(Change::Patrol(change)) => save_patrol(db, &change, now_ms, rules.track)?,
                     Some(Change::Case(case, report)) => {
                         save_case(db, &case, now_ms)?;
                         // The report moves in the feed with its case.
@@ -384,10 +406,9 @@ pub(super) fn pull(db: &mut Db, q: &PullQuery) -> StoreResult<Page> {
     };
     let scope: Option<(&str, HashSet<&str>)> = match &q.scope {
         Scope::All => None,
-        Scope::Cells { user, cells } => Some((
-            user.as_str(),
-            cells.iter().map(String::as_str).collect(),
-        )),
+        Scope::Cells { user, cells } => {
+            Some((user.as_str(), cells.iter().map(String::as_str).collect()))
+        }
     };
     let mut page = Page {
         items: Vec::new(),

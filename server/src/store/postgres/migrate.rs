@@ -24,7 +24,10 @@ impl PgStore {
             failed: None,
         };
         let found: i64 = db
-            .one("SELECT version FROM schema_lock WHERE id = 1 FOR UPDATE", &[])?
+            .one(
+                "SELECT version FROM schema_lock WHERE id = 1 FOR UPDATE",
+                &[],
+            )?
             .get(0);
         let known = MIGRATIONS.len() as i64;
         if found > known {
@@ -37,7 +40,10 @@ impl PgStore {
         for sql in &MIGRATIONS[found as usize..] {
             db.batch(sql)?;
         }
-        db.execute("UPDATE schema_lock SET version = $1 WHERE id = 1", &[&known])?;
+        db.execute(
+            "UPDATE schema_lock SET version = $1 WHERE id = 1",
+            &[&known],
+        )?;
         self.block(tx.commit())?;
         Ok(())
     }

@@ -51,6 +51,30 @@ impl IdentityStore for PgStore {
     fn auth_epoch(&self) -> StoreResult<u64> {
         self.read(tx::auth_epoch)
     }
+
+    fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>> {
+        self.read(|db| {
+            db.query(
+                "SELECT id, protocol_version, client FROM devices ORDER BY enrolled_ms, id",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(DeviceProtocol {
+                    device: rows::uuid(r, 0)?,
+                    protocol_version: r
+                        .get::<_, Option<i32>>(1)
+                        .map(|v| {
+                            u16::try_from(v)
+                                .map_err(|_| StoreError::Corrupt(format!("protocol version {v}")))
+                        })
+                        .transpose()?,
+                    client: r.get(2),
+                })
+            })
+            .collect()
+        })
+    }
 }
 
 impl AuditStore for PgStore {
@@ -310,10 +334,9 @@ impl CaseStore for PgStore {
     fn cases_of(&self, reports: &[Uuid]) -> StoreResult<Vec<CaseState>> {
         let ids: Vec<&[u8]> = reports.iter().map(|id| id.as_bytes().as_slice()).collect();
         self.read(|db| {
-            feed::decode_cases(&db.query(
-                "SELECT state FROM cases WHERE report_id = ANY($1)",
-                &[&ids],
-            )?)
+            feed::decode_cases(
+                &db.query("SELECT state FROM cases WHERE report_id = ANY($1)", &[&ids])?,
+            )
         })
     }
 
@@ -329,7 +352,10 @@ impl CaseStore for PgStore {
     fn departments(&self) -> StoreResult<Vec<Department>> {
         self.read(|db| {
             Ok(db
-                .query("SELECT code, name, kind FROM departments ORDER BY code", &[])?
+                .query(
+                    "SELECT code, name, kind FROM departments ORDER BY code",
+                    &[],
+                )?
                 .iter()
                 .map(|r| Department {
                     code: r.get(0),
@@ -420,9 +446,7 @@ impl Open311Store for PgStore {
     }
 
     fn hotline_request(&self, report_id: Uuid) -> StoreResult<Option<HotlineRequest>> {
-        self.read(|db| {
-            tx::request_where(db, "report_id = $1", &[&report_id.as_bytes().as_slice()])
-        })
+        self.read(|db| tx::request_where(db, "report_id = $1", &[&report_id.as_bytes().as_slice()]))
     }
 
     fn hotline_request_by_token(&self, token: &str) -> StoreResult<Option<HotlineRequest>> {

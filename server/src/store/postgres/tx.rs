@@ -190,6 +190,27 @@ impl IdentityTx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn note_device_protocol(
+        &mut self,
+        id: Uuid,
+        seen_ms: Option<i64>,
+        protocol_version: u16,
+        client: Option<&str>,
+    ) -> StoreResult<()> {
+        self.db.execute(
+            "UPDATE devices SET last_seen_ms = COALESCE($1, last_seen_ms),
+                 protocol_version = $2, client = COALESCE($3, client)
+             WHERE id = $4",
+            &[
+                &seen_ms,
+                &i32::from(protocol_version),
+                &client,
+                &id.as_bytes().as_slice(),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn revoke_device(&mut self, id: Uuid, at_ms: i64) -> StoreResult<(Device, bool)> {
         let device =
             load_device(self.db, id, true)?.ok_or(StoreError::NotFound(Missing::Device(id)))?;
@@ -255,8 +276,13 @@ impl AuditTx for PgTx<'_, '_> {
 }
 
 impl MetaTx for PgTx<'_, '_> {
+    /// Locked, as a unit of work reads an entry to write it again (the
+    /// server clock): two processes doing that take turns.
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
-        load_meta(self.db, key)
+        Ok(self
+            .db
+            .opt("SELECT value FROM meta WHERE key = $1 FOR UPDATE", &[&key])?
+            .map(|r| r.get(0)))
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
@@ -477,7 +503,8 @@ pub(super) fn key(row: &tokio_postgres::Row) -> StoreResult<ApiKey> {
     })
 }
 
-pub(super) const REQUEST_COLUMNS: &str = "report_id, token, client, external_id, service_code, requested_ms, \
+pub(super) const REQUEST_COLUMNS: &str =
+    "report_id, token, client, external_id, service_code, requested_ms, \
                                           media_url, attributes, contact, description";
 
 pub(super) fn request(row: &tokio_postgres::Row) -> StoreResult<HotlineRequest> {
@@ -638,7 +665,10 @@ impl GridTx for PgTx<'_, '_> {
             let [x0, y0, x1, y1] = m.bbox;
             let known = self
                 .db
-                .opt("SELECT 1 FROM grid_cell_data WHERE hash = $1", &[&&m.hash[..]])?
+                .opt(
+                    "SELECT 1 FROM grid_cell_data WHERE hash = $1",
+                    &[&&m.hash[..]],
+                )?
                 .is_some();
             if !known {
                 return Err(StoreError::Conflict(Clash::GridCode(m.code.clone())));
