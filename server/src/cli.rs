@@ -60,6 +60,15 @@ mod serving;
 enum Command {
     /// Create a data directory (database, certificate, bundled defaults).
     Init,
+    /// Copy the embedded store into an empty PostgreSQL database (the
+    /// server stopped): prints the rows per table and the feed's checksum;
+    /// then `serve --store URL`. See docs/scale.md.
+    Migrate {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the data directory to DEST (new or empty) while the server runs:
     /// a consistent snapshot of the database, the photos, the certificate.
     Backup {
@@ -477,6 +486,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     match &cli.command {
+        Command::Migrate { to, json } => {
+            located.require_existing()?;
+            let copied = admin::to_postgres::to_postgres(&located.path, to)?;
+            if *json {
+                print_json(serde_json::to_value(&copied)?);
+            } else {
+                for (table, rows) in &copied.tables {
+                    outln!("{table}: {rows} rows");
+                }
+                outln!("feed checksum (blake3): {}", copied.feed_checksum);
+                outln!(
+                    "copied into {}; serve with --store and that URL",
+                    crate::store::postgres::shown_url(to)
+                );
+            }
+            return Ok(());
+        }
         Command::Backup { dest, json } => {
             located.require_existing()?;
             logging::notice(&format!(
@@ -549,7 +575,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Console {
             command: ConsoleCommand::Link { user, url, json },
         } => console_link(&data, &user, url, json),
-        Command::Config { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+        Command::Config { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Migrate { .. } => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),

@@ -23,6 +23,7 @@ use super::*;
 
 #[doc(hidden)]
 pub mod cluster;
+pub mod copy;
 mod feed;
 mod migrate;
 mod reads;

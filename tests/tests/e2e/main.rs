@@ -20,6 +20,7 @@ mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
+mod postgres;
 mod reconnect;
 mod security;
 mod sim_remote;
