@@ -250,11 +250,15 @@ fn save_report(db: &mut Db, state: &ReportState, device: Uuid, now_ms: i64) -> S
             &[&id, cell, &seq],
         )?;
     }
-    for photo in &state.photos {
-        db.execute(
-            "INSERT INTO report_photos (hash, report) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&photo.hash.0.as_slice(), &id],
-        )?;
+    // A deleted report adds no photo rows: once `gc` dropped them, an op
+    // arriving late for it must not bring them back.
+    if state.deleted.is_none() {
+        for photo in &state.photos {
+            db.execute(
+                "INSERT INTO report_photos (hash, report) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&photo.hash.0.as_slice(), &id],
+            )?;
+        }
     }
     Ok(())
 }

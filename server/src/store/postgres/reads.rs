@@ -311,6 +311,18 @@ impl PhotoStore for PgStore {
         })
     }
 
+    fn photo_rows_of_deleted_reports(&self) -> StoreResult<u64> {
+        self.read(|db| {
+            Ok(db
+                .one(
+                    "SELECT count(*) FROM report_photos
+                     WHERE report IN (SELECT id FROM reports WHERE deleted)",
+                    &[],
+                )?
+                .get::<_, i64>(0) as u64)
+        })
+    }
+
     fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
         self.read(|db| {
             db.query(

@@ -309,6 +309,13 @@ impl FeedTx for PgTx<'_, '_> {
     ) -> StoreResult<usize> {
         feed::reassign(self.db, only_unassigned, reassign, now_ms)
     }
+
+    fn forget_photos_of_deleted_reports(&mut self) -> StoreResult<u64> {
+        self.db.execute(
+            "DELETE FROM report_photos WHERE report IN (SELECT id FROM reports WHERE deleted)",
+            &[],
+        )
+    }
 }
 
 impl CaseTx for PgTx<'_, '_> {
@@ -644,6 +651,15 @@ impl GridTx for PgTx<'_, '_> {
             )?;
         }
         Ok(())
+    }
+
+    fn forget_unlisted_grid_cells(&mut self, hashes: &[[u8; 32]]) -> StoreResult<u64> {
+        let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_slice()).collect();
+        self.db.execute(
+            "DELETE FROM grid_cell_data WHERE hash = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM grid_layer_cells m WHERE m.hash = grid_cell_data.hash)",
+            &[&hashes],
+        )
     }
 
     fn commit_grid_layer(
