@@ -224,6 +224,12 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
         s.rejected.len(),
         s.pulled
     );
+    if s.given_back > 0 {
+        text.push_str(&format!(
+            "The server was restored from a backup: gave back {} changes recorded here; it kept the ones it lacked.\n",
+            s.given_back
+        ));
+    }
     for r in &s.rejected {
         text.push_str(&format!(
             "Rejected: report {} ({}): {}\n",
@@ -546,6 +552,11 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
     if let Some(cells) = cells {
         text.push_str(&format!("Your grid cells: {cells}\n"));
     }
+    text.push_str(&format!(
+        "The server takes notes up to {} characters and photos up to {:.1} MB.\n",
+        s.limits.max_note_chars,
+        s.limits.max_photo_bytes as f64 / 1_048_576.0
+    ));
     if let Some(ms) = s.update_required_by_ms {
         text.push_str(&update_required(ms, offset));
     }

@@ -4,6 +4,8 @@
 
 mod backup;
 mod gc;
+mod give_back;
+mod limits;
 mod rotate;
 mod watch;
 
