@@ -3,6 +3,9 @@
 //! with a constructor: one named `#[test]` per case, each with a fresh
 //! directory and store, so a failure names its case and the others still
 //! run. Public (not `cfg(test)`) so a backend in another crate can run it.
+// Test code compiled into the library so every backend's tests can run it:
+// a failed unwrap is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
