@@ -183,7 +183,13 @@ impl Cluster {
         std::fs::set_permissions(&cluster.dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| ClusterError::Failed(format!("chmod of the cluster: {e}")))?;
         // The guard first: from here on the directory goes when we do.
-        cluster.guard = Some(cluster.spawn_guard()?);
+        match cluster.spawn_guard() {
+            Ok(guard) => cluster.guard = Some(guard),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&cluster.dir);
+                return Err(e);
+            }
+        }
         cluster.init()?;
         Ok(cluster)
     }
