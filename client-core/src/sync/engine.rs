@@ -442,15 +442,21 @@ impl SyncEngine {
                 Record::Report(incoming) => {
                     // Merge, never replace: local ops not yet pushed must
                     // survive, and the merge is a join so order is irrelevant.
-                    match reports::state(&tx, incoming.id)? {
-                        Some(mut local) => {
+                    match reports::states(&tx, incoming.id)? {
+                        Some((mut local, confirmed)) => {
                             let before = writes_of(&local, self.node).then(|| local.clone());
                             local.merge(incoming);
                             if let Some(before) = before {
                                 self.notice_overwrites(&tx, &before, &local)?;
                             }
-                            reports::upsert(&tx, &local, LocalCell::Keep)?;
-                            reports::confirm(&tx, incoming)?;
+                            let confirmed = match confirmed {
+                                Some(mut known) => {
+                                    known.merge(incoming);
+                                    known
+                                }
+                                None => incoming.clone(),
+                            };
+                            reports::update_merged(&tx, &local, &confirmed)?;
                         }
                         None => reports::insert_pulled(&tx, incoming)?,
                     }
