@@ -142,18 +142,54 @@ impl IdentityTx for PgTx<'_, '_> {
     }
 
     fn enrolment(&mut self, secret_hash: [u8; 32]) -> StoreResult<Option<Enrolment>> {
-        Ok(self
+        self
             .db
             .opt(
-                r#"SELECT "user", created_ms, expires_ms, used_ms FROM enrolments WHERE secret_hash = $1 FOR UPDATE"#,
+                r#"SELECT "user", created_ms, expires_ms, used_ms, device_id FROM enrolments WHERE secret_hash = $1 FOR UPDATE"#,
                 &[&secret_hash.as_slice()],
             )?
-            .map(|r| Enrolment {
-                user: r.get(0),
-                created_ms: r.get(1),
-                expires_ms: r.get(2),
-                used_ms: r.get(3),
-            }))
+            .map(|r| {
+                let device = r
+                    .get::<_, Option<Vec<u8>>>(4)
+                    .map(|b| {
+                        Uuid::from_slice(&b)
+                            .map_err(|e| StoreError::Corrupt(format!("bad uuid: {e}")))
+                    })
+                    .transpose()?;
+                Ok::<_, StoreError>(Enrolment {
+                    user: r.get(0),
+                    created_ms: r.get(1),
+                    expires_ms: r.get(2),
+                    used_ms: r.get(3),
+                    device,
+                })
+            })
+            .transpose()
+    }
+
+    fn set_user_cells(&mut self, name: &str, cells: &[String]) -> StoreResult<User> {
+        let user = load_user(self.db, name, true)?
+            .ok_or_else(|| StoreError::NotFound(Missing::User(name.into())))?;
+        self.db
+            .execute(r#"DELETE FROM user_cells WHERE "user" = $1"#, &[&name])?;
+        for cell in cells {
+            self.db.execute(
+                r#"INSERT INTO user_cells ("user", cell) VALUES ($1, $2) ON CONFLICT DO NOTHING"#,
+                &[&name, cell],
+            )?;
+        }
+        let mut cells = cells.to_vec();
+        cells.sort();
+        cells.dedup();
+        Ok(User { cells, ..user })
+    }
+
+    fn set_device_token(&mut self, id: Uuid, token_hash: [u8; 32]) -> StoreResult<()> {
+        self.db.execute(
+            "UPDATE devices SET token_hash = $1 WHERE id = $2",
+            &[&token_hash.as_slice(), &id.as_bytes().as_slice()],
+        )?;
+        Ok(())
     }
 
     fn use_enrolment(
