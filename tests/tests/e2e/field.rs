@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gridwarden_client_core::{CancelToken, Client, ClientError, Controls, RetryPolicy, SyncProgress};
+use gridwarden_client_core::{
+    CancelToken, Client, ClientError, Controls, RetryPolicy, SyncProgress,
+};
 use gridwarden_e2e::raw::Raw;
 use gridwarden_e2e::relay::Relay;
 use gridwarden_e2e::{jpeg, report_at, TestServer};
