@@ -20,7 +20,7 @@ pub(crate) const TARGET_MS: u64 = 2_500;
 #[derive(Clone, Debug)]
 pub(crate) struct Pace {
     next: usize,
-    /// Bytes per second, smoothed over the chunks acknowledged so far.
+    /// Bytes per second: the last sample when it was slower, else smoothed.
     rate: Option<f64>,
 }
 
@@ -52,9 +52,12 @@ impl Pace {
             return;
         }
         let sample = bytes as f64 * 1000.0 / elapsed_ms as f64;
+        // A slower sample is believed at once (a cut or a worse network
+        // must not meet a chunk sized for the old one); a faster one is
+        // averaged in.
         let rate = match self.rate {
-            Some(old) => 0.5 * old + 0.5 * sample,
-            None => sample,
+            Some(old) if sample > old => 0.5 * old + 0.5 * sample,
+            _ => sample,
         };
         self.rate = Some(rate);
         let ideal = (rate * TARGET_MS as f64 / 1000.0) as usize;
