@@ -357,7 +357,10 @@ async fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Shared>) {
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
-        if !client.ip().is_loopback() {
+        // Empty datagrams are a device's reachability probe (from a socket
+        // of its own): the relay is up, so the probe hears no refusal, and
+        // it must not take a flow (and its loss draws) from the real ones.
+        if len == 0 || !client.ip().is_loopback() {
             continue;
         }
         if !flows.contains_key(&client) {

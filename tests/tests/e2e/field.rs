@@ -147,3 +147,26 @@ fn a_photo_chunk_slower_than_the_request_timeout_arrives_while_its_bytes_move() 
         "only what the server did not hold is sent"
     );
 }
+
+#[test]
+fn a_refused_port_ends_the_sync_at_once_with_the_kept_on_this_device_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(&tmp.path().join("server"));
+    server.add_user("ann", Role::Warden, &[]);
+    // A connect timeout far beyond any wait the test allows: only the
+    // network's refusal can end the attempt before it.
+    let ann = Client::open(tmp.path().join("ann"))
+        .unwrap()
+        .with_connect_timeout(Duration::from_secs(600));
+    ann.enroll(&server.enrolment_code("ann"), "phone").unwrap();
+    let [(_, here), _] = server.two_cells();
+    ann.record_report(report_at("0101", here, "kept")).unwrap();
+    // The server stops: its port is closed and the kernel refuses it.
+    server.stop();
+    let err = ann.sync().unwrap_err();
+    assert!(err.is_offline(), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("nothing answers at that address"), "{msg}");
+    assert!(msg.contains("kept on this device"), "{msg}");
+    assert_eq!(ann.status().unwrap().outbox, 1, "nothing left the device");
+}
