@@ -227,6 +227,12 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
         s.rejected.len(),
         s.pulled
     );
+    if s.given_back > 0 {
+        text.push_str(&format!(
+            "The server was restored from a backup: gave back {} changes recorded here; it kept the ones it lacked.\n",
+            s.given_back
+        ));
+    }
     for r in &s.rejected {
         text.push_str(&format!(
             "Rejected: report {} ({}): {}\n",

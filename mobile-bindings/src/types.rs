@@ -686,6 +686,9 @@ pub struct SyncSummary {
     /// The server stops accepting this app's protocol version at this time
     /// (ms since the epoch): tell the user to update the app before then.
     pub update_required_by_ms: Option<i64>,
+    /// Changes given back to a server restored from a backup (it may have
+    /// lost them); the server applies only the ones it lacks.
+    pub given_back: i64,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
@@ -707,6 +710,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photos_waiting: long(s.photos_waiting),
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
             update_required_by_ms: s.update_required_by_ms,
+            given_back: long(s.given_back),
         }
     }
 }

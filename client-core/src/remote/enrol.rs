@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use gridwarden_protocol::enrolment::EnrolmentCode;
-use gridwarden_protocol::{ClientMessage, Enroll, ServerMessage, PROTOCOL_VERSION};
+use gridwarden_protocol::{
+    ClientMessage, DeviceLimits, Enroll, Enrolled, ServerMessage, PROTOCOL_VERSION,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -101,7 +103,7 @@ async fn claim<E: Exchange>(
     link: &mut E,
     code: &EnrolmentCode,
     label: String,
-) -> Result<Enrolment> {
+) -> Result<(Enrolment, Enrolled)> {
     let request = ClientMessage::Enroll(Enroll {
         protocol_version: PROTOCOL_VERSION,
         secret: code.secret.clone(),
@@ -116,14 +118,24 @@ async fn claim<E: Exchange>(
             )))
         }
     };
-    Ok(Enrolment {
+    let enrolment = Enrolment {
         device_id: enrolled.device_id,
-        token: enrolled.token,
+        token: enrolled.token.clone(),
         server_addr: code.server_addr.clone(),
         fingerprint: code.fingerprint,
-        user: enrolled.user,
+        user: enrolled.user.clone(),
         role: enrolled.role,
-    })
+    };
+    Ok((enrolment, enrolled))
+}
+
+/// The server's limits as the enrolment answer says them (an older server
+/// says nothing: the defaults stay until it does).
+fn keep_limits(tx: &rusqlite::Transaction, enrolled: &Enrolled) -> Result<()> {
+    if enrolled.limits != DeviceLimits::unknown() {
+        meta::set_limits(tx, &enrolled.limits)?;
+    }
+    Ok(())
 }
 
 /// First enrolment over any link; the code's address and fingerprint are the
@@ -135,8 +147,17 @@ pub async fn first<E: Exchange>(
     device_label: &str,
 ) -> Result<EnrolmentInfo> {
     already_enrolled(device)?;
-    let enrolment = claim(link, code, device_label.to_owned()).await?;
-    device.write(|tx, _| enrolment::store_first(tx, &enrolment))?;
+    let (enrolment, enrolled) = claim(link, code, device_label.to_owned()).await?;
+    device.write(|tx, _| {
+        enrolment::store_first(tx, &enrolment)?;
+        keep_limits(tx, &enrolled)?;
+        // The data this device starts from; a different one later means the
+        // server was restored (sync/engine/epoch.rs).
+        if !enrolled.store_epoch.is_nil() {
+            meta::set_store_epoch(tx, enrolled.store_epoch)?;
+        }
+        Ok(())
+    })?;
     let mut info = EnrolmentInfo::from_enrolment(&enrolment);
 
     // The code is spent and the identity stored: from here a failure only
@@ -167,7 +188,12 @@ pub async fn again<E: Exchange>(
 ) -> Result<EnrolmentInfo> {
     let old = meta::enrolment(device.lock_store().conn())?.ok_or(ClientError::NotEnrolled)?;
     let label = format!("re-enrolled, was {}: {device_label}", old.device_id);
-    let enrolment = claim(link, code, label).await?;
-    device.write(|tx, _| enrolment::store_again(tx, &old, &enrolment))?;
+    let (enrolment, enrolled) = claim(link, code, label).await?;
+    // The store epoch is left to the next sync: if the server's data is not
+    // what this home last saw, that sync gives back what it holds.
+    device.write(|tx, _| {
+        enrolment::store_again(tx, &old, &enrolment)?;
+        keep_limits(tx, &enrolled)
+    })?;
     Ok(EnrolmentInfo::from_enrolment(&enrolment))
 }

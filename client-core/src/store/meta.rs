@@ -2,7 +2,7 @@
 //! its clock, and which reference data versions it holds.
 
 use gridwarden_protocol::enrolment::hex;
-use gridwarden_protocol::{codec, Cursor, Hlc, Role};
+use gridwarden_protocol::{codec, Cursor, DeviceLimits, Hlc, Role};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
@@ -25,6 +25,8 @@ const GRID_VERSION: &str = "grid_version";
 const CLOCK_OFFSET_MS: &str = "clock_offset_ms";
 const CLOCK_ANCHOR: &str = "clock_anchor";
 const UPDATE_REQUIRED_BY_MS: &str = "update_required_by_ms";
+const STORE_EPOCH: &str = "store_epoch";
+const LIMITS: &str = "limits";
 
 // Cached statements: recording a report reads six keys (the enrolment) and
 // writes one (the clock), and preparing each anew cost more than running it.
@@ -210,6 +212,34 @@ pub fn set_clock_anchor(tx: &Transaction, anchor: Option<crate::time::Anchor>) -
             Ok(())
         }
     }
+}
+
+/// The server's data as this device last saw it (`Welcome::store_epoch`);
+/// `None` before the first answer of a server that names it.
+pub fn store_epoch(conn: &Connection) -> Result<Option<Uuid>> {
+    match get::<Vec<u8>>(conn, STORE_EPOCH)? {
+        Some(bytes) => Uuid::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| corrupt(STORE_EPOCH)),
+        None => Ok(None),
+    }
+}
+
+pub fn set_store_epoch(tx: &Transaction, epoch: Uuid) -> Result<()> {
+    set(tx, STORE_EPOCH, epoch.as_bytes().as_slice())
+}
+
+/// What the server refuses, as it last said (`Welcome::limits`); `None`
+/// before the first enrolment or sync with a server that says.
+pub fn limits(conn: &Connection) -> Result<Option<DeviceLimits>> {
+    match get::<Vec<u8>>(conn, LIMITS)? {
+        Some(bytes) => codec::decode(&bytes).map(Some).map_err(|_| corrupt(LIMITS)),
+        None => Ok(None),
+    }
+}
+
+pub fn set_limits(tx: &Transaction, limits: &DeviceLimits) -> Result<()> {
+    set(tx, LIMITS, codec::encode(limits))
 }
 
 /// When the server stops accepting this app's protocol version, as its last

@@ -7,6 +7,7 @@
 //! transaction derefs to one).
 
 pub mod cases;
+pub mod given;
 pub mod grid_cells;
 pub mod ids;
 pub mod meta;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[Step] = &[
         include_str!("../../migrations/0007_protocol_3.sql"),
         upgrade::protocol_3,
     ),
+    Step::sql(include_str!("../../migrations/0008_given_back.sql")),
 ];
 
 /// An open client database.

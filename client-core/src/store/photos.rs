@@ -156,3 +156,14 @@ pub fn waiting(conn: &Connection) -> Result<u64> {
         |r| r.get::<_, i64>(0),
     )? as u64)
 }
+
+/// The server may no longer hold the photos it took from this device (it
+/// was restored from a backup): each is offered again, and the server's
+/// answer to the offer says whether it still has it (a photo is named by its
+/// hash, so one it holds is never stored twice). Returns how many.
+pub fn offer_again(tx: &Transaction) -> Result<u64> {
+    Ok(tx.execute(
+        "UPDATE photos SET state = 'ready' WHERE state = 'uploaded'",
+        [],
+    )? as u64)
+}

@@ -213,6 +213,7 @@ impl SyncEngine {
             .map(|ms| ms.min(i64::MAX as u64) as i64);
         meta::set_update_required_by_ms(&tx, update_by)?;
         self.summary.update_required_by_ms = update_by;
+        self.summary.given_back = epoch::on_welcome(&tx, &w, self.node)?;
         let cached_categories = meta::categories_version(&tx)?;
         let cached_grid = meta::grid_version(&tx)?;
         self.cells = cells::Wanted::after_welcome(&tx, &w)?;
@@ -529,6 +530,7 @@ impl SyncEngine {
 }
 
 mod cells;
+mod epoch;
 #[cfg(test)]
 mod tests;
 
@@ -598,6 +600,8 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 /// The server applied `op`: what it holds of the report now includes it,
 /// and photos it attached may now be uploaded.
 fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
+    // Kept for a server restored from a backup that lacks it (`epoch.rs`).
+    crate::store::given::keep(tx, op)?;
     if let Some(effect) = effect_of(op, me) {
         reports::confirm_if_stored(tx, &effect)?;
     }

@@ -61,6 +61,10 @@ pub struct SyncSummary {
     /// The server stops accepting this app's protocol version at this time
     /// (ms since the epoch): the app must be updated before then.
     pub update_required_by_ms: Option<i64>,
+    /// Ops this device gave back to a server restored from a backup (its
+    /// data changed since the last sync): they are pushed again by their
+    /// ids, and the server applies only the ones it lacks.
+    pub given_back: u64,
 }
 
 /// Optional hooks of a sync: a way to stop it and a listener for progress.

@@ -4,6 +4,7 @@
 
 mod backup;
 mod gc;
+mod give_back;
 mod rotate;
 mod watch;
 

@@ -1,0 +1,109 @@
+//! Ops this device authored that the server acknowledged, kept to be given
+//! back to a server restored from a backup that may lack them. An op is kept
+//! in the transaction that takes it out of the outbox, so every op is always
+//! in exactly one of the two.
+
+use std::collections::HashSet;
+
+use gridwarden_protocol::{codec, Op};
+use rusqlite::{params, Connection, Transaction};
+
+use super::{outbox, uuid_blob};
+use crate::error::{ClientError, Result};
+
+/// Keeps an acknowledged op (again: a duplicate ack changes nothing).
+pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO given_ops (op_id, op) VALUES (?1, ?2)")?
+        .execute(params![uuid_blob(&op.op_id), codec::encode(op)])?;
+    Ok(())
+}
+
+/// How many acknowledged ops are kept.
+pub fn len(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT count(*) FROM given_ops", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Queues every kept op again, in the order they were acknowledged and
+/// before the ops still waiting (a case step given back must reach the
+/// server before the later steps that build on it). Each op keeps its id,
+/// so the server counts the ones it holds as duplicates; each is moved onto
+/// clock node `node`, the identity this home holds now (it may have been
+/// enrolled again since). Returns how many were queued again.
+pub fn requeue(tx: &Transaction, node: u64) -> Result<u64> {
+    let waiting: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = {
+        let mut stmt = tx.prepare("SELECT op_id, report_id, op FROM outbox ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let queued: HashSet<&[u8]> = waiting.iter().map(|(id, _, _)| id.as_slice()).collect();
+    tx.execute("DELETE FROM outbox", [])?;
+    let mut again = 0;
+    {
+        let mut stmt = tx.prepare("SELECT seq, op FROM given_ops ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let raw: Vec<u8> = row.get(1)?;
+            let mut op: Op = codec::decode(&raw)
+                .map_err(|e| ClientError::Protocol(format!("kept op {seq} is unreadable: {e}")))?;
+            if queued.contains(uuid_blob(&op.op_id)) {
+                continue;
+            }
+            op.hlc.node = node;
+            outbox::append(tx, &op)?;
+            again += 1;
+        }
+    }
+    let mut put = tx.prepare("INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)")?;
+    for (op_id, report_id, op) in &waiting {
+        put.execute(params![op_id, report_id, op])?;
+    }
+    Ok(again)
+}
+
+#[cfg(test)]
+mod tests {
+    use gridwarden_protocol::{Hlc, OpBody, ReportOp};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn op(n: u128) -> Op {
+        Op {
+            op_id: Uuid::from_u128(n),
+            hlc: Hlc::new(n as u64, 0, 7),
+            body: OpBody::Report {
+                report_id: Uuid::from_u128(1000 + n),
+                op: ReportOp::Delete,
+            },
+        }
+    }
+
+    #[test]
+    fn kept_ops_go_back_before_the_waiting_ones_once_each_on_the_current_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let tx = store.transaction().unwrap();
+        keep(&tx, &op(1)).unwrap();
+        keep(&tx, &op(2)).unwrap();
+        keep(&tx, &op(2)).unwrap();
+        // Acknowledged and still queued (another sync of this home raced):
+        // it stays where it is, once.
+        keep(&tx, &op(3)).unwrap();
+        outbox::append(&tx, &op(3)).unwrap();
+        outbox::append(&tx, &op(4)).unwrap();
+        assert_eq!(requeue(&tx, 9).unwrap(), 2);
+        tx.commit().unwrap();
+        let ids: Vec<u128> = outbox::op_ids(store.conn())
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u128())
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
+        let all = outbox::all(store.conn()).unwrap();
+        assert_eq!(all[0].hlc, Hlc::new(1, 0, 9), "moved onto this node");
+        assert_eq!(all[3].hlc, Hlc::new(4, 0, 7), "waiting ops untouched");
+        assert_eq!(len(store.conn()).unwrap(), 3);
+    }
+}
