@@ -555,6 +555,11 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
     if let Some(cells) = cells {
         text.push_str(&format!("Your grid cells: {cells}\n"));
     }
+    text.push_str(&format!(
+        "The server takes notes up to {} characters and photos up to {:.1} MB.\n",
+        s.limits.max_note_chars,
+        s.limits.max_photo_bytes as f64 / 1_048_576.0
+    ));
     if let Some(ms) = s.update_required_by_ms {
         text.push_str(&update_required(ms, offset));
     }

@@ -16,6 +16,13 @@ pub enum ClientError {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// Beyond what the server accepts (it told this device its limits, or
+    /// the defaults hold until it does): refused when recorded, so nothing
+    /// is kept that the server would refuse at sync. `limit` is the bound
+    /// (characters of a note, bytes of a photo).
+    #[error("{message}")]
+    OverLimit { message: String, limit: u64 },
+
     /// The category code is not in the cached category table. The message
     /// lists a few known codes so the user can correct it.
     #[error("unknown category `{code}`; {hint}")]

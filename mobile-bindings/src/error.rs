@@ -75,6 +75,9 @@ impl From<ClientError> for GridwardenError {
             ClientError::InvalidInput(_)
             | ClientError::UnknownCategory { .. }
             | ClientError::NotFound(_)
+            // Beyond the server's limits: the user shortens the note or
+            // retakes the photo.
+            | ClientError::OverLimit { .. }
             | ClientError::AlreadyEnrolled { .. } => GridwardenError::Rejected { reason: message },
             // A refusal the server may not repeat (its own failure) is not
             // the user's to correct.
@@ -111,6 +114,13 @@ mod tests {
                 "Rejected",
             ),
             (ClientError::NotFound("x".into()), "Rejected"),
+            (
+                ClientError::OverLimit {
+                    message: "the note is too long".into(),
+                    limit: 10,
+                },
+                "Rejected",
+            ),
             (
                 ClientError::Refused {
                     code: ErrorCode::Forbidden,

@@ -656,7 +656,14 @@ fn gc(data: &DataDir, apply: bool, grace_hours: u64, json: bool) -> anyhow::Resu
         r.kept_recent,
         grace_hours
     );
-    if !apply && !r.collected.is_empty() {
+    if r.photo_rows > 0 {
+        outln!(
+            "{} {} photo rows of deleted reports",
+            if apply { "removed" } else { "would remove" },
+            r.photo_rows
+        );
+    }
+    if !apply && (!r.collected.is_empty() || r.photo_rows > 0) {
         outln!("nothing was removed: run again with --apply to remove them");
     }
     Ok(())

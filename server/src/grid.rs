@@ -99,9 +99,18 @@ impl Staged {
     }
 }
 
+/// Removes the staged content of `members` that no published version lists
+/// (a layer held back or only compared leaves nothing behind); content it
+/// shares with a published version stays. Returns how many cells' content
+/// went.
+pub fn discard(store: &dyn Store, members: &[GridMember]) -> StoreResult<u64> {
+    let hashes: Vec<[u8; 32]> = members.iter().map(|m| m.hash).collect();
+    crate::store::write(store, |tx| tx.forget_unlisted_grid_cells(&hashes))
+}
+
 /// Streams a GeoJSON layer into the store: cells are checked and their
 /// content (with the display shapes) stored in batches as they are read,
-/// content which no reader sees until a version lists it. Nothing is
+/// content which no reader sees until a version lists it. Nothing stays
 /// staged if any feature is refused.
 pub fn stage_layer(
     store: &dyn Store,
@@ -132,11 +141,19 @@ pub fn stage_layer(
         }
         Ok(())
     };
-    gridwarden_grid::read_geojson_fields(reader, pattern, fields, sink).map_err(|e| match e {
-        ImportError::Grid(e) => LayerImportError::Grid(e),
-        ImportError::Sink(e) => e,
-    })?;
-    store.put_grid_cells(&batch)?;
+    let read =
+        gridwarden_grid::read_geojson_fields(reader, pattern, fields, sink).map_err(|e| match e {
+            ImportError::Grid(e) => LayerImportError::Grid(e),
+            ImportError::Sink(e) => e,
+        });
+    if let Err(e) = read.and_then(|_| Ok(store.put_grid_cells(&batch)?)) {
+        // The batches put before the refusal go again: a refused file
+        // leaves nothing behind.
+        if let Err(left) = discard(store, &members) {
+            tracing::warn!(error = %left, "the refused layer's stored cells could not be removed");
+        }
+        return Err(e);
+    }
     Ok(Staged { members, cells })
 }
 

@@ -31,7 +31,11 @@ impl Client {
         op: CaseOp,
         photo_files: &[PathBuf],
     ) -> Result<Uuid> {
-        let refs = photos::import(&self.device.photo_files(), photo_files)?;
+        let refs = photos::import(
+            &self.device.photo_files(),
+            photo_files,
+            &self.device.limits()?,
+        )?;
         let op = cases::with_photos(op, &refs)?;
         validate::case_op(&op)?;
         self.device

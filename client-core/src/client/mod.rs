@@ -71,6 +71,9 @@ pub struct ClientStatus {
     /// The server stops accepting this app's protocol version at this time
     /// (from the last sync's `Welcome`): update the app before then.
     pub update_required_by_ms: Option<i64>,
+    /// What the server refuses, checked here when the user records: as the
+    /// server last said, its defaults before it has.
+    pub limits: gridwarden_protocol::DeviceLimits,
 }
 
 impl Client {
@@ -139,6 +142,7 @@ impl Client {
             categories_version: meta::categories_version(conn)?,
             grid_version: meta::grid_version(conn)?,
             update_required_by_ms: meta::update_required_by_ms(conn)?,
+            limits: crate::local::limits::current(conn)?,
         })
     }
 

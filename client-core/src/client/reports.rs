@@ -37,7 +37,10 @@ impl Client {
         photo_files: &[PathBuf],
     ) -> Result<Uuid> {
         validate::new_report(&input)?;
-        let refs = photos::import(&self.device.photo_files(), photo_files)?;
+        let limits = self.device.limits()?;
+        // Before the photos are copied in: a refused report keeps none.
+        crate::local::limits::check_note(&limits, &input.note)?;
+        let refs = photos::import(&self.device.photo_files(), photo_files, &limits)?;
         self.device
             .write_cached(|tx, cache, clock| reports::record(tx, cache, clock, input, &refs))
     }
@@ -58,7 +61,11 @@ impl Client {
 
     /// Adds photos to a report recorded here or pulled.
     pub fn attach_photos(&self, id: Uuid, photo_files: &[PathBuf]) -> Result<()> {
-        let refs = photos::import(&self.device.photo_files(), photo_files)?;
+        let refs = photos::import(
+            &self.device.photo_files(),
+            photo_files,
+            &self.device.limits()?,
+        )?;
         self.device
             .write(|tx, clock| photos::attach_to(tx, clock, id, &refs))
     }

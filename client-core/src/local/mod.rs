@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod cases;
 pub mod enrolment;
+pub mod limits;
 pub mod lookup;
 pub mod patrols;
 pub mod photos;
@@ -76,6 +77,11 @@ impl Device {
 
     pub fn photo_files(&self) -> PhotoFiles {
         PhotoFiles::new(&self.home)
+    }
+
+    /// The server's limits as this device knows them ([`limits`]).
+    pub fn limits(&self) -> Result<gridwarden_protocol::DeviceLimits> {
+        limits::current(self.lock_store().conn())
     }
 
     /// Runs `work` in one write transaction, committed when it succeeds.

@@ -136,8 +136,19 @@ impl PhotoView {
 }
 
 /// Copies the photo files the user chose into the device's photo store;
-/// their references, sorted, each once, checked.
-pub fn import(files: &PhotoFiles, photo_files: &[PathBuf]) -> Result<Vec<PhotoRef>> {
+/// their references, sorted, each once, checked. A photo larger than the
+/// server takes (`limits`) is refused before any is copied.
+pub fn import(
+    files: &PhotoFiles,
+    photo_files: &[PathBuf],
+    limits: &gridwarden_protocol::DeviceLimits,
+) -> Result<Vec<PhotoRef>> {
+    for p in photo_files {
+        // One that cannot be read is refused by the import, with its reason.
+        if let Ok(meta) = fs::metadata(p) {
+            super::limits::check_photo(limits, meta.len(), &p.display().to_string())?;
+        }
+    }
     let mut refs: Vec<PhotoRef> = photo_files
         .iter()
         .map(|p| files.import(p))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::cache::RefCache;
 use super::view::ReportView;
-use super::{apply_local, live_report, photos, require_enrolment, server_now};
+use super::{apply_local, limits, live_report, photos, require_enrolment, server_now};
 use crate::error::{ClientError, Result};
 use crate::store::patrols;
 use crate::store::reports::{self, LocalCell};
@@ -27,7 +27,10 @@ pub fn record(
     photo_refs: &[PhotoRef],
 ) -> Result<Uuid> {
     let enrolment = require_enrolment(tx)?;
-    input.observed_at_ms = checked_observed_time(tx, clock, input.observed_at_ms)?;
+    let limits = limits::current(tx)?;
+    limits::check_note(&limits, &input.note)?;
+    input.observed_at_ms =
+        checked_observed_time(tx, clock, input.observed_at_ms, limits.max_clock_skew_ms)?;
     check_category(cache, tx, &input.category)?;
     match input.patrol {
         Some(patrol) if patrols::get(tx, patrol)?.is_none() => {
@@ -65,6 +68,9 @@ pub fn edit(
 ) -> Result<()> {
     let enrolment = require_enrolment(tx)?;
     let mut state = live_report(tx, id, "edited")?;
+    if let Some(note) = &edit.note {
+        limits::check_note(&limits::current(tx)?, note)?;
+    }
     if let Some(category) = &edit.category {
         check_category(cache, tx, category)?;
     }
@@ -202,9 +208,14 @@ fn category_hint(table: &CategoryTable, code: &str) -> String {
 /// An observed time taken from this device's clock (within a minute of it)
 /// is moved onto the server's time like the op stamps, so a phone with a
 /// wrong date records when things really happened; a time further ahead of
-/// the server's than the drift bound, or before 2020, is refused here with
-/// the reason the server would give.
-fn checked_observed_time(tx: &Transaction, wall: &dyn Clock, observed_ms: i64) -> Result<i64> {
+/// the server's than the server accepts (`max_skew_ms`, learnt from it), or
+/// before 2020, is refused here with the reason the server would give.
+fn checked_observed_time(
+    tx: &Transaction,
+    wall: &dyn Clock,
+    observed_ms: i64,
+    max_skew_ms: u64,
+) -> Result<i64> {
     let raw = wall.now_ms() as i64;
     let server = server_now(tx, wall)? as i64;
     let drift = gridwarden_protocol::hlc::MAX_DRIFT_MS as i64;
@@ -213,7 +224,7 @@ fn checked_observed_time(tx: &Transaction, wall: &dyn Clock, observed_ms: i64) -
     } else {
         observed_ms
     };
-    if observed > server + drift {
+    if observed > server + max_skew_ms.min(i64::MAX as u64) as i64 {
         return Err(ClientError::InvalidInput(
             "the observed time is in the future; give the time it really was".into(),
         ));

@@ -1,7 +1,7 @@
 //! `gc`: photo files nothing needs any more — a photo no live report and no
 //! case step carries (its report deleted, its attachment refused, a restore
-//! that went back before it), and upload parts of such photos — listed, and
-//! with `--apply` removed.
+//! that went back before it), and upload parts of such photos — and the
+//! photo index rows of deleted reports, listed, and with `--apply` removed.
 //!
 //! The rule that keeps data safe: a photo (or a part of one) is kept if a
 //! report that is not deleted carries it (a patrol's photos are its reports'
@@ -39,6 +39,9 @@ pub struct GcReport {
     pub kept_recent: usize,
     pub collected: Vec<Collected>,
     pub collected_bytes: u64,
+    /// Photo index rows of deleted reports: dropped with `--apply` (in the
+    /// unit of work that writes the audit line), counted otherwise.
+    pub photo_rows: u64,
 }
 
 /// Every photo file and part under `DATA/photos` with its hash.
@@ -90,6 +93,7 @@ pub fn gc(data: &DataDir, apply: bool, grace: Duration) -> anyhow::Result<GcRepo
         kept_recent: 0,
         collected: Vec::new(),
         collected_bytes: 0,
+        photo_rows: data.store().photo_rows_of_deleted_reports()?,
     };
     for (hash, path, kind) in files(&data.path.join(PHOTOS_DIR))? {
         if referenced(data, hash)? {
@@ -127,17 +131,25 @@ pub fn gc(data: &DataDir, apply: bool, grace: Duration) -> anyhow::Result<GcRepo
             kind,
         });
     }
-    if apply && !report.collected.is_empty() {
-        access::log(
-            data,
-            "gc.apply",
-            "photos",
-            format!(
-                "{} files, {} bytes no live report or case step references",
-                report.collected.len(),
-                report.collected_bytes
-            ),
-        )?;
+    if apply && (!report.collected.is_empty() || report.photo_rows > 0) {
+        // The rows and the audit line land together; the files, which no
+        // transaction covers, went first (a crash between leaves files
+        // gone that the next run's line does not name, never a line for a
+        // change that did not happen).
+        let files = (report.collected.len(), report.collected_bytes);
+        report.photo_rows = crate::store::write(data.store().as_ref(), |tx| {
+            let rows = tx.forget_photos_of_deleted_reports()?;
+            tx.append_audit(&access::record(
+                data,
+                "gc.apply",
+                "photos",
+                format!(
+                    "{} files, {} bytes no live report or case step references; {rows} photo rows of deleted reports",
+                    files.0, files.1
+                ),
+            ))?;
+            Ok(rows)
+        })?;
     }
     Ok(report)
 }

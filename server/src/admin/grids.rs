@@ -61,8 +61,8 @@ pub enum Held {
 #[derive(Debug)]
 pub enum ImportOutcome {
     Imported(ImportSummary),
-    /// Nothing changed (the cells' content is stored, unlisted, so a second
-    /// run stores nothing again).
+    /// Nothing changed: the content staged while the layer was read is
+    /// removed again.
     Held {
         why: Held,
         changes: LayerChanges,
@@ -88,20 +88,23 @@ pub fn import(
         max_cell_bytes,
     )?;
     let crate::grid::Staged { members, cells } = staged;
-    let changes = diff::compare(store.as_ref(), &members, cells)?;
-    if how.dry_run {
-        return Ok(ImportOutcome::Held {
-            why: Held::DryRun,
-            changes,
-        });
+    let changes = diff::compare(store.as_ref(), &members, cells);
+    let held = match &changes {
+        Err(_) => None,
+        Ok(_) if how.dry_run => Some(Held::DryRun),
+        Ok(c) if !how.apply && !c.removed_in_use.is_empty() => Some(Held::CellsInUse),
+        Ok(_) => None,
+    };
+    if changes.is_err() || held.is_some() {
+        // Nothing of a layer that is not published stays behind.
+        crate::grid::discard(store.as_ref(), &members)?;
     }
-    if !how.apply && !changes.removed_in_use.is_empty() {
-        return Ok(ImportOutcome::Held {
-            why: Held::CellsInUse,
-            changes,
-        });
+    let changes = changes?;
+    if let Some(why) = held {
+        return Ok(ImportOutcome::Held { why, changes });
     }
     if store.grid_version()? != changes.current_version {
+        crate::grid::discard(store.as_ref(), &members)?;
         bail!("another layer was imported while this one was read; run the import again to compare with it");
     }
     // The layer and its audit line are published together; re-placing the

@@ -70,7 +70,8 @@ async fn metrics(
             .and_then(|v| v.strip_prefix("Bearer "))
             // blake3's `Hash` compares in constant time.
             .is_some_and(|given| blake3::hash(given.as_bytes()) == blake3::hash(token.as_bytes())),
-        None => peer.ip().is_loopback(),
+        // A dual-stack listener sees an IPv4 peer as `::ffff:a.b.c.d`.
+        None => peer.ip().to_canonical().is_loopback(),
     };
     if !allowed {
         let why = if ops.token.is_some() {

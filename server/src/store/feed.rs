@@ -76,4 +76,8 @@ pub trait FeedTx {
         reassign: &Reassign,
         now_ms: i64,
     ) -> StoreResult<usize>;
+    /// Drops the photo index rows of deleted reports (`gc`): a deleted
+    /// report no longer makes its photos fetchable or kept. Its state keeps
+    /// the photos (the merge's grow-only set). Returns how many rows went.
+    fn forget_photos_of_deleted_reports(&mut self) -> StoreResult<u64>;
 }

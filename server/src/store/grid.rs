@@ -66,4 +66,8 @@ pub trait GridTx {
     ) -> StoreResult<u64>;
     /// Stores a new category table, returning its version.
     fn put_categories(&mut self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64>;
+    /// Removes the stored content of `hashes` that no layer version lists
+    /// (a layer staged, then held back, refused halfway or only compared);
+    /// content a version lists stays. Returns how many were removed.
+    fn forget_unlisted_grid_cells(&mut self, hashes: &[[u8; 32]]) -> StoreResult<u64>;
 }

@@ -11,4 +11,7 @@ pub trait PhotoStore {
     fn photo_reports(&self, hash: PhotoHash) -> StoreResult<Vec<ReportState>>;
     /// Case steps that carry this photo: who took it, for which report.
     fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>>;
+    /// How many photo index rows deleted reports still hold (what `gc`
+    /// would drop with `FeedTx::forget_photos_of_deleted_reports`).
+    fn photo_rows_of_deleted_reports(&self) -> StoreResult<u64>;
 }

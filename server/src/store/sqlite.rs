@@ -664,6 +664,10 @@ impl FeedTx for SqliteTx<'_> {
         }
         Ok(changed)
     }
+
+    fn forget_photos_of_deleted_reports(&mut self) -> StoreResult<u64> {
+        patrols::forget_photos_of_deleted_reports(self.conn)
+    }
 }
 
 impl CaseTx for SqliteTx<'_> {
@@ -754,6 +758,10 @@ impl GridTx for SqliteTx<'_> {
         now_ms: i64,
     ) -> StoreResult<u64> {
         grid::commit_layer(self.conn, name, members, now_ms)
+    }
+
+    fn forget_unlisted_grid_cells(&mut self, hashes: &[[u8; 32]]) -> StoreResult<u64> {
+        grid::forget_unlisted(self.conn, hashes)
     }
 
     fn put_categories(&mut self, categories: &CategoryTable, now_ms: i64) -> StoreResult<u64> {
@@ -985,6 +993,10 @@ impl PhotoStore for SqliteStore {
 
     fn case_photo_uses(&self, hash: PhotoHash) -> StoreResult<Vec<CasePhotoUse>> {
         self.read(|c| cases::photo_uses(c, hash))
+    }
+
+    fn photo_rows_of_deleted_reports(&self) -> StoreResult<u64> {
+        self.read(patrols::photo_rows_of_deleted_reports)
     }
 }
 

@@ -527,6 +527,26 @@ pub fn reference_data_versions(s: &dyn Store) {
     ghost.hash = [7; 32];
     assert!(s.commit_grid_layer("ghost", &[ghost], 3).is_err());
     assert_eq!(s.grid_version().unwrap(), 2);
+    // Content staged for a layer that is never published is forgotten
+    // again; content a version lists stays, whoever else named it.
+    let other = gridwarden_grid::synth::StreetGrid::city(2, 8, 9);
+    let staged: Vec<StoredCell> = other.iter().map(|c| crate::grid::stored_cell(&c)).collect();
+    s.put_grid_cells(&staged).unwrap();
+    let mut hashes: Vec<[u8; 32]> = staged.iter().map(|c| c.member.hash).collect();
+    hashes.push(two[1].hash);
+    let forgotten = write(s, |tx| tx.forget_unlisted_grid_cells(&hashes)).unwrap();
+    assert_eq!(forgotten, staged.len() as u64);
+    let members: Vec<GridMember> = staged.iter().map(|c| c.member.clone()).collect();
+    assert!(
+        s.commit_grid_layer("forgotten", &members, 3).is_err(),
+        "its content is gone"
+    );
+    assert_eq!(
+        s.grid_cell_data(2, &[two[1].code.clone()], false)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(s.grid_layers().unwrap().len(), 2);
     let table = CategoryTable {
         version: 0,
@@ -992,6 +1012,49 @@ pub fn photos_and_patrols_are_indexed(s: &dyn Store) {
         .unwrap();
     assert!(s.patrol_reports(Uuid::from_u128(55)).unwrap().is_empty());
     assert!(s.photo_reports(photo.hash).unwrap().is_empty());
+
+    // `gc` drops the deleted report's index rows, and only those; an op
+    // arriving late for the deleted report brings none back.
+    let attach_to = |op: u128, report: u128, photo: &PhotoRef| Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(1_700 + op as u64, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(report),
+            op: ReportOp::AttachPhotos(vec![photo.clone()]),
+        },
+    };
+    let kept = PhotoRef {
+        hash: PhotoHash::of(b"kept"),
+        ..photo.clone()
+    };
+    s.apply_ops(
+        dev,
+        &[attach_to(5, 101, &kept)],
+        &rules(&decide_with_cells),
+        7,
+    )
+    .unwrap();
+    assert_eq!(s.photo_rows_of_deleted_reports().unwrap(), 1);
+    let dropped = crate::store::write(s, |tx| tx.forget_photos_of_deleted_reports()).unwrap();
+    assert_eq!(dropped, 1);
+    assert_eq!(s.photo_rows_of_deleted_reports().unwrap(), 0);
+    assert_eq!(
+        s.photo_reports(kept.hash).unwrap().len(),
+        1,
+        "a live report's row stays"
+    );
+    let late = PhotoRef {
+        hash: PhotoHash::of(b"late"),
+        ..photo.clone()
+    };
+    s.apply_ops(
+        dev,
+        &[attach_to(6, 100, &late)],
+        &rules(&decide_with_cells),
+        8,
+    )
+    .unwrap();
+    assert_eq!(s.photo_rows_of_deleted_reports().unwrap(), 0);
 }
 
 fn case_op(op: u128, report: u128, body: CaseOp) -> Op {

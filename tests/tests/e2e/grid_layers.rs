@@ -34,6 +34,22 @@ fn run(bin: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 /// `gridwarden-server --data DATA ARGS`.
+/// Stored cell content that no layer version lists: what an import that
+/// was not published must not leave behind.
+fn unlisted_cells(data: &Path) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join(gridwarden_server::datadir::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(
+        "SELECT count(*) FROM grid_cell_data WHERE hash NOT IN (SELECT hash FROM grid_layer_cells)",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn admin(data: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["--data", data.to_str().unwrap()];
     all.extend_from_slice(args);
@@ -187,6 +203,11 @@ fn a_layer_removing_cells_in_use_is_held_until_applied_and_reassign_moves_the_op
     );
     let layers = admin_json(&data, &["grids", "list", "--json"]);
     assert_eq!(layers["current_version"], 1, "a held layer was published");
+    // Nothing of the held layer stays behind, nor of a dry run of it.
+    assert_eq!(unlisted_cells(&data), 0, "a held layer left cell content");
+    let dry = admin_json(&data, &["grids", "import", f, "--dry-run", "--json"]);
+    assert_eq!(dry["held"], "dry_run");
+    assert_eq!(unlisted_cells(&data), 0, "a dry run left cell content");
 
     // --apply --reassign: published, and the open report moves with it.
     let imported = admin_json(

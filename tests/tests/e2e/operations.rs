@@ -5,6 +5,7 @@
 mod backup;
 mod gc;
 mod give_back;
+mod limits;
 mod rotate;
 mod watch;
 

@@ -323,11 +323,12 @@ fn a_damaged_chunk_is_caught_and_sent_again_and_an_oversized_photo_is_refused() 
         max_photo_bytes: 3 * 1024 * 1024,
         ..Limits::default()
     };
-    let server = TestServer::start_with(
-        &tmp.path().join("server"),
-        "127.0.0.1:0".parse().unwrap(),
-        limits,
-    );
+    // The devices enrol while the server takes larger photos; the limit is
+    // lowered before their next sync, so the photo recorded meanwhile (the
+    // device refuses what it knows the server refuses) reaches the server's
+    // own refusal.
+    let dir = tmp.path().join("server");
+    let mut server = TestServer::start(&dir);
     server.add_user("ann", Role::Warden, &[]);
     server.add_user("sam", Role::Supervisor, &[]);
     let ann = server.enrol(&tmp.path().join("ann"), "ann");
@@ -343,6 +344,9 @@ fn a_damaged_chunk_is_caught_and_sent_again_and_an_oversized_photo_is_refused() 
     let refused = ann
         .record_report_with_photos(report_at("0101", here, "photo too big"), &[big])
         .unwrap();
+    let addr = server.addr;
+    server.stop();
+    let server = TestServer::start_with(&dir, addr, limits);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -18,6 +18,23 @@ pub(super) fn put_cells(tx: &Connection, cells: &[StoredCell]) -> StoreResult<()
     Ok(())
 }
 
+/// The listed hashes are read once (no index by hash: a layer's cells are
+/// looked up by version and code), then each unlisted one of `hashes` goes.
+pub(super) fn forget_unlisted(tx: &Connection, hashes: &[[u8; 32]]) -> StoreResult<u64> {
+    let listed: std::collections::HashSet<Vec<u8>> = tx
+        .prepare("SELECT DISTINCT hash FROM grid_layer_cells")?
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<_, _>>()?;
+    let mut delete = tx.prepare_cached("DELETE FROM grid_cell_data WHERE hash = ?1")?;
+    let mut removed = 0;
+    for hash in hashes {
+        if !listed.contains(hash.as_slice()) {
+            removed += delete.execute([&hash[..]])? as u64;
+        }
+    }
+    Ok(removed)
+}
+
 pub(super) fn commit_layer(
     tx: &Connection,
     name: &str,

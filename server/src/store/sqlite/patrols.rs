@@ -180,9 +180,32 @@ pub(super) fn photo_reports(c: &Connection, hash: PhotoHash) -> StoreResult<Vec<
     blobs.iter().map(|b| decode_state(b)).collect()
 }
 
+/// Photo index rows whose report is deleted (`gc` drops them).
+pub(super) fn photo_rows_of_deleted_reports(c: &Connection) -> StoreResult<u64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM report_photos
+         WHERE report IN (SELECT id FROM reports WHERE deleted = 1)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+pub(super) fn forget_photos_of_deleted_reports(tx: &Connection) -> StoreResult<u64> {
+    Ok(tx.execute(
+        "DELETE FROM report_photos WHERE report IN (SELECT id FROM reports WHERE deleted = 1)",
+        [],
+    )? as u64)
+}
+
 /// Keeps the report–photo index in step with a report's state (its patrol
-/// column is written with the report itself, by `save_report`).
+/// column is written with the report itself, by `save_report`). A deleted
+/// report adds no rows: once `gc` dropped its rows, an op arriving late for
+/// it (a photo attached offline, an op given back after a restore) must not
+/// bring them back.
 pub(super) fn index_photos(tx: &Connection, state: &ReportState) -> StoreResult<()> {
+    if state.deleted.is_some() {
+        return Ok(());
+    }
     let mut insert =
         tx.prepare_cached("INSERT OR IGNORE INTO report_photos (hash, report) VALUES (?1, ?2)")?;
     for photo in &state.photos {

@@ -1,5 +1,6 @@
 //! `gridwarden-server gc` through the real binary: a deleted report's photo
-//! and an orphan upload part are listed (dry run), then removed with
+//! (its file and its index row) and an orphan upload part are listed (dry
+//! run), then removed with
 //! `--apply`; a live report's photo never is; recent files wait out the
 //! grace period.
 
@@ -85,6 +86,8 @@ fn gc_lists_then_removes_only_what_nothing_live_references() {
     assert_eq!(collected(&dry), vec![("part".to_owned(), orphan.clone())]);
     assert_eq!(dry["kept_recent"], 1, "{dry}");
     assert_eq!(dry["kept_referenced"], 1, "{dry}");
+    // The deleted report's photo row is counted, not dropped.
+    assert_eq!(dry["photo_rows"], 1, "{dry}");
     assert!(part.is_file(), "a dry run removes nothing");
     let text = ok(&data, &["gc"]);
     assert!(text.contains("run again with --apply"), "{text}");
@@ -105,15 +108,18 @@ fn gc_lists_then_removes_only_what_nothing_live_references() {
     assert_eq!(collected(&applied), expected);
     assert!(!part.exists() && !path(&gone).exists());
     assert!(path(&kept).is_file());
-    // Audited; a second run finds nothing.
+    assert_eq!(applied["photo_rows"], 1, "{applied}");
+    // Audited, rows and files in one line; a second run finds nothing.
     let audit = ok(&data, &["audit", "--json"]);
     assert!(audit.contains("gc.apply"), "{audit}");
+    assert!(audit.contains("1 photo rows of deleted reports"), "{audit}");
     let again: Value = serde_json::from_str(&ok(
         &data,
         &["gc", "--apply", "--grace-hours", "0", "--json"],
     ))
     .unwrap();
     assert!(collected(&again).is_empty(), "{again}");
+    assert_eq!(again["photo_rows"], 0, "{again}");
 
     // The kept photo still reaches a device that may see it.
     let fresh = enrol(&data, &tmp.path().join("ann2"), "ann");

@@ -190,3 +190,57 @@ fn with_a_token_configured_metrics_asks_it_even_on_loopback() {
     let ready = http.get(server.console_url("/readyz")).send().unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// An address of this machine that is not loopback: the source address
+/// the system picks towards a documentation address (a UDP "connect" sends
+/// nothing). `None` on a machine with no route off loopback.
+fn off_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn without_a_token_metrics_are_refused_to_a_peer_off_loopback() {
+    let Some(ip) = off_loopback_ip() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: this machine has no address off loopback to scrape from"
+        );
+        eprintln!("notice: no address off loopback on this machine; the check is skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Listening on every interface, as a server behind no proxy would.
+    let server = gridwarden_e2e::TestServer::start_console(
+        &tmp.path().join("data"),
+        gridwarden_server::config::ConsoleSection {
+            http: "0.0.0.0:0".into(),
+            ..Default::default()
+        },
+    );
+    let port = server.http_addr.unwrap().port();
+    let http = reqwest::blocking::Client::new();
+    let away = http
+        .get(format!("http://{ip}:{port}/metrics"))
+        .send()
+        .unwrap();
+    assert_eq!(away.status(), 403, "scraped from {ip} without a token");
+    let why = away.text().unwrap();
+    assert!(
+        why.contains("loopback only") && why.contains("console.metrics_token"),
+        "{why}"
+    );
+    // Health is for any load balancer; loopback still scrapes.
+    let health = http
+        .get(format!("http://{ip}:{port}/healthz"))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let local = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .unwrap();
+    assert_eq!(local.status(), 200);
+}
