@@ -1,5 +1,6 @@
 //! The CLI run in-process against the real server on loopback: exit codes,
 //! text and the documented JSON shapes.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is the report
 
 use std::path::Path;
 

@@ -5,6 +5,7 @@
 //! `GRIDWARDEN_BLESS=1 cargo test -p gridwarden-protocol --test golden`.
 //! The vectors of older versions in the window (`golden/v2/`, as released)
 //! are never regenerated: `tests/golden_v2.rs` reads them.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is the report
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState};
 use gridwarden_protocol::category::{Category, CategoryTable, Family, TimeLimit};

@@ -4,6 +4,7 @@
 //! it to the current message and back, and must get the same bytes — what
 //! a phone on version 2 sends is understood whole, and what the server
 //! answers it is what that phone can read.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is the report
 
 use std::path::PathBuf;
 

@@ -21,6 +21,7 @@ pub mod gc;
 pub mod grids;
 mod recover;
 pub mod status;
+pub mod to_postgres;
 pub mod workflow;
 
 pub use access::{audit, cli_actor, revoke_device, set_user_disabled, AuditLine};

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::admin;
 use crate::config::Config;
-use crate::datadir::DataDir;
+use crate::datadir::{DataDir, StoreLocation};
 use crate::net::EdgeConfig;
 
 #[derive(Parser, Debug)]
@@ -32,6 +32,13 @@ pub struct Cli {
     /// built-in defaults). See docs/security.md.
     #[arg(long, global = true, env = "GRIDWARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Where the records live: `sqlite` (the embedded default, server.db in
+    /// the data directory) or a PostgreSQL URL,
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, that several server
+    /// processes may share (docs/scale.md). Default: GRIDWARDEN_STORE, else
+    /// `store` in server.toml's [server] section, else `sqlite`.
+    #[arg(long, global = true, env = "GRIDWARDEN_STORE")]
+    store: Option<String>,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
     /// (one object a line).
     #[arg(
@@ -53,6 +60,15 @@ mod serving;
 enum Command {
     /// Create a data directory (database, certificate, bundled defaults).
     Init,
+    /// Copy the embedded store into an empty PostgreSQL database (the
+    /// server stopped): prints the rows per table and the feed's checksum;
+    /// then `serve --store URL`. See docs/scale.md.
+    Migrate {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the data directory to DEST (new or empty) while the server runs:
     /// a consistent snapshot of the database, the photos, the certificate.
     Backup {
@@ -455,7 +471,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Config { command } = &cli.command {
         return config_command(&config, command);
     }
+    let store = match cli.store.as_deref().or(config.server.store.as_deref()) {
+        Some(text) => StoreLocation::parse(text).context("--store")?,
+        None => StoreLocation::Embedded,
+    };
+    if matches!(
+        cli.command,
+        Command::Backup { .. } | Command::Restore { .. }
+    ) && store != StoreLocation::Embedded
+    {
+        anyhow::bail!(
+            "backup and restore copy the embedded store; the records in {} are backed up with PostgreSQL's own tools (pg_dump, docs/scale.md)",
+            store.shown(&located.path)
+        );
+    }
     match &cli.command {
+        Command::Migrate { to, json } => {
+            located.require_existing()?;
+            let copied = admin::to_postgres::to_postgres(&located.path, to)?;
+            if *json {
+                print_json(serde_json::to_value(&copied)?);
+            } else {
+                for (table, rows) in &copied.tables {
+                    outln!("{table}: {rows} rows");
+                }
+                outln!("feed checksum (blake3): {}", copied.feed_checksum);
+                outln!(
+                    "copied into {}; serve with --store and that URL",
+                    crate::store::postgres::shown_url(to)
+                );
+            }
+            return Ok(());
+        }
         Command::Backup { dest, json } => {
             located.require_existing()?;
             logging::notice(&format!(
@@ -495,7 +542,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         located.path.display(),
         located.source
     ));
-    let data = DataDir::open(&located.path, config.service_limits())?;
+    if store != StoreLocation::Embedded {
+        logging::notice(&format!("store: {}", store.shown(&located.path)));
+    }
+    let data = DataDir::open_on(
+        &located.path,
+        &store,
+        config.service_limits(),
+        gridwarden_protocol::clock::system(),
+    )?;
     match cli.command {
         Command::Init => {
             outln!(
@@ -520,7 +575,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Console {
             command: ConsoleCommand::Link { user, url, json },
         } => console_link(&data, &user, url, json),
-        Command::Config { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+        Command::Config { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Migrate { .. } => {
             unreachable!("handled before the data directory is opened")
         }
         Command::Audit { since, json } => audit(&data, since.as_deref(), json),

@@ -40,6 +40,10 @@ pub struct ServerSection {
     /// Address enrolment codes tell phones to dial, when not `listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_addr: Option<String>,
+    /// Where the records live: absent or `sqlite` for the embedded store,
+    /// or a `postgres://` URL (`--store` and `GRIDWARDEN_STORE` override it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -49,6 +53,7 @@ impl Default for ServerSection {
                 .parse()
                 .expect("default listen address"),
             public_addr: None,
+            store: None,
         }
     }
 }

@@ -11,15 +11,17 @@ use gridwarden_protocol::clock::{self, SharedClock};
 
 use crate::photos::PhotoStore;
 use crate::service::{Limits, Service};
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 use crate::tls::{self, Identity};
 
 pub mod live;
 mod locate;
 mod lock;
+mod store;
 
 pub use locate::{is_data_dir, Located, Source, DATA_ENV, DEFAULT_DIR};
 pub use lock::{holder, ServeLock, LOCK_FILE};
+pub use store::StoreLocation;
 
 pub const DB_FILE: &str = "server.db";
 pub const DEFAULT_CATEGORIES: &str = include_str!("../data/categories.json");
@@ -48,12 +50,20 @@ impl DataDir {
         limits: Limits,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        Self::open_on(path, &StoreLocation::Embedded, limits, clock)
+    }
+
+    /// The same with the records in `store` (the certificate and the photos
+    /// stay in the directory).
+    pub fn open_on(
+        path: &Path,
+        store: &StoreLocation,
+        limits: Limits,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("creating data directory {}", path.display()))?;
-        let db = path.join(DB_FILE);
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&db).with_context(|| format!("opening database {}", db.display()))?,
-        );
+        let store = store.open(path)?;
         let identity = tls::load_or_create(path)?;
         let photos = PhotoStore::open(&path.join(PHOTOS_DIR))
             .with_context(|| format!("opening the photo store in {}", path.display()))?;

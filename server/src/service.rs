@@ -344,12 +344,20 @@ impl Service {
     /// the drift bound, so it never stores or hands out a clock that would
     /// outvote later edits for longer than that.
     fn tick(&self) -> Hlc {
+        self.tick_after(None)
+    }
+
+    /// [`Self::tick`] after `stored`, the clock another server process
+    /// sharing the store may have stored, when it is ahead of this one's.
+    fn tick_after(&self, stored: Option<Hlc>) -> Hlc {
         let now = self.now();
-        let (stamp, stepped) = self
-            .hlc
-            .lock()
-            .expect("clock lock")
-            .tick_bounded(now as u64, self.limits.max_clock_skew_ms);
+        let mut clock = self.hlc.lock().expect("clock lock");
+        if let Some(stored) = stored.filter(|s| *s > clock.last()) {
+            // Beyond the drift bound it is refused, as a device's would be.
+            let _ = clock.observe(stored, now as u64, self.limits.max_clock_skew_ms);
+        }
+        let (stamp, stepped) = clock.tick_bounded(now as u64, self.limits.max_clock_skew_ms);
+        drop(clock);
         if let Some(ahead_ms) = stepped {
             tracing::warn!(
                 ahead_ms,
@@ -830,14 +838,17 @@ impl Service {
         // The clock after every decision of the push, stored in the push's
         // own transaction: one commit (one fsync) per push, not two.
         let server_hlc = std::cell::Cell::new(Hlc::ZERO);
-        let stamp = || {
-            server_hlc.set(self.tick());
+        let stamp = |stored: Option<Hlc>| {
+            server_hlc.set(self.tick_after(stored));
             format_hlc(server_hlc.get())
         };
         let started = std::time::Instant::now();
         let outcomes = crate::store::write(self.store.as_ref(), |tx| {
             let outcomes = tx.apply_ops(session.device_id, &push.ops, &rules, now)?;
-            tx.set_meta(SERVER_HLC_KEY, &stamp())?;
+            // Another process sharing the database may have stamped later:
+            // the stored clock is folded in, so stamps grow across processes.
+            let stored = tx.meta(SERVER_HLC_KEY)?.and_then(|v| parse_hlc(&v));
+            tx.set_meta(SERVER_HLC_KEY, &stamp(stored))?;
             if let Some(audit) = audit {
                 tx.append_audit(&audit(&outcomes))?;
             }

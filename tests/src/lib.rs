@@ -1,6 +1,8 @@
 //! Shared harness for the end-to-end suite: a real server on loopback that
 //! can be stopped and restarted on the same port and data directory, admin
 //! actions on that directory, and enrolled client devices.
+// Test support: a failed unwrap is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -99,6 +99,9 @@ struct Shared {
     cut_at_bytes: [AtomicU64; 2],
     counters: [Counters; 2],
     seed: u64,
+    /// Where new flows go; a flow keeps the server it started with, as a
+    /// load balancer keeps a connection on its process.
+    server: std::sync::Mutex<SocketAddr>,
 }
 
 /// A tiny deterministic generator (SplitMix64): enough for loss decisions,
@@ -211,7 +214,6 @@ struct Datagram {
 /// A running relay; stops when dropped.
 pub struct Relay {
     addr: SocketAddr,
-    server: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -221,7 +223,7 @@ impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
             .field("addr", &self.addr)
-            .field("server", &self.server)
+            .field("server", &self.server())
             .finish_non_exhaustive()
     }
 }
@@ -243,6 +245,7 @@ impl Relay {
             cut_at_bytes: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
             counters: Default::default(),
             seed,
+            server: std::sync::Mutex::new(server),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -260,7 +263,7 @@ impl Relay {
                 .spawn(move || {
                     runtime.block_on(async move {
                         tokio::select! {
-                            _ = run(front, server, shared) => {}
+                            _ = run(front, shared) => {}
                             _ = stopped => {}
                             _ = tokio::time::sleep(MAX_LIFETIME) => {}
                         }
@@ -273,7 +276,6 @@ impl Relay {
         };
         Self {
             addr,
-            server,
             shared,
             stop: Some(stop),
             thread: Some(thread),
@@ -286,7 +288,15 @@ impl Relay {
     }
 
     pub fn server(&self) -> SocketAddr {
-        self.server
+        *self.shared.server.lock().expect("relay lock")
+    }
+
+    /// Sends the flows that start from now on (a client's new connection
+    /// comes from a new port) to `server`, which must be on loopback:
+    /// a balancer in front of several server processes.
+    pub fn set_server(&self, server: SocketAddr) {
+        assert!(server.ip().is_loopback(), "{server} is not on loopback");
+        *self.shared.server.lock().expect("relay lock") = server;
     }
 
     /// Probability (0.0..=1.0) that a datagram is dropped, in each direction.
@@ -343,7 +353,7 @@ impl Drop for Relay {
 
 /// Serves the public socket: datagrams from clients go up through each
 /// client's own upstream socket; answers come back through the public one.
-async fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Shared>) {
+async fn run(front: UdpSocket, shared: Arc<Shared>) {
     let front = Arc::new(front);
     let to_server = spawn_delayer(shared.clone(), Direction::ToServer);
     let to_client = spawn_delayer(shared.clone(), Direction::ToClient);
@@ -371,6 +381,7 @@ async fn run(front: UdpSocket, server: SocketAddr, shared: Arc<Shared>) {
             let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
                 continue;
             };
+            let server = *shared.server.lock().expect("relay lock");
             if socket.connect(server).await.is_err() {
                 continue;
             }

@@ -147,7 +147,7 @@ pub fn apply_local(
     wall: &dyn Clock,
 ) -> Result<Uuid> {
     let stamp = next_stamp(tx, enrolment, wall)?;
-    state.apply(&op, stamp, &enrolment.user, enrolment.device_id);
+    state.apply(&op, stamp.hlc, &enrolment.user, enrolment.device_id);
     stored_reports::upsert(tx, state, local_cell)?;
     queue_op(
         tx,
@@ -159,22 +159,33 @@ pub fn apply_local(
     )
 }
 
+/// A local op's stamp: its clock value, and the estimate of the server's time
+/// it was taken from. The two part when the device has seen a clock running
+/// ahead (the clock stays after every clock seen); the estimate is the time of
+/// the edit, which a re-stamp after a clock-skew refusal goes back to.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    pub hlc: Hlc,
+    pub estimate_ms: u64,
+}
+
 /// The next clock value for a local op: the device's estimate of the server's
 /// time ([`server_now`]), after every clock this device has stamped or seen.
-pub fn next_stamp(tx: &Transaction, enrolment: &Enrolment, wall: &dyn Clock) -> Result<Hlc> {
+pub fn next_stamp(tx: &Transaction, enrolment: &Enrolment, wall: &dyn Clock) -> Result<Stamp> {
     let mut clock = HlcClock::resume(meta::last_hlc(tx)?, hlc::node_id(enrolment.device_id));
-    let stamp = clock.tick(server_now(tx, wall)?);
-    meta::set_last_hlc(tx, stamp)?;
-    Ok(stamp)
+    let estimate_ms = server_now(tx, wall)?;
+    let hlc = clock.tick(estimate_ms);
+    meta::set_last_hlc(tx, hlc)?;
+    Ok(Stamp { hlc, estimate_ms })
 }
 
 /// Appends an op stamped `stamp` to the outbox; returns its id.
-pub fn queue_op(tx: &Transaction, stamp: Hlc, body: OpBody) -> Result<Uuid> {
+pub fn queue_op(tx: &Transaction, stamp: Stamp, body: OpBody) -> Result<Uuid> {
     let op = Op {
         op_id: Uuid::now_v7(),
-        hlc: stamp,
+        hlc: stamp.hlc,
         body,
     };
-    outbox::append(tx, &op)?;
+    outbox::append(tx, &op, stamp.estimate_ms)?;
     Ok(op.op_id)
 }

@@ -30,12 +30,14 @@ pub fn len(conn: &Connection) -> Result<u64> {
 /// clock node `node`, the identity this home holds now (it may have been
 /// enrolled again since). Returns how many were queued again.
 pub fn requeue(tx: &Transaction, node: u64) -> Result<u64> {
-    let waiting: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = {
-        let mut stmt = tx.prepare("SELECT op_id, report_id, op FROM outbox ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    type Waiting = (Vec<u8>, Vec<u8>, Vec<u8>, Option<i64>);
+    let waiting: Vec<Waiting> = {
+        let mut stmt =
+            tx.prepare("SELECT op_id, report_id, op, estimate_ms FROM outbox ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    let queued: HashSet<&[u8]> = waiting.iter().map(|(id, _, _)| id.as_slice()).collect();
+    let queued: HashSet<&[u8]> = waiting.iter().map(|(id, ..)| id.as_slice()).collect();
     tx.execute("DELETE FROM outbox", [])?;
     let mut again = 0;
     {
@@ -50,13 +52,17 @@ pub fn requeue(tx: &Transaction, node: u64) -> Result<u64> {
                 continue;
             }
             op.hlc.node = node;
-            outbox::append(tx, &op)?;
+            // The server took it at this clock once: that is its time.
+            let at = op.hlc.wall_ms;
+            outbox::append(tx, &op, at)?;
             again += 1;
         }
     }
-    let mut put = tx.prepare("INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)")?;
-    for (op_id, report_id, op) in &waiting {
-        put.execute(params![op_id, report_id, op])?;
+    let mut put = tx.prepare(
+        "INSERT INTO outbox (op_id, report_id, op, estimate_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (op_id, report_id, op, estimate_ms) in &waiting {
+        put.execute(params![op_id, report_id, op, estimate_ms])?;
     }
     Ok(again)
 }
@@ -91,8 +97,8 @@ mod tests {
         // Acknowledged and still queued (another sync of this home raced):
         // it stays where it is, once.
         keep(&tx, &op(3)).unwrap();
-        outbox::append(&tx, &op(3)).unwrap();
-        outbox::append(&tx, &op(4)).unwrap();
+        outbox::append(&tx, &op(3), 3).unwrap();
+        outbox::append(&tx, &op(4), 4).unwrap();
         assert_eq!(requeue(&tx, 9).unwrap(), 2);
         tx.commit().unwrap();
         let ids: Vec<u128> = outbox::op_ids(store.conn())

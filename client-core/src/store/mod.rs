@@ -59,6 +59,9 @@ const MIGRATIONS: &[Step] = &[
         upgrade::protocol_3,
     ),
     Step::sql(include_str!("../../migrations/0008_given_back.sql")),
+    Step::sql(include_str!(
+        "../../migrations/0009_outbox_edit_estimate.sql"
+    )),
 ];
 
 /// An open client database.

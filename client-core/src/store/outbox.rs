@@ -15,6 +15,9 @@ pub struct Queued {
     pub seq: i64,
     pub op: Op,
     pub encoded_len: usize,
+    /// The device's estimate of the server's time when the op was made
+    /// (`None`: queued by a release before it was kept).
+    pub estimate_ms: Option<u64>,
 }
 
 /// The entity an op is about, kept in its own column to answer "is anything
@@ -27,13 +30,18 @@ pub fn subject(op: &Op) -> Uuid {
     }
 }
 
-pub fn append(tx: &Transaction, op: &Op) -> Result<i64> {
-    tx.prepare_cached("INSERT INTO outbox (op_id, report_id, op) VALUES (?1, ?2, ?3)")?
-        .execute(params![
-            uuid_blob(&op.op_id),
-            uuid_blob(&subject(op)),
-            codec::encode(op)
-        ])?;
+/// Queues `op`; `estimate_ms` is the device's estimate of the server's time
+/// at the edit, which a re-stamp after a clock-skew refusal goes back to.
+pub fn append(tx: &Transaction, op: &Op, estimate_ms: u64) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (op_id, report_id, op, estimate_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        uuid_blob(&op.op_id),
+        uuid_blob(&subject(op)),
+        codec::encode(op),
+        i64::try_from(estimate_ms).unwrap_or(i64::MAX)
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -52,14 +60,18 @@ pub fn batch_after(
     max_ops: usize,
     max_bytes: usize,
 ) -> Result<Vec<Queued>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, op FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, op, estimate_ms FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
     let mut rows = stmt.query(params![after_seq, max_ops as i64])?;
     let mut out = Vec::new();
     let mut bytes = 0usize;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
         let raw: Vec<u8> = row.get(1)?;
+        let estimate_ms = row
+            .get::<_, Option<i64>>(2)?
+            .and_then(|ms| u64::try_from(ms).ok());
         if !out.is_empty() && bytes + raw.len() > max_bytes {
             break;
         }
@@ -70,6 +82,7 @@ pub fn batch_after(
             seq,
             op,
             encoded_len: raw.len(),
+            estimate_ms,
         });
     }
     Ok(out)

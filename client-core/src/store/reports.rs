@@ -97,6 +97,51 @@ pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
     Ok(())
 }
 
+/// Both states of a stored report in one read: what this device shows and
+/// what the server is known to hold (if it is known to hold anything).
+pub fn states(conn: &Connection, id: Uuid) -> Result<Option<(ReportState, Option<ReportState>)>> {
+    let row: Option<(Vec<u8>, Option<Vec<u8>>)> = conn
+        .prepare_cached("SELECT state, confirmed FROM reports WHERE id = ?1")?
+        .query_row([uuid_blob(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(state, confirmed)| {
+        Ok((
+            decode_state(&state)?,
+            confirmed.map(|c| decode_state(&c)).transpose()?,
+        ))
+    })
+    .transpose()
+}
+
+/// Stores a remote change merged into a report this device holds: the
+/// state shown and the confirmed state written together, in one write of
+/// the row (a pulled page's hot path: an upsert and then a confirm wrote
+/// the row twice). The device's own grid guess is kept.
+pub fn update_merged(tx: &Transaction, state: &ReportState, confirmed: &ReportState) -> Result<()> {
+    let origin = state.origin.as_ref();
+    let location = state.location();
+    tx.prepare_cached(
+        "UPDATE reports SET state = ?2, confirmed = ?3, category = ?4, note = ?5, lon = ?6,
+                lat = ?7, observed_at_ms = ?8, reporter = ?9, grid_cell = ?10, deleted = ?11,
+                local_seq = (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        uuid_blob(&state.id),
+        codec::encode(state),
+        codec::encode(confirmed),
+        state.category(),
+        state.note(),
+        location.map(|l| l.lon),
+        location.map(|l| l.lat),
+        origin.map(|o| o.observed_at_ms),
+        origin.map(|o| o.reporter.as_str()),
+        state.grid_cell(),
+        state.is_deleted(),
+    ])?;
+    Ok(())
+}
+
 /// Just the merged state of a report (the hot path of pulls).
 pub fn state(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     let mut stmt = conn.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;

@@ -87,6 +87,8 @@ mod tests {
         }
         // Tables of later versions go too: a version-6 home had none.
         conn.execute("DROP TABLE given_ops", []).unwrap();
+        conn.execute("ALTER TABLE outbox DROP COLUMN estimate_ms", [])
+            .unwrap();
         conn.pragma_update(None, "user_version", 6).unwrap();
     }
 

@@ -21,10 +21,11 @@ use uuid::Uuid;
 use super::SyncSummary;
 use crate::error::{code_name, ClientError, Result};
 use crate::link::message_name;
+use crate::store::outbox::{self, Queued};
 use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
-use crate::store::{cases, meta, outbox, overwrites, reference, Store};
+use crate::store::{cases, meta, overwrites, reference, Store};
 use gridwarden_protocol::clock::SharedClock;
 
 /// Most ops in one push.
@@ -58,7 +59,7 @@ enum Phase {
     },
     /// The ops of the push in flight, by op id.
     AwaitAck {
-        sent: HashMap<Uuid, Op>,
+        sent: HashMap<Uuid, Queued>,
     },
     AwaitPage {
         cursor: Cursor,
@@ -288,13 +289,13 @@ impl SyncEngine {
             return Ok(self.pull(meta::pull_cursor(store.conn())?));
         };
         self.last_pushed_seq = last.seq;
-        let sent = batch.iter().map(|q| (q.op.op_id, q.op.clone())).collect();
+        let sent = batch.iter().map(|q| (q.op.op_id, q.clone())).collect();
         self.phase = Phase::AwaitAck { sent };
         let ops = batch.into_iter().map(|q| q.op).collect();
         Ok(Step::Send(ClientMessage::Push(Push { ops })))
     }
 
-    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Op>, ack: Ack) -> Result<Step> {
+    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Queued>, ack: Ack) -> Result<Step> {
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
         let now = self.clock.now_ms() as i64;
         let tx = store.transaction()?;
@@ -319,24 +320,31 @@ impl SyncEngine {
                 corrected,
             ));
         }
-        // When the estimate the ops were stamped with was ahead by a known
-        // error (a wrong server clock at the last hello, a wall clock that
-        // jumped), taking it off gives the time of the edit; otherwise the
-        // time of this sync is the best known.
+        // The time of the edit: the estimate of the server's time the op was
+        // made with, less the error that estimate is now known to have had (a
+        // wrong server clock at the last hello, a wall clock that jumped).
+        // Not the op's clock: that may sit after a runaway clock the device
+        // saw, and a re-stamp at the resend would let an edit win over a
+        // later one of another device. Ops queued before the estimate was
+        // kept fall back to their clock, or to the time of this sync.
         let error = self.stamp_error_ms;
-        let restamp_time = |op: &Op, corrected: u64| {
-            if error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64 {
-                (op.hlc.wall_ms as i64 - error).clamp(0, corrected as i64) as u64
-            } else {
-                corrected
-            }
+        let known_error = error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64;
+        let restamp_time = |q: &Queued, corrected: u64| {
+            let at_edit = match q.estimate_ms {
+                Some(estimate) if known_error => estimate as i64 - error,
+                Some(estimate) => estimate as i64,
+                None if known_error => q.op.hlc.wall_ms as i64 - error,
+                None => corrected as i64,
+            };
+            at_edit.clamp(0, corrected as i64) as u64
         };
         let mut restamped = Vec::new();
         for result in &ack.results {
-            let Some(op) = sent.get(&result.op_id) else {
+            let Some(queued) = sent.get(&result.op_id) else {
                 tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
                 continue;
             };
+            let op = &queued.op;
             let report_id = outbox::subject(op);
             // Gone already means another sync of this home committed it.
             outbox::remove(&tx, result.op_id)?;
@@ -355,17 +363,18 @@ impl SyncEngine {
                     let (clock, corrected) =
                         restamp_clock.as_mut().expect("set when any op is skewed");
                     let mut body = op.body.clone();
-                    if error > (gridwarden_protocol::hlc::MAX_DRIFT_MS / 2) as i64 {
+                    if known_error {
                         // The times the device read from the same wrong
                         // clock are off by the same error.
                         shift_observed_times(&mut body, -error);
                     }
+                    let at = restamp_time(queued, *corrected);
                     let again = Op {
                         op_id: Uuid::now_v7(),
-                        hlc: clock.tick(restamp_time(op, *corrected)),
+                        hlc: clock.tick(at),
                         body,
                     };
-                    outbox::append(&tx, &again)?;
+                    outbox::append(&tx, &again, at)?;
                     if matches!(op.body, OpBody::Report { .. }) {
                         rebuild(&tx, report_id, &me)?;
                     }
@@ -433,15 +442,21 @@ impl SyncEngine {
                 Record::Report(incoming) => {
                     // Merge, never replace: local ops not yet pushed must
                     // survive, and the merge is a join so order is irrelevant.
-                    match reports::state(&tx, incoming.id)? {
-                        Some(mut local) => {
+                    match reports::states(&tx, incoming.id)? {
+                        Some((mut local, confirmed)) => {
                             let before = writes_of(&local, self.node).then(|| local.clone());
                             local.merge(incoming);
                             if let Some(before) = before {
                                 self.notice_overwrites(&tx, &before, &local)?;
                             }
-                            reports::upsert(&tx, &local, LocalCell::Keep)?;
-                            reports::confirm(&tx, incoming)?;
+                            let confirmed = match confirmed {
+                                Some(mut known) => {
+                                    known.merge(incoming);
+                                    known
+                                }
+                                None => incoming.clone(),
+                            };
+                            reports::update_merged(&tx, &local, &confirmed)?;
                         }
                         None => reports::insert_pulled(&tx, incoming)?,
                     }

@@ -72,9 +72,10 @@ impl Located {
     }
 }
 
-/// A data directory is one holding the server's database.
+/// A data directory is one holding the server's database, or (for a server
+/// whose records are in PostgreSQL) its certificate.
 pub fn is_data_dir(path: &Path) -> bool {
-    path.join(super::DB_FILE).is_file()
+    path.join(super::DB_FILE).is_file() || path.join(crate::tls::CERT_FILE).is_file()
 }
 
 #[cfg(test)]

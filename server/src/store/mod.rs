@@ -29,6 +29,7 @@ mod model;
 pub mod open311;
 pub mod patrols;
 pub mod photos;
+pub mod postgres;
 pub mod sqlite;
 #[doc(hidden)]
 pub mod suite;
@@ -37,6 +38,7 @@ use uuid::Uuid;
 
 pub use crate::grid::{GridMember, StoredCell};
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 pub use audit::{AuditStore, AuditTx};

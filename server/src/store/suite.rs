@@ -3,6 +3,9 @@
 //! with a constructor: one named `#[test]` per case, each with a fresh
 //! directory and store, so a failure names its case and the others still
 //! run. Public (not `cfg(test)`) so a backend in another crate can run it.
+// Test code compiled into the library so every backend's tests can run it:
+// a failed unwrap is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use gridwarden_protocol::case::{Applying, CaseActor, CaseOp, CaseState, CaseStatus};
 use gridwarden_protocol::category::{Category, CategoryTable, Family};
@@ -16,8 +19,10 @@ use super::console::ConsoleLink;
 use super::identity::Enrolment;
 use super::*;
 
+mod concurrency;
 mod open311;
 
+pub use concurrency::writers_and_readers_never_skip;
 pub use open311::{
     keys_are_audited as open311_keys_are_audited, requests_are_kept_once as open311_requests_once,
 };
@@ -1488,6 +1493,7 @@ macro_rules! store_suite {
             open311_requests_once,
             a_unit_of_work_commits_whole_or_not_at_all,
             a_failed_admin_change_leaves_no_audit_line,
+            writers_and_readers_never_skip,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

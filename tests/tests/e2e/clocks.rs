@@ -368,6 +368,62 @@ proptest! {
     }
 }
 
+/// Found by the property above: device 2 syncs while the server's clock is a
+/// week ahead and keeps that clock (a clock only moves forward), so its next
+/// edits are stamped a week ahead although its estimate of the server's time
+/// is right again; the server refuses them for clock skew. Stamped again at
+/// the time of the resend, its note would beat device 0's later one; stamped
+/// at the time of the edit (the estimate kept with each queued op), it loses.
+#[test]
+fn an_edit_refused_for_a_runaway_clock_keeps_its_place_in_real_time() {
+    let program = Program {
+        offsets: vec![0, 0, 0],
+        steps: vec![
+            Step::Edit {
+                dev: 1,
+                report: 0,
+                field: Field::Note,
+                value: 0,
+            },
+            Step::Sync { dev: 1 },
+            Step::ServerAhead { dev: 2 },
+            Step::Sync { dev: 2 },
+            Step::Edit {
+                dev: 2,
+                report: 0,
+                field: Field::Note,
+                value: 0,
+            },
+            Step::Edit {
+                dev: 2,
+                report: 0,
+                field: Field::Category,
+                value: 0,
+            },
+            Step::Edit {
+                dev: 0,
+                report: 0,
+                field: Field::Note,
+                value: 1,
+            },
+            Step::Sync { dev: 0 },
+            Step::Sync { dev: 2 },
+        ],
+    };
+    let mut world = World::new(&program.offsets);
+    let outcome = program
+        .steps
+        .iter()
+        .try_for_each(|s| world.run(s))
+        .and_then(|()| world.check());
+    if let Err(problem) = outcome {
+        panic!(
+            "{problem}\nwhat happened:\n  {}",
+            world.sim.log_lines().join("\n  ")
+        );
+    }
+}
+
 /// Issue 23, item 1: one phone 9 minutes fast syncs; two phones with right
 /// clocks then edit one report 2 s apart: the later edit wins everywhere.
 #[test]

@@ -1,5 +1,7 @@
 //! The end-to-end suite: one binary, so the workspace links it once.
 //! Every test runs a real server and real client cores over QUIC on loopback.
+// Tests and their helpers: a failed unwrap is the failure report.
+#![allow(clippy::unwrap_used)]
 
 mod architecture;
 mod bad_input;
@@ -21,6 +23,7 @@ mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
+mod postgres;
 mod reconnect;
 mod security;
 mod sim_remote;

@@ -1,4 +1,5 @@
 //! The shared suite's Open311 cases: API keys and the requests' extra rows.
+#![allow(clippy::unwrap_used)] // test code, as in `suite.rs`
 
 use gridwarden_protocol::Role;
 use uuid::Uuid;
