@@ -194,18 +194,21 @@ fn sync(client: &Client, attempts: u32, out: &mut Output<'_>) -> Result<(), Fail
         max_attempts: Some(attempts),
         ..RetryPolicy::default()
     };
-    let progress = |p: SyncProgress| {
-        if let SyncProgress::Waiting {
+    let progress = |p: SyncProgress| match p {
+        SyncProgress::Waiting {
             attempt,
             delay_ms,
             reason,
-        } = p
-        {
-            eprintln!(
-                "attempt {attempt} failed: {reason}; trying again in {:.1} s",
-                delay_ms as f64 / 1000.0
-            );
+        } => eprintln!(
+            "attempt {attempt} failed: {reason}; trying again in {:.1} s",
+            delay_ms as f64 / 1000.0
+        ),
+        photo @ SyncProgress::Photo { .. } => {
+            if let Some(line) = crate::progress::photo_line(&photo) {
+                eprintln!("{line}");
+            }
         }
+        _ => {}
     };
     let controls = Controls {
         cancel: None,

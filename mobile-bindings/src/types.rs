@@ -587,8 +587,19 @@ pub enum SyncProgress {
         bytes_sent: i64,
         bytes_received: i64,
     },
-    /// Bytes of a photo the server holds so far.
-    Photo { hash: String, sent: i64, total: i64 },
+    /// Bytes of a photo the server holds so far: photo `photo` (from 1) of
+    /// the `photos` this sync sends, at `rate_bytes_per_s` (0 until
+    /// measured), with `left_ms` for it and those after it (absent until
+    /// measured): what a progress bar shows on a long upload.
+    Photo {
+        hash: String,
+        sent: i64,
+        total: i64,
+        photo: i32,
+        photos: i32,
+        rate_bytes_per_s: i64,
+        left_ms: Option<i64>,
+    },
     /// Attempt `attempt` failed (`reason`); the next starts after
     /// `delay_ms`.
     Waiting {
@@ -615,10 +626,22 @@ impl From<core::SyncProgress> for SyncProgress {
                 bytes_sent: long(bytes_sent),
                 bytes_received: long(bytes_received),
             },
-            core::SyncProgress::Photo { hash, sent, total } => SyncProgress::Photo {
+            core::SyncProgress::Photo {
+                hash,
+                sent,
+                total,
+                photo,
+                photos,
+                rate_bytes_per_s,
+                left_ms,
+            } => SyncProgress::Photo {
                 hash,
                 sent: long(sent),
                 total: long(total),
+                photo: int(photo),
+                photos: int(photos),
+                rate_bytes_per_s: long(rate_bytes_per_s),
+                left_ms: left_ms.map(long),
             },
             core::SyncProgress::Waiting {
                 attempt,

@@ -101,8 +101,9 @@ pub struct ConnectionsSection {
     pub max_streams: u32,
     /// Time to authenticate after the handshake.
     pub hello_timeout_s: u64,
-    /// Time for a whole request to arrive, or its answer to be read: a
-    /// half-open, trickling stream is dropped after it.
+    /// Window in which a request must keep arriving, or its answer keep
+    /// being read (8 KiB per window, or its end): a stream that stalls or
+    /// trickles is dropped, one that moves on a slow link is not.
     pub request_timeout_s: u64,
     /// A silent connection is closed after this.
     pub idle_timeout_s: u64,

@@ -19,9 +19,11 @@ use crate::metrics;
 use crate::service::{Service, ServiceError, Session};
 use crate::tls;
 
+mod progress;
 mod rate;
 mod registry;
 
+use progress::Progress;
 use rate::RateLimiter;
 use registry::Registry;
 
@@ -475,36 +477,54 @@ async fn run_blocking<T: Send + 'static>(
 }
 
 /// Reads one whole request frame's payload from a stream the client has
-/// finished.
+/// finished, for as long as its bytes keep arriving (`progress::Progress`
+/// with `window`).
 async fn read_payload(
     mut recv: quinn::RecvStream,
     max_frame: usize,
-    timeout: Duration,
+    window: Duration,
 ) -> Result<Vec<u8>, ErrorMessage> {
     let refuse = |code, message: String| ErrorMessage { code, message };
-    let bytes = match tokio::time::timeout(timeout, recv.read_to_end(max_frame + HEADER_LEN)).await
-    {
-        Err(_) => {
-            return Err(refuse(
-                ErrorCode::BadFrame,
-                "the request did not arrive in time".into(),
-            ))
+    let limit = max_frame + HEADER_LEN;
+    let mut progress = Progress::start(window, tokio::time::Instant::now());
+    let mut bytes = Vec::new();
+    loop {
+        let read = tokio::time::timeout_at(
+            progress.deadline(),
+            recv.read_chunk(limit + 1 - bytes.len(), true),
+        )
+        .await;
+        match read {
+            Err(_) => {
+                return Err(refuse(
+                    ErrorCode::BadFrame,
+                    format!(
+                        "the request stopped arriving (under {} bytes in {} s)",
+                        progress::MIN_BYTES_PER_WINDOW,
+                        window.as_secs()
+                    ),
+                ))
+            }
+            Ok(Err(e)) => {
+                return Err(refuse(
+                    ErrorCode::BadFrame,
+                    format!("the request stream failed: {e}"),
+                ))
+            }
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => {
+                bytes.extend_from_slice(&chunk.bytes);
+                if bytes.len() > limit {
+                    let _ = recv.stop(1u32.into());
+                    return Err(refuse(
+                        ErrorCode::FrameTooLarge,
+                        format!("the request is larger than the server's limit of {max_frame} bytes; send smaller batches"),
+                    ));
+                }
+                progress.moved(chunk.bytes.len() as u64, tokio::time::Instant::now());
+            }
         }
-        Ok(Err(quinn::ReadToEndError::TooLong)) => {
-            let _ = recv.stop(1u32.into());
-            return Err(refuse(
-                ErrorCode::FrameTooLarge,
-                format!("the request is larger than the server's limit of {max_frame} bytes; send smaller batches"),
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(refuse(
-                ErrorCode::BadFrame,
-                format!("the request stream failed: {e}"),
-            ))
-        }
-        Ok(Ok(bytes)) => bytes,
-    };
+    }
     let mut decoder = FrameDecoder::new(max_frame);
     let malformed = |e: gridwarden_protocol::ProtocolError| {
         refuse(e.code(), format!("unreadable request: {e}"))
@@ -533,23 +553,30 @@ fn decode(version: u16, payload: &[u8]) -> Result<ClientMessage, ErrorMessage> {
     })
 }
 
-/// Writes `message` in protocol `version`'s shapes.
+/// Writes `message` in protocol `version`'s shapes, for as long as the
+/// peer keeps reading it (`progress::Progress` with `window`).
 async fn write_response(
     send: &mut quinn::SendStream,
     message: &ServerMessage,
     version: u16,
-    timeout: Duration,
+    window: Duration,
 ) {
     let frame = frame_payload(&versions::encode_server(version, message));
-    // A peer that never reads must not pin this task and its buffer.
-    match tokio::time::timeout(timeout, send.write_all(&frame)).await {
-        Ok(Ok(())) => {
-            let _ = send.finish();
-        }
-        Ok(Err(e)) => tracing::debug!(error = %e, "could not write a response"),
-        Err(_) => {
-            tracing::warn!("a response was not read in time; stream reset");
-            let _ = send.reset(0u32.into());
+    let mut progress = Progress::start(window, tokio::time::Instant::now());
+    for piece in frame.chunks(progress::WRITE_PIECE) {
+        // A peer that stops reading must not pin this task and its buffer.
+        match tokio::time::timeout_at(progress.deadline(), send.write_all(piece)).await {
+            Ok(Ok(())) => progress.moved(piece.len() as u64, tokio::time::Instant::now()),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "could not write a response");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("a response stopped being read; stream reset");
+                let _ = send.reset(0u32.into());
+                return;
+            }
         }
     }
+    let _ = send.finish();
 }

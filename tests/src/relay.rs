@@ -1,6 +1,7 @@
 //! A UDP relay on loopback between QUIC clients and a server, whose faults can
-//! be switched while traffic flows: random loss, a fixed one-way delay, and a
-//! cut that drops everything. It counts datagrams and bytes in each direction.
+//! be switched while traffic flows: random loss, a fixed one-way delay, a
+//! bandwidth limit (a link's serialisation with a drop-tail queue), and a cut
+//! that drops everything. It counts datagrams and bytes in each direction.
 //!
 //! Loss is seeded per flow and direction: the n-th datagram of the k-th
 //! client address (in order of first appearance) going one way is lost or not
@@ -28,6 +29,10 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(600);
 /// the relay open sockets without bound.
 const MAX_CLIENTS: usize = 64;
 const MAX_DATAGRAM: usize = 65_535;
+/// Longest a datagram waits in a rate-limited link's queue before it is
+/// dropped, like a modem's buffer: 1 s of the link (8 KB at 64 kbit/s, twice
+/// the bytes in flight of a 500 ms round trip).
+const MAX_QUEUE: Duration = Duration::from_secs(1);
 
 /// Which way a datagram travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +92,10 @@ struct Shared {
     cut: AtomicBool,
     /// Per direction: drop everything going that way (a one-way outage).
     cut_toward: [AtomicBool; 2],
+    /// Link rate each way in bits per second; 0: unlimited.
+    rate_bps: AtomicU64,
+    /// Per direction: when the link finishes sending what is queued.
+    busy_until: std::sync::Mutex<[Option<Instant>; 2]>,
     /// Per direction: cut everything once this many bytes were forwarded
     /// that way (`u64::MAX`: no such trigger).
     cut_at_bytes: [AtomicU64; 2],
@@ -170,6 +179,28 @@ impl Shared {
     fn delay(&self) -> Duration {
         Duration::from_micros(self.delay_us.load(Ordering::SeqCst))
     }
+
+    /// When a datagram of `len` bytes arriving now is delivered: after the
+    /// queue ahead of it and its own time on the link (at the rate, if one
+    /// is set), plus the delay. `None`: the queue is full and it is dropped.
+    fn due(&self, dir: Direction, len: usize) -> Option<Instant> {
+        let now = Instant::now();
+        let rate = self.rate_bps.load(Ordering::SeqCst);
+        if rate == 0 {
+            return Some(now + self.delay());
+        }
+        let mut busy = self.busy_until.lock().unwrap();
+        let start = busy[dir.index()].map_or(now, |b| b.max(now));
+        if start - now > MAX_QUEUE {
+            self.counters[dir.index()]
+                .dropped_datagrams
+                .fetch_add(1, Ordering::SeqCst);
+            return None;
+        }
+        let on_link = Duration::from_secs_f64(len as f64 * 8.0 / rate as f64);
+        busy[dir.index()] = Some(start + on_link);
+        Some(start + on_link + self.delay())
+    }
 }
 
 /// Where a delayed datagram goes.
@@ -216,6 +247,8 @@ impl Relay {
             delay_us: AtomicU64::new(0),
             cut: AtomicBool::new(false),
             cut_toward: Default::default(),
+            rate_bps: AtomicU64::new(0),
+            busy_until: std::sync::Mutex::new([None, None]),
             cut_at_bytes: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
             counters: Default::default(),
             seed,
@@ -286,6 +319,13 @@ impl Relay {
         self.shared.delay_us.store(us, Ordering::SeqCst);
     }
 
+    /// Limits each direction to `bits_per_s` (0: unlimited), as a slow
+    /// link does: datagrams queue behind each other (up to 1 s of the link,
+    /// then they are dropped) and take their size's time to cross.
+    pub fn set_rate(&self, bits_per_s: u64) {
+        self.shared.rate_bps.store(bits_per_s, Ordering::SeqCst);
+    }
+
     /// Drops everything (`true`) or nothing more than loss says (`false`).
     pub fn set_cut(&self, cut: bool) {
         self.shared.cut.store(cut, Ordering::SeqCst);
@@ -340,7 +380,10 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
-        if !client.ip().is_loopback() {
+        // Empty datagrams are a device's reachability probe (from a socket
+        // of its own): the relay is up, so the probe hears no refusal, and
+        // it must not take a flow (and its loss draws) from the real ones.
+        if len == 0 || !client.ip().is_loopback() {
             continue;
         }
         if !flows.contains_key(&client) {
@@ -368,9 +411,12 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
             flows.insert(client, (socket, up));
         }
         let (upstream, rng) = flows.get_mut(&client).expect("inserted above");
-        if shared.admit(Direction::ToServer, len, rng) {
+        if !shared.admit(Direction::ToServer, len, rng) {
+            continue;
+        }
+        if let Some(due) = shared.due(Direction::ToServer, len) {
             let _ = to_server.send(Datagram {
-                due: Instant::now() + shared.delay(),
+                due,
                 bytes: buf[..len].to_vec(),
                 target: Target::Upstream(upstream.clone()),
             });
@@ -395,9 +441,12 @@ async fn pump_down(
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
-        if shared.admit(Direction::ToClient, len, &mut rng) {
+        if !shared.admit(Direction::ToClient, len, &mut rng) {
+            continue;
+        }
+        if let Some(due) = shared.due(Direction::ToClient, len) {
             let sent = to_client.send(Datagram {
-                due: Instant::now() + shared.delay(),
+                due,
                 bytes: buf[..len].to_vec(),
                 target: Target::Client(front.clone(), client),
             });

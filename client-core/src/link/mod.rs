@@ -5,6 +5,7 @@
 //! Nothing here knows the store or the sync: the layers above speak only
 //! these two traits.
 
+mod probe;
 pub mod quic;
 
 use std::future::Future;

@@ -134,7 +134,13 @@ async fn open(
     let connecting = endpoint
         .connect_with(config, addr, SERVER_NAME)
         .map_err(|e| unreachable(server, e))?;
-    let outcome = tokio::time::timeout(timeout, connecting).await;
+    // A refused port or an unreachable host ends the wait at once.
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(timeout, connecting) => outcome,
+        refused = super::probe::refusal(addr) => {
+            return Err(unreachable(server, format!("nothing answers at that address ({refused})")));
+        }
+    };
     let conn = match outcome {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {

@@ -108,8 +108,18 @@ pub enum SyncProgress {
         bytes_sent: u64,
         bytes_received: u64,
     },
-    /// Bytes of a photo the server holds so far.
-    Photo { hash: String, sent: u64, total: u64 },
+    /// Bytes of a photo the server holds so far: photo `photo` of the
+    /// `photos` this sync sends, at the measured rate (0 until measured),
+    /// with the time left for this photo and those after it.
+    Photo {
+        hash: String,
+        sent: u64,
+        total: u64,
+        photo: u32,
+        photos: u32,
+        rate_bytes_per_s: u64,
+        left_ms: Option<u64>,
+    },
     /// Attempt `attempt` failed; the next starts after `delay_ms`.
     Waiting {
         attempt: u32,

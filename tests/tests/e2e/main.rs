@@ -13,6 +13,7 @@ mod console;
 mod console_api;
 mod convergence;
 mod faults;
+mod field;
 mod field_loop;
 mod grid_layers;
 mod integrity;

@@ -55,7 +55,11 @@ class ProgressToUi(private val show: (String) -> Unit) : SyncListener {
         when (progress) {
             is SyncProgress.Connecting -> show("Connecting (attempt ${progress.attempt})")
             is SyncProgress.Transferring -> show("Sent ${progress.pushed}, received ${progress.pulled}")
-            is SyncProgress.Photo -> show("Photo: ${progress.sent} of ${progress.total} bytes")
+            is SyncProgress.Photo -> show(
+                "Photo ${progress.photo} of ${progress.photos}: ${progress.sent / 1000} of ${progress.total / 1000} KB, " +
+                    "${progress.rateBytesPerS / 1000} KB/s" +
+                    (progress.leftMs?.let { ", ${it / 1000} s left" } ?: "")
+            )
             is SyncProgress.Waiting -> show("No connection, trying again in ${progress.delayMs / 1000} s")
         }
     }

@@ -2,9 +2,11 @@
 //! is offered (the answer says how much it already holds, so an upload cut
 //! at 90% sends only the last 10%), then sent in chunks, each with its own
 //! BLAKE3 so a damaged chunk is caught and sent again. Every request is its
-//! own QUIC stream, so records never queue behind photo bytes.
+//! own QUIC stream, so records never queue behind photo bytes. Chunk sizes
+//! follow the measured link ([`pace`]).
 
-use gridwarden_protocol::photo::CHUNK_SIZE;
+mod pace;
+
 use gridwarden_protocol::{
     ClientMessage, ErrorCode, PhotoChunk, PhotoHash, PhotoOffer, ServerMessage,
 };
@@ -14,6 +16,7 @@ use crate::error::{ClientError, Result};
 use crate::link::unexpected;
 use crate::local::Device;
 use crate::store::photos::{self, LocalPhoto, PhotoState};
+use pace::Pace;
 
 /// Damaged chunks in a row after which the upload gives up for this sync.
 const MAX_DAMAGED_IN_A_ROW: u32 = 3;
@@ -26,8 +29,16 @@ pub(crate) async fn upload_all<E: Exchange>(
     summary: &mut SyncSummary,
 ) -> Result<()> {
     let waiting = photos::ready(device.lock_store().conn())?;
+    let mut run = Run {
+        pace: Pace::default(),
+        photo: 0,
+        photos: waiting.len() as u32,
+        later_bytes: waiting.iter().map(|p| p.photo.size).sum(),
+    };
     for photo in waiting {
-        upload_one(device, link, controls, summary, &photo).await?;
+        run.photo += 1;
+        run.later_bytes -= photo.photo.size;
+        upload_one(device, link, controls, summary, &photo, &mut run).await?;
     }
     summary.photos_waiting = photos::waiting(device.lock_store().conn())?;
     Ok(())
@@ -46,12 +57,42 @@ fn set_state(
     Ok(())
 }
 
+/// Where the uploads of one sync stand: the link's pace carries over from
+/// photo to photo.
+struct Run {
+    pace: Pace,
+    /// The photo being sent (from 1) and how many this sync sends.
+    photo: u32,
+    photos: u32,
+    /// Bytes of the photos after the current one.
+    later_bytes: u64,
+}
+
+impl Run {
+    fn progress(&self, hash: PhotoHash, sent: u64, total: u64) -> SyncProgress {
+        let rate = self.pace.rate();
+        let left = total.saturating_sub(sent) + self.later_bytes;
+        SyncProgress::Photo {
+            hash: hash.to_hex(),
+            sent,
+            total,
+            photo: self.photo,
+            photos: self.photos,
+            rate_bytes_per_s: rate.map_or(0, |r| r as u64),
+            left_ms: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| (left as f64 * 1000.0 / r) as u64),
+        }
+    }
+}
+
 async fn upload_one<E: Exchange>(
     device: &Device,
     link: &mut E,
     controls: Controls<'_>,
     summary: &mut SyncSummary,
     local: &LocalPhoto,
+    run: &mut Run,
 ) -> Result<()> {
     let photo = &local.photo;
     let files = device.photo_files();
@@ -75,7 +116,7 @@ async fn upload_one<E: Exchange>(
     let mut damaged_in_a_row = 0;
     while received < photo.size {
         let data = files
-            .read_at(photo.hash, received, CHUNK_SIZE)
+            .read_at(photo.hash, received, run.pace.chunk_len())
             .map_err(|e| {
                 ClientError::InvalidInput(format!(
                     "photo {} cannot be read on this device ({e}); it cannot be sent",
@@ -97,15 +138,15 @@ async fn upload_one<E: Exchange>(
             data,
         });
         summary.photo_bytes_sent += len;
+        let clock = device.clock();
+        let sent_at = clock.now_ms();
         match exchange(link, &chunk, controls).await? {
             ServerMessage::PhotoStatus(s) => {
                 damaged_in_a_row = 0;
+                run.pace
+                    .acknowledged(len as usize, clock.now_ms().saturating_sub(sent_at));
                 received = s.received;
-                controls.report(SyncProgress::Photo {
-                    hash: photo.hash.to_hex(),
-                    sent: received,
-                    total: photo.size,
-                });
+                controls.report(run.progress(photo.hash, received, photo.size));
                 if s.complete {
                     break;
                 }
