@@ -18,8 +18,26 @@ fn workspace() -> PathBuf {
 /// Every package's normal (not dev, not build) dependencies, by name.
 fn normal_dependencies() -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // This machine's platform only, and not `--offline`: on a fresh machine
+    // the build has fetched every crate this platform links, but not those
+    // of other platforms (libredox, under tokio-postgres' whoami), which a
+    // whole-graph `cargo metadata` reads.
+    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc -vV names the host");
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            &host,
+        ])
         .current_dir(workspace())
         .output()
         .expect("cargo runs");
