@@ -10,7 +10,11 @@
 //! trusts it too; once the server switches, the device's first handshake with
 //! the next certificate promotes it to the pin (docs/security.md).
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustls::client::{ClientSessionMemoryCache, Resumption};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -187,12 +191,71 @@ impl DeviceKey {
     }
 }
 
+/// TLS sessions of one server (its address and pinned certificate), kept
+/// for the life of the process: a device that synced before resumes its
+/// session and sends its first request in 0-RTT (ADR 0026). Kept with them,
+/// what the server presented at the last full handshake: a resumed
+/// handshake shows no certificate, its trust comes from the session, which
+/// only a pinned handshake made.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    cache: Arc<ClientSessionMemoryCache>,
+    presented: Mutex<Option<Presented>>,
+    /// Connections whose first request the server took in 0-RTT: what
+    /// tests and the benchmark read to tell a resumed sync from a fresh one.
+    early_accepted: AtomicU64,
+}
+
+/// Each server's sessions, by address and pinned certificate.
+type ByServer = HashMap<(String, [u8; 32]), Arc<Sessions>>;
+
+impl Sessions {
+    /// Sessions kept per server: a server issues two tickets per
+    /// connection, each used once.
+    const PER_SERVER: usize = 4;
+
+    /// The sessions of `server` while it is pinned to `pins.current`.
+    pub fn of(server: &str, pins: Pins) -> Arc<Sessions> {
+        static ALL: OnceLock<Mutex<ByServer>> = OnceLock::new();
+        let mut all = ALL
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        all.entry((server.to_owned(), pins.current))
+            .or_insert_with(|| {
+                Arc::new(Sessions {
+                    cache: Arc::new(ClientSessionMemoryCache::new(Self::PER_SERVER)),
+                    presented: Mutex::new(None),
+                    early_accepted: AtomicU64::new(0),
+                })
+            })
+            .clone()
+    }
+
+    pub fn remember(&self, presented: Presented) {
+        *self.presented.lock().unwrap_or_else(|p| p.into_inner()) = Some(presented);
+    }
+
+    pub fn presented(&self) -> Option<Presented> {
+        *self.presented.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn count_early_accepted(&self) {
+        self.early_accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn early_accepted(&self) -> u64 {
+        self.early_accepted.load(Ordering::Relaxed)
+    }
+}
+
 /// A TLS 1.3 client configuration that trusts only `pins`, using the ring
 /// provider built here (nothing is installed process-wide, so a host app's
 /// own rustls setup is left alone); showing `key` when given one.
 pub(crate) fn client_config(
     pins: Pins,
     key: Option<&DeviceKey>,
+    sessions: Option<&Sessions>,
 ) -> Result<(rustls::ClientConfig, Arc<PinnedCertVerifier>), rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedCertVerifier::new(pins, &provider));
@@ -210,5 +273,12 @@ pub(crate) fn client_config(
         }
     };
     config.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
+    match sessions {
+        Some(sessions) => {
+            config.resumption = Resumption::store(sessions.cache.clone());
+            config.enable_early_data = true;
+        }
+        None => config.resumption = Resumption::disabled(),
+    }
     Ok((config, verifier))
 }

@@ -2,6 +2,7 @@
 //! serves one request per bidirectional stream. Nothing read from the network
 //! can panic this code or make it buffer more than one maximum frame.
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -205,23 +206,55 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
         };
         let edge = edge.clone();
         tokio::spawn(async move {
-            let conn = match tokio::time::timeout(edge.request_timeout(), incoming).await {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => {
+            let connecting = match incoming.accept() {
+                Ok(connecting) => connecting,
+                Err(e) => {
                     tracing::debug!(%remote, error = %e, "handshake failed");
                     return;
                 }
-                Err(_) => {
-                    tracing::debug!(%remote, "handshake timed out");
-                    return;
-                }
             };
-            let Some((session, version, registration)) = authenticate(&conn, &edge).await else {
+            let Some((conn, handshake)) = early(connecting, edge.request_timeout()).await else {
+                tracing::debug!(%remote, "handshake failed or timed out");
+                return;
+            };
+            let Some((session, version, registration)) =
+                authenticate(&conn, &edge, handshake.clone()).await
+            else {
                 return;
             };
             drop(permit);
-            serve_connection(conn, session, version, registration, edge).await;
+            serve_connection(conn, session, version, registration, edge, handshake).await;
         });
+    }
+}
+
+/// Resolves once a connection's handshake completed (`true`), or failed or
+/// timed out (`false`); may be awaited any number of times.
+type Handshake = Shared<BoxFuture<'static, bool>>;
+
+/// The connection before its handshake completes, so a resumed device's
+/// Hello sent in 0-RTT is answered at once (ADR 0026), and the handshake.
+async fn early(
+    connecting: quinn::Connecting,
+    timeout: Duration,
+) -> Option<(quinn::Connection, Handshake)> {
+    match connecting.into_0rtt() {
+        Ok((conn, accepted)) => {
+            let watched = conn.clone();
+            // `accepted` resolves when the handshake ends, with whether the
+            // early data was taken (quinn says `false` for a handshake that
+            // had none): it completed unless the connection closed.
+            let handshake = async move {
+                tokio::time::timeout(timeout, accepted).await.is_ok()
+                    && watched.close_reason().is_none()
+            };
+            Some((conn, handshake.boxed().shared()))
+        }
+        // Never on a server (quinn), but the whole handshake will do.
+        Err(connecting) => match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok(conn)) => Some((conn, async { true }.boxed().shared())),
+            _ => None,
+        },
     }
 }
 
@@ -246,8 +279,16 @@ async fn serve_connection(
     version: u16,
     _registration: registry::Registration,
     edge: Arc<Edge>,
+    handshake: Handshake,
 ) {
     let remote = conn.remote_address();
+    // Only the Hello is ever served from early data, which could be a
+    // replay; every later request waits for the completed handshake.
+    if !handshake.await {
+        tracing::debug!(%remote, "handshake failed after the hello");
+        conn.close(CLOSE_NO_HELLO.into(), b"no handshake");
+        return;
+    }
     tracing::info!(%remote, device = %session.device_id, user = %session.user, version, "device connected");
     let metrics = metrics::get();
     metrics.connections.inc();
@@ -287,6 +328,7 @@ fn device_key(conn: &quinn::Connection) -> Option<[u8; 32]> {
 async fn authenticate(
     conn: &quinn::Connection,
     edge: &Arc<Edge>,
+    handshake: Handshake,
 ) -> Option<(Session, u16, registry::Registration)> {
     let remote = conn.remote_address();
     let hello_timeout = Duration::from_secs(edge.connections.hello_timeout_s);
@@ -317,6 +359,13 @@ async fn authenticate(
     let outcome = match outcome {
         Err(refusal) => Err(refusal),
         Ok(message) => {
+            // A Hello may come in 0-RTT (ADR 0026); anything else waits for
+            // the completed handshake (an enrolment also for the key the
+            // device proves in it).
+            if !matches!(message, ClientMessage::Hello(_)) && !handshake.await {
+                conn.close(CLOSE_NO_HELLO.into(), b"no handshake");
+                return None;
+            }
             let service = edge.service.clone();
             let device_key = device_key(conn);
             run_blocking(move || service.open_session_from(message, Some(remote), device_key))

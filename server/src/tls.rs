@@ -276,6 +276,10 @@ fn chain(identity: &Identity) -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
+/// Sessions the server keeps for resumption: two per connection for a
+/// city's devices, the oldest dropped first (about 100 B each).
+const RESUMABLE_SESSIONS: usize = 16_384;
+
 /// QUIC server configuration: TLS 1.3 only, our ALPN, bounded streams.
 pub fn quic_server_config(
     identity: &Identity,
@@ -288,8 +292,13 @@ pub fn quic_server_config(
         .with_client_cert_verifier(Arc::new(device_key::AnyDeviceKey::new(provider)))
         .with_single_cert(chain(identity), identity.key.clone_key())?;
     tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
-    // No 0-RTT until the protocol makes its first flight replay-safe.
-    tls.max_early_data_size = 0;
+    // 0-RTT for a device resuming its session (ADR 0026): only its Hello
+    // is served before the handshake completes. Sessions are kept in the
+    // server's memory and each is used once (rustls takes it out of the
+    // cache), so a replayed first flight cannot resume and its early data
+    // is refused; a restart forgets them and devices do a full handshake.
+    tls.max_early_data_size = u32::MAX;
+    tls.session_storage = rustls::server::ServerSessionMemoryCache::new(RESUMABLE_SESSIONS);
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let transport = Arc::get_mut(&mut config.transport).expect("fresh transport config");

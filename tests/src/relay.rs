@@ -104,6 +104,9 @@ struct Shared {
     /// Where new flows go; a flow keeps the server it started with, as a
     /// load balancer keeps a connection on its process.
     server: std::sync::Mutex<SocketAddr>,
+    /// While `Some`: every datagram a client sends, as it arrived (an
+    /// eavesdropper's copy, for replaying it).
+    recorded: std::sync::Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 /// A tiny deterministic generator (SplitMix64): enough for loss decisions,
@@ -253,6 +256,7 @@ impl Relay {
             counters: Default::default(),
             seed,
             server: std::sync::Mutex::new(server),
+            recorded: std::sync::Mutex::new(None),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -351,6 +355,18 @@ impl Relay {
     pub fn stats(&self, dir: Direction) -> Stats {
         self.shared.counters[dir.index()].snapshot()
     }
+
+    /// Starts keeping a copy of every datagram clients send from now on,
+    /// as an eavesdropper on the link would (before loss or a cut).
+    pub fn record(&self) {
+        *self.shared.recorded.lock().expect("relay lock") = Some(Vec::new());
+    }
+
+    /// The datagrams kept since [`Relay::record`], in order; stops keeping.
+    pub fn take_recorded(&self) -> Vec<Vec<u8>> {
+        let taken = self.shared.recorded.lock().expect("relay lock").take();
+        taken.unwrap_or_default()
+    }
 }
 
 impl Drop for Relay {
@@ -409,6 +425,9 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
             ));
             let up = SplitMix64::for_flow(shared.seed, flow, Direction::ToServer);
             flows.insert(client, (socket, up));
+        }
+        if let Some(kept) = shared.recorded.lock().expect("relay lock").as_mut() {
+            kept.push(buf[..len].to_vec());
         }
         let (upstream, rng) = flows.get_mut(&client).expect("inserted above");
         if !shared.admit(Direction::ToServer, len, rng) {

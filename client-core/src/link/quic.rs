@@ -36,8 +36,26 @@ pub struct Session {
     conn: quinn::Connection,
     server: String,
     presented: Presented,
+    /// A resumed connection's handshake, not yet complete: the first
+    /// request goes out in 0-RTT (ADR 0026).
+    early: Option<Early>,
+    /// Whether the server took this connection's 0-RTT request.
+    early_data_accepted: bool,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+}
+
+/// The handshake of a resumed connection, still under way.
+struct Early {
+    accepted: quinn::ZeroRttAccepted,
+    /// The server's address, probed so a dead one fails at once.
+    addr: SocketAddr,
+    /// How long the handshake and the first answer may take together.
+    timeout: Duration,
+    /// Should the server not resume, the full handshake checks the pins.
+    verifier: Arc<tls::PinnedCertVerifier>,
+    pins: Pins,
+    sessions: Arc<tls::Sessions>,
 }
 
 fn unreachable(server: &str, why: impl std::fmt::Display) -> ClientError {
@@ -75,12 +93,14 @@ pub async fn connect_with_key(
     timeout: Duration,
     key: Option<&DeviceKey>,
 ) -> Result<Session> {
-    let (endpoint, conn, presented) = open(server, pins, timeout, key).await?;
+    let (endpoint, conn, presented, early) = open(server, pins, timeout, key).await?;
     Ok(Session {
         endpoint,
         conn,
         server: server.to_owned(),
         presented,
+        early,
+        early_data_accepted: false,
         bytes_sent: 0,
         bytes_received: 0,
     })
@@ -93,13 +113,17 @@ pub async fn connect_quic(
     server: &str,
     fingerprint: [u8; 32],
 ) -> Result<(quinn::Endpoint, quinn::Connection)> {
-    let (endpoint, conn, _) = open(
+    let (endpoint, conn, _, early) = open(
         server,
         Pins::only(fingerprint),
         DEFAULT_CONNECT_TIMEOUT,
         None,
     )
     .await?;
+    // Hand-made requests wait for the whole handshake: nothing in 0-RTT.
+    if let Some(early) = early {
+        early.accepted.await;
+    }
     Ok((endpoint, conn))
 }
 
@@ -108,9 +132,12 @@ async fn open(
     pins: Pins,
     timeout: Duration,
     key: Option<&DeviceKey>,
-) -> Result<(quinn::Endpoint, quinn::Connection, Presented)> {
+) -> Result<(quinn::Endpoint, quinn::Connection, Presented, Option<Early>)> {
     let addr = resolve(server).await?;
-    let (tls_config, verifier) = tls::client_config(pins, key)
+    // An enrolling device starts afresh (its key must be proven); an
+    // enrolled one resumes its last session with this server if it can.
+    let sessions = key.is_none().then(|| tls::Sessions::of(server, pins));
+    let (tls_config, verifier) = tls::client_config(pins, key, sessions.as_deref())
         .map_err(|e| ClientError::Protocol(format!("cannot set up TLS: {e}")))?;
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
@@ -134,6 +161,33 @@ async fn open(
     let connecting = endpoint
         .connect_with(config, addr, SERVER_NAME)
         .map_err(|e| unreachable(server, e))?;
+    let connecting = match connecting.into_0rtt() {
+        Ok((conn, accepted)) => {
+            // Resumed from a session only a pinned handshake made: what
+            // that handshake presented still holds.
+            let sessions = sessions.ok_or_else(|| {
+                ClientError::Protocol("resumed a session that was never kept".into())
+            })?;
+            let presented = sessions.presented().ok_or_else(|| {
+                ClientError::Protocol("a resumed session without its certificate".into())
+            })?;
+            tracing::debug!(%server, "resuming; the first request goes in 0-RTT");
+            return Ok((
+                endpoint,
+                conn,
+                presented,
+                Some(Early {
+                    accepted,
+                    addr,
+                    timeout,
+                    verifier,
+                    pins,
+                    sessions,
+                }),
+            ));
+        }
+        Err(connecting) => connecting,
+    };
     // A refused port or an unreachable host ends the wait at once.
     let outcome = tokio::select! {
         outcome = tokio::time::timeout(timeout, connecting) => outcome,
@@ -164,7 +218,17 @@ async fn open(
     let presented = verifier.presented().ok_or_else(|| {
         ClientError::Protocol("the handshake completed without a certificate".into())
     })?;
-    Ok((endpoint, conn, presented))
+    if let Some(sessions) = &sessions {
+        sessions.remember(presented);
+    }
+    Ok((endpoint, conn, presented, None))
+}
+
+/// How many connections of this process to `server`, pinned to
+/// `fingerprint`, resumed their TLS session and had their first request
+/// taken in 0-RTT (ADR 0026).
+pub fn early_data_accepted(server: &str, fingerprint: [u8; 32]) -> u64 {
+    tls::Sessions::of(server, Pins::only(fingerprint)).early_accepted()
 }
 
 impl Session {
@@ -193,11 +257,87 @@ impl Session {
         ))
     }
 
+    /// Whether this connection resumed a session and the server took its
+    /// first request in 0-RTT (known once that request was answered).
+    pub fn early_data_accepted(&self) -> bool {
+        self.early_data_accepted
+    }
+
     /// Sends one request on a new stream and reads the server's one answer.
     pub async fn request(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        match self.early.take() {
+            Some(early) => self.first_in_0rtt(message, early).await,
+            None => self.request_now(message).await,
+        }
+    }
+
+    async fn request_now(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
         match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(message)).await {
             Ok(result) => result,
             Err(_) => Err(self.lost(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))),
+        }
+    }
+
+    /// The first request of a resumed connection, sent in 0-RTT (only the
+    /// Hello is ever first: ADR 0026 says why its replay is harmless). It
+    /// must be answered within the connect timeout, handshake included, or
+    /// the server counts as unreachable. A server that declined the early
+    /// data (it lost the session, e.g. in a restart) gets it again now.
+    async fn first_in_0rtt(
+        &mut self,
+        message: &ClientMessage,
+        early: Early,
+    ) -> Result<ServerMessage> {
+        let Early {
+            accepted,
+            addr,
+            timeout,
+            verifier,
+            pins,
+            sessions,
+        } = early;
+        let server = self.server.clone();
+        // A dead address fails at once here too (the probe, as for a fresh
+        // handshake): a resumed session says nothing about the server.
+        let answered = tokio::select! {
+            answered = tokio::time::timeout(timeout, async {
+                let answer = self.exchange(message).await;
+                (answer, accepted.await)
+            }) => answered,
+            refused = super::probe::refusal(addr) => {
+                return Err(unreachable(&server, format!("nothing answers at that address ({refused})")));
+            }
+        };
+        match answered {
+            Err(_) => Err(unreachable(
+                &self.server,
+                format!("no answer within {} s", timeout.as_secs_f32()),
+            )),
+            Ok((answer, true)) => {
+                self.early_data_accepted = answer.is_ok();
+                if self.early_data_accepted {
+                    sessions.count_early_accepted();
+                }
+                answer
+            }
+            Ok((_, false)) => {
+                // The server did not resume: a full handshake, pins checked.
+                if let Some(actual) = verifier.mismatch() {
+                    return Err(ClientError::CertificateMismatch {
+                        server: self.server.clone(),
+                        expected: hex(&pins.current),
+                        actual: hex(&actual),
+                    });
+                }
+                if let Some(why) = self.conn.close_reason() {
+                    return Err(unreachable(&self.server, why));
+                }
+                if let Some(presented) = verifier.presented() {
+                    self.presented = presented;
+                    sessions.remember(presented);
+                }
+                self.request_now(message).await
+            }
         }
     }
 

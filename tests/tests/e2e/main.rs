@@ -25,6 +25,7 @@ mod operations;
 mod patrols_photos;
 mod postgres;
 mod reconnect;
+mod resumption;
 mod security;
 mod sim_remote;
 mod sync_gaps;
