@@ -36,6 +36,8 @@ pub struct Config {
     pub process_reports: usize,
     /// Cases the console scenario stores (a city's year).
     pub console_cases: usize,
+    /// The `field` scenario's day of work.
+    pub field_day: crate::scenarios::field::Day,
 }
 
 impl Config {
@@ -58,6 +60,7 @@ impl Config {
             peer_docs: 10_000,
             process_reports: 5_000,
             console_cases: 300_000,
+            field_day: crate::scenarios::field::Day::FULL,
         }
     }
 
@@ -80,6 +83,7 @@ impl Config {
             peer_docs: 1_000,
             process_reports: 1_000,
             console_cases: 30_000,
+            field_day: crate::scenarios::field::Day::QUICK,
         }
     }
 }

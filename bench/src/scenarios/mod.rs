@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod city;
 pub mod console;
+pub mod field;
 pub mod fleet;
 pub mod grid;
 pub mod patrol;
@@ -76,6 +77,11 @@ pub const ALL: &[Scenario] = &[
         name: "console",
         what: "the supervisor console: queue page, a year's KPIs, the city's map data",
         run: console::run,
+    },
+    Scenario {
+        name: "field",
+        what: "a warden's day (reports, a patrol, photos) over 64 kbit/s, 10 % loss, 500 ms RTT; resumed against fresh handshakes",
+        run: field::run,
     },
     Scenario {
         name: "photo",

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-use gridwarden_protocol::photo::CHUNK_SIZE;
+use gridwarden_protocol::clock::Clock;
 use gridwarden_protocol::{ClientMessage, FetchPhoto, PhotoHash, PhotoRef, ServerMessage};
 
 use super::{closing, open};
 use crate::error::{ClientError, Result};
 use crate::link::{unexpected, Connect, Exchange};
 use crate::local::{photos, Device};
+use crate::sync::photos::pace::Pace;
 
 /// Writes a photo to `out`, fetching it from the server first unless it is
 /// on this device. Returns its size.
@@ -22,24 +23,32 @@ pub async fn fetch<C: Connect>(
     let files = device.photo_files();
     if !files.has(photo.hash) {
         let mut link = open(device, connect).await?;
-        let downloaded = download(&mut link, photo.hash).await;
+        let downloaded = download(&mut link, photo.hash, device.clock().as_ref()).await;
         let bytes = closing(link, downloaded).await?;
         device.write(|tx, clock| photos::keep_fetched(tx, &files, clock, photo, &bytes))?;
     }
     photos::copy_out(&files, photo, out)
 }
 
-/// Fetches a whole photo chunk by chunk and checks it against its hash.
-async fn download<E: Exchange>(link: &mut E, hash: PhotoHash) -> Result<Vec<u8>> {
+/// Fetches a whole photo chunk by chunk, each sized to the measured link
+/// as uploads are (`sync::photos::pace`), and checks it against its hash.
+async fn download<E: Exchange>(
+    link: &mut E,
+    hash: PhotoHash,
+    clock: &dyn Clock,
+) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
+    let mut pace = Pace::default();
     loop {
         let ask = ClientMessage::FetchPhoto(FetchPhoto {
             hash,
             offset: bytes.len() as u64,
-            max_len: CHUNK_SIZE as u32,
+            max_len: pace.chunk_len() as u32,
         });
+        let asked_at = clock.now_ms();
         match link.exchange(&ask).await? {
             ServerMessage::PhotoData(d) if d.hash == hash && d.offset == bytes.len() as u64 => {
+                pace.acknowledged(d.data.len(), clock.now_ms().saturating_sub(asked_at));
                 if d.data.is_empty() && (bytes.len() as u64) < d.size {
                     return Err(ClientError::Protocol(
                         "the server sent an empty photo chunk".into(),

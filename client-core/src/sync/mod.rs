@@ -5,7 +5,7 @@
 
 mod connect;
 pub mod engine;
-mod photos;
+pub(crate) mod photos;
 pub mod retry;
 
 use serde::Serialize;

@@ -19,6 +19,7 @@ use gridwarden_protocol::{
 use gridwarden_server::Config;
 
 mod day;
+mod download;
 
 /// A slow link: 64 kbit/s each way.
 pub(crate) const SLOW_LINK_BPS: u64 = 64_000;

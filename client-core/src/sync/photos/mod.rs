@@ -5,7 +5,7 @@
 //! own QUIC stream, so records never queue behind photo bytes. Chunk sizes
 //! follow the measured link ([`pace`]).
 
-mod pace;
+pub(crate) mod pace;
 
 use gridwarden_protocol::{
     ClientMessage, ErrorCode, PhotoChunk, PhotoHash, PhotoOffer, ServerMessage,
