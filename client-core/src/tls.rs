@@ -191,45 +191,64 @@ impl DeviceKey {
     }
 }
 
-/// TLS sessions of one server (its address and pinned certificate), kept
-/// for the life of the process: a device that synced before resumes its
-/// session and sends its first request in 0-RTT (ADR 0026). Kept with them,
-/// what the server presented at the last full handshake: a resumed
-/// handshake shows no certificate, its trust comes from the session, which
-/// only a pinned handshake made.
+/// TLS sessions of one server (its address and pins), kept for the life of
+/// the process: a device that synced before resumes its session and sends
+/// its first request in 0-RTT (ADR 0026). Every connection to that server
+/// uses one client configuration, built once: rustls resumes a session only
+/// under the very certificate verifier (and client-certificate resolver)
+/// that made it, compared by pointer. Kept with them, what the server
+/// presented at the last full handshake: a resumed handshake shows no
+/// certificate, its trust comes from the session, which only a pinned
+/// handshake made.
 #[derive(Debug)]
 pub(crate) struct Sessions {
-    cache: Arc<ClientSessionMemoryCache>,
+    config: rustls::ClientConfig,
+    verifier: Arc<PinnedCertVerifier>,
     presented: Mutex<Option<Presented>>,
     /// Connections whose first request the server took in 0-RTT: what
     /// tests and the benchmark read to tell a resumed sync from a fresh one.
     early_accepted: AtomicU64,
 }
 
-/// Each server's sessions, by address and pinned certificate.
-type ByServer = HashMap<(String, [u8; 32]), Arc<Sessions>>;
+/// Each server's sessions, by address and pins.
+type ByServer = HashMap<(String, [u8; 32], Option<[u8; 32]>), Arc<Sessions>>;
 
 impl Sessions {
     /// Sessions kept per server: a server issues two tickets per
     /// connection, each used once.
     const PER_SERVER: usize = 4;
 
-    /// The sessions of `server` while it is pinned to `pins.current`.
-    pub fn of(server: &str, pins: Pins) -> Arc<Sessions> {
+    /// The sessions of `server` while it is pinned to `pins` (a rotation
+    /// announced or done makes other pins, and a fresh start).
+    pub fn of(server: &str, pins: Pins) -> Result<Arc<Sessions>, rustls::Error> {
         static ALL: OnceLock<Mutex<ByServer>> = OnceLock::new();
         let mut all = ALL
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        all.entry((server.to_owned(), pins.current))
-            .or_insert_with(|| {
-                Arc::new(Sessions {
-                    cache: Arc::new(ClientSessionMemoryCache::new(Self::PER_SERVER)),
-                    presented: Mutex::new(None),
-                    early_accepted: AtomicU64::new(0),
-                })
-            })
-            .clone()
+        let key = (server.to_owned(), pins.current, pins.next);
+        if let Some(sessions) = all.get(&key) {
+            return Ok(sessions.clone());
+        }
+        let (mut config, verifier) = client_config(pins, None)?;
+        config.resumption =
+            Resumption::store(Arc::new(ClientSessionMemoryCache::new(Self::PER_SERVER)));
+        config.enable_early_data = true;
+        let sessions = Arc::new(Sessions {
+            config,
+            verifier,
+            presented: Mutex::new(None),
+            early_accepted: AtomicU64::new(0),
+        });
+        all.insert(key, sessions.clone());
+        Ok(sessions)
+    }
+
+    /// The configuration of a connection to this server, and its verifier
+    /// (shared by the server's connections: what it saw is the last full
+    /// handshake's).
+    pub fn client_config(&self) -> (rustls::ClientConfig, Arc<PinnedCertVerifier>) {
+        (self.config.clone(), self.verifier.clone())
     }
 
     pub fn remember(&self, presented: Presented) {
@@ -255,7 +274,6 @@ impl Sessions {
 pub(crate) fn client_config(
     pins: Pins,
     key: Option<&DeviceKey>,
-    sessions: Option<&Sessions>,
 ) -> Result<(rustls::ClientConfig, Arc<PinnedCertVerifier>), rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedCertVerifier::new(pins, &provider));
@@ -273,12 +291,7 @@ pub(crate) fn client_config(
         }
     };
     config.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
-    match sessions {
-        Some(sessions) => {
-            config.resumption = Resumption::store(sessions.cache.clone());
-            config.enable_early_data = true;
-        }
-        None => config.resumption = Resumption::disabled(),
-    }
+    // Resumption only where `Sessions` turns it on.
+    config.resumption = Resumption::disabled();
     Ok((config, verifier))
 }

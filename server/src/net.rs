@@ -282,8 +282,12 @@ async fn serve_connection(
     handshake: Handshake,
 ) {
     let remote = conn.remote_address();
-    // Only the Hello is ever served from early data, which could be a
-    // replay; every later request waits for the completed handshake.
+    // More streams as soon as the Hello is authenticated, so a resumed
+    // device's next request leaves with its handshake's last flight
+    // instead of a round trip later. Their requests are read only once the
+    // handshake completed: only the Hello is ever served from early data,
+    // which could be a replay.
+    conn.set_max_concurrent_bi_streams(edge.connections.max_streams.into());
     if !handshake.await {
         tracing::debug!(%remote, "handshake failed after the hello");
         conn.close(CLOSE_NO_HELLO.into(), b"no handshake");
@@ -296,7 +300,6 @@ async fn serve_connection(
     let started = Instant::now();
     // Counted when the connection ends, however it ends.
     let _sync = SyncEnd(started);
-    conn.set_max_concurrent_bi_streams(edge.connections.max_streams.into());
     let session = Arc::new(session);
     loop {
         match conn.accept_bi().await {

@@ -136,9 +136,15 @@ async fn open(
     let addr = resolve(server).await?;
     // An enrolling device starts afresh (its key must be proven); an
     // enrolled one resumes its last session with this server if it can.
-    let sessions = key.is_none().then(|| tls::Sessions::of(server, pins));
-    let (tls_config, verifier) = tls::client_config(pins, key, sessions.as_deref())
-        .map_err(|e| ClientError::Protocol(format!("cannot set up TLS: {e}")))?;
+    let tls_error = |e: rustls::Error| ClientError::Protocol(format!("cannot set up TLS: {e}"));
+    let sessions = match key {
+        None => Some(tls::Sessions::of(server, pins).map_err(tls_error)?),
+        Some(_) => None,
+    };
+    let (tls_config, verifier) = match &sessions {
+        Some(sessions) => sessions.client_config(),
+        None => tls::client_config(pins, key).map_err(tls_error)?,
+    };
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
     let mut transport = quinn::TransportConfig::default();
@@ -228,7 +234,7 @@ async fn open(
 /// `fingerprint`, resumed their TLS session and had their first request
 /// taken in 0-RTT (ADR 0026).
 pub fn early_data_accepted(server: &str, fingerprint: [u8; 32]) -> u64 {
-    tls::Sessions::of(server, Pins::only(fingerprint)).early_accepted()
+    tls::Sessions::of(server, Pins::only(fingerprint)).map_or(0, |s| s.early_accepted())
 }
 
 impl Session {
