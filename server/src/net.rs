@@ -233,7 +233,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
 type Handshake = Shared<BoxFuture<'static, bool>>;
 
 /// The connection before its handshake completes, so a resumed device's
-/// Hello sent in 0-RTT is answered at once (ADR 0026), and the handshake.
+/// Hello sent in 0-RTT is answered at once (ADR 0027), and the handshake.
 async fn early(
     connecting: quinn::Connecting,
     timeout: Duration,
@@ -362,7 +362,7 @@ async fn authenticate(
     let outcome = match outcome {
         Err(refusal) => Err(refusal),
         Ok(message) => {
-            // A Hello may come in 0-RTT (ADR 0026); anything else waits for
+            // A Hello may come in 0-RTT (ADR 0027); anything else waits for
             // the completed handshake (an enrolment also for the key the
             // device proves in it).
             if !matches!(message, ClientMessage::Hello(_)) && !handshake.await {
