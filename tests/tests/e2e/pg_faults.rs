@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -328,6 +328,7 @@ fn keep_syncing(client: &Client, at: Location, tag: &str, seen: &Mutex<Seen>, st
             }
             Err(e) => {
                 assert!(e.is_retryable(), "{tag}: a failure not to retry: {e:?}");
+                assert!(e.to_string().contains("kept on this device"), "{e}");
                 seen.failed += 1;
                 seen.errors.push((Instant::now(), e.to_string()));
             }
@@ -351,11 +352,12 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         "[rate]\nconnections_per_minute = 60000\nconnection_burst = 1000\n",
     );
     let (cell, here) = cells_with_points(&pair.admin, 1).remove(0);
-    for name in ["ann", "bo"] {
+    for name in ["ann", "bo", "cy"] {
         admin::add_user(&pair.admin, name, Role::Warden, vec![cell.clone()]).unwrap();
     }
     admin::add_user(&pair.admin, "sam", Role::Supervisor, vec![]).unwrap();
-    // Ann on process 1, Bo on process 2, each through its own address.
+    // Ann on process 1, Bo on process 2, each through its own address; Cy
+    // syncs once, while the database is down, and lets her app retry.
     let relays = [
         Relay::start(pair.addrs[0], 41),
         Relay::start(pair.addrs[1], 42),
@@ -363,6 +365,19 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
     let ann = enrol(&pair, &relays[0], &tmp.path().join("ann"), "ann");
     let bo = enrol(&pair, &relays[1], &tmp.path().join("bo"), "bo");
     let sam = enrol(&pair, &relays[0], &tmp.path().join("sam"), "sam");
+    let cy = enrol(&pair, &relays[1], &tmp.path().join("cy"), "cy");
+    let waits = AtomicU64::new(0);
+    let count_waits = |p: SyncProgress| {
+        if let SyncProgress::Waiting { .. } = p {
+            waits.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let retrying = RetryPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(500),
+        multiplier: 2.0,
+        max_attempts: None,
+    };
 
     let seen = [Mutex::new(Seen::default()), Mutex::new(Seen::default())];
     let stop = AtomicBool::new(false);
@@ -370,7 +385,7 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         let s = seen[i].lock().unwrap();
         (s.synced, s.failed)
     };
-    let (stopped_at, resumed_at, resumed_synced) = std::thread::scope(|s| {
+    let (stopped_at, resumed_at, resumed_synced, cy_summary) = std::thread::scope(|s| {
         let load = [
             s.spawn(|| keep_syncing(&ann, here, "ann", &seen[0], &stop)),
             s.spawn(|| keep_syncing(&bo, here, "bo", &seen[1], &stop)),
@@ -387,6 +402,22 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         wait_until(Duration::from_secs(120), "both devices saw it", || {
             count(0).1 > 0 && count(1).1 > 0
         });
+        cy.record_report(report_at("0101", here, "cy while the database is down"))
+            .unwrap();
+        let cy_sync = s.spawn(|| {
+            cy.sync_retrying_blocking(
+                &retrying,
+                Controls {
+                    cancel: None,
+                    progress: Some(&count_waits),
+                },
+            )
+        });
+        wait_until(
+            Duration::from_secs(120),
+            "Cy's app was told to wait",
+            || waits.load(Ordering::SeqCst) > 0,
+        );
         cluster.resume().unwrap();
         let resumed_at = Instant::now();
         log(TEST, started, "database started again");
@@ -401,8 +432,19 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         for l in load {
             l.join().unwrap();
         }
-        (stopped_at, resumed_at, synced)
+        let cy_summary = cy_sync.join().unwrap().expect("Cy's retries end in a sync");
+        (stopped_at, resumed_at, synced, cy_summary)
     });
+    // Cy's one report went through on a retry, with nothing for her to do.
+    assert_eq!((cy_summary.pushed, cy_summary.pending), (1, 0));
+    log(
+        TEST,
+        started,
+        format!(
+            "Cy's app retried {} times, then synced",
+            waits.load(Ordering::SeqCst)
+        ),
+    );
 
     for (i, (name, client)) in [("ann", &ann), ("bo", &bo)].into_iter().enumerate() {
         let s = seen[i].lock().unwrap();
@@ -437,10 +479,17 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         assert_eq!((last.pending, client.outbox_len().unwrap()), (0, 0));
     }
     sam.sync().unwrap();
-    let expected: BTreeSet<Uuid> = seen
+    let mut expected: BTreeSet<Uuid> = seen
         .iter()
         .flat_map(|s| s.lock().unwrap().recorded.clone())
         .collect();
+    expected.extend(
+        cy.list_reports()
+            .unwrap()
+            .iter()
+            .filter(|r| r.note.starts_with("cy"))
+            .map(|r| r.id),
+    );
     assert_exactly_once(&pair.admin, &sam, &expected);
     log(
         TEST,
