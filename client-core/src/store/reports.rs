@@ -23,10 +23,11 @@ pub struct StoredReport {
     pub local_cell: Option<String>,
     /// An op of this report waits in the outbox.
     pub pending: bool,
-    /// The latest refusal of one of its ops, (code, reason), while it still
-    /// marks the report: until it was shown and the report is back in step
-    /// with the server.
+    /// The latest refusal of one of its ops: (code, reason).
     pub rejection: Option<(String, String)>,
+    /// Whether that refusal still marks the report as rejected: until it
+    /// was shown and the report is back in step with the server.
+    pub rejection_marks: bool,
 }
 
 fn decode_state(bytes: &[u8]) -> Result<ReportState> {
@@ -294,15 +295,12 @@ fn into_stored(raw: RawRow) -> Result<StoredReport> {
             Some(bytes) => decode_state(bytes)? == state,
             None => false,
         };
-    let rejection = match (raw.code, raw.reason) {
-        (Some(code), Some(reason)) if raw.shown_ms.is_none() || !in_step => Some((code, reason)),
-        _ => None,
-    };
     Ok(StoredReport {
         state,
         local_cell: raw.local_cell,
         pending: raw.pending,
-        rejection,
+        rejection: raw.code.zip(raw.reason),
+        rejection_marks: raw.shown_ms.is_none() || !in_step,
     })
 }
 
