@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gridwarden_client_core::{Client, Controls, Location, RetryPolicy, SyncProgress};
-use gridwarden_e2e::relay::Relay;
+use gridwarden_e2e::relay::{Direction, Relay};
 use gridwarden_e2e::{bins, cells_with_points, jpeg, report_at};
 use gridwarden_protocol::Role;
 use gridwarden_server::admin;
@@ -218,26 +218,55 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
     log(TEST, started, format!("recorded {total} + 300"));
 
     let store = pair.admin.store().clone();
+    // Once two batches are acknowledged, process 1's answers stop reaching
+    // the phone: the next batch commits there, unacknowledged.
+    let acked_at_cut = Mutex::new(None);
+    let cut_answers = |p: SyncProgress| {
+        if let SyncProgress::Transferring { pushed, .. } = p {
+            let mut cut = acked_at_cut.lock().unwrap();
+            if pushed >= 1_000 && cut.is_none() {
+                relay.set_cut_toward(Direction::ToClient, true);
+                *cut = Some(pushed as usize);
+            }
+        }
+    };
+    let once = RetryPolicy {
+        max_attempts: Some(1),
+        ..RetryPolicy::default()
+    };
     let (first, killed_at) = std::thread::scope(|s| {
         // Ann's push goes to process 1, one batch per transaction.
-        let sync = s.spawn(|| ann.sync());
-        wait_until(Duration::from_secs(300), "a quarter landed", || {
-            assert!(!sync.is_finished(), "the sync ended before the kill");
-            store.report(ann_ids[total / 4]).unwrap().is_some()
+        let sync = s.spawn(|| {
+            ann.sync_retrying_blocking(
+                &once,
+                Controls {
+                    cancel: None,
+                    progress: Some(&cut_answers),
+                },
+            )
         });
-        // New connections go to process 2 from now on: Bo pushes there
-        // while Ann's push is still running on process 1 ...
-        relay.set_server(pair.addrs[1]);
-        let bo_sync = s.spawn(|| bo.sync());
-        // ... and process 1 dies mid-push, holding a transaction open.
+        wait_until(
+            Duration::from_secs(300),
+            "a batch landed unacknowledged",
+            || {
+                assert!(!sync.is_finished(), "the sync ended before the kill");
+                let cut = *acked_at_cut.lock().unwrap();
+                cut.is_some_and(|acked| store.report(ann_ids[acked]).unwrap().is_some())
+            },
+        );
         assert!(
             store.report(ann_ids[total - 1]).unwrap().is_none(),
             "the last report landed before the kill"
         );
+        // New connections go to process 2 from now on, and process 1 dies
+        // while the phone waits for its answer.
+        relay.set_server(pair.addrs[1]);
         pair.processes[0].kill();
         let killed_at = Instant::now();
         log(TEST, started, "process 1 killed");
-        let bo_summary = bo_sync.join().unwrap().unwrap();
+        relay.set_cut_toward(Direction::ToClient, false);
+        // Process 2 serves Bo meanwhile.
+        let bo_summary = bo.sync().unwrap();
         assert_eq!(bo_summary.pushed, 300);
         (sync.join().unwrap(), killed_at)
     });
@@ -263,7 +292,10 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
         format!("landed {landed}, acknowledged {acked}, still queued {queued}"),
     );
     assert!(landed > 0 && landed < total as u64, "{landed}");
-    assert!(landed >= acked, "acknowledged {acked}, stored {landed}");
+    assert!(
+        landed > acked,
+        "acknowledged {acked}, stored {landed}: a batch landed unacknowledged"
+    );
 
     // Ann's next sync reaches process 2, which takes the rest and answers
     // `Duplicate` for what landed on process 1 unacknowledged.
