@@ -44,6 +44,10 @@ pub struct ServerSection {
     /// or a `postgres://` URL (`--store` and `GRIDWARDEN_STORE` override it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// This process's id inside every QUIC connection id it issues, which a
+    /// QUIC-aware balancer routes by (docs/scale.md): unique among the
+    /// processes behind one address (`--server-id` overrides it).
+    pub server_id: u16,
 }
 
 impl Default for ServerSection {
@@ -54,6 +58,7 @@ impl Default for ServerSection {
                 .expect("default listen address"),
             public_addr: None,
             store: None,
+            server_id: 0,
         }
     }
 }

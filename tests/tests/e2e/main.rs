@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod architecture;
+mod balancer;
 mod bad_input;
 mod cases;
 mod city_grid;
