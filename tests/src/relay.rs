@@ -463,8 +463,7 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
     let mut homes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
     // Per client address and server: the upstream socket and the up-going
     // loss draws (without routing by id, one server per client address).
-    let mut flows: HashMap<(SocketAddr, SocketAddr), (Arc<UdpSocket>, SplitMix64)> =
-        HashMap::new();
+    let mut flows: HashMap<(SocketAddr, SocketAddr), (Arc<UdpSocket>, SplitMix64)> = HashMap::new();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let Ok((len, client)) = front.recv_from(&mut buf).await else {

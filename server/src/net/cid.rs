@@ -58,10 +58,7 @@ impl ServerIdGenerator {
     pub fn new(server_id: u16, key: u64) -> Self {
         Self {
             server_id,
-            key: blake3::derive_key(
-                "gridwarden 2026 quic connection id tag",
-                &key.to_le_bytes(),
-            ),
+            key: blake3::derive_key("gridwarden 2026 quic connection id tag", &key.to_le_bytes()),
             lifetime: None,
         }
     }
@@ -110,7 +107,10 @@ pub fn server_id(cid: &[u8]) -> Option<u16> {
     if cid.len() != CID_LEN || cid[0] != FIRST_OCTET {
         return None;
     }
-    Some(u16::from_be_bytes([cid[SERVER_ID.start], cid[SERVER_ID.start + 1]]))
+    Some(u16::from_be_bytes([
+        cid[SERVER_ID.start],
+        cid[SERVER_ID.start + 1],
+    ]))
 }
 
 #[cfg(test)]

@@ -234,15 +234,18 @@ fn a_process_killed_mid_connection_resets_its_devices_and_the_other_serves_them(
     let answer = raw.exchange(b"");
     assert!(answer.is_err(), "{answer:?}");
     let reason = raw.conn.close_reason().expect("the connection is closed");
-    log(TEST, started, format!("the open connection ended: {reason}"));
+    log(
+        TEST,
+        started,
+        format!("the open connection ended: {reason}"),
+    );
     assert!(
         matches!(reason, quinn::ConnectionError::Reset),
         "closed by a stateless reset, not {reason:?}"
     );
 
     // The next sync opens a connection to the survivor and goes on.
-    ann.record_report(report_at("0101", here, "after"))
-        .unwrap();
+    ann.record_report(report_at("0101", here, "after")).unwrap();
     let summary = ann.sync().unwrap();
     assert_eq!((summary.pushed, summary.rejected.len()), (1, 0));
     assert_eq!(pair.admin.store().reports(false).unwrap().len(), 2);

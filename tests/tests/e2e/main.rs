@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod architecture;
-mod balancer;
 mod bad_input;
+mod balancer;
 mod cases;
 mod city_grid;
 mod cli;
