@@ -1,7 +1,7 @@
 //! Connection ids that name the process that issued them, so a QUIC-aware
 //! load balancer in front of several server processes can send every packet
 //! of a connection to its process, even after the phone's address changed
-//! (docs/scale.md, "Balancers"; ADR 0026).
+//! (docs/scale.md, "Balancers"; ADR 0027).
 //!
 //! The layout follows QUIC-LB's unencrypted mode in spirit
 //! (draft-ietf-quic-load-balancers), [`CID_LEN`] = 12 octets:
