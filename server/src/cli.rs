@@ -37,7 +37,8 @@ pub struct Cli {
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, that several server
     /// processes may share (docs/scale.md). Default: GRIDWARDEN_STORE, else
     /// `store` in server.toml's [server] section, else `sqlite`.
-    #[arg(long, global = true, env = "GRIDWARDEN_STORE")]
+    // Its value may hold a password: `--help` must not print it.
+    #[arg(long, global = true, env = "GRIDWARDEN_STORE", hide_env_values = true)]
     store: Option<String>,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
     /// (one object a line).
@@ -564,9 +565,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if store != StoreLocation::Embedded {
         logging::notice(&format!("store: {}", store.shown(&located.path)));
     }
-    let data = DataDir::open_on(
+    let data = DataDir::open_pooled(
         &located.path,
         &store,
+        config.server.store_pool_size,
         config.service_limits(),
         gridwarden_protocol::clock::system(),
     )?;
@@ -770,7 +772,7 @@ fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Re
 
 fn config_command(config: &Config, command: &ConfigCommand) -> anyhow::Result<()> {
     match command {
-        ConfigCommand::Show => outln!("{}", config.to_toml()),
+        ConfigCommand::Show => outln!("{}", config.redacted().to_toml()),
         ConfigCommand::Check { file } => {
             Config::load(file)?;
             outln!("{}: fine", file.display());

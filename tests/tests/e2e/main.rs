@@ -24,6 +24,7 @@ mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
+mod pg_faults;
 mod postgres;
 mod reconnect;
 mod security;
