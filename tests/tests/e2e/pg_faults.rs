@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gridwarden_client_core::{Client, Controls, Location, RetryPolicy, SyncProgress};
-use gridwarden_e2e::relay::Relay;
+use gridwarden_e2e::relay::{Direction, Relay};
 use gridwarden_e2e::{bins, cells_with_points, jpeg, report_at};
 use gridwarden_protocol::Role;
 use gridwarden_server::admin;
@@ -218,26 +218,55 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
     log(TEST, started, format!("recorded {total} + 300"));
 
     let store = pair.admin.store().clone();
+    // Once two batches are acknowledged, process 1's answers stop reaching
+    // the phone: the next batch commits there, unacknowledged.
+    let acked_at_cut = Mutex::new(None);
+    let cut_answers = |p: SyncProgress| {
+        if let SyncProgress::Transferring { pushed, .. } = p {
+            let mut cut = acked_at_cut.lock().unwrap();
+            if pushed >= 1_000 && cut.is_none() {
+                relay.set_cut_toward(Direction::ToClient, true);
+                *cut = Some(pushed as usize);
+            }
+        }
+    };
+    let once = RetryPolicy {
+        max_attempts: Some(1),
+        ..RetryPolicy::default()
+    };
     let (first, killed_at) = std::thread::scope(|s| {
         // Ann's push goes to process 1, one batch per transaction.
-        let sync = s.spawn(|| ann.sync());
-        wait_until(Duration::from_secs(300), "a quarter landed", || {
-            assert!(!sync.is_finished(), "the sync ended before the kill");
-            store.report(ann_ids[total / 4]).unwrap().is_some()
+        let sync = s.spawn(|| {
+            ann.sync_retrying_blocking(
+                &once,
+                Controls {
+                    cancel: None,
+                    progress: Some(&cut_answers),
+                },
+            )
         });
-        // New connections go to process 2 from now on: Bo pushes there
-        // while Ann's push is still running on process 1 ...
-        relay.set_server(pair.addrs[1]);
-        let bo_sync = s.spawn(|| bo.sync());
-        // ... and process 1 dies mid-push, holding a transaction open.
+        wait_until(
+            Duration::from_secs(300),
+            "a batch landed unacknowledged",
+            || {
+                assert!(!sync.is_finished(), "the sync ended before the kill");
+                let cut = *acked_at_cut.lock().unwrap();
+                cut.is_some_and(|acked| store.report(ann_ids[acked]).unwrap().is_some())
+            },
+        );
         assert!(
             store.report(ann_ids[total - 1]).unwrap().is_none(),
             "the last report landed before the kill"
         );
+        // New connections go to process 2 from now on, and process 1 dies
+        // while the phone waits for its answer.
+        relay.set_server(pair.addrs[1]);
         pair.processes[0].kill();
         let killed_at = Instant::now();
         log(TEST, started, "process 1 killed");
-        let bo_summary = bo_sync.join().unwrap().unwrap();
+        relay.set_cut_toward(Direction::ToClient, false);
+        // Process 2 serves Bo meanwhile.
+        let bo_summary = bo.sync().unwrap();
         assert_eq!(bo_summary.pushed, 300);
         (sync.join().unwrap(), killed_at)
     });
@@ -263,7 +292,10 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
         format!("landed {landed}, acknowledged {acked}, still queued {queued}"),
     );
     assert!(landed > 0 && landed < total as u64, "{landed}");
-    assert!(landed >= acked, "acknowledged {acked}, stored {landed}");
+    assert!(
+        landed > acked,
+        "acknowledged {acked}, stored {landed}: a batch landed unacknowledged"
+    );
 
     // Ann's next sync reaches process 2, which takes the rest and answers
     // `Duplicate` for what landed on process 1 unacknowledged.
@@ -328,6 +360,7 @@ fn keep_syncing(client: &Client, at: Location, tag: &str, seen: &Mutex<Seen>, st
             }
             Err(e) => {
                 assert!(e.is_retryable(), "{tag}: a failure not to retry: {e:?}");
+                assert!(e.to_string().contains("kept on this device"), "{e}");
                 seen.failed += 1;
                 seen.errors.push((Instant::now(), e.to_string()));
             }
@@ -351,11 +384,12 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         "[rate]\nconnections_per_minute = 60000\nconnection_burst = 1000\n",
     );
     let (cell, here) = cells_with_points(&pair.admin, 1).remove(0);
-    for name in ["ann", "bo"] {
+    for name in ["ann", "bo", "cy"] {
         admin::add_user(&pair.admin, name, Role::Warden, vec![cell.clone()]).unwrap();
     }
     admin::add_user(&pair.admin, "sam", Role::Supervisor, vec![]).unwrap();
-    // Ann on process 1, Bo on process 2, each through its own address.
+    // Ann on process 1, Bo on process 2, each through its own address; Cy
+    // syncs once, while the database is down, and lets her app retry.
     let relays = [
         Relay::start(pair.addrs[0], 41),
         Relay::start(pair.addrs[1], 42),
@@ -363,6 +397,19 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
     let ann = enrol(&pair, &relays[0], &tmp.path().join("ann"), "ann");
     let bo = enrol(&pair, &relays[1], &tmp.path().join("bo"), "bo");
     let sam = enrol(&pair, &relays[0], &tmp.path().join("sam"), "sam");
+    let cy = enrol(&pair, &relays[1], &tmp.path().join("cy"), "cy");
+    let waits = AtomicU64::new(0);
+    let count_waits = |p: SyncProgress| {
+        if let SyncProgress::Waiting { .. } = p {
+            waits.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let retrying = RetryPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(500),
+        multiplier: 2.0,
+        max_attempts: None,
+    };
 
     let seen = [Mutex::new(Seen::default()), Mutex::new(Seen::default())];
     let stop = AtomicBool::new(false);
@@ -370,7 +417,7 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         let s = seen[i].lock().unwrap();
         (s.synced, s.failed)
     };
-    let (stopped_at, resumed_at, resumed_synced) = std::thread::scope(|s| {
+    let (stopped_at, resumed_at, resumed_synced, cy_summary) = std::thread::scope(|s| {
         let load = [
             s.spawn(|| keep_syncing(&ann, here, "ann", &seen[0], &stop)),
             s.spawn(|| keep_syncing(&bo, here, "bo", &seen[1], &stop)),
@@ -387,6 +434,22 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         wait_until(Duration::from_secs(120), "both devices saw it", || {
             count(0).1 > 0 && count(1).1 > 0
         });
+        cy.record_report(report_at("0101", here, "cy while the database is down"))
+            .unwrap();
+        let cy_sync = s.spawn(|| {
+            cy.sync_retrying_blocking(
+                &retrying,
+                Controls {
+                    cancel: None,
+                    progress: Some(&count_waits),
+                },
+            )
+        });
+        wait_until(
+            Duration::from_secs(120),
+            "Cy's app was told to wait",
+            || waits.load(Ordering::SeqCst) > 0,
+        );
         cluster.resume().unwrap();
         let resumed_at = Instant::now();
         log(TEST, started, "database started again");
@@ -401,8 +464,19 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         for l in load {
             l.join().unwrap();
         }
-        (stopped_at, resumed_at, synced)
+        let cy_summary = cy_sync.join().unwrap().expect("Cy's retries end in a sync");
+        (stopped_at, resumed_at, synced, cy_summary)
     });
+    // Cy's one report went through on a retry, with nothing for her to do.
+    assert_eq!((cy_summary.pushed, cy_summary.pending), (1, 0));
+    log(
+        TEST,
+        started,
+        format!(
+            "Cy's app retried {} times, then synced",
+            waits.load(Ordering::SeqCst)
+        ),
+    );
 
     for (i, (name, client)) in [("ann", &ann), ("bo", &bo)].into_iter().enumerate() {
         let s = seen[i].lock().unwrap();
@@ -437,10 +511,17 @@ fn the_database_restarted_under_load_loses_nothing_and_the_processes_recover() {
         assert_eq!((last.pending, client.outbox_len().unwrap()), (0, 0));
     }
     sam.sync().unwrap();
-    let expected: BTreeSet<Uuid> = seen
+    let mut expected: BTreeSet<Uuid> = seen
         .iter()
         .flat_map(|s| s.lock().unwrap().recorded.clone())
         .collect();
+    expected.extend(
+        cy.list_reports()
+            .unwrap()
+            .iter()
+            .filter(|r| r.note.starts_with("cy"))
+            .map(|r| r.id),
+    );
     assert_exactly_once(&pair.admin, &sam, &expected);
     log(
         TEST,
