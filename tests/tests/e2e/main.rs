@@ -5,6 +5,7 @@
 
 mod architecture;
 mod bad_input;
+mod balancer;
 mod cases;
 mod city_grid;
 mod cli;
