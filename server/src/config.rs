@@ -47,6 +47,10 @@ pub struct ServerSection {
     /// Connections each process keeps to a PostgreSQL store. Several
     /// processes share the database's `max_connections` (docs/scale.md).
     pub store_pool_size: usize,
+    /// This process's id inside every QUIC connection id it issues, which a
+    /// QUIC-aware balancer routes by (docs/scale.md): unique among the
+    /// processes behind one address (`--server-id` overrides it).
+    pub server_id: u16,
 }
 
 impl Default for ServerSection {
@@ -58,6 +62,7 @@ impl Default for ServerSection {
             public_addr: None,
             store: None,
             store_pool_size: crate::store::postgres::DEFAULT_POOL_SIZE,
+            server_id: 0,
         }
     }
 }

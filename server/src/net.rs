@@ -20,6 +20,7 @@ use crate::metrics;
 use crate::service::{Service, ServiceError, Session};
 use crate::tls;
 
+pub mod cid;
 mod progress;
 mod rate;
 mod registry;
@@ -50,6 +51,8 @@ const CLOSE_BUSY: u32 = 4;
 pub struct EdgeConfig {
     pub connections: ConnectionsSection,
     pub rate: RateSection,
+    /// Written into every connection id, for a balancer (`[server] server_id`).
+    pub server_id: u16,
 }
 
 /// Shared by every task of a running server.
@@ -103,12 +106,12 @@ impl RunningServer {
         let socket = bind_udp(listen)?;
         let mut endpoint_config =
             quinn::EndpointConfig::new(Arc::new(identity.stateless_reset_key()));
-        // Connection ids a restarted server still recognises as its own, so
-        // it answers a phone's stale connection with a stateless reset.
-        let cid_key = identity.connection_id_key();
-        endpoint_config.cid_generator(move || {
-            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
-        });
+        // Connection ids that name this process for a balancer, and that a
+        // restarted server or a sibling still recognises as the deployment's,
+        // so it answers a phone's stale connection with a stateless reset.
+        let (cid_key, server_id) = (identity.connection_id_key(), edge.server_id);
+        endpoint_config
+            .cid_generator(move || Box::new(cid::ServerIdGenerator::new(server_id, cid_key)));
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(config),
@@ -233,7 +236,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
 type Handshake = Shared<BoxFuture<'static, bool>>;
 
 /// The connection before its handshake completes, so a resumed device's
-/// Hello sent in 0-RTT is answered at once (ADR 0027), and the handshake.
+/// Hello sent in 0-RTT is answered at once (ADR 0028), and the handshake.
 async fn early(
     connecting: quinn::Connecting,
     timeout: Duration,
@@ -362,7 +365,7 @@ async fn authenticate(
     let outcome = match outcome {
         Err(refusal) => Err(refusal),
         Ok(message) => {
-            // A Hello may come in 0-RTT (ADR 0027); anything else waits for
+            // A Hello may come in 0-RTT (ADR 0028); anything else waits for
             // the completed handshake (an enrolment also for the key the
             // device proves in it).
             if !matches!(message, ClientMessage::Hello(_)) && !handshake.await {

@@ -37,7 +37,7 @@ pub struct Session {
     server: String,
     presented: Presented,
     /// A resumed connection's handshake, not yet complete: the first
-    /// request goes out in 0-RTT (ADR 0027).
+    /// request goes out in 0-RTT (ADR 0028).
     early: Option<Early>,
     /// Whether the server took this connection's 0-RTT request.
     early_data_accepted: bool,
@@ -232,7 +232,7 @@ async fn open(
 
 /// How many connections of this process to `server`, pinned to
 /// `fingerprint`, resumed their TLS session and had their first request
-/// taken in 0-RTT (ADR 0027).
+/// taken in 0-RTT (ADR 0028).
 pub fn early_data_accepted(server: &str, fingerprint: [u8; 32]) -> u64 {
     tls::Sessions::of(server, Pins::only(fingerprint)).map_or(0, |s| s.early_accepted())
 }
@@ -285,7 +285,7 @@ impl Session {
     }
 
     /// The first request of a resumed connection, sent in 0-RTT (only the
-    /// Hello is ever first: ADR 0027 says why its replay is harmless). It
+    /// Hello is ever first: ADR 0028 says why its replay is harmless). It
     /// must be answered within the connect timeout, handshake included, or
     /// the server counts as unreachable. A server that declined the early
     /// data (it lost the session, e.g. in a restart) gets it again now.

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod bad_input;
+mod balancer;
 mod cases;
 mod city_grid;
 mod cli;
@@ -29,6 +30,7 @@ mod reconnect;
 mod resumption;
 mod security;
 mod sim_remote;
+mod stranded;
 mod sync_gaps;
 mod upgrade;
 mod versions;
