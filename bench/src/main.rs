@@ -48,7 +48,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only this scenario (repeatable): push, pull, apply, wire, fleet,
-    /// grid, city, patrol, record, console, photo.
+    /// steady, grid, city, patrol, record, console, photo.
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
     /// Runs per figure (default 5, or 3 with --quick).

@@ -85,6 +85,8 @@ pub use patrol::{ImportedPatrol, PointInput};
 pub use photo::PhotoView;
 pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
+pub use link::quic::Timing as LinkTiming;
+pub use sync::live::LiveEvent;
 pub use sync::{CancelToken, Controls, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 

@@ -64,6 +64,8 @@ pub struct Metrics {
     /// A sync is one authenticated connection: counted and timed at its end.
     pub syncs: Counter,
     pub sync_seconds: Histogram,
+    /// Notices sent to connected devices (something new in their scope).
+    pub notices: Counter,
     /// Requests served on authenticated connections, by kind.
     pub requests: Family<Kind, Counter>,
     pub ops_applied: Counter,
@@ -105,6 +107,7 @@ impl Metrics {
             syncs: Counter::default(),
             // 10 ms … ~5.5 min: a sync with photos over a slow link is long.
             sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            notices: Counter::default(),
             requests: Family::default(),
             ops_applied: Counter::default(),
             ops_duplicate: Counter::default(),
@@ -148,6 +151,11 @@ impl Metrics {
             "sync_duration_seconds",
             "A sync's duration, hello to close",
             m.sync_seconds.clone(),
+        );
+        r.register(
+            "notices",
+            "Notices sent to connected devices",
+            m.notices.clone(),
         );
         r.register("requests", "Requests served, by kind", m.requests.clone());
         r.register("ops_applied", "Ops applied", m.ops_applied.clone());

@@ -16,16 +16,17 @@ use uuid::Uuid;
 
 use crate::config::{ConnectionsSection, RateSection};
 use crate::metrics;
-use crate::service::{Service, ServiceError, Session};
+use crate::service::{Service, ServiceError};
 use crate::tls;
 
+mod notices;
 mod progress;
 mod rate;
 mod registry;
 
 use progress::Progress;
 use rate::RateLimiter;
-use registry::Registry;
+use registry::{Live, Registry, SessionCell};
 
 /// How long a shutdown waits for connection closes to be delivered.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
@@ -74,6 +75,7 @@ pub struct RunningServer {
     edge: Arc<Edge>,
     accept_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
+    notice_task: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -127,6 +129,7 @@ impl RunningServer {
         });
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), edge.clone()));
         let watch_task = tokio::spawn(watch_revocations(edge.clone()));
+        let notice_task = tokio::spawn(notices::tell_devices(edge.clone()));
         Ok(Self {
             local_addr,
             fingerprint: identity.fingerprint(),
@@ -134,6 +137,7 @@ impl RunningServer {
             edge,
             accept_task,
             watch_task,
+            notice_task,
         })
     }
 
@@ -156,6 +160,12 @@ impl RunningServer {
         self.edge.registry.snapshot().len()
     }
 
+    /// Connections authenticated since the start (each a handshake): a
+    /// sync on a device's long-lived connection adds none.
+    pub fn connections_opened(&self) -> u64 {
+        self.edge.registry.opened()
+    }
+
     /// Closes every connection and waits briefly for the close to reach the
     /// peers. A peer that vanished mid-handshake would otherwise hold the
     /// wait until its idle timeout: an operator's Ctrl-C must not hang.
@@ -163,6 +173,7 @@ impl RunningServer {
         self.endpoint.close(0u32.into(), b"server shutting down");
         self.accept_task.abort();
         self.watch_task.abort();
+        self.notice_task.abort();
         let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.endpoint.wait_idle()).await;
     }
 }
@@ -242,13 +253,14 @@ impl Drop for SyncEnd {
 /// shapes and answered in them (`gridwarden_protocol::versions`).
 async fn serve_connection(
     conn: quinn::Connection,
-    session: Session,
+    session: SessionCell,
     version: u16,
     _registration: registry::Registration,
     edge: Arc<Edge>,
 ) {
     let remote = conn.remote_address();
-    tracing::info!(%remote, device = %session.device_id, user = %session.user, version, "device connected");
+    let first = session.current();
+    tracing::info!(%remote, device = %first.device_id, user = %first.user, version, "device connected");
     let metrics = metrics::get();
     metrics.connections.inc();
     metrics.connections_open.inc();
@@ -256,7 +268,6 @@ async fn serve_connection(
     // Counted when the connection ends, however it ends.
     let _sync = SyncEnd(started);
     conn.set_max_concurrent_bi_streams(edge.connections.max_streams.into());
-    let session = Arc::new(session);
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
@@ -287,7 +298,7 @@ fn device_key(conn: &quinn::Connection) -> Option<[u8; 32]> {
 async fn authenticate(
     conn: &quinn::Connection,
     edge: &Arc<Edge>,
-) -> Option<(Session, u16, registry::Registration)> {
+) -> Option<(SessionCell, u16, registry::Registration)> {
     let remote = conn.remote_address();
     let hello_timeout = Duration::from_secs(edge.connections.hello_timeout_s);
     let (mut send, recv) = match tokio::time::timeout(hello_timeout, conn.accept_bi()).await {
@@ -335,9 +346,15 @@ async fn authenticate(
                             limited(why)
                         })?;
                     let max = edge.connections.max_per_device as usize;
+                    let session = SessionCell::new(session);
+                    let live = Live {
+                        conn: conn.clone(),
+                        version,
+                        session: session.clone(),
+                    };
                     let registration =
                         edge.registry
-                            .register(device, conn.clone(), max)
+                            .register(device, live, max)
                             .map_err(|open| {
                                 limited(format!(
                                 "this device already has {open} connections open; close the others or wait"
@@ -378,9 +395,10 @@ async fn serve_stream(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     edge: Arc<Edge>,
-    session: Arc<Session>,
+    cell: SessionCell,
     version: u16,
 ) {
+    let session = cell.current();
     let device = session.device_id;
     let timeout = edge.request_timeout();
     if let Err(rate::Limited(why)) = edge.limiter.request(device, Instant::now()) {
@@ -406,13 +424,30 @@ async fn serve_stream(
                     metrics::get().rate_limited("ops");
                     ServerMessage::error(ErrorCode::RateLimited, why)
                 }
-                Ok(()) => {
-                    let service = edge.service.clone();
-                    let session = session.clone();
-                    run_blocking(move || Ok(service.handle(&session, message)))
-                        .await
-                        .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
-                }
+                Ok(()) => match message {
+                    // A later sync on a long-lived connection: the session
+                    // is read again (cells, a disabled user) for it.
+                    ClientMessage::Hello(hello) => {
+                        let service = edge.service.clone();
+                        let outcome = run_blocking(move || {
+                            service.hello_again(&session, &hello, version)
+                        })
+                        .await;
+                        match outcome {
+                            Ok((renewed, welcome)) => {
+                                cell.replace(renewed);
+                                ServerMessage::Welcome(welcome)
+                            }
+                            Err(e) => ServerMessage::Error(e.to_wire()),
+                        }
+                    }
+                    message => {
+                        let service = edge.service.clone();
+                        run_blocking(move || Ok(service.handle(&session, message)))
+                            .await
+                            .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+                    }
+                },
             }
         }
         Err(refusal) => {

@@ -13,6 +13,7 @@ pub mod process;
 pub mod pull;
 pub mod push;
 pub mod record;
+pub mod steady;
 pub mod wire;
 
 use crate::context::Context;
@@ -51,6 +52,11 @@ pub const ALL: &[Scenario] = &[
         name: "fleet",
         what: "2,000 devices sync at once against a server process",
         run: fleet::run,
+    },
+    Scenario {
+        name: "steady",
+        what: "2,000 devices keep their connections and sync once a minute; a supervisor's step reaches a liaison's open app",
+        run: steady::run,
     },
     Scenario {
         name: "grid",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gridwarden_protocol::enrolment::hex;
 use gridwarden_protocol::frame::{self, FrameDecoder, DEFAULT_MAX_FRAME, HEADER_LEN};
-use gridwarden_protocol::{ClientMessage, ServerMessage, SERVER_NAME};
+use gridwarden_protocol::{ClientMessage, Notice, ServerMessage, SERVER_NAME};
 use quinn::crypto::rustls::QuicClientConfig;
 
 use super::{Connect, Exchange};
@@ -18,10 +18,32 @@ use crate::tls::{self, DeviceKey, Pins, Presented};
 /// How long a connection waits for the server's handshake by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection that hears nothing for this long is dead. Keep-alives below
-/// it keep a connection open while the server prepares a large answer.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How long a silent connection lives, and how often the device says it is
+/// there: for phones' radios and carriers' NATs (ADR 0027). The keep-alive
+/// also keeps a connection open while the server prepares a large answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// A connection that hears nothing for this long is dead.
+    pub idle: Duration,
+    /// A keep-alive packet after this much silence.
+    pub keep_alive: Duration,
+}
+
+impl Default for Timing {
+    /// 25 s stays under the 30 s after which many carrier NATs forget a UDP
+    /// mapping; 60 s lets two keep-alives be lost before the connection is.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Unprompted streams the device takes from the server at once (notices).
+const MAX_NOTICE_STREAMS: u32 = 8;
+/// A notice is a few dozen bytes; a stream longer than this is not one.
+const MAX_NOTICE_BYTES: usize = 64 * 1024;
 /// Longest wait for one answer, on top of the idle timeout, so a server that
 /// keeps the connection alive but never answers cannot hang a sync.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -67,6 +89,24 @@ pub async fn connect_pinned(server: &str, pins: Pins, timeout: Duration) -> Resu
     connect_with_key(server, pins, timeout, None).await
 }
 
+/// [`connect_pinned`] with the connection's `timing` (a long-lived one).
+pub async fn connect_timed(
+    server: &str,
+    pins: Pins,
+    timeout: Duration,
+    timing: Timing,
+) -> Result<Session> {
+    let (endpoint, conn, presented) = open(server, pins, timeout, None, timing).await?;
+    Ok(Session {
+        endpoint,
+        conn,
+        server: server.to_owned(),
+        presented,
+        bytes_sent: 0,
+        bytes_received: 0,
+    })
+}
+
 /// Connects trusting only `pins`, showing `key` in the handshake (a device
 /// that enrols: its retry after a lost answer is recognised by it).
 pub async fn connect_with_key(
@@ -75,7 +115,7 @@ pub async fn connect_with_key(
     timeout: Duration,
     key: Option<&DeviceKey>,
 ) -> Result<Session> {
-    let (endpoint, conn, presented) = open(server, pins, timeout, key).await?;
+    let (endpoint, conn, presented) = open(server, pins, timeout, key, Timing::default()).await?;
     Ok(Session {
         endpoint,
         conn,
@@ -98,6 +138,7 @@ pub async fn connect_quic(
         Pins::only(fingerprint),
         DEFAULT_CONNECT_TIMEOUT,
         None,
+        Timing::default(),
     )
     .await?;
     Ok((endpoint, conn))
@@ -108,6 +149,7 @@ async fn open(
     pins: Pins,
     timeout: Duration,
     key: Option<&DeviceKey>,
+    timing: Timing,
 ) -> Result<(quinn::Endpoint, quinn::Connection, Presented)> {
     let addr = resolve(server).await?;
     let (tls_config, verifier) = tls::client_config(pins, key)
@@ -115,12 +157,13 @@ async fn open(
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(
-        IDLE_TIMEOUT
-            .try_into()
-            .expect("idle timeout fits a QUIC varint"),
-    ));
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    let idle = timing
+        .idle
+        .try_into()
+        .map_err(|_| ClientError::Protocol("the idle timeout is too long for QUIC".into()))?;
+    transport.max_idle_timeout(Some(idle));
+    transport.keep_alive_interval(Some(timing.keep_alive));
+    transport.max_concurrent_uni_streams(MAX_NOTICE_STREAMS.into());
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(Arc::new(transport));
 
@@ -181,6 +224,19 @@ impl Session {
         self.endpoint.rebind(socket)
     }
 
+    /// Whether the connection is still open (a long-lived one may have
+    /// been closed by the server, a timeout or the network since).
+    pub fn is_open(&self) -> bool {
+        self.conn.close_reason().is_none()
+    }
+
+    /// The server's notices on this connection, as they come.
+    pub fn notices(&self) -> Notices {
+        Notices {
+            conn: self.conn.clone(),
+        }
+    }
+
     /// The local address the connection currently sends from.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.endpoint.local_addr()
@@ -228,6 +284,32 @@ impl Session {
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
         let _ = tokio::time::timeout(Duration::from_millis(500), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// What the server tells this device unprompted on a connection, each on a
+/// stream it opens (brief decision 7).
+pub struct Notices {
+    conn: quinn::Connection,
+}
+
+impl Notices {
+    /// The next notice; `None` once the connection is closed. A stream
+    /// that holds something else is an error, and the next call goes on.
+    pub async fn next(&mut self) -> Option<Result<Notice>> {
+        let mut stream = self.conn.accept_uni().await.ok()?;
+        let read = stream.read_to_end(MAX_NOTICE_BYTES).await;
+        Some(match read {
+            Err(e) => Err(ClientError::Protocol(format!("an unreadable notice: {e}"))),
+            Ok(bytes) => match decode_answer(&bytes) {
+                Ok(ServerMessage::Notice(notice)) => Ok(notice),
+                Ok(other) => Err(ClientError::Protocol(format!(
+                    "the server sent {} unasked",
+                    super::message_name(&other)
+                ))),
+                Err(e) => Err(e),
+            },
+        })
     }
 }
 
