@@ -429,10 +429,9 @@ async fn serve_stream(
                     // is read again (cells, a disabled user) for it.
                     ClientMessage::Hello(hello) => {
                         let service = edge.service.clone();
-                        let outcome = run_blocking(move || {
-                            service.hello_again(&session, &hello, version)
-                        })
-                        .await;
+                        let outcome =
+                            run_blocking(move || service.hello_again(&session, &hello, version))
+                                .await;
                         match outcome {
                             Ok((renewed, welcome)) => {
                                 cell.replace(renewed);

@@ -197,7 +197,9 @@ impl TestServer {
     /// Connections authenticated since this server started (each cost a
     /// handshake): a sync on a kept connection adds none.
     pub fn connections_opened(&self) -> u64 {
-        self.running.as_ref().map_or(0, RunningServer::connections_opened)
+        self.running
+            .as_ref()
+            .map_or(0, RunningServer::connections_opened)
     }
 
     /// Starts again on the same port and data directory.

@@ -161,7 +161,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             _ => missed += 1,
         }
         // Spread over the steady period rather than back to back.
-        runtime.block_on(tokio::time::sleep(period / steps as u32));
+        runtime.block_on(async { tokio::time::sleep(period / steps as u32).await });
     }
     let rounds = runtime.block_on(day)??;
     let moved = gridwarden_e2e::metrics::deltas(&before, &scrape()?);

@@ -7,8 +7,8 @@ use crate::error::{ClientError, Result};
 use crate::link::quic::{self, Session};
 use crate::link::Connect;
 use crate::local::Device;
-use crate::tls::Pins;
 use crate::store::meta;
+use crate::tls::Pins;
 
 /// Opens QUIC connections to the server this device is enrolled with.
 #[derive(Clone, Copy)]

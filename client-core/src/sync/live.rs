@@ -69,7 +69,11 @@ impl Kept {
 
     /// Whether a connection is kept open now.
     pub async fn is_open(&self) -> bool {
-        self.slot.lock().await.as_ref().is_some_and(Session::is_open)
+        self.slot
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(Session::is_open)
     }
 
     /// Closes the kept connection (the app goes to the background).
@@ -119,9 +123,10 @@ pub(crate) struct KeptLink<'a> {
 
 impl KeptLink<'_> {
     async fn request(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        let session = self.slot.as_mut().ok_or_else(|| {
-            ClientError::Offline("the connection to the server was lost".into())
-        })?;
+        let session = self
+            .slot
+            .as_mut()
+            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
         let answer = session.request(message).await;
         if matches!(&answer, Err(e) if e.is_offline()) {
             // Lost: the next sync opens a new one.

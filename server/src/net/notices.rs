@@ -32,7 +32,10 @@ pub(super) async fn tell_devices(edge: Arc<Edge>) {
             // Fell behind: which changes were missed is unknown, so every
             // connected device is told to pull.
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "notices fell behind; every connected device is told to pull");
+                tracing::warn!(
+                    missed,
+                    "notices fell behind; every connected device is told to pull"
+                );
                 None
             }
             Err(RecvError::Closed) => return,

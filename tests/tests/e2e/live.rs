@@ -28,8 +28,11 @@ fn app_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn next(rt: &tokio::runtime::Runtime, events: &mut mpsc::UnboundedReceiver<LiveEvent>) -> LiveEvent {
-    rt.block_on(tokio::time::timeout(AT_MOST, events.recv()))
+fn next(
+    rt: &tokio::runtime::Runtime,
+    events: &mut mpsc::UnboundedReceiver<LiveEvent>,
+) -> LiveEvent {
+    rt.block_on(async { tokio::time::timeout(AT_MOST, events.recv()).await })
         .expect("an event within the bound")
         .expect("the watch is running")
 }
@@ -43,7 +46,9 @@ fn disposed_case(ann: &Client, sam: &Client, here: gridwarden_protocol::Location
     ann.sync().unwrap();
     sam.sync().unwrap();
     let steps = [
-        CaseOp::Register { note: "立案".into() },
+        CaseOp::Register {
+            note: "立案".into(),
+        },
         CaseOp::Dispatch {
             department: String::new(),
             note: String::new(),

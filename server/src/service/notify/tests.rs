@@ -65,7 +65,14 @@ fn a_committed_push_is_told_to_the_devices_whose_scope_it_touches() {
     let OpBody::Report { report_id, .. } = op.body else {
         unreachable!()
     };
-    data.service.push(&ann, Push { ops: vec![op.clone()] }).unwrap();
+    data.service
+        .push(
+            &ann,
+            Push {
+                ops: vec![op.clone()],
+            },
+        )
+        .unwrap();
     let change = changes.try_recv().expect("the push was published");
     assert_eq!(change.by_device, ann.device_id);
     assert_eq!(change.reports.len(), 1);
@@ -81,7 +88,10 @@ fn a_committed_push_is_told_to_the_devices_whose_scope_it_touches() {
         ..ann.clone()
     };
     let notice = service.notice_for(&same_user_other_phone, &change).unwrap();
-    assert_eq!((notice.kind, notice.ids), (NoticeKind::Changed, vec![report_id]));
+    assert_eq!(
+        (notice.kind, notice.ids),
+        (NoticeKind::Changed, vec![report_id])
+    );
     let of_the_cell = other("bo", Role::Liaison, &[cell.as_str()]);
     assert!(service.notice_for(&of_the_cell, &change).is_some());
     let elsewhere = other("cy", Role::Warden, &["999999999999999"]);
