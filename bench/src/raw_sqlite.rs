@@ -101,6 +101,7 @@ pub fn device_record(
     source_home: &Path,
     dest_home: &Path,
     count: usize,
+    synchronous: &str,
 ) -> anyhow::Result<Vec<Duration>> {
     let (reports, outbox) = {
         let source = Store::open(source_home)?;
@@ -114,6 +115,11 @@ pub fn device_record(
         "the source device holds fewer than {count} recorded reports"
     );
     let mut store = Store::open(dest_home)?;
+    // The device's own setting is NORMAL; FULL measures the choice not made
+    // (an fsync inside every commit, ADR 0026).
+    store
+        .conn()
+        .pragma_update(None, "synchronous", synchronous)?;
     let report_sql = insert_sql("reports", reports[0].len());
     let outbox_sql = insert_sql("outbox", outbox[0].len());
     let mut times = Vec::with_capacity(count);

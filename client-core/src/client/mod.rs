@@ -114,6 +114,14 @@ impl Client {
         self.device.lock_store()
     }
 
+    /// Returns once every change made so far is on the phone's storage.
+    /// Changes reach it within milliseconds anyway (a background sync after
+    /// each commit, ADR 0026); an app may call this when it goes to the
+    /// background, a benchmark to measure how long that takes.
+    pub fn flush_to_storage(&self) {
+        self.device.flush_to_storage()
+    }
+
     pub fn is_enrolled(&self) -> Result<bool> {
         Ok(meta::enrolment(self.lock_store().conn())?.is_some())
     }

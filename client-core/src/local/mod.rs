@@ -79,6 +79,14 @@ impl Device {
         PhotoFiles::new(&self.home)
     }
 
+    /// Waits until every user write made so far is on the storage (an app
+    /// going to the background, a test cutting the power).
+    pub fn flush_to_storage(&self) {
+        // Not holding the store while waiting: recording goes on meanwhile.
+        let sync = self.lock_store().durable_handle();
+        sync.flush();
+    }
+
     /// The server's limits as this device knows them ([`limits`]).
     pub fn limits(&self) -> Result<gridwarden_protocol::DeviceLimits> {
         limits::current(self.lock_store().conn())
@@ -90,6 +98,9 @@ impl Device {
         let tx = store.transaction()?;
         let out = work(&tx, &*self.clock)?;
         tx.commit()?;
+        // What the user did goes to the storage now, not at the next
+        // checkpoint (a power cut would otherwise lose it).
+        store.request_durable();
         Ok(out)
     }
 
@@ -104,6 +115,7 @@ impl Device {
         let tx = store.transaction()?;
         let out = work(&tx, &mut cache, &*self.clock)?;
         tx.commit()?;
+        store.request_durable();
         Ok(out)
     }
 }

@@ -279,6 +279,9 @@ impl SyncEngine {
     }
 
     fn next_push(&mut self, store: &mut Store) -> Result<Step> {
+        // An op goes out only once it is on the storage: a power cut can
+        // then never lose an op the server holds (ADR 0026).
+        store.flush_to_storage();
         let batch = outbox::batch_after(
             store.conn(),
             self.last_pushed_seq,

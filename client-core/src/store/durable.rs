@@ -1,0 +1,156 @@
+//! Puts the user's writes on the storage soon after they commit, off the
+//! recording path (ADR 0026).
+//!
+//! The store runs `synchronous=NORMAL` in WAL mode: a commit appends its pages
+//! to `client.db-wal` and returns without waiting for the flash; SQLite syncs
+//! the log only before a checkpoint. That keeps recording a report far under
+//! its 1 ms budget and survives a killed app (the kernel holds the written
+//! pages), but on its own a power cut (a battery pulled, a phone that dies
+//! hard) could drop everything since the last checkpoint — a whole day
+//! offline. `synchronous=FULL` would sync every commit on the caller's time:
+//! measured in the benchmark's `record` scenario, that is the cost a warden
+//! would wait on for each report.
+//!
+//! So a background thread syncs the log after each user write instead: a
+//! commit asks for a sync ([`WalSync::request`]), the thread runs one
+//! `fdatasync` of the log covering every request made before it started, and
+//! requests made meanwhile are covered by the next one. A power cut can then
+//! lose only the writes of the last sync in flight (one flash sync, a few
+//! milliseconds), never a torn or half-applied one: SQLite ignores log frames
+//! after the last whole commit, which `tests::power_cut` checks by cutting the
+//! files at every point.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Requests and completed syncs, counted; the thread syncs while `done` lags.
+#[derive(Debug, Default)]
+struct State {
+    requested: u64,
+    done: u64,
+    stop: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is two counters and a flag: usable after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The log syncer of one open store.
+#[derive(Debug)]
+pub struct WalSync {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WalSync {
+    /// Starts the syncer for the database at `db` (its log is `db` + `-wal`).
+    pub fn start(db: &Path) -> io::Result<WalSync> {
+        let shared = Arc::new(Shared::default());
+        let log = wal_path(db);
+        let thread = std::thread::Builder::new()
+            .name("gridwarden-wal-sync".into())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || run(&shared, &log)
+            })?;
+        Ok(WalSync {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for the log to reach the storage; returns a ticket for
+    /// [`WalSync::wait`]. Call after the commit: a sync started before the
+    /// commit's pages were written would not cover them.
+    pub fn request(&self) -> u64 {
+        let mut state = self.shared.lock();
+        state.requested += 1;
+        let ticket = state.requested;
+        drop(state);
+        self.shared.changed.notify_all();
+        ticket
+    }
+
+    /// Waits until a sync that started after request `ticket` has finished.
+    pub fn wait(&self, ticket: u64) {
+        let mut state = self.shared.lock();
+        while state.done < ticket && !state.stop {
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Everything requested so far is on the storage when this returns.
+    pub fn flush(&self) {
+        let ticket = self.shared.lock().requested;
+        self.wait(ticket);
+    }
+}
+
+impl Drop for WalSync {
+    fn drop(&mut self) {
+        // The thread finishes what was requested before it stops.
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(shared: &Shared, log: &Path) {
+    let mut state = shared.lock();
+    loop {
+        if state.done < state.requested {
+            let covers = state.requested;
+            drop(state);
+            if let Err(e) = sync_file(log) {
+                tracing::warn!(error = %e, path = %log.display(), "could not sync the store's log");
+            }
+            state = shared.lock();
+            state.done = covers;
+            shared.changed.notify_all();
+        } else if state.stop {
+            return;
+        } else {
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// `fdatasync` of the log. A missing log means SQLite checkpointed it into the
+/// database and removed it, which it does only after syncing the database.
+fn sync_file(path: &Path) -> io::Result<()> {
+    match OpenOptions::new().write(true).open(path) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests;
