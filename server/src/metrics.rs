@@ -61,7 +61,8 @@ pub struct Metrics {
     pub connections_open: Gauge,
     /// Connections turned away before or at authentication.
     pub connections_refused: Family<Reason, Counter>,
-    /// A sync is one authenticated connection: counted and timed at its end.
+    /// A sync is one authenticated connection, counted and timed at its
+    /// end, or a later Hello on a connection an app keeps open (ADR 0027).
     pub syncs: Counter,
     pub sync_seconds: Histogram,
     /// Notices sent to connected devices (something new in their scope).
@@ -144,7 +145,7 @@ impl Metrics {
         );
         r.register(
             "syncs",
-            "Syncs (authenticated connections) ended",
+            "Syncs: authenticated connections ended, and later hellos on kept ones",
             m.syncs.clone(),
         );
         r.register(

@@ -434,6 +434,8 @@ async fn serve_stream(
                                 .await;
                         match outcome {
                             Ok((renewed, welcome)) => {
+                                // Another sync, on a connection kept open.
+                                metrics::get().syncs.inc();
                                 cell.replace(renewed);
                                 ServerMessage::Welcome(welcome)
                             }
