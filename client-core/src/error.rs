@@ -35,8 +35,9 @@ pub enum ClientError {
     #[error("{0}")]
     Offline(String),
 
-    /// The server answered the request with a refusal.
-    #[error("the server refused the request: {message}")]
+    /// The server answered the request with a refusal, or (a retryable
+    /// code) could not take it now.
+    #[error("{}", refusal(*code, message))]
     Refused { code: ErrorCode, message: String },
 
     #[error(
@@ -120,5 +121,37 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::PhotoTooLarge => "photo_too_large",
         ErrorCode::CorruptChunk => "corrupt_chunk",
         ErrorCode::RateLimited => "rate_limited",
+    }
+}
+
+/// A refusal as the user reads it: a passing failure (the server's database
+/// restarting, a rate limit) is not a "no" to what they asked.
+fn refusal(code: ErrorCode, message: &str) -> String {
+    if code.is_retryable() {
+        format!("the server could not take the request now: {message}")
+    } else {
+        format!("the server refused the request: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passing_failure_is_not_called_a_refusal() {
+        let busy = ClientError::Refused {
+            code: ErrorCode::Internal,
+            message: "try again".into(),
+        };
+        assert_eq!(
+            busy.to_string(),
+            "the server could not take the request now: try again"
+        );
+        let no = ClientError::Refused {
+            code: ErrorCode::Forbidden,
+            message: "not yours".into(),
+        };
+        assert_eq!(no.to_string(), "the server refused the request: not yours");
     }
 }

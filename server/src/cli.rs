@@ -37,7 +37,8 @@ pub struct Cli {
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, that several server
     /// processes may share (docs/scale.md). Default: GRIDWARDEN_STORE, else
     /// `store` in server.toml's [server] section, else `sqlite`.
-    #[arg(long, global = true, env = "GRIDWARDEN_STORE")]
+    // Its value may hold a password: `--help` must not print it.
+    #[arg(long, global = true, env = "GRIDWARDEN_STORE", hide_env_values = true)]
     store: Option<String>,
     /// Log lines on stderr: `text` (coloured only on a terminal) or `json`
     /// (one object a line).
@@ -114,6 +115,11 @@ enum Command {
         /// config's `console.http`, 127.0.0.1:8080).
         #[arg(long)]
         http: Option<String>,
+        /// This process's id in its QUIC connection ids, for a balancer in
+        /// front of several processes (default: the config's
+        /// `server.server_id`, 0). See docs/scale.md.
+        #[arg(long, env = "GRIDWARDEN_SERVER_ID")]
+        server_id: Option<u16>,
     },
     /// The supervisor console (a web page served by `serve`).
     Console {
@@ -559,9 +565,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if store != StoreLocation::Embedded {
         logging::notice(&format!("store: {}", store.shown(&located.path)));
     }
-    let data = DataDir::open_on(
+    let data = DataDir::open_pooled(
         &located.path,
         &store,
+        config.server.store_pool_size,
         config.service_limits(),
         gridwarden_protocol::clock::system(),
     )?;
@@ -582,8 +589,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             public_addr,
             http,
+            server_id,
         } => {
             let _lock = serve_lock;
+            let mut config = config;
+            if let Some(id) = server_id {
+                config.server.server_id = id;
+            }
             serve(data, &config, listen, public_addr, http)
         }
         Command::Console {
@@ -760,7 +772,7 @@ fn print_copied(c: &admin::backup::Copied, json: bool, what: &str) -> anyhow::Re
 
 fn config_command(config: &Config, command: &ConfigCommand) -> anyhow::Result<()> {
     match command {
-        ConfigCommand::Show => outln!("{}", config.to_toml()),
+        ConfigCommand::Show => outln!("{}", config.redacted().to_toml()),
         ConfigCommand::Check { file } => {
             Config::load(file)?;
             outln!("{}: fine", file.display());
@@ -785,6 +797,7 @@ fn serve(
     let edge = EdgeConfig {
         connections: config.connections.clone(),
         rate: config.rate.clone(),
+        server_id: config.server.server_id,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -795,6 +808,12 @@ fn serve(
             edge,
         )
         .with_context(|| format!("listening on {listen}"))?;
+        if config.server.server_id != 0 {
+            logging::notice(&format!(
+                "server id {} in every connection id (docs/scale.md)",
+                config.server.server_id
+            ));
+        }
         let store = data.store();
         store.set_meta(crate::LISTEN_ADDR_KEY, &server.local_addr.to_string())?;
         let public_addr = admin::settle_public_addr(&data, public_addr.as_deref(), server.local_addr)?;

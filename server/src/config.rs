@@ -44,6 +44,13 @@ pub struct ServerSection {
     /// or a `postgres://` URL (`--store` and `GRIDWARDEN_STORE` override it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// Connections each process keeps to a PostgreSQL store. Several
+    /// processes share the database's `max_connections` (docs/scale.md).
+    pub store_pool_size: usize,
+    /// This process's id inside every QUIC connection id it issues, which a
+    /// QUIC-aware balancer routes by (docs/scale.md): unique among the
+    /// processes behind one address (`--server-id` overrides it).
+    pub server_id: u16,
 }
 
 impl Default for ServerSection {
@@ -54,6 +61,8 @@ impl Default for ServerSection {
                 .expect("default listen address"),
             public_addr: None,
             store: None,
+            store_pool_size: crate::store::postgres::DEFAULT_POOL_SIZE,
+            server_id: 0,
         }
     }
 }
@@ -260,6 +269,18 @@ impl Config {
         }
     }
 
+    /// This configuration with the store URL's password masked: what
+    /// `config show` prints.
+    pub fn redacted(&self) -> Self {
+        let mut shown = self.clone();
+        shown.server.store = shown
+            .server
+            .store
+            .as_deref()
+            .map(crate::store::postgres::redacted_url);
+        shown
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("the config serialises")
     }
@@ -269,6 +290,10 @@ impl Config {
         let l = &self.limits;
         let c = &self.connections;
         let r = &self.rate;
+        let pool = crate::store::postgres::MAX_POOL_SIZE;
+        if !(1..=pool).contains(&self.server.store_pool_size) {
+            bail!("server.store_pool_size must be between 1 and {pool}");
+        }
         let min_frame = 64 * 1024 + 1024;
         if !(min_frame..=64 * 1024 * 1024).contains(&l.max_frame_bytes) {
             bail!("limits.max_frame_bytes must be between {min_frame} and 67108864 (64 MiB)");

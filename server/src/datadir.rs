@@ -11,7 +11,8 @@ use gridwarden_protocol::clock::{self, SharedClock};
 
 use crate::photos::PhotoStore;
 use crate::service::{Limits, Service};
-use crate::store::Store;
+use crate::store::prelude::*;
+use crate::store::{GridMember, StoredCell};
 use crate::tls::{self, Identity};
 
 pub mod live;
@@ -29,6 +30,9 @@ pub const SAMPLE_GRID: &str = include_str!("../data/sample-grid.geojson");
 pub const SAMPLE_GRID_NAME: &str = "Qingshan New District (fictional) sample layer";
 pub const PHOTOS_DIR: &str = "photos";
 const INITIALISED_KEY: &str = "initialised_ms";
+/// Written first by the unit of work that loads the defaults: the lock that
+/// makes processes starting together on one database load them once.
+const INITIALISING_KEY: &str = "initialising_ms";
 
 pub struct DataDir {
     pub path: PathBuf,
@@ -61,9 +65,27 @@ impl DataDir {
         limits: Limits,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        Self::open_pooled(
+            path,
+            store,
+            crate::store::postgres::DEFAULT_POOL_SIZE,
+            limits,
+            clock,
+        )
+    }
+
+    /// [`DataDir::open_on`], keeping up to `pool_size` connections to a
+    /// PostgreSQL store (`[server] store_pool_size`).
+    pub fn open_pooled(
+        path: &Path,
+        store: &StoreLocation,
+        pool_size: usize,
+        limits: Limits,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("creating data directory {}", path.display()))?;
-        let store = store.open(path)?;
+        let store = store.open_pooled(path, pool_size)?;
         let identity = tls::load_or_create(path)?;
         let photos = PhotoStore::open(&path.join(PHOTOS_DIR))
             .with_context(|| format!("opening the photo store in {}", path.display()))?;
@@ -87,20 +109,82 @@ fn initialise(service: &Service) -> anyhow::Result<()> {
     if store.meta(INITIALISED_KEY)?.is_some() {
         return Ok(());
     }
-    if store.categories_version()? == 0 {
-        let table: CategoryTable =
-            serde_json::from_str(DEFAULT_CATEGORIES).context("bundled category table")?;
-        store.put_categories(&table, now)?;
-    }
-    if store.grid_version()? == 0 {
+    // Read before the unit of work: a directory from before the key existed
+    // holds a table or a layer already. Checked again under the lock below.
+    let table: Option<CategoryTable> = if store.categories_version()? == 0 {
+        Some(serde_json::from_str(DEFAULT_CATEGORIES).context("bundled category table")?)
+    } else {
+        None
+    };
+    let cells: Option<Vec<StoredCell>> = if store.grid_version()? == 0 {
         let cells = gridwarden_grid::parse_geojson(
             SAMPLE_GRID,
             &gridwarden_grid::CodePattern::default_15(),
         )
         .context("bundled sample grid layer")?;
-        crate::grid::add_layer(store.as_ref(), SAMPLE_GRID_NAME, &cells, now)?;
-        tracing::info!(cells = cells.len(), "loaded the bundled sample grid layer");
+        Some(cells.iter().map(crate::grid::stored_cell).collect())
+    } else {
+        None
+    };
+    // Several processes may start together on one empty PostgreSQL
+    // database. The unit's first write takes the `initialising` row, so the
+    // others wait for the first to commit, then find it initialised and load
+    // nothing: the defaults are loaded once.
+    let loaded = write(store.as_ref(), |tx| {
+        tx.set_meta(INITIALISING_KEY, &now.to_string())?;
+        if tx.meta(INITIALISED_KEY)?.is_some() {
+            return Ok(None);
+        }
+        if let Some(table) = &table {
+            tx.put_categories(table, now)?;
+        }
+        if let Some(cells) = &cells {
+            for chunk in cells.chunks(512) {
+                tx.put_grid_cells(chunk)?;
+            }
+            let members: Vec<GridMember> = cells.iter().map(|c| c.member.clone()).collect();
+            tx.commit_grid_layer(SAMPLE_GRID_NAME, &members, now)?;
+        }
+        tx.set_meta(INITIALISED_KEY, &now.to_string())?;
+        Ok(Some(cells.as_ref().map_or(0, Vec::len)))
+    })?;
+    if let Some(cells) = loaded.filter(|n| *n > 0) {
+        tracing::info!(cells, "loaded the bundled sample grid layer");
     }
-    store.set_meta(INITIALISED_KEY, &now.to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod first_start {
+    use super::*;
+    use crate::store::postgres::cluster;
+
+    /// Four processes' first start on one empty PostgreSQL database, at
+    /// once: the category table and the sample layer are loaded once.
+    #[test]
+    fn directories_opened_together_on_one_empty_database_load_the_defaults_once() {
+        let Some(c) = cluster::shared() else {
+            return;
+        };
+        let store = StoreLocation::Postgres(c.database());
+        let tmp = tempfile::tempdir().unwrap();
+        let opened: Vec<DataDir> = std::thread::scope(|s| {
+            let opening: Vec<_> = (0..4)
+                .map(|i| {
+                    let (dir, store) = (tmp.path().join(format!("p{i}")), &store);
+                    s.spawn(move || {
+                        DataDir::open_on(&dir, store, Limits::default(), clock::system())
+                    })
+                })
+                .collect();
+            opening
+                .into_iter()
+                .map(|o| o.join().unwrap().unwrap())
+                .collect()
+        });
+        let s = opened[3].store();
+        assert_eq!(s.categories_version().unwrap(), 1);
+        assert_eq!(s.grid_version().unwrap(), 1);
+        assert_eq!(s.grid_layers().unwrap().len(), 1);
+    }
 }

@@ -62,7 +62,7 @@ pub struct Metrics {
     /// Connections turned away before or at authentication.
     pub connections_refused: Family<Reason, Counter>,
     /// A sync is one authenticated connection, counted and timed at its
-    /// end, or a later Hello on a connection an app keeps open (ADR 0027).
+    /// end, or a later Hello on a connection an app keeps open (ADR 0028).
     pub syncs: Counter,
     pub sync_seconds: Histogram,
     /// Notices sent to connected devices (something new in their scope).

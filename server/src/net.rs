@@ -19,6 +19,7 @@ use crate::metrics;
 use crate::service::{Service, ServiceError};
 use crate::tls;
 
+pub mod cid;
 mod notices;
 mod progress;
 mod rate;
@@ -50,6 +51,8 @@ const CLOSE_BUSY: u32 = 4;
 pub struct EdgeConfig {
     pub connections: ConnectionsSection,
     pub rate: RateSection,
+    /// Written into every connection id, for a balancer (`[server] server_id`).
+    pub server_id: u16,
 }
 
 /// Shared by every task of a running server.
@@ -104,12 +107,12 @@ impl RunningServer {
         let socket = bind_udp(listen)?;
         let mut endpoint_config =
             quinn::EndpointConfig::new(Arc::new(identity.stateless_reset_key()));
-        // Connection ids a restarted server still recognises as its own, so
-        // it answers a phone's stale connection with a stateless reset.
-        let cid_key = identity.connection_id_key();
-        endpoint_config.cid_generator(move || {
-            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
-        });
+        // Connection ids that name this process for a balancer, and that a
+        // restarted server or a sibling still recognises as the deployment's,
+        // so it answers a phone's stale connection with a stateless reset.
+        let (cid_key, server_id) = (identity.connection_id_key(), edge.server_id);
+        endpoint_config
+            .cid_generator(move || Box::new(cid::ServerIdGenerator::new(server_id, cid_key)));
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(config),

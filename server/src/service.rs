@@ -153,7 +153,11 @@ impl ServiceError {
                 tracing::error!(error = %e, "store failure while serving a request");
                 ErrorMessage {
                     code: ErrorCode::Internal,
-                    message: "the server could not complete the request; it is safe to sync again"
+                    // A store failure (the database restarting, say) is
+                    // passing: the device keeps what it has not had acked.
+                    message: "the server could not complete the request; it is safe to sync \
+                              again, and your reports are kept on this device until the server \
+                              has them"
                         .into(),
                 }
             }

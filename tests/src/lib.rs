@@ -70,6 +70,7 @@ impl TestServer {
         let edge = EdgeConfig {
             connections: config.connections.clone(),
             rate: config.rate.clone(),
+            server_id: config.server.server_id,
         };
         Self::try_start_with_edge(data_dir, listen, config.service_limits(), edge)
     }

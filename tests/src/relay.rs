@@ -104,6 +104,11 @@ struct Shared {
     /// Where new flows go; a flow keeps the server it started with, as a
     /// load balancer keeps a connection on its process.
     server: std::sync::Mutex<SocketAddr>,
+    /// QUIC-LB-style routing ([`Relay::route_server_id`]): the process of
+    /// each server id. Empty: every flow stays on its first server.
+    by_server_id: std::sync::Mutex<HashMap<u16, SocketAddr>>,
+    /// Datagrams sent up to each server so far.
+    sent_to: std::sync::Mutex<HashMap<SocketAddr, u64>>,
 }
 
 /// A tiny deterministic generator (SplitMix64): enough for loss decisions,
@@ -203,6 +208,58 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The server for a datagram from a client whose flow goes to `home`:
+    /// the process its connection id names, when routing by id and the id
+    /// names a process in the table; else `home` (or, when routing and
+    /// `home` has left the table, the current default server).
+    fn route(&self, datagram: &[u8], home: SocketAddr) -> SocketAddr {
+        let routes = self.by_server_id.lock().expect("relay lock");
+        if routes.is_empty() {
+            return home;
+        }
+        if let Some(server) = server_id_in(datagram).and_then(|id| routes.get(&id)) {
+            return *server;
+        }
+        if routes.values().any(|s| *s == home) {
+            home
+        } else {
+            *self.server.lock().expect("relay lock")
+        }
+    }
+}
+
+/// The server id in a QUIC datagram's destination connection id, read as a
+/// balancer that knows only the documented layout does (docs/scale.md): the
+/// id's first octet holds the config rotation (top 3 bits, 0) and the id's
+/// length minus one (low 5 bits); the server id is the next two octets.
+/// `None` for a client's Initial or 0-RTT packet (it chose that id itself)
+/// and for anything not in the layout.
+fn server_id_in(datagram: &[u8]) -> Option<u16> {
+    const LONG_HEADER: u8 = 0x80;
+    let first = *datagram.first()?;
+    let cid = if first & LONG_HEADER != 0 {
+        // Long header: type in bits 4-5 (0 Initial, 1 0-RTT, 2 Handshake),
+        // version (4 octets), then the id's length and the id.
+        let packet_type = (first >> 4) & 0b11;
+        if packet_type != 2 {
+            return None;
+        }
+        let len = usize::from(*datagram.get(5)?);
+        datagram.get(6..6 + len)?
+    } else {
+        // Short header: the id follows the first octet, its length known
+        // only from the id's own first octet.
+        let octet = *datagram.get(1)?;
+        let len = usize::from(octet & 0x1f) + 1;
+        datagram.get(1..1 + len)?
+    };
+    if cid[0] >> 5 != 0 || cid.len() < 3 || usize::from(cid[0] & 0x1f) + 1 != cid.len() {
+        return None;
+    }
+    Some(u16::from_be_bytes([cid[1], cid[2]]))
+}
+
 /// Where a delayed datagram goes.
 enum Target {
     /// To the server, from the client's own upstream socket (connected).
@@ -253,6 +310,8 @@ impl Relay {
             counters: Default::default(),
             seed,
             server: std::sync::Mutex::new(server),
+            by_server_id: Default::default(),
+            sent_to: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -304,6 +363,36 @@ impl Relay {
     pub fn set_server(&self, server: SocketAddr) {
         assert!(server.ip().is_loopback(), "{server} is not on loopback");
         *self.shared.server.lock().expect("relay lock") = server;
+    }
+
+    /// Routes by connection id from now on, as a QUIC-aware balancer does
+    /// (docs/scale.md): a packet whose destination connection id carries
+    /// `server_id` (the server's layout, `gridwarden_server::net::cid`) goes
+    /// to `server` whatever address it comes from, so a device that changed
+    /// address reaches the process holding its connection. A client's first
+    /// packets (Initial, 0-RTT: ids the client chose) and ids naming no
+    /// known server go where the flow would go without routing.
+    pub fn route_server_id(&self, server_id: u16, server: SocketAddr) {
+        assert!(server.ip().is_loopback(), "{server} is not on loopback");
+        self.lock_routes().insert(server_id, server);
+    }
+
+    /// Takes `server_id` out of the routing table, as a balancer's health
+    /// check does with a dead process: its connections' packets then go to
+    /// the flow's other choice (the current [`Relay::set_server`] when the
+    /// flow's first server is out of the table too).
+    pub fn forget_server_id(&self, server_id: u16) {
+        self.lock_routes().remove(&server_id);
+    }
+
+    /// Datagrams the relay sent (or queued) up to `server` so far.
+    pub fn sent_to(&self, server: SocketAddr) -> u64 {
+        let sent = self.shared.sent_to.lock().expect("relay lock");
+        sent.get(&server).copied().unwrap_or(0)
+    }
+
+    fn lock_routes(&self) -> std::sync::MutexGuard<'_, HashMap<u16, SocketAddr>> {
+        self.shared.by_server_id.lock().expect("relay lock")
     }
 
     /// Probability (0.0..=1.0) that a datagram is dropped, in each direction.
@@ -370,8 +459,11 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
     let front = Arc::new(front);
     let to_server = spawn_delayer(shared.clone(), Direction::ToServer);
     let to_client = spawn_delayer(shared.clone(), Direction::ToClient);
-    // Per client address: its upstream socket and its up-going loss draws.
-    let mut flows: HashMap<SocketAddr, (Arc<UdpSocket>, SplitMix64)> = HashMap::new();
+    // Per client address: the server its first datagram went to.
+    let mut homes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
+    // Per client address and server: the upstream socket and the up-going
+    // loss draws (without routing by id, one server per client address).
+    let mut flows: HashMap<(SocketAddr, SocketAddr), (Arc<UdpSocket>, SplitMix64)> = HashMap::new();
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let Ok((len, client)) = front.recv_from(&mut buf).await else {
@@ -386,7 +478,18 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
         if len == 0 || !client.ip().is_loopback() {
             continue;
         }
-        if !flows.contains_key(&client) {
+        let server = match homes.get(&client) {
+            Some(home) => *home,
+            None if homes.len() >= MAX_CLIENTS => continue,
+            None => {
+                let home = *shared.server.lock().expect("relay lock");
+                homes.insert(client, home);
+                home
+            }
+        };
+        let server = shared.route(&buf[..len], server);
+        let key = (client, server);
+        if !flows.contains_key(&key) {
             if flows.len() >= MAX_CLIENTS {
                 continue;
             }
@@ -394,7 +497,6 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
             let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await else {
                 continue;
             };
-            let server = *shared.server.lock().expect("relay lock");
             if socket.connect(server).await.is_err() {
                 continue;
             }
@@ -408,12 +510,18 @@ async fn run(front: UdpSocket, shared: Arc<Shared>) {
                 to_client.clone(),
             ));
             let up = SplitMix64::for_flow(shared.seed, flow, Direction::ToServer);
-            flows.insert(client, (socket, up));
+            flows.insert(key, (socket, up));
         }
-        let (upstream, rng) = flows.get_mut(&client).expect("inserted above");
+        let (upstream, rng) = flows.get_mut(&key).expect("inserted above");
         if !shared.admit(Direction::ToServer, len, rng) {
             continue;
         }
+        *shared
+            .sent_to
+            .lock()
+            .expect("relay lock")
+            .entry(server)
+            .or_default() += 1;
         if let Some(due) = shared.due(Direction::ToServer, len) {
             let _ = to_server.send(Datagram {
                 due,
@@ -481,7 +589,27 @@ fn spawn_delayer(shared: Arc<Shared>, dir: Direction) -> mpsc::UnboundedSender<D
 
 #[cfg(test)]
 mod tests {
-    use super::{Direction, SplitMix64};
+    use super::{server_id_in, Direction, SplitMix64};
+    use gridwarden_server::net::cid::ServerIdGenerator;
+    use quinn::ConnectionIdGenerator;
+
+    #[test]
+    fn the_server_id_is_read_from_short_and_handshake_packets_only() {
+        let cid = ServerIdGenerator::new(0x0203, 9).generate_cid();
+        let short: Vec<u8> = [&[0x41][..], &cid[..], &[0xAA; 30][..]].concat();
+        assert_eq!(server_id_in(&short), Some(0x0203));
+        let long = |first: u8| -> Vec<u8> {
+            let head = [first, 0, 0, 0, 1, cid.len() as u8];
+            [&head[..], &cid[..], &[8], &[0xBB; 8], &[0xCC; 30]].concat()
+        };
+        assert_eq!(server_id_in(&long(0xE0)), Some(0x0203), "handshake");
+        assert_eq!(server_id_in(&long(0xC0)), None, "initial: the client's id");
+        assert_eq!(server_id_in(&long(0xD0)), None, "0-rtt: the client's id");
+        // Ids of another layout, and truncated datagrams, name no server.
+        assert_eq!(server_id_in(&[0x41, 0xE7, 1, 2, 3, 4, 5, 6, 7]), None);
+        assert_eq!(server_id_in(&short[..5]), None);
+        assert_eq!(server_id_in(&[]), None);
+    }
 
     #[test]
     fn loss_is_seeded_and_near_its_probability() {

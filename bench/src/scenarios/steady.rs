@@ -1,4 +1,4 @@
-//! A city's phones through a working day (ADR 0027): N devices with their
+//! A city's phones through a working day (ADR 0028): N devices with their
 //! app open, each keeping its QUIC connection and syncing once a period
 //! (60 s; shorter under `--quick`) with a report recorded since, spread
 //! evenly over the period, against the real server in its own process. The

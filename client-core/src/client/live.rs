@@ -1,4 +1,4 @@
-//! The app's long-lived connection (brief decision 7, ADR 0027): a client
+//! The app's long-lived connection (brief decision 7, ADR 0028): a client
 //! made `with_kept_connection` syncs over one connection it keeps open, and
 //! [`Client::watch_async`] pulls whenever the server says something new is
 //! in scope. Needs a runtime that keeps running between calls (the phone
@@ -12,7 +12,7 @@ use crate::sync::Controls;
 
 impl Client {
     /// Keeps one connection open between syncs, with `timing` (the
-    /// default suits phones: ADR 0027). The command line does not.
+    /// default suits phones: ADR 0028). The command line does not.
     pub fn with_kept_connection(mut self, timing: Timing) -> Self {
         self.kept = Some(Kept::new(timing, true));
         self

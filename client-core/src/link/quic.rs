@@ -19,7 +19,7 @@ use crate::tls::{self, DeviceKey, Pins, Presented};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a silent connection lives, and how often the device says it is
-/// there: for phones' radios and carriers' NATs (ADR 0027). The keep-alive
+/// there: for phones' radios and carriers' NATs (ADR 0028). The keep-alive
 /// also keeps a connection open while the server prepares a large answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {

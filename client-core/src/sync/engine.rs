@@ -172,6 +172,18 @@ impl SyncEngine {
     pub fn handle(&mut self, store: &mut Store, message: ServerMessage) -> Result<Step> {
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         match (phase, message) {
+            // Reference data the server cannot send now (a table it cannot
+            // read, a page too large) must not hold the records back: the
+            // push goes on with what the device has cached, the failure is
+            // reported, and the next sync asks again.
+            (Phase::AwaitReference { .. }, ServerMessage::Error(e)) if self.push_and_pull => {
+                self.reference_failed("categories", e);
+                self.after_reference(store)
+            }
+            (Phase::AwaitCells, ServerMessage::Error(e)) if self.push_and_pull => {
+                self.reference_failed("grid cells", e);
+                self.next_push(store)
+            }
             (_, ServerMessage::Error(e)) => Err(ClientError::Refused {
                 code: e.code,
                 message: e.message,
@@ -191,6 +203,17 @@ impl SyncEngine {
                 phase.expecting()
             ))),
         }
+    }
+
+    fn reference_failed(&mut self, what: &str, e: gridwarden_protocol::ErrorMessage) {
+        tracing::warn!(what, code = ?e.code, reason = %e.message, "reference data not fetched; pushing all the same");
+        let error = ClientError::Refused {
+            code: e.code,
+            message: e.message,
+        };
+        self.summary
+            .reference_errors
+            .push(format!("{what} not updated: {error}"));
     }
 
     fn on_welcome(&mut self, store: &mut Store, w: Welcome) -> Result<Step> {

@@ -1,5 +1,5 @@
 //! The long-lived connection of an app that runs (brief decision 7, ADR
-//! 0027): kept open between syncs, so a sync after the first costs no
+//! 0028): kept open between syncs, so a sync after the first costs no
 //! handshake, and listened on for the server's notices, so the device
 //! pulls the moment something new is in its scope. The command line does
 //! not keep one: it connects per command.

@@ -40,6 +40,10 @@ pub struct SyncSummary {
     /// answer; normally 0).
     pub pending: u64,
     pub categories_updated: bool,
+    /// Reference data (categories, grid cells) the server could not send in
+    /// this sync, with its reasons: the records were pushed and pulled all
+    /// the same, and the next sync asks again.
+    pub reference_errors: Vec<String>,
     pub grid_updated: bool,
     /// Grid cells received (new or changed since the version held).
     pub grid_cells: u64,

@@ -48,6 +48,12 @@ impl StoreLocation {
 
     /// Opens (creating and migrating if needed) the store.
     pub fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+        self.open_pooled(data_dir, crate::store::postgres::DEFAULT_POOL_SIZE)
+    }
+
+    /// [`StoreLocation::open`], keeping up to `pool_size` connections to a
+    /// PostgreSQL store (`[server] store_pool_size`).
+    pub fn open_pooled(&self, data_dir: &Path, pool_size: usize) -> anyhow::Result<Arc<dyn Store>> {
         Ok(match self {
             Self::Embedded => {
                 let db = data_dir.join(super::DB_FILE);
@@ -57,7 +63,7 @@ impl StoreLocation {
                 )
             }
             Self::Postgres(url) => Arc::new(
-                PgStore::open(url)
+                PgStore::open_pooled(url, pool_size)
                     .with_context(|| format!("opening the PostgreSQL store {}", shown_url(url)))?,
             ),
         })

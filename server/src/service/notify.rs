@@ -1,7 +1,7 @@
 //! What a committed push changed, and for whom: the service publishes each
 //! change after its transaction committed, and whoever holds open
 //! connections (the QUIC edge) subscribes and tells the devices concerned
-//! (`ServerMessage::Notice`, brief decision 7, ADR 0026). The service knows
+//! (`ServerMessage::Notice`, brief decision 7, ADR 0028). The service knows
 //! nothing of connections; the edge asks [`Service::notice_for`] whether a
 //! change concerns one of its sessions.
 //!

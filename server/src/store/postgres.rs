@@ -30,8 +30,11 @@ mod reads;
 mod rows;
 mod tx;
 
-/// Connections kept per process.
-const POOL_SIZE: usize = 16;
+/// Connections a process keeps by default (`[server] store_pool_size`).
+pub const DEFAULT_POOL_SIZE: usize = 16;
+/// The most `store_pool_size` may say: a database's own default
+/// `max_connections` is 100, shared by every process.
+pub const MAX_POOL_SIZE: usize = 1_000;
 /// Times a unit of work is run before its conflict is reported.
 const ATTEMPTS: u32 = 30;
 
@@ -58,16 +61,51 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// `url` without a password, for messages and logs.
+/// `url` without a password (in its user part or as a `password=`
+/// parameter), for messages and logs.
 pub fn shown_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    without_password(url, None)
+}
+
+/// `url` with its password replaced by `***`, for printing a configuration:
+/// it shows that a password is set, and only that.
+pub fn redacted_url(url: &str) -> String {
+    without_password(url, Some("***"))
+}
+
+fn without_password(url: &str, mask: Option<&str>) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (main.find("://"), main.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+            let userinfo = &main[scheme + 3..at];
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, _)) => (user, mask),
+                None => (userinfo, None),
+            };
+            let password = password.map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}{user}{password}{}", &main[..scheme + 3], &main[at..])
         }
-        _ => url.to_owned(),
+        _ => main.to_owned(),
+    };
+    if let Some(query) = query {
+        let kept: Vec<String> = query
+            .split('&')
+            .filter_map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    mask.map(|m| format!("{key}={m}"))
+                }
+                _ => Some(pair.to_owned()),
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
     }
+    out
 }
 
 /// Whether running a unit of work again may succeed.
@@ -82,8 +120,14 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 impl PgStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, or a
     /// Unix socket directory with `?host=/path`) and applies the schema
-    /// migrations under a lock.
+    /// migrations under a lock, keeping up to [`DEFAULT_POOL_SIZE`]
+    /// connections.
     pub fn open(url: &str) -> StoreResult<Self> {
+        Self::open_pooled(url, DEFAULT_POOL_SIZE)
+    }
+
+    /// [`PgStore::open`], keeping up to `pool_size` connections.
+    pub fn open_pooled(url: &str, pool_size: usize) -> StoreResult<Self> {
         let shown = shown_url(url);
         let config: tokio_postgres::Config = url
             .parse()
@@ -104,7 +148,7 @@ impl PgStore {
         let pool = {
             let _entered = rt.enter();
             Pool::builder(manager)
-                .max_size(POOL_SIZE)
+                .max_size(pool_size.clamp(1, MAX_POOL_SIZE))
                 .runtime(deadpool_postgres::Runtime::Tokio1)
                 .wait_timeout(Some(Duration::from_secs(30)))
                 .create_timeout(Some(Duration::from_secs(10)))
@@ -304,6 +348,42 @@ impl From<&tokio_postgres::Error> for StoreError {
         match e.as_db_error() {
             Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
             None => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod urls {
+    use super::{redacted_url, shown_url};
+
+    #[test]
+    fn a_password_is_never_shown() {
+        let cases = [
+            (
+                "postgres://gw:s3cret@db.example.org:5432/city",
+                "postgres://gw@db.example.org:5432/city",
+                "postgres://gw:***@db.example.org:5432/city",
+            ),
+            (
+                "postgresql://gw:p%40ss:word@db/city?sslmode=disable&password=s3cret",
+                "postgresql://gw@db/city?sslmode=disable",
+                "postgresql://gw:***@db/city?sslmode=disable&password=***",
+            ),
+            (
+                "postgres://gw@%2Fvar%2Frun%2Fpostgresql/city?Password=s3cret",
+                "postgres://gw@%2Fvar%2Frun%2Fpostgresql/city",
+                "postgres://gw@%2Fvar%2Frun%2Fpostgresql/city?Password=***",
+            ),
+            (
+                "postgres://db/city",
+                "postgres://db/city",
+                "postgres://db/city",
+            ),
+        ];
+        for (url, shown, redacted) in cases {
+            assert_eq!(shown_url(url), shown);
+            assert_eq!(redacted_url(url), redacted);
+            assert!(!shown_url(url).contains("s3cret") && !redacted_url(url).contains("s3cret"));
         }
     }
 }

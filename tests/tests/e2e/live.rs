@@ -1,5 +1,5 @@
 //! The app's long-lived connection over real QUIC (brief decision 7, ADR
-//! 0027): a liaison whose app is open hears of a new verification task and
+//! 0028): a liaison whose app is open hears of a new verification task and
 //! pulls it without calling sync; syncs on the kept connection cost no
 //! handshake; keep-alives carry it through silence; a dropped one is
 //! opened again at the next use.

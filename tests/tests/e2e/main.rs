@@ -5,6 +5,7 @@
 
 mod architecture;
 mod bad_input;
+mod balancer;
 mod cases;
 mod city_grid;
 mod cli;
@@ -24,10 +25,12 @@ mod no_echo;
 mod open311;
 mod operations;
 mod patrols_photos;
+mod pg_faults;
 mod postgres;
 mod reconnect;
 mod security;
 mod sim_remote;
+mod stranded;
 mod sync_gaps;
 mod upgrade;
 mod versions;

@@ -24,16 +24,21 @@ use gridwarden_server::{admin, tls, DataDir, Limits};
 
 /// Two processes on one database, each with its own data directory holding
 /// the same certificate, and the photos on a directory both reach.
-struct Pair {
-    url: String,
-    admin: DataDir,
-    dirs: [std::path::PathBuf; 2],
-    processes: [ServerProcess; 2],
-    addrs: [std::net::SocketAddr; 2],
+pub(crate) struct Pair {
+    pub(crate) url: String,
+    pub(crate) admin: DataDir,
+    pub(crate) dirs: [std::path::PathBuf; 2],
+    pub(crate) processes: [ServerProcess; 2],
+    pub(crate) addrs: [std::net::SocketAddr; 2],
 }
 
-fn pair(root: &Path) -> Option<Pair> {
-    let url = cluster::fresh_database()?;
+pub(crate) fn pair(root: &Path) -> Option<Pair> {
+    Some(pair_on(root, cluster::fresh_database()?, ""))
+}
+
+/// [`pair`] on the database at `url`, each process with `config` as its
+/// `server.toml` when it is not empty.
+pub(crate) fn pair_on(root: &Path, url: String, config: &str) -> Pair {
     let store = StoreLocation::Postgres(url.clone());
     let dirs = [root.join("one"), root.join("two")];
     // The first opening migrates the database and loads the defaults; the
@@ -45,20 +50,25 @@ fn pair(root: &Path) -> Option<Pair> {
         std::fs::copy(dirs[0].join(file), dirs[1].join(file)).unwrap();
     }
     std::os::unix::fs::symlink(dirs[0].join(PHOTOS_DIR), dirs[1].join(PHOTOS_DIR)).unwrap();
+    if !config.is_empty() {
+        for dir in &dirs {
+            std::fs::write(dir.join(gridwarden_server::config::CONFIG_FILE), config).unwrap();
+        }
+    }
     let ports = [free_udp_port(), free_udp_port()];
     let processes =
         [0, 1].map(|i| ServerProcess::start_with_args(&dirs[i], ports[i], &["--store", &url]));
     let addrs = ports.map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)));
-    Some(Pair {
+    Pair {
         url,
         admin,
         dirs,
         processes,
         addrs,
-    })
+    }
 }
 
-fn enrol(pair: &Pair, relay: &Relay, home: &Path, user: &str) -> Client {
+pub(crate) fn enrol(pair: &Pair, relay: &Relay, home: &Path, user: &str) -> Client {
     let code = admin::enrol_device(&pair.admin, user, Some(&relay.addr().to_string()))
         .unwrap()
         .code;
@@ -69,7 +79,7 @@ fn enrol(pair: &Pair, relay: &Relay, home: &Path, user: &str) -> Client {
     client
 }
 
-fn notes(client: &Client) -> BTreeSet<String> {
+pub(crate) fn notes(client: &Client) -> BTreeSet<String> {
     client
         .list_reports()
         .unwrap()

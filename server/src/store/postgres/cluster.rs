@@ -71,6 +71,24 @@ pub fn shared() -> Option<&'static Cluster> {
         .as_ref()
 }
 
+/// A cluster of the caller's own, for a test that stops or restarts it
+/// (the shared one serves other tests at the same time); `None` (with a
+/// notice) when PostgreSQL is not installed, as for [`shared`]. Stopped and
+/// removed when dropped.
+pub fn private() -> Option<Cluster> {
+    match Cluster::start() {
+        Ok(cluster) => Some(cluster),
+        Err(ClusterError::Missing) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!(
+                "notice: skipping a PostgreSQL test: {}",
+                ClusterError::Missing
+            );
+            None
+        }
+        Err(e) => panic!("no PostgreSQL cluster for the test: {e}"),
+    }
+}
+
 /// A fresh database on the shared cluster, as a `postgres://` URL; `None`
 /// (with a notice) when PostgreSQL is not installed.
 pub fn fresh_database() -> Option<String> {
@@ -264,6 +282,12 @@ rm -rf "$1""#;
         text.push_str(&settings);
         std::fs::write(&conf, text)
             .map_err(|e| ClusterError::Failed(format!("writing {}: {e}", conf.display())))?;
+        self.start_server()
+    }
+
+    /// Starts the cluster's server and waits until it accepts connections.
+    fn start_server(&self) -> Result<(), ClusterError> {
+        let data = self.data();
         let mut start = self.command("pg_ctl");
         start
             .arg("-D")
@@ -277,6 +301,30 @@ rm -rf "$1""#;
         })
     }
 
+    /// Stops the server as an operator's restart does (`pg_ctl stop -m
+    /// fast`: open transactions are rolled back, every connection is
+    /// closed, and a checkpoint keeps what was committed) and waits until it
+    /// is down. The data and the socket directory stay for [`Cluster::resume`].
+    pub fn stop(&self) -> Result<(), ClusterError> {
+        let mut stop = self.command("pg_ctl");
+        stop.arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "-t", "120", "stop"]);
+        run(stop, "pg_ctl stop")
+    }
+
+    /// Starts a stopped cluster again, on the same socket: the same URLs
+    /// reach it.
+    pub fn resume(&self) -> Result<(), ClusterError> {
+        self.start_server()
+    }
+
+    /// [`Cluster::stop`], then [`Cluster::resume`].
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        self.stop()?;
+        self.resume()
+    }
+
     /// The directory holding the cluster's socket.
     pub fn socket_dir(&self) -> &Path {
         &self.dir
@@ -286,6 +334,56 @@ rm -rf "$1""#;
     pub fn url(&self, name: &str) -> String {
         let host = self.dir.display().to_string().replace('/', "%2F");
         format!("postgres://{SUPERUSER}@{host}:{PORT}/{name}")
+    }
+
+    /// Runs `sql` with `psql` on the database at `url` (one of this
+    /// cluster's) and returns what it printed, unaligned, one row a line:
+    /// for a test to look at or set up a database behind the store's back.
+    pub fn sql(&self, url: &str, sql: &str) -> Result<String, ClusterError> {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let out = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &PORT.to_string(), "-U", SUPERUSER, "-d", name])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| ClusterError::Failed(format!("running psql: {e}")))?;
+        if !out.status.success() {
+            return Err(ClusterError::Failed(format!(
+                "psql failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// The whole database at `url` (one of this cluster's), schema and rows,
+    /// as `pg_dump` prints it: two dumps are equal when nothing changed.
+    pub fn dump(&self, url: &str) -> Result<String, ClusterError> {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let out = Command::new(self.bin.join("pg_dump"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &PORT.to_string(), "-U", SUPERUSER, "--no-owner", name])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| ClusterError::Failed(format!("running pg_dump: {e}")))?;
+        if !out.status.success() {
+            return Err(ClusterError::Failed(format!(
+                "pg_dump failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        // Recent pg_dump releases fence the script with a random key
+        // (`\restrict KEY`), different at every run.
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Creates a new, empty database and returns its URL.
