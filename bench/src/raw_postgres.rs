@@ -71,6 +71,24 @@ impl Plain {
         })
     }
 
+    /// Bytes the database holds per stored report: the report rows, their
+    /// applied op ids and every index of both tables (TOAST included),
+    /// divided by the reports.
+    pub fn bytes_per_report(&self) -> anyhow::Result<f64> {
+        self.runtime.block_on(async {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT (pg_total_relation_size('reports') \
+                     + pg_total_relation_size('applied_ops'))::float8 \
+                     / greatest(count(*), 1) FROM reports",
+                    &[],
+                )
+                .await?;
+            Ok(row.get::<_, f64>(0))
+        })
+    }
+
     /// Copies the server's stored report and applied-op rows into fresh
     /// tables of the same definition, in transactions of `batch` reports
     /// (and as many applied ops), each one `INSERT` of the batch's rows sent

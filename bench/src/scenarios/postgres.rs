@@ -67,6 +67,7 @@ fn ingest(ctx: &mut Context, cluster: &Cluster) -> anyhow::Result<Vec<Row>> {
     let page = gridwarden_client_core::sync::engine::PULL_MAX_RECORDS as usize;
     let (mut push_sqlite, mut push_pg, mut push_plain) = (vec![], vec![], vec![]);
     let (mut pull_sqlite, mut pull_pg, mut pull_plain) = (vec![], vec![], vec![]);
+    let mut stored_bytes = vec![];
     for run in 1..=ctx.config.runs {
         let copy = ctx.copy_of(&prepared, &format!("pg-sqlite-{run}"))?;
         let (push, pull) = push_then_pull(ctx, &copy, None)?;
@@ -82,6 +83,7 @@ fn ingest(ctx: &mut Context, cluster: &Cluster) -> anyhow::Result<Vec<Row>> {
 
         let plain = Plain::connect(&url)?;
         anyhow::ensure!(plain.count_reports()? == n as u64, "the push stored {n}");
+        stored_bytes.push(plain.bytes_per_report()?);
         let mut fastest = Duration::MAX;
         for batch in BASELINE_BATCHES {
             let (rows, took) = plain.ingest(batch)?;
@@ -150,6 +152,15 @@ fn ingest(ctx: &mut Context, cluster: &Cluster) -> anyhow::Result<Vec<Row>> {
         .note(
             "from dialling the server to the last page committed on the device; most of a \
              pull is the device's SQLite writing the pages, the same on either server store",
+        ),
+        Row::measured(
+            "PostgreSQL storage per report (after the push)",
+            "bytes",
+            stored_bytes,
+        )
+        .note(
+            "the `reports` and `applied_ops` tables with their indexes and TOAST, divided by \
+             the reports; these reports carry no photos",
         ),
     ])
 }
