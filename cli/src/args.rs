@@ -90,6 +90,12 @@ pub enum Command {
         /// Report id, or a unique prefix of it.
         id: String,
     },
+    /// Send again, as it stands, a report the server refused (its category
+    /// since removed, say); `edit` sends such a report again too.
+    Resend {
+        /// Report id, or a unique prefix of it.
+        id: String,
+    },
     /// Guess the grid cell of a point from the cached grid layer (offline).
     Cell {
         #[arg(long, allow_negative_numbers = true)]

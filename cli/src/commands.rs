@@ -60,6 +60,7 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
         Command::Show { id } => show(client, &id, out),
         Command::Edit(args) => edit(client, args, out),
         Command::Delete { id } => delete(client, &id, out),
+        Command::Resend { id } => resend(client, &id, out),
         Command::Cell { lon, lat } => cell(client, lon, lat, out),
         Command::Status => status(client, out),
         Command::Rejections => rejections(client, out),
@@ -245,6 +246,11 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
     }
     if s.categories_updated || s.grid_updated {
         text.push_str("Reference data updated.\n");
+    }
+    for error in &s.reference_errors {
+        text.push_str(&format!(
+            "Reference data: {error}; the cached copy stays in use until the next sync.\n"
+        ));
     }
     if s.photos_uploaded > 0 || s.photo_bytes_sent > 0 {
         text.push_str(&format!(
@@ -470,6 +476,14 @@ fn delete(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure
     client.delete_report(id)?;
     out.emit(&json!({ "id": id, "deleted": true }), || {
         format!("Deleted report {id}; the deletion will be sent at the next sync.\n")
+    })
+}
+
+fn resend(client: &Client, id: &str, out: &mut Output<'_>) -> Result<(), Failure> {
+    let id = crate::ids::report(client, id, out.offset)?;
+    client.resend_report(id)?;
+    out.emit(&json!({ "id": id, "resent": true }), || {
+        format!("Report {id} will be sent again at the next sync.\n")
     })
 }
 

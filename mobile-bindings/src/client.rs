@@ -110,6 +110,13 @@ impl GridwardenClient {
         Ok(self.core.edit_report(id, changes.try_into()?)?)
     }
 
+    /// Sends again, as it stands, a report whose creation the server
+    /// refused (its category since removed, say); editing it does too.
+    pub fn resend_report(&self, report_id: String) -> Result<()> {
+        let id = self.core.resolve_report_id(&report_id)?;
+        Ok(self.core.resend_report(id)?)
+    }
+
     pub fn delete_report(&self, report_id: String) -> Result<()> {
         let id = self.core.resolve_report_id(&report_id)?;
         Ok(self.core.delete_report(id)?)

@@ -689,6 +689,10 @@ pub struct SyncSummary {
     /// Changes given back to a server restored from a backup (it may have
     /// lost them); the server applies only the ones it lacks.
     pub given_back: i64,
+    /// Reference data (categories, grid cells) the server could not send in
+    /// this sync, with its reasons: the changes were sent all the same; the
+    /// next sync asks again.
+    pub reference_errors: Vec<String>,
 }
 
 impl From<core::SyncSummary> for SyncSummary {
@@ -711,6 +715,7 @@ impl From<core::SyncSummary> for SyncSummary {
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
             update_required_by_ms: s.update_required_by_ms,
             given_back: long(s.given_back),
+            reference_errors: s.reference_errors,
         }
     }
 }

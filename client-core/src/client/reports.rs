@@ -53,6 +53,15 @@ impl Client {
             .write_cached(|tx, cache, clock| reports::edit(tx, cache, clock, id, edit))
     }
 
+    /// Sends again, as it stands, a report whose create the server refused
+    /// (a category since removed from its table, say): a new create under
+    /// the same report id, so it arrives once. Editing such a report sends
+    /// it again too.
+    pub fn resend_report(&self, id: Uuid) -> Result<()> {
+        self.device
+            .write_cached(|tx, cache, clock| reports::resend(tx, cache, clock, id))
+    }
+
     /// Deletes a report (a tombstone that wins over every edit).
     pub fn delete_report(&self, id: Uuid) -> Result<()> {
         self.device
@@ -76,10 +85,15 @@ impl Client {
         reports::list(store.conn(), &mut self.device.lock_cache())
     }
 
-    /// One report, deleted ones included (their `deleted` is true).
+    /// One report, deleted ones included (their `deleted` is true). A
+    /// refusal it shows counts as shown: once the report is back in step
+    /// with the server, its status is no longer "rejected".
     pub fn show_report(&self, id: Uuid) -> Result<ReportView> {
-        let store = self.device.lock_store();
-        reports::show(store.conn(), &mut self.device.lock_cache(), id)
+        self.device.write_cached(|tx, cache, clock| {
+            let view = reports::show(tx, cache, id)?;
+            rejections::mark_shown(tx, id, clock.now_ms() as i64)?;
+            Ok(view)
+        })
     }
 
     /// Resolves what a user typed as a report id: a full UUID, or a unique
@@ -138,9 +152,14 @@ impl Client {
         outbox::len(self.device.lock_store().conn())
     }
 
-    /// Ops the server refused, newest first, with its reasons.
+    /// Ops the server refused, newest first, with its reasons; each counts
+    /// as shown from now on (see [`Client::show_report`]).
     pub fn rejections(&self) -> Result<Vec<Rejection>> {
-        rejections::list(self.device.lock_store().conn())
+        self.device.write(|tx, clock| {
+            let list = rejections::list(tx)?;
+            rejections::mark_all_shown(tx, clock.now_ms() as i64)?;
+            Ok(list)
+        })
     }
 
     /// This user's edits that another user's later edit replaced, newest

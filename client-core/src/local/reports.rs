@@ -12,8 +12,8 @@ use super::cache::RefCache;
 use super::view::ReportView;
 use super::{apply_local, limits, live_report, photos, require_enrolment, server_now};
 use crate::error::{ClientError, Result};
-use crate::store::patrols;
 use crate::store::reports::{self, LocalCell};
+use crate::store::{outbox, patrols, rejections};
 
 /// Records a new report with its (already stored) photos: the report, its
 /// Create op and, with photos, its AttachPhotos op. Returns the report's id
@@ -68,6 +68,13 @@ pub fn edit(
 ) -> Result<()> {
     let enrolment = require_enrolment(tx)?;
     let mut state = live_report(tx, id, "edited")?;
+    rejections::mark_shown(tx, id, clock.now_ms() as i64)?;
+    if create_refused(tx, id)? {
+        // The server holds nothing of it: an edit would name a report it
+        // does not know. The report is sent again whole, as edited.
+        let input = edited(&state, edit)?;
+        return send_again(tx, cache, clock, &enrolment, &state, input);
+    }
     if let Some(note) = &edit.note {
         limits::check_note(&limits::current(tx)?, note)?;
     }
@@ -93,10 +100,108 @@ pub fn edit(
     Ok(())
 }
 
-/// Deletes a report (a tombstone that wins over every edit).
+/// Sends again a report whose create the server refused (a category it no
+/// longer has, a cell it would not take): a new Create of the report as it
+/// stands, under a new op id and the same report id, so the server, which
+/// applied nothing of the refused one, holds it once. Refused for a report
+/// the server took.
+pub fn resend(tx: &Transaction, cache: &mut RefCache, clock: &dyn Clock, id: Uuid) -> Result<()> {
+    let enrolment = require_enrolment(tx)?;
+    let state = live_report(tx, id, "sent again")?;
+    if !create_refused(tx, id)? {
+        return Err(ClientError::InvalidInput(format!(
+            "report {id} was not refused by the server; there is nothing to send again \
+             (a refused edit is undone on the device: make it again)"
+        )));
+    }
+    rejections::mark_shown(tx, id, clock.now_ms() as i64)?;
+    let input = edited(&state, ReportEdit::default())?;
+    send_again(tx, cache, clock, &enrolment, &state, input)
+}
+
+/// Whether the server refused this report's create: it holds nothing of the
+/// report, no create of it is queued, and a refusal of it is stored.
+pub fn create_refused(conn: &Connection, id: Uuid) -> Result<bool> {
+    if reports::confirmed(conn, id)?.is_some() {
+        return Ok(false);
+    }
+    let queued = outbox::ops_of(conn, id)?;
+    let create_queued = queued.iter().any(|op| {
+        matches!(
+            op.body,
+            gridwarden_protocol::OpBody::Report {
+                op: ReportOp::Create(_),
+                ..
+            }
+        )
+    });
+    Ok(!create_queued && rejections::any_of(conn, id)?)
+}
+
+/// The report as it stands, with `edit` applied, as a new report.
+fn edited(state: &ReportState, edit: ReportEdit) -> Result<NewReport> {
+    let (Some(origin), Some(location), Some(category)) =
+        (state.origin.as_ref(), state.location(), state.category())
+    else {
+        return Err(ClientError::NotFound(state.id.to_string()));
+    };
+    let input = NewReport {
+        category: edit.category.unwrap_or_else(|| category.to_owned()),
+        location: edit.location.unwrap_or(location),
+        address: edit
+            .address
+            .unwrap_or_else(|| state.address().map(str::to_owned)),
+        note: edit
+            .note
+            .unwrap_or_else(|| state.note().unwrap_or_default().to_owned()),
+        observed_at_ms: origin.observed_at_ms,
+        patrol: origin.patrol,
+        asset: edit
+            .asset
+            .unwrap_or_else(|| state.asset().map(str::to_owned)),
+    };
+    validate::new_report(&input)?;
+    Ok(input)
+}
+
+/// Replaces the local copy of a refused report with a new Create of `input`
+/// (and its photos, attached again), queued under new op ids.
+fn send_again(
+    tx: &Transaction,
+    cache: &mut RefCache,
+    clock: &dyn Clock,
+    enrolment: &crate::store::meta::Enrolment,
+    state: &ReportState,
+    input: NewReport,
+) -> Result<()> {
+    limits::check_note(&limits::current(tx)?, &input.note)?;
+    check_category(cache, tx, &input.category)?;
+    let guess = cache.cell_at(tx, input.location.lon, input.location.lat)?;
+    // A fresh state: the refused one's clocks describe writes the server
+    // never took.
+    let mut fresh = ReportState::empty(state.id);
+    apply_local(
+        tx,
+        enrolment,
+        &mut fresh,
+        ReportOp::Create(input),
+        LocalCell::Set(guess.as_deref()),
+        clock,
+    )?;
+    if !state.photos.is_empty() {
+        photos::attach(tx, enrolment, &mut fresh, &state.photos, clock)?;
+    }
+    Ok(())
+}
+
+/// Deletes a report (a tombstone that wins over every edit). A report whose
+/// create the server refused is only on this device: it is removed here.
 pub fn delete(tx: &Transaction, clock: &dyn Clock, id: Uuid) -> Result<()> {
     let enrolment = require_enrolment(tx)?;
     let mut state = live_report(tx, id, "deleted")?;
+    if create_refused(tx, id)? {
+        return reports::forget(tx, id);
+    }
     apply_local(
         tx,
         &enrolment,

@@ -78,7 +78,7 @@ impl ReportView {
             .map(|c| c.name.clone());
         let status = if r.pending {
             ReportStatus::Pending
-        } else if let Some((code, reason)) = r.rejection {
+        } else if let Some((code, reason)) = r.rejection.filter(|_| r.rejection_marks) {
             ReportStatus::Rejected { code, reason }
         } else {
             ReportStatus::Synced

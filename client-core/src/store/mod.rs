@@ -63,6 +63,7 @@ const MIGRATIONS: &[Step] = &[
     Step::sql(include_str!(
         "../../migrations/0009_outbox_edit_estimate.sql"
     )),
+    Step::sql(include_str!("../../migrations/0010_rejection_shown.sql")),
 ];
 
 /// An open client database.

@@ -55,3 +55,27 @@ pub fn list(conn: &Connection) -> Result<Vec<Rejection>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Records that the refusals of `report_id` were shown to the user (or that
+/// the user acted on them); the first showing counts.
+pub fn mark_shown(tx: &Transaction, report_id: Uuid, now_ms: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE rejections SET shown_ms = ?2 WHERE report_id = ?1 AND shown_ms IS NULL",
+    )?
+    .execute(params![uuid_blob(&report_id), now_ms])?;
+    Ok(())
+}
+
+/// [`mark_shown`] for every refusal (the list of refusals was shown).
+pub fn mark_all_shown(tx: &Transaction, now_ms: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE rejections SET shown_ms = ?1 WHERE shown_ms IS NULL")?
+        .execute([now_ms])?;
+    Ok(())
+}
+
+/// Whether any op of `report_id` was refused.
+pub fn any_of(conn: &Connection, report_id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM rejections WHERE report_id = ?1)")?
+        .query_row([uuid_blob(&report_id)], |r| r.get(0))?)
+}

@@ -25,6 +25,9 @@ pub struct StoredReport {
     pub pending: bool,
     /// The latest refusal of one of its ops: (code, reason).
     pub rejection: Option<(String, String)>,
+    /// Whether that refusal still marks the report as rejected: until it
+    /// was shown and the report is back in step with the server.
+    pub rejection_marks: bool,
 }
 
 fn decode_state(bytes: &[u8]) -> Result<ReportState> {
@@ -247,40 +250,57 @@ pub fn count(conn: &Connection) -> Result<u64> {
 }
 
 // Status comes with the row: a pending op in the outbox, else the latest
-// recorded refusal of any of the report's ops.
+// recorded refusal of any of the report's ops, when it was shown, and (only
+// for a report with a refusal) what the server is known to hold.
 const SELECT_STORED: &str = "
     SELECT r.state, r.local_cell,
            EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id),
-           (SELECT j.code FROM rejections j WHERE j.report_id = r.id
-             ORDER BY j.at_ms DESC, j.rowid DESC LIMIT 1),
-           (SELECT j.reason FROM rejections j WHERE j.report_id = r.id
-             ORDER BY j.at_ms DESC, j.rowid DESC LIMIT 1)
-    FROM reports r";
+           j.code, j.reason, j.shown_ms,
+           CASE WHEN j.code IS NULL THEN NULL ELSE r.confirmed END
+    FROM reports r
+    LEFT JOIN rejections j ON j.rowid = (
+        SELECT k.rowid FROM rejections k WHERE k.report_id = r.id
+        ORDER BY k.at_ms DESC, k.rowid DESC LIMIT 1)";
 
-type RawRow = (
-    Vec<u8>,
-    Option<String>,
-    bool,
-    Option<String>,
-    Option<String>,
-);
-
-fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
+struct RawRow {
+    state: Vec<u8>,
+    local_cell: Option<String>,
+    pending: bool,
+    code: Option<String>,
+    reason: Option<String>,
+    shown_ms: Option<i64>,
+    confirmed: Option<Vec<u8>>,
 }
 
-fn into_stored((state, local_cell, pending, code, reason): RawRow) -> Result<StoredReport> {
+fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        state: row.get(0)?,
+        local_cell: row.get(1)?,
+        pending: row.get(2)?,
+        code: row.get(3)?,
+        reason: row.get(4)?,
+        shown_ms: row.get(5)?,
+        confirmed: row.get(6)?,
+    })
+}
+
+fn into_stored(raw: RawRow) -> Result<StoredReport> {
+    let state = decode_state(&raw.state)?;
+    // A refusal stops marking the report once it was shown and the report
+    // is back in step with the server: nothing queued, and what this device
+    // shows is what the server holds. A refused create the warden has not
+    // sent again is never in step (the server holds nothing of it).
+    let in_step = !raw.pending
+        && match &raw.confirmed {
+            Some(bytes) => decode_state(bytes)? == state,
+            None => false,
+        };
     Ok(StoredReport {
-        state: decode_state(&state)?,
-        local_cell,
-        pending,
-        rejection: code.zip(reason),
+        state,
+        local_cell: raw.local_cell,
+        pending: raw.pending,
+        rejection: raw.code.zip(raw.reason),
+        rejection_marks: raw.shown_ms.is_none() || !in_step,
     })
 }
 

@@ -89,6 +89,8 @@ mod tests {
         conn.execute("DROP TABLE given_ops", []).unwrap();
         conn.execute("ALTER TABLE outbox DROP COLUMN estimate_ms", [])
             .unwrap();
+        conn.execute("ALTER TABLE rejections DROP COLUMN shown_ms", [])
+            .unwrap();
         conn.pragma_update(None, "user_version", 6).unwrap();
     }
 

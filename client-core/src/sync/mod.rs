@@ -39,6 +39,10 @@ pub struct SyncSummary {
     /// answer; normally 0).
     pub pending: u64,
     pub categories_updated: bool,
+    /// Reference data (categories, grid cells) the server could not send in
+    /// this sync, with its reasons: the records were pushed and pulled all
+    /// the same, and the next sync asks again.
+    pub reference_errors: Vec<String>,
     pub grid_updated: bool,
     /// Grid cells received (new or changed since the version held).
     pub grid_cells: u64,
@@ -139,6 +143,7 @@ pub(crate) async fn drive<E: Exchange>(
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
                 device.lock_store().checkpoint();
+                crate::local::photos::drop_too_large(device)?;
                 // Records are done and durable on both sides; photos follow.
                 photos::upload_all(device, link, controls, &mut summary).await?;
                 (summary.bytes_sent, summary.bytes_received) = link.bytes();

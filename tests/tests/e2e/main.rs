@@ -29,6 +29,7 @@ mod postgres;
 mod reconnect;
 mod security;
 mod sim_remote;
+mod stranded;
 mod sync_gaps;
 mod upgrade;
 mod versions;
