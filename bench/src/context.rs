@@ -36,6 +36,8 @@ pub struct Config {
     pub process_reports: usize,
     /// Cases the console scenario stores (a city's year).
     pub console_cases: usize,
+    /// Devices of each fleet of the `postgres` scenario (three fleets).
+    pub pg_fleet_devices: usize,
 }
 
 impl Config {
@@ -58,6 +60,7 @@ impl Config {
             peer_docs: 10_000,
             process_reports: 5_000,
             console_cases: 300_000,
+            pg_fleet_devices: 2_000,
         }
     }
 
@@ -80,6 +83,7 @@ impl Config {
             peer_docs: 1_000,
             process_reports: 1_000,
             console_cases: 30_000,
+            pg_fleet_devices: 100,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod grid;
 pub mod patrol;
 pub mod photo;
+pub mod postgres;
 pub mod process;
 pub mod pull;
 pub mod push;
@@ -87,6 +88,11 @@ pub const ALL: &[Scenario] = &[
         name: "photo",
         what: "a 20 MB photo: upload, and resume after a cut at 90 %",
         run: photo::run,
+    },
+    Scenario {
+        name: "postgres",
+        what: "PostgreSQL beside SQLite: push, pull and the fleet; two processes on one database",
+        run: postgres::run,
     },
 ];
 

@@ -97,6 +97,14 @@ impl PhotoFiles {
         Ok(())
     }
 
+    /// Removes a photo's file (gone already is fine).
+    pub fn remove(&self, hash: PhotoHash) -> Result<()> {
+        match fs::remove_file(self.path(hash)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Up to `len` bytes from `offset`.
     pub fn read_at(&self, hash: PhotoHash, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut file = File::open(self.path(hash))?;
@@ -237,6 +245,29 @@ pub fn keep_fetched(
         ..photo.clone()
     };
     photos::record_fetched(tx, &recorded, clock.now_ms() as i64)
+}
+
+/// Removes the files of the photos the server refused as larger than it
+/// takes (its limit as it told this device at the last hello): it will never
+/// take them, and they only fill the phone. Their rows stay, with the
+/// refusal, for the user to see. Returns how many files went.
+pub fn drop_too_large(device: &super::Device) -> Result<u64> {
+    let (limit, refused) = {
+        let store = device.lock_store();
+        (
+            super::limits::current(store.conn())?.max_photo_bytes,
+            photos::refused(store.conn())?,
+        )
+    };
+    let files = device.photo_files();
+    let mut dropped = 0;
+    for photo in refused.iter().filter(|p| p.photo.size > limit) {
+        if files.has(photo.photo.hash) {
+            files.remove(photo.photo.hash)?;
+            dropped += 1;
+        }
+    }
+    Ok(dropped)
 }
 
 /// Writes a photo held on this device to `out`; returns its size.

@@ -148,6 +148,17 @@ pub fn ready(conn: &Connection) -> Result<Vec<LocalPhoto>> {
     rows.into_iter().map(local).collect()
 }
 
+/// Photos the server refused, oldest first.
+pub fn refused(conn: &Connection) -> Result<Vec<LocalPhoto>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hash, size, mime, state, reason FROM photos WHERE state = 'refused' ORDER BY added_ms, hash",
+    )?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(local).collect()
+}
+
 /// How many photos wait to be sent (attached or ready).
 pub fn waiting(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row(

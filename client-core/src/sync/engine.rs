@@ -323,6 +323,7 @@ impl SyncEngine {
 
     fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Queued>, ack: Ack) -> Result<Step> {
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
+        let mut photos_refused = Vec::new();
         let now = self.clock.now_ms() as i64;
         let tx = store.transaction()?;
         let me = meta::enrolment(&tx)?.ok_or(ClientError::NotEnrolled)?;
@@ -411,6 +412,13 @@ impl SyncEngine {
                     for photo in attached_photos(op).unwrap_or_default() {
                         photos::set_state(&tx, photo.hash, PhotoState::Refused, Some(reason))?;
                     }
+                    if photo_too_large(op, *code) {
+                        // The report stands without the photo: the refusal
+                        // is the photo's, shown with it, and its file goes
+                        // (`local::photos::drop_too_large`), not the report's.
+                        photos_refused.push(reason.clone());
+                        continue;
+                    }
                     let r = Rejection {
                         op_id: result.op_id,
                         report_id,
@@ -439,6 +447,7 @@ impl SyncEngine {
         self.summary.pushed += applied;
         self.summary.duplicates += duplicates;
         self.summary.rejected.extend(refused);
+        self.summary.photos_refused.extend(photos_refused);
         self.next_push(store)
     }
 
@@ -623,6 +632,18 @@ fn effect_of(op: &Op, me: &meta::Enrolment) -> Option<ReportState> {
     let mut effect = ReportState::empty(*report_id);
     effect.apply(report_op, op.hlc, &me.user, me.device_id);
     Some(effect)
+}
+
+/// Whether `op` is a report's photo attach refused for a photo too large.
+fn photo_too_large(op: &Op, code: ErrorCode) -> bool {
+    code == ErrorCode::PhotoTooLarge
+        && matches!(
+            op.body,
+            OpBody::Report {
+                op: ReportOp::AttachPhotos(_),
+                ..
+            }
+        )
 }
 
 /// The photos an op attaches, if it is an attach.

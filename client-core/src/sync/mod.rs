@@ -144,6 +144,7 @@ pub(crate) async fn drive<E: Exchange>(
             Step::Send(message) => next = message,
             Step::Done(mut summary) => {
                 device.lock_store().checkpoint();
+                crate::local::photos::drop_too_large(device)?;
                 // Records are done and durable on both sides; photos follow.
                 photos::upload_all(device, link, controls, &mut summary).await?;
                 (summary.bytes_sent, summary.bytes_received) = link.bytes();

@@ -375,15 +375,28 @@ fn a_damaged_chunk_is_caught_and_sent_again_and_an_oversized_photo_is_refused() 
         summary.photo_bytes_sent < photo.len() as u64 + CHUNK_SIZE as u64 + 1,
         "only the damaged chunk went twice"
     );
-    // The oversized photo: refused with its reason; its report synced.
-    assert_eq!(summary.rejected.len(), 1, "{:?}", summary.rejected);
-    let reason = &summary.rejected[0].reason;
+    // The oversized photo: refused with its reason and removed from the
+    // phone; its report synced, not marked rejected.
+    assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+    assert_eq!(summary.photos_refused.len(), 1, "{summary:?}");
+    let reason = &summary.photos_refused[0];
     assert!(
         reason.contains("4.0 MB") && reason.contains("3.0 MB"),
         "{reason}"
     );
     let view = ann.show_report(refused).unwrap();
     assert!(view.photos.is_empty(), "the refused photo is rolled back");
+    assert_eq!(
+        view.status,
+        gridwarden_client_core::view::ReportStatus::Synced
+    );
+    let big_hash = PhotoHash::of(&jpeg(8, 4 * 1024 * 1024)).to_hex();
+    let big_file = tmp
+        .path()
+        .join("ann/photos")
+        .join(&big_hash[..2])
+        .join(&big_hash);
+    assert!(!big_file.exists(), "the refused photo left the phone");
     assert!(server.admin().store().report(refused).unwrap().is_some());
     assert!(server
         .admin()

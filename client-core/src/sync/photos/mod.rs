@@ -108,6 +108,8 @@ async fn upload_one<E: Exchange>(
         ServerMessage::PhotoStatus(s) => s.received,
         ServerMessage::Error(e) if e.code == ErrorCode::PhotoTooLarge => {
             set_state(device, local, PhotoState::Refused, Some(&e.message))?;
+            // The server will never take it: it only fills the phone.
+            files.remove(photo.hash)?;
             summary.photos_refused.push(e.message);
             return Ok(());
         }

@@ -234,3 +234,43 @@ fn a_failing_cell_fetch_does_not_hold_the_push_back() {
     let failure = ServerMessage::error(ErrorCode::Internal, "unreadable");
     assert!(enrolling.handle(&mut store, failure).is_err());
 }
+
+#[test]
+fn a_photo_refused_as_too_large_is_the_photos_refusal_not_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let source = dir.path().join("big.jpg");
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.resize(4096, 7);
+    std::fs::write(&source, &bytes).unwrap();
+    let id = client
+        .record_report_with_photos(new_report("0101", 111.605, 40.805), &[source])
+        .unwrap();
+    let (ops, summary) = sync_answering(&client, |op| match &op.body {
+        OpBody::Report {
+            op: ReportOp::AttachPhotos(_),
+            ..
+        } => refused(
+            ErrorCode::PhotoTooLarge,
+            "photo is 4 KB; this server takes 1 KB",
+        ),
+        _ => Outcome::Applied,
+    });
+    assert_eq!(report_ops(&ops), vec![(id, "create"), (id, "attach")]);
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+    assert_eq!(
+        summary.photos_refused,
+        vec!["photo is 4 KB; this server takes 1 KB".to_owned()]
+    );
+    let view = client.show_report(id).unwrap();
+    assert_eq!(view.status, ReportStatus::Synced);
+    assert!(
+        view.photos.is_empty(),
+        "rolled back to what the server holds"
+    );
+    let hash = gridwarden_protocol::PhotoHash::of(&bytes);
+    let stored = photos::get(client.lock_store().conn(), hash)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, PhotoState::Refused);
+}
