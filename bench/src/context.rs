@@ -38,6 +38,8 @@ pub struct Config {
     pub console_cases: usize,
     /// The `field` scenario's day of work.
     pub field_day: crate::scenarios::field::Day,
+    /// Devices of each fleet of the `postgres` scenario (three fleets).
+    pub pg_fleet_devices: usize,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
             process_reports: 5_000,
             console_cases: 300_000,
             field_day: crate::scenarios::field::Day::FULL,
+            pg_fleet_devices: 2_000,
         }
     }
 
@@ -84,6 +87,7 @@ impl Config {
             process_reports: 1_000,
             console_cases: 30_000,
             field_day: crate::scenarios::field::Day::QUICK,
+            pg_fleet_devices: 100,
         }
     }
 }

@@ -19,6 +19,7 @@ mod context;
 mod device;
 mod machine;
 mod peer;
+mod raw_postgres;
 mod raw_sqlite;
 mod reports;
 mod scenarios;
@@ -48,7 +49,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only this scenario (repeatable): push, pull, apply, wire, fleet,
-    /// grid, city, patrol, record, console, photo.
+    /// steady, grid, city, patrol, record, console, photo, postgres.
     #[arg(long, value_name = "SCENARIO")]
     only: Vec<String>,
     /// Runs per figure (default 5, or 3 with --quick).

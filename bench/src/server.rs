@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use gridwarden_protocol::Role;
 use gridwarden_server::config::{Config, RateSection, CONFIG_FILE};
+use gridwarden_server::datadir::StoreLocation;
 use gridwarden_server::{admin, DataDir, Limits};
 
 pub use gridwarden_e2e::TestServer;
@@ -63,6 +64,19 @@ impl Admin {
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             data: DataDir::open(data_dir, Limits::default())?,
+        })
+    }
+
+    /// The same for a data directory whose records are in `store` (a
+    /// PostgreSQL database).
+    pub fn open_on(data_dir: &Path, store: &StoreLocation) -> anyhow::Result<Self> {
+        Ok(Self {
+            data: DataDir::open_on(
+                data_dir,
+                store,
+                Limits::default(),
+                gridwarden_protocol::clock::system(),
+            )?,
         })
     }
 

@@ -41,16 +41,22 @@ impl ServerProcess {
     /// ([`crate::server::config`]), and waits until it accepts connections.
     /// Its log goes to `DIR/server.log`.
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::spawn(data_dir, false)
+        Self::spawn(data_dir, false, &[])
     }
 
     /// The same with the HTTP listener on a free loopback port (the fleet
     /// scrapes `/metrics`).
     pub fn start_with_http(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::spawn(data_dir, true)
+        Self::spawn(data_dir, true, &[])
     }
 
-    fn spawn(data_dir: &Path, http: bool) -> anyhow::Result<Self> {
+    /// [`ServerProcess::start`] with more arguments to `serve`
+    /// (`--store URL`, `--server-id N`).
+    pub fn start_with_args(data_dir: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn(data_dir, false, extra)
+    }
+
+    fn spawn(data_dir: &Path, http: bool, extra: &[&str]) -> anyhow::Result<Self> {
         crate::server::write_config(data_dir)?;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let exe = std::env::current_exe()?;
@@ -70,6 +76,7 @@ impl ServerProcess {
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0", "--http"])
             .arg(if http { "127.0.0.1:0" } else { "off" })
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

@@ -77,6 +77,7 @@ pub mod view {
 pub use cases::{CaseFilter, CaseView, StepView};
 pub use client::{Client, ClientStatus, EnrolmentInfo, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ClientError, Result};
+pub use link::quic::Timing as LinkTiming;
 pub use link::{Connect, Exchange};
 pub use local::cache::CellGuess;
 pub use local::enrolment::UnsentWork;
@@ -85,6 +86,7 @@ pub use patrol::{ImportedPatrol, PointInput};
 pub use photo::PhotoView;
 pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
+pub use sync::live::LiveEvent;
 pub use sync::{CancelToken, Controls, RetryPolicy, SyncProgress, SyncSummary};
 pub use view::{ReportStatus, ReportView};
 

@@ -193,7 +193,7 @@ impl DeviceKey {
 
 /// TLS sessions of one server (its address and pins), kept for the life of
 /// the process: a device that synced before resumes its session and sends
-/// its first request in 0-RTT (ADR 0028). Every connection to that server
+/// its first request in 0-RTT (ADR 0029). Every connection to that server
 /// uses one client configuration, built once: rustls resumes a session only
 /// under the very certificate verifier (and client-certificate resolver)
 /// that made it, compared by pointer. Kept with them, what the server

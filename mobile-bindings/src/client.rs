@@ -20,6 +20,7 @@ use gridwarden_client_core::{
 use gridwarden_protocol::clock::SharedClock;
 
 use crate::error::GridwardenError;
+use crate::live::{LiveListener, Watch};
 use crate::runtime::Runtime;
 use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
@@ -37,6 +38,8 @@ pub struct GridwardenClient {
     runtime: Runtime,
     /// The core's clock too: "now" for a report observed now.
     clock: SharedClock,
+    /// The live connection's watch, while the app runs it.
+    watch: Watch,
 }
 
 #[uniffi::export]
@@ -54,7 +57,8 @@ impl GridwardenClient {
         let clock = gridwarden_protocol::clock::system();
         let core = Client::open(&home)?
             .with_clock(clock.clone())
-            .with_connect_timeout(millis(options.connect_timeout_ms, "connect_timeout_ms")?);
+            .with_connect_timeout(millis(options.connect_timeout_ms, "connect_timeout_ms")?)
+            .with_connection_kept_while_watching(gridwarden_client_core::LinkTiming::default());
         let runtime = Runtime::new().map_err(|e| GridwardenError::Other {
             message: format!("cannot start the library's network thread: {e}"),
         })?;
@@ -62,6 +66,7 @@ impl GridwardenClient {
             core: Arc::new(core),
             runtime,
             clock,
+            watch: Watch::default(),
         }))
     }
 
@@ -303,6 +308,25 @@ impl GridwardenClient {
     ) -> Result<SyncSummary> {
         let work = sync::run(self.core.clone(), options.try_into()?, listener, cancel);
         Ok(self.runtime.block_on(work)??.into())
+    }
+
+    /// Keeps a connection to the server open while the app is in the
+    /// foreground: syncs use it (no handshake each), and whenever the
+    /// server says something new is in this device's scope the device
+    /// pulls at once and tells `listener`. Reconnects by itself. Call
+    /// `stop_live` when the app goes to the background; starting it again
+    /// while it runs does nothing.
+    pub fn start_live(&self, listener: Arc<dyn LiveListener>) {
+        if let Some(work) = self.watch.start(self.core.clone(), listener) {
+            // Runs until `stop_live` or the client is dropped.
+            self.runtime.detach(work);
+        }
+    }
+
+    /// Stops the live connection (the app went to the background); syncs
+    /// connect per call again.
+    pub fn stop_live(&self) {
+        self.watch.stop();
     }
 
     /// Writes a report's photo (by its hash, or a unique prefix of it) to

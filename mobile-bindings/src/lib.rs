@@ -7,16 +7,18 @@
 //! runs. [`GridwardenClient`] (`client.rs`) is the one object an app holds;
 //! the records it takes and returns are in `types.rs`, the one error an app
 //! branches on in `error.rs`, and the sync hooks (progress listener, cancel
-//! token) in `sync.rs`.
+//! token) in `sync.rs`, the live connection's listener in `live.rs`.
 
 mod client;
 mod error;
+mod live;
 mod runtime;
 mod sync;
 mod types;
 
 pub use client::GridwardenClient;
 pub use error::GridwardenError;
+pub use live::{LiveEvent, LiveListener, NoticeKind};
 pub use sync::{CancelToken, SyncListener};
 pub use types::*;
 

@@ -45,6 +45,12 @@ impl Runtime {
         self.handle().block_on(self.spawn(work))
     }
 
+    /// Runs `work` on the runtime until it ends or the runtime is dropped,
+    /// with nobody awaiting it (the live connection's watch).
+    pub fn detach(&self, work: impl Future<Output = ()> + Send + 'static) {
+        drop(self.handle().spawn(work));
+    }
+
     /// Runs `work` on the runtime; the returned future completes with its
     /// result wherever it is awaited.
     pub fn spawn<T: Send + 'static>(

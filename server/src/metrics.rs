@@ -61,9 +61,12 @@ pub struct Metrics {
     pub connections_open: Gauge,
     /// Connections turned away before or at authentication.
     pub connections_refused: Family<Reason, Counter>,
-    /// A sync is one authenticated connection: counted and timed at its end.
+    /// A sync is one authenticated connection, counted and timed at its
+    /// end, or a later Hello on a connection an app keeps open (ADR 0028).
     pub syncs: Counter,
     pub sync_seconds: Histogram,
+    /// Notices sent to connected devices (something new in their scope).
+    pub notices: Counter,
     /// Requests served on authenticated connections, by kind.
     pub requests: Family<Kind, Counter>,
     pub ops_applied: Counter,
@@ -105,6 +108,7 @@ impl Metrics {
             syncs: Counter::default(),
             // 10 ms … ~5.5 min: a sync with photos over a slow link is long.
             sync_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            notices: Counter::default(),
             requests: Family::default(),
             ops_applied: Counter::default(),
             ops_duplicate: Counter::default(),
@@ -141,13 +145,18 @@ impl Metrics {
         );
         r.register(
             "syncs",
-            "Syncs (authenticated connections) ended",
+            "Syncs: authenticated connections ended, and later hellos on kept ones",
             m.syncs.clone(),
         );
         r.register(
             "sync_duration_seconds",
             "A sync's duration, hello to close",
             m.sync_seconds.clone(),
+        );
+        r.register(
+            "notices",
+            "Notices sent to connected devices",
+            m.notices.clone(),
         );
         r.register("requests", "Requests served, by kind", m.requests.clone());
         r.register("ops_applied", "Ops applied", m.ops_applied.clone());

@@ -17,17 +17,18 @@ use uuid::Uuid;
 
 use crate::config::{ConnectionsSection, RateSection};
 use crate::metrics;
-use crate::service::{Service, ServiceError, Session};
+use crate::service::{Service, ServiceError};
 use crate::tls;
 
 pub mod cid;
+mod notices;
 mod progress;
 mod rate;
 mod registry;
 
 use progress::Progress;
 use rate::RateLimiter;
-use registry::Registry;
+use registry::{Live, Registry, SessionCell};
 
 /// How long a shutdown waits for connection closes to be delivered.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
@@ -78,6 +79,7 @@ pub struct RunningServer {
     edge: Arc<Edge>,
     accept_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
+    notice_task: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -131,6 +133,7 @@ impl RunningServer {
         });
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), edge.clone()));
         let watch_task = tokio::spawn(watch_revocations(edge.clone()));
+        let notice_task = tokio::spawn(notices::tell_devices(edge.clone()));
         Ok(Self {
             local_addr,
             fingerprint: identity.fingerprint(),
@@ -138,6 +141,7 @@ impl RunningServer {
             edge,
             accept_task,
             watch_task,
+            notice_task,
         })
     }
 
@@ -160,6 +164,12 @@ impl RunningServer {
         self.edge.registry.snapshot().len()
     }
 
+    /// Connections authenticated since the start (each a handshake): a
+    /// sync on a device's long-lived connection adds none.
+    pub fn connections_opened(&self) -> u64 {
+        self.edge.registry.opened()
+    }
+
     /// Closes every connection and waits briefly for the close to reach the
     /// peers. A peer that vanished mid-handshake would otherwise hold the
     /// wait until its idle timeout: an operator's Ctrl-C must not hang.
@@ -167,6 +177,7 @@ impl RunningServer {
         self.endpoint.close(0u32.into(), b"server shutting down");
         self.accept_task.abort();
         self.watch_task.abort();
+        self.notice_task.abort();
         let _ = tokio::time::timeout(SHUTDOWN_DRAIN, self.endpoint.wait_idle()).await;
     }
 }
@@ -236,7 +247,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
 type Handshake = Shared<BoxFuture<'static, bool>>;
 
 /// The connection before its handshake completes, so a resumed device's
-/// Hello sent in 0-RTT is answered at once (ADR 0028), and the handshake.
+/// Hello sent in 0-RTT is answered at once (ADR 0029), and the handshake.
 async fn early(
     connecting: quinn::Connecting,
     timeout: Duration,
@@ -278,7 +289,7 @@ impl Drop for SyncEnd {
 /// shapes and answered in them (`gridwarden_protocol::versions`).
 async fn serve_connection(
     conn: quinn::Connection,
-    session: Session,
+    session: SessionCell,
     version: u16,
     _registration: registry::Registration,
     edge: Arc<Edge>,
@@ -296,14 +307,14 @@ async fn serve_connection(
         conn.close(CLOSE_NO_HELLO.into(), b"no handshake");
         return;
     }
-    tracing::info!(%remote, device = %session.device_id, user = %session.user, version, "device connected");
+    let first = session.current();
+    tracing::info!(%remote, device = %first.device_id, user = %first.user, version, "device connected");
     let metrics = metrics::get();
     metrics.connections.inc();
     metrics.connections_open.inc();
     let started = Instant::now();
     // Counted when the connection ends, however it ends.
     let _sync = SyncEnd(started);
-    let session = Arc::new(session);
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
@@ -335,7 +346,7 @@ async fn authenticate(
     conn: &quinn::Connection,
     edge: &Arc<Edge>,
     handshake: Handshake,
-) -> Option<(Session, u16, registry::Registration)> {
+) -> Option<(SessionCell, u16, registry::Registration)> {
     let remote = conn.remote_address();
     let hello_timeout = Duration::from_secs(edge.connections.hello_timeout_s);
     let (mut send, recv) = match tokio::time::timeout(hello_timeout, conn.accept_bi()).await {
@@ -365,7 +376,7 @@ async fn authenticate(
     let outcome = match outcome {
         Err(refusal) => Err(refusal),
         Ok(message) => {
-            // A Hello may come in 0-RTT (ADR 0028); anything else waits for
+            // A Hello may come in 0-RTT (ADR 0029); anything else waits for
             // the completed handshake (an enrolment also for the key the
             // device proves in it).
             if !matches!(message, ClientMessage::Hello(_)) && !handshake.await {
@@ -390,9 +401,15 @@ async fn authenticate(
                             limited(why)
                         })?;
                     let max = edge.connections.max_per_device as usize;
+                    let session = SessionCell::new(session);
+                    let live = Live {
+                        conn: conn.clone(),
+                        version,
+                        session: session.clone(),
+                    };
                     let registration =
                         edge.registry
-                            .register(device, conn.clone(), max)
+                            .register(device, live, max)
                             .map_err(|open| {
                                 limited(format!(
                                 "this device already has {open} connections open; close the others or wait"
@@ -433,9 +450,10 @@ async fn serve_stream(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     edge: Arc<Edge>,
-    session: Arc<Session>,
+    cell: SessionCell,
     version: u16,
 ) {
+    let session = cell.current();
     let device = session.device_id;
     let timeout = edge.request_timeout();
     if let Err(rate::Limited(why)) = edge.limiter.request(device, Instant::now()) {
@@ -461,13 +479,31 @@ async fn serve_stream(
                     metrics::get().rate_limited("ops");
                     ServerMessage::error(ErrorCode::RateLimited, why)
                 }
-                Ok(()) => {
-                    let service = edge.service.clone();
-                    let session = session.clone();
-                    run_blocking(move || Ok(service.handle(&session, message)))
-                        .await
-                        .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
-                }
+                Ok(()) => match message {
+                    // A later sync on a long-lived connection: the session
+                    // is read again (cells, a disabled user) for it.
+                    ClientMessage::Hello(hello) => {
+                        let service = edge.service.clone();
+                        let outcome =
+                            run_blocking(move || service.hello_again(&session, &hello, version))
+                                .await;
+                        match outcome {
+                            Ok((renewed, welcome)) => {
+                                // Another sync, on a connection kept open.
+                                metrics::get().syncs.inc();
+                                cell.replace(renewed);
+                                ServerMessage::Welcome(welcome)
+                            }
+                            Err(e) => ServerMessage::Error(e.to_wire()),
+                        }
+                    }
+                    message => {
+                        let service = edge.service.clone();
+                        run_blocking(move || Ok(service.handle(&session, message)))
+                            .await
+                            .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()))
+                    }
+                },
             }
         }
         Err(refusal) => {

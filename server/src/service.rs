@@ -29,6 +29,7 @@ mod echo;
 mod enrolment;
 mod grid;
 mod hotline;
+pub mod notify;
 pub mod observed;
 mod patrols;
 mod photos;
@@ -194,6 +195,8 @@ pub struct Service {
     cursor_key: scope::CursorKey,
     /// Reports each device pushed in its current sync (no echo on pull).
     pushed: echo::Pushed,
+    /// Tells the edge what each push changed (`service/notify.rs`).
+    notifier: notify::Notifier,
 }
 
 pub const SERVER_NODE: u64 = 0;
@@ -256,6 +259,7 @@ impl Service {
             photos: None,
             refusals: Default::default(),
             pushed: Default::default(),
+            notifier: Default::default(),
         })
     }
 
@@ -446,6 +450,27 @@ impl Service {
         };
         self.pushed.hello(session.device_id);
         Ok((session, self.welcome(&user, now, hello.protocol_version)?))
+    }
+
+    /// A Hello on a connection already authenticated by `session`: the next
+    /// sync on a device's long-lived connection (brief decision 7). Answered
+    /// as the first one is (the server's time, limits, versions), with the
+    /// session read again; only for the same device in the same `version`.
+    pub fn hello_again(
+        &self,
+        session: &Session,
+        hello: &Hello,
+        version: u16,
+    ) -> ServiceResult<(Session, Welcome)> {
+        if hello.device_id != session.device_id || hello.protocol_version != version {
+            return Err(ServiceError::refused(
+                ErrorCode::UnexpectedMessage,
+                "a connection speaks for one device in one protocol version; open a new connection",
+            ));
+        }
+        let (mut renewed, welcome) = self.hello(hello)?;
+        renewed.remote = session.remote;
+        Ok((renewed, welcome))
     }
 
     /// Whether an already authenticated device may still be served: it was
@@ -773,6 +798,8 @@ impl Service {
                 _ => Ok(()),
             }
         };
+        // What the push touched, for the devices to notify once it commits.
+        let touched = self.notifier.heard().then(notify::Collected::default);
         let decide = |op: &Op, current: Option<&ReportState>| {
             if op.hlc.wall_ms > skew_limit {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
@@ -789,7 +816,11 @@ impl Service {
                 now_ms: now,
                 live_case,
             };
-            decide(session, op, current, &context, || self.tick())
+            let state = decide(session, op, current, &context, || self.tick())?;
+            if let Some(touched) = &touched {
+                touched.report(&state);
+            }
+            Ok(state)
         };
         let decide_patrol = |op: &Op, current: Option<&crate::store::StoredPatrol>| {
             if op.hlc.wall_ms > skew_limit {
@@ -850,7 +881,20 @@ impl Service {
                 return Err(clock_ahead(op.hlc.wall_ms - now as u64));
             }
             while_disabled(op)?;
-            cases::decide(session, op, report, case, &case_context)
+            let decided = cases::decide(session, op, report, case, &case_context)?;
+            if let (Some(touched), Some(report)) = (&touched, report) {
+                match &op.body {
+                    OpBody::Case {
+                        op:
+                            gridwarden_protocol::case::CaseOp::SendForVerification {
+                                verifier: Some(name),
+                            },
+                        ..
+                    } => touched.task(report, name),
+                    _ => touched.report(report),
+                }
+            }
+            Ok(decided)
         };
         let amend = |op: &Op, before: &ReportState, after: &ReportState, case: &CaseState| {
             cases::amendment(session, &user, op, before, after, case, now)
@@ -884,6 +928,21 @@ impl Service {
         let metrics = crate::metrics::get();
         metrics.store_time("push", started.elapsed());
         let server_hlc = server_hlc.get();
+        if let Some(touched) = touched {
+            let applied = push.ops.iter().zip(&outcomes).filter_map(|(op, outcome)| {
+                match (&op.body, outcome) {
+                    (
+                        OpBody::Report { report_id, .. } | OpBody::Case { report_id, .. },
+                        gridwarden_protocol::Outcome::Applied,
+                    ) => Some(*report_id),
+                    _ => None,
+                }
+            });
+            self.notifier.publish(notify::Change {
+                by_device: session.device_id,
+                reports: touched.take(applied),
+            });
+        }
         self.pushed.pushed(
             session.device_id,
             push.ops

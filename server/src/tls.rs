@@ -292,7 +292,7 @@ pub fn quic_server_config(
         .with_client_cert_verifier(Arc::new(device_key::AnyDeviceKey::new(provider)))
         .with_single_cert(chain(identity), identity.key.clone_key())?;
     tls.alpn_protocols = vec![gridwarden_protocol::ALPN.to_vec()];
-    // 0-RTT for a device resuming its session (ADR 0028): only its Hello
+    // 0-RTT for a device resuming its session (ADR 0029): only its Hello
     // is served before the handshake completes. Sessions are kept in the
     // server's memory and each is used once (rustls takes it out of the
     // cache), so a replayed first flight cannot resume and its early data

@@ -195,6 +195,14 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Connections authenticated since this server started (each cost a
+    /// handshake): a sync on a kept connection adds none.
+    pub fn connections_opened(&self) -> u64 {
+        self.running
+            .as_ref()
+            .map_or(0, RunningServer::connections_opened)
+    }
+
     /// Starts again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();

@@ -7,7 +7,7 @@
 //! during the records phase and per photo byte during the photo phase; and an
 //! empty sync's round trips over the same round trip with a fresh TLS
 //! handshake against one that resumes its session and says hello in 0-RTT
-//! (ADR 0028). One run: the full day takes about a quarter of an hour.
+//! (ADR 0029). One run: the full day takes about a quarter of an hour.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

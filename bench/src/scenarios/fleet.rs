@@ -34,22 +34,22 @@ use crate::synthetic_grid::SyntheticGrid;
 use crate::table::{Row, Target};
 
 /// Columns of the fleet's layer; rows follow from the device count.
-const GRID_COLUMNS: usize = 50;
+pub(crate) const GRID_COLUMNS: usize = 50;
 /// Devices enrolling at the same time while setting up.
 const ENROLMENT_THREADS: usize = 8;
 /// A device under a burst of 2,000 handshakes must not give up early.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Client runtime threads: the machine's two cores.
-const CLIENT_WORKERS: usize = 2;
+pub(crate) const CLIENT_WORKERS: usize = 2;
 /// Every device's sync of one run must end within this.
-const RUN_BUDGET: Duration = Duration::from_secs(180);
+pub(crate) const RUN_BUDGET: Duration = Duration::from_secs(180);
 /// Distinct failure messages kept for the table's note.
 const FAILURE_KINDS_SHOWN: usize = 3;
 
-struct FleetDevice {
-    client: Client,
+pub(crate) struct FleetDevice {
+    pub(crate) client: Client,
     /// Where this device's warden records: the centre of their cell.
-    place: (f64, f64),
+    pub(crate) place: (f64, f64),
 }
 
 pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
@@ -201,7 +201,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-fn user(i: usize) -> String {
+pub(crate) fn user(i: usize) -> String {
     format!("warden-{i:05}")
 }
 
@@ -210,7 +210,7 @@ fn mib(bytes: u64) -> f64 {
 }
 
 /// Enrols one device per code, a few at a time, and opens them all.
-fn enrol_all(
+pub(crate) fn enrol_all(
     dir: &Path,
     codes: &[String],
     grid: &SyntheticGrid,
@@ -253,7 +253,7 @@ fn enrol_all(
 /// Starts every device's sync at once; for each, how long its round took
 /// and how many ops it pushed, or what went wrong. Syncs still running when
 /// `budget` has passed are dropped (their connections close) and fail.
-async fn sync_all(
+pub(crate) async fn sync_all(
     devices: &[Arc<FleetDevice>],
     budget: Duration,
 ) -> Vec<(Duration, Result<u64, String>)> {

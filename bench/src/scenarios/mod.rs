@@ -10,10 +10,12 @@ pub mod fleet;
 pub mod grid;
 pub mod patrol;
 pub mod photo;
+pub mod postgres;
 pub mod process;
 pub mod pull;
 pub mod push;
 pub mod record;
+pub mod steady;
 pub mod wire;
 
 use crate::context::Context;
@@ -54,6 +56,11 @@ pub const ALL: &[Scenario] = &[
         run: fleet::run,
     },
     Scenario {
+        name: "steady",
+        what: "2,000 devices keep their connections and sync once a minute; a supervisor's step reaches a liaison's open app",
+        run: steady::run,
+    },
+    Scenario {
         name: "grid",
         what: "grid assignment against 10,000 cells",
         run: grid::run,
@@ -87,6 +94,11 @@ pub const ALL: &[Scenario] = &[
         name: "photo",
         what: "a 20 MB photo: upload, and resume after a cut at 90 %",
         run: photo::run,
+    },
+    Scenario {
+        name: "postgres",
+        what: "PostgreSQL beside SQLite: push, pull and the fleet; two processes on one database",
+        run: postgres::run,
     },
 ];
 

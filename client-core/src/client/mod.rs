@@ -11,6 +11,7 @@
 
 mod blocking;
 mod cases;
+mod live;
 mod net;
 mod patrols;
 mod reports;
@@ -44,6 +45,9 @@ pub struct Client {
     connect_timeout: Duration,
     /// The runtime of the blocking calls, built at the first one and kept.
     runtime: OnceLock<blocking::Runtime>,
+    /// The connection an app keeps between syncs (`live.rs`); `None` for
+    /// the command line, which connects per command.
+    kept: Option<crate::sync::live::Kept>,
 }
 
 /// Where this device stands, for `gridwarden status`.
@@ -85,6 +89,7 @@ impl Client {
             device,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             runtime: OnceLock::new(),
+            kept: None,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::sync::{self, Controls, Enrolled, RetryPolicy, SyncSummary};
 
 impl Client {
     /// QUIC connections to the server this device is enrolled with.
-    fn enrolled(&self) -> Enrolled<'_> {
+    pub(super) fn enrolled(&self) -> Enrolled<'_> {
         Enrolled {
             device: &self.device,
             timeout: self.connect_timeout,
@@ -26,8 +26,16 @@ impl Client {
 
     /// Sends the outbox, fetches newer reference data and pulls what the
     /// server has for this device.
+    /// Over the kept connection if this client keeps one (`live.rs`).
     pub async fn sync_async(&self) -> Result<SyncSummary> {
-        sync::sync_once(&self.device, &self.enrolled(), Controls::default()).await
+        let controls = Controls::default();
+        match &self.kept {
+            Some(kept) => {
+                let connect = kept.connector(self.enrolled());
+                sync::sync_once(&self.device, &connect, controls).await
+            }
+            None => sync::sync_once(&self.device, &self.enrolled(), controls).await,
+        }
     }
 
     /// Syncs over QUIC, retrying with backoff while the server cannot be
@@ -39,7 +47,13 @@ impl Client {
         policy: &RetryPolicy,
         controls: Controls<'_>,
     ) -> Result<SyncSummary> {
-        sync::sync_retrying(&self.device, &self.enrolled(), policy, controls).await
+        match &self.kept {
+            Some(kept) => {
+                let connect = kept.connector(self.enrolled());
+                sync::sync_retrying(&self.device, &connect, policy, controls).await
+            }
+            None => sync::sync_retrying(&self.device, &self.enrolled(), policy, controls).await,
+        }
     }
 
     /// One sync over a new connection from `connect`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gridwarden_protocol::enrolment::hex;
 use gridwarden_protocol::frame::{self, FrameDecoder, DEFAULT_MAX_FRAME, HEADER_LEN};
-use gridwarden_protocol::{ClientMessage, ServerMessage, SERVER_NAME};
+use gridwarden_protocol::{ClientMessage, Notice, ServerMessage, SERVER_NAME};
 use quinn::crypto::rustls::QuicClientConfig;
 
 use super::{Connect, Exchange};
@@ -18,10 +18,32 @@ use crate::tls::{self, DeviceKey, Pins, Presented};
 /// How long a connection waits for the server's handshake by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection that hears nothing for this long is dead. Keep-alives below
-/// it keep a connection open while the server prepares a large answer.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How long a silent connection lives, and how often the device says it is
+/// there: for phones' radios and carriers' NATs (ADR 0028). The keep-alive
+/// also keeps a connection open while the server prepares a large answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// A connection that hears nothing for this long is dead.
+    pub idle: Duration,
+    /// A keep-alive packet after this much silence.
+    pub keep_alive: Duration,
+}
+
+impl Default for Timing {
+    /// 25 s stays under the 30 s after which many carrier NATs forget a UDP
+    /// mapping; 60 s lets two keep-alives be lost before the connection is.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Unprompted streams the device takes from the server at once (notices).
+const MAX_NOTICE_STREAMS: u32 = 8;
+/// A notice is a few dozen bytes; a stream longer than this is not one.
+const MAX_NOTICE_BYTES: usize = 64 * 1024;
 /// Longest wait for one answer, on top of the idle timeout, so a server that
 /// keeps the connection alive but never answers cannot hang a sync.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,7 +59,7 @@ pub struct Session {
     server: String,
     presented: Presented,
     /// A resumed connection's handshake, not yet complete: the first
-    /// request goes out in 0-RTT (ADR 0028).
+    /// request goes out in 0-RTT (ADR 0029).
     early: Option<Early>,
     /// Whether the server took this connection's 0-RTT request.
     early_data_accepted: bool,
@@ -85,6 +107,26 @@ pub async fn connect_pinned(server: &str, pins: Pins, timeout: Duration) -> Resu
     connect_with_key(server, pins, timeout, None).await
 }
 
+/// [`connect_pinned`] with the connection's `timing` (a long-lived one).
+pub async fn connect_timed(
+    server: &str,
+    pins: Pins,
+    timeout: Duration,
+    timing: Timing,
+) -> Result<Session> {
+    let (endpoint, conn, presented, early) = open(server, pins, timeout, None, timing).await?;
+    Ok(Session {
+        endpoint,
+        conn,
+        server: server.to_owned(),
+        presented,
+        early,
+        early_data_accepted: false,
+        bytes_sent: 0,
+        bytes_received: 0,
+    })
+}
+
 /// Connects trusting only `pins`, showing `key` in the handshake (a device
 /// that enrols: its retry after a lost answer is recognised by it).
 pub async fn connect_with_key(
@@ -93,7 +135,8 @@ pub async fn connect_with_key(
     timeout: Duration,
     key: Option<&DeviceKey>,
 ) -> Result<Session> {
-    let (endpoint, conn, presented, early) = open(server, pins, timeout, key).await?;
+    let (endpoint, conn, presented, early) =
+        open(server, pins, timeout, key, Timing::default()).await?;
     Ok(Session {
         endpoint,
         conn,
@@ -118,6 +161,7 @@ pub async fn connect_quic(
         Pins::only(fingerprint),
         DEFAULT_CONNECT_TIMEOUT,
         None,
+        Timing::default(),
     )
     .await?;
     // Hand-made requests wait for the whole handshake: nothing in 0-RTT.
@@ -132,6 +176,7 @@ async fn open(
     pins: Pins,
     timeout: Duration,
     key: Option<&DeviceKey>,
+    timing: Timing,
 ) -> Result<(quinn::Endpoint, quinn::Connection, Presented, Option<Early>)> {
     let addr = resolve(server).await?;
     // An enrolling device starts afresh (its key must be proven); an
@@ -148,12 +193,13 @@ async fn open(
     let crypto = QuicClientConfig::try_from(tls_config)
         .map_err(|e| ClientError::Protocol(format!("cannot set up QUIC TLS: {e}")))?;
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(
-        IDLE_TIMEOUT
-            .try_into()
-            .expect("idle timeout fits a QUIC varint"),
-    ));
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    let idle = timing
+        .idle
+        .try_into()
+        .map_err(|_| ClientError::Protocol("the idle timeout is too long for QUIC".into()))?;
+    transport.max_idle_timeout(Some(idle));
+    transport.keep_alive_interval(Some(timing.keep_alive));
+    transport.max_concurrent_uni_streams(MAX_NOTICE_STREAMS.into());
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(Arc::new(transport));
 
@@ -232,7 +278,7 @@ async fn open(
 
 /// How many connections of this process to `server`, pinned to
 /// `fingerprint`, resumed their TLS session and had their first request
-/// taken in 0-RTT (ADR 0028).
+/// taken in 0-RTT (ADR 0029).
 pub fn early_data_accepted(server: &str, fingerprint: [u8; 32]) -> u64 {
     tls::Sessions::of(server, Pins::only(fingerprint)).map_or(0, |s| s.early_accepted())
 }
@@ -249,6 +295,19 @@ impl Session {
     /// the same connection and streams going.
     pub fn rebind(&self, socket: std::net::UdpSocket) -> std::io::Result<()> {
         self.endpoint.rebind(socket)
+    }
+
+    /// Whether the connection is still open (a long-lived one may have
+    /// been closed by the server, a timeout or the network since).
+    pub fn is_open(&self) -> bool {
+        self.conn.close_reason().is_none()
+    }
+
+    /// The server's notices on this connection, as they come.
+    pub fn notices(&self) -> Notices {
+        Notices {
+            conn: self.conn.clone(),
+        }
     }
 
     /// The local address the connection currently sends from.
@@ -285,7 +344,7 @@ impl Session {
     }
 
     /// The first request of a resumed connection, sent in 0-RTT (only the
-    /// Hello is ever first: ADR 0028 says why its replay is harmless). It
+    /// Hello is ever first: ADR 0029 says why its replay is harmless). It
     /// must be answered within the connect timeout, handshake included, or
     /// the server counts as unreachable. A server that declined the early
     /// data (it lost the session, e.g. in a restart) gets it again now.
@@ -374,6 +433,32 @@ impl Session {
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
         let _ = tokio::time::timeout(Duration::from_millis(500), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// What the server tells this device unprompted on a connection, each on a
+/// stream it opens (brief decision 7).
+pub struct Notices {
+    conn: quinn::Connection,
+}
+
+impl Notices {
+    /// The next notice; `None` once the connection is closed. A stream
+    /// that holds something else is an error, and the next call goes on.
+    pub async fn next(&mut self) -> Option<Result<Notice>> {
+        let mut stream = self.conn.accept_uni().await.ok()?;
+        let read = stream.read_to_end(MAX_NOTICE_BYTES).await;
+        Some(match read {
+            Err(e) => Err(ClientError::Protocol(format!("an unreadable notice: {e}"))),
+            Ok(bytes) => match decode_answer(&bytes) {
+                Ok(ServerMessage::Notice(notice)) => Ok(notice),
+                Ok(other) => Err(ClientError::Protocol(format!(
+                    "the server sent {} unasked",
+                    super::message_name(&other)
+                ))),
+                Err(e) => Err(e),
+            },
+        })
     }
 }
 

@@ -8,8 +8,10 @@ use crate::link::quic::{self, Session};
 use crate::link::Connect;
 use crate::local::Device;
 use crate::store::meta;
+use crate::tls::Pins;
 
 /// Opens QUIC connections to the server this device is enrolled with.
+#[derive(Clone, Copy)]
 pub(crate) struct Enrolled<'a> {
     pub device: &'a Device,
     pub timeout: Duration,
@@ -18,16 +20,29 @@ pub(crate) struct Enrolled<'a> {
 impl Connect for Enrolled<'_> {
     type Link = Session;
 
-    /// Connects trusting the stored pins; once the handshake is complete,
-    /// stores a promoted pin or a newly announced next certificate.
     async fn connect(&self) -> Result<Session> {
+        self.connect_with(|server, pins, timeout| async move {
+            quic::connect_pinned(&server, pins, timeout).await
+        })
+        .await
+    }
+}
+
+impl Enrolled<'_> {
+    /// Connects with `open` trusting the stored pins; once the handshake is
+    /// complete, stores a promoted pin or a newly announced next certificate.
+    pub(super) async fn connect_with<F, Fut>(&self, open: F) -> Result<Session>
+    where
+        F: FnOnce(String, Pins, Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<Session>>,
+    {
         let (server, pins) = {
             let store = self.device.lock_store();
             let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
             let pins = meta::pins(store.conn(), &enrolment)?;
             (enrolment.server_addr, pins)
         };
-        let session = quic::connect_pinned(&server, pins, self.timeout).await?;
+        let session = open(server, pins, self.timeout).await?;
         let presented = session.presented();
         let mut store = self.device.lock_store();
         let tx = store.transaction()?;

@@ -5,6 +5,7 @@
 
 mod connect;
 pub mod engine;
+pub mod live;
 pub(crate) mod photos;
 pub mod retry;
 

@@ -1,16 +1,52 @@
 //! Which devices hold open connections: lets the server cap connections per
-//! device and close a revoked device's connections the moment IT revokes it.
+//! device, close a revoked device's connections the moment IT revokes it,
+//! and tell a connected device that something new is in its scope
+//! (`net/notices.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;
+
+use crate::service::Session;
 
 #[derive(Default)]
 pub struct Registry {
     next_id: AtomicU64,
-    by_device: Mutex<HashMap<Uuid, Vec<(u64, quinn::Connection)>>>,
+    /// Connections authenticated since the start: a long-lived connection's
+    /// later syncs add none.
+    opened: AtomicU64,
+    by_device: Mutex<HashMap<Uuid, Vec<(u64, Live)>>>,
+}
+
+/// The session a connection speaks for now: set by its first Hello,
+/// replaced by each later one (a sync on a long-lived connection starts
+/// with a Hello that reads the user's cells again).
+#[derive(Clone)]
+pub struct SessionCell(Arc<RwLock<Arc<Session>>>);
+
+impl SessionCell {
+    pub fn new(session: Session) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(session))))
+    }
+
+    pub fn current(&self) -> Arc<Session> {
+        self.0.read().expect("session lock").clone()
+    }
+
+    pub fn replace(&self, session: Session) {
+        *self.0.write().expect("session lock") = Arc::new(session);
+    }
+}
+
+/// One open, authenticated connection.
+#[derive(Clone)]
+pub struct Live {
+    pub conn: quinn::Connection,
+    /// The protocol version the connection speaks.
+    pub version: u16,
+    pub session: SessionCell,
 }
 
 /// Holds a connection's place in the registry; dropping it frees the place.
@@ -21,12 +57,12 @@ pub struct Registration {
 }
 
 impl Registry {
-    /// Registers `conn` for `device`, unless the device already holds
+    /// Registers `live` for `device`, unless the device already holds
     /// `max_per_device` connections (the count is returned then).
     pub fn register(
         self: &Arc<Self>,
         device: Uuid,
-        conn: quinn::Connection,
+        live: Live,
         max_per_device: usize,
     ) -> Result<Registration, usize> {
         let mut by_device = self.by_device.lock().expect("registry lock");
@@ -35,7 +71,8 @@ impl Registry {
             return Err(open.len());
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.push((id, conn));
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        open.push((id, live));
         Ok(Registration {
             registry: self.clone(),
             device,
@@ -49,8 +86,26 @@ impl Registry {
             .lock()
             .expect("registry lock")
             .iter()
-            .map(|(device, conns)| (*device, conns.iter().map(|(_, c)| c.clone()).collect()))
+            .map(|(device, conns)| {
+                let conns = conns.iter().map(|(_, live)| live.conn.clone()).collect();
+                (*device, conns)
+            })
             .collect()
+    }
+
+    /// Every open connection with what it speaks for.
+    pub fn live(&self) -> Vec<Live> {
+        self.by_device
+            .lock()
+            .expect("registry lock")
+            .values()
+            .flat_map(|conns| conns.iter().map(|(_, live)| live.clone()))
+            .collect()
+    }
+
+    /// Connections authenticated since the server started.
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
     }
 }
 

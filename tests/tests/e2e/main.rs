@@ -19,6 +19,7 @@ mod field_loop;
 mod grid_layers;
 mod integrity;
 mod kotlin;
+mod live;
 mod mobile;
 mod no_echo;
 mod open311;

@@ -1,4 +1,4 @@
-//! TLS session resumption and 0-RTT over real QUIC (ADR 0028): a device that
+//! TLS session resumption and 0-RTT over real QUIC (ADR 0029): a device that
 //! synced before resumes and its Hello rides in early data; a server that
 //! lost its sessions declines and the sync still works; an eavesdropper's
 //! replay of that early data changes nothing on the server.

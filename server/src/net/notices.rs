@@ -1,0 +1,80 @@
+//! Tells connected devices that something new is in their scope: each
+//! change the service publishes after a commit (`service/notify.rs`) becomes
+//! a `ServerMessage::Notice` on a stream the server opens (one way) on each
+//! connection it concerns. The device pulls at once. Only this process's
+//! connections hear it: with several server processes on one PostgreSQL
+//! store, a device connected to another process learns of the change at its
+//! next sync (docs/sync.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridwarden_protocol::frame::frame_payload;
+use gridwarden_protocol::{versions, Notice, NoticeKind, ServerMessage};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::registry::Live;
+use super::Edge;
+
+/// Protocol 2 has no notice: its connections are left out.
+const NOTICES_SINCE: u16 = 3;
+/// A device that does not take a notice within this gives it up (it syncs
+/// anyway); the sending task ends.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs for as long as the server: one change at a time, a task per notice
+/// sent so a slow device holds up nobody.
+pub(super) async fn tell_devices(edge: Arc<Edge>) {
+    let mut changes = edge.service.notifier().subscribe();
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => Some(change),
+            // Fell behind: which changes were missed is unknown, so every
+            // connected device is told to pull.
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "notices fell behind; every connected device is told to pull"
+                );
+                None
+            }
+            Err(RecvError::Closed) => return,
+        };
+        for live in edge.registry.live() {
+            if live.version < NOTICES_SINCE {
+                continue;
+            }
+            let notice = match &change {
+                Some(change) => edge.service.notice_for(&live.session.current(), change),
+                None => Some(Notice {
+                    kind: NoticeKind::Changed,
+                    ids: Vec::new(),
+                }),
+            };
+            if let Some(notice) = notice {
+                tokio::spawn(send(live, notice));
+            }
+        }
+    }
+}
+
+async fn send(live: Live, notice: Notice) {
+    let frame = frame_payload(&versions::encode_server(
+        live.version,
+        &ServerMessage::Notice(notice),
+    ));
+    let sent = tokio::time::timeout(SEND_TIMEOUT, async {
+        let mut stream = live.conn.open_uni().await?;
+        stream.write_all(&frame).await?;
+        stream.finish()?;
+        anyhow::Ok(())
+    })
+    .await;
+    match sent {
+        Ok(Ok(())) => {
+            crate::metrics::get().notices.inc();
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "a notice was not delivered"),
+        Err(_) => tracing::debug!("a notice was not taken in time"),
+    }
+}
