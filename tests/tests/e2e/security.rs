@@ -40,6 +40,10 @@ fn a_device_revoked_from_the_command_line_is_cut_off_mid_connection_and_refused_
     let [(cell, here), _] = server.two_cells();
     server.add_user("ann", Role::Warden, &[&cell]);
     server.add_user("bo", Role::Warden, &[&cell]);
+    // The admin binary first: building it (on a changed tree, under load)
+    // can outlast the idle timeout of the raw connection below, which is
+    // driven only while this test waits on it.
+    let admin_binary = bins::path("gridwarden-server");
     let (raw, device) = hello_as(&server, "ann", &tmp.path().join("ann"));
     let ann = gridwarden_client_core::Client::open(tmp.path().join("ann")).unwrap();
     let bo = server.enrol(&tmp.path().join("bo"), "bo");
@@ -50,7 +54,7 @@ fn a_device_revoked_from_the_command_line_is_cut_off_mid_connection_and_refused_
     // IT revokes the phone with the real command, a separate process, while
     // the device holds a connection open.
     let started = Instant::now();
-    let out = Command::new(bins::path("gridwarden-server"))
+    let out = Command::new(admin_binary)
         .args(["--data", server.data_dir.to_str().unwrap()])
         .args(["devices", "revoke", &device.to_string()])
         .output()
