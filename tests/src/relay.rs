@@ -298,6 +298,12 @@ impl Relay {
     /// Starts a clean relay (no loss, no delay) in front of `server`, which
     /// must be on loopback. `seed` fixes the loss pattern of every flow.
     pub fn start(server: SocketAddr, seed: u64) -> Self {
+        Self::start_for(server, seed, MAX_LIFETIME)
+    }
+
+    /// [`Relay::start`] for a run longer than [`MAX_LIFETIME`] (a day of
+    /// work over a 64 kbit/s link takes a quarter of an hour).
+    pub fn start_for(server: SocketAddr, seed: u64, lifetime: Duration) -> Self {
         assert!(
             server.ip().is_loopback(),
             "the relay only forwards to loopback, not {server}"
@@ -335,7 +341,7 @@ impl Relay {
                         tokio::select! {
                             _ = run(front, shared) => {}
                             _ = stopped => {}
-                            _ = tokio::time::sleep(MAX_LIFETIME) => {}
+                            _ = tokio::time::sleep(lifetime) => {}
                         }
                     });
                     // Dropping the runtime cancels every task and closes

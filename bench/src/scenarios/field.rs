@@ -64,7 +64,8 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let codes: Vec<String> = cells.iter().map(|(c, _)| c.clone()).collect();
     let places: Vec<(f64, f64)> = cells.iter().map(|(_, p)| *p).collect();
     admin.add_user(WARDEN, Role::Warden, &codes)?;
-    let relay = Relay::start(server.addr, 0x21);
+    // A whole day at 64 kbit/s outlasts the relay's default lifetime.
+    let relay = Relay::start_for(server.addr, 0x21, Duration::from_secs(3 * 3600));
     let warden = enrol(&dir.join("warden"), &admin, &relay.addr().to_string())?;
 
     record_day(&warden, &dir, day, &places)?;
