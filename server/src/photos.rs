@@ -9,6 +9,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use fs4::fs_std::FileExt;
+
 use gridwarden_protocol::PhotoHash;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +77,30 @@ impl PhotoStore {
                 complete: true,
             });
         }
-        let received = match fs::metadata(self.partial_path(hash)) {
+        let path = self.partial_path(hash);
+        let received = match fs::metadata(&path) {
             Ok(m) => m.len().min(total),
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e.into()),
         };
+        if received == total && total > 0 {
+            // Whole but not yet a photo: its writer (perhaps another
+            // process) is checking and moving it. Its lock says how it ended.
+            let file = open_locked(&path)?;
+            if self.has(hash) {
+                if file.metadata()?.len() == 0 {
+                    let _ = fs::remove_file(&path);
+                }
+                return Ok(Progress {
+                    received: total,
+                    complete: true,
+                });
+            }
+            return Ok(Progress {
+                received: file.metadata()?.len().min(total),
+                complete: false,
+            });
+        }
         Ok(Progress {
             received,
             complete: false,
@@ -111,12 +132,31 @@ impl PhotoStore {
             return Err(PhotoError::CorruptChunk { hash, offset });
         }
         let _writing = self.writing.lock().expect("photo write lock");
-        let progress = self.progress(hash, total)?;
-        if progress.complete || offset != progress.received {
-            return Ok(progress);
+        if self.has(hash) {
+            return self.progress(hash, total);
         }
         let path = self.partial_path(hash);
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        // Several server processes share this directory (docs/scale.md,
+        // ADR 0030): the mutex above orders this process's writers, the
+        // file lock orders the processes'. Held until the chunk is synced
+        // and, for the last one, the photo moved into place; what is stored
+        // is read again under it.
+        let mut file = open_locked(&path)?;
+        if self.has(hash) {
+            // Finished by another process while this one waited: the file
+            // opened here is a new, empty one.
+            if file.metadata()?.len() == 0 {
+                let _ = fs::remove_file(&path);
+            }
+            return self.progress(hash, total);
+        }
+        let stored = file.metadata()?.len().min(total);
+        if offset != stored {
+            return Ok(Progress {
+                received: stored,
+                complete: false,
+            });
+        }
         file.write_all(data)?;
         file.sync_data()?;
         let received = offset + data.len() as u64;
@@ -126,15 +166,16 @@ impl PhotoStore {
                 complete: false,
             });
         }
-        drop(file);
         self.finish(hash, &path)?;
+        drop(file);
         Ok(Progress {
             received,
             complete: true,
         })
     }
 
-    /// Checks the assembled file against its name and moves it into place.
+    /// Checks the assembled file against its name and moves it into place
+    /// (under the partial file's lock).
     fn finish(&self, hash: PhotoHash, partial: &Path) -> Result<(), PhotoError> {
         let mut hasher = blake3::Hasher::new();
         hasher.update_reader(File::open(partial)?)?;
@@ -171,6 +212,35 @@ impl PhotoStore {
         file.take(max_len as u64).read_to_end(&mut data)?;
         Ok((size, data))
     }
+}
+
+/// Opens the partial file for appending and locks it. The lock is taken on
+/// what was open; if another process moved or removed the file meanwhile
+/// (it finished the photo, or found it damaged), open what is there now.
+fn open_locked(path: &Path) -> io::Result<File> {
+    loop {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        file.lock_exclusive()?;
+        if still_at(&file, path)? {
+            return Ok(file);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata()?;
+    Ok(match fs::metadata(path) {
+        Ok(now) => now.dev() == open.dev() && now.ino() == open.ino(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    })
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, path: &Path) -> io::Result<bool> {
+    Ok(path.exists())
 }
 
 #[cfg(test)]
@@ -218,6 +288,48 @@ mod tests {
         assert_eq!((size, bytes), (total, photo.clone()));
         let (_, tail) = store.read(hash, 9_000, 5_000).unwrap();
         assert_eq!(tail, photo[9_000..]);
+    }
+
+    #[test]
+    fn two_processes_on_one_directory_never_interleave_their_chunks() {
+        // Two stores on one directory are two server processes sharing the
+        // photos mount: each has its own mutex, only the file lock is common.
+        let dir = tempfile::tempdir().unwrap();
+        let photos: Vec<Vec<u8>> = (0..20u32)
+            .map(|p| (0..40_000u32).map(|i| (i * 31 + p * 7) as u8).collect())
+            .collect();
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let store = PhotoStore::open(dir.path()).unwrap();
+                let photos = &photos;
+                scope.spawn(move || {
+                    for photo in photos {
+                        let hash = PhotoHash::of(photo);
+                        let total = photo.len() as u64;
+                        // Like a device whose retry landed on the other
+                        // process while the first still ran: each asks what
+                        // is stored and sends from there.
+                        let parts = chunks(photo, 1_000);
+                        loop {
+                            let at = store.progress(hash, total).unwrap();
+                            if at.complete {
+                                break;
+                            }
+                            let (o, d, h) = &parts[(at.received / 1_000) as usize];
+                            store.write_chunk(hash, total, *o, d, h).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let store = PhotoStore::open(dir.path()).unwrap();
+        for photo in &photos {
+            let hash = PhotoHash::of(photo);
+            let (_, bytes) = store.read(hash, 0, 1 << 20).unwrap();
+            assert!(bytes == *photo, "photo {hash} assembled wrong");
+        }
+        let left = fs::read_dir(dir.path().join("partial")).unwrap().count();
+        assert_eq!(left, 0, "no partial file is left behind");
     }
 
     #[test]
