@@ -165,8 +165,21 @@ pub async fn connect_quic(
     )
     .await?;
     // Hand-made requests wait for the whole handshake: nothing in 0-RTT.
+    // A server that did not resume ran a full handshake, checked against
+    // the pins like any other (after a certificate rotation, say).
     if let Some(early) = early {
-        early.accepted.await;
+        if !early.accepted.await {
+            if let Some(actual) = early.verifier.mismatch() {
+                return Err(ClientError::CertificateMismatch {
+                    server: server.to_owned(),
+                    expected: hex(&early.pins.current),
+                    actual: hex(&actual),
+                });
+            }
+            if let Some(why) = conn.close_reason() {
+                return Err(unreachable(server, why));
+            }
+        }
     }
     Ok((endpoint, conn))
 }
