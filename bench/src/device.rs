@@ -14,6 +14,16 @@ use gridwarden_client_core::{transport, Client};
 use gridwarden_protocol::{ClientMessage, ServerMessage};
 
 const CLIENT_NAME: &str = "gridwarden-bench";
+
+/// Pushes kept in flight: the client's window, unless the environment
+/// says otherwise (`GRIDWARDEN_BENCH_PUSH_WINDOW`, at least 1).
+fn push_window() -> usize {
+    std::env::var("GRIDWARDEN_BENCH_PUSH_WINDOW")
+        .ok()
+        .and_then(|w| w.parse::<usize>().ok())
+        .unwrap_or(gridwarden_client_core::sync::engine::PUSH_WINDOW)
+        .max(1)
+}
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Enrols a new device in `home` with `code`, fetching reference data as
@@ -99,10 +109,14 @@ impl Device {
             pushed: 0,
             pulled: 0,
         };
-        let mut next = hello;
+        // Pushes in flight at once, as the client's own loop keeps them
+        // (`GRIDWARDEN_BENCH_PUSH_WINDOW=1`: one at a time, for comparison).
+        let window = push_window();
+        let mut next = Some(hello);
+        let mut in_flight = 0usize;
         let mut pushing = true;
         loop {
-            if pushing && matches!(next, ClientMessage::Pull(_)) {
+            if pushing && matches!(next, Some(ClientMessage::Pull(_))) {
                 pushing = false;
                 trace.push_time = started.elapsed();
                 if until == Until::Pushed {
@@ -111,7 +125,28 @@ impl Device {
                     break;
                 }
             }
-            let answer = session.request(&next).await?;
+            let answer = match next.take() {
+                Some(message) if window == 1 || !matches!(message, ClientMessage::Push(_)) => {
+                    session.request(&message).await?
+                }
+                message => {
+                    if let Some(message) = message {
+                        session.send(&message).await?;
+                        in_flight += 1;
+                    }
+                    while in_flight < window {
+                        let Some(more) = engine.ahead(&mut self.store)? else {
+                            break;
+                        };
+                        session.send(&more).await?;
+                        in_flight += 1;
+                    }
+                    anyhow::ensure!(in_flight > 0, "the engine awaits an answer to nothing");
+                    let answer = session.receive().await?;
+                    in_flight -= 1;
+                    answer
+                }
+            };
             let page_records = match &answer {
                 ServerMessage::PullPage(page) => Some(page.records.len()),
                 _ => None,
@@ -122,7 +157,8 @@ impl Device {
                 trace.pages.push((records, handling.elapsed()));
             }
             match step {
-                Step::Send(message) => next = message,
+                Step::Send(message) => next = Some(message),
+                Step::Await => {}
                 Step::Done(summary) => {
                     trace.pushed = summary.pushed + summary.duplicates;
                     trace.pulled = summary.pulled;

@@ -22,6 +22,7 @@ use crate::tls;
 
 pub mod cid;
 mod notices;
+mod order;
 mod progress;
 mod rate;
 mod registry;
@@ -315,11 +316,16 @@ async fn serve_connection(
     let started = Instant::now();
     // Counted when the connection ends, however it ends.
     let _sync = SyncEnd(started);
+    let order = order::Order::new();
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
                 let (edge, session) = (edge.clone(), session.clone());
-                tokio::spawn(async move { serve_stream(send, recv, edge, session, version).await });
+                // Taken here, in the order the device opened its streams.
+                let ticket = order.ticket();
+                tokio::spawn(async move {
+                    serve_stream(send, recv, edge, session, version, ticket).await
+                });
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "connection ended");
@@ -452,7 +458,10 @@ async fn serve_stream(
     edge: Arc<Edge>,
     cell: SessionCell,
     version: u16,
+    ticket: order::Ticket,
 ) {
+    // A refused or unreadable stream drops its ticket: a push after it on
+    // this connection is not applied (`order.rs`).
     let session = cell.current();
     let device = session.device_id;
     let timeout = edge.request_timeout();
@@ -481,12 +490,16 @@ async fn serve_stream(
                 }
                 Ok(()) => match message {
                     // A later sync on a long-lived connection: the session
-                    // is read again (cells, a disabled user) for it.
+                    // is read again (cells, a disabled user) for it, once
+                    // the pushes of the last sync are done.
                     ClientMessage::Hello(hello) => {
+                        ticket.turn().await;
+                        ticket.start_afresh();
                         let service = edge.service.clone();
                         let outcome =
                             run_blocking(move || service.hello_again(&session, &hello, version))
                                 .await;
+                        ticket.done(true);
                         match outcome {
                             Ok((renewed, welcome)) => {
                                 // Another sync, on a connection kept open.
@@ -497,7 +510,29 @@ async fn serve_stream(
                             Err(e) => ServerMessage::Error(e.to_wire()),
                         }
                     }
+                    // Applied in the order sent, after the ones before.
+                    ClientMessage::Push(push) => match ticket.turn().await {
+                        order::Turn::AfterFailure => {
+                            ticket.done(false);
+                            ServerMessage::error(
+                                ErrorCode::Conflict,
+                                "an earlier push on this connection was not applied, so this one \
+                                 was not either; sync again",
+                            )
+                        }
+                        order::Turn::Clear => {
+                            let service = edge.service.clone();
+                            let reply = run_blocking(move || {
+                                Ok(service.handle(&session, ClientMessage::Push(push)))
+                            })
+                            .await
+                            .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()));
+                            ticket.done(matches!(reply, ServerMessage::Ack(_)));
+                            reply
+                        }
+                    },
                     message => {
+                        ticket.done(true);
                         let service = edge.service.clone();
                         run_blocking(move || Ok(service.handle(&session, message)))
                             .await

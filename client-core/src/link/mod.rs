@@ -24,6 +24,26 @@ pub trait Exchange {
         message: &ClientMessage,
     ) -> impl Future<Output = Result<ServerMessage>> + Send;
 
+    /// How many requests this link keeps in flight at once with
+    /// [`Exchange::send`] and [`Exchange::receive`]; 1 (the default): it
+    /// does not pipeline, and only [`Exchange::exchange`] is used.
+    fn window(&self) -> usize {
+        1
+    }
+
+    /// Sends `message` without waiting for its answer, which a later
+    /// [`Exchange::receive`] returns: answers come back in the order the
+    /// requests were sent. Only called on a link whose window is above 1.
+    fn send(&mut self, message: &ClientMessage) -> impl Future<Output = Result<()>> + Send {
+        let _ = message;
+        async { Err(ClientError::Protocol("this link does not pipeline".into())) }
+    }
+
+    /// The answer to the oldest request sent with [`Exchange::send`].
+    fn receive(&mut self) -> impl Future<Output = Result<ServerMessage>> + Send {
+        async { Err(ClientError::Protocol("this link does not pipeline".into())) }
+    }
+
     /// Frame bytes sent and received so far, for the sync summary.
     fn bytes(&self) -> (u64, u64) {
         (0, 0)

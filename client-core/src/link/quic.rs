@@ -2,6 +2,7 @@
 //! request. All quinn code of the device lives here; the layers above see
 //! only [`Exchange`] and [`Connect`].
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +64,22 @@ pub struct Session {
     early: Option<Early>,
     /// Whether the server took this connection's 0-RTT request.
     early_data_accepted: bool,
+    /// Requests sent whose answers are not read yet, oldest first.
+    in_flight: VecDeque<Pending>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+}
+
+/// Requests a session keeps in flight at once (pushes, `Exchange::send`).
+const WINDOW: usize = 4;
+
+/// A request sent whose answer is still to be read.
+enum Pending {
+    /// The answer comes on this stream.
+    Stream(quinn::RecvStream),
+    /// Answered already (a resumed connection's first request, which waits
+    /// for its handshake).
+    Answered(ServerMessage),
 }
 
 /// The handshake of a resumed connection, still under way.
@@ -122,6 +137,7 @@ pub async fn connect_timed(
         presented,
         early,
         early_data_accepted: false,
+        in_flight: VecDeque::new(),
         bytes_sent: 0,
         bytes_received: 0,
     })
@@ -144,6 +160,7 @@ pub async fn connect_with_key(
         presented,
         early,
         early_data_accepted: false,
+        in_flight: VecDeque::new(),
         bytes_sent: 0,
         bytes_received: 0,
     })
@@ -420,11 +437,25 @@ impl Session {
     }
 
     async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
+        // Answers a failed sync left unread belong to nobody now.
+        self.in_flight.clear();
+        let recv = self.open_request(message).await?;
+        self.read_answer(recv).await
+    }
+
+    /// Sends one request on a new stream; the answer comes on the stream
+    /// returned. Streams are opened in the order requests are sent, and the
+    /// server takes them in that order.
+    async fn open_request(&mut self, message: &ClientMessage) -> Result<quinn::RecvStream> {
         let bytes = frame::encode_frame(message);
-        let (mut send, mut recv) = self.conn.open_bi().await.map_err(|e| self.lost(e))?;
+        let (mut send, recv) = self.conn.open_bi().await.map_err(|e| self.lost(e))?;
         send.write_all(&bytes).await.map_err(|e| self.lost(e))?;
         send.finish().map_err(|e| self.lost(e))?;
         self.bytes_sent += bytes.len() as u64;
+        Ok(recv)
+    }
+
+    async fn read_answer(&mut self, mut recv: quinn::RecvStream) -> Result<ServerMessage> {
         let answer = recv
             .read_to_end(DEFAULT_MAX_FRAME + HEADER_LEN)
             .await
@@ -439,6 +470,46 @@ impl Session {
             })?;
         self.bytes_received += answer.len() as u64;
         decode_answer(&answer)
+    }
+
+    /// Sends a request and leaves its answer for [`Session::receive`], so
+    /// several can be in flight (a push while the one before is applied).
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<()> {
+        let pending = if self.early.is_some() {
+            Pending::Answered(self.request(message).await?)
+        } else {
+            let opened = tokio::time::timeout(REQUEST_TIMEOUT, self.open_request(message)).await;
+            match opened {
+                Ok(recv) => Pending::Stream(recv?),
+                Err(_) => {
+                    return Err(self.lost(format!(
+                        "a request could not be sent within {} s",
+                        REQUEST_TIMEOUT.as_secs()
+                    )))
+                }
+            }
+        };
+        self.in_flight.push_back(pending);
+        Ok(())
+    }
+
+    /// The answer to the oldest request sent with [`Session::send`].
+    pub async fn receive(&mut self) -> Result<ServerMessage> {
+        match self.in_flight.pop_front() {
+            None => Err(ClientError::Protocol(
+                "an answer was awaited with no request in flight".into(),
+            )),
+            Some(Pending::Answered(answer)) => Ok(answer),
+            Some(Pending::Stream(recv)) => {
+                match tokio::time::timeout(REQUEST_TIMEOUT, self.read_answer(recv)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(self.lost(format!(
+                        "no answer within {} s",
+                        REQUEST_TIMEOUT.as_secs()
+                    ))),
+                }
+            }
+        }
     }
 
     /// Closes the connection politely so the server frees it at once rather
@@ -494,6 +565,18 @@ pub(crate) fn decode_answer(bytes: &[u8]) -> Result<ServerMessage> {
 impl Exchange for Session {
     async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
         self.request(message).await
+    }
+
+    fn window(&self) -> usize {
+        WINDOW
+    }
+
+    async fn send(&mut self, message: &ClientMessage) -> Result<()> {
+        Session::send(self, message).await
+    }
+
+    async fn receive(&mut self) -> Result<ServerMessage> {
+        Session::receive(self).await
     }
 
     fn bytes(&self) -> (u64, u64) {

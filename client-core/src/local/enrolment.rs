@@ -47,6 +47,8 @@ pub fn store_again(tx: &Transaction, old: &Enrolment, enrolment: &Enrolment) -> 
         )));
     }
     let node = hlc::node_id(enrolment.device_id);
+    // Acknowledged ops' effects name the identity they were made under.
+    reports::fold_acknowledged(tx)?;
     meta::set_enrolment(tx, enrolment)?;
     let moved = outbox::renode(tx, node)?;
     let mut last = meta::last_hlc(tx)?;

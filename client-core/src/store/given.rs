@@ -5,17 +5,79 @@
 
 use std::collections::HashSet;
 
-use gridwarden_protocol::{codec, Op};
+use gridwarden_protocol::{codec, Op, OpBody, ReportState};
 use rusqlite::{params, Connection, Transaction};
+use uuid::Uuid;
 
+use super::meta::Enrolment;
 use super::{outbox, uuid_blob};
 use crate::error::{ClientError, Result};
 
-/// Keeps an acknowledged op (again: a duplicate ack changes nothing).
+/// Keeps an acknowledged op (again: a duplicate ack changes nothing). An op
+/// of a report names it until its effect is folded into the report's
+/// confirmed state (`reports::confirmed`): this row is all an ack writes
+/// of the op, the report row is not rewritten.
 pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
-    tx.prepare_cached("INSERT OR IGNORE INTO given_ops (op_id, op) VALUES (?1, ?2)")?
-        .execute(params![uuid_blob(&op.op_id), codec::encode(op)])?;
+    let unfolded = match &op.body {
+        OpBody::Report { report_id, .. } => Some(uuid_blob(report_id)),
+        _ => None,
+    };
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO given_ops (op_id, op, report_id) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![uuid_blob(&op.op_id), codec::encode(op), unfolded])?;
     Ok(())
+}
+
+/// The acknowledged ops of a report not yet folded into its confirmed
+/// state, in the order they were acknowledged.
+pub fn unfolded(conn: &Connection, report_id: Uuid) -> Result<Vec<Op>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, op FROM given_ops WHERE report_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([uuid_blob(&report_id)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let raw: Vec<u8> = row.get(1)?;
+        out.push(
+            codec::decode(&raw)
+                .map_err(|e| ClientError::Protocol(format!("kept op {seq} is unreadable: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Marks the acknowledged ops of a report folded: its confirmed state as
+/// written now includes them.
+pub fn mark_folded(tx: &Transaction, report_id: Uuid) -> Result<()> {
+    tx.prepare_cached("UPDATE given_ops SET report_id = NULL WHERE report_id = ?1")?
+        .execute([uuid_blob(&report_id)])?;
+    Ok(())
+}
+
+/// The reports with acknowledged ops not yet folded in.
+pub fn unfolded_reports(conn: &Connection) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT report_id FROM given_ops WHERE report_id IS NOT NULL ORDER BY report_id",
+    )?;
+    let rows = stmt.query_map([], |row| super::blob_uuid(&row.get::<_, Vec<u8>>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The effect of one of this device's ops (`me`: the identity it was made
+/// under) on a report, as a state to join; `None` for ops about other
+/// entities.
+pub fn effect_of(op: &Op, me: &Enrolment) -> Option<ReportState> {
+    let OpBody::Report {
+        report_id,
+        op: report_op,
+    } = &op.body
+    else {
+        return None;
+    };
+    let mut effect = ReportState::empty(*report_id);
+    effect.apply(report_op, op.hlc, &me.user, me.device_id);
+    Some(effect)
 }
 
 /// How many acknowledged ops are kept.

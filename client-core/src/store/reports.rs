@@ -5,7 +5,7 @@ use gridwarden_protocol::{codec, ReportState};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
-use super::{blob_uuid, uuid_blob};
+use super::{blob_uuid, given, meta, uuid_blob};
 use crate::error::{ClientError, Result};
 
 /// What to do with the device's own grid guess when writing a state.
@@ -103,24 +103,79 @@ pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
 /// Both states of a stored report in one read: what this device shows and
 /// what the server is known to hold (if it is known to hold anything).
 pub fn states(conn: &Connection, id: Uuid) -> Result<Option<(ReportState, Option<ReportState>)>> {
-    let row: Option<(Vec<u8>, Option<Vec<u8>>)> = conn
-        .prepare_cached("SELECT state, confirmed FROM reports WHERE id = ?1")?
-        .query_row([uuid_blob(&id)], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(Vec<u8>, Option<Vec<u8>>, bool)> = conn
+        .prepare_cached(
+            "SELECT state, confirmed,
+                    EXISTS (SELECT 1 FROM given_ops WHERE report_id = ?1)
+             FROM reports WHERE id = ?1",
+        )?
+        .query_row([uuid_blob(&id)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    row.map(|(state, confirmed)| {
-        Ok((
-            decode_state(&state)?,
-            confirmed.map(|c| decode_state(&c)).transpose()?,
-        ))
+    row.map(|(state, confirmed, unfolded)| {
+        let confirmed = confirmed.map(|c| decode_state(&c)).transpose()?;
+        let confirmed = if unfolded {
+            with_acknowledged(conn, id, confirmed)?
+        } else {
+            confirmed
+        };
+        Ok((decode_state(&state)?, confirmed))
     })
     .transpose()
+}
+
+/// `folded` (the confirmed state as the row holds it) joined with the
+/// effects of this device's acknowledged ops not yet folded into it: what
+/// the server is known to hold. An ack writes only its kept op
+/// (`given::keep`), never the report row.
+fn with_acknowledged(
+    conn: &Connection,
+    id: Uuid,
+    folded: Option<ReportState>,
+) -> Result<Option<ReportState>> {
+    let Some(me) = meta::enrolment(conn)? else {
+        return Ok(folded);
+    };
+    let mut known = folded;
+    for op in given::unfolded(conn, id)? {
+        if let Some(effect) = given::effect_of(&op, &me) {
+            match &mut known {
+                Some(known) => known.merge(&effect),
+                None => known = Some(effect),
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Writes the effects of every acknowledged op not yet folded into its
+/// report's confirmed state (before the identity they were made under is
+/// replaced: the effects name it).
+pub fn fold_acknowledged(tx: &Transaction) -> Result<u64> {
+    let ids = given::unfolded_reports(tx)?;
+    for &id in &ids {
+        let stored: Option<Option<Vec<u8>>> = tx
+            .prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?
+            .query_row([uuid_blob(&id)], |r| r.get(0))
+            .optional()?;
+        if let Some(folded) = stored {
+            let folded = folded.map(|c| decode_state(&c)).transpose()?;
+            if let Some(known) = with_acknowledged(tx, id, folded)? {
+                tx.prepare_cached("UPDATE reports SET confirmed = ?1 WHERE id = ?2")?
+                    .execute(params![codec::encode(&known), uuid_blob(&id)])?;
+            }
+        }
+        given::mark_folded(tx, id)?;
+    }
+    Ok(ids.len() as u64)
 }
 
 /// Stores a remote change merged into a report this device holds: the
 /// state shown and the confirmed state written together, in one write of
 /// the row (a pulled page's hot path: an upsert and then a confirm wrote
-/// the row twice). The device's own grid guess is kept.
+/// the row twice). The device's own grid guess is kept. `confirmed` came
+/// from [`states`], so it holds every acknowledged op: they are folded.
 pub fn update_merged(tx: &Transaction, state: &ReportState, confirmed: &ReportState) -> Result<()> {
+    given::mark_folded(tx, state.id)?;
     let origin = state.origin.as_ref();
     let location = state.location();
     tx.prepare_cached(
@@ -163,12 +218,17 @@ pub fn forget(tx: &Transaction, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// What the server is known to hold of a report, if anything.
+/// What the server is known to hold of a report, if anything (`None` too
+/// for a report this device does not hold).
 pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
     let mut stmt = conn.prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?;
     let bytes: Option<Option<Vec<u8>>> =
         stmt.query_row([uuid_blob(&id)], |r| r.get(0)).optional()?;
-    bytes.flatten().map(|b| decode_state(&b)).transpose()
+    let Some(folded) = bytes else {
+        return Ok(None);
+    };
+    let folded = folded.map(|b| decode_state(&b)).transpose()?;
+    with_acknowledged(conn, id, folded)
 }
 
 /// Joins `incoming` (a pulled state, or the effect of an acknowledged op)
@@ -209,7 +269,7 @@ pub fn get(conn: &Connection, id: Uuid) -> Result<Option<StoredReport>> {
         .prepare_cached(&sql)?
         .query_row([uuid_blob(&id)], raw_row)
         .optional()?;
-    row.map(into_stored).transpose()
+    row.map(|raw| into_stored(conn, raw)).transpose()
 }
 
 /// Every visible report (create known, not deleted), newest observation first.
@@ -222,7 +282,7 @@ pub fn list_visible(conn: &Connection) -> Result<Vec<StoredReport>> {
     let rows = stmt.query_map([], raw_row)?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(into_stored(row?)?);
+        out.push(into_stored(conn, row?)?);
     }
     Ok(out)
 }
@@ -256,7 +316,8 @@ const SELECT_STORED: &str = "
     SELECT r.state, r.local_cell,
            EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id),
            j.code, j.reason, j.shown_ms,
-           CASE WHEN j.code IS NULL THEN NULL ELSE r.confirmed END
+           CASE WHEN j.code IS NULL THEN NULL ELSE r.confirmed END,
+           j.code IS NOT NULL AND EXISTS (SELECT 1 FROM given_ops g WHERE g.report_id = r.id)
     FROM reports r
     LEFT JOIN rejections j ON j.rowid = (
         SELECT k.rowid FROM rejections k WHERE k.report_id = r.id
@@ -270,6 +331,8 @@ struct RawRow {
     reason: Option<String>,
     shown_ms: Option<i64>,
     confirmed: Option<Vec<u8>>,
+    /// Acknowledged ops wait to be joined into `confirmed`.
+    unfolded: bool,
 }
 
 fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -281,20 +344,25 @@ fn raw_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         reason: row.get(4)?,
         shown_ms: row.get(5)?,
         confirmed: row.get(6)?,
+        unfolded: row.get(7)?,
     })
 }
 
-fn into_stored(raw: RawRow) -> Result<StoredReport> {
+fn into_stored(conn: &Connection, raw: RawRow) -> Result<StoredReport> {
     let state = decode_state(&raw.state)?;
     // A refusal stops marking the report once it was shown and the report
     // is back in step with the server: nothing queued, and what this device
     // shows is what the server holds. A refused create the warden has not
     // sent again is never in step (the server holds nothing of it).
-    let in_step = !raw.pending
-        && match &raw.confirmed {
-            Some(bytes) => decode_state(bytes)? == state,
-            None => false,
+    let in_step = !raw.pending && {
+        let folded = raw.confirmed.as_deref().map(decode_state).transpose()?;
+        let confirmed = if raw.unfolded {
+            with_acknowledged(conn, state.id, folded)?
+        } else {
+            folded
         };
+        confirmed.as_ref() == Some(&state)
+    };
     Ok(StoredReport {
         state,
         local_cell: raw.local_cell,

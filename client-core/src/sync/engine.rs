@@ -8,7 +8,7 @@
 //! only when the layer or the user's scope changed; `cells.rs`) → Push (the outbox in order, batch by batch) → Pull (pages
 //! from the stored cursor while the server says there are more) → Done.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use gridwarden_protocol::{
     hlc, Ack, ClientMessage, Cursor, ErrorCode, FetchReference, Hlc, HlcClock, Op, OpBody,
@@ -25,7 +25,7 @@ use crate::store::outbox::{self, Queued};
 use crate::store::photos::{self, PhotoState};
 use crate::store::rejections::{self, Rejection};
 use crate::store::reports::{self, LocalCell};
-use crate::store::{cases, meta, overwrites, reference, Store};
+use crate::store::{cases, given, meta, overwrites, reference, Store};
 use gridwarden_protocol::clock::SharedClock;
 
 /// Most ops in one push.
@@ -42,10 +42,18 @@ pub const PULL_MAX_BYTES: u32 = 1024 * 1024;
 /// device's later edits are not dragged after it.
 pub const MAX_SERVER_SKEW_MS: u64 = gridwarden_protocol::hlc::MAX_DRIFT_MS / 2;
 
+/// Pushes a pipelining link keeps in flight at once: the next batch is on
+/// the wire while the server applies the one before. Beyond a
+/// few, a batch only waits longer in the server's queue.
+pub const PUSH_WINDOW: usize = 3;
+
 /// What the transport should do next.
 #[derive(Debug)]
 pub enum Step {
     Send(ClientMessage),
+    /// Nothing new to send: the answer to a push already in flight comes
+    /// next (only after [`SyncEngine::ahead`] sent one).
+    Await,
     Done(SyncSummary),
 }
 
@@ -57,9 +65,10 @@ enum Phase {
     AwaitReference {
         announced: Option<(u64, u64)>,
     },
-    /// The ops of the push in flight, by op id.
+    /// The ops of each push in flight, by op id, oldest first: answers
+    /// come back in the order the pushes were sent.
     AwaitAck {
-        sent: HashMap<Uuid, Queued>,
+        in_flight: VecDeque<HashMap<Uuid, Queued>>,
     },
     AwaitPage {
         cursor: Cursor,
@@ -192,7 +201,9 @@ impl SyncEngine {
             (Phase::AwaitReference { announced }, ServerMessage::Reference(r)) => {
                 self.on_reference(store, announced, r)
             }
-            (Phase::AwaitAck { sent }, ServerMessage::Ack(ack)) => self.on_ack(store, sent, ack),
+            (Phase::AwaitAck { in_flight }, ServerMessage::Ack(ack)) => {
+                self.on_ack(store, in_flight, ack)
+            }
             (Phase::AwaitPage { cursor }, ServerMessage::PullPage(page)) => {
                 self.on_page(store, cursor, page)
             }
@@ -302,6 +313,40 @@ impl SyncEngine {
     }
 
     fn next_push(&mut self, store: &mut Store) -> Result<Step> {
+        match self.next_batch(store)? {
+            Some((sent, push)) => {
+                self.phase = Phase::AwaitAck {
+                    in_flight: VecDeque::from([sent]),
+                };
+                Ok(Step::Send(push))
+            }
+            None => Ok(self.pull(meta::pull_cursor(store.conn())?)),
+        }
+    }
+
+    /// Another push to send before the answer to the ones in flight, on a
+    /// link that keeps several requests in flight (`None`: not pushing, or
+    /// nothing more queued). The server applies a connection's pushes in the
+    /// order they were sent, and their acks are committed here in that
+    /// order; an op whose ack never comes stays queued and goes again.
+    pub fn ahead(&mut self, store: &mut Store) -> Result<Option<ClientMessage>> {
+        if !matches!(self.phase, Phase::AwaitAck { .. }) {
+            return Ok(None);
+        }
+        let Some((sent, push)) = self.next_batch(store)? else {
+            return Ok(None);
+        };
+        if let Phase::AwaitAck { in_flight } = &mut self.phase {
+            in_flight.push_back(sent);
+        }
+        Ok(Some(push))
+    }
+
+    /// The next batch of the outbox after what this sync already sent.
+    fn next_batch(
+        &mut self,
+        store: &mut Store,
+    ) -> Result<Option<(HashMap<Uuid, Queued>, ClientMessage)>> {
         // An op goes out only once it is on the storage: a power cut can
         // then never lose an op the server holds (ADR 0026).
         store.flush_to_storage();
@@ -312,16 +357,23 @@ impl SyncEngine {
             MAX_PUSH_BYTES,
         )?;
         let Some(last) = batch.last() else {
-            return Ok(self.pull(meta::pull_cursor(store.conn())?));
+            return Ok(None);
         };
         self.last_pushed_seq = last.seq;
         let sent = batch.iter().map(|q| (q.op.op_id, q.clone())).collect();
-        self.phase = Phase::AwaitAck { sent };
         let ops = batch.into_iter().map(|q| q.op).collect();
-        Ok(Step::Send(ClientMessage::Push(Push { ops })))
+        Ok(Some((sent, ClientMessage::Push(Push { ops }))))
     }
 
-    fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Queued>, ack: Ack) -> Result<Step> {
+    fn on_ack(
+        &mut self,
+        store: &mut Store,
+        mut in_flight: VecDeque<HashMap<Uuid, Queued>>,
+        ack: Ack,
+    ) -> Result<Step> {
+        let sent = in_flight
+            .pop_front()
+            .expect("a push is in flight while its ack is awaited");
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
         let mut photos_refused = Vec::new();
         let now = self.clock.now_ms() as i64;
@@ -377,7 +429,7 @@ impl SyncEngine {
             outbox::remove(&tx, result.op_id)?;
             match &result.outcome {
                 Outcome::Applied | Outcome::Duplicate => {
-                    confirm_own_op(&tx, op, &me)?;
+                    confirm_own_op(&tx, op)?;
                     if matches!(result.outcome, Outcome::Applied) {
                         applied += 1;
                     } else {
@@ -448,6 +500,10 @@ impl SyncEngine {
         self.summary.duplicates += duplicates;
         self.summary.rejected.extend(refused);
         self.summary.photos_refused.extend(photos_refused);
+        if !in_flight.is_empty() {
+            self.phase = Phase::AwaitAck { in_flight };
+            return Ok(Step::Await);
+        }
         self.next_push(store)
     }
 
@@ -619,21 +675,6 @@ fn writes_of(state: &ReportState, node: u64) -> bool {
     .contains(&Some(node))
 }
 
-/// The effect of one of this device's ops on a report, as a state to join;
-/// `None` for ops about other entities.
-fn effect_of(op: &Op, me: &meta::Enrolment) -> Option<ReportState> {
-    let OpBody::Report {
-        report_id,
-        op: report_op,
-    } = &op.body
-    else {
-        return None;
-    };
-    let mut effect = ReportState::empty(*report_id);
-    effect.apply(report_op, op.hlc, &me.user, me.device_id);
-    Some(effect)
-}
-
 /// Whether `op` is a report's photo attach refused for a photo too large.
 fn photo_too_large(op: &Op, code: ErrorCode) -> bool {
     code == ErrorCode::PhotoTooLarge
@@ -660,13 +701,12 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 }
 
 /// The server applied `op`: what it holds of the report now includes it,
-/// and photos it attached may now be uploaded.
-fn confirm_own_op(tx: &Transaction, op: &Op, me: &meta::Enrolment) -> Result<()> {
-    // Kept for a server restored from a backup that lacks it (`epoch.rs`).
-    crate::store::given::keep(tx, op)?;
-    if let Some(effect) = effect_of(op, me) {
-        reports::confirm_if_stored(tx, &effect)?;
-    }
+/// and photos it attached may now be uploaded. The op is kept (for a server
+/// restored from a backup that lacks it, `epoch.rs`), and that one row is
+/// also how the report's confirmed state learns of it
+/// (`reports::confirmed`): the report row is not rewritten per ack.
+fn confirm_own_op(tx: &Transaction, op: &Op) -> Result<()> {
+    given::keep(tx, op)?;
     if let Some(attached) = attached_photos(op) {
         photos::mark_ready(tx, attached)?;
     }
@@ -695,7 +735,7 @@ fn rebuild(tx: &Transaction, report_id: Uuid, me: &meta::Enrolment) -> Result<()
     let mut view =
         reports::confirmed(tx, report_id)?.unwrap_or_else(|| ReportState::empty(report_id));
     for pending in outbox::ops_of(tx, report_id)? {
-        if let Some(effect) = effect_of(&pending, me) {
+        if let Some(effect) = given::effect_of(&pending, me) {
             view.merge(&effect);
         }
     }

@@ -150,6 +150,36 @@ impl Exchange for KeptLink<'_> {
         }
     }
 
+    /// The first request (the Hello) goes through `exchange`, which
+    /// replaces a stale connection; the pushes after it may be pipelined.
+    fn window(&self) -> usize {
+        self.slot.as_ref().map_or(1, Exchange::window)
+    }
+
+    async fn send(&mut self, message: &ClientMessage) -> Result<()> {
+        let session = self
+            .slot
+            .as_mut()
+            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
+        let sent = session.send(message).await;
+        if matches!(&sent, Err(e) if e.is_offline()) {
+            *self.slot = None;
+        }
+        sent
+    }
+
+    async fn receive(&mut self) -> Result<ServerMessage> {
+        let session = self
+            .slot
+            .as_mut()
+            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
+        let answer = session.receive().await;
+        if matches!(&answer, Err(e) if e.is_offline()) {
+            *self.slot = None;
+        }
+        answer
+    }
+
     fn bytes(&self) -> (u64, u64) {
         let (sent, received) = self.slot.as_ref().map(Exchange::bytes).unwrap_or(self.base);
         (

@@ -112,9 +112,26 @@ impl Controls<'_> {
     }
 }
 
+/// Sends a request whose answer [`receive`] takes later; a cancellation
+/// stops it at once (safe for the same reasons as [`exchange`]).
+async fn send<E: Exchange>(
+    link: &mut E,
+    message: &ClientMessage,
+    controls: Controls<'_>,
+) -> Result<()> {
+    cancellable(link.send(message), controls).await
+}
+
+/// The answer to the oldest request in flight.
+async fn receive<E: Exchange>(link: &mut E, controls: Controls<'_>) -> Result<ServerMessage> {
+    cancellable(link.receive(), controls).await
+}
+
 /// Runs an engine to its end over an open link, starting with `first`.
 /// The store is locked only while the engine handles an answer, never across
-/// a network wait.
+/// a network wait. On a link that pipelines, further pushes go out while
+/// the answer to the first is awaited (`SyncEngine::ahead`), up to
+/// [`engine::PUSH_WINDOW`] at once.
 pub(crate) async fn drive<E: Exchange>(
     device: &Device,
     link: &mut E,
@@ -122,9 +139,37 @@ pub(crate) async fn drive<E: Exchange>(
     first: ClientMessage,
     controls: Controls<'_>,
 ) -> Result<SyncSummary> {
-    let mut next = first;
+    let window = link.window().clamp(1, engine::PUSH_WINDOW);
+    let mut next = Some(first);
+    let mut in_flight = 0usize;
     loop {
-        let answer = exchange(link, &next, controls).await?;
+        let answer = match next.take() {
+            // One request at a time: everything but pushes, and every
+            // request on a link that does not pipeline (the kept
+            // connection's Hello goes here too, to replace a stale one).
+            Some(message) if window == 1 || !matches!(message, ClientMessage::Push(_)) => {
+                debug_assert_eq!(in_flight, 0, "a request overtook pushes in flight");
+                exchange(link, &message, controls).await?
+            }
+            message => {
+                if let Some(message) = message {
+                    send(link, &message, controls).await?;
+                    in_flight += 1;
+                }
+                while in_flight < window {
+                    let more = engine.ahead(&mut device.lock_store())?;
+                    let Some(message) = more else { break };
+                    send(link, &message, controls).await?;
+                    in_flight += 1;
+                }
+                if in_flight == 0 {
+                    return Err(nothing_to_await());
+                }
+                let answer = receive(link, controls).await?;
+                in_flight -= 1;
+                answer
+            }
+        };
         let step = {
             let mut store = device.lock_store();
             engine.handle(&mut store, answer)?
@@ -132,7 +177,7 @@ pub(crate) async fn drive<E: Exchange>(
         let (bytes_sent, bytes_received) = link.bytes();
         let done = match &step {
             Step::Done(summary) => summary,
-            Step::Send(_) => engine.summary(),
+            Step::Send(_) | Step::Await => engine.summary(),
         };
         controls.report(SyncProgress::Transferring {
             pushed: done.pushed + done.duplicates,
@@ -141,7 +186,8 @@ pub(crate) async fn drive<E: Exchange>(
             bytes_received,
         });
         match step {
-            Step::Send(message) => next = message,
+            Step::Send(message) => next = Some(message),
+            Step::Await => {}
             Step::Done(mut summary) => {
                 device.lock_store().checkpoint();
                 crate::local::photos::drop_too_large(device)?;
@@ -152,6 +198,11 @@ pub(crate) async fn drive<E: Exchange>(
             }
         }
     }
+}
+
+/// The engine waits for an answer to nothing: a bug, not the network's.
+fn nothing_to_await() -> ClientError {
+    ClientError::Protocol("the sync waits for an answer to a request it never sent".into())
 }
 
 /// The Hello that opens every authenticated connection of this device.

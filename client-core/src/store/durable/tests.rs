@@ -67,8 +67,14 @@ fn device_with_reports(home: &Path, n: usize) -> crate::Client {
     let client = enrolled_client(home);
     cache_reference(&client, Some(&category_table(3)), None);
     // Everything so far (enrolment, reference data) into the database file,
-    // so that the log holds only the reports.
-    client.lock_store().checkpoint();
+    // so that the log holds only the reports: truncated, so no stale frames
+    // of the set-up lie after them (the last frame is the last report's
+    // whatever the size of the schema).
+    client
+        .lock_store()
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     client.flush_to_storage();
     for i in 0..n {
         client
