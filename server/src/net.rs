@@ -460,8 +460,9 @@ async fn serve_stream(
     version: u16,
     ticket: order::Ticket,
 ) {
-    // A refused or unreadable stream drops its ticket: a push after it on
-    // this connection is not applied (`order.rs`).
+    // A push waits for its turn among this connection's streams and says
+    // whether it was applied (`order.rs`); any other stream is done with
+    // its ticket once it is read (or dropped unread).
     let session = cell.current();
     let device = session.device_id;
     let timeout = edge.request_timeout();
@@ -485,6 +486,8 @@ async fn serve_stream(
             };
             match edge.limiter.ops(device, ops, Instant::now()) {
                 Err(rate::Limited(why)) => {
+                    // A push refused whole: the ones after it wait too.
+                    ticket.done(ops == 0);
                     metrics::get().rate_limited("ops");
                     ServerMessage::error(ErrorCode::RateLimited, why)
                 }

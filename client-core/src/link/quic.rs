@@ -503,10 +503,9 @@ impl Session {
             Some(Pending::Stream(recv)) => {
                 match tokio::time::timeout(REQUEST_TIMEOUT, self.read_answer(recv)).await {
                     Ok(result) => result,
-                    Err(_) => Err(self.lost(format!(
-                        "no answer within {} s",
-                        REQUEST_TIMEOUT.as_secs()
-                    ))),
+                    Err(_) => {
+                        Err(self.lost(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))
+                    }
                 }
             }
         }

@@ -32,8 +32,8 @@ pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
 /// The acknowledged ops of a report not yet folded into its confirmed
 /// state, in the order they were acknowledged.
 pub fn unfolded(conn: &Connection, report_id: Uuid) -> Result<Vec<Op>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT seq, op FROM given_ops WHERE report_id = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, op FROM given_ops WHERE report_id = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([uuid_blob(&report_id)])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -7,10 +7,14 @@
 //! a push (and a Hello, which starts a new sync) waits until every stream
 //! with an earlier ticket is done, other requests never wait.
 //!
-//! A push whose predecessor was not applied (refused, unreadable, cut off)
-//! is not applied either: its ops may build on the missing ones (a case
-//! step on the step before), and the device, which commits acks in order,
-//! sends both again. The next Hello on the connection starts afresh.
+//! A push after one that was read but not applied (refused whole: a rate
+//! limit, a store failure) is not applied either: its ops may build on the
+//! missing ones (a case step on the step before), and the device, which
+//! commits acks in order and stops at the first refusal, sends both again.
+//! The next Hello on the connection starts afresh. A stream that could not
+//! be read at all does not hold the ones after it back: the device never
+//! reads an answer after the one that failed, so nothing it commits can
+//! depend on the order, and a connection must go on serving after garbage.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,7 +64,7 @@ impl Order {
 }
 
 /// One stream's place in its connection's order. Dropped without
-/// [`Ticket::done`], the stream counts as failed.
+/// [`Ticket::done`], it counts as done with nothing held against it.
 pub(super) struct Ticket {
     order: Arc<Order>,
     number: u64,
@@ -86,7 +90,7 @@ impl Ticket {
         self.order.lock().failed = false;
     }
 
-    /// The stream is done: served (`true`) or not.
+    /// The stream is done: `false` for a push that was not applied.
     pub(super) fn done(mut self, ok: bool) {
         self.end(ok);
     }
@@ -117,7 +121,7 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.end(false);
+        self.end(true);
     }
 }
 
@@ -158,17 +162,22 @@ mod tests {
         let (a, b, c) = (order.ticket(), order.ticket(), order.ticket());
         assert_eq!(turn(&a), Turn::Clear);
         assert!(waits(&c));
-        b.done(true);
+        drop(b);
         assert!(waits(&c), "the first is still running");
         a.done(true);
-        assert_eq!(turn(&c), Turn::Clear);
+        assert_eq!(
+            turn(&c),
+            Turn::Clear,
+            "an unreadable stream holds nothing back"
+        );
     }
 
     #[test]
-    fn a_failure_marks_later_turns_until_a_hello_starts_afresh() {
+    fn a_push_not_applied_marks_later_turns_until_a_hello_starts_afresh() {
         let order = Order::new();
-        let (a, b) = (order.ticket(), order.ticket());
-        drop(a);
+        let (unread, a, b) = (order.ticket(), order.ticket(), order.ticket());
+        drop(unread);
+        a.done(false);
         assert_eq!(turn(&b), Turn::AfterFailure);
         b.done(false);
         let hello = order.ticket();

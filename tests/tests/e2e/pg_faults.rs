@@ -212,14 +212,18 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
     let bo = enrol(&pair, &relay, &tmp.path().join("bo"), "bo");
     let sam = enrol(&pair, &relay, &tmp.path().join("sam"), "sam");
 
-    let total = 3_000;
+    // More batches than the first sync can send: the answers it reads
+    // after the cut are at most those already on their way, and each lets
+    // one more push go (`sync::engine::PUSH_WINDOW` in flight).
+    let total = 4_000;
     let ann_ids = record_many(&ann, total, here, "ann");
     let bo_ids = record_many(&bo, 300, here, "bo");
     log(TEST, started, format!("recorded {total} + 300"));
 
     let store = pair.admin.store().clone();
     // Once two batches are acknowledged, process 1's answers stop reaching
-    // the phone: the next batch commits there, unacknowledged.
+    // the phone: the pushes sent after that (a window's worth; the last of
+    // them left after the cut) commit there, unacknowledged.
     let acked_at_cut = Mutex::new(None);
     let cut_answers = |p: SyncProgress| {
         if let SyncProgress::Transferring { pushed, .. } = p {
@@ -251,7 +255,14 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
             || {
                 assert!(!sync.is_finished(), "the sync ended before the kill");
                 let cut = *acked_at_cut.lock().unwrap();
-                cut.is_some_and(|acked| store.report(ann_ids[acked]).unwrap().is_some())
+                // The last push of the window sent after the cut landed.
+                let window = gridwarden_client_core::sync::engine::PUSH_WINDOW;
+                cut.is_some_and(|acked| {
+                    store
+                        .report(ann_ids[acked + window * 500 - 1])
+                        .unwrap()
+                        .is_some()
+                })
             },
         );
         assert!(

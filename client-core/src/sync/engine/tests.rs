@@ -711,5 +711,5 @@ fn a_clock_skew_refusal_restamps_the_change_once_and_sends_it_again() {
     assert!(next.hlc.wall_ms.abs_diff(now_ms()) < 60_000, "{}", next.hlc);
 }
 
-mod stranded;
 mod pipeline;
+mod stranded;

@@ -26,8 +26,11 @@ fn ahead(engine: &mut SyncEngine, client: &Client) -> Option<Vec<Op>> {
     })
 }
 
+/// A reports row as stored: id, state, confirmed state, local sequence.
+type ReportRow = (Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64);
+
 /// Every row of the reports table, as stored.
-fn report_rows(client: &Client) -> Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64)> {
+fn report_rows(client: &Client) -> Vec<ReportRow> {
     let store = client.lock_store();
     let mut stmt = store
         .conn()
@@ -48,7 +51,10 @@ fn further_pushes_go_ahead_and_their_acks_are_taken_in_order() {
     let first = expect_push(feed(&mut engine, &client, welcome(1, 1)));
     let second = ahead(&mut engine, &client).expect("a second batch");
     let third = ahead(&mut engine, &client).expect("a third batch");
-    assert!(ahead(&mut engine, &client).is_none(), "the outbox is all sent");
+    assert!(
+        ahead(&mut engine, &client).is_none(),
+        "the outbox is all sent"
+    );
     assert_eq!(
         (first.len(), second.len(), third.len()),
         (MAX_PUSH_OPS, MAX_PUSH_OPS, 1)
@@ -71,7 +77,10 @@ fn further_pushes_go_ahead_and_their_acks_are_taken_in_order() {
     expect_pull(feed(&mut engine, &client, applied(&third)));
     assert!(queued(&client).is_empty());
     let summary = expect_done(feed(&mut engine, &client, page(vec![], b"", false)));
-    assert_eq!((summary.pushed, summary.pending), (2 * MAX_PUSH_OPS as u64 + 1, 0));
+    assert_eq!(
+        (summary.pushed, summary.pending),
+        (2 * MAX_PUSH_OPS as u64 + 1, 0)
+    );
 }
 
 #[test]
@@ -99,12 +108,10 @@ fn pushes_in_flight_when_the_sync_ends_go_again_and_count_as_duplicates() {
     assert_eq!(op_ids(&again), op_ids(&second));
     let rest = ahead(&mut engine, &client).unwrap();
     assert_eq!(rest.len(), 1);
-    let duplicates = ack(
-        again
-            .iter()
-            .map(|op| (op.op_id, Outcome::Duplicate))
-            .collect(),
-    );
+    let duplicates = ack(again
+        .iter()
+        .map(|op| (op.op_id, Outcome::Duplicate))
+        .collect());
     assert!(matches!(
         feed(&mut engine, &client, duplicates),
         Step::Await
@@ -175,7 +182,10 @@ fn an_ack_writes_one_kept_op_per_op_and_leaves_the_report_rows_alone() {
         )
         .unwrap();
     let folded: ReportState = gridwarden_protocol::codec::decode(&folded.unwrap()).unwrap();
-    assert_eq!(folded, changed_remotely, "the create folded with the change");
+    assert_eq!(
+        folded, changed_remotely,
+        "the create folded with the change"
+    );
     let waiting: i64 = store
         .conn()
         .query_row(
@@ -215,7 +225,11 @@ fn a_refused_edit_rolls_back_to_a_create_acknowledged_but_not_folded() {
         code: ErrorCode::Forbidden,
         reason: "no".into(),
     };
-    expect_pull(feed(&mut engine, &client, ack(vec![(ops[0].op_id, refused)])));
+    expect_pull(feed(
+        &mut engine,
+        &client,
+        ack(vec![(ops[0].op_id, refused)]),
+    ));
     let shown = reports::state(client.lock_store().conn(), id)
         .unwrap()
         .unwrap();
