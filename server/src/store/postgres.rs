@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod copy;
 mod feed;
 mod migrate;
+mod push;
 mod reads;
 mod rows;
 mod tx;
