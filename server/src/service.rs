@@ -246,6 +246,7 @@ impl Service {
         }
         let store_epoch = versions::load_or_create_epoch(store.as_ref())?;
         let cursor_key = scope::CursorKey::load_or_create(store.as_ref())?;
+        let fanout = store.fanout();
         Ok(Self {
             store_epoch,
             cursor_key,
@@ -259,7 +260,7 @@ impl Service {
             photos: None,
             refusals: Default::default(),
             pushed: Default::default(),
-            notifier: Default::default(),
+            notifier: notify::Notifier::new(fanout),
         })
     }
 
@@ -732,6 +733,12 @@ impl Service {
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
             )),
+            // The edge unpacks a packed request (`versions::decode_client`);
+            // one reaching here came round it.
+            ClientMessage::Packed(_) => Err(ServiceError::refused(
+                ErrorCode::UnexpectedMessage,
+                "a packed request must be unpacked before it is served",
+            )),
         }
     }
 
@@ -941,6 +948,7 @@ impl Service {
             self.notifier.publish(notify::Change {
                 by_device: session.device_id,
                 reports: touched.take(applied),
+                users: Vec::new(),
             });
         }
         self.pushed.pushed(
@@ -1205,6 +1213,11 @@ impl Service {
         let Some(grid) = self.grid()? else {
             return Ok(0);
         };
+        // The reports re-placed, for the devices to notify once it commits.
+        let moved = self
+            .notifier
+            .heard()
+            .then(|| std::cell::RefCell::new(std::collections::HashMap::new()));
         let reassign = |state: &ReportState| {
             if !movable(state) {
                 return None;
@@ -1216,10 +1229,22 @@ impl Service {
             }
             let mut next = state.clone();
             next.set_grid_cell(cell, self.tick());
+            if let Some(moved) = &moved {
+                // Both cells' devices hear of it: one gains the report, the
+                // other's copy leaves at its next pull.
+                moved.borrow_mut().insert(
+                    state.id,
+                    [notify::Touched::of(state), notify::Touched::of(&next)],
+                );
+            }
             Some(next)
         };
         let now = self.now();
         let changed = crate::store::write(self.store.as_ref(), |tx| {
+            if let Some(moved) = &moved {
+                // A unit of work run again starts its list again.
+                moved.borrow_mut().clear();
+            }
             let changed = tx.reassign(only_unassigned, &reassign, now)?;
             tx.set_meta(SERVER_HLC_KEY, &format_hlc(self.tick()))?;
             if let Some(audit) = audit {
@@ -1227,6 +1252,15 @@ impl Service {
             }
             Ok(changed)
         })?;
+        if let Some(moved) = moved {
+            let reports = moved.into_inner().into_values().flatten().collect();
+            self.notifier.publish(notify::Change {
+                by_device: Uuid::nil(),
+                reports,
+                users: Vec::new(),
+            });
+            self.notifier.flush();
+        }
         Ok(changed)
     }
 }
@@ -1385,6 +1419,7 @@ fn request_name(m: &ClientMessage) -> &'static str {
         ClientMessage::ListPatrols(_) => "list patrols",
         ClientMessage::FetchPatrol(_) => "fetch patrol",
         ClientMessage::FetchCells(_) => "fetch cells",
+        ClientMessage::Packed(_) => "packed",
     }
 }
 

@@ -1,6 +1,8 @@
 //! A user's cells changed by IT (`users cells NAME --add … --remove …`):
 //! the cells added must be in the current layer, the change and its audit
-//! line are one unit of work. Their devices catch up at their next sync:
+//! line are one unit of work. Their devices catch up at their next sync,
+//! which a device connected to a serving process of a shared store makes at
+//! once (it is told):
 //! the older reports and cases of added cells arrive, the copies of removed
 //! cells' reports leave (`service/scope.rs`).
 
@@ -76,6 +78,9 @@ pub fn set_user_cells(
         tx.append_audit(&audit)?;
         Ok::<_, StoreError>(Ok(changed))
     })??;
+    // Their devices connected to a serving process pull at once (on a
+    // store several processes share; ADR 0033).
+    data.service.tell_scope_changed(name);
     Ok(outcome)
 }
 

@@ -1,10 +1,9 @@
 //! Tells connected devices that something new is in their scope: each
 //! change the service publishes after a commit (`service/notify.rs`) becomes
 //! a `ServerMessage::Notice` on a stream the server opens (one way) on each
-//! connection it concerns. The device pulls at once. Only this process's
-//! connections hear it: with several server processes on one PostgreSQL
-//! store, a device connected to another process learns of the change at its
-//! next sync (docs/sync.md).
+//! connection it concerns. The device pulls at once. With several server
+//! processes on one PostgreSQL store, the changes the others committed
+//! arrive through the store's fan-out (ADR 0033), relayed here too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::registry::Live;
 use super::Edge;
+use crate::service::notify::Told;
 
 /// Protocol 2 has no notice: its connections are left out.
 const NOTICES_SINCE: u16 = 3;
@@ -23,39 +23,48 @@ const NOTICES_SINCE: u16 = 3;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs for as long as the server: one change at a time, a task per notice
-/// sent so a slow device holds up nobody.
+/// sent so a slow device holds up nobody. Beside it, the other processes'
+/// changes are relayed in (a store without a fan-out has none).
 pub(super) async fn tell_devices(edge: Arc<Edge>) {
     let mut changes = edge.service.notifier().subscribe();
-    loop {
-        let change = match changes.recv().await {
-            Ok(change) => Some(change),
-            // Fell behind: which changes were missed is unknown, so every
-            // connected device is told to pull.
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    missed,
-                    "notices fell behind; every connected device is told to pull"
-                );
-                None
-            }
-            Err(RecvError::Closed) => return,
-        };
-        for live in edge.registry.live() {
-            if live.version < NOTICES_SINCE {
-                continue;
-            }
-            let notice = match &change {
-                Some(change) => edge.service.notice_for(&live.session.current(), change),
-                None => Some(Notice {
-                    kind: NoticeKind::Changed,
-                    ids: Vec::new(),
-                }),
+    let relay = edge.service.notifier().relay();
+    let tell = async {
+        loop {
+            let change = match changes.recv().await {
+                Ok(Told::Change(change)) => Some(change),
+                // Another process's changes went unheard (the database
+                // restarted): which is unknown, so every connected device
+                // is told to pull.
+                Ok(Told::Missed) => None,
+                // Fell behind: the same.
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "notices fell behind; every connected device is told to pull"
+                    );
+                    None
+                }
+                Err(RecvError::Closed) => return,
             };
-            if let Some(notice) = notice {
-                tokio::spawn(send(live, notice));
+            for live in edge.registry.live() {
+                if live.version < NOTICES_SINCE {
+                    continue;
+                }
+                let notice = match &change {
+                    Some(change) => edge.service.notice_for(&live.session.current(), change),
+                    None => Some(Notice {
+                        kind: NoticeKind::Changed,
+                        ids: Vec::new(),
+                    }),
+                };
+                if let Some(notice) = notice {
+                    tokio::spawn(send(live, notice));
+                }
             }
         }
-    }
+    };
+    // The relay returns at once without a fan-out; telling goes on.
+    tokio::join!(relay, tell);
 }
 
 async fn send(live: Live, notice: Notice) {

@@ -60,8 +60,10 @@ pub(super) struct CatchUp {
     pub at: u64,
 }
 
-/// A user name no report has: the catch-up asks the store for cells only.
-const NOBODY: &str = "\u{0}catch-up";
+/// A user name no report has (no user's or API client's name holds a
+/// control character): the catch-up asks the store for cells only. Not NUL,
+/// which PostgreSQL's text refuses (the pull failed there).
+const NOBODY: &str = "\u{1}catch-up";
 /// Bytes of the signature on a cursor.
 const TAG_LEN: usize = 16;
 /// The store's meta entry holding the signing key (hex).

@@ -21,6 +21,7 @@
 pub mod audit;
 pub mod cases;
 pub mod console;
+pub mod fanout;
 pub mod feed;
 pub mod grid;
 pub mod identity;
@@ -44,6 +45,7 @@ pub use sqlite::SqliteStore;
 pub use audit::{AuditStore, AuditTx};
 pub use cases::{CaseStore, CaseTx};
 pub use console::{ConsoleStore, ConsoleTx};
+pub use fanout::FanoutStore;
 pub use feed::{FeedStore, FeedTx};
 pub use grid::{GridStore, GridTx};
 pub use identity::{IdentityStore, IdentityTx};
@@ -55,9 +57,9 @@ pub use photos::PhotoStore;
 /// Everything a caller needs in scope to use a store or a unit of work.
 pub mod prelude {
     pub use super::{
-        write, AuditStore, AuditTx, CaseStore, CaseTx, ConsoleStore, ConsoleTx, FeedStore, FeedTx,
-        GridStore, GridTx, IdentityStore, IdentityTx, MetaStore, MetaTx, Open311Store, Open311Tx,
-        PatrolStore, PhotoStore, Store, StoreTx, Transact,
+        write, AuditStore, AuditTx, CaseStore, CaseTx, ConsoleStore, ConsoleTx, FanoutStore,
+        FeedStore, FeedTx, GridStore, GridTx, IdentityStore, IdentityTx, MetaStore, MetaTx,
+        Open311Store, Open311Tx, PatrolStore, PhotoStore, Store, StoreTx, Transact,
     };
 }
 
@@ -171,6 +173,7 @@ pub trait Store:
     + Open311Store
     + GridStore
     + MetaStore
+    + FanoutStore
     + Send
     + Sync
     + 'static
@@ -189,6 +192,7 @@ impl<T> Store for T where
         + Open311Store
         + GridStore
         + MetaStore
+        + FanoutStore
         + Send
         + Sync
         + 'static

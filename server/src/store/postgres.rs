@@ -11,6 +11,7 @@
 //! concurrent insert of the same key (23505) is run again.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -24,8 +25,10 @@ use super::*;
 #[doc(hidden)]
 pub mod cluster;
 pub mod copy;
+mod fanout;
 mod feed;
 mod migrate;
+mod push;
 mod reads;
 mod rows;
 mod tx;
@@ -44,6 +47,8 @@ pub struct PgStore {
     pool: Pool,
     /// The URL without its password, for messages.
     shown: String,
+    /// Changes told to and heard from the other processes (ADR 0033).
+    fanout: Arc<fanout::PgFanout>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -139,7 +144,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Backend(format!("starting the database runtime: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -155,10 +160,13 @@ impl PgStore {
                 .build()
                 .map_err(|e| StoreError::Backend(format!("{shown}: {e}")))?
         };
+        let fanout =
+            fanout::PgFanout::start(config, pool.clone(), rt.handle().clone(), shown.clone());
         let store = Self {
             rt: Some(rt),
             pool,
             shown,
+            fanout,
         };
         store.migrate()?;
         Ok(store)
@@ -203,6 +211,12 @@ impl PgStore {
             failed: None,
         };
         f(&mut db)
+    }
+}
+
+impl FanoutStore for PgStore {
+    fn fanout(&self) -> Option<Arc<dyn crate::store::fanout::Fanout>> {
+        Some(self.fanout.clone())
     }
 }
 

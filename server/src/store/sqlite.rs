@@ -893,6 +893,9 @@ impl AuditStore for SqliteStore {
     }
 }
 
+/// One process serves an embedded store: its own channel is enough.
+impl FanoutStore for SqliteStore {}
+
 impl MetaStore for SqliteStore {
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.read(|c| load_meta(c, key))

@@ -13,6 +13,7 @@ mod clocks;
 mod console;
 mod console_api;
 mod convergence;
+mod fanout;
 mod faults;
 mod field;
 mod field_loop;

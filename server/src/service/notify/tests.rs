@@ -73,7 +73,9 @@ fn a_committed_push_is_told_to_the_devices_whose_scope_it_touches() {
             },
         )
         .unwrap();
-    let change = changes.try_recv().expect("the push was published");
+    let Told::Change(change) = changes.try_recv().expect("the push was published") else {
+        panic!("a change, not a gap");
+    };
     assert_eq!(change.by_device, ann.device_id);
     assert_eq!(change.reports.len(), 1);
     let touched = &change.reports[0];
@@ -108,6 +110,7 @@ fn a_committed_push_is_told_to_the_devices_whose_scope_it_touches() {
             task_for: Some("cy".into()),
             ..touched.clone()
         }],
+        users: vec![],
     };
     let notice = service.notice_for(&elsewhere, &task).unwrap();
     assert_eq!(notice.kind, NoticeKind::Task);
@@ -115,4 +118,157 @@ fn a_committed_push_is_told_to_the_devices_whose_scope_it_touches() {
     // The same op again changes nothing: nothing is published.
     data.service.push(&ann, Push { ops: vec![op] }).unwrap();
     assert!(changes.try_recv().is_err(), "a duplicate is no news");
+}
+
+#[test]
+fn a_change_too_long_for_one_message_travels_in_several_that_each_fit() {
+    let change = Change {
+        by_device: Uuid::now_v7(),
+        reports: (0..700)
+            .map(|i| Touched {
+                id: Uuid::now_v7(),
+                cell: Some(format!("15010200100{i:04}")),
+                reporter: Some(format!("warden-{i}")),
+                task_for: (i % 7 == 0).then(|| "lee".to_owned()),
+            })
+            .collect(),
+        users: vec!["ann".into()],
+    };
+    let mut messages = Vec::new();
+    encode(7, &change, &mut messages);
+    assert!(messages.len() > 1, "{} messages", messages.len());
+    let bytes: usize = messages.iter().map(String::len).sum();
+    assert!(
+        messages.len() <= bytes / MAX_MESSAGE + 1,
+        "packed: {} messages for {bytes} bytes",
+        messages.len()
+    );
+    let mut reports = Vec::new();
+    let mut users = Vec::new();
+    for message in &messages {
+        assert!(message.len() <= MAX_MESSAGE, "{} bytes", message.len());
+        let (from, part) = decode(message).expect("it reads back");
+        assert_eq!((from, part.by_device), (7, change.by_device));
+        reports.extend(part.reports);
+        users.extend(part.users);
+    }
+    assert_eq!((&reports, &users), (&change.reports, &change.users));
+    // A small one is one message: ids, cells, names, no more.
+    let mut one = Vec::new();
+    let small = Change {
+        reports: change.reports[..1].to_vec(),
+        users: vec![],
+        ..change
+    };
+    encode(7, &small, &mut one);
+    assert_eq!(one.len(), 1);
+    assert!(one[0].len() < 160, "{}", one[0]);
+    assert_eq!(decode(&one[0]), Some((7, small)));
+    assert_eq!(decode("not a change"), None);
+}
+
+/// A store's fan-out in memory: every message to every listener, the
+/// sender's own included, as `NOTIFY` does.
+#[derive(Default)]
+struct Loopback {
+    listeners: std::sync::Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Heard>>>,
+}
+
+impl Loopback {
+    fn hear(&self, heard: Heard) {
+        for listener in self.listeners.lock().unwrap().iter() {
+            let _ = listener.send(heard.clone());
+        }
+    }
+}
+
+impl Fanout for Loopback {
+    fn send(&self, message: String) {
+        self.hear(Heard::Message(message));
+    }
+
+    fn flush(&self, _within: Duration) -> bool {
+        true
+    }
+
+    fn listen(&self) -> tokio::sync::mpsc::UnboundedReceiver<Heard> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.listeners.lock().unwrap().push(tx);
+        rx
+    }
+}
+
+#[tokio::test]
+async fn another_process_hears_a_change_once_and_its_own_is_not_told_twice() {
+    let fanout = Arc::new(Loopback::default());
+    let [one, two] =
+        [0, 1].map(|_| Arc::new(Notifier::new(Some(fanout.clone() as Arc<dyn Fanout>))));
+    assert!(
+        one.heard(),
+        "a fan-out listens even with no device connected"
+    );
+    let mut heard = [one.subscribe(), two.subscribe()];
+    for notifier in [&one, &two] {
+        let notifier = notifier.clone();
+        tokio::spawn(async move { notifier.relay().await });
+    }
+    while fanout.listeners.lock().unwrap().len() < 2 {
+        tokio::task::yield_now().await;
+    }
+    let change = Change {
+        by_device: Uuid::now_v7(),
+        reports: vec![Touched {
+            id: Uuid::now_v7(),
+            cell: Some("150102001001".into()),
+            reporter: Some("ann".into()),
+            task_for: Some("lee".into()),
+        }],
+        users: vec![],
+    };
+    one.publish(change.clone());
+    let within = Duration::from_secs(5);
+    for rx in &mut heard {
+        let told = tokio::time::timeout(within, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(told, Told::Change(Arc::new(change.clone())));
+    }
+    // The database came back: the listeners say what they may have missed.
+    fanout.hear(Heard::Missed);
+    for rx in &mut heard {
+        let told = tokio::time::timeout(within, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            told,
+            Told::Missed,
+            "the publisher's own change came back once only"
+        );
+    }
+    assert!(heard[0].try_recv().is_err() && heard[1].try_recv().is_err());
+}
+
+#[test]
+fn a_user_whose_cells_changed_is_told_on_each_of_their_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::open(dir.path(), Limits::default()).unwrap();
+    let grid = data.service.grid().unwrap().expect("the sample layer");
+    let cell = grid.cells()[0].code.clone();
+    admin::add_user(&data, "ann", Role::Warden, vec![]).unwrap();
+    let mut changes = data.service.notifier().subscribe();
+    admin::set_user_cells(&data, "ann", &[cell], &[]).unwrap();
+    let Told::Change(change) = changes.try_recv().expect("the cells change was published") else {
+        panic!("a change");
+    };
+    assert_eq!(change.users, vec!["ann".to_owned()]);
+    let phone = other("ann", Role::Warden, &[]);
+    let notice = data.service.notice_for(&phone, &change).unwrap();
+    assert_eq!((notice.kind, notice.ids), (NoticeKind::Changed, vec![]));
+    assert_eq!(
+        data.service
+            .notice_for(&other("bo", Role::Warden, &[]), &change),
+        None
+    );
 }
