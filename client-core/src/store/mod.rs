@@ -64,7 +64,8 @@ const MIGRATIONS: &[Step] = &[
         "../../migrations/0009_outbox_edit_estimate.sql"
     )),
     Step::sql(include_str!("../../migrations/0010_rejection_shown.sql")),
-    Step::sql(include_str!("../../migrations/0011_acks_kept_apart.sql")),
+    Step::sql(include_str!("../../migrations/0011_photo_budget.sql")),
+    Step::sql(include_str!("../../migrations/0012_acks_kept_apart.sql")),
 ];
 
 /// An open client database.

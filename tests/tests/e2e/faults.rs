@@ -296,12 +296,17 @@ fn a_pull_cut_mid_page_resumes_without_repeating_a_record() {
     assert_eq!(ann.sync().unwrap().pushed, total as u64);
     log(TEST, started, format!("{total} recorded and pushed"));
 
+    // How many bytes a page of 1,000 records takes (packed since protocol
+    // 4), from another supervisor's whole pull straight to the server.
+    server.add_user("sue", Role::Supervisor, &[]);
+    let sue = server.enrol(&tmp.path().join("sue"), "sue");
+    let page_bytes = sue.sync().unwrap().bytes_received / (total as u64 / 1000);
     let relay = Relay::start(server.addr, 3);
     let sam = enrol_via(&server, &relay, &tmp.path().join("sam"), "sam");
     let enrolled = relay.stats(Direction::ToClient).forwarded_bytes;
-    // A page is 1,000 records here, about 210 KB: cutting after 320 KB of the
-    // pull lands in the middle of the second page.
-    let cut_at = enrolled + 320_000;
+    // Cutting after a page and a half of the pull lands in the middle of
+    // the second page.
+    let cut_at = enrolled + page_bytes * 3 / 2;
     relay.cut_when_forwarded(Direction::ToClient, cut_at);
     let err = sam.sync().expect_err("the relay cut the connection");
     assert!(err.is_offline(), "{err:?}");

@@ -67,9 +67,9 @@ fn device_with_reports(home: &Path, n: usize) -> crate::Client {
     let client = enrolled_client(home);
     cache_reference(&client, Some(&category_table(3)), None);
     // Everything so far (enrolment, reference data) into the database file,
-    // so that the log holds only the reports: truncated, so no stale frames
-    // of the set-up lie after them (the last frame is the last report's
-    // whatever the size of the schema).
+    // and the log emptied, so that it holds only the reports: a log longer
+    // than theirs (the migrations' writes) would leave stale frames at its
+    // end, and "the last frame" would be one of those.
     client
         .lock_store()
         .conn()

@@ -1,4 +1,4 @@
--- gridwarden client store, version 11: an ack writes one small row per op.
+-- gridwarden client store, version 12: an ack writes one small row per op.
 --
 -- An acknowledged op of a report used to be joined into the report's
 -- `confirmed` state at once, rewriting the report row (both blobs and its
