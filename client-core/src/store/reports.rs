@@ -76,28 +76,45 @@ pub fn upsert(tx: &Transaction, state: &ReportState, local_cell: LocalCell<'_>) 
 /// both its state and its confirmed state, so one insert does what an
 /// upsert and a confirm would (the bulk of a new device's initial pull).
 pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
+    if insert_pulled_if_new(tx, state)? {
+        Ok(())
+    } else {
+        Err(ClientError::Protocol(format!(
+            "report {} is already stored",
+            state.id
+        )))
+    }
+}
+
+/// As [`insert_pulled`] when this device does not hold the report; `false`
+/// (nothing written) when it does. A pull tries this first: on a new
+/// device's initial pull nearly every report is new, and the insert's own
+/// conflict check replaces a lookup per report.
+pub fn insert_pulled_if_new(tx: &Transaction, state: &ReportState) -> Result<bool> {
     let origin = state.origin.as_ref();
     let location = state.location();
     let encoded = codec::encode(state);
-    tx.prepare_cached(
-        "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
                               reporter, grid_cell, local_cell, deleted, local_seq)
          VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10,
-                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))",
-    )?
-    .execute(params![
-        uuid_blob(&state.id),
-        encoded,
-        state.category(),
-        state.note(),
-        location.map(|l| l.lon),
-        location.map(|l| l.lat),
-        origin.map(|o| o.observed_at_ms),
-        origin.map(|o| o.reporter.as_str()),
-        state.grid_cell(),
-        state.is_deleted(),
-    ])?;
-    Ok(())
+                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))
+         ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            uuid_blob(&state.id),
+            encoded,
+            state.category(),
+            state.note(),
+            location.map(|l| l.lon),
+            location.map(|l| l.lat),
+            origin.map(|o| o.observed_at_ms),
+            origin.map(|o| o.reporter.as_str()),
+            state.grid_cell(),
+            state.is_deleted(),
+        ])?;
+    Ok(inserted == 1)
 }
 
 /// Both states of a stored report in one read: what this device shows and
@@ -251,7 +268,9 @@ pub fn count(conn: &Connection) -> Result<u64> {
 
 // Status comes with the row: a pending op in the outbox, else the latest
 // recorded refusal of any of the report's ops, when it was shown, and (only
-// for a report with a refusal) what the server is known to hold.
+// for a report with a refusal) what the server is known to hold. A photo
+// refused as too large is the photo's refusal, listed with the others, not
+// the report's: the report stands without it.
 const SELECT_STORED: &str = "
     SELECT r.state, r.local_cell,
            EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id),
@@ -260,6 +279,7 @@ const SELECT_STORED: &str = "
     FROM reports r
     LEFT JOIN rejections j ON j.rowid = (
         SELECT k.rowid FROM rejections k WHERE k.report_id = r.id
+          AND k.code <> 'photo_too_large'
         ORDER BY k.at_ms DESC, k.rowid DESC LIMIT 1)";
 
 struct RawRow {
