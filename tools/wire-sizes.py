@@ -16,6 +16,11 @@ pulled report (its merged state, every field a register with its clock) in:
 each with and without an asset code set. Checks its postcard encoder against
 the golden vector of a create op (protocol/golden/v3/client_push_create.hex)
 first, so the figures are the real encoder's. Run: python3 tools/wire-sizes.py
+
+Then says what a pulled record's bytes are (its clocks, its ids, the rest).
+Protocol 4 packs whole pages with zstd (ADR 0032), which Python's standard
+library cannot do; the packed figures of a page of realistic reports come
+from `cargo test -p gridwarden-protocol --test page_bytes -- --nocapture`.
 """
 
 import struct
@@ -286,5 +291,24 @@ def main():
             print(f"{name:<14} {label:<10} {show(push):>9} {show(pull):>13}")
 
 
+def breakdown():
+    """Where a pulled record's bytes go (postcard-v3, no asset)."""
+    o = op("井盖缺失，存在安全隐患")
+    h = o["hlc"]
+    total = len(pc_state(o, 3))
+    device_clock = len(pc_hlc(h))
+    clocks = 5 * device_clock + len(pc_hlc((h[0] + 500, 0, 0)))
+    ids = 2 * len(pc_uuid(o["report_id"]))
+    note = len(pc_str(o["report"]["note"]))
+    print()
+    print(f"a pulled record, {total} B: clocks {clocks} B (five registers and the create at "
+          f"{device_clock} B each, the server's cell clock {len(pc_hlc((h[0] + 500, 0, 0)))} B), "
+          f"report and device ids {ids} B, note {note} B, the rest {total - clocks - ids - note} B")
+    same = clocks - 5 * device_clock + device_clock + 4
+    print(f"with a clock sent only where it differs from the create's (a 1-byte tag otherwise): "
+          f"{total - clocks + same} B")
+
+
 if __name__ == "__main__":
     main()
+    breakdown()

@@ -45,18 +45,30 @@ impl Plain {
                     .await?;
             }
             c.query_one("SELECT pg_reload_conf()", &[]).await?;
-            let mut shown = Vec::new();
-            for setting in [
-                "fsync",
-                "synchronous_commit",
-                "full_page_writes",
-                "shared_buffers",
-            ] {
-                // A reload reaches this session at its next statement.
-                let row = c.query_one(&format!("SHOW {setting}"), &[]).await?;
-                shown.push(format!("{setting}={}", row.get::<_, String>(0)));
+            // The postmaster passes the reload on to this session's backend
+            // by a signal, which it reads between statements: on a loaded
+            // machine that can take a moment, so look again until it shows.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let mut shown = Vec::new();
+                for setting in [
+                    "fsync",
+                    "synchronous_commit",
+                    "full_page_writes",
+                    "shared_buffers",
+                ] {
+                    let row = c.query_one(&format!("SHOW {setting}"), &[]).await?;
+                    shown.push(format!("{setting}={}", row.get::<_, String>(0)));
+                }
+                let shown = shown.join(" ");
+                let durable = ["fsync=on", "synchronous_commit=on", "full_page_writes=on"]
+                    .iter()
+                    .all(|on| shown.contains(on));
+                if durable || std::time::Instant::now() > deadline {
+                    return Ok(shown);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Ok(shown.join(" "))
         })
     }
 

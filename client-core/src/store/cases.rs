@@ -22,6 +22,24 @@ pub fn get(conn: &Connection, report: Uuid) -> Result<Option<CaseState>> {
     bytes.map(|b| decode(&b)).transpose()
 }
 
+/// Stores a case this device does not hold; `false` (nothing written) when
+/// it holds one, which then wants [`merge`]. Tried first on a pull: a new
+/// device's initial pull holds no case yet, and this spares a lookup each.
+pub fn insert_if_new(tx: &Transaction, case: &CaseState) -> Result<bool> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO cases (report_id, status, deadline_ms, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (report_id) DO NOTHING",
+        )?
+        .execute(params![
+            uuid_blob(&case.report_id),
+            case.status.as_str(),
+            case.deadline_ms,
+            codec::encode(case)
+        ])?;
+    Ok(inserted == 1)
+}
+
 /// Keeps whichever of the stored and the incoming case has seen more steps.
 pub fn merge(tx: &Transaction, incoming: &CaseState) -> Result<()> {
     let mut case = get(tx, incoming.report_id)?.unwrap_or_else(|| incoming.clone());

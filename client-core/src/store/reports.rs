@@ -76,28 +76,45 @@ pub fn upsert(tx: &Transaction, state: &ReportState, local_cell: LocalCell<'_>) 
 /// both its state and its confirmed state, so one insert does what an
 /// upsert and a confirm would (the bulk of a new device's initial pull).
 pub fn insert_pulled(tx: &Transaction, state: &ReportState) -> Result<()> {
+    if insert_pulled_if_new(tx, state)? {
+        Ok(())
+    } else {
+        Err(ClientError::Protocol(format!(
+            "report {} is already stored",
+            state.id
+        )))
+    }
+}
+
+/// As [`insert_pulled`] when this device does not hold the report; `false`
+/// (nothing written) when it does. A pull tries this first: on a new
+/// device's initial pull nearly every report is new, and the insert's own
+/// conflict check replaces a lookup per report.
+pub fn insert_pulled_if_new(tx: &Transaction, state: &ReportState) -> Result<bool> {
     let origin = state.origin.as_ref();
     let location = state.location();
     let encoded = codec::encode(state);
-    tx.prepare_cached(
-        "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO reports (id, state, confirmed, category, note, lon, lat, observed_at_ms,
                               reporter, grid_cell, local_cell, deleted, local_seq)
          VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10,
-                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))",
-    )?
-    .execute(params![
-        uuid_blob(&state.id),
-        encoded,
-        state.category(),
-        state.note(),
-        location.map(|l| l.lon),
-        location.map(|l| l.lat),
-        origin.map(|o| o.observed_at_ms),
-        origin.map(|o| o.reporter.as_str()),
-        state.grid_cell(),
-        state.is_deleted(),
-    ])?;
-    Ok(())
+                 (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports))
+         ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            uuid_blob(&state.id),
+            encoded,
+            state.category(),
+            state.note(),
+            location.map(|l| l.lon),
+            location.map(|l| l.lat),
+            origin.map(|o| o.observed_at_ms),
+            origin.map(|o| o.reporter.as_str()),
+            state.grid_cell(),
+            state.is_deleted(),
+        ])?;
+    Ok(inserted == 1)
 }
 
 /// Both states of a stored report in one read: what this device shows and

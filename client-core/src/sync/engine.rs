@@ -543,8 +543,14 @@ impl SyncEngine {
         for record in &page.records {
             match record {
                 Record::Report(incoming) => {
-                    // Merge, never replace: local ops not yet pushed must
+                    // A report this device does not hold is one insert (an
+                    // initial pull: nearly all of them); one it holds is
+                    // merged, never replaced: local ops not yet pushed must
                     // survive, and the merge is a join so order is irrelevant.
+                    if reports::insert_pulled_if_new(&tx, incoming)? {
+                        newest = newest.max(incoming.max_hlc());
+                        continue;
+                    }
                     match reports::states(&tx, incoming.id)? {
                         Some((mut local, confirmed)) => {
                             let before = writes_of(&local, self.node).then(|| local.clone());
@@ -569,7 +575,11 @@ impl SyncEngine {
                     reports::forget(&tx, *report_id)?;
                     cases::forget(&tx, *report_id)?;
                 }
-                Record::Case(case) => cases::merge(&tx, case)?,
+                Record::Case(case) => {
+                    if !cases::insert_if_new(&tx, case)? {
+                        cases::merge(&tx, case)?
+                    }
+                }
             }
         }
         meta::set_pull_cursor(&tx, &page.cursor)?;

@@ -290,23 +290,34 @@ fn a_pull_cut_mid_page_resumes_without_repeating_a_record() {
     let server = TestServer::start(&tmp.path().join("server"));
     server.add_user("ann", Role::Warden, &[]);
     server.add_user("sam", Role::Supervisor, &[]);
+    server.add_user("tom", Role::Supervisor, &[]);
     let ann = server.enrol(&tmp.path().join("ann"), "ann");
     let total = 5_000;
     let ids = record_many(&ann, total, "ann");
     assert_eq!(ann.sync().unwrap().pushed, total as u64);
     log(TEST, started, format!("{total} recorded and pushed"));
 
-    // How many bytes a page of 1,000 records takes (packed since protocol
-    // 4), from another supervisor's whole pull straight to the server.
-    server.add_user("sue", Role::Supervisor, &[]);
-    let sue = server.enrol(&tmp.path().join("sue"), "sue");
-    let page_bytes = sue.sync().unwrap().bytes_received / (total as u64 / 1000);
+    // How many bytes a page takes: pages are packed (protocol 4, ADR 0032),
+    // so that depends on what they hold. Another supervisor's phone pulls
+    // all five pages of 1,000 through a relay of its own.
+    let probe_relay = Relay::start(server.addr, 4);
+    let tom = enrol_via(&server, &probe_relay, &tmp.path().join("tom"), "tom");
+    let before = probe_relay.stats(Direction::ToClient).forwarded_bytes;
+    assert_eq!(tom.sync().unwrap().pulled, total as u64);
+    let page = (probe_relay.stats(Direction::ToClient).forwarded_bytes - before) / 5;
+    drop(tom);
+    log(
+        TEST,
+        started,
+        format!("a page takes about {page} bytes down"),
+    );
+
     let relay = Relay::start(server.addr, 3);
     let sam = enrol_via(&server, &relay, &tmp.path().join("sam"), "sam");
     let enrolled = relay.stats(Direction::ToClient).forwarded_bytes;
     // Cutting after a page and a half of the pull lands in the middle of
     // the second page.
-    let cut_at = enrolled + page_bytes * 3 / 2;
+    let cut_at = enrolled + page * 3 / 2;
     relay.cut_when_forwarded(Direction::ToClient, cut_at);
     let err = sam.sync().expect_err("the relay cut the connection");
     assert!(err.is_offline(), "{err:?}");

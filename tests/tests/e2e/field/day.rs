@@ -48,7 +48,7 @@ fn a_day_offline_syncs_over_a_bad_link() {
 }
 
 #[test]
-#[ignore = "soak: the full day of issue 21, about 15 minutes; run with --ignored"]
+#[ignore = "soak: the full day of issue 21, about 31 minutes; run with --ignored (README, docs/benchmarks.md)"]
 fn a_full_day_offline_syncs_over_a_bad_link() {
     run(Day {
         reports: 500,
