@@ -45,3 +45,13 @@ pub fn assert_same_cells(before: &[Cell], after: &[Cell], what: &str) {
         );
     }
 }
+
+/// Two values that must be the same message: their encodings are equal
+/// (so a NaN in both is the same NaN, which `==` would deny).
+pub fn assert_same_encoding<T: Serialize + Debug>(a: &T, b: &T) {
+    assert_eq!(
+        codec::encode(a),
+        codec::encode(b),
+        "{a:?} is not {b:?}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod frame;
 pub mod grid;
 pub mod hlc;
 pub mod messages;
+pub mod packed;
 pub mod photo;
 pub mod report;
 pub mod source;
@@ -32,9 +33,9 @@ pub use report::{Location, NewReport, Op, OpBody, ReportEdit, ReportOp, ReportSt
 pub use track::{NewPatrol, PatrolInfo, PatrolOp, PatrolSummary, TrackPoint};
 
 /// Version of the message set. Sent in the first message of every connection.
-/// The server also speaks the version before it (`versions`, `v2`); what
+/// The server also speaks the versions before it (`versions`, `v2`); what
 /// changed in each is in CHANGELOG.md and docs/protocol.md.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// ALPN identifier negotiated in the TLS handshake.
 pub const ALPN: &[u8] = b"gridwarden/1";

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::category::CategoryTable;
 use crate::grid::{CellCoverage, CellShape, GridCellWire, GridLayerWire};
+use crate::packed::Packed;
 use crate::photo::{PhotoHash, PhotoRef};
 use crate::track::{PatrolSummary, TrackPoint};
 use crate::{ErrorCode, Hlc, Op, ReportState};
@@ -196,6 +197,9 @@ pub enum ClientMessage {
     ListPatrols(ListPatrols),
     FetchPatrol(FetchPatrol),
     FetchCells(FetchCells),
+    /// Another request (a large `Push`), compressed (since 4; `packed.rs`,
+    /// ADR 0032). Unpacked at the server's edge, never handled as such.
+    Packed(Packed),
 }
 
 /// The server's answer to `Hello`: who the device belongs to.
@@ -389,6 +393,10 @@ pub enum ServerMessage {
     /// Unprompted, on a long-lived connection: something changed that the
     /// device should fetch (since 3; not sent yet).
     Notice(Notice),
+    /// Another answer (a `PullPage`, an `Ack`), compressed (since 4;
+    /// `packed.rs`, ADR 0032). Unpacked by the device's link, never handled as
+    /// such.
+    Packed(Packed),
 }
 
 /// Something the server tells a connected device without being asked.

@@ -1,7 +1,9 @@
 //! Golden byte vectors: the exact encoding of every message of the current
-//! version, pinned in `golden/v3/*.hex`. Once a version is released (tagged)
-//! a change to any of these bytes is a wire-format change and needs a new
-//! protocol version. Regenerate deliberately with
+//! version, pinned in `golden/v3/*.hex` — the shapes of versions 3 and 4 are
+//! the same but for version 4's packed envelopes (ADR 0032), pinned in
+//! `golden/v4/*.hex`. Once a version is released (tagged) a change to any of
+//! these bytes is a wire-format change and needs a new protocol version.
+//! Regenerate deliberately with
 //! `GRIDWARDEN_BLESS=1 cargo test -p gridwarden-protocol --test golden`.
 //! The vectors of older versions in the window (`golden/v2/`, as released)
 //! are never regenerated: `tests/golden_v2.rs` reads them.
@@ -69,7 +71,8 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
         (
             "client_hello",
             ClientMessage::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
+                // The vectors are version 3's (version 4 reads them alike).
+                protocol_version: 3,
                 device_id: id(9),
                 token: vec![0xab; 32],
                 client: "gridwarden-cli/0.1.0".into(),
@@ -78,7 +81,7 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
         (
             "client_enroll",
             ClientMessage::Enroll(Enroll {
-                protocol_version: PROTOCOL_VERSION,
+                protocol_version: 3,
                 secret: "k3j4h5g6f7d8s9a0".into(),
                 device_label: "Redmi 9A".into(),
             }),
@@ -391,7 +394,7 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
         (
             "server_welcome",
             ServerMessage::Welcome(Welcome {
-                protocol_version: PROTOCOL_VERSION,
+                protocol_version: 3,
                 server_time_ms: 1_763_800_000_000,
                 user: "wang.wei".into(),
                 role: Role::Warden,
@@ -663,4 +666,108 @@ fn truncated_frames_of_every_message_are_errors_not_panics() {
     }
     let _unused: Option<Lww<u8>> = None;
     let _unused2: Option<Origin> = None;
+}
+
+/// Report `n` of a page: the golden report under another id, observed and
+/// recorded `n` seconds later, its note numbered (as a page holds them).
+fn nth_report(n: u128) -> ReportState {
+    let mut r = new_report();
+    r.note = format!("井盖缺失 manhole cover missing #{n}");
+    r.observed_at_ms += n as i64 * 1000;
+    let at = Hlc::new(hlc().wall_ms + n as u64 * 1000, 0, hlc().node);
+    let mut s = ReportState::empty(id(100 + n));
+    s.apply(&ReportOp::Create(r), at, "wang.wei", id(9));
+    s.set_grid_cell(
+        Some("990102001001001".into()),
+        Hlc::new(at.wall_ms + 500, 0, 0),
+    );
+    s
+}
+
+/// Version 4's packed messages (ADR 0032): a page of 20 reports with their
+/// cases as a version-4 server sends it, and a push of 20 creates as a
+/// version-4 device does.
+fn packed_messages() -> Vec<(&'static str, ClientMessage, ServerMessage)> {
+    let mut records = Vec::new();
+    for n in 0..20 {
+        records.push(Record::Report(nth_report(n)));
+        let mut case = case_state();
+        case.report_id = id(100 + n);
+        records.push(Record::Case(case));
+    }
+    let page = ServerMessage::PullPage(PullPage {
+        records,
+        cursor: Cursor(vec![0, 0, 0, 0, 0, 0, 0, 63]),
+        more: true,
+    });
+    let ops = (0..20)
+        .map(|n| Op {
+            op_id: id(200 + n),
+            hlc: Hlc::new(hlc().wall_ms + n as u64 * 1000, 0, hlc().node),
+            body: OpBody::Report {
+                report_id: id(100 + n),
+                op: ReportOp::Create(NewReport {
+                    note: format!("井盖缺失 manhole cover missing #{n}"),
+                    ..new_report()
+                }),
+            },
+        })
+        .collect();
+    let push = ClientMessage::Push(Push { ops });
+    vec![("packed", push, page)]
+}
+
+/// A packed vector is pinned by what it reads as, not by its bytes: zstd
+/// may write the same content differently in another release of the
+/// library, and every such frame must still read. The envelope around the
+/// zstd frame (variant, length) is pinned byte for byte.
+fn check_packed(name: &str, frame: &[u8], read: impl Fn(&[u8]) -> bool) -> Option<String> {
+    let path = format!("{}/golden/v4/{name}.hex", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("GRIDWARDEN_BLESS").is_some() {
+        std::fs::write(&path, format!("{}\n", enrolment::hex(frame))).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    let Some(pinned) = (0..expected.trim().len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&expected.trim()[i..i + 2], 16).ok())
+        .collect::<Option<Vec<u8>>>()
+        .filter(|b| b.len() > 12)
+    else {
+        return Some(format!("{name}: no vector in {path}"));
+    };
+    // Frame header (4), variant (1), length varint (≤ 3 here), zstd's magic.
+    let head = |b: &[u8]| b[..12].to_vec();
+    if head(&pinned) != head(frame) {
+        return Some(format!("{name}: the envelope changed"));
+    }
+    (!read(&pinned[4..])).then(|| format!("{name}: the pinned bytes no longer read as the message"))
+}
+
+#[test]
+fn packed_messages_read_as_pinned_and_pack_to_well_under_half() {
+    let mut failures = Vec::new();
+    for (name, push, page) in packed_messages() {
+        let sent = frame::frame_payload(&versions::encode_client(4, &push).unwrap());
+        let plain = codec::encode(&push).len();
+        assert!(sent.len() * 2 < plain, "push: {} of {plain}", sent.len());
+        failures.extend(check_packed(&format!("client_push_{name}"), &sent, |p| {
+            matches!(codec::decode(p), Ok(ClientMessage::Packed(_)))
+                && versions::decode_client(4, p).as_ref() == Ok(&push)
+        }));
+        let sent = frame::frame_payload(&versions::encode_server(4, &page));
+        let plain = codec::encode(&page).len();
+        assert!(sent.len() * 3 < plain, "page: {} of {plain}", sent.len());
+        failures.extend(check_packed(
+            &format!("server_pull_page_{name}"),
+            &sent,
+            |p| {
+                matches!(codec::decode(p), Ok(ServerMessage::Packed(_)))
+                    && versions::decode_server(4, p).as_ref() == Ok(&page)
+            },
+        ));
+        // Version 3 is sent the same messages as they are.
+        assert_eq!(versions::encode_server(3, &page), codec::encode(&page));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -699,7 +699,7 @@ fn status(
             .collect();
         if !by_version.is_empty() {
             outln!(
-                "devices by protocol version (this server speaks {} and {}): {}",
+                "devices by protocol version (this server speaks {} to {}): {}",
                 gridwarden_protocol::versions::OLDEST_SUPPORTED,
                 gridwarden_protocol::PROTOCOL_VERSION,
                 by_version.join(", ")

@@ -370,7 +370,7 @@ async fn authenticate(
                     version = v;
                 }
             }
-            decode(version, &payload)
+            decode(version, &payload, max)
         }
     };
     let outcome = match outcome {
@@ -467,7 +467,7 @@ async fn serve_stream(
     let max = edge.service.limits().max_frame;
     let request = read_payload(recv, max, timeout)
         .await
-        .and_then(|payload| decode(version, &payload));
+        .and_then(|payload| decode(version, &payload, max));
     let reply = match request {
         Ok(message) => {
             let ops = match &message {
@@ -636,9 +636,10 @@ async fn read_payload(
     Ok(payload)
 }
 
-/// A request in protocol `version`'s shapes, as the current message.
-fn decode(version: u16, payload: &[u8]) -> Result<ClientMessage, ErrorMessage> {
-    versions::decode_client(version, payload).map_err(|e| ErrorMessage {
+/// A request in protocol `version`'s shapes, as the current message; a
+/// packed one (since 4) unpacks to at most a frame's `max` bytes.
+fn decode(version: u16, payload: &[u8], max: usize) -> Result<ClientMessage, ErrorMessage> {
+    versions::decode_client_within(version, payload, max).map_err(|e| ErrorMessage {
         code: e.code(),
         message: format!("unreadable request: {e}"),
     })

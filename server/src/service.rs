@@ -733,6 +733,12 @@ impl Service {
                 ErrorCode::UnexpectedMessage,
                 "this connection is already authenticated",
             )),
+            // The edge unpacks a packed request (`versions::decode_client`);
+            // one reaching here came round it.
+            ClientMessage::Packed(_) => Err(ServiceError::refused(
+                ErrorCode::UnexpectedMessage,
+                "a packed request must be unpacked before it is served",
+            )),
         }
     }
 
@@ -1413,6 +1419,7 @@ fn request_name(m: &ClientMessage) -> &'static str {
         ClientMessage::ListPatrols(_) => "list patrols",
         ClientMessage::FetchPatrol(_) => "fetch patrol",
         ClientMessage::FetchCells(_) => "fetch cells",
+        ClientMessage::Packed(_) => "packed",
     }
 }
 

@@ -374,9 +374,16 @@ pub mod raw {
                     .map_err(|e| e.to_string())?;
                 let mut dec = FrameDecoder::new(DEFAULT_MAX_FRAME);
                 dec.extend(&answer).map_err(|e| e.to_string())?;
-                dec.next_message::<ServerMessage>()
+                // Read as this build's version: a large answer comes packed.
+                let payload = dec
+                    .next_payload()
                     .map_err(|e| e.to_string())?
-                    .ok_or_else(|| "no answer".to_string())
+                    .ok_or_else(|| "no answer".to_string())?;
+                gridwarden_protocol::versions::decode_server(
+                    gridwarden_protocol::PROTOCOL_VERSION,
+                    &payload,
+                )
+                .map_err(|e| e.to_string())
             })
         }
 

@@ -36,7 +36,8 @@ use geo::InteriorPoint;
 use gridwarden_client_core::{Client, ClientError, Connect, Exchange, Location, SyncSummary};
 use gridwarden_protocol::clock::{Clock, ManualClock};
 use gridwarden_protocol::enrolment::EnrolmentCode;
-use gridwarden_protocol::frame::{encode_frame, FrameDecoder};
+use gridwarden_protocol::frame::{frame_payload, FrameDecoder};
+use gridwarden_protocol::{versions, PROTOCOL_VERSION};
 use gridwarden_protocol::{
     ClientMessage, ErrorCode, ErrorMessage, Outcome, ProtocolError, Role, ServerMessage,
 };
@@ -531,10 +532,17 @@ impl SimLink<'_> {
     fn exchange_now(&mut self, message: &ClientMessage) -> Result<ServerMessage, ClientError> {
         self.requests += 1;
         let max = self.sim.service().limits().max_frame;
-        // Client → wire → server.
-        let frame = encode_frame(message);
+        // Client → wire → server, in this build's version (a large push
+        // packed, as over QUIC).
+        let frame = frame_payload(
+            &versions::encode_client(PROTOCOL_VERSION, message).expect("the current version"),
+        );
         self.sent += frame.len() as u64;
-        let decoded = decode_frame(&frame, max, |d| d.next_message::<ClientMessage>());
+        let decoded = decode_frame(&frame, max, |d| {
+            d.next_payload()?
+                .map(|p| versions::decode_client_within(PROTOCOL_VERSION, &p, max))
+                .transpose()
+        });
         self.release_others();
         let what = format!("#{} {}", self.requests, describe_request(message));
         let fault = self.plan.next_fault();
@@ -611,10 +619,14 @@ impl SimLink<'_> {
             ));
         }
         // Server → wire → client.
-        let frame = encode_frame(&answer);
+        let frame = frame_payload(&versions::encode_server(PROTOCOL_VERSION, &answer));
         self.received += frame.len() as u64;
-        decode_frame(&frame, max, |d| d.next_message::<ServerMessage>())
-            .map_err(ClientError::Protocol)
+        decode_frame(&frame, max, |d| {
+            d.next_payload()?
+                .map(|p| versions::decode_server_within(PROTOCOL_VERSION, &p, max))
+                .transpose()
+        })
+        .map_err(ClientError::Protocol)
     }
 }
 
@@ -692,6 +704,7 @@ fn describe_request(m: &ClientMessage) -> String {
         ClientMessage::ListPatrols(_) => "ListPatrols".into(),
         ClientMessage::FetchPatrol(_) => "FetchPatrol".into(),
         ClientMessage::FetchCells(f) => format!("FetchCells[v{}]", f.layer_version),
+        ClientMessage::Packed(p) => format!("Packed[{} B]", p.len),
     }
 }
 
@@ -700,6 +713,7 @@ fn describe_answer(m: &ServerMessage) -> String {
         ServerMessage::Welcome(_) => "Welcome".into(),
         ServerMessage::Enrolled(_) => "Enrolled".into(),
         ServerMessage::Notice(_) => "Notice".into(),
+        ServerMessage::Packed(p) => format!("Packed[{} B]", p.len),
         ServerMessage::Ack(a) => {
             let outcomes: Vec<&str> = a
                 .results

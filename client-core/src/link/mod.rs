@@ -79,5 +79,6 @@ pub fn message_name(m: &ServerMessage) -> &'static str {
         ServerMessage::PatrolTrack(_) => "PatrolTrack",
         ServerMessage::CellPage(_) => "CellPage",
         ServerMessage::Notice(_) => "Notice",
+        ServerMessage::Packed(_) => "Packed",
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use gridwarden_protocol::enrolment::hex;
 use gridwarden_protocol::frame::{self, FrameDecoder, DEFAULT_MAX_FRAME, HEADER_LEN};
-use gridwarden_protocol::{ClientMessage, Notice, ServerMessage, SERVER_NAME};
+use gridwarden_protocol::{
+    versions, ClientMessage, Notice, ServerMessage, PROTOCOL_VERSION, SERVER_NAME,
+};
 use quinn::crypto::rustls::QuicClientConfig;
 
 use super::{Connect, Exchange};
@@ -420,7 +422,8 @@ impl Session {
     }
 
     async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        let bytes = frame::encode_frame(message);
+        // In this build's version: a large push goes packed (ADR 0032).
+        let bytes = frame::frame_payload(&versions::encode_client(PROTOCOL_VERSION, message)?);
         let (mut send, mut recv) = self.conn.open_bi().await.map_err(|e| self.lost(e))?;
         send.write_all(&bytes).await.map_err(|e| self.lost(e))?;
         send.finish().map_err(|e| self.lost(e))?;
@@ -475,13 +478,15 @@ impl Notices {
     }
 }
 
-/// Decodes a whole stream as exactly one frame holding one server message.
+/// Decodes a whole stream as exactly one frame holding one server message,
+/// unpacked when the server packed it (at most a frame's bytes unpacked).
 pub(crate) fn decode_answer(bytes: &[u8]) -> Result<ServerMessage> {
     let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
     decoder.extend(bytes)?;
-    let message = decoder.next_message::<ServerMessage>()?.ok_or_else(|| {
+    let payload = decoder.next_payload()?.ok_or_else(|| {
         ClientError::Protocol("the server's answer ended before a whole frame arrived".into())
     })?;
+    let message = versions::decode_server_within(PROTOCOL_VERSION, &payload, DEFAULT_MAX_FRAME)?;
     if decoder.buffered() != 0 {
         return Err(ClientError::Protocol(format!(
             "the server sent {} bytes after its answer",
@@ -537,6 +542,29 @@ mod tests {
         two.extend_from_slice(&bytes);
         let err = decode_answer(&two).unwrap_err();
         assert!(err.to_string().contains("after its answer"), "{err}");
+    }
+
+    #[test]
+    fn unpacks_a_packed_answer_and_refuses_a_bomb() {
+        let page = ServerMessage::PullPage(gridwarden_protocol::PullPage {
+            records: (0..300)
+                .map(|i| gridwarden_protocol::Record::OutOfScope {
+                    report_id: uuid::Uuid::from_u128(i),
+                })
+                .collect(),
+            cursor: gridwarden_protocol::Cursor(vec![1; 40]),
+            more: false,
+        });
+        let packed = frame::frame_payload(&versions::encode_server(PROTOCOL_VERSION, &page));
+        assert!(packed.len() * 2 < frame::encode_frame(&page).len());
+        assert_eq!(decode_answer(&packed).unwrap(), page);
+        // An envelope announcing more than a frame is refused unopened.
+        let bomb = ServerMessage::Packed(gridwarden_protocol::packed::Packed {
+            len: (DEFAULT_MAX_FRAME + 1) as u32,
+            zstd: vec![0; 16],
+        });
+        let err = decode_answer(&frame::encode_frame(&bomb)).unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
     }
 
     #[test]

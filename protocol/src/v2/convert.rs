@@ -197,6 +197,7 @@ pub fn server_to_v2(m: &ServerMessage) -> Result<v2::ServerMessage, Unrepresenta
         ServerMessage::Error(e) => Ok(error_to_v2(e)),
         ServerMessage::CellPage(_) => Err(Unrepresentable("a page of grid cells")),
         ServerMessage::Notice(_) => Err(Unrepresentable("a notice")),
+        ServerMessage::Packed(_) => Err(Unrepresentable("a packed message")),
         other => exact(same(other)),
     }
 }
@@ -275,6 +276,7 @@ pub fn client_to_v2(m: &ClientMessage) -> Result<v2::ClientMessage, Unrepresenta
             ops: p.ops.iter().map(op_to_v2).collect::<Result<_, _>>()?,
         })),
         ClientMessage::FetchCells(_) => Err(Unrepresentable("FetchCells")),
+        ClientMessage::Packed(_) => Err(Unrepresentable("a packed message")),
         other => same(other).map_err(|_| Unrepresentable("a value of this request")),
     }
 }

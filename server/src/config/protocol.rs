@@ -34,7 +34,7 @@ impl ProtocolSection {
             };
             if !versions::supported(v) {
                 bail!(
-                    "protocol.refuse_after: this server speaks protocol versions {} and {PROTOCOL_VERSION} only, not {v}",
+                    "protocol.refuse_after: this server speaks protocol versions {} to {PROTOCOL_VERSION} only, not {v}",
                     versions::OLDEST_SUPPORTED
                 );
             }

@@ -51,7 +51,7 @@ impl Service {
         }
         if !versions::supported(version) {
             return refuse(format!(
-                "this app speaks protocol version {version}; the server speaks {} and {PROTOCOL_VERSION}; update the app",
+                "this app speaks protocol version {version}; the server speaks {} to {PROTOCOL_VERSION}; update the app",
                 versions::OLDEST_SUPPORTED
             ));
         }

@@ -28,6 +28,7 @@ pub mod copy;
 mod fanout;
 mod feed;
 mod migrate;
+mod push;
 mod reads;
 mod rows;
 mod tx;

@@ -1483,6 +1483,67 @@ pub fn a_failed_admin_change_leaves_no_audit_line(s: &dyn Store) {
     assert_eq!(lines(), before, "no failed change left a line");
 }
 
+/// One push that creates a report, moves it through two cells and carries
+/// one of its ops twice: each op sees the ones before it (a backend that
+/// reads a push's rows once must keep its own copy in step), both cells
+/// left are announced, and the repeated op is a duplicate.
+pub fn one_push_moves_a_report_twice_and_repeats_an_op(s: &dyn Store) {
+    let dev = Uuid::from_u128(7);
+    let to = |op: u128, lon: f64| Op {
+        op_id: Uuid::from_u128(op),
+        hlc: Hlc::new(1000 + op as u64, 0, 1),
+        body: OpBody::Report {
+            report_id: Uuid::from_u128(100),
+            op: ReportOp::Edit(gridwarden_protocol::ReportEdit {
+                location: Some(Location {
+                    lon,
+                    lat: 40.0,
+                    accuracy_m: None,
+                }),
+                ..Default::default()
+            }),
+        },
+    };
+    // West of 0 is W, up to 10 is E, further east is N.
+    let three_cells = |op: &Op, current: Option<&ReportState>| {
+        let mut state = decide_with_cells(op, current)?;
+        if state.location().is_some_and(|l| l.lon >= 10.0) {
+            state.set_grid_cell(Some("N".into()), Hlc::new(op.hlc.wall_ms, 1, 0));
+        }
+        Ok(state)
+    };
+    let push = [create(1, 100, -1.0), to(2, 1.0), to(3, 20.0), to(2, 1.0)];
+    let outcomes = s.apply_ops(dev, &push, &rules(&three_cells), 1).unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Duplicate
+        ]
+    );
+    let pull = |cell: &str| {
+        s.pull(&PullQuery {
+            after_seq: 0,
+            scope: Scope::Cells {
+                user: "someone".into(),
+                cells: vec![cell.into()],
+            },
+            max_records: 10,
+            max_bytes: 1 << 20,
+        })
+        .unwrap()
+        .items
+    };
+    assert_eq!(pull("W"), [FeedItem::OutOfScope(Uuid::from_u128(100))]);
+    assert_eq!(pull("E"), [FeedItem::OutOfScope(Uuid::from_u128(100))]);
+    assert!(matches!(pull("N").as_slice(), [FeedItem::Report(r)] if r.grid_cell() == Some("N")));
+    // The push's ops are applied once: sent again, all are duplicates.
+    let again = s.apply_ops(dev, &push, &rules(&three_cells), 2).unwrap();
+    assert!(again.iter().all(|o| *o == Outcome::Duplicate), "{again:?}");
+}
+
 /// Expands to one `#[test]` per case of the shared store suite, each on a
 /// fresh store from `$make`: a function or closure taking a fresh,
 /// empty directory (`&std::path::Path`) and returning
@@ -1506,6 +1567,7 @@ macro_rules! store_suite {
             reference_data_versions,
             reassign_only_unassigned,
             a_report_leaving_a_scope_is_announced,
+            one_push_moves_a_report_twice_and_repeats_an_op,
             meta,
             cases_move_with_their_report_and_are_audited,
             departments_routes_and_members,

@@ -152,9 +152,14 @@ fn a_0_1_0_data_directory_and_phone_home_migrate_and_serve_the_same() {
     assert_eq!(boss.show_report(unsent).unwrap().note, "路面塌陷");
     assert_eq!(boss.list_reports().unwrap().len(), old.len() + 1);
 
-    // IT sees the phone now speaks protocol 3.
+    // IT sees the phone now speaks the current protocol.
     let status = gridwarden_server::admin::status::status(&server.admin(), None).unwrap();
-    assert_eq!(status.devices_by_protocol.get("3"), Some(&2));
+    assert_eq!(
+        status
+            .devices_by_protocol
+            .get(&gridwarden_protocol::PROTOCOL_VERSION.to_string()),
+        Some(&2)
+    );
 }
 
 fn run(bin: &str, args: &[&str]) -> (bool, String) {

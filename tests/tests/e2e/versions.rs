@@ -1,20 +1,25 @@
 //! Protocol versions across the window (docs/protocol.md, "Versions"): a
 //! phone still on protocol 2 — gridwarden 0.1.0's frozen frames, over real
 //! QUIC, pinning the server's certificate like any device — against the
-//! current server, beside a device on protocol 3 (the real client core).
-//! It enrols, pushes reports with photos and case steps, pulls, edits:
-//! nothing is lost or duplicated, and the field only protocol 3 knows
-//! survives the old phone's edit of the fields it knows.
+//! current server, beside a device on the current protocol (the real client
+//! core). It enrols, pushes reports with photos and case steps, pulls,
+//! edits: nothing is lost or duplicated, and the field only protocol 3 and
+//! later know survives the old phone's edit of the fields it knows. A phone
+//! on protocol 3 (the current shapes without packed messages, ADR 0032)
+//! pushes and pulls beside protocol 4 and is never sent a packed answer.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use gridwarden_client_core::ReportEdit;
-use gridwarden_e2e::{bins, raw::Raw, TestServer};
+use gridwarden_e2e::{bins, raw::Raw, report_at, TestServer};
 use gridwarden_protocol::enrolment::EnrolmentCode;
 use gridwarden_protocol::frame::{frame_payload, FrameDecoder, DEFAULT_MAX_FRAME};
 use gridwarden_protocol::v2::shapes as v2;
-use gridwarden_protocol::{codec, hlc, Role};
+use gridwarden_protocol::{
+    codec, hlc, versions, ClientMessage, Cursor, Hello, Hlc, NewReport, Op, OpBody, Outcome, Pull,
+    Push, Record, ReportOp, ReportState, Role, ServerMessage,
+};
 use gridwarden_server::admin;
 use uuid::Uuid;
 
@@ -267,9 +272,9 @@ fn a_protocol_2_phone_pushes_pulls_and_edits_beside_protocol_3_and_loses_nothing
         }
     }
 
-    // A device on protocol 3 sees all of it, then changes the category of
-    // the first report (an amendment in its case's history) and sets the
-    // field only protocol 3 knows.
+    // A device on the current protocol sees all of it, then changes the
+    // category of the first report (an amendment in its case's history) and
+    // sets the field protocol 2 does not know.
     let sam = server.enrol(&dir.path().join("sam"), "sam");
     sam.sync().unwrap();
     let shown = sam.show_report(r1).unwrap();
@@ -354,16 +359,16 @@ fn a_protocol_2_phone_pushes_pulls_and_edits_beside_protocol_3_and_loses_nothing
     let status = admin::status::status(&server.admin(), None).unwrap();
     assert_eq!(
         status.devices_by_protocol,
-        BTreeMap::from([("2".to_owned(), 1), ("3".to_owned(), 1)])
+        BTreeMap::from([("2".to_owned(), 1), ("4".to_owned(), 1)])
     );
     drop(old);
 
-    // IT sets dates: protocol 2 refused since 2020, protocol 3 from 2099.
+    // IT sets dates: protocol 2 refused since 2020, protocol 4 from 2099.
     server.stop();
     let config = gridwarden_server::config::Config::parse(
         r#"
         [protocol]
-        refuse_after = { "2" = "2020-01-01T00:00:00Z", "3" = "2099-01-01T00:00:00Z" }
+        refuse_after = { "2" = "2020-01-01T00:00:00Z", "4" = "2099-01-01T00:00:00Z" }
         "#,
     )
     .unwrap();
@@ -401,7 +406,7 @@ fn a_phone_outside_the_window_is_told_what_to_do() {
     server.add_user("ann", Role::Warden, &[]);
     // A version-1 app, and one newer than the server: both refused by name,
     // in an Error every version reads.
-    for (version, says) in [(1, "update the app"), (4, "upgrade the server")] {
+    for (version, says) in [(1, "update the app"), (5, "upgrade the server")] {
         let code = EnrolmentCode::parse(&server.enrolment_code("ann")).unwrap();
         let phone = OldPhone::connect(&server);
         match phone.ask(&v2::ClientMessage::Enroll(v2::Enroll {
@@ -418,4 +423,174 @@ fn a_phone_outside_the_window_is_told_what_to_do() {
     }
     // Nothing was enrolled.
     assert!(server.admin().store().devices().unwrap().is_empty());
+}
+
+/// A phone on protocol 3 (the current shapes, no packed messages) or 4,
+/// over a hand-made connection, so its bytes can be counted. A protocol-3
+/// phone decodes every answer as it is, so a packed one would fail it.
+struct RawPhone {
+    raw: Raw,
+    version: u16,
+}
+
+impl RawPhone {
+    fn hello(server: &TestServer, version: u16, device: Uuid, token: Vec<u8>) -> Self {
+        let phone = Self {
+            raw: Raw::connect(server.addr, server.fingerprint),
+            version,
+        };
+        match phone.ask(&ClientMessage::Hello(Hello {
+            protocol_version: version,
+            device_id: device,
+            token,
+            client: format!("gridwarden-android/protocol-{version}"),
+        })) {
+            (ServerMessage::Welcome(w), _) => assert_eq!(w.protocol_version, version),
+            other => panic!("hello answered {other:?}"),
+        }
+        phone
+    }
+
+    /// The answer to `message` sent plainly, with the answer's size.
+    fn ask(&self, message: &ClientMessage) -> (ServerMessage, usize) {
+        self.ask_bytes(&frame_payload(&codec::encode(message)))
+    }
+
+    fn ask_bytes(&self, frame: &[u8]) -> (ServerMessage, usize) {
+        self.raw.runtime.block_on(async {
+            let (mut send, mut recv) = self.raw.conn.open_bi().await.unwrap();
+            send.write_all(frame).await.unwrap();
+            send.finish().unwrap();
+            let answer = recv.read_to_end(DEFAULT_MAX_FRAME + 4).await.unwrap();
+            let mut dec = FrameDecoder::new(DEFAULT_MAX_FRAME);
+            dec.extend(&answer).unwrap();
+            let payload = dec.next_payload().unwrap().expect("a whole answer");
+            if self.version < versions::PACKED_SINCE {
+                let message = codec::decode::<ServerMessage>(&payload).unwrap_or_else(|e| {
+                    panic!(
+                        "a protocol-{} phone cannot read the answer: {e}",
+                        self.version
+                    )
+                });
+                assert!(
+                    !matches!(message, ServerMessage::Packed(_)),
+                    "a protocol-{} phone was sent a packed answer",
+                    self.version
+                );
+            }
+            let message = versions::decode_server(self.version, &payload).unwrap();
+            (message, answer.len())
+        })
+    }
+
+    /// Every page from the start: the reports and the bytes of the answers.
+    fn pull_all(&self) -> (BTreeMap<Uuid, ReportState>, usize) {
+        let (mut reports, mut bytes, mut cursor) = (BTreeMap::new(), 0, Cursor::start());
+        loop {
+            let (page, len) = match self.ask(&ClientMessage::Pull(Pull {
+                cursor: cursor.clone(),
+                max_records: 1000,
+                max_bytes: 1 << 20,
+            })) {
+                (ServerMessage::PullPage(page), len) => (page, len),
+                other => panic!("pull answered {other:?}"),
+            };
+            bytes += len;
+            for record in page.records {
+                if let Record::Report(state) = record {
+                    reports.insert(state.id, state);
+                }
+            }
+            cursor = page.cursor;
+            if !page.more {
+                return (reports, bytes);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_protocol_3_phone_pushes_and_pulls_beside_protocol_4_and_is_never_sent_a_packed_answer() {
+    const N: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&dir.path().join("server"));
+    let [(_, place), _] = server.two_cells();
+    server.add_user("li", Role::Supervisor, &[]);
+    server.add_user("sam", Role::Supervisor, &[]);
+    // Li's phone is enrolled as any; it then speaks protocol 3 only.
+    let li = server.enrol(&dir.path().join("li"), "li");
+    let device = li.status().unwrap().device_id.unwrap();
+    let token = li.device_token_for_tests().unwrap();
+    drop(li);
+
+    // Sam, on protocol 4, records reports; his push goes packed.
+    let sam = server.enrol(&dir.path().join("sam"), "sam");
+    let sams: Vec<Uuid> = (0..N)
+        .map(|i| {
+            sam.record_report(report_at("0101", place, &format!("路灯不亮 {i}")))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(sam.sync().unwrap().pushed, N as u64);
+
+    // Li's protocol-3 phone pulls all of them, each answer as it is; the
+    // same pull in protocol 4 brings the same reports, packed and smaller.
+    let phone = RawPhone::hello(&server, 3, device, token.clone());
+    let (pulled, plain_bytes) = phone.pull_all();
+    assert!(sams.iter().all(|id| pulled.contains_key(id)));
+    let (packed_pulled, packed_bytes) = RawPhone::hello(&server, 4, device, token).pull_all();
+    assert_eq!(packed_pulled, pulled);
+    println!("a pull of {N} reports: {plain_bytes} B in protocol 3, {packed_bytes} B in 4");
+    assert!(packed_bytes * 10 < plain_bytes * 7);
+
+    // It pushes a batch as version 3 sends it: applied, answered plainly.
+    let node = hlc::node_id(device);
+    let ops: Vec<Op> = (0..N)
+        .map(|i| Op {
+            op_id: Uuid::now_v7(),
+            hlc: Hlc::new(now_ms(), i as u32, node),
+            body: OpBody::Report {
+                report_id: Uuid::now_v7(),
+                op: ReportOp::Create(NewReport {
+                    category: "0102".into(),
+                    location: place,
+                    address: None,
+                    note: format!("井盖缺失 {i}"),
+                    observed_at_ms: now_ms() as i64 - 60_000,
+                    patrol: None,
+                    asset: Some(format!("LD-{i:04}")),
+                }),
+            },
+        })
+        .collect();
+    let push = ClientMessage::Push(Push { ops: ops.clone() });
+    match phone.ask(&push) {
+        (ServerMessage::Ack(ack), _) => assert!(
+            ack.results.iter().all(|r| r.outcome == Outcome::Applied),
+            "{:?}",
+            ack.results
+        ),
+        other => panic!("push answered {other:?}"),
+    }
+    // A packed push is not version 3's: refused by name.
+    let packed = versions::encode_client(4, &push).unwrap();
+    assert!(matches!(
+        codec::decode(&packed),
+        Ok(ClientMessage::Packed(_))
+    ));
+    match phone.ask_bytes(&frame_payload(&packed)) {
+        (ServerMessage::Error(e), _) => {
+            assert!(e.message.contains("no packed messages"), "{}", e.message)
+        }
+        other => panic!("a packed push from protocol 3 was answered {other:?}"),
+    }
+
+    // Sam sees Li's reports, asset and all.
+    sam.sync().unwrap();
+    for op in &ops {
+        let OpBody::Report { report_id, .. } = op.body else {
+            unreachable!("every op made above is a report's")
+        };
+        assert!(sam.show_report(report_id).unwrap().asset.is_some());
+    }
 }

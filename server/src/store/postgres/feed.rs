@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use gridwarden_protocol::case::CaseState;
-use gridwarden_protocol::{codec, Op, OpBody, Outcome, PatrolInfo, ReportState, TrackPoint};
+use gridwarden_protocol::{codec, PatrolInfo, ReportState, TrackPoint};
 use uuid::Uuid;
 
 use super::rows;
@@ -16,11 +16,11 @@ use super::tx::{append_audit, next};
 use super::Db;
 use crate::store::*;
 
-fn decode_state(bytes: &[u8]) -> StoreResult<ReportState> {
+pub(super) fn decode_state(bytes: &[u8]) -> StoreResult<ReportState> {
     codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("report state: {e}")))
 }
 
-fn decode_case(bytes: &[u8]) -> StoreResult<CaseState> {
+pub(super) fn decode_case(bytes: &[u8]) -> StoreResult<CaseState> {
     codec::decode(bytes).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
 }
 
@@ -32,17 +32,6 @@ pub(super) fn load_report(db: &mut Db, id: Uuid, lock: bool) -> StoreResult<Opti
     };
     db.opt(sql, &[&id.as_bytes().as_slice()])?
         .map(|r| decode_state(r.get(0)))
-        .transpose()
-}
-
-pub(super) fn load_case(db: &mut Db, report: Uuid, lock: bool) -> StoreResult<Option<CaseState>> {
-    let sql = if lock {
-        "SELECT state FROM cases WHERE report_id = $1 FOR UPDATE"
-    } else {
-        "SELECT state FROM cases WHERE report_id = $1"
-    };
-    db.opt(sql, &[&report.as_bytes().as_slice()])?
-        .map(|r| decode_case(r.get(0)))
         .transpose()
 }
 
@@ -77,7 +66,7 @@ pub(super) fn load_patrol(db: &mut Db, id: Uuid, lock: bool) -> StoreResult<Opti
 /// Stores a patrol's new facts and adds its new points (a point already
 /// stored under the same sequence number is kept as it was), and the
 /// service's digest of the track when points were added.
-fn save_patrol(
+pub(super) fn save_patrol(
     db: &mut Db,
     change: &PatrolChange,
     now_ms: i64,
@@ -158,7 +147,7 @@ pub(super) fn track(db: &mut Db, patrol: Uuid) -> StoreResult<Vec<TrackPoint>> {
         .collect())
 }
 
-fn save_case(db: &mut Db, case: &CaseState, now_ms: i64) -> StoreResult<()> {
+pub(super) fn save_case(db: &mut Db, case: &CaseState, now_ms: i64) -> StoreResult<()> {
     db.execute(
         "INSERT INTO cases (report_id, status, department, deadline_ms, updated_ms, state)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -261,108 +250,6 @@ fn save_report(db: &mut Db, state: &ReportState, device: Uuid, now_ms: i64) -> S
         }
     }
     Ok(())
-}
-
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one lives at a time, inside a push loop; boxing buys nothing"
-)]
-enum Change {
-    Report(ReportState, Option<CaseState>),
-    Patrol(PatrolChange),
-    Case(CaseState, ReportState),
-}
-
-pub(super) fn apply_ops(
-    db: &mut Db,
-    device: Uuid,
-    ops: &[Op],
-    rules: &Rules,
-    now_ms: i64,
-) -> StoreResult<Vec<Outcome>> {
-    let mut outcomes = Vec::with_capacity(ops.len());
-    for op in ops {
-        let seen = db
-            .opt(
-                "SELECT 1 FROM applied_ops WHERE op_id = $1",
-                &[&op.op_id.as_bytes().as_slice()],
-            )?
-            .is_some();
-        if seen {
-            outcomes.push(Outcome::Duplicate);
-            continue;
-        }
-        let decided = match &op.body {
-            OpBody::Report { report_id, .. } => {
-                let current = load_report(db, *report_id, true)?;
-                match (rules.report)(op, current.as_ref()) {
-                    Ok(next) if current.as_ref() == Some(&next) => Ok(None),
-                    Ok(next) => {
-                        let case = match &current {
-                            Some(_) => load_case(db, *report_id, true)?,
-                            None => None,
-                        };
-                        match (&current, case) {
-                            (Some(before), Some(case)) => (rules.amend)(op, before, &next, &case)
-                                .map(|amended| Some(Change::Report(next, amended))),
-                            _ => Ok(Some(Change::Report(next, None))),
-                        }
-                    }
-                    Err(r) => Err(r),
-                }
-            }
-            OpBody::Patrol { patrol_id, .. } => {
-                let current = load_patrol(db, *patrol_id, true)?;
-                (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
-            }
-            OpBody::Case { report_id, .. } => {
-                let report = load_report(db, *report_id, true)?;
-                let case = load_case(db, *report_id, true)?;
-                (rules.case)(op, report.as_ref(), case.as_ref()).and_then(|next| {
-                    let report = report.ok_or_else(|| {
-                        Rejection::new(
-                            gridwarden_protocol::ErrorCode::Internal,
-                            "a case decided without its report (a server bug)",
-                        )
-                    })?;
-                    Ok(Some(Change::Case(next, report)))
-                })
-            }
-        };
-        match decided {
-            Ok(change) => {
-                match change {
-                    Some(Change::Report(next, amended)) => {
-                        if let Some(case) = amended {
-                            save_case(db, &case, now_ms)?;
-                        }
-                        save_report(db, &next, device, now_ms)?;
-                    }
-                    Some(Change::Patrol(change)) => save_patrol(db, &change, now_ms, rules.track)?,
-                    Some(Change::Case(case, report)) => {
-                        save_case(db, &case, now_ms)?;
-                        // The report moves in the feed with its case.
-                        save_report(db, &report, device, now_ms)?;
-                    }
-                    None => {}
-                }
-                db.execute(
-                    "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES ($1, $2, $3)",
-                    &[
-                        &op.op_id.as_bytes().as_slice(),
-                        &device.as_bytes().as_slice(),
-                        &now_ms,
-                    ],
-                )?;
-                outcomes.push(Outcome::Applied);
-            }
-            Err(r) => outcomes.push(Outcome::Rejected {
-                code: r.code,
-                reason: r.reason,
-            }),
-        }
-    }
-    Ok(outcomes)
 }
 
 pub(super) fn reassign(

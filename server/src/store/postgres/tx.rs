@@ -7,7 +7,7 @@ use gridwarden_protocol::{Op, Outcome};
 use uuid::Uuid;
 
 use super::rows::{self, DEVICE_COLUMNS};
-use super::{feed, Db};
+use super::{feed, push, Db};
 use crate::store::console::ConsoleLink;
 use crate::store::identity::Enrolment;
 use crate::store::*;
@@ -334,7 +334,7 @@ impl FeedTx for PgTx<'_, '_> {
         rules: &Rules,
         now_ms: i64,
     ) -> StoreResult<Vec<Outcome>> {
-        feed::apply_ops(self.db, device, ops, rules, now_ms)
+        push::apply_ops(self.db, device, ops, rules, now_ms)
     }
 
     fn reassign(
