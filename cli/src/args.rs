@@ -125,8 +125,8 @@ pub enum Command {
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
     },
-    /// Photos of reports.
-    #[command(subcommand)]
+    /// Photos of reports, and the storage budget for them.
+    #[command(subcommand, visible_alias = "photos")]
     Photo(PhotoCommand),
     /// List cases (every report is one; those nobody acted on are `reported`).
     Cases {
@@ -310,6 +310,24 @@ pub enum PhotoCommand {
         id: String,
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Bring a photo's full file back onto this device (one dropped under
+    /// the storage budget), checked against its hash; with -o, also write it
+    /// to a file.
+    Fetch {
+        /// Photo hash, or a unique prefix of one on a report here.
+        hash: String,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Show or set the storage budget for full photo files: photos the
+    /// server holds give way, the longest held first, keeping a thumbnail;
+    /// photos not yet sent never do.
+    Budget {
+        /// The new budget: a size such as 50MB, 512KB or 2GB (1 MB =
+        /// 1,048,576 bytes), plain bytes, or `unlimited`. Without it, the
+        /// budget and what the photos take are shown.
+        size: Option<String>,
     },
 }
 

@@ -70,7 +70,7 @@ pub fn run(client: &Client, command: Command, out: &mut Output<'_>) -> Result<()
             since,
             until,
         } => crate::patrols::patrols(client, warden, since, until, out),
-        Command::Photo(command) => crate::patrols::photo(client, command, out),
+        Command::Photo(command) => crate::photos::photo(client, command, out),
         Command::Cases {
             status,
             grid,
@@ -274,6 +274,12 @@ fn sync_text(s: &SyncSummary, offset: Offset) -> String {
             s.photos_waiting
         ));
     }
+    if s.photos_dropped > 0 {
+        text.push_str(&format!(
+            "{} full photo files the server holds were dropped under the storage budget; their thumbnails stay (`gridwarden photo fetch` brings one back).\n",
+            s.photos_dropped
+        ));
+    }
     if s.pending > 0 {
         text.push_str(&format!(
             "{} not answered by the server; they will be sent at the next sync.\n",
@@ -417,8 +423,13 @@ fn show_text(r: &ReportView, names: &ReferenceNames, offset: Offset) -> String {
                             .as_deref()
                             .map(|r| format!(": {r}"))
                             .unwrap_or_default();
+                        let here = match p.here.as_str() {
+                            "thumbnail" => ", thumbnail only here",
+                            "none" if p.state != "remote" => ", not on this device",
+                            _ => "",
+                        };
                         format!(
-                            "{} {} {} bytes, {}{reason}",
+                            "{} {} {} bytes, {}{here}{reason}",
                             &p.hash[..16],
                             p.mime,
                             p.size,
@@ -574,6 +585,7 @@ fn status_text(s: &ClientStatus, offset: Offset) -> String {
         s.limits.max_note_chars,
         s.limits.max_photo_bytes as f64 / 1_048_576.0
     ));
+    text.push_str(&crate::photos::storage_text(&s.photos));
     if let Some(ms) = s.update_required_by_ms {
         text.push_str(&update_required(ms, offset));
     }

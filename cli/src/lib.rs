@@ -11,6 +11,7 @@ mod ids;
 mod kpi;
 mod names;
 mod patrols;
+mod photos;
 mod progress;
 mod render;
 mod time;

@@ -1,11 +1,11 @@
-//! Patrol and photo commands: recording on the device, review by supervisors.
+//! Patrol commands: recording on the device, review by supervisors.
 
 use gridwarden_client_core::{
     Client, ListPatrols, PatrolSummary, PatrolTrack, PointInput, ShortIds,
 };
 use serde_json::json;
 
-use crate::args::{PatrolCommand, PhotoCommand};
+use crate::args::PatrolCommand;
 use crate::commands::Output;
 use crate::render::{excerpt, table};
 use crate::time::{parse_observed_at, Offset};
@@ -221,27 +221,4 @@ fn summary_text(p: &PatrolSummary, offset: Offset) -> String {
         ("note", p.info.note.clone()),
     ];
     rows.iter().map(|(k, v)| format!("{k:<13} {v}\n")).collect()
-}
-
-pub fn photo(client: &Client, command: PhotoCommand, out: &mut Output<'_>) -> Result<(), Failure> {
-    match command {
-        PhotoCommand::Get { hash, output } => {
-            let photo = client.resolve_photo(&hash)?;
-            let size = client.fetch_photo_blocking(&photo, &output)?;
-            out.emit(
-                &json!({ "hash": photo.hash.to_hex(), "bytes": size, "file": output }),
-                || format!("Wrote {size} bytes to {}.\n", output.display()),
-            )
-        }
-        PhotoCommand::Add { id, files } => {
-            let id = crate::ids::report(client, &id, out.offset)?;
-            client.attach_photos(id, &files)?;
-            out.emit(&json!({ "id": id, "photos": files.len() }), || {
-                format!(
-                    "Attached {} photos to {id}; `gridwarden sync` sends them.\n",
-                    files.len()
-                )
-            })
-        }
-    }
 }

@@ -67,7 +67,10 @@ pub mod patrol {
 }
 /// Photos as a device shows them.
 pub mod photo {
+    pub use crate::local::budget::{Applied as BudgetApplied, Storage as PhotoStorage};
     pub use crate::local::photos::{PhotoView, DEVICE_MAX_PHOTO_BYTES};
+    pub use crate::local::thumbnail::LONGEST_SIDE as THUMBNAIL_LONGEST_SIDE;
+    pub use crate::store::photos::{Usage as PhotoUsage, DEFAULT_BUDGET as DEFAULT_PHOTO_BUDGET};
 }
 /// Reports as a device shows them.
 pub mod view {
@@ -83,7 +86,7 @@ pub use local::cache::CellGuess;
 pub use local::enrolment::UnsentWork;
 pub use lookup::{PrefixMatches, ReferenceNames, ShortIds};
 pub use patrol::{ImportedPatrol, PointInput};
-pub use photo::PhotoView;
+pub use photo::{PhotoStorage, PhotoView};
 pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
 pub use sync::live::LiveEvent;

@@ -26,8 +26,8 @@ use crate::sync::{self, CancelToken, SyncListener};
 use crate::types::{
     long, millis, parse_id, paths, Case, CaseFilter, CaseStep, Category, ClientOptions,
     ClientStatus, EnrolmentInfo, GpsFix, ImportedPatrol, KpiGroup, KpiRow, NewReport, Overwrite,
-    PatrolQuery, PatrolSummary, PatrolTrack, Rejection, Report, ReportChanges, SyncOptions,
-    SyncSummary,
+    PatrolQuery, PatrolSummary, PatrolTrack, PhotoStorage, Rejection, Report, ReportChanges,
+    SyncOptions, SyncSummary,
 };
 
 type Result<T, E = GridwardenError> = std::result::Result<T, E>;
@@ -157,6 +157,27 @@ impl GridwardenClient {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Sets the storage budget for full photo files in bytes (`None`:
+    /// unlimited) and applies it at once: photos the server holds give way,
+    /// the longest held first, keeping a thumbnail; photos not yet sent
+    /// never do. Kept on the device; the default is 256 MiB. Makes
+    /// thumbnails (decodes photos): call it off the UI thread.
+    pub fn set_photo_budget(&self, bytes: Option<i64>) -> Result<PhotoStorage> {
+        let bytes = bytes
+            .map(|b| {
+                u64::try_from(b)
+                    .map_err(|_| GridwardenError::rejected("a budget is 0 bytes or more"))
+            })
+            .transpose()?;
+        self.core.set_photo_budget(bytes)?;
+        Ok(self.core.photo_storage()?.into())
+    }
+
+    /// The storage budget for full photo files and what the photos take.
+    pub fn photo_storage(&self) -> Result<PhotoStorage> {
+        Ok(self.core.photo_storage()?.into())
     }
 
     /// Changes the server refused, newest first.

@@ -172,6 +172,14 @@ pub struct Photo {
     /// the server only).
     pub state: String,
     pub reason: Option<String>,
+    /// What of it is on this device: `full`, `thumbnail` (the full file was
+    /// dropped under the storage budget; `fetch_photo` brings it back) or
+    /// `none`. Filled in by `show_report`, not by `list_reports`.
+    pub here: String,
+    /// Path of its thumbnail (JPEG, longest side 320 px) once the server
+    /// holds it; `None` before, or for a photo this device cannot decode
+    /// (HEIC).
+    pub thumbnail: Option<String>,
 }
 
 impl From<core::PhotoView> for Photo {
@@ -182,6 +190,37 @@ impl From<core::PhotoView> for Photo {
             mime: p.mime,
             state: p.state,
             reason: p.reason,
+            here: p.here,
+            thumbnail: p.thumbnail,
+        }
+    }
+}
+
+/// The storage budget for full photo files and what the photos take.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct PhotoStorage {
+    /// The budget in bytes; `None`: unlimited.
+    pub budget: Option<i64>,
+    /// Photos whose full file is here, and its bytes.
+    pub full_photos: i64,
+    pub full_bytes: i64,
+    /// Of those bytes, photos not sent yet: never dropped, so the device
+    /// may hold more than the budget until they are uploaded.
+    pub unsent_bytes: i64,
+    /// Photos of which only the thumbnail is here.
+    pub thumbnail_only: i64,
+    pub thumbnail_bytes: i64,
+}
+
+impl From<core::photo::PhotoStorage> for PhotoStorage {
+    fn from(s: core::photo::PhotoStorage) -> Self {
+        PhotoStorage {
+            budget: s.budget.map(long),
+            full_photos: long(s.usage.full_photos),
+            full_bytes: long(s.usage.full_bytes),
+            unsent_bytes: long(s.usage.unsent_bytes),
+            thumbnail_only: long(s.usage.thumbnail_only),
+            thumbnail_bytes: long(s.usage.thumbnail_bytes),
         }
     }
 }
@@ -340,6 +379,8 @@ pub struct ClientStatus {
     /// The server stops accepting this app's protocol version at this time
     /// (ms since the epoch): tell the user to update the app before then.
     pub update_required_by_ms: Option<i64>,
+    /// The photos' storage budget and what they take on this device.
+    pub photos: PhotoStorage,
 }
 
 impl From<core::ClientStatus> for ClientStatus {
@@ -360,6 +401,7 @@ impl From<core::ClientStatus> for ClientStatus {
             categories_version: s.categories_version.map(long),
             grid_version: s.grid_version.map(long),
             update_required_by_ms: s.update_required_by_ms,
+            photos: s.photos.into(),
         }
     }
 }
@@ -681,6 +723,9 @@ pub struct SyncSummary {
     pub photo_chunks_resent: i64,
     /// Photos still waiting to be sent.
     pub photos_waiting: i64,
+    /// Full photo files dropped under the storage budget after the upload;
+    /// their thumbnails stay.
+    pub photos_dropped: i64,
     /// This user's edits another user's later edit replaced, learnt now.
     pub overwritten: Vec<Overwrite>,
     /// The server stops accepting this app's protocol version at this time
@@ -712,6 +757,7 @@ impl From<core::SyncSummary> for SyncSummary {
             photo_bytes_sent: long(s.photo_bytes_sent),
             photo_chunks_resent: long(s.photo_chunks_resent),
             photos_waiting: long(s.photos_waiting),
+            photos_dropped: long(s.photos_dropped),
             overwritten: s.overwritten.into_iter().map(Into::into).collect(),
             update_required_by_ms: s.update_required_by_ms,
             given_back: long(s.given_back),

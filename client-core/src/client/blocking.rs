@@ -76,6 +76,10 @@ impl Client {
         self.block_on(self.fetch_photo(photo, out))?
     }
 
+    pub fn fetch_photo_here_blocking(&self, photo: &PhotoRef) -> Result<std::path::PathBuf> {
+        self.block_on(self.fetch_photo_here(photo))?
+    }
+
     pub fn remote_patrols_blocking(&self, query: ListPatrols) -> Result<Vec<PatrolSummary>> {
         self.block_on(self.remote_patrols(query))?
     }

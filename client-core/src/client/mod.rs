@@ -78,6 +78,8 @@ pub struct ClientStatus {
     /// What the server refuses, checked here when the user records: as the
     /// server last said, its defaults before it has.
     pub limits: gridwarden_protocol::DeviceLimits,
+    /// The photos' storage budget and what they take on this device.
+    pub photos: crate::local::budget::Storage,
 }
 
 impl Client {
@@ -112,6 +114,11 @@ impl Client {
 
     pub(crate) fn lock_store(&self) -> MutexGuard<'_, Store> {
         self.device.lock_store()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Returns once every change made so far is on the phone's storage.
@@ -164,6 +171,7 @@ impl Client {
             grid_version: meta::grid_version(conn)?,
             update_required_by_ms: meta::update_required_by_ms(conn)?,
             limits: crate::local::limits::current(conn)?,
+            photos: crate::local::budget::storage(conn)?,
         })
     }
 

@@ -2,7 +2,7 @@
 //! server by default, or over any [`Connect`]/[`Exchange`] (`_with`/`_over`,
 //! as the simulation does). Each delegates to the sync or remote layer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gridwarden_protocol::enrolment::EnrolmentCode;
 use gridwarden_protocol::{ListPatrols, PatrolSummary, PatrolTrack, PhotoRef};
@@ -120,6 +120,13 @@ impl Client {
     /// Returns its size.
     pub async fn fetch_photo(&self, photo: &PhotoRef, out: &Path) -> Result<u64> {
         photos::fetch(&self.device, &self.enrolled(), photo, out).await
+    }
+
+    /// Brings a photo's full file back onto this device (one dropped under
+    /// the storage budget, or never here), checked against its hash, and
+    /// returns where it is.
+    pub async fn fetch_photo_here(&self, photo: &PhotoRef) -> Result<PathBuf> {
+        photos::fetch_here(&self.device, &self.enrolled(), photo).await
     }
 
     /// [`Client::fetch_photo`] over connections from `connect`.

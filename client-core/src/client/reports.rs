@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Client;
 use crate::error::Result;
+use crate::local::budget::{self, Applied, Storage};
 use crate::local::cache::CellGuess;
 use crate::local::photos::{self, PhotoView};
 use crate::local::reports;
@@ -89,8 +90,10 @@ impl Client {
     /// refusal it shows counts as shown: once the report is back in step
     /// with the server, its status is no longer "rejected".
     pub fn show_report(&self, id: Uuid) -> Result<ReportView> {
+        let files = self.device.photo_files();
         self.device.write_cached(|tx, cache, clock| {
-            let view = reports::show(tx, cache, id)?;
+            let mut view = reports::show(tx, cache, id)?;
+            photos::describe(tx, &files, &mut view.photos)?;
             rejections::mark_shown(tx, id, clock.now_ms() as i64)?;
             Ok(view)
         })
@@ -102,9 +105,26 @@ impl Client {
         reports::resolve_id(self.device.lock_store().conn(), text)
     }
 
-    /// The local photos of a report, with where each stands.
+    /// The photos of a report, with where each stands: its state with the
+    /// server, whether its full file or only its thumbnail is here, and the
+    /// thumbnail's path.
     pub fn report_photos(&self, id: Uuid) -> Result<Vec<PhotoView>> {
-        photos::of_report(self.device.lock_store().conn(), id)
+        let files = self.device.photo_files();
+        photos::of_report(self.device.lock_store().conn(), &files, id)
+    }
+
+    /// Sets the storage budget for full photo files, in bytes (`None`:
+    /// unlimited), and applies it at once: photos the server holds give way,
+    /// the longest held first, keeping their thumbnails; photos not yet
+    /// uploaded never do. Kept on the device (ADR 0031). Decodes photos to
+    /// make thumbnails: call it off the UI thread.
+    pub fn set_photo_budget(&self, bytes: Option<u64>) -> Result<Applied> {
+        budget::set(&self.device, bytes)
+    }
+
+    /// The storage budget for full photo files and what the photos take.
+    pub fn photo_storage(&self) -> Result<Storage> {
+        budget::storage(self.device.lock_store().conn())
     }
 
     /// Resolves a photo hash or a unique prefix of one among the photos of

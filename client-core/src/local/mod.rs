@@ -5,6 +5,7 @@
 //! clock, the photo files). Depends on the store, never on the sync, the
 //! remote calls or the [`crate::Client`] facade above.
 
+pub mod budget;
 pub mod cache;
 pub mod cases;
 pub mod enrolment;
@@ -13,6 +14,7 @@ pub mod lookup;
 pub mod patrols;
 pub mod photos;
 pub mod reports;
+pub mod thumbnail;
 pub mod view;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +41,8 @@ pub struct Device {
     store: Mutex<Store>,
     cache: Mutex<RefCache>,
     clock: SharedClock,
+    /// Photos kept whole while being fetched or viewed ([`budget`]).
+    photo_pins: budget::Pins,
 }
 
 impl Device {
@@ -50,6 +54,7 @@ impl Device {
             store: Mutex::new(store),
             cache: Mutex::new(RefCache::default()),
             clock,
+            photo_pins: budget::Pins::default(),
         })
     }
 
@@ -77,6 +82,10 @@ impl Device {
 
     pub fn photo_files(&self) -> PhotoFiles {
         PhotoFiles::new(&self.home)
+    }
+
+    pub fn photo_pins(&self) -> &budget::Pins {
+        &self.photo_pins
     }
 
     /// Waits until every user write made so far is on the storage (an app

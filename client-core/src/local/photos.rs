@@ -23,22 +23,35 @@ use crate::store::reports::LocalCell;
 /// photo and the refusal is shown.
 pub const DEVICE_MAX_PHOTO_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Where photo bytes live.
+/// Where photo bytes live: full files in `HOME/photos/`, thumbnails
+/// (`super::thumbnail`) in `HOME/thumbs/`.
 #[derive(Debug)]
 pub struct PhotoFiles {
     dir: PathBuf,
+    thumbs: PathBuf,
 }
 
 impl PhotoFiles {
     pub fn new(home: &Path) -> Self {
         Self {
             dir: home.join("photos"),
+            thumbs: home.join("thumbs"),
         }
     }
 
     pub fn path(&self, hash: PhotoHash) -> PathBuf {
         let hex = hash.to_hex();
         self.dir.join(&hex[..2]).join(hex)
+    }
+
+    pub fn thumb_path(&self, hash: PhotoHash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.thumbs.join(&hex[..2]).join(format!("{hex}.jpg"))
+    }
+
+    /// Stores a thumbnail (atomically, as photos are).
+    pub fn write_thumb(&self, hash: PhotoHash, bytes: &[u8]) -> Result<()> {
+        atomic_write(&self.thumb_path(hash), bytes)
     }
 
     pub fn has(&self, hash: PhotoHash) -> bool {
@@ -87,14 +100,7 @@ impl PhotoFiles {
         if target.is_file() {
             return Ok(());
         }
-        let parent = target.parent().expect("photo paths have a parent");
-        fs::create_dir_all(parent)?;
-        let temp = parent.join(format!(".{}.tmp", hash.to_hex()));
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, &target)?;
-        Ok(())
+        atomic_write(&target, bytes)
     }
 
     /// Removes a photo's file (gone already is fine).
@@ -115,6 +121,20 @@ impl PhotoFiles {
     }
 }
 
+/// Writes `bytes` to `target` under a temporary name, then renames it: a
+/// killed app leaves no half-written file under a good name.
+fn atomic_write(target: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = target.parent().expect("photo paths have a parent");
+    fs::create_dir_all(parent)?;
+    let name = target.file_name().expect("photo paths have a name");
+    let temp = parent.join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut file = File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temp, target)?;
+    Ok(())
+}
+
 /// A photo of a report as a device shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PhotoView {
@@ -125,22 +145,60 @@ pub struct PhotoView {
     /// the server only, not on this device).
     pub state: String,
     pub reason: Option<String>,
+    /// What of it is on this device: `full` (the whole file), `thumbnail`
+    /// (only its thumbnail: the full file was dropped under the storage
+    /// budget, `fetch_photo` brings it back) or `none`.
+    pub here: String,
+    /// The thumbnail's file (JPEG, longest side 320 px), once the server
+    /// holds the photo; `None` for one not yet uploaded, or not an image
+    /// this device decodes (HEIC).
+    pub thumbnail: Option<String>,
 }
 
 impl PhotoView {
     pub(crate) fn of(photo: &PhotoRef, local: Option<LocalPhoto>) -> Self {
-        let (state, reason) = match local {
-            Some(l) => (l.state.as_str().to_owned(), l.reason),
-            None => ("remote".to_owned(), None),
-        };
-        Self {
+        let mut view = Self {
             hash: photo.hash.to_hex(),
             size: photo.size,
             mime: photo.mime.clone(),
-            state,
-            reason,
+            state: "remote".to_owned(),
+            reason: None,
+            here: "none".to_owned(),
+            thumbnail: None,
+        };
+        if let Some(local) = local {
+            view.set_local(local, None);
+        }
+        view
+    }
+
+    fn set_local(&mut self, local: LocalPhoto, files: Option<&PhotoFiles>) {
+        self.here = if local.full {
+            "full"
+        } else if local.has_thumbnail() {
+            "thumbnail"
+        } else {
+            "none"
+        }
+        .to_owned();
+        self.thumbnail = files
+            .filter(|_| local.has_thumbnail())
+            .map(|f| f.thumb_path(local.photo.hash).display().to_string());
+        self.state = local.state.as_str().to_owned();
+        self.reason = local.reason;
+    }
+}
+
+/// Fills in where each photo stands on this device: its state, whether its
+/// full file or only its thumbnail is here, and the thumbnail's path.
+pub fn describe(conn: &Connection, files: &PhotoFiles, views: &mut [PhotoView]) -> Result<()> {
+    for view in views {
+        let hash = PhotoHash::from_hex(&view.hash)?;
+        if let Some(local) = photos::get(conn, hash)? {
+            view.set_local(local, Some(files));
         }
     }
+    Ok(())
 }
 
 /// Copies the photo files the user chose into the device's photo store;
@@ -180,14 +238,16 @@ pub fn attach_to(tx: &Transaction, clock: &dyn Clock, id: Uuid, refs: &[PhotoRef
 }
 
 /// The local photos of a report, with where each stands.
-pub fn of_report(conn: &Connection, id: Uuid) -> Result<Vec<PhotoView>> {
+pub fn of_report(conn: &Connection, files: &PhotoFiles, id: Uuid) -> Result<Vec<PhotoView>> {
     let state = crate::store::reports::state(conn, id)?
         .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
-    state
+    let mut views: Vec<PhotoView> = state
         .photos
         .iter()
-        .map(|p| Ok(PhotoView::of(p, photos::get(conn, p.hash)?)))
-        .collect()
+        .map(|p| PhotoView::of(p, None))
+        .collect();
+    describe(conn, files, &mut views)?;
+    Ok(views)
 }
 
 /// Resolves a photo hash or a unique prefix of one among the photos of
@@ -228,7 +288,8 @@ pub fn resolve(conn: &Connection, text: &str) -> Result<PhotoRef> {
 }
 
 /// Keeps a photo fetched from the server (already checked against its
-/// hash) and records it as fetched.
+/// hash) and records it as fetched, or as whole here again when it is one of
+/// this device's own dropped under the budget.
 pub fn keep_fetched(
     tx: &Transaction,
     files: &PhotoFiles,
@@ -261,13 +322,41 @@ pub fn drop_too_large(device: &super::Device) -> Result<u64> {
     };
     let files = device.photo_files();
     let mut dropped = 0;
-    for photo in refused.iter().filter(|p| p.photo.size > limit) {
-        if files.has(photo.photo.hash) {
-            files.remove(photo.photo.hash)?;
-            dropped += 1;
-        }
+    for photo in refused.iter().filter(|p| p.photo.size > limit && p.full) {
+        files.remove(photo.photo.hash)?;
+        device.write(|tx, _| photos::set_full(tx, photo.photo.hash, false))?;
+        dropped += 1;
     }
     Ok(dropped)
+}
+
+/// The photos of an attach the server refused as too large, when it carried
+/// more than one: the answer does not say which was too large, so each is
+/// attached again in its own op. The ones the server takes go through; the
+/// too-large one alone is refused, and removed (ADR 0031). Nothing is sent
+/// again for a report deleted meanwhile.
+pub fn attach_apart(
+    tx: &Transaction,
+    clock: &dyn Clock,
+    id: Uuid,
+    refs: &[PhotoRef],
+) -> Result<()> {
+    let enrolment = require_enrolment(tx)?;
+    let mut state = match live_report(tx, id, "given photos") {
+        Ok(state) => state,
+        Err(ClientError::NotFound(_) | ClientError::InvalidInput(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for photo in refs {
+        attach(
+            tx,
+            &enrolment,
+            &mut state,
+            std::slice::from_ref(photo),
+            clock,
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes a photo held on this device to `out`; returns its size.

@@ -1,7 +1,7 @@
 //! Photos fetched on demand by whoever reviews a report or a case: in
 //! chunks, checked against the photo's hash, kept on the device.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gridwarden_protocol::clock::Clock;
 use gridwarden_protocol::{ClientMessage, FetchPhoto, PhotoHash, PhotoRef, ServerMessage};
@@ -9,11 +9,12 @@ use gridwarden_protocol::{ClientMessage, FetchPhoto, PhotoHash, PhotoRef, Server
 use super::{closing, open};
 use crate::error::{ClientError, Result};
 use crate::link::{unexpected, Connect, Exchange};
-use crate::local::{photos, Device};
+use crate::local::{budget, photos, Device};
 use crate::sync::photos::pace::Pace;
 
-/// Writes a photo to `out`, fetching it from the server first unless it is
-/// on this device. Returns its size.
+/// Writes a photo to `out`, fetching it from the server first unless its
+/// full file is on this device (never there, or dropped under the storage
+/// budget). Returns its size.
 pub async fn fetch<C: Connect>(
     device: &Device,
     connect: &C,
@@ -21,13 +22,45 @@ pub async fn fetch<C: Connect>(
     out: &Path,
 ) -> Result<u64> {
     let files = device.photo_files();
-    if !files.has(photo.hash) {
-        let mut link = open(device, connect).await?;
-        let downloaded = download(&mut link, photo.hash, device.clock().as_ref()).await;
-        let bytes = closing(link, downloaded).await?;
-        device.write(|tx, clock| photos::keep_fetched(tx, &files, clock, photo, &bytes))?;
-    }
+    let _whole = device.photo_pins().pin(photo.hash);
+    bring_here(device, connect, photo, &files).await?;
     photos::copy_out(&files, photo, out)
+}
+
+/// Brings a photo's full file onto this device (from the server unless it
+/// is here) and returns where it is. It is the newest whole one kept: the
+/// budget drops it after the others, at a later pass.
+pub async fn fetch_here<C: Connect>(
+    device: &Device,
+    connect: &C,
+    photo: &PhotoRef,
+) -> Result<PathBuf> {
+    let files = device.photo_files();
+    let _whole = device.photo_pins().pin(photo.hash);
+    bring_here(device, connect, photo, &files).await?;
+    Ok(files.path(photo.hash))
+}
+
+/// Under the caller's pin: a fetched photo is kept, checked against its
+/// hash, and the budget applied again around it (the one asked for stays).
+async fn bring_here<C: Connect>(
+    device: &Device,
+    connect: &C,
+    photo: &PhotoRef,
+    files: &photos::PhotoFiles,
+) -> Result<()> {
+    // A budget pass under way ends before the file is looked at: every later
+    // one sees the pin (`local::budget::apply`).
+    drop(device.lock_store());
+    if files.has(photo.hash) {
+        return Ok(());
+    }
+    let mut link = open(device, connect).await?;
+    let downloaded = download(&mut link, photo.hash, device.clock().as_ref()).await;
+    let bytes = closing(link, downloaded).await?;
+    device.write(|tx, clock| photos::keep_fetched(tx, files, clock, photo, &bytes))?;
+    budget::apply(device)?;
+    Ok(())
 }
 
 /// Fetches a whole photo chunk by chunk, each sized to the measured link

@@ -64,6 +64,7 @@ const MIGRATIONS: &[Step] = &[
         "../../migrations/0009_outbox_edit_estimate.sql"
     )),
     Step::sql(include_str!("../../migrations/0010_rejection_shown.sql")),
+    Step::sql(include_str!("../../migrations/0011_photo_budget.sql")),
 ];
 
 /// An open client database.

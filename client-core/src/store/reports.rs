@@ -251,7 +251,9 @@ pub fn count(conn: &Connection) -> Result<u64> {
 
 // Status comes with the row: a pending op in the outbox, else the latest
 // recorded refusal of any of the report's ops, when it was shown, and (only
-// for a report with a refusal) what the server is known to hold.
+// for a report with a refusal) what the server is known to hold. A photo
+// refused as too large is the photo's refusal, listed with the others, not
+// the report's: the report stands without it.
 const SELECT_STORED: &str = "
     SELECT r.state, r.local_cell,
            EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id),
@@ -260,6 +262,7 @@ const SELECT_STORED: &str = "
     FROM reports r
     LEFT JOIN rejections j ON j.rowid = (
         SELECT k.rowid FROM rejections k WHERE k.report_id = r.id
+          AND k.code <> 'photo_too_large'
         ORDER BY k.at_ms DESC, k.rowid DESC LIMIT 1)";
 
 struct RawRow {

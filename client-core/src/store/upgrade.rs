@@ -91,6 +91,11 @@ mod tests {
             .unwrap();
         conn.execute("ALTER TABLE rejections DROP COLUMN shown_ms", [])
             .unwrap();
+        conn.execute("DROP INDEX photos_droppable", []).unwrap();
+        for column in ["full", "thumb_bytes", "kept_ms"] {
+            conn.execute(&format!("ALTER TABLE photos DROP COLUMN {column}"), [])
+                .unwrap();
+        }
         conn.pragma_update(None, "user_version", 6).unwrap();
     }
 

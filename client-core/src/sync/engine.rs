@@ -324,6 +324,7 @@ impl SyncEngine {
     fn on_ack(&mut self, store: &mut Store, sent: HashMap<Uuid, Queued>, ack: Ack) -> Result<Step> {
         let (mut applied, mut duplicates, mut refused) = (0, 0, Vec::new());
         let mut photos_refused = Vec::new();
+        let mut apart = Vec::new();
         let now = self.clock.now_ms() as i64;
         let tx = store.transaction()?;
         let me = meta::enrolment(&tx)?.ok_or(ClientError::NotEnrolled)?;
@@ -412,11 +413,11 @@ impl SyncEngine {
                     for photo in attached_photos(op).unwrap_or_default() {
                         photos::set_state(&tx, photo.hash, PhotoState::Refused, Some(reason))?;
                     }
-                    if photo_too_large(op, *code) {
-                        // The report stands without the photo: the refusal
-                        // is the photo's, shown with it, and its file goes
-                        // (`local::photos::drop_too_large`), not the report's.
-                        photos_refused.push(reason.clone());
+                    let attached = attached_photos(op).unwrap_or_default();
+                    if photo_too_large(op, *code) && attached.len() > 1 {
+                        // Which one was too large the answer does not say:
+                        // each goes again alone (`local::photos::attach_apart`).
+                        apart.push((report_id, attached.to_vec()));
                         continue;
                     }
                     let r = Rejection {
@@ -427,6 +428,14 @@ impl SyncEngine {
                         at_ms: now,
                     };
                     rejections::insert(&tx, &r)?;
+                    if photo_too_large(op, *code) {
+                        // The report stands without the photo: the refusal
+                        // is the photo's, listed but not the report's status
+                        // (`store::reports`), and its file goes
+                        // (`local::photos::drop_too_large`).
+                        photos_refused.push(reason.clone());
+                        continue;
+                    }
                     refused.push(r);
                 }
             }
@@ -441,6 +450,9 @@ impl SyncEngine {
             meta::set_last_hlc(&tx, clock.last())?;
         }
         self.observe(&tx, ack.server_hlc)?;
+        for (report_id, photos) in apart {
+            crate::local::photos::attach_apart(&tx, &*self.clock, report_id, &photos)?;
+        }
         tx.commit()?;
         self.restamped.extend(restamped);
         // Counted only once committed: the summary reports what is durable.

@@ -60,6 +60,9 @@ pub struct SyncSummary {
     pub photo_chunks_resent: u64,
     /// Photos still waiting to be sent afterwards.
     pub photos_waiting: u64,
+    /// Full photo files dropped under the storage budget after the upload
+    /// (their thumbnails stay; `fetch_photo` brings one back, ADR 0031).
+    pub photos_dropped: u64,
     /// This user's edits that another user's later edit replaced, learnt
     /// in this sync (also kept: `Client::overwrites`).
     pub overwritten: Vec<crate::store::overwrites::Overwrite>,

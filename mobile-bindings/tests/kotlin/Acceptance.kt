@@ -309,6 +309,19 @@ suspend fun phones() = kotlinx.coroutines.coroutineScope {
         val status = warden.status()
         checkEqual(status.outbox, 0L, "outbox")
         checkEqual(status.cells, listOf(CELL), "the warden's scope arrives with a sync")
+        checkEqual(status.photos.budget, 256L * 1024 * 1024, "the default photo budget")
+    }
+
+    step("a photo budget drops full files the server holds and a fetch brings one back") {
+        val storage = withContext(Dispatchers.IO) { warden.setPhotoBudget(0L) }
+        checkEqual(storage.fullBytes, 0L, "no full photo files left")
+        val dropped = warden.showReport(cover).photos.single()
+        // The test's photos are JPEG magic bytes only: no thumbnail is made.
+        checkEqual(dropped.here, "none", "where the photo stands")
+        val copy = File(ROOT, "again.jpg")
+        checkEqual(warden.fetchPhoto(dropped.hash, copy.path), jpeg(1).size.toLong(), "bytes fetched back")
+        check(copy.readBytes().contentEquals(jpeg(1))) { "the photo fetched back is the one taken" }
+        checkEqual(warden.setPhotoBudget(null).budget, null, "unlimited")
     }
 
     step("an edit comes back from the supervisor's device") {

@@ -283,6 +283,23 @@ class Phones(unittest.TestCase):
         status = warden.status()
         self.assertEqual(status.outbox, 0)
         self.assertEqual(status.cells, [CELL], "the warden's scope arrives with a sync")
+        self.assertEqual(status.photos.budget, 256 * 1024 * 1024, "the default budget")
+        self.assertEqual(status.photos.full_bytes, len(JPEG))
+        self.assertEqual(warden.show_report(cover).photos[0].here, "full")
+
+        # A budget of nothing: the server holds the photo, so its full file
+        # goes (this JPEG is only magic bytes: no thumbnail can be made), and
+        # comes back whole when asked for.
+        storage = warden.set_photo_budget(0)
+        self.assertEqual((storage.budget, storage.full_bytes), (0, 0), storage)
+        dropped = warden.show_report(cover).photos[0]
+        self.assertEqual((dropped.state, dropped.here), ("uploaded", "none"))
+        self.assertIsNone(dropped.thumbnail)
+        again = os.path.join(self.root, "again.jpg")
+        self.assertEqual(warden.fetch_photo_blocking(dropped.hash, again), len(JPEG))
+        with open(again, "rb") as f:
+            self.assertEqual(f.read(), JPEG)
+        self.assertEqual(warden.set_photo_budget(None).budget, None)
         [summary] = warden.list_patrols()
         self.assertEqual(summary.covered_cells, [CELL])
         self.assertEqual(summary.coverage, 1.0)

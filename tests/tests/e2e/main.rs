@@ -27,6 +27,7 @@ mod open311;
 mod operations;
 mod patrols_photos;
 mod pg_faults;
+mod photo_budget;
 mod postgres;
 mod reconnect;
 mod resumption;

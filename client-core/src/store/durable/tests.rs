@@ -67,8 +67,14 @@ fn device_with_reports(home: &Path, n: usize) -> crate::Client {
     let client = enrolled_client(home);
     cache_reference(&client, Some(&category_table(3)), None);
     // Everything so far (enrolment, reference data) into the database file,
-    // so that the log holds only the reports.
-    client.lock_store().checkpoint();
+    // and the log emptied, so that it holds only the reports: a log longer
+    // than theirs (the migrations' writes) would leave stale frames at its
+    // end, and "the last frame" would be one of those.
+    client
+        .lock_store()
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     client.flush_to_storage();
     for i in 0..n {
         client

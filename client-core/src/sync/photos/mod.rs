@@ -41,7 +41,20 @@ pub(crate) async fn upload_all<E: Exchange>(
         upload_one(device, link, controls, summary, &photo, &mut run).await?;
     }
     summary.photos_waiting = photos::waiting(device.lock_store().conn())?;
+    // The server now holds these whole: thumbnails, and the storage budget.
+    // A failure here loses nothing (the files stay, the next pass tries
+    // again) and must not fail a sync whose records and photos went through.
+    match crate::local::budget::apply(device) {
+        Ok(applied) => summary.photos_dropped += applied.dropped,
+        Err(e) => tracing::warn!(reason = %e, "the photo storage budget was not applied"),
+    }
     Ok(())
+}
+
+/// The server holds this photo whole.
+fn uploaded(device: &Device, photo: &LocalPhoto) -> Result<()> {
+    let now = device.clock().now_ms() as i64;
+    device.write(|tx, _| photos::mark_uploaded(tx, photo.photo.hash, now))
 }
 
 fn set_state(
@@ -101,7 +114,7 @@ async fn upload_one<E: Exchange>(
     });
     let mut received = match exchange(link, &offer, controls).await? {
         ServerMessage::PhotoStatus(s) if s.complete => {
-            set_state(device, local, PhotoState::Uploaded, None)?;
+            uploaded(device, local)?;
             summary.photos_uploaded += 1;
             return Ok(());
         }
@@ -110,6 +123,7 @@ async fn upload_one<E: Exchange>(
             set_state(device, local, PhotoState::Refused, Some(&e.message))?;
             // The server will never take it: it only fills the phone.
             files.remove(photo.hash)?;
+            device.write(|tx, _| photos::set_full(tx, photo.hash, false))?;
             summary.photos_refused.push(e.message);
             return Ok(());
         }
@@ -173,7 +187,7 @@ async fn upload_one<E: Exchange>(
             other => return Err(unexpected(other, "a photo chunk")),
         }
     }
-    set_state(device, local, PhotoState::Uploaded, None)?;
+    uploaded(device, local)?;
     summary.photos_uploaded += 1;
     Ok(())
 }

@@ -274,3 +274,82 @@ fn a_photo_refused_as_too_large_is_the_photos_refusal_not_the_reports() {
         .unwrap();
     assert_eq!(stored.state, PhotoState::Refused);
 }
+
+#[test]
+fn a_too_large_photo_among_others_is_refused_alone_and_the_others_go_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let files: Vec<std::path::PathBuf> = (0..3u8)
+        .map(|i| {
+            let source = dir.path().join(format!("p{i}.jpg"));
+            let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            bytes.resize(if i == 1 { 8192 } else { 1024 }, i);
+            std::fs::write(&source, &bytes).unwrap();
+            source
+        })
+        .collect();
+    let big = gridwarden_protocol::PhotoHash::of(&std::fs::read(&files[1]).unwrap());
+    let id = client
+        .record_report_with_photos(new_report("0101", 111.605, 40.805), &files)
+        .unwrap();
+    let reason = "photo is 8 KB; this server takes 4 KB";
+    let mut engine = start(&client);
+    let first = expect_push(feed(&mut engine, &client, welcome(1, 1)));
+    assert_eq!(report_ops(&first), vec![(id, "create"), (id, "attach")]);
+    let results = first
+        .iter()
+        .map(|op| match &op.body {
+            OpBody::Report {
+                op: ReportOp::AttachPhotos(_),
+                ..
+            } => (op.op_id, refused(ErrorCode::PhotoTooLarge, reason)),
+            _ => (op.op_id, Outcome::Applied),
+        })
+        .collect();
+    // The answer does not say which: each photo goes again alone, in the
+    // same sync.
+    let again = expect_push(feed(&mut engine, &client, ack(results)));
+    assert_eq!(report_ops(&again), vec![(id, "attach"); 3]);
+    let results = again
+        .iter()
+        .map(|op| match &op.body {
+            OpBody::Report {
+                op: ReportOp::AttachPhotos(p),
+                ..
+            } if p.len() == 1 && p[0].hash == big => {
+                (op.op_id, refused(ErrorCode::PhotoTooLarge, reason))
+            }
+            OpBody::Report {
+                op: ReportOp::AttachPhotos(p),
+                ..
+            } if p.len() == 1 => (op.op_id, Outcome::Applied),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    expect_pull(feed(&mut engine, &client, ack(results)));
+    let summary = expect_done(feed(&mut engine, &client, page(vec![], b"", false)));
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+    assert_eq!(summary.photos_refused, vec![reason.to_owned()]);
+
+    // The refusal is listed with the others; the report is not "rejected".
+    let listed = client.rejections().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].report_id, listed[0].code.as_str()),
+        (id, "photo_too_large")
+    );
+    assert!(!is_rejected(&client, id));
+    let view = client.show_report(id).unwrap();
+    assert_eq!(view.status, ReportStatus::Synced);
+    let mut shown: Vec<_> = view.photos.iter().map(|p| p.state.as_str()).collect();
+    shown.sort();
+    assert_eq!(shown, vec!["ready", "ready"], "the two others, to upload");
+    assert!(view.photos.iter().all(|p| p.hash != big.to_hex()));
+    let stored = photos::get(client.lock_store().conn(), big)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.state, stored.reason.as_deref()),
+        (PhotoState::Refused, Some(reason))
+    );
+}
