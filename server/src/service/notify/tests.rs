@@ -272,3 +272,59 @@ fn a_user_whose_cells_changed_is_told_on_each_of_their_devices() {
         None
     );
 }
+
+#[test]
+fn reports_a_new_layer_re_places_are_told_to_the_old_cell_and_the_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::open(dir.path(), Limits::default()).unwrap();
+    let ann = enrolled(&data, "ann", Role::Warden);
+    let op = report(&ann, data.service.now() as u64);
+    let OpBody::Report { report_id, .. } = op.body else {
+        unreachable!()
+    };
+    data.service.push(&ann, Push { ops: vec![op] }).unwrap();
+    let old = data.service.store().report(report_id).unwrap().unwrap();
+    let old_cell = old.grid_cell().expect("placed").to_owned();
+
+    // A layer of one square around the report, under a new code.
+    let (lon, lat, d) = (111.6874, 40.84945, 0.001);
+    let layer = format!(
+        r#"{{"type":"FeatureCollection","features":[{{"type":"Feature",
+        "properties":{{"code":"150102999000001","name":"new"}},
+        "geometry":{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}}}}]}}"#,
+        w = lon - d,
+        e = lon + d,
+        s = lat - d,
+        n = lat + d,
+    );
+    let mut changes = data.service.notifier().subscribe();
+    let how = admin::grids::GridImport {
+        name: "moved",
+        pattern: &gridwarden_grid::CodePattern::default_15(),
+        fields: &gridwarden_grid::Fields::default(),
+        apply: true,
+        reassign: true,
+        dry_run: false,
+    };
+    admin::grids::import(&data, layer.as_bytes(), &how).unwrap();
+    let Told::Change(change) = changes.try_recv().expect("the re-placing was published") else {
+        panic!("a change");
+    };
+    assert_eq!(change.by_device, Uuid::nil());
+    let cells: Vec<Option<&str>> = change
+        .reports
+        .iter()
+        .filter(|t| t.id == report_id)
+        .map(|t| t.cell.as_deref())
+        .collect();
+    assert!(cells.contains(&Some(old_cell.as_str())), "{cells:?}");
+    assert!(cells.contains(&Some("150102999000001")), "{cells:?}");
+    // A warden of either cell hears of it, once.
+    for cell in [old_cell.as_str(), "150102999000001"] {
+        let notice = data
+            .service
+            .notice_for(&other("bo", Role::Warden, &[cell]), &change)
+            .unwrap();
+        assert_eq!(notice.ids, vec![report_id]);
+    }
+}
