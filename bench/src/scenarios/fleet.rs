@@ -161,6 +161,8 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         "fleet: {} devices sync at once, {per_device} reports each",
         count(n)
     );
+    let per_sync: Vec<f64> = server_cpu.iter().map(|s| s * 1000.0 / n as f64).collect();
+    let herd = herd_ratios(&completion, &server_cpu, &devices_cpu);
     let mut failed_row = Row::measured(
         format!("{what}: devices whose sync failed"),
         "devices",
@@ -198,11 +200,40 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
              the run was short of CPU or waiting",
         ),
         Row::measured(format!("{what}: devices' CPU time"), "s", devices_cpu),
+        Row::measured(
+            format!("{what}: server CPU per device sync"),
+            "ms",
+            per_sync,
+        )
+        .target(Target::at_most(0.5, "≤ 0.5 ms"))
+        .note(
+            "the server's CPU time over the run ÷ the devices: every sync of this row opens \
+             a connection (a TLS handshake each); the steady row is the same on kept connections",
+        ),
+        Row::measured(
+            format!("{what}: all done in, ÷ the two cores' bound"),
+            "×",
+            herd,
+        )
+        .target(Target::at_most(1.2, "≤ 1.2× (server + devices' CPU ÷ 2)"))
+        .note(
+            "the time the run took ÷ the shortest it could take on two cores, all the CPU \
+             both sides used divided by two: near 1 the run is short of CPU, above it it waits",
+        ),
     ])
 }
 
 pub(crate) fn user(i: usize) -> String {
     format!("warden-{i:05}")
+}
+
+/// Each run's completion ÷ the CPU both sides used over two cores.
+fn herd_ratios(completion: &[f64], server: &[f64], devices: &[f64]) -> Vec<f64> {
+    completion
+        .iter()
+        .zip(server.iter().zip(devices))
+        .map(|(took, (s, d))| took / ((s + d) / 2.0).max(f64::EPSILON))
+        .collect()
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -134,6 +134,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         }
     });
     let before = scrape()?;
+    let cpu_before = server.cpu_seconds()?;
     let mut latencies = Vec::new();
     let mut missed = 0usize;
     for (k, report) in step_on.iter().enumerate() {
@@ -164,6 +165,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         runtime.block_on(async { tokio::time::sleep(period / steps as u32).await });
     }
     let rounds = runtime.block_on(day)??;
+    let server_cpu = server.cpu_seconds()? - cpu_before;
     let moved = gridwarden_e2e::metrics::deltas(&before, &scrape()?);
     let handshakes = ["gridwarden_connections_total", "gridwarden_connections"]
         .iter()
@@ -225,6 +227,17 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             one(handshakes),
         )
         .target(Target::at_most(0.0, "none: every sync on its kept connection")),
+        Row::measured(
+            format!("{what}: server CPU per sync"),
+            "ms",
+            one(server_cpu * 1000.0 / (rounds.len() + failed + 2 * steps).max(1) as f64),
+        )
+        .target(Target::at_most(0.5, "≤ 0.5 ms"))
+        .note(
+            "the server's user + system time from the end of the connecting period to the \
+             last round, ÷ the syncs in it (the devices' rounds and the supervisor's and \
+             liaison's syncs); keep-alives and notices are in the numerator",
+        ),
         Row::measured(format!("{what}: failed syncs"), "syncs", one(failed as f64))
             .target(Target::at_most(0.0, "none")),
         Row::measured(
