@@ -32,19 +32,12 @@ pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
 /// The acknowledged ops of a report not yet folded into its confirmed
 /// state, in the order they were acknowledged.
 pub fn unfolded(conn: &Connection, report_id: Uuid) -> Result<Vec<Op>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, op FROM given_ops WHERE report_id = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([uuid_blob(&report_id)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let raw: Vec<u8> = row.get(1)?;
-        out.push(
-            codec::decode(&raw)
-                .map_err(|e| ClientError::Protocol(format!("kept op {seq} is unreadable: {e}")))?,
-        );
-    }
-    Ok(out)
+    super::ops_by_report(
+        conn,
+        "SELECT seq, op FROM given_ops WHERE report_id = ?1 ORDER BY seq",
+        report_id,
+        "kept op",
+    )
 }
 
 /// Marks the acknowledged ops of a report folded: its confirmed state as

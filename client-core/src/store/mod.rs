@@ -213,6 +213,29 @@ pub fn schema_version() -> usize {
     MIGRATIONS.len()
 }
 
+/// A report's ops read by `sql` (`SELECT seq, op … WHERE report_id = ?1
+/// ORDER BY seq`) from the outbox or the kept ops, decoded; `what` names
+/// them in the error for one that cannot be read.
+pub(crate) fn ops_by_report(
+    conn: &Connection,
+    sql: &str,
+    report_id: uuid::Uuid,
+    what: &str,
+) -> Result<Vec<gridwarden_protocol::Op>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([uuid_blob(&report_id)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let raw: Vec<u8> = row.get(1)?;
+        out.push(
+            gridwarden_protocol::codec::decode(&raw)
+                .map_err(|e| ClientError::Protocol(format!("{what} {seq} is unreadable: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
 /// Converts a UUID to the 16-byte BLOB the store keys on.
 pub(crate) fn uuid_blob(id: &uuid::Uuid) -> &[u8] {
     id.as_bytes().as_slice()

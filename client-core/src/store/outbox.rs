@@ -138,18 +138,10 @@ pub fn renode(tx: &Transaction, node: u64) -> Result<u64> {
 }
 
 pub fn ops_of(conn: &Connection, report_id: Uuid) -> Result<Vec<Op>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, op FROM outbox WHERE report_id = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([uuid_blob(&report_id)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let raw: Vec<u8> = row.get(1)?;
-        out.push(
-            codec::decode(&raw).map_err(|e| {
-                ClientError::Protocol(format!("queued op {seq} is unreadable: {e}"))
-            })?,
-        );
-    }
-    Ok(out)
+    super::ops_by_report(
+        conn,
+        "SELECT seq, op FROM outbox WHERE report_id = ?1 ORDER BY seq",
+        report_id,
+        "queued op",
+    )
 }

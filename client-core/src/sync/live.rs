@@ -123,16 +123,23 @@ pub(crate) struct KeptLink<'a> {
 
 impl KeptLink<'_> {
     async fn request(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        let session = self
-            .slot
+        let answer = self.session()?.request(message).await;
+        self.forget_if_lost(answer)
+    }
+
+    /// The connection this sync holds; offline once it was lost.
+    fn session(&mut self) -> Result<&mut Session> {
+        self.slot
             .as_mut()
-            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
-        let answer = session.request(message).await;
-        if matches!(&answer, Err(e) if e.is_offline()) {
-            // Lost: the next sync opens a new one.
+            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))
+    }
+
+    /// Drops a connection that failed as lost: the next sync opens a new one.
+    fn forget_if_lost<T>(&mut self, outcome: Result<T>) -> Result<T> {
+        if matches!(&outcome, Err(e) if e.is_offline()) {
             *self.slot = None;
         }
-        answer
+        outcome
     }
 }
 
@@ -157,27 +164,13 @@ impl Exchange for KeptLink<'_> {
     }
 
     async fn send(&mut self, message: &ClientMessage) -> Result<()> {
-        let session = self
-            .slot
-            .as_mut()
-            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
-        let sent = session.send(message).await;
-        if matches!(&sent, Err(e) if e.is_offline()) {
-            *self.slot = None;
-        }
-        sent
+        let sent = self.session()?.send(message).await;
+        self.forget_if_lost(sent)
     }
 
     async fn receive(&mut self) -> Result<ServerMessage> {
-        let session = self
-            .slot
-            .as_mut()
-            .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))?;
-        let answer = session.receive().await;
-        if matches!(&answer, Err(e) if e.is_offline()) {
-            *self.slot = None;
-        }
-        answer
+        let answer = self.session()?.receive().await;
+        self.forget_if_lost(answer)
     }
 
     fn bytes(&self) -> (u64, u64) {
