@@ -51,8 +51,9 @@ pub const PUSH_WINDOW: usize = 3;
 #[derive(Debug)]
 pub enum Step {
     Send(ClientMessage),
-    /// Nothing new to send: the answer to a push already in flight comes
-    /// next (only after [`SyncEngine::ahead`] sent one).
+    /// Nothing new to send: the answer to a request already in flight
+    /// comes next (only after [`SyncEngine::ahead`] or
+    /// [`SyncEngine::page_ahead`] gave one).
     Await,
     Done(SyncSummary),
 }
@@ -116,6 +117,12 @@ pub struct SyncEngine {
     /// the announced layer version and the user's scope.
     cells: Option<cells::Wanted>,
     cell_pages: u32,
+    /// The cursor of the pull already sent for the page after the one
+    /// being stored ([`SyncEngine::page_ahead`]).
+    pulled_ahead: Option<Cursor>,
+    /// This sync pulls from the start of the feed: the device holds
+    /// (nearly) nothing the pages bring.
+    from_start: bool,
 }
 
 impl SyncEngine {
@@ -132,6 +139,8 @@ impl SyncEngine {
             summary: SyncSummary::default(),
             cells: None,
             cell_pages: 0,
+            pulled_ahead: None,
+            from_start: false,
         }
     }
 
@@ -308,7 +317,7 @@ impl SyncEngine {
         if self.push_and_pull {
             self.next_push(store)
         } else {
-            self.finish(store, false)
+            self.finish(store)
         }
     }
 
@@ -320,7 +329,11 @@ impl SyncEngine {
                 };
                 Ok(Step::Send(push))
             }
-            None => Ok(self.pull(meta::pull_cursor(store.conn())?)),
+            None => {
+                let cursor = meta::pull_cursor(store.conn())?;
+                self.from_start = cursor == Cursor::start();
+                Ok(self.pull(cursor))
+            }
         }
     }
 
@@ -340,6 +353,27 @@ impl SyncEngine {
             in_flight.push_back(sent);
         }
         Ok(Some(push))
+    }
+
+    /// The pull of the next page, to send before `answer` (a page just
+    /// received) is stored, on a link that keeps several requests in flight:
+    /// the server reads and packs the next page while this device stores
+    /// the current one. `None` when `answer` is not a page with more after
+    /// it. Pulls change nothing on the server, so a page whose storing
+    /// fails only leaves an answer nobody reads.
+    pub fn page_ahead(&mut self, answer: &ServerMessage) -> Option<ClientMessage> {
+        let (Phase::AwaitPage { cursor: asked }, ServerMessage::PullPage(page)) =
+            (&self.phase, answer)
+        else {
+            return None;
+        };
+        // A page that neither holds records nor moves the cursor is the
+        // server's error, found in `on_page`; asking again would loop.
+        if !page.more || (page.records.is_empty() && &page.cursor == asked) {
+            return None;
+        }
+        self.pulled_ahead = Some(page.cursor.clone());
+        Some(pull_message(page.cursor.clone()))
     }
 
     /// The next batch of the outbox after what this sync already sent.
@@ -523,11 +557,7 @@ impl SyncEngine {
         self.phase = Phase::AwaitPage {
             cursor: cursor.clone(),
         };
-        Step::Send(ClientMessage::Pull(Pull {
-            cursor,
-            max_records: PULL_MAX_RECORDS,
-            max_bytes: PULL_MAX_BYTES,
-        }))
+        Step::Send(pull_message(cursor))
     }
 
     fn on_page(&mut self, store: &mut Store, asked: Cursor, page: PullPage) -> Result<Step> {
@@ -540,14 +570,19 @@ impl SyncEngine {
             .iter()
             .filter(|r| !matches!(r, Record::Case(_)))
             .count() as u64;
+        // From the start of the feed (a new device's first pull) nearly
+        // every report is new: its insert's own conflict check replaces a
+        // lookup. Later pages mostly change reports held here: looked up
+        // first, with no state encoded for an insert that would not happen.
+        let initial = self.from_start;
         for record in &page.records {
             match record {
                 Record::Report(incoming) => {
-                    // A report this device does not hold is one insert (an
-                    // initial pull: nearly all of them); one it holds is
-                    // merged, never replaced: local ops not yet pushed must
-                    // survive, and the merge is a join so order is irrelevant.
-                    if reports::insert_pulled_if_new(&tx, incoming)? {
+                    // A report this device does not hold is one insert; one
+                    // it holds is merged, never replaced: local ops not yet
+                    // pushed must survive, and the merge is a join so order
+                    // is irrelevant.
+                    if initial && reports::insert_pulled_if_new(&tx, incoming)? {
                         newest = newest.max(incoming.max_hlc());
                         continue;
                     }
@@ -586,17 +621,28 @@ impl SyncEngine {
         if newest > Hlc::ZERO {
             self.observe(&tx, newest)?;
         }
+        if !page.more {
+            // The sync is whole with this page: said in its transaction,
+            // not in one more commit.
+            meta::set_last_sync_ms(&tx, self.clock.now_ms() as i64)?;
+        }
         tx.commit()?;
         self.summary.pulled += count;
         self.summary.overwritten.append(&mut self.noticed);
         if !page.more {
-            return self.finish(store, true);
+            return self.finish(store);
         }
         if page.records.is_empty() && page.cursor == asked {
             return Err(ClientError::Protocol(
                 "the server said more records wait but sent none and did not move the cursor"
                     .into(),
             ));
+        }
+        if self.pulled_ahead.take().as_ref() == Some(&page.cursor) {
+            self.phase = Phase::AwaitPage {
+                cursor: page.cursor,
+            };
+            return Ok(Step::Await);
         }
         Ok(self.pull(page.cursor))
     }
@@ -645,12 +691,7 @@ impl SyncEngine {
         }
     }
 
-    fn finish(&mut self, store: &mut Store, full_sync: bool) -> Result<Step> {
-        if full_sync {
-            let tx = store.transaction()?;
-            meta::set_last_sync_ms(&tx, self.clock.now_ms() as i64)?;
-            tx.commit()?;
-        }
+    fn finish(&mut self, store: &mut Store) -> Result<Step> {
         self.summary.pending = outbox::len(store.conn())?;
         self.phase = Phase::Done;
         Ok(Step::Done(std::mem::take(&mut self.summary)))
@@ -664,6 +705,14 @@ mod tests;
 
 /// Moves the times a user observed in `body` (a report's observation, a
 /// patrol's start, end and points) by `by_ms`.
+fn pull_message(cursor: Cursor) -> ClientMessage {
+    ClientMessage::Pull(Pull {
+        cursor,
+        max_records: PULL_MAX_RECORDS,
+        max_bytes: PULL_MAX_BYTES,
+    })
+}
+
 fn shift_observed_times(body: &mut OpBody, by_ms: i64) {
     use gridwarden_protocol::PatrolOp;
     match body {

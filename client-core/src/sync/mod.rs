@@ -134,7 +134,8 @@ async fn receive<E: Exchange>(link: &mut E, controls: Controls<'_>) -> Result<Se
 /// The store is locked only while the engine handles an answer, never across
 /// a network wait. On a link that pipelines, further pushes go out while
 /// the answer to the first is awaited (`SyncEngine::ahead`), up to
-/// [`engine::PUSH_WINDOW`] at once.
+/// [`engine::PUSH_WINDOW`] at once, and the pull of the next page goes out
+/// before the page received is stored.
 pub(crate) async fn drive<E: Exchange>(
     device: &Device,
     link: &mut E,
@@ -151,7 +152,7 @@ pub(crate) async fn drive<E: Exchange>(
             // request on a link that does not pipeline (the kept
             // connection's Hello goes here too, to replace a stale one).
             Some(message) if window == 1 || !matches!(message, ClientMessage::Push(_)) => {
-                debug_assert_eq!(in_flight, 0, "a request overtook pushes in flight");
+                debug_assert_eq!(in_flight, 0, "a request overtook requests in flight");
                 exchange(link, &message, controls).await?
             }
             message => {
@@ -173,6 +174,12 @@ pub(crate) async fn drive<E: Exchange>(
                 answer
             }
         };
+        if window > 1 {
+            if let Some(pull) = engine.page_ahead(&answer) {
+                send(link, &pull, controls).await?;
+                in_flight += 1;
+            }
+        }
         let step = {
             let mut store = device.lock_store();
             engine.handle(&mut store, answer)?

@@ -75,7 +75,7 @@ impl SyncEngine {
         if self.push_and_pull {
             self.next_push(store)
         } else {
-            self.finish(store, false)
+            self.finish(store)
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Pushes in flight several at once, and what an ack writes: one kept op
-//! per acknowledged op, never the report row.
+//! Requests in flight several at once: pushes, and what an ack writes (one
+//! kept op per acknowledged op, never the report row); the next page's pull.
 
 use super::*;
 
@@ -234,4 +234,68 @@ fn a_refused_edit_rolls_back_to_a_create_acknowledged_but_not_folded() {
         .unwrap()
         .unwrap();
     assert_eq!(shown, created, "the edit is gone, the create stays");
+}
+
+fn pull_cursor(client: &Client) -> Vec<u8> {
+    crate::store::meta::pull_cursor(client.lock_store().conn())
+        .unwrap()
+        .0
+}
+
+#[test]
+fn the_next_page_is_asked_for_before_the_one_received_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let mut engine = start(&client);
+    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+
+    let first = page(vec![], b"c1", true);
+    let ahead = match engine.page_ahead(&first) {
+        Some(ClientMessage::Pull(p)) => p,
+        other => panic!("expected the next page's pull, got {other:?}"),
+    };
+    assert_eq!(ahead.cursor, Cursor(b"c1".to_vec()));
+    assert!(
+        pull_cursor(&client).is_empty(),
+        "asked for before anything of the page is stored"
+    );
+    assert!(
+        matches!(feed(&mut engine, &client, first), Step::Await),
+        "the pull is already in flight: nothing more to send"
+    );
+    assert_eq!(pull_cursor(&client), b"c1");
+
+    let last = page(vec![], b"c2", false);
+    assert!(engine.page_ahead(&last).is_none(), "no page after the last");
+    expect_done(feed(&mut engine, &client, last));
+    assert_eq!(pull_cursor(&client), b"c2");
+}
+
+#[test]
+fn a_page_that_does_not_move_the_cursor_is_not_asked_for_again_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let mut engine = start(&client);
+    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    let stuck = page(vec![], b"", true);
+    assert!(engine.page_ahead(&stuck).is_none());
+    let mut store = client.lock_store();
+    assert!(
+        matches!(
+            engine.handle(&mut store, stuck),
+            Err(ClientError::Protocol(_))
+        ),
+        "the server's loop is refused, not followed"
+    );
+}
+
+#[test]
+fn a_page_without_a_pull_ahead_asks_for_the_next_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let mut engine = start(&client);
+    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    // A link that does not pipeline never calls `page_ahead`.
+    let next = expect_pull(feed(&mut engine, &client, page(vec![], b"c1", true)));
+    assert_eq!(next.cursor, Cursor(b"c1".to_vec()));
 }
