@@ -24,7 +24,7 @@ pub fn run_if_child() {
 pub fn run(home: &Path, args: &[&str]) -> anyhow::Result<(String, Duration)> {
     let exe = std::env::current_exe()?;
     let started = Instant::now();
-    let output = Command::new(exe)
+    let output = crate::malloc::as_shipped(&mut Command::new(exe))
         .env(CHILD_ENV, "1")
         .arg("--home")
         .arg(home)

@@ -18,6 +18,7 @@ mod cli_process;
 mod context;
 mod device;
 mod machine;
+mod malloc;
 mod peer;
 mod raw_postgres;
 mod raw_sqlite;
@@ -70,6 +71,7 @@ struct Args {
 fn main() {
     server_process::run_if_child();
     cli_process::run_if_child();
+    malloc::fix_threshold_or_rerun();
     if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -133,8 +135,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     for scenario in selected {
         eprintln!("\n== {}: {}", scenario.name, scenario.what);
         let began = Instant::now();
-        match (scenario.run)(&mut ctx) {
-            Ok(mut r) => rows.append(&mut r),
+        let ran = match (scenario.run)(&mut ctx) {
+            Ok(mut r) => {
+                let ran = r.len();
+                rows.append(&mut r);
+                ran
+            }
             Err(e) => {
                 eprintln!("  {} failed: {e:#}", scenario.name);
                 failed.push(scenario.name);
@@ -143,10 +149,17 @@ fn run(args: Args) -> anyhow::Result<()> {
                     "",
                     format!("failed: {e:#}"),
                 ));
+                1
             }
-        }
+        };
         let secs = began.elapsed().as_secs_f64();
-        eprintln!("  ({} took {secs:.0} s)", scenario.name);
+        // Each scenario's rows as soon as they are measured: a run stopped
+        // later keeps them.
+        let first = rows.len() - ran;
+        eprintln!("{}", table::render(&rows[first..]));
+        let rss = malloc::own_rss_mib()
+            .map_or(String::new(), |m| format!("; the harness holds {m:.0} MiB"));
+        eprintln!("  ({} took {secs:.0} s{rss})", scenario.name);
         took.push((scenario.name, secs));
     }
     drop(ctx);

@@ -61,7 +61,7 @@ impl Peer {
 
     fn spawn(scripts: &Path, work: &Path) -> anyhow::Result<Peer> {
         let server_dir = work.join("pouchdb-server");
-        let mut server = Command::new("node")
+        let mut server = crate::malloc::as_shipped(&mut Command::new("node"))
             .arg(scripts.join("server.js"))
             .arg(&server_dir)
             .stdin(Stdio::null())
@@ -170,7 +170,8 @@ impl Peer {
         batch: Batch,
     ) -> anyhow::Result<Replication> {
         let mut cmd = Command::new("node");
-        cmd.arg(scripts_dir().join("replicate.js"))
+        crate::malloc::as_shipped(&mut cmd)
+            .arg(scripts_dir().join("replicate.js"))
             .arg(mode)
             .arg(self.port.to_string())
             .arg(db)

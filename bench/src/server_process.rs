@@ -70,7 +70,7 @@ impl ServerProcess {
             }
             None => Command::new(&exe),
         };
-        let mut child = command
+        let mut child = crate::malloc::as_shipped(&mut command)
             .env(CHILD_ENV, "1")
             .arg("--data")
             .arg(data_dir)
@@ -149,7 +149,13 @@ impl ServerProcess {
 
     /// CPU time the server process has used so far (user + system).
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))
+        let (user, system) = self.cpu_times()?;
+        Ok(user + system)
+    }
+
+    /// The server process's user and system CPU time so far, in seconds.
+    pub fn cpu_times(&self) -> anyhow::Result<(f64, f64)> {
+        cpu_times_of(&format!("/proc/{}/stat", self.pid()))
     }
 
     /// SIGTERM, as an operator's service manager stops it, then waits.
@@ -178,11 +184,12 @@ impl Drop for ServerProcess {
 
 /// CPU time this process (the harness and its in-process devices) has used.
 pub fn own_cpu_seconds() -> anyhow::Result<f64> {
-    cpu_seconds_of("/proc/self/stat")
+    let (user, system) = cpu_times_of("/proc/self/stat")?;
+    Ok(user + system)
 }
 
-/// utime + stime of a `/proc/PID/stat` file, in seconds.
-fn cpu_seconds_of(stat: &str) -> anyhow::Result<f64> {
+/// utime and stime of a `/proc/PID/stat` file, in seconds.
+fn cpu_times_of(stat: &str) -> anyhow::Result<(f64, f64)> {
     let text = std::fs::read_to_string(stat)?;
     // Fields after the command name, which is in parentheses and may hold
     // spaces: state is field 3, utime 14 and stime 15.
@@ -197,7 +204,8 @@ fn cpu_seconds_of(stat: &str) -> anyhow::Result<f64> {
             .context("short /proc stat")?
             .parse::<f64>()?)
     };
-    Ok((ticks(14)? + ticks(15)?) / clock_ticks_per_second())
+    let hz = clock_ticks_per_second();
+    Ok((ticks(14)? / hz, ticks(15)? / hz))
 }
 
 /// The kernel's clock tick (`getconf CLK_TCK`), 100 on every common Linux.
