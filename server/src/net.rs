@@ -20,6 +20,7 @@ use crate::metrics;
 use crate::service::{Service, ServiceError};
 use crate::tls;
 
+mod audience;
 pub mod cid;
 mod notices;
 mod order;
@@ -507,7 +508,7 @@ async fn serve_stream(
                             Ok((renewed, welcome)) => {
                                 // Another sync, on a connection kept open.
                                 metrics::get().syncs.inc();
-                                cell.replace(renewed);
+                                edge.registry.rescope(&cell, renewed);
                                 ServerMessage::Welcome(welcome)
                             }
                             Err(e) => ServerMessage::Error(e.to_wire()),

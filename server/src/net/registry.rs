@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;
 
+use super::audience::{Audience, ConnectionId};
+use crate::service::notify::Change;
 use crate::service::Session;
 
 #[derive(Default)]
@@ -17,7 +19,16 @@ pub struct Registry {
     /// Connections authenticated since the start: a long-lived connection's
     /// later syncs add none.
     opened: AtomicU64,
-    by_device: Mutex<HashMap<Uuid, Vec<(u64, Live)>>>,
+    state: Mutex<State>,
+}
+
+/// The open connections, by device and by what they may be told of; one
+/// lock, so the two never disagree.
+#[derive(Default)]
+struct State {
+    by_device: HashMap<Uuid, Vec<(ConnectionId, Live)>>,
+    by_id: HashMap<ConnectionId, Live>,
+    audience: Audience,
 }
 
 /// The session a connection speaks for now: set by its first Hello,
@@ -65,14 +76,16 @@ impl Registry {
         live: Live,
         max_per_device: usize,
     ) -> Result<Registration, usize> {
-        let mut by_device = self.by_device.lock().expect("registry lock");
-        let open = by_device.entry(device).or_default();
+        let mut state = self.state.lock().expect("registry lock");
+        let open = state.by_device.entry(device).or_default();
         if open.len() >= max_per_device {
             return Err(open.len());
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.opened.fetch_add(1, Ordering::Relaxed);
-        open.push((id, live));
+        open.push((id, live.clone()));
+        state.audience.index(id, &live.session.current());
+        state.by_id.insert(id, live);
         Ok(Registration {
             registry: self.clone(),
             device,
@@ -82,9 +95,10 @@ impl Registry {
 
     /// Devices with open connections, and those connections.
     pub fn snapshot(&self) -> Vec<(Uuid, Vec<quinn::Connection>)> {
-        self.by_device
+        self.state
             .lock()
             .expect("registry lock")
+            .by_device
             .iter()
             .map(|(device, conns)| {
                 let conns = conns.iter().map(|(_, live)| live.conn.clone()).collect();
@@ -95,12 +109,42 @@ impl Registry {
 
     /// Every open connection with what it speaks for.
     pub fn live(&self) -> Vec<Live> {
-        self.by_device
+        self.state
             .lock()
             .expect("registry lock")
+            .by_id
             .values()
-            .flat_map(|conns| conns.iter().map(|(_, live)| live.clone()))
+            .cloned()
             .collect()
+    }
+
+    /// The open connections `change` may concern (see [`Audience`]):
+    /// whether each is told, and what, is still `Service::notice_for`'s.
+    pub fn concerned(&self, change: &Change) -> Vec<Live> {
+        let state = self.state.lock().expect("registry lock");
+        state
+            .audience
+            .concerned(change)
+            .into_iter()
+            .filter_map(|id| state.by_id.get(&id).cloned())
+            .collect()
+    }
+
+    /// Replaces the session of the connection that holds `cell` (a Hello
+    /// on a kept connection read the user again) and indexes it under what
+    /// the new session may see.
+    pub fn rescope(&self, cell: &SessionCell, session: Session) {
+        let mut state = self.state.lock().expect("registry lock");
+        let device = session.device_id;
+        cell.replace(session);
+        let id = state.by_device.get(&device).and_then(|open| {
+            open.iter()
+                .find(|(_, live)| Arc::ptr_eq(&live.session.0, &cell.0))
+                .map(|(id, _)| *id)
+        });
+        if let Some(id) = id {
+            state.audience.index(id, &cell.current());
+        }
     }
 
     /// Connections authenticated since the server started.
@@ -111,12 +155,14 @@ impl Registry {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut by_device = self.registry.by_device.lock().expect("registry lock");
-        if let Some(open) = by_device.get_mut(&self.device) {
+        let mut state = self.registry.state.lock().expect("registry lock");
+        if let Some(open) = state.by_device.get_mut(&self.device) {
             open.retain(|(id, _)| *id != self.id);
             if open.is_empty() {
-                by_device.remove(&self.device);
+                state.by_device.remove(&self.device);
             }
         }
+        state.by_id.remove(&self.id);
+        state.audience.remove(self.id);
     }
 }
