@@ -104,8 +104,16 @@ pub struct ConnectionsSection {
     pub max_connections: u32,
     /// Connections one device may hold open at once.
     pub max_per_device: u32,
-    /// Connections still shaking hands or not yet authenticated.
+    /// Connections still shaking hands or not yet authenticated, those
+    /// waiting for their turn included; more are refused.
     pub max_unauthenticated: u32,
+    /// Of those, connections shaking hands at once; the others wait their
+    /// turn in arrival order (`net/admission.rs`). Enough to keep the cores
+    /// busy over phones' round trips, few enough that a herd's handshakes
+    /// each end in a fraction of the herd's time.
+    pub max_handshaking: u32,
+    /// A connection that waited this long for its turn is refused.
+    pub handshake_queue_s: u64,
     /// Requests (streams) one connection may have in flight.
     pub max_streams: u32,
     /// Time to authenticate after the handshake.
@@ -127,6 +135,8 @@ impl Default for ConnectionsSection {
             max_connections: 10_000,
             max_per_device: 4,
             max_unauthenticated: 2_048,
+            max_handshaking: 256,
+            handshake_queue_s: 20,
             max_streams: 64,
             hello_timeout_s: 10,
             request_timeout_s: 30,
@@ -320,6 +330,8 @@ impl Config {
                 "connections.max_unauthenticated",
                 c.max_unauthenticated.into(),
             ),
+            ("connections.max_handshaking", c.max_handshaking.into()),
+            ("connections.handshake_queue_s", c.handshake_queue_s),
             ("connections.max_streams", c.max_streams.into()),
             ("connections.hello_timeout_s", c.hello_timeout_s),
             ("connections.request_timeout_s", c.request_timeout_s),

@@ -140,7 +140,7 @@ impl Metrics {
         );
         r.register(
             "connections_refused",
-            "Connections turned away (at_capacity, authenticating, refused, rate_limited, busy)",
+            "Connections turned away (at_capacity, authenticating, handshake_queue, refused, rate_limited, busy)",
             m.connections_refused.clone(),
         );
         r.register(

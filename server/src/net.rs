@@ -11,7 +11,6 @@ use gridwarden_protocol::frame::{frame_payload, FrameDecoder, HEADER_LEN};
 use gridwarden_protocol::{
     versions, ClientMessage, ErrorCode, ErrorMessage, ServerMessage, PROTOCOL_VERSION,
 };
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -20,6 +19,7 @@ use crate::metrics;
 use crate::service::{Service, ServiceError};
 use crate::tls;
 
+mod admission;
 mod audience;
 pub mod cid;
 mod notices;
@@ -28,6 +28,7 @@ mod progress;
 mod rate;
 mod registry;
 
+use admission::Admission;
 use progress::Progress;
 use rate::RateLimiter;
 use registry::{Live, Registry, SessionCell};
@@ -64,8 +65,9 @@ struct Edge {
     connections: ConnectionsSection,
     limiter: RateLimiter,
     registry: Arc<Registry>,
-    /// Permits for connections not yet authenticated.
-    unauthenticated: Arc<Semaphore>,
+    /// Connections not yet authenticated: how many, and how many shake
+    /// hands at once.
+    admission: Admission,
 }
 
 impl Edge {
@@ -126,9 +128,11 @@ impl RunningServer {
         crate::admin::cert::note_announcement(&service, identity.next_fingerprint())?;
         let edge = Arc::new(Edge {
             service,
-            unauthenticated: Arc::new(Semaphore::new(
-                edge.connections.max_unauthenticated as usize,
-            )),
+            admission: Admission::new(
+                edge.connections.max_unauthenticated,
+                edge.connections.max_handshaking,
+                Duration::from_secs(edge.connections.handshake_queue_s),
+            ),
             connections: edge.connections,
             limiter: RateLimiter::new(edge.rate),
             registry: Arc::new(Registry::default()),
@@ -214,7 +218,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
             incoming.refuse();
             continue;
         }
-        let Ok(permit) = edge.unauthenticated.clone().try_acquire_owned() else {
+        let Some(queued) = edge.admission.arrive() else {
             tracing::warn!(%remote, "connection refused: too many connections are still authenticating");
             metrics::get().refused_connection("authenticating");
             incoming.refuse();
@@ -222,6 +226,13 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
         };
         let edge = edge.clone();
         tokio::spawn(async move {
+            // Its turn among the connections shaking hands (`admission.rs`).
+            let Some(admitted) = queued.turn().await else {
+                tracing::warn!(%remote, "connection refused: it waited too long for its handshake");
+                metrics::get().refused_connection("handshake_queue");
+                incoming.refuse();
+                return;
+            };
             let connecting = match incoming.accept() {
                 Ok(connecting) => connecting,
                 Err(e) => {
@@ -238,7 +249,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, edge: Arc<Edge>) {
             else {
                 return;
             };
-            drop(permit);
+            drop(admitted);
             serve_connection(conn, session, version, registration, edge, handshake).await;
         });
     }

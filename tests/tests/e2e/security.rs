@@ -1,6 +1,7 @@
 //! Security over real QUIC: revocation cuts off open connections at once,
 //! disabled users are refused, a flood or garbage from one device does not
-//! stop the others, and a device refuses a server whose certificate changed.
+//! stop the others, a herd of handshakes is let in a bounded number at a
+//! time, and a device refuses a server whose certificate changed.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -286,6 +287,74 @@ fn garbage_and_a_flood_from_one_device_do_not_stop_the_others() {
         flood.request(&ClientMessage::Push(Push { ops: vec![] })),
         Ok(ServerMessage::Ack(_)) | Ok(ServerMessage::Error(_))
     ));
+}
+
+#[test]
+fn a_herd_past_the_handshake_bound_waits_its_turn_and_one_that_waits_too_long_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config {
+        connections: ConnectionsSection {
+            max_handshaking: 1,
+            handshake_queue_s: 1,
+            hello_timeout_s: 4,
+            ..ConnectionsSection::default()
+        },
+        ..Config::default()
+    };
+    let server = TestServer::start_configured(&tmp.path().join("server"), &config);
+    let [(cell, here), _] = server.two_cells();
+    let names = ["ann", "bo", "cy", "di", "ed", "flo"];
+    let phones: Vec<_> = names
+        .iter()
+        .map(|name| {
+            server.add_user(name, Role::Warden, &[&cell]);
+            let phone = server.enrol(&tmp.path().join(name), name);
+            phone
+                .record_report(report_at("0101", here, &format!("{name}'s report")))
+                .unwrap();
+            phone
+        })
+        .collect();
+
+    // Six phones sync at the same moment through one handshake at a time:
+    // each waits its turn, none is refused.
+    let pushed: Vec<u64> = std::thread::scope(|s| {
+        let syncs: Vec<_> = phones.iter().map(|p| s.spawn(|| p.sync())).collect();
+        syncs
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap()
+                    .expect("a phone of the herd was refused")
+                    .pushed
+            })
+            .collect()
+    });
+    assert_eq!(pushed, vec![1; names.len()]);
+
+    // A connection that shook hands and never says Hello holds the only
+    // turn: a phone that waits a second for it is refused, and changes
+    // nothing...
+    let silent = Raw::connect(server.addr, server.fingerprint);
+    phones[0]
+        .record_report(report_at("0101", here, "while the turn is held"))
+        .unwrap();
+    let started = Instant::now();
+    let err = phones[0]
+        .sync()
+        .expect_err("the turn is held by the silent one");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused after its wait, not left to time out: {err}"
+    );
+    assert_eq!(
+        phones[0].outbox_len().unwrap(),
+        1,
+        "its report stays queued"
+    );
+    // ...until the Hello timeout closes the silent one; then it gets through.
+    assert_eq!(closed_reason(&silent, Duration::from_secs(10)), "no hello");
+    assert_eq!(phones[0].sync().unwrap().pushed, 1);
 }
 
 #[test]
