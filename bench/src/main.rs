@@ -3,7 +3,7 @@
 //! with its baseline measured in the same run, and prints one table.
 //!
 //! ```sh
-//! cargo run --release -p gridwarden-bench              # everything, ~10 min
+//! cargo run --release -p gridwarden-bench              # everything, about an hour (2 cores)
 //! cargo run --release -p gridwarden-bench -- --quick   # a tenth of the sizes, 3 runs
 //! cargo run --release -p gridwarden-bench -- --only push --only pull
 //! cargo run --release -p gridwarden-bench -- --quick --no-peer  # CI's smoke run

@@ -27,6 +27,10 @@ pub fn run_if_child() {
 
 pub struct ServerProcess {
     child: Child,
+    /// The process that runs the server: `child`, or under a profiler
+    /// ([`PREFIX_ENV`]) the one the profiler started. Memory and CPU are
+    /// read from it, not from the profiler's.
+    server_pid: u32,
     pub addr: SocketAddr,
     /// The HTTP listener's origin (`http://127.0.0.1:PORT`), when started
     /// with one ([`ServerProcess::start_with_http`]): `/metrics` is there.
@@ -106,16 +110,20 @@ impl ServerProcess {
         } else {
             Duration::from_secs(120)
         };
+        // The server answered: under a profiler it has been started by now.
+        let server_pid = server_under(child.id());
         Ok(Self {
             child,
+            server_pid,
             addr,
             http,
             patience,
         })
     }
 
+    /// The server's own process (not a profiler's it runs under).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server_pid
     }
 
     /// Starts a new peak: the kernel's high-water mark of resident memory
@@ -160,7 +168,9 @@ impl ServerProcess {
 
     /// SIGTERM, as an operator's service manager stops it, then waits.
     pub fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.pid().to_string();
+        // The started process: a profiler passes the signal on and then
+        // writes its output.
+        let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let until = std::time::Instant::now() + self.patience;
         while std::time::Instant::now() < until {
@@ -186,6 +196,39 @@ impl Drop for ServerProcess {
 pub fn own_cpu_seconds() -> anyhow::Result<f64> {
     let (user, system) = cpu_times_of("/proc/self/stat")?;
     Ok(user + system)
+}
+
+/// The deepest process under `pid` (itself included) with [`CHILD_ENV`] in
+/// its environment: the server itself, when `pid` is a profiler that started
+/// it (which carries the variable too); `pid` when nothing is under it.
+fn server_under(pid: u32) -> u32 {
+    let carries = |p: u32| {
+        std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+            env.split(|&b| b == 0).any(|kv| {
+                kv.starts_with(CHILD_ENV.as_bytes()) && kv.get(CHILD_ENV.len()) == Some(&b'=')
+            })
+        })
+    };
+    let children = |p: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    let mut found = pid;
+    let mut level = vec![pid];
+    while !level.is_empty() {
+        level = level
+            .into_iter()
+            .flat_map(children)
+            .filter(|&c| carries(c))
+            .collect();
+        if let Some(&deeper) = level.first() {
+            found = deeper;
+        }
+    }
+    found
 }
 
 /// utime and stime of a `/proc/PID/stat` file, in seconds.

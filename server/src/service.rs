@@ -90,6 +90,19 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session of a device that never connected, for tests that need
+    /// someone to tell or to look from.
+    #[cfg(test)]
+    pub(crate) fn for_tests(user: &str, role: Role, cells: &[&str]) -> Self {
+        Self {
+            device_id: Uuid::now_v7(),
+            user: user.into(),
+            role,
+            cells: cells.iter().map(|c| c.to_string()).collect(),
+            remote: None,
+        }
+    }
+
     /// The user as [`authz`] sees them.
     fn actor(&self) -> Actor<'_> {
         Actor {

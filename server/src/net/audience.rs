@@ -121,13 +121,7 @@ mod tests {
     use crate::service::notify::Touched;
 
     fn session(user: &str, role: Role, cells: &[&str]) -> Session {
-        Session {
-            device_id: Uuid::now_v7(),
-            user: user.into(),
-            role,
-            cells: cells.iter().map(|c| c.to_string()).collect(),
-            remote: None,
-        }
+        Session::for_tests(user, role, cells)
     }
 
     fn touched(cell: Option<&str>, reporter: Option<&str>, task_for: Option<&str>) -> Touched {

@@ -24,6 +24,12 @@ pub struct Registry {
 
 /// The open connections, by device and by what they may be told of; one
 /// lock, so the two never disagree.
+///
+/// Lock order: this lock first, then a connection's session lock
+/// ([`SessionCell`]; `rescope` replaces a session under both, so the index
+/// and the session it indexes never disagree either). Nothing takes a
+/// session lock and then this one: `SessionCell::current` holds its lock
+/// only to clone the `Arc`.
 #[derive(Default)]
 struct State {
     by_device: HashMap<Uuid, Vec<(ConnectionId, Live)>>,

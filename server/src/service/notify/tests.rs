@@ -45,13 +45,7 @@ fn report(session: &Session, now: u64) -> Op {
 }
 
 fn other(user: &str, role: Role, cells: &[&str]) -> Session {
-    Session {
-        device_id: Uuid::now_v7(),
-        user: user.into(),
-        role,
-        cells: cells.iter().map(|c| c.to_string()).collect(),
-        remote: None,
-    }
+    Session::for_tests(user, role, cells)
 }
 
 #[test]

@@ -242,12 +242,19 @@ fn pull_cursor(client: &Client) -> Vec<u8> {
         .0
 }
 
+/// A device with nothing to push whose sync has been welcomed and asked for
+/// its first page.
+fn started_at_pull(dir: &std::path::Path) -> (Client, SyncEngine) {
+    let client = client_in(dir);
+    let mut engine = start(&client);
+    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    (client, engine)
+}
+
 #[test]
 fn the_next_page_is_asked_for_before_the_one_received_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let mut engine = start(&client);
-    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    let (client, mut engine) = started_at_pull(dir.path());
 
     let first = page(vec![], b"c1", true);
     let ahead = match engine.page_ahead(&first) {
@@ -274,9 +281,7 @@ fn the_next_page_is_asked_for_before_the_one_received_is_stored() {
 #[test]
 fn a_page_that_does_not_move_the_cursor_is_not_asked_for_again_ahead() {
     let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let mut engine = start(&client);
-    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    let (client, mut engine) = started_at_pull(dir.path());
     let stuck = page(vec![], b"", true);
     assert!(engine.page_ahead(&stuck).is_none());
     let mut store = client.lock_store();
@@ -292,9 +297,7 @@ fn a_page_that_does_not_move_the_cursor_is_not_asked_for_again_ahead() {
 #[test]
 fn a_page_without_a_pull_ahead_asks_for_the_next_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let mut engine = start(&client);
-    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    let (client, mut engine) = started_at_pull(dir.path());
     // A link that does not pipeline never calls `page_ahead`.
     let next = expect_pull(feed(&mut engine, &client, page(vec![], b"c1", true)));
     assert_eq!(next.cursor, Cursor(b"c1".to_vec()));
