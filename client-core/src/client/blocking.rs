@@ -14,8 +14,9 @@ use crate::error::Result;
 use crate::remote::enrol::EnrolmentInfo;
 use crate::sync::{Controls, RetryPolicy, SyncSummary};
 
-/// The blocking calls' runtime: current-thread (the calling thread drives
-/// it, as it waits anyway); several threads may block on it at once.
+/// The blocking calls' runtime: each call's future runs on the calling
+/// thread (it waits anyway), the connections' QUIC tasks on one worker of
+/// their own; several threads may block on it at once.
 #[derive(Debug)]
 pub(crate) struct Runtime(Option<tokio::runtime::Runtime>);
 
@@ -34,7 +35,12 @@ impl Client {
         let runtime = match self.runtime.get() {
             Some(runtime) => runtime,
             None => {
-                let built = tokio::runtime::Builder::new_current_thread()
+                // One worker for the connection's QUIC tasks; the sync
+                // itself runs on the calling thread, so a page is stored
+                // while the next one arrives (`sync/storing.rs`).
+                let built = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("gridwarden-sync")
                     .enable_all()
                     .build()?;
                 // Two threads may build one at once: the first kept wins

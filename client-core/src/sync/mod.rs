@@ -8,6 +8,7 @@ pub mod engine;
 pub mod live;
 pub(crate) mod photos;
 pub mod retry;
+mod storing;
 
 use serde::Serialize;
 
@@ -20,6 +21,7 @@ pub(crate) use connect::Enrolled;
 use engine::{Step, SyncEngine};
 use gridwarden_protocol::{ClientMessage, Hello, ServerMessage, PROTOCOL_VERSION};
 pub use retry::{CancelToken, RetryPolicy, SyncProgress};
+use storing::storing;
 
 /// The client software name sent in Hello, for the server's logs.
 pub(crate) const CLIENT_NAME: &str = concat!("gridwarden-client-core/", env!("CARGO_PKG_VERSION"));
@@ -161,7 +163,7 @@ pub(crate) async fn drive<E: Exchange>(
                     in_flight += 1;
                 }
                 while in_flight < window {
-                    let more = engine.ahead(&mut device.lock_store())?;
+                    let more = storing(|| engine.ahead(&mut device.lock_store()))?;
                     let Some(message) = more else { break };
                     send(link, &message, controls).await?;
                     in_flight += 1;
@@ -180,10 +182,8 @@ pub(crate) async fn drive<E: Exchange>(
                 in_flight += 1;
             }
         }
-        let step = {
-            let mut store = device.lock_store();
-            engine.handle(&mut store, answer)?
-        };
+        // The next answer keeps arriving meanwhile (`storing.rs`).
+        let step = storing(|| engine.handle(&mut device.lock_store(), answer))?;
         let (bytes_sent, bytes_received) = link.bytes();
         let done = match &step {
             Step::Done(summary) => summary,
