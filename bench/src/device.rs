@@ -84,7 +84,10 @@ impl Device {
         fingerprint: [u8; 32],
         until: Until,
     ) -> anyhow::Result<SyncTrace> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // As `Client`'s: the sync on this thread, the connection's QUIC
+        // tasks on one worker, so a page is stored while the next arrives.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()?;
         runtime.block_on(self.sync_async(server, fingerprint, until))
@@ -147,6 +150,14 @@ impl Device {
                     answer
                 }
             };
+            // As the client's driver does (`sync::drive`): the next page's
+            // pull goes out before this page is stored.
+            if window > 1 {
+                if let Some(pull) = engine.page_ahead(&answer) {
+                    session.send(&pull).await?;
+                    in_flight += 1;
+                }
+            }
             let page_records = match &answer {
                 ServerMessage::PullPage(page) => Some(page.records.len()),
                 _ => None,
