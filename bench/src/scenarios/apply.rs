@@ -122,7 +122,9 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
             )),
         Row::measured(label("device-side p99"), "ms", p99)
             .baseline(raw_label("p99"), raw_p99)
-            .target(target()),
+            // The brief gives one figure, 0.2 ms; issue 22 sets it for the
+            // median and 1 ms for the tail.
+            .target(Target::at_most(1.0, "≤ 1 ms (issue 22)")),
         Row::measured(label("the reader's whole sync, wall p50"), "ms", wall_p50).note(
             "wall time of the sync that carries the change: QUIC handshake, hello, an empty \
              push, the pull and its end; the device's part is the row above",
