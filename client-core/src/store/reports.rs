@@ -119,7 +119,14 @@ pub fn insert_pulled_if_new(tx: &Transaction, state: &ReportState) -> Result<boo
 
 /// Both states of a stored report in one read: what this device shows and
 /// what the server is known to hold (if it is known to hold anything).
-pub fn states(conn: &Connection, id: Uuid) -> Result<Option<(ReportState, Option<ReportState>)>> {
+/// `me` is this device's enrolment, which names the effects of its
+/// acknowledged ops: read once by the caller, not once per report (a pulled
+/// page of the device's own reports looked it up a thousand times).
+pub fn states(
+    conn: &Connection,
+    id: Uuid,
+    me: Option<&meta::Enrolment>,
+) -> Result<Option<(ReportState, Option<ReportState>)>> {
     let row: Option<(Vec<u8>, Option<Vec<u8>>, bool)> = conn
         .prepare_cached(
             "SELECT state, confirmed,
@@ -131,7 +138,7 @@ pub fn states(conn: &Connection, id: Uuid) -> Result<Option<(ReportState, Option
     row.map(|(state, confirmed, unfolded)| {
         let confirmed = confirmed.map(|c| decode_state(&c)).transpose()?;
         let confirmed = if unfolded {
-            with_acknowledged(conn, id, confirmed)?
+            with_acknowledged(conn, id, confirmed, me)?
         } else {
             confirmed
         };
@@ -148,8 +155,9 @@ fn with_acknowledged(
     conn: &Connection,
     id: Uuid,
     folded: Option<ReportState>,
+    me: Option<&meta::Enrolment>,
 ) -> Result<Option<ReportState>> {
-    let Some(me) = meta::enrolment(conn)? else {
+    let Some(me) = me else {
         return Ok(folded);
     };
     let mut known = folded;
@@ -169,6 +177,7 @@ fn with_acknowledged(
 /// replaced: the effects name it).
 pub fn fold_acknowledged(tx: &Transaction) -> Result<u64> {
     let ids = given::unfolded_reports(tx)?;
+    let me = meta::enrolment(tx)?;
     for &id in &ids {
         let stored: Option<Option<Vec<u8>>> = tx
             .prepare_cached("SELECT confirmed FROM reports WHERE id = ?1")?
@@ -176,7 +185,7 @@ pub fn fold_acknowledged(tx: &Transaction) -> Result<u64> {
             .optional()?;
         if let Some(folded) = stored {
             let folded = folded.map(|c| decode_state(&c)).transpose()?;
-            if let Some(known) = with_acknowledged(tx, id, folded)? {
+            if let Some(known) = with_acknowledged(tx, id, folded, me.as_ref())? {
                 tx.prepare_cached("UPDATE reports SET confirmed = ?1 WHERE id = ?2")?
                     .execute(params![codec::encode(&known), uuid_blob(&id)])?;
             }
@@ -245,7 +254,7 @@ pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<ReportState>> {
         return Ok(None);
     };
     let folded = folded.map(|b| decode_state(&b)).transpose()?;
-    with_acknowledged(conn, id, folded)
+    with_acknowledged(conn, id, folded, meta::enrolment(conn)?.as_ref())
 }
 
 /// Joins `incoming` (a pulled state, or the effect of an acknowledged op)
@@ -377,7 +386,7 @@ fn into_stored(conn: &Connection, raw: RawRow) -> Result<StoredReport> {
     let in_step = !raw.pending && {
         let folded = raw.confirmed.as_deref().map(decode_state).transpose()?;
         let confirmed = if raw.unfolded {
-            with_acknowledged(conn, state.id, folded)?
+            with_acknowledged(conn, state.id, folded, meta::enrolment(conn)?.as_ref())?
         } else {
             folded
         };

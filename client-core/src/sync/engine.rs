@@ -575,6 +575,8 @@ impl SyncEngine {
         // lookup. Later pages mostly change reports held here: looked up
         // first, with no state encoded for an insert that would not happen.
         let initial = self.from_start;
+        // This device's enrolment, read at the first report held here.
+        let mut me = None;
         for record in &page.records {
             match record {
                 Record::Report(incoming) => {
@@ -586,7 +588,11 @@ impl SyncEngine {
                         newest = newest.max(incoming.max_hlc());
                         continue;
                     }
-                    match reports::states(&tx, incoming.id)? {
+                    if me.is_none() {
+                        me = Some(meta::enrolment(&tx)?);
+                    }
+                    let enrolled = me.as_ref().and_then(Option::as_ref);
+                    match reports::states(&tx, incoming.id, enrolled)? {
                         Some((mut local, confirmed)) => {
                             let before = writes_of(&local, self.node).then(|| local.clone());
                             local.merge(incoming);
