@@ -162,7 +162,7 @@ fn with_acknowledged(
     };
     let mut known = folded;
     for op in given::unfolded(conn, id)? {
-        if let Some(effect) = given::effect_of(&op, &me) {
+        if let Some(effect) = given::effect_of(&op, me) {
             match &mut known {
                 Some(known) => known.merge(&effect),
                 None => known = Some(effect),
