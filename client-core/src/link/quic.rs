@@ -252,9 +252,17 @@ async fn open(
             let sessions = sessions.ok_or_else(|| {
                 ClientError::Protocol("resumed a session that was never kept".into())
             })?;
-            let presented = sessions.presented().ok_or_else(|| {
-                ClientError::Protocol("a resumed session without its certificate".into())
-            })?;
+            // The sessions are shared by every home of this process that
+            // talks to the server: another connection's full handshake may
+            // have stored its ticket before that connection remembered what
+            // it was shown. The shared verifier saw it already, and gives
+            // it only if the pins trust it.
+            let presented = sessions
+                .presented()
+                .or_else(|| verifier.presented())
+                .ok_or_else(|| {
+                    ClientError::Protocol("a resumed session without its certificate".into())
+                })?;
             tracing::debug!(%server, "resuming; the first request goes in 0-RTT");
             return Ok((
                 endpoint,
