@@ -74,6 +74,10 @@ pub struct Session {
 
 /// Requests a session keeps in flight at once (pushes, `Exchange::send`).
 const WINDOW: usize = 4;
+/// How long closing may wait for the close frame to go out.
+const CLOSE_SEND_LIMIT: Duration = Duration::from_millis(500);
+/// How often closing looks whether it has.
+const CLOSE_POLL: Duration = Duration::from_millis(1);
 
 /// A request sent whose answer is still to be read.
 enum Pending {
@@ -524,9 +528,27 @@ impl Session {
 
     /// Closes the connection politely so the server frees it at once rather
     /// than at its idle timeout; bounded so a dead server cannot delay us.
+    ///
+    /// What frees the server's side is the close frame reaching it, so this
+    /// waits until the frame has gone out, not for the endpoint to go idle:
+    /// that waits out the draining period too (three probe timeouts, 85 ms
+    /// on loopback, a sixth of a whole `gridwarden sync` of 5,000 reports),
+    /// which only absorbs the server's late packets. Should the frame be
+    /// lost, the server frees the connection at its idle timeout, as it does
+    /// for a phone that dies.
     pub async fn close(self) {
+        let sent_before = self.conn.stats().udp_tx.datagrams;
         self.conn.close(0u32.into(), b"done");
-        let _ = tokio::time::timeout(Duration::from_millis(500), self.endpoint.wait_idle()).await;
+        let _ = tokio::time::timeout(CLOSE_SEND_LIMIT, close_sent(&self.conn, sent_before)).await;
+    }
+}
+
+/// Until `conn`, closed after it had sent `sent_before` datagrams, has sent
+/// another: a closed connection sends nothing but its close frame. (quinn
+/// counts the frames it receives by kind, not a close it sends.)
+async fn close_sent(conn: &quinn::Connection, sent_before: u64) {
+    while conn.stats().udp_tx.datagrams == sent_before {
+        tokio::time::sleep(CLOSE_POLL).await;
     }
 }
 
