@@ -92,11 +92,11 @@ pub fn batch_after(
 pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<bool> {
     // Once per acknowledged op: cached, and without RETURNING, which costs a
     // delete a good share of its speed.
-    let removed = tx
-        .prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?
-        .execute([uuid_blob(&op_id)])?;
+    let removed = tx.prepare_cached(REMOVE)?.execute([uuid_blob(&op_id)])?;
     Ok(removed > 0)
 }
+
+pub(crate) const REMOVE: &str = "DELETE FROM outbox WHERE op_id = ?1";
 
 /// Every queued op id in order (tests and diagnostics).
 pub fn op_ids(conn: &Connection) -> Result<Vec<Uuid>> {

@@ -453,6 +453,7 @@ impl SyncEngine {
             at_edit.clamp(0, corrected as i64) as u64
         };
         let mut restamped = Vec::new();
+        let mut acks = given::Acks::prepare(&tx)?;
         for result in &ack.results {
             let Some(queued) = sent.get(&result.op_id) else {
                 tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
@@ -461,10 +462,10 @@ impl SyncEngine {
             let op = &queued.op;
             let report_id = outbox::subject(op);
             // Gone already means another sync of this home committed it.
-            outbox::remove(&tx, result.op_id)?;
+            acks.remove(result.op_id)?;
             match &result.outcome {
                 Outcome::Applied | Outcome::Duplicate => {
-                    confirm_own_op(&tx, op)?;
+                    confirm_own_op(&tx, &mut acks, op)?;
                     if matches!(result.outcome, Outcome::Applied) {
                         applied += 1;
                     } else {
@@ -526,6 +527,7 @@ impl SyncEngine {
                 }
             }
         }
+        drop(acks);
         if ack.results.len() < sent.len() {
             tracing::warn!(
                 missing = sent.len() - ack.results.len(),
@@ -782,8 +784,8 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 /// restored from a backup that lacks it, `epoch.rs`), and that one row is
 /// also how the report's confirmed state learns of it
 /// (`reports::confirmed`): the report row is not rewritten per ack.
-fn confirm_own_op(tx: &Transaction, op: &Op) -> Result<()> {
-    given::keep(tx, op)?;
+fn confirm_own_op(tx: &Transaction, acks: &mut given::Acks<'_>, op: &Op) -> Result<()> {
+    acks.keep(op)?;
     if let Some(attached) = attached_photos(op) {
         photos::mark_ready(tx, attached)?;
     }

@@ -11,7 +11,7 @@ use gridwarden_protocol::category::CategoryTable;
 use gridwarden_protocol::grid::GridLayerWire;
 use gridwarden_protocol::{codec, Op, OpBody, Outcome, PhotoHash, ReportState, Role, TrackPoint};
 use gridwarden_sql::{MigrationError, Step};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Statement};
 use uuid::Uuid;
 
 use super::console::ConsoleLink;
@@ -249,8 +249,15 @@ fn next_seq(tx: &Connection) -> StoreResult<u64> {
     Ok(max as u64 + 1)
 }
 
+const LOAD_REPORT: &str = "SELECT state FROM reports WHERE id = ?1";
+
 fn load_report(tx: &Connection, id: Uuid) -> StoreResult<Option<ReportState>> {
-    let mut stmt = tx.prepare_cached("SELECT state FROM reports WHERE id = ?1")?;
+    let mut stmt = tx.prepare_cached(LOAD_REPORT)?;
+    load_report_with(&mut stmt, id)
+}
+
+/// [`load_report`] with the statement held by the caller.
+fn load_report_with(stmt: &mut Statement<'_>, id: Uuid) -> StoreResult<Option<ReportState>> {
     let bytes: Option<Vec<u8>> = stmt
         .query_row([id.as_bytes().as_slice()], |r| r.get(0))
         .optional()?;
@@ -285,6 +292,20 @@ fn save_report(
     now_ms: i64,
     row: Row,
 ) -> StoreResult<()> {
+    save_report_with(tx, None, state, seq, device, now_ms, row)
+}
+
+/// [`save_report`], with the plain insert's statement held by the caller
+/// when it has one (a push writes many reports).
+fn save_report_with(
+    tx: &Connection,
+    insert: Option<&mut Statement<'_>>,
+    state: &ReportState,
+    seq: u64,
+    device: Uuid,
+    now_ms: i64,
+    row: Row,
+) -> StoreResult<()> {
     let origin = state.origin.as_ref();
     let reporter = origin.map(|o| o.reporter.as_str()).unwrap_or("");
     let origin_device = origin.map(|o| o.device).unwrap_or(device);
@@ -307,7 +328,10 @@ fn save_report(
     if row == Row::New {
         // Most writes of a push: no conflict clause, no RETURNING, each of
         // which costs a plain insert a good share of its speed.
-        tx.prepare_cached(insert_report!())?.execute(values)?;
+        match insert {
+            Some(insert) => insert.execute(values)?,
+            None => tx.prepare_cached(insert_report!())?.execute(values)?,
+        };
         return patrols::index_photos(tx, state);
     }
     let left_cells: String = tx
@@ -352,20 +376,45 @@ enum Change {
     Case(CaseState, ReportState),
 }
 
-fn op_seen(tx: &Connection, op_id: Uuid) -> StoreResult<bool> {
-    let mut stmt = tx.prepare_cached("SELECT 1 FROM applied_ops WHERE op_id = ?1")?;
-    Ok(stmt.exists([op_id.as_bytes().as_slice()])?)
+/// The statements every op of a push runs, prepared once per push: taking
+/// one from rusqlite's cache hashes its SQL, and giving it back resets it
+/// and hashes it again, ≈ 1,000 instructions a use, four uses an op
+/// (callgrind of the push benchmark, issue 22).
+struct PushStatements<'c> {
+    claim: CachedStatement<'c>,
+    load: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
 }
 
-fn record_op(tx: &Connection, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES (?1, ?2, ?3)",
-    )?;
-    stmt.execute(params![
-        op_id.as_bytes().as_slice(),
-        device.as_bytes().as_slice(),
-        now_ms
-    ])?;
+impl<'c> PushStatements<'c> {
+    fn prepare(tx: &'c Connection) -> StoreResult<Self> {
+        Ok(Self {
+            claim: tx.prepare_cached(
+                "INSERT INTO applied_ops (op_id, device, applied_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (op_id) DO NOTHING",
+            )?,
+            load: tx.prepare_cached(LOAD_REPORT)?,
+            insert: tx.prepare_cached(insert_report!())?,
+        })
+    }
+
+    /// Records `op_id` as applied; false if it was already (a duplicate).
+    /// One statement where a lookup and an insert were two; an op that is
+    /// then refused gives its claim back ([`unclaim`]).
+    fn claim(&mut self, op_id: Uuid, device: Uuid, now_ms: i64) -> StoreResult<bool> {
+        let inserted = self.claim.execute(params![
+            op_id.as_bytes().as_slice(),
+            device.as_bytes().as_slice(),
+            now_ms
+        ])?;
+        Ok(inserted == 1)
+    }
+}
+
+/// Forgets that `op_id` was applied: it was claimed, then refused.
+fn unclaim(tx: &Connection, op_id: Uuid) -> StoreResult<()> {
+    tx.prepare_cached("DELETE FROM applied_ops WHERE op_id = ?1")?
+        .execute([op_id.as_bytes().as_slice()])?;
     Ok(())
 }
 
@@ -379,14 +428,15 @@ fn apply_ops(
 ) -> StoreResult<Vec<Outcome>> {
     let mut seq = next_seq(tx)?;
     let mut outcomes = Vec::with_capacity(ops.len());
+    let mut held = PushStatements::prepare(tx)?;
     for op in ops {
-        if op_seen(tx, op.op_id)? {
+        if !held.claim(op.op_id, device, now_ms)? {
             outcomes.push(Outcome::Duplicate);
             continue;
         }
         let decided = match &op.body {
             OpBody::Report { report_id, .. } => {
-                let current = load_report(tx, *report_id)?;
+                let current = load_report_with(&mut held.load, *report_id)?;
                 let row = if current.is_some() {
                     Row::Existing
                 } else {
@@ -413,7 +463,7 @@ fn apply_ops(
                 (rules.patrol)(op, current.as_ref()).map(|c| Some(Change::Patrol(c)))
             }
             OpBody::Case { report_id, .. } => {
-                let report = load_report(tx, *report_id)?;
+                let report = load_report_with(&mut held.load, *report_id)?;
                 let case = cases::load(tx, *report_id)?;
                 (rules.case)(op, report.as_ref(), case.as_ref()).and_then(|next| {
                     let report = report.ok_or_else(|| {
@@ -433,7 +483,15 @@ fn apply_ops(
                         if let Some(case) = amended {
                             cases::save(tx, &case, now_ms)?;
                         }
-                        save_report(tx, &next, seq, device, now_ms, row)?;
+                        save_report_with(
+                            tx,
+                            Some(&mut held.insert),
+                            &next,
+                            seq,
+                            device,
+                            now_ms,
+                            row,
+                        )?;
                         seq += 1;
                     }
                     Some(Change::Patrol(change)) => {
@@ -447,13 +505,15 @@ fn apply_ops(
                     }
                     None => {}
                 }
-                record_op(tx, op.op_id, device, now_ms)?;
                 outcomes.push(Outcome::Applied);
             }
-            Err(r) => outcomes.push(Outcome::Rejected {
-                code: r.code,
-                reason: r.reason,
-            }),
+            Err(r) => {
+                unclaim(tx, op.op_id)?;
+                outcomes.push(Outcome::Rejected {
+                    code: r.code,
+                    reason: r.reason,
+                })
+            }
         }
     }
     Ok(outcomes)

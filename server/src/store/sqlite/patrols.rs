@@ -203,7 +203,7 @@ pub(super) fn forget_photos_of_deleted_reports(tx: &Connection) -> StoreResult<u
 /// it (a photo attached offline, an op given back after a restore) must not
 /// bring them back.
 pub(super) fn index_photos(tx: &Connection, state: &ReportState) -> StoreResult<()> {
-    if state.deleted.is_some() {
+    if state.deleted.is_some() || state.photos.is_empty() {
         return Ok(());
     }
     let mut insert =
