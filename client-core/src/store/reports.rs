@@ -122,11 +122,7 @@ pub fn insert_pulled_if_new(tx: &Transaction, state: &ReportState) -> Result<boo
 /// `me` is this device's enrolment, which names the effects of its
 /// acknowledged ops: read once by the caller, not once per report (a pulled
 /// page of the device's own reports looked it up a thousand times).
-pub fn states(
-    conn: &Connection,
-    id: Uuid,
-    me: Option<&meta::Enrolment>,
-) -> Result<Option<(ReportState, Option<ReportState>)>> {
+pub fn states(conn: &Connection, id: Uuid, me: Option<&meta::Enrolment>) -> Result<Option<Held>> {
     let row: Option<(Vec<u8>, Option<Vec<u8>>, bool)> = conn
         .prepare_cached(
             "SELECT state, confirmed,
@@ -142,9 +138,26 @@ pub fn states(
         } else {
             confirmed
         };
-        Ok((decode_state(&state)?, confirmed))
+        Ok(Held {
+            local: decode_state(&state)?,
+            confirmed,
+            unfolded,
+        })
     })
     .transpose()
+}
+
+/// A stored report as [`states`] reads it.
+#[derive(Debug)]
+pub struct Held {
+    /// What this device shows.
+    pub local: ReportState,
+    /// What the server is known to hold, acknowledged ops included.
+    pub confirmed: Option<ReportState>,
+    /// Some of those acknowledged ops were not yet folded into the row's
+    /// confirmed state: a write of the row that folds them must say so
+    /// ([`update_merged`]).
+    pub unfolded: bool,
 }
 
 /// `folded` (the confirmed state as the row holds it) joined with the
@@ -200,8 +213,21 @@ pub fn fold_acknowledged(tx: &Transaction) -> Result<u64> {
 /// the row (a pulled page's hot path: an upsert and then a confirm wrote
 /// the row twice). The device's own grid guess is kept. `confirmed` came
 /// from [`states`], so it holds every acknowledged op: they are folded.
-pub fn update_merged(tx: &Transaction, state: &ReportState, confirmed: &ReportState) -> Result<()> {
-    given::mark_folded(tx, state.id)?;
+///
+/// `unfolded`: acknowledged ops of the report waited to be folded into its
+/// confirmed state (`Held::unfolded`) and `confirmed` includes them; only
+/// then are they marked folded, sparing most pulled changes (another
+/// device's edit of a report this one never touched) a write that finds
+/// nothing.
+pub fn update_merged(
+    tx: &Transaction,
+    state: &ReportState,
+    confirmed: &ReportState,
+    unfolded: bool,
+) -> Result<()> {
+    if unfolded {
+        given::mark_folded(tx, state.id)?;
+    }
     let origin = state.origin.as_ref();
     let location = state.location();
     tx.prepare_cached(

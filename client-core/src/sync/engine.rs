@@ -595,7 +595,11 @@ impl SyncEngine {
                     }
                     let enrolled = me.as_ref().and_then(Option::as_ref);
                     match reports::states(&tx, incoming.id, enrolled)? {
-                        Some((mut local, confirmed)) => {
+                        Some(reports::Held {
+                            mut local,
+                            confirmed,
+                            unfolded,
+                        }) => {
                             let before = writes_of(&local, self.node).then(|| local.clone());
                             local.merge(incoming);
                             if let Some(before) = before {
@@ -608,7 +612,7 @@ impl SyncEngine {
                                 }
                                 None => incoming.clone(),
                             };
-                            reports::update_merged(&tx, &local, &confirmed)?;
+                            reports::update_merged(&tx, &local, &confirmed, unfolded)?;
                         }
                         None => reports::insert_pulled(&tx, incoming)?,
                     }
