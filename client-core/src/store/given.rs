@@ -19,17 +19,18 @@ use crate::error::{ClientError, Result};
 /// of the op, the report row is not rewritten.
 pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
     let mut stmt = tx.prepare_cached(KEEP)?;
-    keep_with(&mut stmt, op)
+    keep_with(&mut stmt, op, &codec::encode(op))
 }
 
 const KEEP: &str = "INSERT OR IGNORE INTO given_ops (op_id, op, report_id) VALUES (?1, ?2, ?3)";
 
-fn keep_with(stmt: &mut Statement<'_>, op: &Op) -> Result<()> {
+/// Keeps `op`, whose encoding is `encoded`.
+fn keep_with(stmt: &mut Statement<'_>, op: &Op, encoded: &[u8]) -> Result<()> {
     let unfolded = match &op.body {
         OpBody::Report { report_id, .. } => Some(uuid_blob(report_id)),
         _ => None,
     };
-    stmt.execute(params![uuid_blob(&op.op_id), codec::encode(op), unfolded])?;
+    stmt.execute(params![uuid_blob(&op.op_id), encoded, unfolded])?;
     Ok(())
 }
 
@@ -55,9 +56,10 @@ impl<'t> Acks<'t> {
         Ok(self.remove.execute([uuid_blob(&op_id)])? > 0)
     }
 
-    /// [`keep`].
-    pub fn keep(&mut self, op: &Op) -> Result<()> {
-        keep_with(&mut self.keep, op)
+    /// [`keep`], for a queued op: its bytes as the outbox held them are
+    /// its encoding, so it is not encoded again.
+    pub fn keep(&mut self, queued: &outbox::Queued) -> Result<()> {
+        keep_with(&mut self.keep, &queued.op, &queued.encoded)
     }
 }
 

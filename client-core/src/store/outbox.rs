@@ -14,7 +14,9 @@ use crate::error::{ClientError, Result};
 pub struct Queued {
     pub seq: i64,
     pub op: Op,
-    pub encoded_len: usize,
+    /// The op as stored and sent: what an ack keeps (`given::Acks::keep`),
+    /// without encoding it again.
+    pub encoded: Vec<u8>,
     /// The device's estimate of the server's time when the op was made
     /// (`None`: queued by a release before it was kept).
     pub estimate_ms: Option<u64>,
@@ -81,7 +83,7 @@ pub fn batch_after(
         out.push(Queued {
             seq,
             op,
-            encoded_len: raw.len(),
+            encoded: raw,
             estimate_ms,
         });
     }

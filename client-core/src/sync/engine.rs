@@ -465,7 +465,7 @@ impl SyncEngine {
             acks.remove(result.op_id)?;
             match &result.outcome {
                 Outcome::Applied | Outcome::Duplicate => {
-                    confirm_own_op(&tx, &mut acks, op)?;
+                    confirm_own_op(&tx, &mut acks, queued)?;
                     if matches!(result.outcome, Outcome::Applied) {
                         applied += 1;
                     } else {
@@ -788,9 +788,13 @@ fn attached_photos(op: &Op) -> Option<&[gridwarden_protocol::PhotoRef]> {
 /// restored from a backup that lacks it, `epoch.rs`), and that one row is
 /// also how the report's confirmed state learns of it
 /// (`reports::confirmed`): the report row is not rewritten per ack.
-fn confirm_own_op(tx: &Transaction, acks: &mut given::Acks<'_>, op: &Op) -> Result<()> {
-    acks.keep(op)?;
-    if let Some(attached) = attached_photos(op) {
+fn confirm_own_op(
+    tx: &Transaction,
+    acks: &mut given::Acks<'_>,
+    queued: &outbox::Queued,
+) -> Result<()> {
+    acks.keep(queued)?;
+    if let Some(attached) = attached_photos(&queued.op) {
         photos::mark_ready(tx, attached)?;
     }
     Ok(())
