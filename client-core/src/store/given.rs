@@ -13,11 +13,9 @@ use super::meta::Enrolment;
 use super::{outbox, uuid_blob};
 use crate::error::{ClientError, Result};
 
-/// Keeps an acknowledged op (again: a duplicate ack changes nothing). An op
-/// of a report names it until its effect is folded into the report's
-/// confirmed state (`reports::confirmed`): this row is all an ack writes
-/// of the op, the report row is not rewritten.
-pub fn keep(tx: &Transaction, op: &Op) -> Result<()> {
+/// [`Acks::keep`] for an op that is not queued (tests).
+#[cfg(test)]
+fn keep(tx: &Transaction, op: &Op) -> Result<()> {
     let mut stmt = tx.prepare_cached(KEEP)?;
     keep_with(&mut stmt, op, &codec::encode(op))
 }
@@ -51,13 +49,17 @@ impl<'t> Acks<'t> {
         })
     }
 
-    /// [`outbox::remove`].
+    /// Takes an acknowledged op out of the outbox; `false` if it was not
+    /// (or no longer) queued.
     pub fn remove(&mut self, op_id: Uuid) -> Result<bool> {
         Ok(self.remove.execute([uuid_blob(&op_id)])? > 0)
     }
 
-    /// [`keep`], for a queued op: its bytes as the outbox held them are
-    /// its encoding, so it is not encoded again.
+    /// Keeps an acknowledged op (again: a duplicate ack changes nothing).
+    /// An op of a report names it until its effect is folded into the
+    /// report's confirmed state (`reports::confirmed`): this row is all an
+    /// ack writes of the op, the report row is not rewritten. Its bytes as
+    /// the outbox held them are its encoding, so it is not encoded again.
     pub fn keep(&mut self, queued: &outbox::Queued) -> Result<()> {
         keep_with(&mut self.keep, &queued.op, &queued.encoded)
     }

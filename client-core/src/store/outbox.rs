@@ -90,14 +90,8 @@ pub fn batch_after(
     Ok(out)
 }
 
-/// Removes an acknowledged op; `false` if it was not (or no longer) queued.
-pub fn remove(tx: &Transaction, op_id: Uuid) -> Result<bool> {
-    // Once per acknowledged op: cached, and without RETURNING, which costs a
-    // delete a good share of its speed.
-    let removed = tx.prepare_cached(REMOVE)?.execute([uuid_blob(&op_id)])?;
-    Ok(removed > 0)
-}
-
+/// Removes an acknowledged op (`given::Acks::remove`, once per op of an
+/// ack): without RETURNING, which costs a delete a good share of its speed.
 pub(crate) const REMOVE: &str = "DELETE FROM outbox WHERE op_id = ?1";
 
 /// Every queued op id in order (tests and diagnostics).

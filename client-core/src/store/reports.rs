@@ -163,7 +163,7 @@ pub struct Held {
 /// `folded` (the confirmed state as the row holds it) joined with the
 /// effects of this device's acknowledged ops not yet folded into it: what
 /// the server is known to hold. An ack writes only its kept op
-/// (`given::keep`), never the report row.
+/// (`given::Acks::keep`), never the report row.
 fn with_acknowledged(
     conn: &Connection,
     id: Uuid,
