@@ -75,18 +75,28 @@ pub fn server_ingest(source: &Path, dest: &Path, batch: usize) -> anyhow::Result
     Ok(started.elapsed())
 }
 
-/// Inserts every report row of the device store in `source_home` into a
-/// fresh device store in `dest_home` in one transaction: the floor of what a
-/// pull of those reports costs the device's store.
-pub fn device_bulk_insert(source_home: &Path, dest_home: &Path) -> anyhow::Result<Duration> {
-    let rows = read_rows(Store::open(source_home)?.conn(), "reports")?;
+/// Inserts every row of `tables` of the device store in `source_home` into a
+/// fresh device store in `dest_home` in one transaction, table after table:
+/// the floor of what a pull of those rows costs the device's store. A pull
+/// stores each report and its case, so the pull's baseline is
+/// `["reports", "cases"]`, as the push's is the report and its op id.
+pub fn device_bulk_insert(
+    source_home: &Path,
+    dest_home: &Path,
+    tables: &[&str],
+) -> anyhow::Result<Duration> {
+    let source = Store::open(source_home)?;
+    let rows = tables
+        .iter()
+        .map(|table| read_rows(source.conn(), table))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    drop(source);
     let mut store = Store::open(dest_home)?;
-    let sql = insert_sql("reports", rows.first().map_or(0, Vec::len));
     let started = Instant::now();
     let tx = store.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(&sql)?;
-        for row in &rows {
+    for (table, rows) in tables.iter().zip(&rows) {
+        let mut insert = tx.prepare_cached(&insert_sql(table, rows.first().map_or(0, Vec::len)))?;
+        for row in rows {
             insert.execute(params_from_iter(row))?;
         }
     }

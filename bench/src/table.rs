@@ -55,6 +55,11 @@ impl Target {
         self
     }
 
+    pub fn with_max_ratio(mut self, ratio: f64) -> Self {
+        self.max_ratio = Some(ratio);
+        self
+    }
+
     fn met(&self, median: f64, ratio: Option<f64>) -> bool {
         let bound = match self.bound {
             Bound::AtLeast(v) => median >= v,

@@ -11,8 +11,10 @@ use crate::raw_sqlite;
 use crate::server;
 use crate::table::{Row, Target};
 
-/// The brief's bound: 100,000 reports in 2 s.
-const SECONDS_PER_100K: f64 = 2.0;
+/// Issue 22's bound: 100,000 reports in 0.5 s (the brief's was 2 s), and
+/// within 1.5× plain SQLite storing the same rows.
+const SECONDS_PER_100K: f64 = 0.5;
+const MAX_RATIO: f64 = 1.5;
 
 pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let n = ctx.config.pull_reports;
@@ -25,6 +27,7 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
 
     let mut seconds = Vec::new();
     let mut raw = Vec::new();
+    let mut raw_reports = Vec::new();
     for run in 1..=ctx.config.runs {
         let home = ctx.dir(&format!("pull-device-{run}"))?;
         device::enrol(&home, &admin.enrolment_code(WARDEN, &addr)?)?;
@@ -39,14 +42,21 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         // The device's own share: the engine handling the pages (the rest
         // is the server's reading and packing, the network and decoding).
         let stored: f64 = trace.pages.iter().map(|(_, t)| t.as_secs_f64()).sum();
+        // What the pull stored: every report and, with it, its case.
         let raw_home = ctx.dir(&format!("pull-raw-{run}"))?;
-        let raw_took = raw_sqlite::device_bulk_insert(&home, &raw_home)?.as_secs_f64();
+        let raw_took =
+            raw_sqlite::device_bulk_insert(&home, &raw_home, &["reports", "cases"])?.as_secs_f64();
         raw.push(raw_took);
+        // The reports alone: the baseline of the tables before 2026-12-07.
+        let raw_home = ctx.dir(&format!("pull-raw-reports-{run}"))?;
+        let reports_took =
+            raw_sqlite::device_bulk_insert(&home, &raw_home, &["reports"])?.as_secs_f64();
+        raw_reports.push(reports_took);
         progress(
             "pull",
             format!(
                 "run {run}: {took:.2} s in {} pages, {stored:.2} s of it storing them; plain SQLite \
-                 {raw_took:.2} s",
+                 {raw_took:.2} s ({reports_took:.2} s of reports alone)",
                 trace.pages.len()
             ),
         );
@@ -62,10 +72,18 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
         seconds,
     )
     .baseline(
-        "plain SQLite: the same rows into the device store, one transaction",
+        "plain SQLite: the same rows into the device store (each report and its case), one \
+         transaction",
         raw,
     )
-    .target(Target::at_most(bound, "≤ 2 s per 100,000 reports"))
+    .baseline(
+        "plain SQLite: the report rows alone (the baseline before 2026-12-07)",
+        raw_reports,
+    )
+    .target(
+        Target::at_most(bound, "≤ 0.5 s per 100,000 reports and ≤ 1.5× plain SQLite")
+            .with_max_ratio(MAX_RATIO),
+    )
     .note(format!(
         "from dialling the server to the last page committed on the device, pages of up to {} \
          reports; the warden's new phone, scoped to their cells",
