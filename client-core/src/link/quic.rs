@@ -81,11 +81,55 @@ const CLOSE_POLL: Duration = Duration::from_millis(1);
 
 /// A request sent whose answer is still to be read.
 enum Pending {
-    /// The answer comes on this stream.
-    Stream(quinn::RecvStream),
+    /// The answer is read and decoded by a task of its own, as it arrives:
+    /// a page of a pull (decoding it costs a page about 8 M instructions)
+    /// is ready when the sync has stored the page before it, instead of
+    /// being read and decoded only then.
+    Reading(Reader),
     /// Answered already (a resumed connection's first request, which waits
     /// for its handshake).
-    Answered(ServerMessage),
+    Answered(Box<ServerMessage>),
+}
+
+/// The task reading one answer; stopped when the answer is no longer
+/// wanted (a failed or cancelled sync drops it unread).
+struct Reader(tokio::task::JoinHandle<Read>);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a reading task found: the answer and its frame bytes, or why not.
+type Read = std::result::Result<(ServerMessage, u64), Unread>;
+
+/// Why an answer could not be read.
+enum Unread {
+    /// The connection was lost: the device is offline (`Session::lost`).
+    Lost(String),
+    /// The server answered wrongly.
+    Refused(ClientError),
+}
+
+/// Reads the whole answer on `recv` and decodes it.
+async fn read_and_decode(mut recv: quinn::RecvStream) -> Read {
+    let answer = recv
+        .read_to_end(DEFAULT_MAX_FRAME + HEADER_LEN)
+        .await
+        .map_err(|e| match e {
+            quinn::ReadToEndError::TooLong => Unread::Refused(ClientError::Protocol(format!(
+                "the server's answer exceeds the {DEFAULT_MAX_FRAME}-byte frame limit"
+            ))),
+            quinn::ReadToEndError::Read(quinn::ReadError::ConnectionLost(e)) => {
+                Unread::Lost(e.to_string())
+            }
+            quinn::ReadToEndError::Read(e) => Unread::Refused(ClientError::Protocol(format!(
+                "the server abandoned the request: {e}"
+            ))),
+        })?;
+    let message = decode_answer(&answer).map_err(Unread::Refused)?;
+    Ok((message, answer.len() as u64))
 }
 
 /// The handshake of a resumed connection, still under way.
@@ -470,32 +514,33 @@ impl Session {
         Ok(recv)
     }
 
-    async fn read_answer(&mut self, mut recv: quinn::RecvStream) -> Result<ServerMessage> {
-        let answer = recv
-            .read_to_end(DEFAULT_MAX_FRAME + HEADER_LEN)
-            .await
-            .map_err(|e| match e {
-                quinn::ReadToEndError::TooLong => ClientError::Protocol(format!(
-                    "the server's answer exceeds the {DEFAULT_MAX_FRAME}-byte frame limit"
-                )),
-                quinn::ReadToEndError::Read(quinn::ReadError::ConnectionLost(e)) => self.lost(e),
-                quinn::ReadToEndError::Read(e) => {
-                    ClientError::Protocol(format!("the server abandoned the request: {e}"))
-                }
-            })?;
-        self.bytes_received += answer.len() as u64;
-        decode_answer(&answer)
+    async fn read_answer(&mut self, recv: quinn::RecvStream) -> Result<ServerMessage> {
+        let read = read_and_decode(recv).await;
+        self.answer(read)
+    }
+
+    /// The answer a read found, its bytes counted; a lost connection said
+    /// as this session says it.
+    fn answer(&mut self, read: Read) -> Result<ServerMessage> {
+        match read {
+            Ok((message, bytes)) => {
+                self.bytes_received += bytes;
+                Ok(message)
+            }
+            Err(Unread::Lost(why)) => Err(self.lost(why)),
+            Err(Unread::Refused(e)) => Err(e),
+        }
     }
 
     /// Sends a request and leaves its answer for [`Session::receive`], so
     /// several can be in flight (a push while the one before is applied).
     pub async fn send(&mut self, message: &ClientMessage) -> Result<()> {
         let pending = if self.early.is_some() {
-            Pending::Answered(self.request(message).await?)
+            Pending::Answered(Box::new(self.request(message).await?))
         } else {
             let opened = tokio::time::timeout(REQUEST_TIMEOUT, self.open_request(message)).await;
             match opened {
-                Ok(recv) => Pending::Stream(recv?),
+                Ok(recv) => Pending::Reading(Reader(tokio::spawn(read_and_decode(recv?)))),
                 Err(_) => {
                     return Err(self.lost(format!(
                         "a request could not be sent within {} s",
@@ -514,10 +559,13 @@ impl Session {
             None => Err(ClientError::Protocol(
                 "an answer was awaited with no request in flight".into(),
             )),
-            Some(Pending::Answered(answer)) => Ok(answer),
-            Some(Pending::Stream(recv)) => {
-                match tokio::time::timeout(REQUEST_TIMEOUT, self.read_answer(recv)).await {
-                    Ok(result) => result,
+            Some(Pending::Answered(answer)) => Ok(*answer),
+            Some(Pending::Reading(mut reader)) => {
+                match tokio::time::timeout(REQUEST_TIMEOUT, &mut reader.0).await {
+                    Ok(Ok(read)) => self.answer(read),
+                    Ok(Err(failed)) => Err(ClientError::Protocol(format!(
+                        "reading the server's answer failed: {failed}"
+                    ))),
                     Err(_) => {
                         Err(self.lost(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))
                     }
