@@ -12,6 +12,14 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).expect("postcard encoding of protocol types is infallible")
 }
 
+/// How many bytes [`encode`] would give for `value`, counted without
+/// writing them (a page's size checked against the frame before it is
+/// encoded for the wire).
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .expect("postcard encoding of protocol types is infallible")
+}
+
 /// Decodes a value that must span the whole input: trailing bytes are an
 /// error, not something to ignore. Allocation is bounded by the input length,
 /// because every collection length is checked against the bytes remaining.
@@ -33,4 +41,27 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolErr
     postcard::take_from_bytes(bytes)
         .map(|(value, _)| value)
         .map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientMessage, Cursor, Pull};
+
+    #[test]
+    fn encoded_len_counts_what_encode_writes() {
+        let pull = ClientMessage::Pull(Pull {
+            cursor: Cursor(vec![7; 300]),
+            max_records: 1000,
+            max_bytes: 1 << 20,
+        });
+        let empty = ClientMessage::Pull(Pull {
+            cursor: Cursor::default(),
+            max_records: 0,
+            max_bytes: u32::MAX,
+        });
+        for value in [pull, empty] {
+            assert_eq!(encoded_len(&value), encode(&value).len());
+        }
+    }
 }

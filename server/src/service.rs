@@ -1108,7 +1108,7 @@ impl Service {
             let records = self.with_cases(&page, session.device_id)?;
             crate::metrics::get().store_time("pull", started.elapsed());
             let has_cases = records.len() > page.items.len();
-            let fits = !has_cases || gridwarden_protocol::codec::encode(&records).len() <= byte_cap;
+            let fits = !has_cases || gridwarden_protocol::codec::encoded_len(&records) <= byte_cap;
             if fits || page.items.len() <= 1 {
                 break (page, records);
             }
