@@ -20,6 +20,7 @@ use crate::service::{Service, ServiceError};
 use crate::tls;
 
 mod admission;
+mod ahead;
 mod audience;
 pub mod cid;
 mod notices;
@@ -329,15 +330,21 @@ async fn serve_connection(
     // Counted when the connection ends, however it ends.
     let _sync = SyncEnd(started);
     let order = order::Order::new();
+    let ahead = Arc::new(ahead::ReadAhead::default());
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
-                let (edge, session) = (edge.clone(), session.clone());
+                let (edge, session, ahead) = (edge.clone(), session.clone(), ahead.clone());
                 // Taken here, in the order the device opened its streams.
                 let ticket = order.ticket();
-                tokio::spawn(async move {
-                    serve_stream(send, recv, edge, session, version, ticket).await
-                });
+                let stream = Stream {
+                    edge,
+                    cell: session,
+                    version,
+                    ticket,
+                    ahead,
+                };
+                tokio::spawn(async move { serve_stream(send, recv, stream).await });
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "connection ended");
@@ -464,14 +471,24 @@ async fn authenticate(
     }
 }
 
-async fn serve_stream(
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
+/// What a request stream is served with, besides the stream itself.
+struct Stream {
     edge: Arc<Edge>,
     cell: SessionCell,
     version: u16,
     ticket: order::Ticket,
-) {
+    /// The connection's page read ahead (`ahead.rs`).
+    ahead: Arc<ahead::ReadAhead>,
+}
+
+async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, stream: Stream) {
+    let Stream {
+        edge,
+        cell,
+        version,
+        ticket,
+        ahead,
+    } = stream;
     // A push waits for its turn among this connection's streams and says
     // whether it was applied (`order.rs`); any other stream is done with
     // its ticket once it is read (or dropped unread).
@@ -490,6 +507,10 @@ async fn serve_stream(
     let request = read_payload(recv, max, timeout)
         .await
         .and_then(|payload| decode(version, &payload, max));
+    if !matches!(request, Ok(ClientMessage::Pull(_))) {
+        // Anything but a pull ends the pull a page was read ahead for.
+        ahead.forget();
+    }
     let reply = match request {
         Ok(message) => {
             let ops = match &message {
@@ -546,6 +567,12 @@ async fn serve_stream(
                             reply
                         }
                     },
+                    ClientMessage::Pull(pull) => {
+                        ticket.done(true);
+                        let frame = answer_pull(&edge, session, pull, version, &ahead).await;
+                        write_frame(&mut send, &frame, timeout).await;
+                        return;
+                    }
                     message => {
                         ticket.done(true);
                         let service = edge.service.clone();
@@ -697,6 +724,51 @@ fn decode(version: u16, payload: &[u8], max: usize) -> Result<ClientMessage, Err
 
 /// Writes `message` in protocol `version`'s shapes, for as long as the
 /// peer keeps reading it (`progress::Progress` with `window`).
+/// The answer to a pull: the page read ahead for it when there is one, else
+/// read now; then the page after it is read ahead (`ahead.rs`).
+async fn answer_pull(
+    edge: &Arc<Edge>,
+    session: Arc<crate::service::Session>,
+    pull: gridwarden_protocol::Pull,
+    version: u16,
+    ahead: &ahead::ReadAhead,
+) -> Vec<u8> {
+    let kept = match ahead.take(&pull, Instant::now()) {
+        Some(reading) => reading.await.ok().filter(|answer| !answer.failed),
+        None => None,
+    };
+    let answer = match kept {
+        Some(answer) => answer,
+        None => {
+            let (service, session) = (edge.service.clone(), session.clone());
+            match tokio::task::spawn_blocking(move || {
+                ahead::read(&service, &session, pull, version)
+            })
+            .await
+            {
+                Ok(answer) => answer,
+                Err(join) => {
+                    tracing::error!(error = %join, "request handler failed");
+                    let failed = ServerMessage::error(
+                        ErrorCode::Internal,
+                        "the server failed on this request",
+                    );
+                    return frame_payload(&versions::encode_server(version, &failed));
+                }
+            }
+        }
+    };
+    if let Some(next) = answer.next {
+        let service = edge.service.clone();
+        let reading = {
+            let next = next.clone();
+            tokio::task::spawn_blocking(move || ahead::read(&service, &session, next, version))
+        };
+        ahead.start(next, reading, Instant::now());
+    }
+    answer.frame
+}
+
 async fn write_response(
     send: &mut quinn::SendStream,
     message: &ServerMessage,
@@ -704,6 +776,11 @@ async fn write_response(
     window: Duration,
 ) {
     let frame = frame_payload(&versions::encode_server(version, message));
+    write_frame(send, &frame, window).await;
+}
+
+/// Writes one encoded answer, giving up on a peer that stops reading.
+async fn write_frame(send: &mut quinn::SendStream, frame: &[u8], window: Duration) {
     let mut progress = Progress::start(window, tokio::time::Instant::now());
     for piece in frame.chunks(progress::WRITE_PIECE) {
         // A peer that stops reading must not pin this task and its buffer.
