@@ -1,35 +1,38 @@
 //! Migration 0013 (`reports` rebuilt with `seq` as its rowid) on a database
 //! exactly as schema version 12 left it: nothing lost, nothing loosened.
 
-use rusqlite::{params, Connection};
+use rusqlite::types::FromSql;
+use rusqlite::{params, Connection, Row};
 
 type ReportRow = (Vec<u8>, i64, String, Option<String>, Vec<u8>, String);
 
-fn reports(conn: &Connection) -> Vec<ReportRow> {
-    conn.prepare("SELECT id, seq, reporter, grid_cell, state, left_cells FROM reports ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+/// Every row `sql` selects, each read by `row`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], row).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
 
-fn pairs(conn: &Connection, sql: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    conn.prepare(sql)
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+fn reports(conn: &Connection) -> Vec<ReportRow> {
+    let sql = "SELECT id, seq, reporter, grid_cell, state, left_cells FROM reports ORDER BY seq";
+    all(conn, sql, |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })
+}
+
+fn pairs<A: FromSql, B: FromSql>(conn: &Connection, sql: &str) -> Vec<(A, B)> {
+    all(conn, sql, |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 #[test]
@@ -68,24 +71,15 @@ fn reports_move_into_feed_order_with_their_photos_and_left_cells() {
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
     assert_eq!(gridwarden_sql::version(&conn).unwrap(), 13);
     assert_eq!(reports(&conn), before);
-    let rowids: Vec<(i64, i64)> = conn
-        .prepare("SELECT rowid, seq FROM reports ORDER BY rowid")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rowids: Vec<(i64, i64)> = pairs(&conn, "SELECT rowid, seq FROM reports ORDER BY rowid");
     assert_eq!(rowids, [(2, 2), (5, 5), (9, 9)]);
     assert_eq!(
-        pairs(&conn, "SELECT hash, report FROM report_photos"),
+        pairs::<Vec<u8>, Vec<u8>>(&conn, "SELECT hash, report FROM report_photos"),
         [(vec![7u8; 32], vec![3u8; 16])]
     );
     assert_eq!(
-        pairs(
-            &conn,
-            "SELECT report, CAST(cell AS BLOB) FROM report_left_cells"
-        ),
-        [(vec![2u8; 16], b"C0".to_vec())]
+        pairs::<Vec<u8>, String>(&conn, "SELECT report, cell FROM report_left_cells"),
+        [(vec![2u8; 16], "C0".to_owned())]
     );
     let broken: i64 = conn
         .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
