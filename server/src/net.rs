@@ -722,8 +722,6 @@ fn decode(version: u16, payload: &[u8], max: usize) -> Result<ClientMessage, Err
     })
 }
 
-/// Writes `message` in protocol `version`'s shapes, for as long as the
-/// peer keeps reading it (`progress::Progress` with `window`).
 /// The answer to a pull: the page read ahead for it when there is one, else
 /// read now; then the page after it is read ahead (`ahead.rs`).
 async fn answer_pull(
@@ -741,18 +739,11 @@ async fn answer_pull(
         Some(answer) => answer,
         None => {
             let (service, session) = (edge.service.clone(), session.clone());
-            match tokio::task::spawn_blocking(move || {
-                ahead::read(&service, &session, pull, version)
-            })
-            .await
-            {
+            let read = run_blocking(move || Ok(ahead::read(&service, &session, pull, version)));
+            match read.await {
                 Ok(answer) => answer,
-                Err(join) => {
-                    tracing::error!(error = %join, "request handler failed");
-                    let failed = ServerMessage::error(
-                        ErrorCode::Internal,
-                        "the server failed on this request",
-                    );
+                Err(failed) => {
+                    let failed = ServerMessage::Error(failed.to_wire());
                     return frame_payload(&versions::encode_server(version, &failed));
                 }
             }
@@ -769,6 +760,8 @@ async fn answer_pull(
     answer.frame
 }
 
+/// Writes `message` in protocol `version`'s shapes, for as long as the
+/// peer keeps reading it (`progress::Progress` with `window`).
 async fn write_response(
     send: &mut quinn::SendStream,
     message: &ServerMessage,
