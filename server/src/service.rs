@@ -87,6 +87,9 @@ pub struct Session {
     pub cells: Vec<String>,
     /// Where the connection came from, when it came over the network.
     pub remote: Option<std::net::SocketAddr>,
+    /// When this connection last recorded the device as seen (its `Hello`
+    /// wrote `last_seen_ms`); `None` for a session that wrote nothing.
+    pub seen_noted_ms: Option<i64>,
 }
 
 impl Session {
@@ -100,6 +103,7 @@ impl Session {
             role,
             cells: cells.iter().map(|c| c.to_string()).collect(),
             remote: None,
+            seen_noted_ms: None,
         }
     }
 
@@ -213,6 +217,15 @@ pub struct Service {
 }
 
 pub const SERVER_NODE: u64 = 0;
+
+/// How stale a device's `last_seen_ms` may be while its app keeps its
+/// connection: a sync on a kept connection writes it again only after this
+/// long. A minute-by-minute sync otherwise cost the server a durable write
+/// (and its `fsync`) for the time alone, as much as the push beside it. A
+/// new connection always writes it, so a device that reconnected during a
+/// certificate rollover counts as having learnt the next certificate at
+/// once (`admin/cert.rs`), and IT's "seen" is exact to five minutes.
+pub const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
 const SERVER_HLC_KEY: &str = "server_hlc";
 
 fn hash32(bytes: &[u8]) -> [u8; 32] {
@@ -428,6 +441,26 @@ impl Service {
 
     /// Authenticates the first message of a connection.
     pub fn hello(&self, hello: &Hello) -> ServiceResult<(Session, Welcome)> {
+        self.hello_noting(hello, None)
+    }
+
+    /// The same, writing that the device was seen unless this connection
+    /// already wrote it at `noted_ms`, less than [`SEEN_EVERY_MS`] ago.
+    fn hello_noting(
+        &self,
+        hello: &Hello,
+        noted_ms: Option<i64>,
+    ) -> ServiceResult<(Session, Welcome)> {
+        crate::store::in_one_snapshot(self.store.as_ref(), || {
+            self.hello_in_snapshot(hello, noted_ms)
+        })
+    }
+
+    fn hello_in_snapshot(
+        &self,
+        hello: &Hello,
+        noted_ms: Option<i64>,
+    ) -> ServiceResult<(Session, Welcome)> {
         self.check_version(hello.protocol_version)?;
         let not_enrolled = || {
             ServiceError::refused(
@@ -448,22 +481,31 @@ impl Service {
         }
         let user = self.active_user(&device.user)?;
         let now = self.now();
-        // One write: seen now, speaking this version with this app.
-        self.store.note_device_protocol(
-            device.id,
-            Some(now),
-            hello.protocol_version,
-            Some(&hello.client),
-        )?;
+        // Read before the write below, which ends the snapshot.
+        let welcome = self.welcome(&user, now, hello.protocol_version)?;
+        let noted_ms = match noted_ms {
+            Some(at) if (0..SEEN_EVERY_MS).contains(&(now - at)) => at,
+            _ => {
+                // One write: seen now, speaking this version with this app.
+                self.store.note_device_protocol(
+                    device.id,
+                    Some(now),
+                    hello.protocol_version,
+                    Some(&hello.client),
+                )?;
+                now
+            }
+        };
         let session = Session {
             device_id: device.id,
             user: user.name.clone(),
             role: user.role,
             cells: user.cells.clone(),
             remote: None,
+            seen_noted_ms: Some(noted_ms),
         };
         self.pushed.hello(session.device_id);
-        Ok((session, self.welcome(&user, now, hello.protocol_version)?))
+        Ok((session, welcome))
     }
 
     /// A Hello on a connection already authenticated by `session`: the next
@@ -482,7 +524,9 @@ impl Service {
                 "a connection speaks for one device in one protocol version; open a new connection",
             ));
         }
-        let (mut renewed, welcome) = self.hello(hello)?;
+        // Same device, same version, same app: only the time seen can have
+        // changed, and it is kept to within SEEN_EVERY_MS.
+        let (mut renewed, welcome) = self.hello_noting(hello, session.seen_noted_ms)?;
         renewed.remote = session.remote;
         Ok((renewed, welcome))
     }
@@ -644,6 +688,7 @@ impl Service {
             role: user.role,
             cells: user.cells.clone(),
             remote,
+            seen_noted_ms: None,
         };
         Ok((
             session,
@@ -697,7 +742,11 @@ impl Service {
     pub fn handle(&self, session: &Session, message: ClientMessage) -> ServerMessage {
         let what = request_name(&message);
         crate::metrics::get().request(what);
-        let result = self.handle_inner(session, message);
+        // The checks and lookups before the request's write (or all of a
+        // pull) read one snapshot (`Transact::in_one_snapshot`).
+        let result = crate::store::in_one_snapshot(self.store.as_ref(), || {
+            self.handle_inner(session, message)
+        });
         result.unwrap_or_else(|e| {
             if let ServiceError::Refused { code, message } = &e {
                 self.audit_refusal(refusals::Refused {
@@ -1563,6 +1612,67 @@ mod tests {
                 }),
             },
         }
+    }
+
+    #[test]
+    fn a_kept_connection_writes_the_time_seen_once_every_five_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = gridwarden_protocol::clock::ManualClock::new(1_767_225_600_000);
+        let data = DataDir::open_with_clock(dir.path(), Limits::default(), clock.clone()).unwrap();
+        admin::add_user(&data, "ann", Role::Warden, vec![]).unwrap();
+        let secret = data.service.new_enrolment_secret("ann").unwrap();
+        let enroll = Enroll {
+            protocol_version: gridwarden_protocol::PROTOCOL_VERSION,
+            secret,
+            device_label: "t".into(),
+        };
+        let (_, enrolled) = data.service.enroll(&enroll).unwrap();
+        let hello = Hello {
+            protocol_version: gridwarden_protocol::PROTOCOL_VERSION,
+            device_id: enrolled.device_id,
+            token: enrolled.token,
+            client: "test 1".into(),
+        };
+        let seen = || {
+            let device = data.store().device(enrolled.device_id).unwrap().unwrap();
+            device.last_seen_ms
+        };
+        let start = data.service.now();
+        let (session, _) = data.service.hello(&hello).unwrap();
+        assert_eq!(seen(), Some(start), "a new connection writes it");
+        assert_eq!(session.seen_noted_ms, Some(start));
+
+        // A minute later, on the same connection: answered, not written.
+        clock.advance(60_000);
+        let version = hello.protocol_version;
+        let (session, welcome) = data.service.hello_again(&session, &hello, version).unwrap();
+        assert_eq!(welcome.server_time_ms, (start + 60_000) as u64);
+        assert_eq!(seen(), Some(start));
+        assert_eq!(session.seen_noted_ms, Some(start), "still the first write");
+
+        // Five minutes after the write: written again.
+        clock.advance((SEEN_EVERY_MS - 60_000) as u64);
+        let (session, _) = data.service.hello_again(&session, &hello, version).unwrap();
+        assert_eq!(seen(), Some(start + SEEN_EVERY_MS));
+        assert_eq!(session.seen_noted_ms, Some(start + SEEN_EVERY_MS));
+
+        // A wall clock set back does not hold the write off.
+        clock.jump(-3_600_000);
+        data.service.hello_again(&session, &hello, version).unwrap();
+        assert_eq!(seen(), Some(start + SEEN_EVERY_MS - 3_600_000));
+
+        // A new connection writes at once, whenever the last write was.
+        clock.jump(3_600_000);
+        clock.advance(1_000);
+        data.service.hello(&hello).unwrap();
+        assert_eq!(seen(), Some(start + SEEN_EVERY_MS + 1_000));
+
+        // The session is read again all the same: a revoked device is
+        // refused on its kept connection within the five minutes.
+        let (session, _) = data.service.hello(&hello).unwrap();
+        admin::revoke_device(&data, &enrolled.device_id.to_string()).unwrap();
+        let refused = data.service.hello_again(&session, &hello, version);
+        assert!(refused.is_err(), "{refused:?}");
     }
 
     #[test]

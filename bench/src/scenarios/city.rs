@@ -163,6 +163,7 @@ fn city_view_bytes(admin: &Admin) -> anyhow::Result<u64> {
         role: Role::Supervisor,
         cells: vec![],
         remote: None,
+        seen_noted_ms: None,
     };
     let service = &admin.data().service;
     let mut fetch = FetchCells {

@@ -77,6 +77,7 @@ pub fn import_unsent(data: &DataDir, file: &Path, user: &str) -> anyhow::Result<
         role: stored.role,
         cells: stored.cells.clone(),
         remote: None,
+        seen_noted_ms: None,
     };
     let mut imported = Imported {
         user: stored.name,

@@ -359,6 +359,7 @@ impl Console {
                 cells: user.cells.clone(),
                 // The console's own audit lines name the address.
                 remote: None,
+                seen_noted_ms: None,
             },
             csrf: stored.csrf,
             token_hash: stored.token_hash,
@@ -395,6 +396,7 @@ impl Console {
                 cells: user.cells.clone(),
                 // The console's own audit lines name the address.
                 remote: None,
+                seen_noted_ms: None,
             },
             csrf: stored.csrf,
             token_hash: hash,

@@ -42,6 +42,7 @@ impl Service {
             cells: Vec::new(),
             // The client's address is in the HTTP log, not the op.
             remote: None,
+            seen_noted_ms: None,
         };
         // The server's clock, on the hotline's node: later than everything
         // the server stamped, and unique to this client.

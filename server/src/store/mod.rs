@@ -141,6 +141,31 @@ pub trait Transact {
         &self,
         work: &mut dyn FnMut(&mut dyn StoreTx) -> StoreResult<()>,
     ) -> StoreResult<()>;
+
+    /// Runs `reads` with the reads this thread makes of the store sharing
+    /// one snapshot, until `reads` ends or this thread writes (a write ends
+    /// it, so a read after it sees the write). For a request's checks and
+    /// lookups before its write: one read transaction instead of one each.
+    /// A backend without the notion runs `reads` as it is.
+    fn in_one_snapshot(&self, reads: &mut dyn FnMut()) {
+        reads()
+    }
+}
+
+/// Runs `reads` on `store` in one snapshot ([`Transact::in_one_snapshot`])
+/// and returns what it returned.
+pub fn in_one_snapshot<S, T>(store: &S, reads: impl FnOnce() -> T) -> T
+where
+    S: Transact + ?Sized,
+{
+    let mut reads = Some(reads);
+    let mut result = None;
+    store.in_one_snapshot(&mut || result = reads.take().map(|reads| reads()));
+    match result {
+        Some(result) => result,
+        // A backend that did not run them: run them as they are.
+        None => reads.take().expect("not run")(),
+    }
 }
 
 /// Runs `work` as one unit of work on `store` and returns its result once

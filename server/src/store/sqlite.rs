@@ -26,6 +26,7 @@ mod group;
 mod open311;
 mod patrols;
 mod security;
+mod snapshot;
 mod upgrade;
 
 /// Schema migrations, run by the shared runner (`gridwarden-sql`, ADR 0021):
@@ -88,8 +89,20 @@ fn in_snapshot<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.prepare_cached("BEGIN")?.execute([])?;
+    begin_read(conn)?;
     let result = f(conn);
+    end_read(conn);
+    result
+}
+
+fn begin_read(conn: &Connection) -> StoreResult<()> {
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    Ok(())
+}
+
+/// Ends a read transaction; a connection it could not end stays inside it,
+/// and the pool does not take it back.
+fn end_read(conn: &Connection) {
     if let Err(e) = conn
         .prepare_cached("COMMIT")
         .and_then(|mut end| end.execute([]))
@@ -97,7 +110,6 @@ fn in_snapshot<T>(
         tracing::warn!(error = %e, "a read transaction did not end; rolled back");
         let _ = conn.execute_batch("ROLLBACK");
     }
-    result
 }
 
 /// Refuses a database from a newer release before anything is written to
@@ -152,25 +164,58 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.readers.lock().expect("reader pool lock").pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path)?,
-        };
+        // Inside this thread's snapshot (`snapshot.rs`), on its reader.
+        let mut f = Some(f);
+        if let Some(result) = snapshot::with_held(self, |conn| f.take().expect("run once")(conn)) {
+            return result;
+        }
+        let f = f.expect("not run");
+        let conn = self.reader()?;
         let result = in_snapshot(&conn, f);
-        // A connection left inside a transaction (its end failed) is not
-        // given to the next reader.
+        self.give_back(conn);
+        result
+    }
+
+    fn reader(&self) -> StoreResult<Connection> {
+        let conn = self.readers.lock().expect("reader pool lock").pop();
+        match conn {
+            Some(c) => Ok(c),
+            None => open_connection(&self.path),
+        }
+    }
+
+    /// A connection left inside a transaction (its end failed) is not given
+    /// to the next reader.
+    fn give_back(&self, conn: Connection) {
         let mut pool = self.readers.lock().expect("reader pool lock");
         if pool.len() < READER_POOL && conn.is_autocommit() {
             pool.push(conn);
         }
-        result
+    }
+
+    /// Ends this thread's snapshot of this store, if it holds one.
+    fn end_snapshot(&self) {
+        if let Some(conn) = snapshot::take(self) {
+            end_read(&conn);
+            self.give_back(conn);
+        }
     }
 
     /// Runs `f` in a write transaction, shared with writes arriving at the
-    /// same moment (`group.rs`); returns once its changes are durable.
+    /// same moment (`group.rs`); returns once its changes are durable. A
+    /// snapshot this thread holds ends first: what it reads next sees this.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.end_snapshot();
         self.writer.write(f)
+    }
+}
+
+/// Ends the thread's snapshot however the reads in it end.
+struct EndSnapshot<'a>(&'a SqliteStore);
+
+impl Drop for EndSnapshot<'_> {
+    fn drop(&mut self) {
+        self.0.end_snapshot();
     }
 }
 
@@ -193,18 +238,16 @@ fn role_from(s: String) -> StoreResult<Role> {
 }
 
 fn load_user(conn: &Connection, name: &str) -> StoreResult<Option<User>> {
+    // Every request reads its user: from the statement cache, not parsed.
     let row = conn
-        .query_row(
-            "SELECT name, role, disabled_ms FROM users WHERE name = ?1",
-            [name],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            },
-        )
+        .prepare_cached("SELECT name, role, disabled_ms FROM users WHERE name = ?1")?
+        .query_row([name], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })
         .optional()?;
     let Some((name, role, disabled)) = row else {
         return Ok(None);
@@ -567,6 +610,28 @@ impl Transact for SqliteStore {
     ) -> StoreResult<()> {
         // Run once: SQLite's one writer never fails to serialise.
         self.write(|conn| work(&mut SqliteTx { conn }))
+    }
+
+    fn in_one_snapshot(&self, reads: &mut dyn FnMut()) {
+        if snapshot::holding() {
+            return reads();
+        }
+        let reader = self.reader().and_then(|conn| {
+            begin_read(&conn)?;
+            Ok(conn)
+        });
+        match reader {
+            Ok(conn) => {
+                snapshot::hold(self, conn);
+                let _end = EndSnapshot(self);
+                reads();
+            }
+            // Each read then goes its own way and says what is wrong.
+            Err(e) => {
+                tracing::debug!(error = %e, "no shared snapshot for these reads");
+                reads();
+            }
+        }
     }
 }
 
@@ -1026,11 +1091,11 @@ impl GridStore for SqliteStore {
 
     fn grid_version(&self) -> StoreResult<u64> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM grid_layers",
-                [],
-                |r| r.get::<_, i64>(0),
-            )? as u64)
+            // Read by every hello and push: from the statement cache.
+            Ok(
+                c.prepare_cached("SELECT COALESCE(MAX(version), 0) FROM grid_layers")?
+                    .query_row([], |r| r.get::<_, i64>(0))? as u64,
+            )
         })
     }
 
@@ -1053,11 +1118,11 @@ impl GridStore for SqliteStore {
 
     fn categories_version(&self) -> StoreResult<u64> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM category_tables",
-                [],
-                |r| r.get::<_, i64>(0),
-            )? as u64)
+            // Read by every hello and push: from the statement cache.
+            Ok(
+                c.prepare_cached("SELECT COALESCE(MAX(version), 0) FROM category_tables")?
+                    .query_row([], |r| r.get::<_, i64>(0))? as u64,
+            )
         })
     }
 }
