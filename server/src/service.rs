@@ -222,9 +222,9 @@ pub const SERVER_NODE: u64 = 0;
 /// connection: a sync on a kept connection writes it again only after this
 /// long. A minute-by-minute sync otherwise cost the server a durable write
 /// (and its `fsync`) for the time alone, as much as the push beside it. A
-/// new connection always writes it, so a device that reconnected during a
-/// certificate rollover counts as having learnt the next certificate at
-/// once (`admin/cert.rs`), and IT's "seen" is exact to five minutes.
+/// new connection always writes it, so IT's "seen" is exact to five minutes.
+/// (`cert status` reads it too, and so counts a kept connection opened before
+/// a rollover's announcement as ready: ADR 0040 says why that is not new.)
 pub const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
 const SERVER_HLC_KEY: &str = "server_hlc";
 
@@ -524,8 +524,8 @@ impl Service {
                 "a connection speaks for one device in one protocol version; open a new connection",
             ));
         }
-        // Same device, same version, same app: only the time seen can have
-        // changed, and it is kept to within SEEN_EVERY_MS.
+        // Same device, same version: the time seen, and the app's name if it
+        // changed, are written at most every SEEN_EVERY_MS on this connection.
         let (mut renewed, welcome) = self.hello_noting(hello, session.seen_noted_ms)?;
         renewed.remote = session.remote;
         Ok((renewed, welcome))
