@@ -49,6 +49,7 @@ const CLOSE_NO_HELLO: u32 = 1;
 const CLOSE_REFUSED: u32 = 2;
 const CLOSE_REVOKED: u32 = 3;
 const CLOSE_BUSY: u32 = 4;
+const CLOSE_RECONNECT: u32 = 5;
 
 /// What the edge lets connections hold and how fast devices may go
 /// (the `[connections]` and `[rate]` sections of the config file).
@@ -85,6 +86,8 @@ pub struct RunningServer {
     accept_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
     notice_task: JoinHandle<()>,
+    /// The next certificate the server announces in its handshakes now.
+    announced: std::sync::Mutex<Option<[u8; 32]>>,
 }
 
 impl RunningServer {
@@ -149,6 +152,7 @@ impl RunningServer {
             accept_task,
             watch_task,
             notice_task,
+            announced: std::sync::Mutex::new(identity.next_fingerprint()),
         })
     }
 
@@ -162,7 +166,29 @@ impl RunningServer {
             Duration::from_secs(self.edge.connections.idle_timeout_s),
         )?;
         self.endpoint.set_server_config(Some(config));
-        crate::admin::cert::note_announcement(&self.edge.service, identity.next_fingerprint())?;
+        let next = identity.next_fingerprint();
+        crate::admin::cert::note_announcement(&self.edge.service, next)?;
+        let mut announced = self.announced.lock().expect("announcement lock");
+        if next.is_some() && *announced != next {
+            // A device learns the next certificate only in a handshake (ADR
+            // 0011), and `cert status` counts it ready once it was seen after
+            // the announcement. A connection kept open through the rollover
+            // would be seen without its device having learnt anything, and
+            // after `cert activate` that device could not connect again. So
+            // every device connects again now, and learns it.
+            let open = self.edge.registry.snapshot();
+            tracing::info!(
+                devices = open.len(),
+                "a next certificate is announced: open connections closed so their devices learn it"
+            );
+            for conn in open.iter().flat_map(|(_, conns)| conns) {
+                conn.close(
+                    CLOSE_RECONNECT.into(),
+                    b"the server announces its next certificate; connect again",
+                );
+            }
+        }
+        *announced = next;
         Ok(())
     }
 

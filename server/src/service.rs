@@ -223,8 +223,9 @@ pub const SERVER_NODE: u64 = 0;
 /// long. A minute-by-minute sync otherwise cost the server a durable write
 /// (and its `fsync`) for the time alone, as much as the push beside it. A
 /// new connection always writes it, so IT's "seen" is exact to five minutes.
-/// (`cert status` reads it too, and so counts a kept connection opened before
-/// a rollover's announcement as ready: ADR 0040 says why that is not new.)
+/// (`cert status` reads it too: the reload that announces a next certificate
+/// closes kept connections, so it is written by a handshake that announced
+/// it; ADR 0040.)
 pub const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
 const SERVER_HLC_KEY: &str = "server_hlc";
 

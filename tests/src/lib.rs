@@ -203,6 +203,18 @@ impl TestServer {
             .map_or(0, RunningServer::connections_opened)
     }
 
+    /// Reads the certificates again, as `serve` does on SIGHUP.
+    pub fn reload_certificates(&self) {
+        let identity =
+            gridwarden_server::tls::load_existing(&self.data_dir, self.service.now()).unwrap();
+        let _in = self.runtime.as_ref().expect("running").enter();
+        self.running
+            .as_ref()
+            .expect("running")
+            .reload_identity(&identity)
+            .unwrap();
+    }
+
     /// Starts again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();

@@ -49,6 +49,13 @@ pub trait Exchange {
         (0, 0)
     }
 
+    /// What the server proved in this link's handshake, once known: a
+    /// resumed connection whose resumption the server refused learns it
+    /// only with its first answer (a full handshake then ran).
+    fn handshake_presented(&self) -> Option<crate::tls::Presented> {
+        None
+    }
+
     /// Ends the connection once the work on it is done (QUIC closes it
     /// politely, so the server frees it at once).
     fn close(self) -> impl Future<Output = ()> + Send

@@ -661,6 +661,10 @@ impl Exchange for Session {
         Session::receive(self).await
     }
 
+    fn handshake_presented(&self) -> Option<Presented> {
+        Some(self.presented)
+    }
+
     fn bytes(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)
     }

@@ -8,7 +8,7 @@ use crate::link::quic::{self, Session};
 use crate::link::Connect;
 use crate::local::Device;
 use crate::store::meta;
-use crate::tls::Pins;
+use crate::tls::{Pins, Presented};
 
 /// Opens QUIC connections to the server this device is enrolled with.
 #[derive(Clone, Copy)]
@@ -43,17 +43,29 @@ impl Enrolled<'_> {
             (enrolment.server_addr, pins)
         };
         let session = open(server, pins, self.timeout).await?;
-        let presented = session.presented();
-        let mut store = self.device.lock_store();
-        let tx = store.transaction()?;
-        if meta::remember_presented(&tx, pins, presented)? {
-            tx.commit()?;
-            tracing::info!(
-                promoted = presented.certificate != pins.current,
-                announced_next = presented.announced_next.is_some(),
-                "the server's certificate pins changed"
-            );
-        }
+        remember(self.device, session.presented())?;
         Ok(session)
     }
+}
+
+/// Stores what a server proved in a completed handshake (`presented`, from
+/// a verifier that accepts only the stored pins): a promoted pin, or a newly
+/// announced next certificate. Run when a connection opens, and again after
+/// a sync: a connection that tried to resume a session learns what a refused
+/// resumption's full handshake presented only with its first answer, and a
+/// device that resumed every time would otherwise never learn a rotation.
+pub(crate) fn remember(device: &Device, presented: Presented) -> Result<()> {
+    let mut store = device.lock_store();
+    let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+    let pins = meta::pins(store.conn(), &enrolment)?;
+    let tx = store.transaction()?;
+    if meta::remember_presented(&tx, pins, presented)? {
+        tx.commit()?;
+        tracing::info!(
+            promoted = presented.certificate != pins.current,
+            announced_next = presented.announced_next.is_some(),
+            "the server's certificate pins changed"
+        );
+    }
+    Ok(())
 }

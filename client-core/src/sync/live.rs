@@ -173,6 +173,10 @@ impl Exchange for KeptLink<'_> {
         self.forget_if_lost(answer)
     }
 
+    fn handshake_presented(&self) -> Option<crate::tls::Presented> {
+        self.slot.as_ref().map(Session::presented)
+    }
+
     fn bytes(&self) -> (u64, u64) {
         let (sent, received) = self.slot.as_ref().map(Exchange::bytes).unwrap_or(self.base);
         (

@@ -241,8 +241,20 @@ pub(crate) async fn sync_once<C: Connect>(
     let (engine, hello) = start(device)?;
     let mut link = cancellable(connect.connect(), controls).await?;
     let result = drive(device, &mut link, engine, hello, controls).await;
+    remember_presented(device, &link);
     link.close().await;
     result
+}
+
+/// Stores what the link's handshake presented, now that its first answer
+/// came (`connect::remember`). A failure to store it leaves the pins as they
+/// were, and the sync's own outcome stands.
+fn remember_presented<E: Exchange>(device: &Device, link: &E) {
+    if let Some(presented) = link.handshake_presented() {
+        if let Err(e) = connect::remember(device, presented) {
+            tracing::warn!(error = %e, "the server's certificate pins were not stored");
+        }
+    }
 }
 
 /// One sync over a link already open (see [`Exchange`]).
@@ -252,7 +264,9 @@ pub(crate) async fn sync_over<E: Exchange>(
     controls: Controls<'_>,
 ) -> Result<SyncSummary> {
     let (engine, hello) = start(device)?;
-    drive(device, link, engine, hello, controls).await
+    let result = drive(device, link, engine, hello, controls).await;
+    remember_presented(device, link);
+    result
 }
 
 /// Syncs, retrying with backoff while the server cannot be reached, until

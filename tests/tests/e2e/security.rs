@@ -385,6 +385,54 @@ fn an_enrolled_device_refuses_the_server_once_its_certificate_changed() {
 }
 
 #[test]
+fn a_phone_that_keeps_its_connection_through_a_rollover_learns_the_next_certificate() {
+    use gridwarden_client_core::{Client, LinkTiming};
+    use gridwarden_server::admin::cert;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start(&tmp.path().join("server"));
+    let [(cell, here), _] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&cell]);
+    let home = tmp.path().join("ann");
+    drop(server.enrol(&home, "ann"));
+    // Ann's app is open: its connection is kept between syncs.
+    let ann = Client::open(&home)
+        .unwrap()
+        .with_kept_connection(LinkTiming::default());
+    ann.sync().unwrap();
+    let opened = server.connections_opened();
+
+    // IT starts the rotation and reloads the server (SIGHUP, the runbook's
+    // way: no restart). Ann's kept connection started before the
+    // announcement, so it never carried the next certificate: the server
+    // closes it, and Ann's next sync connects again and learns it.
+    let next = cert::rotate(&server.admin()).unwrap();
+    server.reload_certificates();
+    ann.record_report(report_at("0101", here, "during the window"))
+        .unwrap();
+    assert_eq!(ann.sync().unwrap().pushed, 1);
+    assert_eq!(server.connections_opened(), opened + 1, "a new handshake");
+    let status = cert::status(&server.admin()).unwrap();
+    assert_eq!(status.devices_ready, 1);
+    assert!(status.devices_not_ready.is_empty());
+
+    // A reload that announces nothing new leaves kept connections alone.
+    server.reload_certificates();
+    ann.sync().unwrap();
+    assert_eq!(server.connections_opened(), opened + 1);
+
+    // The switch; Ann's phone is restarted later: a new connection, to the
+    // next certificate, which it learnt.
+    assert_eq!(cert::activate(&server.admin()).unwrap(), next);
+    server.restart();
+    drop(ann);
+    let ann = Client::open(&home).unwrap();
+    ann.record_report(report_at("0101", here, "after the switch"))
+        .unwrap();
+    assert_eq!(ann.sync().unwrap().pushed, 1);
+    assert_eq!(ann.status().unwrap().fingerprint.unwrap(), next, "promoted");
+}
+
+#[test]
 fn a_certificate_rotation_carries_the_devices_that_connected_during_the_rollover() {
     use gridwarden_server::admin::cert;
     let tmp = tempfile::tempdir().unwrap();
