@@ -43,7 +43,7 @@ impl Pins {
         }
     }
 
-    fn trusts(&self, fingerprint: [u8; 32]) -> bool {
+    pub(crate) fn trusts(&self, fingerprint: [u8; 32]) -> bool {
         fingerprint == self.current || self.next == Some(fingerprint)
     }
 }

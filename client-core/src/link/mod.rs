@@ -49,9 +49,10 @@ pub trait Exchange {
         (0, 0)
     }
 
-    /// What the server proved in this link's handshake, once known: a
-    /// resumed connection whose resumption the server refused learns it
-    /// only with its first answer (a full handshake then ran).
+    /// What the server proved in this link's handshake when that became
+    /// known after the link opened, once: a resumed connection whose
+    /// resumption the server refused learns it only with its first answer
+    /// (a full handshake then ran). `None`: nothing new since it opened.
     fn handshake_presented(&self) -> Option<crate::tls::Presented> {
         None
     }

@@ -61,6 +61,10 @@ pub struct Session {
     conn: quinn::Connection,
     server: String,
     presented: Presented,
+    /// Whether `presented` changed since it was last handed out (a refused
+    /// resumption's full handshake showed it with the first answer): handed
+    /// out once, so a link kept for hours never writes back a stale sight.
+    presented_changed: std::sync::atomic::AtomicBool,
     /// A resumed connection's handshake, not yet complete: the first
     /// request goes out in 0-RTT (ADR 0029).
     early: Option<Early>,
@@ -185,6 +189,7 @@ pub async fn connect_timed(
         conn,
         server: server.to_owned(),
         presented,
+        presented_changed: Default::default(),
         early,
         early_data_accepted: false,
         in_flight: VecDeque::new(),
@@ -208,6 +213,7 @@ pub async fn connect_with_key(
         conn,
         server: server.to_owned(),
         presented,
+        presented_changed: Default::default(),
         early,
         early_data_accepted: false,
         in_flight: VecDeque::new(),
@@ -355,8 +361,11 @@ async fn open(
         }
     };
     tracing::debug!(%server, "connected");
-    let presented = verifier.presented().ok_or_else(|| {
-        ClientError::Protocol("the handshake completed without a certificate".into())
+    // This connection's own chain, not the verifier's last sight: the
+    // verifier is shared, and a handshake that failed after it looked (a
+    // forged chain without the key) leaves what it saw behind.
+    let presented = presented_by(&conn, &pins).ok_or_else(|| {
+        ClientError::Protocol("the handshake completed without a pinned certificate".into())
     })?;
     if let Some(sessions) = &sessions {
         sessions.remember(presented);
@@ -485,8 +494,14 @@ impl Session {
                 if let Some(why) = self.conn.close_reason() {
                     return Err(unreachable(&self.server, why));
                 }
-                if let Some(presented) = verifier.presented() {
-                    self.presented = presented;
+                // What this connection's completed handshake proved (a
+                // resumption the server refused, or one it took without the
+                // early data: then the resumed session's chain).
+                if let Some(presented) = presented_by(&self.conn, &pins) {
+                    if presented != self.presented {
+                        self.presented = presented;
+                        *self.presented_changed.get_mut() = true;
+                    }
                     sessions.remember(presented);
                 }
                 self.request_now(message).await
@@ -662,7 +677,10 @@ impl Exchange for Session {
     }
 
     fn handshake_presented(&self) -> Option<Presented> {
-        Some(self.presented)
+        let changed = self
+            .presented_changed
+            .swap(false, std::sync::atomic::Ordering::Relaxed);
+        changed.then_some(self.presented)
     }
 
     fn bytes(&self) -> (u64, u64) {
@@ -688,6 +706,27 @@ impl Connect for QuicConnect {
     async fn connect(&self) -> Result<Session> {
         connect_pinned(&self.server, self.pins, self.timeout).await
     }
+}
+
+/// What `conn`'s completed handshake proved, from its own certificate chain
+/// (for a resumed session, the chain of the handshake that made it): the
+/// certificate, if one of `pins`, and the next one the server announced as
+/// its chain's second entry (ADR 0011). The handshake's signature covers the
+/// whole chain, so nothing in it is taken from a handshake that failed.
+fn presented_by(conn: &quinn::Connection, pins: &Pins) -> Option<Presented> {
+    let chain = conn
+        .peer_identity()?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    let certificate = tls::fingerprint(chain.first()?.as_ref());
+    let announced_next = chain
+        .get(1)
+        .map(|c| tls::fingerprint(c.as_ref()))
+        .filter(|next| *next != certificate);
+    pins.trusts(certificate).then_some(Presented {
+        certificate,
+        announced_next,
+    })
 }
 
 #[cfg(test)]

@@ -174,7 +174,7 @@ impl Exchange for KeptLink<'_> {
     }
 
     fn handshake_presented(&self) -> Option<crate::tls::Presented> {
-        self.slot.as_ref().map(Session::presented)
+        self.slot.as_ref().and_then(Exchange::handshake_presented)
     }
 
     fn bytes(&self) -> (u64, u64) {
