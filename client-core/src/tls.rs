@@ -57,6 +57,19 @@ pub struct Presented {
     pub announced_next: Option<[u8; 32]>,
 }
 
+impl Presented {
+    /// What a chain shows: its first certificate, and the next one the
+    /// server announces as its second entry (ADR 0011), if another.
+    pub(crate) fn of_chain(end_entity: &[u8], second: Option<&[u8]>) -> Self {
+        let certificate = fingerprint(end_entity);
+        let announced_next = second.map(fingerprint).filter(|next| *next != certificate);
+        Self {
+            certificate,
+            announced_next,
+        }
+    }
+}
+
 /// Accepts only pinned certificates, by fingerprint, and remembers what it
 /// was shown so a refusal can be reported as a mismatch rather than a vague
 /// handshake failure, and an announced rotation can be stored.
@@ -106,15 +119,9 @@ impl ServerCertVerifier for PinnedCertVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Name and validity period are deliberately ignored: the pin is the
         // whole trust decision, and a field device's clock may be wrong.
-        let actual = fingerprint(end_entity.as_ref());
-        let announced_next = intermediates
-            .first()
-            .map(|c| fingerprint(c.as_ref()))
-            .filter(|next| *next != actual);
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Presented {
-            certificate: actual,
-            announced_next,
-        });
+        let seen = Presented::of_chain(end_entity, intermediates.first().map(|c| c.as_ref()));
+        let actual = seen.certificate;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
         if self.pins.trusts(actual) {
             Ok(ServerCertVerified::assertion())
         } else {

@@ -718,15 +718,8 @@ fn presented_by(conn: &quinn::Connection, pins: &Pins) -> Option<Presented> {
         .peer_identity()?
         .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
         .ok()?;
-    let certificate = tls::fingerprint(chain.first()?.as_ref());
-    let announced_next = chain
-        .get(1)
-        .map(|c| tls::fingerprint(c.as_ref()))
-        .filter(|next| *next != certificate);
-    pins.trusts(certificate).then_some(Presented {
-        certificate,
-        announced_next,
-    })
+    let presented = Presented::of_chain(chain.first()?, chain.get(1).map(|c| c.as_ref()));
+    pins.trusts(presented.certificate).then_some(presented)
 }
 
 #[cfg(test)]

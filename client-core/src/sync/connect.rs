@@ -48,8 +48,8 @@ impl Enrolled<'_> {
     }
 }
 
-/// Stores what a server proved in a completed handshake (`presented`, from
-/// a verifier that accepts only the stored pins): a promoted pin, or a newly
+/// Stores what a server proved in a completed handshake (`presented`, a
+/// chain whose first certificate is pinned): a promoted pin, or a newly
 /// announced next certificate. Run when a connection opens, and again after
 /// a sync: a connection that tried to resume a session learns what a refused
 /// resumption's full handshake presented only with its first answer, and a
