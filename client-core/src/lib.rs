@@ -90,7 +90,7 @@ pub use photo::{PhotoStorage, PhotoView};
 pub use store::overwrites::Overwrite;
 pub use store::rejections::Rejection;
 pub use sync::live::LiveEvent;
-pub use sync::{CancelToken, Controls, RetryPolicy, SyncProgress, SyncSummary};
+pub use sync::{CancelToken, Controls, RetryPolicy, SyncProgress, SyncSummary, RENEW_EVERY_MS};
 pub use view::{ReportStatus, ReportView};
 
 pub use gridwarden_protocol::{case, category};

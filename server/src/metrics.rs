@@ -145,7 +145,7 @@ impl Metrics {
         );
         r.register(
             "syncs",
-            "Syncs: authenticated connections ended, and later hellos on kept ones",
+            "Syncs that reached their end: the last page of a pull served",
             m.syncs.clone(),
         );
         r.register(

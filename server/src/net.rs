@@ -319,7 +319,6 @@ impl Drop for SyncEnd {
     fn drop(&mut self) {
         let metrics = metrics::get();
         metrics.connections_open.dec();
-        metrics.syncs.inc();
         metrics.sync_seconds.observe(self.0.elapsed().as_secs_f64());
     }
 }
@@ -558,15 +557,18 @@ async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, 
                         ticket.turn().await;
                         ticket.start_afresh();
                         let service = edge.service.clone();
-                        let outcome =
-                            run_blocking(move || service.hello_again(&session, &hello, version))
-                                .await;
+                        let outcome = run_blocking(move || {
+                            // Read before the user is: see `SessionCell`.
+                            let epoch = service.store().auth_epoch()?;
+                            let (renewed, welcome) =
+                                service.hello_again(&session, &hello, version)?;
+                            Ok((renewed, welcome, epoch))
+                        })
+                        .await;
                         ticket.done(true);
                         match outcome {
-                            Ok((renewed, welcome)) => {
-                                // Another sync, on a connection kept open.
-                                metrics::get().syncs.inc();
-                                edge.registry.rescope(&cell, renewed);
+                            Ok((renewed, welcome, epoch)) => {
+                                edge.registry.rescope(&cell, renewed, epoch);
                                 ServerMessage::Welcome(welcome)
                             }
                             Err(e) => ServerMessage::Error(e.to_wire()),
@@ -618,8 +620,10 @@ async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, 
 }
 
 /// Cuts off the open connections of devices that IT revoked (or whose user
-/// it disabled), by this process or by an admin command in another one: the
-/// store's auth epoch says when to look.
+/// it disabled), and rescopes the others whose user's cells changed, by this
+/// process or by an admin command in another one: the store's auth epoch
+/// says when to look. A kept connection says `Hello` only every few minutes
+/// (ADR 0041); its notices follow the user's cells from here.
 async fn watch_revocations(edge: Arc<Edge>) {
     let every = Duration::from_millis(edge.connections.revocation_check_ms);
     let mut seen_epoch = None;
@@ -637,13 +641,38 @@ async fn watch_revocations(edge: Arc<Edge>) {
         if seen_epoch == Some(epoch) {
             continue;
         }
-        seen_epoch = Some(epoch);
-        for (device, conns) in edge.registry.snapshot() {
-            let service = edge.service.clone();
-            let verdict = run_blocking(move || Ok(service.device_may_connect(device))).await;
-            if let Ok(Err(refusal)) = verdict {
-                cut_off(device, &conns, &refusal.to_wire().message);
+        let open = edge.registry.live();
+        let sessions: Vec<_> = open.iter().map(|live| live.session.current()).collect();
+        let service = edge.service.clone();
+        let verdicts = run_blocking(move || {
+            Ok(sessions
+                .iter()
+                .map(|session| service.session_now(session))
+                .collect::<Vec<_>>())
+        })
+        .await;
+        let Ok(verdicts) = verdicts else { continue };
+        // Looked at again at the next tick if any session could not be read.
+        let mut all_read = true;
+        for (live, verdict) in open.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(None) => {}
+                Ok(Some(renewed)) => {
+                    tracing::info!(device = %renewed.device_id, user = %renewed.user, "an open connection rescoped");
+                    edge.registry.rescope(&live.session, renewed, epoch);
+                }
+                Err(refusal @ ServiceError::Refused { .. }) => {
+                    let device = live.session.current().device_id;
+                    cut_off(device, &[live.conn], &refusal.to_wire().message);
+                }
+                Err(e) => {
+                    all_read = false;
+                    tracing::error!(error = %e, "cannot read an open connection's session");
+                }
             }
+        }
+        if all_read {
+            seen_epoch = Some(epoch);
         }
     }
 }
@@ -775,6 +804,11 @@ async fn answer_pull(
             }
         }
     };
+    if answer.next.is_none() && !answer.failed {
+        // The last page: a sync ends here, whether it opened its connection
+        // or said Hello on a kept one or neither (ADR 0041).
+        metrics::get().syncs.inc();
+    }
     if let Some(next) = answer.next {
         let service = edge.service.clone();
         let reading = {

@@ -452,6 +452,7 @@ impl Service {
         hello: &Hello,
         noted_ms: Option<i64>,
     ) -> ServiceResult<(Session, Welcome)> {
+        crate::metrics::get().request("hello");
         crate::store::in_one_snapshot(self.store.as_ref(), || {
             self.hello_in_snapshot(hello, noted_ms)
         })
@@ -536,6 +537,11 @@ impl Service {
     /// not revoked and its user was not disabled or removed since. Checked on
     /// every request, and for open connections whenever IT revokes someone.
     pub fn device_may_connect(&self, device_id: Uuid) -> ServiceResult<()> {
+        self.device_user(device_id).map(drop)
+    }
+
+    /// The active user of a device that may still be served.
+    fn device_user(&self, device_id: Uuid) -> ServiceResult<User> {
         let device = self.store.device(device_id)?.ok_or_else(|| {
             ServiceError::refused(
                 ErrorCode::Unauthenticated,
@@ -545,7 +551,26 @@ impl Service {
         if device.revoked_ms.is_some() {
             return Err(revoked());
         }
-        self.active_user(&device.user).map(drop)
+        self.active_user(&device.user)
+    }
+
+    /// `session` as the store has it now: refused if the device may no
+    /// longer be served, else the session with the user's cells and role of
+    /// now when they changed since its `Hello` (`None`: unchanged). A device
+    /// on a kept connection says `Hello` only every few minutes (ADR 0041),
+    /// so each request, and the edge whenever IT changes someone, reads the
+    /// session again instead.
+    pub fn session_now(&self, session: &Session) -> ServiceResult<Option<Session>> {
+        let user = self.device_user(session.device_id)?;
+        if user.name == session.user && user.role == session.role && user.cells == session.cells {
+            return Ok(None);
+        }
+        Ok(Some(Session {
+            user: user.name,
+            role: user.role,
+            cells: user.cells,
+            ..session.clone()
+        }))
     }
 
     fn active_user(&self, name: &str) -> ServiceResult<User> {
@@ -769,7 +794,8 @@ impl Service {
         session: &Session,
         message: ClientMessage,
     ) -> ServiceResult<ServerMessage> {
-        self.device_may_connect(session.device_id)?;
+        let now = self.session_now(session)?;
+        let session = now.as_ref().unwrap_or(session);
         match message {
             ClientMessage::Push(push) => self.push(session, push).map(ServerMessage::Ack),
             ClientMessage::Pull(pull) => self.pull(session, pull).map(ServerMessage::PullPage),
@@ -1674,6 +1700,97 @@ mod tests {
         admin::revoke_device(&data, &enrolled.device_id.to_string()).unwrap();
         let refused = data.service.hello_again(&session, &hello, version);
         assert!(refused.is_err(), "{refused:?}");
+    }
+
+    #[test]
+    fn each_request_is_served_with_the_users_cells_of_now() {
+        // A kept connection says Hello only every few minutes (ADR 0041):
+        // what IT changed since is read again by each request.
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path(), Limits::default()).unwrap();
+        let bob = enrolled(&data, "bob", Role::Warden);
+        let now = data.service.now() as u64;
+        let report = create(&bob, now, "bob's report");
+        let report_id = match &report.body {
+            OpBody::Report { report_id, .. } => *report_id,
+            other => panic!("{other:?}"),
+        };
+        let ack = data.service.push(&bob, Push { ops: vec![report] }).unwrap();
+        assert_eq!(ack.results[0].outcome, Outcome::Applied);
+
+        // Sam's connection began as a supervisor of the whole city.
+        let sam = enrolled(&data, "sam", Role::Supervisor);
+        assert!(sam.cells.is_empty());
+        assert_eq!(data.service.session_now(&sam).unwrap(), None, "unchanged");
+
+        // IT makes Sam the supervisor of another district (as `users cells`
+        // writes it; a cell the report is not in).
+        crate::store::write(&**data.store(), |tx| {
+            tx.set_user_cells("sam", &["elsewhere".into()])
+        })
+        .unwrap();
+        let renewed = data.service.session_now(&sam).unwrap().expect("rescoped");
+        assert_eq!(renewed.cells, ["elsewhere"]);
+        assert_eq!(
+            (
+                renewed.device_id,
+                &renewed.user,
+                renewed.role,
+                renewed.seen_noted_ms
+            ),
+            (sam.device_id, &sam.user, sam.role, sam.seen_noted_ms),
+            "the same connection's session"
+        );
+        assert_eq!(data.service.session_now(&renewed).unwrap(), None);
+
+        // A push on the session of the connection's Hello: served as the
+        // district's supervisor, who may not edit a report outside it.
+        let edit = Op {
+            op_id: Uuid::now_v7(),
+            hlc: Hlc::new(now + 1, 0, node_id(sam.device_id)),
+            body: OpBody::Report {
+                report_id,
+                op: ReportOp::Edit(gridwarden_protocol::ReportEdit {
+                    note: Some("sam's edit".into()),
+                    ..Default::default()
+                }),
+            },
+        };
+        let push = ClientMessage::Push(Push { ops: vec![edit] });
+        match data.service.handle(&sam, push) {
+            ServerMessage::Ack(ack) => assert!(
+                matches!(
+                    &ack.results[0].outcome,
+                    Outcome::Rejected {
+                        code: ErrorCode::Forbidden,
+                        ..
+                    }
+                ),
+                "{ack:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+
+        // Disabled by IT: refused on the session it had.
+        admin::set_user_disabled(&data, "sam", true).unwrap();
+        let refused = data.service.session_now(&renewed);
+        assert!(
+            matches!(
+                &refused,
+                Err(ServiceError::Refused {
+                    code: ErrorCode::Unauthenticated,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        match data
+            .service
+            .handle(&sam, ClientMessage::Push(Push { ops: vec![] }))
+        {
+            ServerMessage::Error(e) => assert_eq!(e.code, ErrorCode::Unauthenticated),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl Client {
     /// The server's audit log records the enrolment as recovered from the
     /// old device (in its label).
     pub async fn reenroll_async(&self, code: &str, device_label: &str) -> Result<EnrolmentInfo> {
+        self.forget_kept_connection().await;
         let timeout = self.connect_timeout;
         enrol::over_quic(&self.device, code, device_label, timeout, Kind::Again).await
     }
@@ -112,7 +113,17 @@ impl Client {
         code: &EnrolmentCode,
         device_label: &str,
     ) -> Result<EnrolmentInfo> {
+        self.forget_kept_connection().await;
         enrol::again(&self.device, link, code, device_label).await
+    }
+
+    /// Closes the kept connection, if any, before this device becomes
+    /// another one: the connection speaks for the old device, and a sync on
+    /// it without a Hello (ADR 0041) would push the new device's ops there.
+    async fn forget_kept_connection(&self) {
+        if let Some(kept) = &self.kept {
+            kept.close().await;
+        }
     }
 
     /// Writes a photo to `out`, fetching it from the server first (in

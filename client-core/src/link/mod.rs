@@ -57,6 +57,30 @@ pub trait Exchange {
         None
     }
 
+    /// When the server last welcomed a `Hello` on this connection, by the
+    /// device's clock (ms since the epoch), as the layer above noted it with
+    /// [`Exchange::note_welcomed_at_ms`]. A connection kept between syncs
+    /// carries it to the next sync, which needs no `Hello` while it is
+    /// recent (ADR 0041). `None` (the default): a new connection, or one
+    /// whose last sync did not end well.
+    fn welcomed_at_ms(&self) -> Option<u64> {
+        None
+    }
+
+    /// Notes [`Exchange::welcomed_at_ms`]; a link that opens a connection in
+    /// place of a lost one forgets it with the old connection.
+    fn note_welcomed_at_ms(&mut self, at_ms: Option<u64>) {
+        let _ = at_ms;
+    }
+
+    /// Whether the connection this link was handed was found gone before
+    /// any answer came (a kept connection the network or a restarted
+    /// server dropped unnoticed): the server's session went with it, and a
+    /// sync that sent no `Hello` starts again on a new connection.
+    fn lost_before_answer(&self) -> bool {
+        false
+    }
+
     /// Ends the connection once the work on it is done (QUIC closes it
     /// politely, so the server frees it at once).
     fn close(self) -> impl Future<Output = ()> + Send

@@ -74,6 +74,9 @@ pub struct Session {
     in_flight: VecDeque<Pending>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// `Exchange::welcomed_at_ms`: noted by the sync, kept with the
+    /// connection.
+    welcomed_at_ms: Option<u64>,
 }
 
 /// Requests a session keeps in flight at once (pushes, `Exchange::send`).
@@ -195,6 +198,7 @@ pub async fn connect_timed(
         in_flight: VecDeque::new(),
         bytes_sent: 0,
         bytes_received: 0,
+        welcomed_at_ms: None,
     })
 }
 
@@ -219,6 +223,7 @@ pub async fn connect_with_key(
         in_flight: VecDeque::new(),
         bytes_sent: 0,
         bytes_received: 0,
+        welcomed_at_ms: None,
     })
 }
 
@@ -685,6 +690,14 @@ impl Exchange for Session {
 
     fn bytes(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)
+    }
+
+    fn welcomed_at_ms(&self) -> Option<u64> {
+        self.welcomed_at_ms
+    }
+
+    fn note_welcomed_at_ms(&mut self, at_ms: Option<u64>) {
+        self.welcomed_at_ms = at_ms;
     }
 
     async fn close(self) {

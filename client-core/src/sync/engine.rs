@@ -123,6 +123,18 @@ pub struct SyncEngine {
     /// This sync pulls from the start of the feed: the device holds
     /// (nearly) nothing the pages bring.
     from_start: bool,
+    /// The client name a `Hello` of this sync carries.
+    client: String,
+    /// Whether the server's session and the device's estimate of its time
+    /// are known current: a Welcome came in this sync, or this sync sent no
+    /// `Hello` because the last one on its kept connection is recent
+    /// ([`SyncEngine::start_welcomed`], ADR 0041).
+    hello_sent: bool,
+    /// A push of a sync without a `Hello` had ops refused for clock skew:
+    /// they stay queued, and once the pushes in flight are answered the
+    /// sync says `Hello`, so the refused ops are stamped again with the
+    /// estimate the Welcome corrects, as in any sync.
+    renew: bool,
 }
 
 impl SyncEngine {
@@ -141,6 +153,9 @@ impl SyncEngine {
             cell_pages: 0,
             pulled_ahead: None,
             from_start: false,
+            client: String::new(),
+            hello_sent: true,
+            renew: false,
         }
     }
 
@@ -151,13 +166,39 @@ impl SyncEngine {
         clock: SharedClock,
     ) -> Result<(Self, ClientMessage)> {
         let hello = super::hello(store.conn(), client_name)?;
-        let engine = Self::new(
+        let mut engine = Self::new(
             Phase::AwaitWelcome,
             hlc::node_id(hello.device_id),
             true,
             clock,
         );
+        engine.client = client_name.to_owned();
         Ok((engine, ClientMessage::Hello(hello)))
+    }
+
+    /// Begins a sync on a kept connection whose server session a recent
+    /// `Hello` renewed (ADR 0041): straight to the push, or to the pull when
+    /// nothing is queued. What a Welcome brings (the user's cells, reference
+    /// versions, the server's time) is what the last one brought; the next
+    /// sync after the renewal period says `Hello` again.
+    pub fn start_welcomed(
+        store: &mut Store,
+        client_name: &str,
+        clock: SharedClock,
+    ) -> Result<(Self, ClientMessage)> {
+        let enrolment = meta::enrolment(store.conn())?.ok_or(ClientError::NotEnrolled)?;
+        let mut engine = Self::new(Phase::Done, hlc::node_id(enrolment.device_id), true, clock);
+        engine.client = client_name.to_owned();
+        engine.hello_sent = false;
+        // What the last Welcome said of the protocol's deadline, for the app
+        // that shows it after every sync.
+        engine.summary.update_required_by_ms = meta::update_required_by_ms(store.conn())?;
+        match engine.next_push(store)? {
+            Step::Send(first) => Ok((engine, first)),
+            other => Err(ClientError::Protocol(format!(
+                "a sync without a Hello began with {other:?}"
+            ))),
+        }
     }
 
     /// Continues a just-enrolled connection: fetches all reference data so
@@ -343,7 +384,7 @@ impl SyncEngine {
     /// order they were sent, and their acks are committed here in that
     /// order; an op whose ack never comes stays queued and goes again.
     pub fn ahead(&mut self, store: &mut Store) -> Result<Option<ClientMessage>> {
-        if !matches!(self.phase, Phase::AwaitAck { .. }) {
+        if self.renew || !matches!(self.phase, Phase::AwaitAck { .. }) {
             return Ok(None);
         }
         let Some((sent, push)) = self.next_batch(store)? else {
@@ -423,8 +464,12 @@ impl SyncEngine {
                 }
             ) && !self.restamped.contains(&r.op_id)
         };
+        // Without a Welcome in this sync, the device's estimate of the
+        // server's time may be what went wrong: the refused ops stay queued
+        // until the sync has said Hello.
+        let welcomed = self.hello_sent;
         let mut restamp_clock = None;
-        if ack.results.iter().any(skewed) {
+        if welcomed && ack.results.iter().any(skewed) {
             // Every op stamped with the runaway clock is refused and applied
             // nowhere, so the clock may step back, once, before the refused
             // ops are stamped again in their order.
@@ -459,6 +504,10 @@ impl SyncEngine {
                 tracing::warn!(op = %result.op_id, "ack names an op that was not pushed; ignored");
                 continue;
             };
+            if !welcomed && skewed(result) {
+                self.renew = true;
+                continue;
+            }
             let op = &queued.op;
             let report_id = outbox::subject(op);
             // Gone already means another sync of this home committed it.
@@ -552,7 +601,22 @@ impl SyncEngine {
             self.phase = Phase::AwaitAck { in_flight };
             return Ok(Step::Await);
         }
+        if std::mem::take(&mut self.renew) {
+            return self.hello_again(store);
+        }
         self.next_push(store)
+    }
+
+    /// Says `Hello` in the middle of a sync that began without one: the
+    /// Welcome corrects the estimate of the server's time, and the push
+    /// starts again from the ops still queued.
+    fn hello_again(&mut self, store: &Store) -> Result<Step> {
+        tracing::info!("ops refused for clock skew in a sync without a Hello; saying Hello");
+        let hello = super::hello(store.conn(), &self.client)?;
+        self.hello_sent = true;
+        self.last_pushed_seq = 0;
+        self.phase = Phase::AwaitWelcome;
+        Ok(Step::Send(ClientMessage::Hello(hello)))
     }
 
     fn pull(&mut self, cursor: Cursor) -> Step {

@@ -106,6 +106,7 @@ impl<'a> Connect for KeptConnect<'a> {
             slot,
             base,
             stale: reused.then_some((self.enrolled, self.kept.timing)),
+            lost: false,
         })
     }
 }
@@ -119,12 +120,20 @@ pub(crate) struct KeptLink<'a> {
     /// Set until the first answer on a reused connection: one the network
     /// or a restarted server dropped unnoticed is replaced once.
     stale: Option<(Enrolled<'a>, Timing)>,
+    /// The reused connection was found gone before its first answer.
+    lost: bool,
 }
 
 impl KeptLink<'_> {
-    async fn request(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        let answer = self.session()?.request(message).await;
-        self.forget_if_lost(answer)
+    /// `message`'s answer on the connection held, and whether the
+    /// connection is closed afterwards (not merely slow to answer).
+    async fn request(&mut self, message: &ClientMessage) -> (Result<ServerMessage>, bool) {
+        let answer = match self.session() {
+            Ok(session) => session.request(message).await,
+            Err(e) => Err(e),
+        };
+        let closed = self.closed();
+        (self.forget_if_lost(answer), closed)
     }
 
     /// The connection this sync holds; offline once it was lost.
@@ -132,6 +141,26 @@ impl KeptLink<'_> {
         self.slot
             .as_mut()
             .ok_or_else(|| ClientError::Offline("the connection to the server was lost".into()))
+    }
+
+    /// Whether the connection held is gone (closed, reset, timed out idle).
+    fn closed(&self) -> bool {
+        !self.slot.as_ref().is_some_and(Session::is_open)
+    }
+
+    /// A pipelined request or answer on a reused connection: the first
+    /// answer shows it alive; the connection closed before it shows it was
+    /// gone. A request that only took long on a live connection is not a
+    /// lost connection: running the sync again at once would press a busy
+    /// server with the same pushes.
+    fn note_first<T>(&mut self, outcome: &Result<T>, answered: bool, closed: bool) {
+        if self.stale.is_some() {
+            match outcome {
+                Err(e) if e.is_offline() && closed => self.lost = true,
+                Ok(_) if answered => self.stale = None,
+                _ => {}
+            }
+        }
     }
 
     /// Drops a connection that failed as lost: the next sync opens a new one.
@@ -145,31 +174,42 @@ impl KeptLink<'_> {
 
 impl Exchange for KeptLink<'_> {
     async fn exchange(&mut self, message: &ClientMessage) -> Result<ServerMessage> {
-        let answer = self.request(message).await;
-        match self.stale.take() {
-            Some((enrolled, timing)) if matches!(&answer, Err(e) if e.is_offline()) => {
-                tracing::debug!("the kept connection was gone; connecting again");
-                *self.slot = Some(enrolled.connect_timed(timing).await?);
-                self.base = (0, 0);
-                self.request(message).await
-            }
-            _ => answer,
+        let (answer, closed) = self.request(message).await;
+        let Some((enrolled, timing)) = self.stale.take() else {
+            return answer;
+        };
+        if !matches!(&answer, Err(e) if e.is_offline()) {
+            return answer;
         }
+        if !matches!(message, ClientMessage::Hello(_)) {
+            // The session this request needed went with the connection:
+            // the sync starts again with a Hello (`lost_before_answer`).
+            self.lost = closed;
+            return answer;
+        }
+        tracing::debug!("the kept connection was gone; connecting again");
+        *self.slot = Some(enrolled.connect_timed(timing).await?);
+        self.base = (0, 0);
+        self.request(message).await.0
     }
 
-    /// The first request (the Hello) goes through `exchange`, which
-    /// replaces a stale connection; the pushes after it may be pipelined.
+    /// The first request goes through `exchange`, which replaces a stale
+    /// connection for a Hello; the pushes after it may be pipelined.
     fn window(&self) -> usize {
         self.slot.as_ref().map_or(1, Exchange::window)
     }
 
     async fn send(&mut self, message: &ClientMessage) -> Result<()> {
         let sent = self.session()?.send(message).await;
+        let closed = self.closed();
+        self.note_first(&sent, false, closed);
         self.forget_if_lost(sent)
     }
 
     async fn receive(&mut self) -> Result<ServerMessage> {
         let answer = self.session()?.receive().await;
+        let closed = self.closed();
+        self.note_first(&answer, true, closed);
         self.forget_if_lost(answer)
     }
 
@@ -183,6 +223,20 @@ impl Exchange for KeptLink<'_> {
             sent.saturating_sub(self.base.0),
             received.saturating_sub(self.base.1),
         )
+    }
+
+    fn welcomed_at_ms(&self) -> Option<u64> {
+        self.slot.as_ref().and_then(Exchange::welcomed_at_ms)
+    }
+
+    fn note_welcomed_at_ms(&mut self, at_ms: Option<u64>) {
+        if let Some(session) = self.slot.as_mut() {
+            session.note_welcomed_at_ms(at_ms);
+        }
+    }
+
+    fn lost_before_answer(&self) -> bool {
+        self.lost
     }
 
     /// Kept open for the next sync, unless nothing keeps it.

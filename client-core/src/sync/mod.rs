@@ -226,21 +226,71 @@ pub(crate) fn hello(conn: &rusqlite::Connection, client_name: &str) -> Result<He
     })
 }
 
-/// Seals the patrol points kept since the last sync, then starts an engine.
-fn start(device: &Device) -> Result<(SyncEngine, ClientMessage)> {
+/// How long a `Hello` that the server welcomed on a kept connection serves
+/// the syncs after it on that connection, which send none (ADR 0041): the
+/// same five minutes the server waits before it notes a kept connection's
+/// device as seen again (`SEEN_EVERY_MS`).
+pub const RENEW_EVERY_MS: u64 = 5 * 60 * 1000;
+
+/// Seals the patrol points kept since the last sync, then starts an engine:
+/// with a `Hello`, or without one on a link whose last `Hello` the server
+/// welcomed within [`RENEW_EVERY_MS`] (`welcomed`).
+fn start(device: &Device, welcomed: bool) -> Result<(SyncEngine, ClientMessage)> {
     device.write(crate::local::patrols::seal_tracks)?;
-    SyncEngine::start(&device.lock_store(), CLIENT_NAME, device.clock().clone())
+    let clock = device.clock().clone();
+    if welcomed {
+        SyncEngine::start_welcomed(&mut device.lock_store(), CLIENT_NAME, clock)
+    } else {
+        SyncEngine::start(&device.lock_store(), CLIENT_NAME, clock)
+    }
 }
 
-/// One sync over a new connection from `connect`, closed afterwards.
+/// One sync over `link`: says `Hello` unless the link's last one is recent,
+/// and notes the time of the `Hello` on the link when the sync ends well.
+async fn sync_on<E: Exchange>(
+    device: &Device,
+    link: &mut E,
+    controls: Controls<'_>,
+) -> Result<SyncSummary> {
+    let now = device.clock().now_ms();
+    // A clock set back, or a renewal period over: Hello.
+    let welcomed = link
+        .welcomed_at_ms()
+        .filter(|&at| at <= now && now - at < RENEW_EVERY_MS);
+    // Noted again only once this sync ends well: after a failed one the
+    // server holds the connection's later pushes back until a Hello
+    // (`server/src/net/order.rs`), and a refusal may mean the session
+    // changed.
+    link.note_welcomed_at_ms(None);
+    let (engine, first) = start(device, welcomed.is_some())?;
+    let summary = drive(device, link, engine, first, controls).await?;
+    // Reference data the server could not send is asked for again at the
+    // next sync's Welcome, as on a connection of its own.
+    if summary.reference_errors.is_empty() {
+        link.note_welcomed_at_ms(Some(welcomed.unwrap_or(now)));
+    }
+    Ok(summary)
+}
+
+/// One sync over a connection from `connect` (a new one, or the kept one),
+/// closed afterwards unless it is kept.
 pub(crate) async fn sync_once<C: Connect>(
     device: &Device,
     connect: &C,
     controls: Controls<'_>,
 ) -> Result<SyncSummary> {
-    let (engine, hello) = start(device)?;
     let mut link = cancellable(connect.connect(), controls).await?;
-    let result = drive(device, &mut link, engine, hello, controls).await;
+    let mut result = sync_on(device, &mut link, controls).await;
+    if matches!(&result, Err(e) if e.is_offline()) && link.lost_before_answer() {
+        // A kept connection that was gone unnoticed, and a sync that sent
+        // no Hello on it: the server's session went with it. Once more on a
+        // new connection, with a Hello; the ops whose acks were lost go
+        // again by their ids (nothing is applied twice).
+        tracing::debug!("the kept connection was gone; syncing again on a new one");
+        link.close().await;
+        link = cancellable(connect.connect(), controls).await?;
+        result = sync_on(device, &mut link, controls).await;
+    }
     remember_presented(device, &link);
     link.close().await;
     result
@@ -263,8 +313,7 @@ pub(crate) async fn sync_over<E: Exchange>(
     link: &mut E,
     controls: Controls<'_>,
 ) -> Result<SyncSummary> {
-    let (engine, hello) = start(device)?;
-    let result = drive(device, link, engine, hello, controls).await;
+    let result = sync_on(device, link, controls).await;
     remember_presented(device, link);
     result
 }

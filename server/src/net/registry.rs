@@ -38,22 +38,42 @@ struct State {
 }
 
 /// The session a connection speaks for now: set by its first Hello,
-/// replaced by each later one (a sync on a long-lived connection starts
-/// with a Hello that reads the user's cells again).
+/// replaced by a later one, and by the edge's watch when IT changed the
+/// user (ADR 0041). Each replacement carries the auth epoch read before its
+/// session was: a Hello that read the user before IT changed it, answered
+/// after the watch rescoped the connection, does not undo the rescope.
 #[derive(Clone)]
-pub struct SessionCell(Arc<RwLock<Arc<Session>>>);
+pub struct SessionCell(Arc<RwLock<Tagged>>);
+
+struct Tagged {
+    /// The auth epoch read before `session` was (0: the first Hello's).
+    epoch: u64,
+    session: Arc<Session>,
+}
 
 impl SessionCell {
     pub fn new(session: Session) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(session))))
+        Self(Arc::new(RwLock::new(Tagged {
+            epoch: 0,
+            session: Arc::new(session),
+        })))
     }
 
     pub fn current(&self) -> Arc<Session> {
-        self.0.read().expect("session lock").clone()
+        self.0.read().expect("session lock").session.clone()
     }
 
-    pub fn replace(&self, session: Session) {
-        *self.0.write().expect("session lock") = Arc::new(session);
+    /// Replaces the session unless one read at a later epoch is there.
+    fn replace(&self, session: Session, epoch: u64) -> bool {
+        let mut tagged = self.0.write().expect("session lock");
+        if epoch < tagged.epoch {
+            return false;
+        }
+        *tagged = Tagged {
+            epoch,
+            session: Arc::new(session),
+        };
+        true
     }
 }
 
@@ -137,12 +157,15 @@ impl Registry {
     }
 
     /// Replaces the session of the connection that holds `cell` (a Hello
-    /// on a kept connection read the user again) and indexes it under what
-    /// the new session may see.
-    pub fn rescope(&self, cell: &SessionCell, session: Session) {
+    /// on a kept connection, or the edge's watch, read the user again at
+    /// auth `epoch`) and indexes it under what the new session may see;
+    /// nothing changes if the cell holds a session read at a later epoch.
+    pub fn rescope(&self, cell: &SessionCell, session: Session, epoch: u64) {
         let mut state = self.state.lock().expect("registry lock");
         let device = session.device_id;
-        cell.replace(session);
+        if !cell.replace(session, epoch) {
+            return;
+        }
         let id = state.by_device.get(&device).and_then(|open| {
             open.iter()
                 .find(|(_, live)| Arc::ptr_eq(&live.session.0, &cell.0))
@@ -170,5 +193,29 @@ impl Drop for Registration {
         }
         state.by_id.remove(&self.id);
         state.audience.remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwarden_protocol::Role;
+
+    #[test]
+    fn a_session_read_at_an_older_auth_epoch_does_not_replace_a_newer_one() {
+        let first = Session::for_tests("ann", Role::Warden, &["A"]);
+        let cell = SessionCell::new(first.clone());
+        let given = Session {
+            cells: vec!["A".into(), "B".into()],
+            ..first.clone()
+        };
+        // The watch rescoped the connection at epoch 7 ...
+        assert!(cell.replace(given.clone(), 7));
+        // ... and a Hello that read the user at epoch 6 answers after it.
+        assert!(!cell.replace(first.clone(), 6));
+        assert_eq!(cell.current().cells, ["A", "B"]);
+        // A Hello that read the user at the same epoch or later replaces it.
+        assert!(cell.replace(first, 7));
+        assert_eq!(cell.current().cells, ["A"]);
     }
 }

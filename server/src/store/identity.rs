@@ -24,9 +24,10 @@ pub trait IdentityStore: Transact {
     fn devices(&self) -> StoreResult<Vec<Device>>;
     /// Every device's last protocol version and app, in enrolment order.
     fn device_protocols(&self) -> StoreResult<Vec<DeviceProtocol>>;
-    /// A number that changes whenever a device is revoked or a user disabled
-    /// or enabled, by this process or another: cheap, polled by the server to
-    /// cut off open connections at once.
+    /// A number that changes whenever a device is revoked, a user disabled
+    /// or enabled, or a user's cells changed, by this process or another:
+    /// cheap, polled by the server to cut off open connections at once and
+    /// to rescope the others (ADR 0041).
     fn auth_epoch(&self) -> StoreResult<u64>;
 
     /// [`IdentityTx::add_user`] alone (no audit line: tests and tools; the

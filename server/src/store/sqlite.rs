@@ -678,6 +678,7 @@ impl IdentityTx for SqliteTx<'_> {
                 params![name, cell],
             )?;
         }
+        security::bump_auth_epoch(tx)?;
         let mut cells = cells.to_vec();
         cells.sort();
         cells.dedup();

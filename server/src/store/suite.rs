@@ -213,6 +213,19 @@ pub fn user_cells_are_replaced(s: &dyn Store) {
     assert!(s.user("ann").unwrap().unwrap().cells.is_empty());
 }
 
+/// A user's cells changed by another process reach the open connections
+/// that the server rescopes when the auth epoch moves (ADR 0041).
+pub fn changed_cells_move_the_auth_epoch(s: &dyn Store) {
+    s.add_user(&user("ann", Role::Warden, &["A"]), 1).unwrap();
+    let before = s.auth_epoch().unwrap();
+    write(s, |tx| tx.set_user_cells("ann", &["A".into(), "B".into()])).unwrap();
+    let after = s.auth_epoch().unwrap();
+    assert!(after > before, "changed cells move the epoch");
+    // Refused (no such user): nothing moves.
+    assert!(write(s, |tx| tx.set_user_cells("zed", &["A".into()])).is_err());
+    assert_eq!(s.auth_epoch().unwrap(), after);
+}
+
 pub fn enrolment_works_once(s: &dyn Store) {
     s.add_user(&user("ann", Role::Warden, &[]), 1).unwrap();
     assert!(matches!(
@@ -1556,6 +1569,7 @@ macro_rules! store_suite {
         $crate::store_suite!(@cases $make;
             users,
             user_cells_are_replaced,
+            changed_cells_move_the_auth_epoch,
             enrolment_works_once,
             enrolment_expires,
             revocation_and_disabling_are_audited,

@@ -210,3 +210,79 @@ fn the_kept_connection_outlives_silence_and_is_opened_again_after_a_drop() {
     rt.block_on(ann.sync_async()).unwrap();
     assert_eq!(server.connections_opened(), 1);
 }
+
+/// A kept connection says `Hello` only every few minutes (ADR 0041), so
+/// what IT changes of a user reaches the connection without one: given a
+/// cell, a warden's open app hears of the reports recorded there.
+#[test]
+fn a_warden_given_a_cell_hears_of_its_reports_on_the_kept_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&tmp.path().join("server"));
+    let [(mine, _), (theirs, there)] = server.two_cells();
+    server.add_user("ann", Role::Warden, &[&mine]);
+    server.add_user("bob", Role::Warden, &[&theirs]);
+    let home = |name: &str| tmp.path().join(name);
+    let bob = server.enrol(&home("bob"), "bob");
+    let ann = Arc::new(
+        server
+            .enrol(&home("ann"), "ann")
+            .with_kept_connection(LinkTiming::default()),
+    );
+    let rt = app_runtime();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let cancel = CancelToken::new();
+    let watch = rt.spawn({
+        let (ann, cancel) = (ann.clone(), cancel.clone());
+        async move {
+            let on_event = move |event| {
+                let _ = tx.send(event);
+            };
+            let controls = Controls {
+                cancel: Some(&cancel),
+                progress: None,
+            };
+            ann.watch_async(controls, &on_event).await
+        }
+    });
+    assert!(matches!(next(&rt, &mut events), LiveEvent::Connected(_)));
+
+    admin::set_user_cells(&server.admin(), "ann", std::slice::from_ref(&theirs), &[]).unwrap();
+    // The server rescopes open connections when it next looks at what IT
+    // changed (a second here): until then a report there is not Ann's news.
+    // Bob records until one is heard; each is a new report.
+    let deadline = Instant::now() + AT_MOST;
+    let mut recorded = Vec::new();
+    let heard = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no notice after the cell was given"
+        );
+        recorded.push(
+            bob.record_report(report_at("0101", there, "in the cell ann was given"))
+                .unwrap(),
+        );
+        bob.sync().unwrap();
+        let event = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(2), events.recv()).await });
+        match event {
+            // A slow machine may hear of an earlier report after its wait.
+            Ok(Some(LiveEvent::Pulled { notice, result })) => {
+                let summary = result.unwrap();
+                let report = *recorded
+                    .iter()
+                    .find(|r| notice.ids.contains(r))
+                    .unwrap_or_else(|| panic!("{notice:?} names none of {recorded:?}"));
+                assert!(summary.pulled >= 1, "{summary:?}");
+                break report;
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => continue,
+        }
+    };
+    assert!(
+        ann.show_report(heard).is_ok(),
+        "pulled on the kept connection"
+    );
+    cancel.cancel();
+    let _ = rt.block_on(watch);
+}

@@ -713,3 +713,4 @@ fn a_clock_skew_refusal_restamps_the_change_once_and_sends_it_again() {
 
 mod pipeline;
 mod stranded;
+mod welcomed;

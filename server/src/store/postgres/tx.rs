@@ -178,6 +178,7 @@ impl IdentityTx for PgTx<'_, '_> {
                 &[&name, cell],
             )?;
         }
+        bump_auth_epoch(self.db)?;
         let mut cells = cells.to_vec();
         cells.sort();
         cells.dedup();

@@ -28,7 +28,7 @@ pub(super) fn append(tx: &Connection, audit: &AuditRecord) -> StoreResult<u64> {
     Ok(tx.last_insert_rowid() as u64)
 }
 
-fn bump_auth_epoch(tx: &Connection) -> StoreResult<()> {
+pub(super) fn bump_auth_epoch(tx: &Connection) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, '1')
          ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
