@@ -61,8 +61,8 @@ pub struct Metrics {
     pub connections_open: Gauge,
     /// Connections turned away before or at authentication.
     pub connections_refused: Family<Reason, Counter>,
-    /// A sync is one authenticated connection, counted and timed at its
-    /// end, or a later Hello on a connection an app keeps open (ADR 0028).
+    /// Syncs that reached their end: the last page of a pull served (ADR
+    /// 0041), on a connection of their own or on one an app keeps open.
     pub syncs: Counter,
     pub sync_seconds: Histogram,
     /// Notices sent to connected devices (something new in their scope).
@@ -74,6 +74,9 @@ pub struct Metrics {
     pub ops_duplicate: Counter,
     pub ops_refused: Family<Code, Counter>,
     pub pull_pages: Counter,
+    /// Pull pages served already read (`net/ahead.rs`): after the page
+    /// before (`page`), or after the sync's push (`push`, ADR 0042).
+    pub pull_pages_ahead: Family<Kind, Counter>,
     pub pull_records: Counter,
     pub photo_bytes_received: Counter,
     pub photo_bytes_sent: Counter,
@@ -114,6 +117,7 @@ impl Metrics {
             ops_duplicate: Counter::default(),
             ops_refused: Family::default(),
             pull_pages: Counter::default(),
+            pull_pages_ahead: Family::default(),
             pull_records: Counter::default(),
             photo_bytes_received: Counter::default(),
             photo_bytes_sent: Counter::default(),
@@ -170,7 +174,12 @@ impl Metrics {
             "Ops refused, by error code",
             m.ops_refused.clone(),
         );
-        r.register("pull_pages", "Pull pages served", m.pull_pages.clone());
+        r.register("pull_pages", "Pull pages read", m.pull_pages.clone());
+        r.register(
+            "pull_pages_ahead",
+            "Pull pages served already read: after the page before, or after the sync's push",
+            m.pull_pages_ahead.clone(),
+        );
         r.register(
             "pull_records",
             "Records sent in pull pages",

@@ -532,9 +532,10 @@ async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, 
     let request = read_payload(recv, max, timeout)
         .await
         .and_then(|payload| decode(version, &payload, max));
+    let stream_number = ticket.number();
     if !matches!(request, Ok(ClientMessage::Pull(_))) {
         // Anything but a pull ends the pull a page was read ahead for.
-        ahead.forget();
+        ahead.forget(stream_number);
     }
     let reply = match request {
         Ok(message) => {
@@ -585,12 +586,9 @@ async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, 
                             )
                         }
                         order::Turn::Clear => {
-                            let service = edge.service.clone();
-                            let reply = run_blocking(move || {
-                                Ok(service.handle(&session, ClientMessage::Push(push)))
-                            })
-                            .await
-                            .unwrap_or_else(|e| ServerMessage::Error(e.to_wire()));
+                            let reply =
+                                apply_push(&edge, session, push, version, &ahead, stream_number)
+                                    .await;
                             ticket.done(matches!(reply, ServerMessage::Ack(_)));
                             reply
                         }
@@ -787,7 +785,17 @@ async fn answer_pull(
     ahead: &ahead::ReadAhead,
 ) -> Vec<u8> {
     let kept = match ahead.take(&pull, Instant::now()) {
-        Some(reading) => reading.await.ok().filter(|answer| !answer.failed),
+        Some(reading) => {
+            let after = reading.after();
+            let answer = reading.answer().await.filter(|answer| !answer.failed);
+            if answer.is_some() {
+                metrics::get()
+                    .pull_pages_ahead
+                    .get_or_create(&metrics::Kind { kind: after })
+                    .inc();
+            }
+            answer
+        }
         None => None,
     };
     let answer = match kept {
@@ -804,10 +812,12 @@ async fn answer_pull(
             }
         }
     };
-    if answer.next.is_none() && !answer.failed {
+    if let Some(resume) = answer.resume {
         // The last page: a sync ends here, whether it opened its connection
-        // or said Hello on a kept one or neither (ADR 0041).
+        // or said Hello on a kept one or neither (ADR 0041); the next one
+        // pulls from here.
         metrics::get().syncs.inc();
+        ahead.resume_from(resume);
     }
     if let Some(next) = answer.next {
         let service = edge.service.clone();
@@ -818,6 +828,50 @@ async fn answer_pull(
         ahead.start(next, reading, Instant::now());
     }
     answer.frame
+}
+
+/// The largest push after which the page of the device's next pull is read
+/// in the same blocking task (`ahead.rs`, ADR 0042): a phone's sync on a
+/// kept connection pushes a few ops; a device that catches up pushes
+/// batches of hundreds, and only its last one is followed by the pull.
+const READ_AFTER_PUSH_OPS: usize = 64;
+
+/// Applies a push on the blocking pool. After a small one that was applied,
+/// the same task reads the page the device's pull will ask for next, once
+/// the push's answer is handed back: that pull then costs no trip to the
+/// blocking pool.
+async fn apply_push(
+    edge: &Arc<Edge>,
+    session: Arc<crate::service::Session>,
+    push: gridwarden_protocol::Push,
+    version: u16,
+    ahead: &Arc<ahead::ReadAhead>,
+    stream: u64,
+) -> ServerMessage {
+    let small = push.ops.len() <= READ_AFTER_PUSH_OPS;
+    let (service, ahead) = (edge.service.clone(), ahead.clone());
+    let (answered, answer) = tokio::sync::oneshot::channel();
+    let task = tokio::task::spawn_blocking(move || {
+        let reply = service.handle(&session, ClientMessage::Push(push));
+        // Kept before the answer leaves, so the pull cannot come first.
+        let next = match &reply {
+            ServerMessage::Ack(_) if small => ahead.after_push(stream, Instant::now()),
+            _ => None,
+        };
+        let _ = answered.send(reply);
+        if let Some((pull, page)) = next {
+            let _ = page.send(ahead::read(&service, &session, pull, version));
+        }
+    });
+    match answer.await {
+        Ok(reply) => reply,
+        Err(_) => {
+            if let Err(join) = task.await {
+                tracing::error!(error = %join, "request handler failed");
+            }
+            ServerMessage::error(ErrorCode::Internal, "the server failed on this request")
+        }
+    }
 }
 
 /// Writes `message` in protocol `version`'s shapes, for as long as the

@@ -17,12 +17,21 @@
 //! (a Hello starts a new sync, maybe in a new scope; a push brings new data).
 //! A page read ahead that came out as an error is not used: that pull is
 //! served afresh.
+//!
+//! The same holds for the first page of the next sync on a kept connection
+//! (ADR 0042): a small push is followed by the pull from where the device's
+//! last sync ended, so once the push is applied, the blocking task that
+//! applied it reads that page too, after the push's answer is handed back.
+//! The pull then costs no trip to the blocking pool. Only the push that was
+//! sent last may leave a page: a later request drops it, and an earlier
+//! push answered late does not replace it (`ReadAhead::forget`).
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gridwarden_protocol::frame::frame_payload;
 use gridwarden_protocol::{versions, ClientMessage, Pull, ServerMessage};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::service::{Service, Session};
@@ -36,6 +45,9 @@ pub(super) struct Answer {
     pub frame: Vec<u8>,
     /// The pull of the page after this one, when there is more.
     pub next: Option<Pull>,
+    /// The pull the device's next sync starts with, when this page was the
+    /// last: from this page's cursor, with the same limits.
+    pub resume: Option<Pull>,
     /// The answer is an error (never used when read ahead).
     pub failed: bool,
 }
@@ -44,56 +56,130 @@ pub(super) struct Answer {
 /// on the blocking pool).
 pub(super) fn read(service: &Service, session: &Session, pull: Pull, version: u16) -> Answer {
     let message = service.handle(session, ClientMessage::Pull(pull.clone()));
-    let next = match &message {
-        ServerMessage::PullPage(page) if page.more => Some(Pull {
-            cursor: page.cursor.clone(),
-            ..pull
-        }),
-        _ => None,
+    let (next, resume) = match &message {
+        ServerMessage::PullPage(page) => {
+            let from_here = Pull {
+                cursor: page.cursor.clone(),
+                ..pull
+            };
+            match page.more {
+                true => (Some(from_here), None),
+                false => (None, Some(from_here)),
+            }
+        }
+        _ => (None, None),
     };
     Answer {
         failed: matches!(message, ServerMessage::Error(_)),
         frame: frame_payload(&versions::encode_server(version, &message)),
         next,
+        resume,
+    }
+}
+
+/// A page being read ahead: on a task of its own, or by the blocking task
+/// that applied a push, which sends it when it is read.
+pub(super) enum Reading {
+    Task(JoinHandle<Answer>),
+    AfterPush(oneshot::Receiver<Answer>),
+}
+
+impl Reading {
+    /// The page, once read; `None` if its reading failed or was dropped.
+    pub(super) async fn answer(self) -> Option<Answer> {
+        match self {
+            Reading::Task(task) => task.await.ok(),
+            Reading::AfterPush(sent) => sent.await.ok(),
+        }
+    }
+
+    /// What it was read after, for the metrics.
+    pub(super) fn after(&self) -> &'static str {
+        match self {
+            Reading::Task(_) => "page",
+            Reading::AfterPush(_) => "push",
+        }
     }
 }
 
 /// The page read ahead on one connection, if any.
 #[derive(Default)]
 pub(super) struct ReadAhead {
-    slot: Mutex<Option<Ahead>>,
+    slot: Mutex<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    ahead: Option<Ahead>,
+    /// The stream number of the latest request that was not a pull: only a
+    /// push with this number may leave a page for the next sync.
+    latest: u64,
+    /// Where the device's next sync will pull from: the last page served
+    /// on this connection ended there.
+    resume: Option<Pull>,
 }
 
 struct Ahead {
     pull: Pull,
     started: Instant,
-    answer: JoinHandle<Answer>,
+    answer: Reading,
 }
 
 impl ReadAhead {
     /// Starts reading the page `pull` asks for, in place of any kept.
     pub(super) fn start(&self, pull: Pull, answer: JoinHandle<Answer>, now: Instant) {
-        *self.lock() = Some(Ahead {
+        self.lock().ahead = Some(Ahead {
             pull,
             started: now,
-            answer,
+            answer: Reading::Task(answer),
         });
     }
 
     /// The answer read ahead for `pull`, when that is the page being read
     /// and it is fresh; whatever was kept is gone afterwards.
-    pub(super) fn take(&self, pull: &Pull, now: Instant) -> Option<JoinHandle<Answer>> {
-        let ahead = self.lock().take()?;
+    pub(super) fn take(&self, pull: &Pull, now: Instant) -> Option<Reading> {
+        let ahead = self.lock().ahead.take()?;
         let fresh = now.saturating_duration_since(ahead.started) < FRESH_FOR;
         (fresh && ahead.pull == *pull).then_some(ahead.answer)
     }
 
-    /// Drops the page kept: the connection asked for something else.
-    pub(super) fn forget(&self) {
-        self.lock().take();
+    /// Drops the page kept: the connection asked for something else, in
+    /// its stream number `stream`.
+    pub(super) fn forget(&self, stream: u64) {
+        let mut slot = self.lock();
+        slot.ahead = None;
+        slot.latest = slot.latest.max(stream);
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Ahead>> {
+    /// Notes where the device's next sync will pull from: a last page was
+    /// served.
+    pub(super) fn resume_from(&self, pull: Pull) {
+        self.lock().resume = Some(pull);
+    }
+
+    /// For the push in stream `stream`, applied now: the pull the device
+    /// will send next and where the page read for it goes, unless a later
+    /// request came meanwhile or no sync ended on this connection yet.
+    pub(super) fn after_push(
+        &self,
+        stream: u64,
+        now: Instant,
+    ) -> Option<(Pull, oneshot::Sender<Answer>)> {
+        let mut slot = self.lock();
+        if stream < slot.latest {
+            return None;
+        }
+        let pull = slot.resume.clone()?;
+        let (sender, answer) = oneshot::channel();
+        slot.ahead = Some(Ahead {
+            pull: pull.clone(),
+            started: now,
+            answer: Reading::AfterPush(answer),
+        });
+        Some((pull, sender))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
         // Only ever replaced whole: a panic elsewhere cannot leave it torn.
         self.slot
             .lock()
@@ -119,6 +205,7 @@ mod tests {
             Answer {
                 frame: vec![1],
                 next: None,
+                resume: None,
                 failed: false,
             }
         })
@@ -143,14 +230,51 @@ mod tests {
         assert!(ahead.take(&pull(b"a"), t0 + FRESH_FOR).is_none(), "stale");
 
         ahead.start(pull(b"a"), answer(), t0);
-        ahead.forget();
+        ahead.forget(0);
         assert!(ahead.take(&pull(b"a"), t0).is_none(), "forgotten");
 
         ahead.start(pull(b"a"), answer(), t0);
         let kept = ahead
             .take(&pull(b"a"), t0)
             .expect("the pull it was read for");
-        assert_eq!(kept.await.unwrap().frame, vec![1]);
+        assert_eq!(kept.answer().await.unwrap().frame, vec![1]);
         assert!(ahead.take(&pull(b"a"), t0).is_none(), "used once");
+    }
+
+    #[tokio::test]
+    async fn only_the_push_sent_last_leaves_the_next_syncs_page() {
+        let ahead = ReadAhead::default();
+        let t0 = Instant::now();
+        assert!(ahead.after_push(1, t0).is_none(), "no sync ended yet");
+        ahead.resume_from(pull(b"end"));
+
+        // Pushes in streams 4 and 5; the one in 4 is applied after 5 came.
+        ahead.forget(4);
+        ahead.forget(5);
+        assert!(ahead.after_push(4, t0).is_none(), "a later push came");
+        let (asked, sender) = ahead.after_push(5, t0).expect("the last push");
+        assert_eq!(asked, pull(b"end"));
+        let page = Answer {
+            frame: vec![2],
+            next: None,
+            resume: None,
+            failed: false,
+        };
+        let _ = sender.send(page);
+        let kept = ahead
+            .take(&pull(b"end"), t0)
+            .expect("the pull it predicted");
+        assert_eq!(kept.answer().await.unwrap().frame, vec![2]);
+
+        // A request after the push drops the page; a push whose page was
+        // never read (refused) leaves nothing to use.
+        let (_, sender) = ahead.after_push(5, t0).unwrap();
+        ahead.forget(6);
+        assert!(ahead.take(&pull(b"end"), t0).is_none());
+        drop(sender);
+        let (_, sender) = ahead.after_push(6, t0).unwrap();
+        drop(sender);
+        let dropped = ahead.take(&pull(b"end"), t0).expect("kept until asked");
+        assert!(dropped.answer().await.is_none(), "served afresh instead");
     }
 }

@@ -86,6 +86,11 @@ impl Ticket {
     }
 
     /// At a Hello's turn: a new sync, which owes nothing to the last one.
+    /// This stream's place among the connection's streams.
+    pub(super) fn number(&self) -> u64 {
+        self.number
+    }
+
     pub(super) fn start_afresh(&self) {
         self.order.lock().failed = false;
     }

@@ -318,6 +318,16 @@ fn a_kept_connection_says_hello_once_in_its_renewal_period() {
         0.0,
         "the same connection"
     );
+    // Each sync's pull was answered with the page read after its push, in
+    // the push's own task (ADR 0042).
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            "gridwarden_pull_pages_ahead_total{kind=push}"
+        ),
+        3.0
+    );
 
     // The wall clock moved on by the period (by hand: the estimate of the
     // server's time holds), then set back: a Hello each time.
