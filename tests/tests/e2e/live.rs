@@ -37,6 +37,34 @@ fn next(
         .expect("the watch is running")
 }
 
+/// An app opened on `client`: it watches its kept connection on `rt`; its
+/// events, the token that closes it, and the watch's task.
+fn open_app(
+    rt: &tokio::runtime::Runtime,
+    client: &Arc<Client>,
+) -> (
+    mpsc::UnboundedReceiver<LiveEvent>,
+    CancelToken,
+    tokio::task::JoinHandle<gridwarden_client_core::Result<()>>,
+) {
+    let (tx, events) = mpsc::unbounded_channel();
+    let cancel = CancelToken::new();
+    let watch = rt.spawn({
+        let (client, cancel) = (client.clone(), cancel.clone());
+        async move {
+            let on_event = move |event| {
+                let _ = tx.send(event);
+            };
+            let controls = Controls {
+                cancel: Some(&cancel),
+                progress: None,
+            };
+            client.watch_async(controls, &on_event).await
+        }
+    });
+    (events, cancel, watch)
+}
+
 /// A case of category 1102 (routed to sanitation, which a supervisor acts
 /// for) in `cell`, registered, dispatched and disposed of by `sam`.
 fn disposed_case(ann: &Client, sam: &Client, here: gridwarden_protocol::Location) -> Uuid {
@@ -100,21 +128,7 @@ fn an_open_app_hears_of_a_new_task_and_pulls_it_on_its_kept_connection() {
 
     // Lee's app opens: the kept connection, a first sync, then it listens.
     let rt = app_runtime();
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let cancel = CancelToken::new();
-    let watch = rt.spawn({
-        let (lee, cancel) = (lee.clone(), cancel.clone());
-        async move {
-            let on_event = move |event| {
-                let _ = tx.send(event);
-            };
-            let controls = Controls {
-                cancel: Some(&cancel),
-                progress: None,
-            };
-            lee.watch_async(controls, &on_event).await
-        }
-    });
+    let (mut events, cancel, watch) = open_app(&rt, &lee);
     match next(&rt, &mut events) {
         LiveEvent::Connected(summary) => assert!(summary.pulled >= 1, "{summary:?}"),
         other => panic!("{other:?}"),
@@ -229,21 +243,7 @@ fn a_warden_given_a_cell_hears_of_its_reports_on_the_kept_connection() {
             .with_kept_connection(LinkTiming::default()),
     );
     let rt = app_runtime();
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let cancel = CancelToken::new();
-    let watch = rt.spawn({
-        let (ann, cancel) = (ann.clone(), cancel.clone());
-        async move {
-            let on_event = move |event| {
-                let _ = tx.send(event);
-            };
-            let controls = Controls {
-                cancel: Some(&cancel),
-                progress: None,
-            };
-            ann.watch_async(controls, &on_event).await
-        }
-    });
+    let (mut events, cancel, watch) = open_app(&rt, &ann);
     assert!(matches!(next(&rt, &mut events), LiveEvent::Connected(_)));
 
     admin::set_user_cells(&server.admin(), "ann", std::slice::from_ref(&theirs), &[]).unwrap();

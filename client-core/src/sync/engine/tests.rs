@@ -27,6 +27,14 @@ fn welcome(categories_version: u64, grid_version: u64) -> ServerMessage {
     })
 }
 
+/// The server's refusal of an op stamped with a runaway clock.
+fn skew() -> Outcome {
+    Outcome::Rejected {
+        code: ErrorCode::ClockSkew,
+        reason: "clock ahead".into(),
+    }
+}
+
 fn server_hlc() -> Hlc {
     Hlc::new(now_ms(), 0, 0)
 }
@@ -659,10 +667,6 @@ fn a_clock_skew_refusal_restamps_the_change_once_and_sends_it_again() {
         .unwrap();
     let mut engine = start(&client);
     let first = expect_push(feed(&mut engine, &client, welcome(1, 1)));
-    let skew = || Outcome::Rejected {
-        code: ErrorCode::ClockSkew,
-        reason: "clock ahead".into(),
-    };
 
     // Refused for its clock: the same change goes again, stamped right.
     let again = expect_push(feed(

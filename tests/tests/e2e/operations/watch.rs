@@ -77,6 +77,23 @@ fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str)
     value(after) - value(before)
 }
 
+/// A data directory made by `init`, with the warden `ann`.
+fn data_with_ann(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    ok(&data, &["init"]);
+    ok(&data, &["users", "add", "ann", "--role", "warden"]);
+    data
+}
+
+/// The runtime an app's client keeps running (the bindings own one).
+fn app_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub(super) fn enrol(data: &Path, home: &Path, user: &str) -> Client {
     let out = ok(data, &["devices", "enroll", "--user", user, "--json"]);
     let code: Json = serde_json::from_str(&out).unwrap();
@@ -90,9 +107,7 @@ pub(super) fn enrol(data: &Path, home: &Path, user: &str) -> Client {
 #[test]
 fn metrics_move_with_a_real_sync_and_parse_as_prometheus_text() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init"]);
-    ok(&data, &["users", "add", "ann", "--role", "warden"]);
+    let data = data_with_ann(tmp.path());
     let server = ServerProcess::start(&data, free_udp_port());
     let origin = origin(&server);
 
@@ -277,9 +292,7 @@ fn a_kept_connection_says_hello_once_in_its_renewal_period() {
     use gridwarden_protocol::clock::ManualClock;
 
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init"]);
-    ok(&data, &["users", "add", "ann", "--role", "warden"]);
+    let data = data_with_ann(tmp.path());
     let server = ServerProcess::start(&data, free_udp_port());
     let origin = origin(&server);
     use gridwarden_protocol::clock::Clock as _;
@@ -287,11 +300,7 @@ fn a_kept_connection_says_hello_once_in_its_renewal_period() {
     let ann = enrol(&data, &tmp.path().join("ann"), "ann")
         .with_clock(clock.clone())
         .with_kept_connection(LinkTiming::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = app_runtime();
     let sync = |note: &str| {
         ann.record_report(report_at("0101", IN_CELL, note)).unwrap();
         let summary = rt.block_on(ann.sync_async()).unwrap();
@@ -354,18 +363,12 @@ fn a_kept_connection_lost_with_a_killed_server_is_replaced_with_a_hello() {
     use gridwarden_client_core::LinkTiming;
 
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init"]);
-    ok(&data, &["users", "add", "ann", "--role", "warden"]);
+    let data = data_with_ann(tmp.path());
     let port = free_udp_port();
     let mut server = ServerProcess::start(&data, port);
     let ann =
         enrol(&data, &tmp.path().join("ann"), "ann").with_kept_connection(LinkTiming::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = app_runtime();
     ann.record_report(report_at("0101", IN_CELL, "before"))
         .unwrap();
     assert_eq!(rt.block_on(ann.sync_async()).unwrap().pushed, 1);

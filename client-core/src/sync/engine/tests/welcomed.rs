@@ -9,13 +9,6 @@ fn start_welcomed(client: &Client) -> (SyncEngine, ClientMessage) {
     SyncEngine::start_welcomed(&mut store, "test", gridwarden_protocol::clock::system()).unwrap()
 }
 
-fn skew() -> Outcome {
-    Outcome::Rejected {
-        code: ErrorCode::ClockSkew,
-        reason: "clock ahead".into(),
-    }
-}
-
 #[test]
 fn a_sync_without_a_hello_starts_at_the_push_and_pulls_to_done() {
     let dir = tempfile::tempdir().unwrap();
