@@ -320,6 +320,16 @@ pub fn jpeg(seed: u64, len: usize) -> Vec<u8> {
     bytes
 }
 
+/// The runtime an app's client keeps running (the bindings own one): one
+/// worker, as on a phone.
+pub fn app_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn report_at(category: &str, location: Location, note: &str) -> NewReport {
     NewReport {
         category: category.into(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use gridwarden_client_core::case::CaseOp;
 use gridwarden_client_core::{CancelToken, Client, Controls, LinkTiming, LiveEvent};
-use gridwarden_e2e::{report_at, TestServer};
+use gridwarden_e2e::{app_runtime, report_at, TestServer};
 use gridwarden_protocol::{NoticeKind, Role};
 use gridwarden_server::admin;
 use tokio::sync::mpsc;
@@ -18,15 +18,6 @@ use uuid::Uuid;
 /// A bound on waiting for an event, so a broken build fails instead of
 /// hanging; never a pause the test relies on.
 const AT_MOST: Duration = Duration::from_secs(120);
-
-/// The runtime an app's client keeps running (the bindings own one).
-fn app_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn next(
     rt: &tokio::runtime::Runtime,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use gridwarden_client_core::{Client, Location};
 use gridwarden_e2e::process::{free_udp_port, ServerProcess};
-use gridwarden_e2e::{metrics, report_at};
+use gridwarden_e2e::{app_runtime, metrics, report_at};
 use serde_json::Value as Json;
 
 use super::ok;
@@ -83,15 +83,6 @@ fn data_with_ann(dir: &Path) -> std::path::PathBuf {
     ok(&data, &["init"]);
     ok(&data, &["users", "add", "ann", "--role", "warden"]);
     data
-}
-
-/// The runtime an app's client keeps running (the bindings own one).
-fn app_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 pub(super) fn enrol(data: &Path, home: &Path, user: &str) -> Client {
