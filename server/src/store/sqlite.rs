@@ -19,6 +19,7 @@ use super::identity::Enrolment;
 use super::*;
 
 mod cases;
+mod checkpoint;
 mod console;
 mod feed;
 mod grid;
@@ -152,9 +153,13 @@ impl SqliteStore {
         refuse_newer(path)?;
         let mut writer = open_connection(path)?;
         migrate(&mut writer, path)?;
+        // Checkpoints run on a thread of their own (`checkpoint.rs`); the
+        // writer's is only the bound if that thread falls behind.
+        writer.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_BOUND_PAGES)?;
+        let checkpoints = checkpoint::Checkpointer::start(open_connection(path)?)?;
         Ok(Self {
             path: path.to_owned(),
-            writer: group::GroupWriter::new(writer),
+            writer: group::GroupWriter::new(writer, Some(checkpoints)),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -635,8 +640,9 @@ impl Transact for SqliteStore {
     }
 }
 
-/// A unit of work on the SQLite backend: the writer connection, inside a
-/// savepoint of the (possibly shared, `group.rs`) write transaction.
+/// A unit of work on the SQLite backend: the writer connection, inside the
+/// (possibly shared, `group.rs`) write transaction, in a savepoint of its
+/// own when it shares it.
 struct SqliteTx<'c> {
     conn: &'c Connection,
 }

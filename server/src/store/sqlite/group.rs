@@ -4,8 +4,9 @@
 //! Every commit in synchronous=FULL mode waits for an fsync (3 ms on the
 //! project machine), and the one writer connection serialises them: a fleet
 //! of phones syncing at once queued behind thousands of fsyncs. Here each
-//! write runs its closure inside a savepoint of the open transaction on the
-//! writer's own thread; when it is done and another writer is already
+//! write runs its closure in the open transaction on the writer's own
+//! thread, inside a savepoint when other writes are already in it (the
+//! first has nothing before it to keep, ADR 0043); when it is done and another writer is already
 //! waiting for the connection, it leaves the transaction open for that one
 //! and waits for the batch to commit instead of committing alone. The last
 //! writer of a batch (no one waiting, or the batch is full or old) commits
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::checkpoint::Checkpointer;
 use crate::store::{StoreError, StoreResult};
 
 /// Writes one transaction may gather before it is committed anyway.
@@ -34,6 +36,11 @@ const MAX_BATCH_AGE: Duration = Duration::from_millis(20);
 const FAILURES_KEPT: usize = 16;
 
 pub(super) struct GroupWriter {
+    /// Told of each commit, to copy the log into the file off this
+    /// writer's time (`checkpoint.rs`); none in this module's tests.
+    /// Declared first, so it is dropped (its last round done) before the
+    /// writer's connection closes.
+    checkpoints: Option<Checkpointer>,
     inner: Mutex<Inner>,
     /// Writers blocked on `inner` right now.
     waiting: AtomicUsize,
@@ -63,8 +70,9 @@ struct Ended {
 }
 
 impl GroupWriter {
-    pub(super) fn new(conn: Connection) -> Self {
+    pub(super) fn new(conn: Connection, checkpoints: Option<Checkpointer>) -> Self {
         Self {
+            checkpoints,
             inner: Mutex::new(Inner {
                 conn,
                 open: None,
@@ -91,10 +99,10 @@ impl GroupWriter {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut inner = self.lock();
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let batch = match inner.open.as_mut() {
+        let (batch, first) = match inner.open.as_mut() {
             Some(batch) => {
                 batch.writes += 1;
-                batch.id
+                (batch.id, false)
             }
             None => {
                 // IMMEDIATE takes the write lock up front: an admin process
@@ -107,7 +115,7 @@ impl GroupWriter {
                     started: Instant::now(),
                     writes: 1,
                 });
-                id
+                (id, true)
             }
         };
         // If `f` panics, the batch ends as failed so its other writers do
@@ -117,8 +125,22 @@ impl GroupWriter {
             inner: Some(inner),
             batch,
         };
-        let value = run_in_savepoint(&guard.inner.as_ref().expect("held").conn, f);
+        let conn = &guard.inner.as_ref().expect("held").conn;
+        let value = if first {
+            // Alone in the batch so far (the others join once this write is
+            // done): its failure can roll the whole transaction back, so it
+            // needs no savepoint, nor the copy of each page it first
+            // changes that a savepoint keeps for its rollback.
+            Ok(f(conn))
+        } else {
+            run_in_savepoint(conn, f)
+        };
         let inner = guard.inner.take().expect("held");
+        if first && matches!(value, Ok(Err(_))) {
+            // Nobody else is in this batch: it ends, rolled back.
+            self.end(inner, batch, Ok(()));
+            return value.and_then(|v| v);
+        }
         let value = match value {
             Ok(value) => value,
             Err(broken) => {
@@ -145,6 +167,9 @@ impl GroupWriter {
         let committed = run(&inner.conn, "COMMIT");
         let outcome = committed.as_ref().map(|_| ()).map_err(|e| e.to_string());
         self.end(inner, batch, outcome);
+        if let (Ok(_), Some(checkpoints)) = (&committed, &self.checkpoints) {
+            checkpoints.committed();
+        }
         committed?;
         value
     }
@@ -246,7 +271,7 @@ mod tests {
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
             .unwrap();
-        GroupWriter::new(conn)
+        GroupWriter::new(conn, None)
     }
 
     fn keys(dir: &std::path::Path) -> Vec<i64> {
@@ -311,5 +336,30 @@ mod tests {
         w.write(|c| Ok(c.execute("INSERT INTO t (k) VALUES (2)", [])?))
             .unwrap();
         assert_eq!(keys(dir.path()), [2]);
+    }
+
+    /// The first write of a batch runs without a savepoint: when it fails,
+    /// its own error comes back, none of its changes stay, and the next
+    /// write starts a batch of its own.
+    #[test]
+    fn a_failed_first_write_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(dir.path());
+        let failed = w.write(|c| -> StoreResult<()> {
+            c.execute("INSERT INTO t (k) VALUES (1)", [])?;
+            c.execute("INSERT INTO t (k) VALUES (2)", [])?;
+            Err(StoreError::Corrupt("refused after two rows".into()))
+        });
+        assert!(
+            matches!(&failed, Err(StoreError::Corrupt(why)) if why == "refused after two rows"),
+            "{failed:?}"
+        );
+        assert!(
+            w.lock().conn.is_autocommit(),
+            "the transaction was left open"
+        );
+        w.write(|c| Ok(c.execute("INSERT INTO t (k) VALUES (3)", [])?))
+            .unwrap();
+        assert_eq!(keys(dir.path()), [3]);
     }
 }
