@@ -9,6 +9,8 @@
 //! refused above its frame limit before anything is decompressed: a peer's
 //! zip bomb costs at most one frame's memory and ends in an error.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ProtocolError;
@@ -21,6 +23,42 @@ const LEVEL: i32 = 1;
 /// and the envelope cost about 12 bytes, and a small answer (an `Ack` of a
 /// few ops, a `Welcome`) has too little repetition to pay them back.
 pub const MIN_PACKED_LEN: usize = 256;
+
+thread_local! {
+    /// One zstd context a thread for each direction, kept between messages:
+    /// `zstd::bulk::compress` made and freed a context, its tables allocated
+    /// and cleared, for every push a device packed and every page the
+    /// server packed (a sixteenth of the device's time in the push
+    /// benchmark, issue 22). Kept per thread, so no lock.
+    static PACKER: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static UNPACKER: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// `encoded` in one zstd frame, with this thread's context.
+fn compress(encoded: &[u8]) -> Option<Vec<u8>> {
+    PACKER.with(|packer| {
+        let mut packer = packer.borrow_mut();
+        if packer.is_none() {
+            *packer = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        packer.as_mut()?.compress(encoded).ok()
+    })
+}
+
+/// One zstd frame unpacked into at most `len` bytes, with this thread's
+/// context.
+fn decompress(frame: &[u8], len: usize) -> std::io::Result<Vec<u8>> {
+    UNPACKER.with(|unpacker| {
+        let mut unpacker = unpacker.borrow_mut();
+        if unpacker.is_none() {
+            *unpacker = Some(zstd::bulk::Decompressor::new()?);
+        }
+        unpacker
+            .as_mut()
+            .expect("made above")
+            .decompress(frame, len)
+    })
+}
 
 /// A message's encoding, compressed. Never nested: what it unpacks to is
 /// not itself a `Packed`.
@@ -41,7 +79,7 @@ impl Packed {
             return None;
         }
         let len = u32::try_from(encoded.len()).ok()?;
-        let zstd = zstd::bulk::compress(encoded, LEVEL).ok()?;
+        let zstd = compress(encoded)?;
         // The envelope: a variant index, two varints (≤ 5 + 5 bytes).
         (zstd.len() + 11 < encoded.len()).then_some(Packed { len, zstd })
     }
@@ -55,8 +93,9 @@ impl Packed {
             return Err(ProtocolError::FrameTooLarge { len, max });
         }
         // `bulk` decompresses into a buffer of exactly `len` bytes and fails
-        // rather than grow it: the bound is the buffer, not the input.
-        let bytes = zstd::bulk::decompress(&self.zstd, len).map_err(|e| {
+        // rather than grow it: the bound is the buffer, not the input. A
+        // failed frame leaves the context to be reset by the next one.
+        let bytes = decompress(&self.zstd, len).map_err(|e| {
             ProtocolError::Malformed(format!(
                 "a packed message does not unpack to its announced {len} bytes: {e}"
             ))
@@ -143,5 +182,25 @@ mod tests {
             garbage.unpack(1 << 20),
             Err(ProtocolError::Malformed(_))
         ));
+    }
+
+    /// The thread's kept contexts give the bytes a fresh context gives (the
+    /// golden vectors depend on it), and a frame that failed leaves nothing
+    /// behind for the next message.
+    #[test]
+    fn kept_contexts_pack_as_fresh_ones_and_survive_a_bad_frame() {
+        let first = repetitive(5_000);
+        let second: Vec<u8> = (0..7_000).map(|i| (i % 13) as u8).collect();
+        for raw in [&first, &second, &first] {
+            let packed = Packed::pack(raw).unwrap();
+            assert_eq!(packed.zstd, zstd::bulk::compress(raw, LEVEL).unwrap());
+        }
+        let garbage = Packed {
+            len: 100,
+            zstd: vec![0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9],
+        };
+        assert!(garbage.unpack(1 << 20).is_err());
+        let packed = Packed::pack(&second).unwrap();
+        assert_eq!(packed.unpack(1 << 20).unwrap(), second);
     }
 }
