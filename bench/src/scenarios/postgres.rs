@@ -13,6 +13,7 @@
 //! `migrate`. Without PostgreSQL the scenario prints a notice and its row
 //! says skipped; under `CI=true` that is a failure.
 
+use gridwarden_client_core::sync::engine::MAX_PUSH_OPS;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,9 +33,10 @@ use crate::synthetic_grid::SyntheticGrid;
 use crate::table::{Row, Target};
 
 const NAME: &str = "postgres";
-/// Transactions of the plain-insert baseline of a push: a push's worth (500
-/// ops per request) and all rows at once; the faster one is the baseline.
-const BASELINE_BATCHES: [usize; 2] = [500, usize::MAX];
+/// Transactions of the plain-insert baseline of a push: a push's worth
+/// (`MAX_PUSH_OPS` ops per request) and all rows at once; the faster one is
+/// the baseline.
+const BASELINE_BATCHES: [usize; 2] = [MAX_PUSH_OPS, usize::MAX];
 
 pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let cluster = match Cluster::start() {
@@ -125,13 +127,13 @@ fn ingest(ctx: &mut Context, cluster: &Cluster) -> anyhow::Result<Vec<Row>> {
             "plain PostgreSQL: the same rows into tables of the same definition, batched",
             push_plain.clone(),
         )
-        .note(
-            "from dialling the server to the last ack committed on the device, 500 ops per \
-             push; the server is `serve --store postgres://…` in its own process on a durable \
+        .note(format!(
+            "from dialling the server to the last ack committed on the device, {MAX_PUSH_OPS} ops \
+             per push; the server is `serve --store postgres://…` in its own process on a durable \
              throwaway cluster (fsync and synchronous commit on); the plain baseline sends the \
-             stored report and applied-op rows as one INSERT per transaction of 500 reports or \
-             all at once (the faster), into `LIKE … INCLUDING ALL` copies of the tables",
-        ),
+             stored report and applied-op rows as one INSERT per transaction of {MAX_PUSH_OPS} \
+             reports or all at once (the faster), into `LIKE … INCLUDING ALL` copies of the tables",
+        )),
         Row::measured(
             format!(
                 "PostgreSQL initial pull: a new device pulls {} reports",

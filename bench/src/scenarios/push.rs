@@ -4,6 +4,7 @@
 //! SQLite into the server's schema (the physical limit of this store), and
 //! PouchDB replicating the same reports to a PouchDB server.
 
+use gridwarden_client_core::sync::engine::MAX_PUSH_OPS;
 use gridwarden_server::datadir::DB_FILE;
 
 use super::{count, progress};
@@ -15,9 +16,9 @@ use crate::server;
 use crate::table::{Row, Target};
 
 /// Transactions of the plain-SQLite baseline: a push's worth (the client
-/// pushes 500 ops per request, each committed before its ack), and all rows
-/// at once. The faster one is the baseline.
-const BASELINE_BATCHES: [usize; 2] = [500, usize::MAX];
+/// pushes `MAX_PUSH_OPS` ops per request, each committed before its ack),
+/// and all rows at once. The faster one is the baseline.
+const BASELINE_BATCHES: [usize; 2] = [MAX_PUSH_OPS, usize::MAX];
 
 pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     let n = ctx.config.push_reports;
@@ -76,10 +77,9 @@ pub fn run(ctx: &mut Context) -> anyhow::Result<Vec<Row>> {
     )
     .target(Target::at_least(100_000.0, "≥ 100,000 and ≥ 50 % of plain SQLite").with_min_ratio(0.5))
     .note(format!(
-        "from dialling the server to the last ack committed on the device, {} ops per push; \
+        "from dialling the server to the last ack committed on the device, {MAX_PUSH_OPS} ops per push; \
          the baseline inserts the server's own stored rows (reports and applied op ids, \
-         WAL, synchronous=FULL) in transactions of 500 rows or all at once, the faster",
-        gridwarden_client_core::sync::engine::MAX_PUSH_OPS
+         WAL, synchronous=FULL) in transactions of {MAX_PUSH_OPS} rows or all at once, the faster"
     ));
     for batch in Batch::BOTH {
         let peer_runs = peer_push(ctx, &prepared.places, batch)?;

@@ -35,7 +35,7 @@ fn keep_with(stmt: &mut Statement<'_>, op: &Op, encoded: &[u8]) -> Result<()> {
 /// The two writes of every op an ack names, prepared once for the whole
 /// ack: taking a statement from rusqlite's cache and giving it back hashes
 /// its SQL each time, ≈ 1,000 instructions a use (callgrind of the push
-/// benchmark, issue 22), and an ack names 500 ops.
+/// benchmark, issue 22), and an ack names up to 1,000 ops.
 pub struct Acks<'t> {
     remove: CachedStatement<'t>,
     keep: CachedStatement<'t>,

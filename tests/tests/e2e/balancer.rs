@@ -23,8 +23,8 @@ use gridwarden_server::{admin, tls, DataDir, Limits};
 /// The server ids of the two processes.
 const IDS: [u16; 2] = [1, 2];
 const CONNECT: Duration = Duration::from_secs(5);
-/// Most ops the client puts in one push (`sync::engine::MAX_PUSH_OPS`).
-const PUSH_BATCH: u64 = 500;
+/// Most ops the client puts in one push.
+const PUSH_BATCH: u64 = gridwarden_client_core::sync::engine::MAX_PUSH_OPS as u64;
 
 fn log(test: &str, started: Instant, what: impl std::fmt::Display) {
     eprintln!(

@@ -30,8 +30,8 @@ use uuid::Uuid;
 
 /// Every device in this file gives up on a handshake after this long.
 const CONNECT: Duration = Duration::from_secs(2);
-/// Most ops the client puts in one push (`sync::engine::MAX_PUSH_OPS`).
-const PUSH_BATCH: u64 = 500;
+/// Most ops the client puts in one push.
+const PUSH_BATCH: u64 = gridwarden_client_core::sync::engine::MAX_PUSH_OPS as u64;
 /// A point inside a cell of the bundled sample layer.
 const IN_CELL: Location = Location {
     lon: 111.6874,

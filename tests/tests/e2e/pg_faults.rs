@@ -215,7 +215,8 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
     // More batches than the first sync can send: the answers it reads
     // after the cut are at most those already on their way, and each lets
     // one more push go (`sync::engine::PUSH_WINDOW` in flight).
-    let total = 4_000;
+    let batch = gridwarden_client_core::sync::engine::MAX_PUSH_OPS;
+    let total = 8 * batch;
     let ann_ids = record_many(&ann, total, here, "ann");
     let bo_ids = record_many(&bo, 300, here, "bo");
     log(TEST, started, format!("recorded {total} + 300"));
@@ -228,7 +229,7 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
     let cut_answers = |p: SyncProgress| {
         if let SyncProgress::Transferring { pushed, .. } = p {
             let mut cut = acked_at_cut.lock().unwrap();
-            if pushed >= 1_000 && cut.is_none() {
+            if pushed >= 2 * batch as u64 && cut.is_none() {
                 relay.set_cut_toward(Direction::ToClient, true);
                 *cut = Some(pushed as usize);
             }
@@ -259,7 +260,7 @@ fn a_process_killed_mid_push_while_the_other_serves_the_device_loses_and_repeats
                 let window = gridwarden_client_core::sync::engine::PUSH_WINDOW;
                 cut.is_some_and(|acked| {
                     store
-                        .report(ann_ids[acked + window * 500 - 1])
+                        .report(ann_ids[acked + window * batch - 1])
                         .unwrap()
                         .is_some()
                 })

@@ -14,8 +14,8 @@ use gridwarden_protocol::{ClientMessage, Role, ServerMessage};
 use gridwarden_server::DataDir;
 use uuid::Uuid;
 
-/// Most ops the client puts in one push (`sync::engine::MAX_PUSH_OPS`).
-const PUSH_BATCH: usize = 500;
+/// Most ops the client puts in one push.
+const PUSH_BATCH: usize = gridwarden_client_core::sync::engine::MAX_PUSH_OPS;
 /// A point inside a cell of the bundled sample layer.
 const IN_CELL: Location = Location {
     lon: 111.6874,
