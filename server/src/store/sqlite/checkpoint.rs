@@ -9,8 +9,12 @@
 //! issue 22).
 //!
 //! Here a thread with a connection of its own runs a PASSIVE checkpoint
-//! after commits, at most every [`PACE`]. PASSIVE copies what no reader
-//! still needs and never blocks the writer or a reader. The writer's own
+//! after commits, paced by what the last one found in the log: every 50 ms
+//! while a round finds [`AIM_PAGES`] or more, slowing to every 2 s when
+//! rounds find much less. A checkpoint syncs the database file, so a
+//! quiet server must not run one after every small commit (a sync's, a few
+//! pages). PASSIVE copies what no reader still needs and never blocks the
+//! writer or a reader. The writer's own
 //! automatic checkpoint stays, at a higher threshold ([`WRITER_BOUND_PAGES`]),
 //! as the bound on the log if this thread falls behind or cannot run.
 //!
@@ -26,9 +30,15 @@ use rusqlite::Connection;
 
 use crate::store::StoreResult;
 
-/// The shortest time between two checkpoints: the pages a busy minute
-/// rewrites again and again are copied once per pace, not once per commit.
-const PACE: Duration = Duration::from_millis(50);
+/// The shortest and longest waits between two checkpoints: the pages a
+/// busy minute rewrites again and again are copied once per round, not
+/// once per commit.
+const FASTEST: Duration = Duration::from_millis(50);
+const SLOWEST: Duration = Duration::from_secs(2);
+/// The log a round aims to find, in pages: SQLite's own automatic
+/// threshold. A round that finds more halves the wait, one that finds less
+/// than half of it doubles it.
+const AIM_PAGES: i64 = 1000;
 /// The writer's own automatic checkpoint threshold, in log pages (16 MiB of
 /// 4 KiB pages): reached only when this thread does not keep up.
 pub(super) const WRITER_BOUND_PAGES: u32 = 4096;
@@ -37,6 +47,9 @@ pub(super) const WRITER_BOUND_PAGES: u32 = 4096;
 struct State {
     commits: u64,
     stop: bool,
+    /// The thread waits for a commit (not out its pace): only then does a
+    /// commit wake it.
+    idle: bool,
 }
 
 #[derive(Default)]
@@ -79,8 +92,12 @@ impl Checkpointer {
 
     /// Says that a commit appended to the log.
     pub(super) fn committed(&self) {
-        self.shared.lock().commits += 1;
-        self.shared.changed.notify_one();
+        let mut state = self.shared.lock();
+        state.commits += 1;
+        if state.idle {
+            drop(state);
+            self.shared.changed.notify_one();
+        }
     }
 }
 
@@ -96,15 +113,18 @@ impl Drop for Checkpointer {
 
 fn run(conn: &Connection, shared: &Shared) {
     let mut seen = 0;
+    let mut pace = FASTEST;
     loop {
         {
             let mut state = shared.lock();
+            state.idle = true;
             while state.commits == seen && !state.stop {
                 state = shared
                     .changed
                     .wait(state)
                     .unwrap_or_else(|p| p.into_inner());
             }
+            state.idle = false;
             let stopping = state.stop;
             if stopping && state.commits == seen {
                 return;
@@ -117,20 +137,35 @@ fn run(conn: &Connection, shared: &Shared) {
                 return;
             }
         }
-        checkpoint(conn);
+        pace = next_pace(pace, checkpoint(conn));
         // The pace: later commits wait for the next round, a stop does not.
         let state = shared.lock();
         let _ = shared
             .changed
-            .wait_timeout_while(state, PACE, |state| !state.stop);
+            .wait_timeout_while(state, pace, |state| !state.stop);
     }
 }
 
-/// One PASSIVE checkpoint. Best effort: a failure (another process holding
-/// the checkpoint lock, say) only leaves the log longer until the next.
-fn checkpoint(conn: &Connection) {
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::debug!(error = %e, "checkpoint skipped");
+/// The wait before the next round, after one that found `logged` pages in
+/// the log (`None`: it could not look).
+fn next_pace(pace: Duration, logged: Option<i64>) -> Duration {
+    match logged {
+        Some(pages) if pages >= AIM_PAGES => (pace / 2).max(FASTEST),
+        Some(pages) if pages < AIM_PAGES / 2 => (pace * 2).min(SLOWEST),
+        _ => pace,
+    }
+}
+
+/// One PASSIVE checkpoint; the pages the log held. Best effort: a failure
+/// (another process holding the checkpoint lock, say) only leaves the log
+/// longer until the next.
+fn checkpoint(conn: &Connection) -> Option<i64> {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+        Ok(logged) => Some(logged),
+        Err(e) => {
+            tracing::debug!(error = %e, "checkpoint skipped");
+            None
+        }
     }
 }
 
@@ -183,5 +218,18 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 200);
+    }
+
+    /// A busy log brings the rounds closer, down to 50 ms; a quiet one
+    /// spaces them out, up to 2 s, so a server of small commits syncs its
+    /// database file seldom.
+    #[test]
+    fn the_pace_follows_what_the_log_held() {
+        assert_eq!(next_pace(SLOWEST, Some(5_000)), SLOWEST / 2);
+        assert_eq!(next_pace(FASTEST, Some(5_000)), FASTEST);
+        assert_eq!(next_pace(FASTEST, Some(10)), FASTEST * 2);
+        assert_eq!(next_pace(SLOWEST, Some(10)), SLOWEST);
+        assert_eq!(next_pace(FASTEST * 4, Some(AIM_PAGES * 3 / 4)), FASTEST * 4);
+        assert_eq!(next_pace(FASTEST * 4, None), FASTEST * 4);
     }
 }
