@@ -14,9 +14,9 @@
 //! rounds find much less. A checkpoint syncs the database file, so a
 //! quiet server must not run one after every small commit (a sync's, a few
 //! pages). PASSIVE copies what no reader still needs and never blocks the
-//! writer or a reader. The writer's own
-//! automatic checkpoint stays, at a higher threshold ([`WRITER_BOUND_PAGES`]),
-//! as the bound on the log if this thread falls behind or cannot run.
+//! writer or a reader. The writer's own automatic checkpoint stays, at a
+//! higher threshold ([`WRITER_BOUND_PAGES`]), as the bound on the log if
+//! this thread falls behind or cannot run.
 //!
 //! Durability is SQLite's either way: a commit is on the storage once its
 //! log frames are synced (synchronous=FULL); a checkpoint only moves
@@ -115,29 +115,25 @@ fn run(conn: &Connection, shared: &Shared) {
     let mut seen = 0;
     let mut pace = FASTEST;
     loop {
-        {
-            let mut state = shared.lock();
-            state.idle = true;
-            while state.commits == seen && !state.stop {
-                state = shared
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
-            }
-            state.idle = false;
-            let stopping = state.stop;
-            if stopping && state.commits == seen {
-                return;
-            }
-            seen = state.commits;
-            if stopping {
-                // The commits since the last round, then the end.
-                drop(state);
-                checkpoint(conn);
-                return;
-            }
+        let mut state = shared.lock();
+        state.idle = true;
+        while state.commits == seen && !state.stop {
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
         }
-        pace = next_pace(pace, checkpoint(conn));
+        state.idle = false;
+        let (stopping, fresh) = (state.stop, state.commits != seen);
+        seen = state.commits;
+        drop(state);
+        // A stop still copies the commits since the last round.
+        if fresh {
+            pace = next_pace(pace, checkpoint(conn));
+        }
+        if stopping {
+            return;
+        }
         // The pace: later commits wait for the next round, a stop does not.
         let state = shared.lock();
         let _ = shared

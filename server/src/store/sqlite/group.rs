@@ -5,12 +5,12 @@
 //! project machine), and the one writer connection serialises them: a fleet
 //! of phones syncing at once queued behind thousands of fsyncs. Here each
 //! write runs its closure in the open transaction on the writer's own
-//! thread, inside a savepoint when other writes are already in it (the
-//! first has nothing before it to keep, ADR 0043); when it is done and another writer is already
-//! waiting for the connection, it leaves the transaction open for that one
-//! and waits for the batch to commit instead of committing alone. The last
-//! writer of a batch (no one waiting, or the batch is full or old) commits
-//! it and wakes the others.
+//! thread, inside a savepoint when other writes are already in it (the first
+//! has nothing before it to keep, ADR 0043); when it is done and another
+//! writer is already waiting for the connection, it leaves the transaction
+//! open for that one and waits for the batch to commit instead of committing
+//! alone. The last writer of a batch (no one waiting, or the batch is full
+//! or old) commits it and wakes the others.
 //!
 //! What callers see is unchanged: a write returns its closure's result once
 //! its changes are durable (or its closure's error, its changes rolled back
