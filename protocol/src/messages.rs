@@ -85,6 +85,15 @@ pub struct Enroll {
     pub device_label: String,
 }
 
+/// Most ops a device puts in one push: as many as a pulled page holds, so
+/// a push is no bigger on the wire than the pages the same link already
+/// carries (ADR 0044). A server must accept at least this many in one push
+/// (its `limits.max_push_ops`), or every full push would be refused.
+pub const MAX_PUSH_OPS: usize = 1000;
+/// Most encoded op bytes a device puts in one push. A server's frame limit
+/// must leave room for them.
+pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
+
 /// A batch of outbox ops. Each op lands or is rejected on its own.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Push {

@@ -308,14 +308,28 @@ impl Config {
         if !(min_frame..=64 * 1024 * 1024).contains(&l.max_frame_bytes) {
             bail!("limits.max_frame_bytes must be between {min_frame} and 67108864 (64 MiB)");
         }
+        // What a device sends whole in one frame, with room for its envelope.
         let photo_chunk = gridwarden_protocol::photo::CHUNK_SIZE;
-        if l.max_frame_bytes < photo_chunk + 64 * 1024 {
+        let push_bytes = gridwarden_protocol::MAX_PUSH_BYTES;
+        for (what, bytes) in [
+            ("a photo chunk", photo_chunk),
+            ("a device's full push", push_bytes),
+        ] {
+            if l.max_frame_bytes < bytes + 64 * 1024 {
+                bail!(
+                    "limits.max_frame_bytes ({}) must leave room for {what} of {bytes} bytes: at least {}",
+                    l.max_frame_bytes,
+                    bytes + 64 * 1024
+                );
+            }
+        }
+        let push_ops = gridwarden_protocol::MAX_PUSH_OPS;
+        if l.max_push_ops < push_ops {
             bail!(
-                "limits.max_frame_bytes must leave room for a {photo_chunk}-byte photo chunk: at least {}",
-                photo_chunk + 64 * 1024
+                "limits.max_push_ops ({}) is below the {push_ops} ops a device puts in one push: every full push would be refused",
+                l.max_push_ops
             );
         }
-        positive("limits.max_push_ops", l.max_push_ops as u64)?;
         positive("limits.max_page_records", l.max_page_records as u64)?;
         positive("limits.max_photo_bytes", l.max_photo_bytes)?;
         let note_max = gridwarden_protocol::validate::MAX_NOTE_CHARS;
@@ -454,6 +468,14 @@ mod tests {
             ),
             ("[rate]\nop_burst = 10\n", "rate.op_burst"),
             (
+                "[limits]\nmax_push_ops = 500\n",
+                "limits.max_push_ops (500) is below the 1000 ops a device puts in one push",
+            ),
+            (
+                "[limits]\nmax_frame_bytes = 600000\n",
+                "must leave room for a device's full push of 1048576 bytes",
+            ),
+            (
                 "[connections]\nmax_per_device = 0\n",
                 "connections.max_per_device",
             ),
@@ -472,12 +494,12 @@ mod tests {
         assert_eq!(Config::find(None, dir.path()).unwrap(), Config::default());
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "[limits]\nmax_push_ops = 10\n[rate]\nop_burst = 10\n",
+            "[limits]\nmax_push_ops = 2000\n[rate]\nop_burst = 2000\n",
         )
         .unwrap();
         assert_eq!(
             Config::find(None, dir.path()).unwrap().limits.max_push_ops,
-            10
+            2000
         );
         let missing = dir.path().join("nope.toml");
         let err = format!(

@@ -28,14 +28,13 @@ use crate::store::reports::{self, LocalCell};
 use crate::store::{cases, given, meta, overwrites, reference, Store};
 use gridwarden_protocol::clock::SharedClock;
 
-/// Most ops in one push: as many as a pulled page holds (`PULL_MAX_RECORDS`),
-/// so a push is no bigger on the wire than the pages the same link already
-/// carries. Each push is one commit on the server, and a commit writes every
-/// index page its ops touched; 500 a push made the server write those pages
-/// twice as often (ADR 0044).
-pub const MAX_PUSH_OPS: usize = 1000;
-/// Most encoded op bytes in one push, well below the frame limit.
-pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
+/// Most ops in one push: as many as a pulled page holds (`PULL_MAX_RECORDS`).
+/// Each push is one commit on the server, and a commit writes every index
+/// page its ops touched; 500 a push made the server write those pages twice
+/// as often (ADR 0044). Most encoded op bytes in one push, well below the
+/// frame limit. Both are the protocol's, so the server can check that its
+/// limits let a full push through.
+pub use gridwarden_protocol::{MAX_PUSH_BYTES, MAX_PUSH_OPS};
 /// Page size asked of the server.
 pub const PULL_MAX_RECORDS: u32 = 1000;
 pub const PULL_MAX_BYTES: u32 = 1024 * 1024;
