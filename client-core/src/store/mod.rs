@@ -97,20 +97,25 @@ impl Store {
             path,
             log_sync,
         };
-        store.checkpoint();
+        store.request_checkpoint();
         Ok(store)
     }
 
-    /// Copies the write-ahead log into the database file at a moment when
-    /// nobody waits on it (startup, after a sync). Best effort: PASSIVE never
-    /// blocks other connections, and a failure only leaves the log longer.
+    /// Asks for the write-ahead log to be copied into the database file
+    /// (startup, after a sync) by the syncer's thread, on its own connection
+    /// and off this store's lock ([`durable`], ADR 0045). Best effort:
+    /// PASSIVE never blocks other connections, and a failure only leaves the
+    /// log longer.
+    pub fn request_checkpoint(&self) -> u64 {
+        self.log_sync.request_checkpoint()
+    }
+
+    /// [`Store::request_checkpoint`], returning once it is done: for a
+    /// caller about to measure or copy the files. Holding the store meanwhile
+    /// does not hold the checkpoint up.
     pub fn checkpoint(&self) {
-        let result = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "checkpoint skipped");
-        }
+        self.log_sync
+            .wait_checkpoint(self.log_sync.request_checkpoint());
     }
 
     pub fn path(&self) -> &Path {

@@ -199,7 +199,7 @@ pub(crate) async fn drive<E: Exchange>(
             Step::Send(message) => next = Some(message),
             Step::Await => {}
             Step::Done(mut summary) => {
-                device.lock_store().checkpoint();
+                device.lock_store().request_checkpoint();
                 crate::local::photos::drop_too_large(device)?;
                 // Records are done and durable on both sides; photos follow.
                 photos::upload_all(device, link, controls, &mut summary).await?;

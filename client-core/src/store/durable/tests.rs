@@ -69,7 +69,10 @@ fn device_with_reports(home: &Path, n: usize) -> crate::Client {
     // Everything so far (enrolment, reference data) into the database file,
     // and the log emptied, so that it holds only the reports: a log longer
     // than theirs (the migrations' writes) would leave stale frames at its
-    // end, and "the last frame" would be one of those.
+    // end, and "the last frame" would be one of those. The checkpoint the
+    // store's opening asked for is waited for first: it would keep the log
+    // from being truncated.
+    client.lock_store().checkpoint();
     client
         .lock_store()
         .conn()
@@ -180,5 +183,29 @@ fn flushing_waits_for_a_sync_of_every_write_before_it() {
     assert!(next > ticket);
     client.flush_to_storage();
     sync.wait(next);
+    drop(client);
+}
+
+#[test]
+fn a_checkpoint_runs_on_the_syncers_connection_while_the_store_is_held() {
+    let home = tempfile::tempdir().unwrap();
+    let client = device_with_reports(home.path(), 20);
+    let sync = client.lock_store().durable_handle();
+    // The store's lock stays taken (a sync applying a page, a report being
+    // recorded) while the log is copied into the database.
+    let store = client.lock_store();
+    let ticket = store.request_checkpoint();
+    let (done, copied) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        sync.wait_checkpoint(ticket);
+        let _ = done.send(());
+    });
+    copied
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the checkpoint finished without the store's lock");
+    // The database file alone, without its log, holds every report.
+    let db = fs::read(home.path().join(DB_FILE)).unwrap();
+    assert_eq!(open_image(&db, &[]), (20, 20));
+    drop(store);
     drop(client);
 }
