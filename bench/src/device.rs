@@ -185,7 +185,8 @@ impl Device {
         trace.frame_bytes_sent = session.bytes_sent;
         trace.frame_bytes_received = session.bytes_received;
         session.close().await;
-        // As `Client::sync` does after a sync, outside the timed part.
+        // The checkpoint `Client::sync` asks for after a sync, waited for
+        // outside the timed part, so that it does not run into the next one.
         self.store.checkpoint();
         Ok(trace)
     }

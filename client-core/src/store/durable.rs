@@ -20,7 +20,7 @@
 //! after the last whole commit, which `tests::power_cut` checks by cutting the
 //! files at every point.
 //!
-//! The same thread copies the log into the database when asked (at open and
+//! A second thread copies the log into the database when asked (at open and
 //! after each sync, ADR 0045), on a connection of its own. A checkpoint
 //! syncs the log and then the database file: two flash syncs, each tens of
 //! milliseconds on a cheap phone. On the store's connection it held the
@@ -36,14 +36,19 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
 
-/// Requests and completed syncs and checkpoints, counted; the thread works
-/// while a `done` lags its `requested`.
+/// Requests of one kind and the work done on them, counted: its thread works
+/// while `done` lags `requested`, each round covering every request made
+/// before it started.
 #[derive(Debug, Default)]
-struct State {
+struct Counter {
     requested: u64,
     done: u64,
-    checkpoints_requested: u64,
-    checkpoints_done: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    log_syncs: Counter,
+    checkpoints: Counter,
     stop: bool,
 }
 
@@ -55,50 +60,88 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is two counters and a flag: usable after a panic elsewhere.
+        // The state is counters and a flag: usable after a panic elsewhere.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn request(&self, kind: fn(&mut State) -> &mut Counter) -> u64 {
+        let mut state = self.lock();
+        let counter = kind(&mut state);
+        counter.requested += 1;
+        let ticket = counter.requested;
+        drop(state);
+        self.changed.notify_all();
+        ticket
+    }
+
+    fn wait(&self, kind: fn(&mut State) -> &mut Counter, ticket: u64) {
+        let mut state = self.lock();
+        while kind(&mut state).done < ticket && !state.stop {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
-/// The log syncer of one open store.
+fn log_syncs(state: &mut State) -> &mut Counter {
+    &mut state.log_syncs
+}
+
+fn checkpoints(state: &mut State) -> &mut Counter {
+    &mut state.checkpoints
+}
+
+/// The log syncer and checkpointer of one open store: a thread each, so a
+/// user's write never waits for its log sync behind a checkpoint, which
+/// takes two flash syncs and the pages' copying.
 #[derive(Debug)]
 pub struct WalSync {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl WalSync {
     /// Starts the syncer for the database at `db` (its log is `db` + `-wal`).
     pub fn start(db: &Path) -> io::Result<WalSync> {
         let shared = Arc::new(Shared::default());
+        let mut sync = WalSync {
+            shared: Arc::clone(&shared),
+            threads: Vec::new(),
+        };
+        let log = wal_path(db);
+        sync.threads.push(spawn("gridwarden-wal-sync", &shared, log_syncs, move || {
+            if let Err(e) = sync_file(&log) {
+                tracing::warn!(error = %e, path = %log.display(), "could not sync the store's log");
+            }
+        })?);
         let db = db.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("gridwarden-wal-sync".into())
-            .spawn({
-                let shared = Arc::clone(&shared);
-                move || run(&shared, &db)
-            })?;
-        Ok(WalSync {
-            shared,
-            thread: Some(thread),
-        })
+        // Opened at the first checkpoint asked for, closed when the thread
+        // ends: the store's last connection, whose close copies and removes
+        // the log as SQLite's close does.
+        let mut conn = None;
+        sync.threads.push(spawn("gridwarden-checkpoint", &shared, checkpoints, move || {
+            if let Err(e) = checkpoint(&mut conn, &db) {
+                tracing::warn!(error = %e, path = %db.display(), "could not copy the store's log into it");
+            }
+        })?);
+        Ok(sync)
     }
 
     /// Asks for the log to reach the storage; returns a ticket for
     /// [`WalSync::wait`]. Call after the commit: a sync started before the
     /// commit's pages were written would not cover them.
     pub fn request(&self) -> u64 {
-        let mut state = self.shared.lock();
-        state.requested += 1;
-        let ticket = state.requested;
-        drop(state);
-        self.shared.changed.notify_all();
-        ticket
+        self.shared.request(log_syncs)
     }
 
     /// Waits until a sync that started after request `ticket` has finished.
     pub fn wait(&self, ticket: u64) {
-        self.wait_until(|state| state.done >= ticket);
+        self.shared.wait(log_syncs, ticket);
+    }
+
+    /// Everything requested so far is on the storage when this returns.
+    pub fn flush(&self) {
+        let ticket = self.shared.lock().log_syncs.requested;
+        self.wait(ticket);
     }
 
     /// Asks for the log to be copied into the database (a PASSIVE
@@ -106,84 +149,60 @@ impl WalSync {
     /// [`WalSync::wait_checkpoint`]. A checkpoint asked for before the store
     /// closes is done before its syncer stops.
     pub fn request_checkpoint(&self) -> u64 {
-        let mut state = self.shared.lock();
-        state.checkpoints_requested += 1;
-        let ticket = state.checkpoints_requested;
-        drop(state);
-        self.shared.changed.notify_all();
-        ticket
+        self.shared.request(checkpoints)
     }
 
     /// Waits until a checkpoint that started after request `ticket` has
     /// finished (or failed: it is best effort, a failure only leaves the
     /// log longer).
     pub fn wait_checkpoint(&self, ticket: u64) {
-        self.wait_until(|state| state.checkpoints_done >= ticket);
-    }
-
-    fn wait_until(&self, done: impl Fn(&State) -> bool) {
-        let mut state = self.shared.lock();
-        while !done(&state) && !state.stop {
-            state = self
-                .shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    /// Everything requested so far is on the storage when this returns.
-    pub fn flush(&self) {
-        let ticket = self.shared.lock().requested;
-        self.wait(ticket);
+        self.shared.wait(checkpoints, ticket);
     }
 }
 
 impl Drop for WalSync {
     fn drop(&mut self) {
-        // The thread finishes what was requested before it stops.
+        // Each thread finishes what was requested before it stops.
         self.shared.lock().stop = true;
         self.shared.changed.notify_all();
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
-fn run(shared: &Shared, db: &Path) {
-    let log = wal_path(db);
-    // Opened at the first checkpoint asked for, closed when the thread ends.
-    let mut checkpointer = None;
-    let mut state = shared.lock();
-    loop {
-        // A user's write waits on a sync (`flush`), nobody on a checkpoint.
-        if state.done < state.requested {
-            let covers = state.requested;
-            drop(state);
-            if let Err(e) = sync_file(&log) {
-                tracing::warn!(error = %e, path = %log.display(), "could not sync the store's log");
+/// A thread that does `work` while requests of `kind` lag, until stopped
+/// with none left.
+fn spawn(
+    name: &str,
+    shared: &Arc<Shared>,
+    kind: fn(&mut State) -> &mut Counter,
+    mut work: impl FnMut() + Send + 'static,
+) -> io::Result<JoinHandle<()>> {
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut state = shared.lock();
+            loop {
+                let counter = kind(&mut state);
+                if counter.done < counter.requested {
+                    let covers = counter.requested;
+                    drop(state);
+                    work();
+                    state = shared.lock();
+                    kind(&mut state).done = covers;
+                    shared.changed.notify_all();
+                } else if state.stop {
+                    return;
+                } else {
+                    state = shared
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
             }
-            state = shared.lock();
-            state.done = covers;
-            shared.changed.notify_all();
-        } else if state.checkpoints_done < state.checkpoints_requested {
-            let covers = state.checkpoints_requested;
-            drop(state);
-            if let Err(e) = checkpoint(&mut checkpointer, db) {
-                tracing::debug!(error = %e, "checkpoint skipped");
-            }
-            state = shared.lock();
-            state.checkpoints_done = covers;
-            shared.changed.notify_all();
-        } else if state.stop {
-            return;
-        } else {
-            state = shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-    }
+        })
 }
 
 /// A PASSIVE checkpoint on the thread's own connection, opened on first use:

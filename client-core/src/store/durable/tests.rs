@@ -73,11 +73,12 @@ fn device_with_reports(home: &Path, n: usize) -> crate::Client {
     // store's opening asked for is waited for first: it would keep the log
     // from being truncated.
     client.lock_store().checkpoint();
-    client
+    let busy: i64 = client
         .lock_store()
         .conn()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         .unwrap();
+    assert_eq!(busy, 0, "the log was truncated");
     client.flush_to_storage();
     for i in 0..n {
         client
