@@ -230,13 +230,7 @@ pub fn update_merged(
     }
     let origin = state.origin.as_ref();
     let location = state.location();
-    tx.prepare_cached(
-        "UPDATE reports SET state = ?2, confirmed = ?3, category = ?4, note = ?5, lon = ?6,
-                lat = ?7, observed_at_ms = ?8, reporter = ?9, grid_cell = ?10, deleted = ?11,
-                local_seq = (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports)
-         WHERE id = ?1",
-    )?
-    .execute(params![
+    let values = params![
         uuid_blob(&state.id),
         codec::encode(state),
         codec::encode(confirmed),
@@ -248,7 +242,32 @@ pub fn update_merged(
         origin.map(|o| o.reporter.as_str()),
         state.grid_cell(),
         state.is_deleted(),
-    ])?;
+    ];
+    // A column named in SET rewrites every index that holds it, even to the
+    // same value. Most merged changes (a cell assigned, another device's
+    // edit of a note) leave the listing's key (`deleted`, `observed_at_ms`)
+    // as the row has it: matched on that key, the row is written without
+    // naming it, and the listing's index is left alone. A change that moves
+    // the report in the listing matches nothing there and is written whole.
+    if tx
+        .prepare_cached(
+            "UPDATE reports SET state = ?2, confirmed = ?3, category = ?4, note = ?5,
+                        lon = ?6, lat = ?7, reporter = ?9, grid_cell = ?10,
+                        local_seq = (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports)
+                 WHERE id = ?1 AND observed_at_ms IS ?8 AND deleted = ?11",
+        )?
+        .execute(values)?
+        == 1
+    {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE reports SET state = ?2, confirmed = ?3, category = ?4, note = ?5, lon = ?6,
+                lat = ?7, observed_at_ms = ?8, reporter = ?9, grid_cell = ?10, deleted = ?11,
+                local_seq = (SELECT COALESCE(MAX(local_seq), 0) + 1 FROM reports)
+         WHERE id = ?1",
+    )?
+    .execute(values)?;
     Ok(())
 }
 

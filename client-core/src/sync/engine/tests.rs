@@ -399,6 +399,63 @@ fn an_edit_pulled_before_its_create_merges() {
     assert_eq!(shown.status, ReportStatus::Synced);
 }
 
+/// A pulled change that leaves the listing's columns as the row has them is
+/// written without naming them (`reports::update_merged`: their index is
+/// left alone); one that moves the report in the listing (its create known
+/// at last, a deletion) is written whole.
+#[test]
+fn pulled_changes_keep_the_listing_right_whichever_columns_they_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let id = Uuid::now_v7();
+    let bob = Uuid::from_u128(99);
+    let t = now_ms();
+    let mut edit_only = ReportState::empty(id);
+    let edit = ReportEdit {
+        note: Some("cover replaced".into()),
+        ..Default::default()
+    };
+    edit_only.apply(&ReportOp::Edit(edit), Hlc::new(t, 1, 99), "bob", bob);
+    let mut created = edit_only.clone();
+    created.apply(
+        &ReportOp::Create(new_report("0101", 111.6, 40.8)),
+        Hlc::new(t, 0, 99),
+        "bob",
+        bob,
+    );
+    let mut assigned = created.clone();
+    assigned.set_grid_cell(Some("990102001001001".into()), Hlc::new(t, 2, 0));
+    let mut deleted = assigned.clone();
+    deleted.apply(&ReportOp::Delete, Hlc::new(t, 3, 99), "bob", bob);
+    let listed = |client: &Client| -> Vec<Uuid> {
+        client
+            .list_reports()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+
+    let mut engine = start(&client);
+    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
+    expect_pull(feed(
+        &mut engine,
+        &client,
+        page(vec![edit_only], b"1", true),
+    ));
+    assert!(listed(&client).is_empty(), "invisible until its create is known");
+    expect_pull(feed(&mut engine, &client, page(vec![created], b"2", true)));
+    assert_eq!(listed(&client), [id], "its create known: listed");
+    expect_pull(feed(&mut engine, &client, page(vec![assigned], b"3", true)));
+    assert_eq!(listed(&client), [id], "its cell assigned: still listed");
+    let shown = client.show_report(id).unwrap();
+    assert_eq!(shown.grid_cell.as_deref(), Some("990102001001001"));
+    assert_eq!(shown.note, "cover replaced");
+    expect_done(feed(&mut engine, &client, page(vec![deleted], b"4", false)));
+    assert!(listed(&client).is_empty(), "deleted: out of the listing");
+    assert!(client.show_report(id).unwrap().deleted);
+}
+
 #[test]
 fn a_pull_keeps_local_edits_not_yet_pushed() {
     let dir = tempfile::tempdir().unwrap();
