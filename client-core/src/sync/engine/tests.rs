@@ -348,13 +348,10 @@ fn pages_advance_and_store_the_cursor() {
     assert_eq!(pull.cursor, Cursor(vec![4]));
 }
 
-#[test]
-fn an_edit_pulled_before_its_create_merges() {
-    let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let id = Uuid::now_v7();
+/// Bob's report `id` as the server could send it in two pieces: his later
+/// edit of its note alone, and its create alone.
+fn bobs_edit_and_create(id: Uuid, t: u64) -> (ReportState, ReportState) {
     let bob = Uuid::from_u128(99);
-    let t = now_ms();
     let mut edit_only = ReportState::empty(id);
     let edit = ReportEdit {
         note: Some("cover replaced".into()),
@@ -368,6 +365,15 @@ fn an_edit_pulled_before_its_create_merges() {
         "bob",
         bob,
     );
+    (edit_only, create_only)
+}
+
+#[test]
+fn an_edit_pulled_before_its_create_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let id = Uuid::now_v7();
+    let (edit_only, create_only) = bobs_edit_and_create(id, now_ms());
 
     let mut engine = start(&client);
     expect_pull(feed(&mut engine, &client, welcome(1, 1)));
@@ -410,19 +416,9 @@ fn pulled_changes_keep_the_listing_right_whichever_columns_they_write() {
     let id = Uuid::now_v7();
     let bob = Uuid::from_u128(99);
     let t = now_ms();
-    let mut edit_only = ReportState::empty(id);
-    let edit = ReportEdit {
-        note: Some("cover replaced".into()),
-        ..Default::default()
-    };
-    edit_only.apply(&ReportOp::Edit(edit), Hlc::new(t, 1, 99), "bob", bob);
+    let (edit_only, create_only) = bobs_edit_and_create(id, t);
     let mut created = edit_only.clone();
-    created.apply(
-        &ReportOp::Create(new_report("0101", 111.6, 40.8)),
-        Hlc::new(t, 0, 99),
-        "bob",
-        bob,
-    );
+    created.merge(&create_only);
     let mut assigned = created.clone();
     assigned.set_grid_cell(Some("990102001001001".into()), Hlc::new(t, 2, 0));
     let mut deleted = assigned.clone();
@@ -443,7 +439,10 @@ fn pulled_changes_keep_the_listing_right_whichever_columns_they_write() {
         &client,
         page(vec![edit_only], b"1", true),
     ));
-    assert!(listed(&client).is_empty(), "invisible until its create is known");
+    assert!(
+        listed(&client).is_empty(),
+        "invisible until its create is known"
+    );
     expect_pull(feed(&mut engine, &client, page(vec![created], b"2", true)));
     assert_eq!(listed(&client), [id], "its create known: listed");
     expect_pull(feed(&mut engine, &client, page(vec![assigned], b"3", true)));
