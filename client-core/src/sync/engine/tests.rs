@@ -348,10 +348,19 @@ fn pages_advance_and_store_the_cursor() {
     assert_eq!(pull.cursor, Cursor(vec![4]));
 }
 
-/// Bob's report `id` as the server could send it in two pieces: his later
-/// edit of its note alone, and its create alone.
-fn bobs_edit_and_create(id: Uuid, t: u64) -> (ReportState, ReportState) {
+/// Bob's report pulled in pieces: his edit before its create, then its
+/// cell, then its deletion. A pulled change that leaves the listing's
+/// columns as the row has them (the cell) is written without naming them
+/// (`reports::update_merged`: their index is left alone); one that moves the
+/// report in the listing (the create known at last, the deletion) is
+/// written whole.
+#[test]
+fn an_edit_pulled_before_its_create_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_in(dir.path());
+    let id = Uuid::now_v7();
     let bob = Uuid::from_u128(99);
+    let t = now_ms();
     let mut edit_only = ReportState::empty(id);
     let edit = ReportEdit {
         note: Some("cover replaced".into()),
@@ -365,71 +374,13 @@ fn bobs_edit_and_create(id: Uuid, t: u64) -> (ReportState, ReportState) {
         "bob",
         bob,
     );
-    (edit_only, create_only)
-}
-
-#[test]
-fn an_edit_pulled_before_its_create_merges() {
-    let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let id = Uuid::now_v7();
-    let (edit_only, create_only) = bobs_edit_and_create(id, now_ms());
-
-    let mut engine = start(&client);
-    expect_pull(feed(&mut engine, &client, welcome(1, 1)));
-    expect_pull(feed(
-        &mut engine,
-        &client,
-        page(vec![edit_only], b"1", true),
-    ));
-    assert!(
-        client.list_reports().unwrap().is_empty(),
-        "invisible until its create is known"
-    );
-    assert!(matches!(
-        client.show_report(id),
-        Err(ClientError::NotFound(_))
-    ));
-    expect_done(feed(
-        &mut engine,
-        &client,
-        page(vec![create_only], b"2", false),
-    ));
-
-    let shown = client.show_report(id).unwrap();
-    assert_eq!(
-        shown.note, "cover replaced",
-        "the later edit wins over the create's note"
-    );
-    assert_eq!(shown.category, "0101");
-    assert_eq!(shown.status, ReportStatus::Synced);
-}
-
-/// A pulled change that leaves the listing's columns as the row has them is
-/// written without naming them (`reports::update_merged`: their index is
-/// left alone); one that moves the report in the listing (its create known
-/// at last, a deletion) is written whole.
-#[test]
-fn pulled_changes_keep_the_listing_right_whichever_columns_they_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let client = client_in(dir.path());
-    let id = Uuid::now_v7();
-    let bob = Uuid::from_u128(99);
-    let t = now_ms();
-    let (edit_only, create_only) = bobs_edit_and_create(id, t);
-    let mut created = edit_only.clone();
-    created.merge(&create_only);
-    let mut assigned = created.clone();
+    let mut assigned = create_only.clone();
     assigned.set_grid_cell(Some("990102001001001".into()), Hlc::new(t, 2, 0));
-    let mut deleted = assigned.clone();
+    let mut deleted = ReportState::empty(id);
     deleted.apply(&ReportOp::Delete, Hlc::new(t, 3, 99), "bob", bob);
     let listed = |client: &Client| -> Vec<Uuid> {
-        client
-            .list_reports()
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect()
+        let listing = client.list_reports().unwrap();
+        listing.iter().map(|r| r.id).collect()
     };
 
     let mut engine = start(&client);
@@ -443,8 +394,24 @@ fn pulled_changes_keep_the_listing_right_whichever_columns_they_write() {
         listed(&client).is_empty(),
         "invisible until its create is known"
     );
-    expect_pull(feed(&mut engine, &client, page(vec![created], b"2", true)));
+    assert!(matches!(
+        client.show_report(id),
+        Err(ClientError::NotFound(_))
+    ));
+    expect_pull(feed(
+        &mut engine,
+        &client,
+        page(vec![create_only], b"2", true),
+    ));
     assert_eq!(listed(&client), [id], "its create known: listed");
+    let shown = client.show_report(id).unwrap();
+    assert_eq!(
+        shown.note, "cover replaced",
+        "the later edit wins over the create's note"
+    );
+    assert_eq!(shown.category, "0101");
+    assert_eq!(shown.status, ReportStatus::Synced);
+
     expect_pull(feed(&mut engine, &client, page(vec![assigned], b"3", true)));
     assert_eq!(listed(&client), [id], "its cell assigned: still listed");
     let shown = client.show_report(id).unwrap();
