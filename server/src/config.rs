@@ -304,24 +304,16 @@ impl Config {
         if !(1..=pool).contains(&self.server.store_pool_size) {
             bail!("server.store_pool_size must be between 1 and {pool}");
         }
-        let min_frame = 64 * 1024 + 1024;
-        if !(min_frame..=64 * 1024 * 1024).contains(&l.max_frame_bytes) {
-            bail!("limits.max_frame_bytes must be between {min_frame} and 67108864 (64 MiB)");
-        }
-        // What a device sends whole in one frame, with room for its envelope.
+        // A device sends a full push, or a photo chunk, whole in one frame,
+        // with room for its envelope: one bound, said once.
         let photo_chunk = gridwarden_protocol::photo::CHUNK_SIZE;
         let push_bytes = gridwarden_protocol::MAX_PUSH_BYTES;
-        for (what, bytes) in [
-            ("a photo chunk", photo_chunk),
-            ("a device's full push", push_bytes),
-        ] {
-            if l.max_frame_bytes < bytes + 64 * 1024 {
-                bail!(
-                    "limits.max_frame_bytes ({}) must leave room for {what} of {bytes} bytes: at least {}",
-                    l.max_frame_bytes,
-                    bytes + 64 * 1024
-                );
-            }
+        let min_frame = push_bytes.max(photo_chunk) + 64 * 1024;
+        if !(min_frame..=64 * 1024 * 1024).contains(&l.max_frame_bytes) {
+            bail!(
+                "limits.max_frame_bytes ({}) must be between {min_frame} and 67108864 (64 MiB): it must leave room for a device's full push of {push_bytes} bytes and a photo chunk of {photo_chunk} bytes",
+                l.max_frame_bytes
+            );
         }
         let push_ops = gridwarden_protocol::MAX_PUSH_OPS;
         if l.max_push_ops < push_ops {

@@ -147,7 +147,7 @@ impl WalSync {
     /// Asks for the log to be copied into the database (a PASSIVE
     /// checkpoint) off the caller's time; returns a ticket for
     /// [`WalSync::wait_checkpoint`]. A checkpoint asked for before the store
-    /// closes is done before its syncer stops.
+    /// closes is done before its thread stops.
     pub fn request_checkpoint(&self) -> u64 {
         self.shared.request(checkpoints)
     }

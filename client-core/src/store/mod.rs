@@ -102,8 +102,8 @@ impl Store {
     }
 
     /// Asks for the write-ahead log to be copied into the database file
-    /// (startup, after a sync) by the syncer's thread, on its own connection
-    /// and off this store's lock ([`durable`], ADR 0045). Best effort:
+    /// (startup, after a sync) by the store's checkpoint thread, on its own
+    /// connection and off this store's lock ([`durable`], ADR 0045). Best effort:
     /// PASSIVE never blocks other connections, and a failure only leaves the
     /// log longer.
     pub fn request_checkpoint(&self) -> u64 {

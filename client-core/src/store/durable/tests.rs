@@ -188,7 +188,7 @@ fn flushing_waits_for_a_sync_of_every_write_before_it() {
 }
 
 #[test]
-fn a_checkpoint_runs_on_the_syncers_connection_while_the_store_is_held() {
+fn a_checkpoint_runs_on_its_own_thread_while_the_store_is_held() {
     let home = tempfile::tempdir().unwrap();
     let client = device_with_reports(home.path(), 20);
     let sync = client.lock_store().durable_handle();
